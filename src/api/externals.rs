@@ -1,0 +1,203 @@
+//! Handles to a store's globals, memories and tables, and `Extern`, any importable item.
+
+use crate::api::{Func, Store, Val};
+use crate::error::{Error, Result};
+use crate::types::{GlobalType, MemoryType, TableType, ValType};
+use crate::vm::memory::LinearMemory;
+use crate::vm::table::Table as VmTable;
+use crate::vm::GlobalEntity;
+
+/// Anything a module can import or export.
+#[derive(Clone, Copy, Debug)]
+pub enum Extern {
+    Func(Func),
+    Global(Global),
+    Memory(Memory),
+    Table(Table),
+}
+
+impl From<Func> for Extern {
+    fn from(f: Func) -> Extern {
+        Extern::Func(f)
+    }
+}
+impl From<Global> for Extern {
+    fn from(g: Global) -> Extern {
+        Extern::Global(g)
+    }
+}
+impl From<Memory> for Extern {
+    fn from(m: Memory) -> Extern {
+        Extern::Memory(m)
+    }
+}
+impl From<Table> for Extern {
+    fn from(t: Table) -> Extern {
+        Extern::Table(t)
+    }
+}
+
+impl Extern {
+    pub fn into_func(self) -> Option<Func> {
+        match self {
+            Extern::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+    pub fn into_memory(self) -> Option<Memory> {
+        match self {
+            Extern::Memory(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn into_global(self) -> Option<Global> {
+        match self {
+            Extern::Global(g) => Some(g),
+            _ => None,
+        }
+    }
+    pub fn into_table(self) -> Option<Table> {
+        match self {
+            Extern::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+    pub(crate) fn store_id(&self) -> u64 {
+        match self {
+            Extern::Func(f) => f.store_id,
+            Extern::Global(g) => g.store_id,
+            Extern::Memory(m) => m.store_id,
+            Extern::Table(t) => t.store_id,
+        }
+    }
+}
+
+fn check(store_id: u64, expected: u64) -> Result<()> {
+    if store_id != expected {
+        return Err(Error::Usage("item used with the wrong store".into()));
+    }
+    Ok(())
+}
+
+/// A global variable of a store.
+#[derive(Clone, Copy, Debug)]
+pub struct Global {
+    pub(crate) store_id: u64,
+    pub(crate) index: usize,
+}
+
+impl Global {
+    /// Creates a global holding `value`, which must have type `ty.content`.
+    pub fn new<T>(store: &mut Store<T>, ty: GlobalType, value: Val) -> Result<Global> {
+        if value.ty() != ty.content {
+            return Err(Error::Usage(format!(
+                "global of type {} initialised with {:?}",
+                ty.content,
+                value.ty()
+            )));
+        }
+        let s = store.opaque_mut();
+        let value = value.to_raw(s.id)?;
+        s.globals.push(Box::new(GlobalEntity { value, ty }));
+        Ok(Global {
+            store_id: s.id,
+            index: s.globals.len() - 1,
+        })
+    }
+    pub fn ty<T>(&self, store: &Store<T>) -> GlobalType {
+        store.opaque().globals[self.index].ty
+    }
+    /// The current value. Panics if `store` is not the global's store.
+    pub fn get<T>(&self, store: &Store<T>) -> Val {
+        check(self.store_id, store.opaque().id).expect("Global::get with the wrong store");
+        let g = &store.opaque().globals[self.index];
+        Val::from_raw(g.value, g.ty.content, self.store_id)
+    }
+    /// Sets a mutable global; [`Error::Usage`] if immutable or of another type.
+    pub fn set<T>(&self, store: &mut Store<T>, value: Val) -> Result<()> {
+        check(self.store_id, store.opaque().id)?;
+        let ty = self.ty(store);
+        if !ty.mutable || value.ty() != ty.content {
+            return Err(Error::Usage("global is immutable or of another type".into()));
+        }
+        let raw = value.to_raw(self.store_id)?;
+        store.opaque_mut().globals[self.index].value = raw;
+        Ok(())
+    }
+}
+
+/// A linear memory of a store.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    pub(crate) store_id: u64,
+    pub(crate) index: usize,
+}
+
+impl Memory {
+    /// Creates a memory of `ty.minimum` zeroed pages (64 KiB each). Errors with
+    /// [`Error::Resource`] past the engine's page limit or when address space runs out.
+    pub fn new<T>(store: &mut Store<T>, ty: MemoryType) -> Result<Memory> {
+        let limit = store.engine().config().max_memory_pages;
+        let m = LinearMemory::new(ty, limit)?;
+        let s = store.opaque_mut();
+        s.memories.push(Box::new(m));
+        Ok(Memory {
+            store_id: s.id,
+            index: s.memories.len() - 1,
+        })
+    }
+    pub fn ty<T>(&self, store: &Store<T>) -> MemoryType {
+        store.opaque().memories[self.index].ty()
+    }
+    /// Current size in pages of 64 KiB.
+    pub fn size<T>(&self, store: &Store<T>) -> u32 {
+        store.opaque().memories[self.index].pages()
+    }
+    pub fn data<'a, T>(&self, store: &'a Store<T>) -> &'a [u8] {
+        store.opaque().memories[self.index].data()
+    }
+    pub fn data_mut<'a, T>(&self, store: &'a mut Store<T>) -> &'a mut [u8] {
+        store.opaque_mut().memories[self.index].data_mut()
+    }
+    /// Grows by `delta` pages; returns the previous size, or [`Error::Resource`] past the limit.
+    pub fn grow<T>(&self, store: &mut Store<T>, delta: u32) -> Result<u32> {
+        store.opaque_mut().memories[self.index]
+            .grow(delta)
+            .ok_or_else(|| Error::Resource(format!("memory cannot grow by {delta} pages")))
+    }
+}
+
+/// A table of references of a store.
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    pub(crate) store_id: u64,
+    pub(crate) index: usize,
+}
+
+impl Table {
+    /// Creates a table of `ty.minimum` elements, each set to `init` (of type `ty.element`).
+    pub fn new<T>(store: &mut Store<T>, ty: TableType, init: Val) -> Result<Table> {
+        if init.ty() != ty.element || !matches!(ty.element, ValType::FuncRef | ValType::ExternRef) {
+            return Err(Error::Usage("table element type mismatch".into()));
+        }
+        let s = store.opaque_mut();
+        let raw = init.to_raw(s.id)?;
+        s.tables.push(Box::new(VmTable::new(ty, raw)?));
+        Ok(Table {
+            store_id: s.id,
+            index: s.tables.len() - 1,
+        })
+    }
+    pub fn ty<T>(&self, store: &Store<T>) -> TableType {
+        store.opaque().tables[self.index].ty()
+    }
+    pub fn size<T>(&self, store: &Store<T>) -> u32 {
+        store.opaque().tables[self.index].size()
+    }
+    /// The element at `index`, or `None` past the end.
+    pub fn get<T>(&self, store: &Store<T>, index: u32) -> Option<Val> {
+        let t = &store.opaque().tables[self.index];
+        let raw = *t.elements().get(index as usize)?;
+        Some(Val::from_raw(raw, t.ty().element, self.store_id))
+    }
+}

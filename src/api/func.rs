@@ -1,0 +1,395 @@
+//! `Func` and `Val`: calling wasm functions from the host, and host functions (Rust closures)
+//! callable from wasm.
+
+use crate::api::store::{Caller, StoreInner};
+use crate::api::Store;
+use crate::error::{Error, Result};
+use crate::types::{FuncType, ValType};
+use crate::vm::instance;
+use crate::vm::offsets::HOST_DISPATCH;
+use crate::vm::VMFuncRef;
+use std::sync::Arc;
+
+/// A WebAssembly value. Floats are kept as raw bits so that NaN payloads survive.
+#[derive(Clone, Copy, Debug)]
+pub enum Val {
+    I32(i32),
+    I64(i64),
+    /// An f32 as its IEEE 754 bits.
+    F32(u32),
+    /// An f64 as its IEEE 754 bits.
+    F64(u64),
+    FuncRef(Option<Func>),
+    /// An opaque host handle; `None` is `ref.null extern`.
+    ExternRef(Option<u32>),
+}
+
+impl Val {
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
+        }
+    }
+
+    /// The zero value of a type (null for references).
+    pub fn default_for(ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::FuncRef => Val::FuncRef(None),
+            ValType::ExternRef => Val::ExternRef(None),
+        }
+    }
+
+    pub fn i32(&self) -> Option<i32> {
+        match self {
+            Val::I32(v) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn i64(&self) -> Option<i64> {
+        match self {
+            Val::I64(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The 8-byte slot encoding used by trampolines, globals and tables.
+    pub(crate) fn to_raw(self, store_id: u64) -> Result<u64> {
+        Ok(match self {
+            Val::I32(v) => v as u32 as u64,
+            Val::I64(v) => v as u64,
+            Val::F32(b) => b as u64,
+            Val::F64(b) => b,
+            Val::FuncRef(None) | Val::ExternRef(None) => 0,
+            Val::FuncRef(Some(f)) => {
+                if f.store_id != store_id {
+                    return Err(Error::Usage("function used with the wrong store".into()));
+                }
+                f.ptr as u64
+            }
+            Val::ExternRef(Some(n)) => n as u64 + 1,
+        })
+    }
+
+    pub(crate) fn from_raw(raw: u64, ty: ValType, store_id: u64) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(raw as u32 as i32),
+            ValType::I64 => Val::I64(raw as i64),
+            ValType::F32 => Val::F32(raw as u32),
+            ValType::F64 => Val::F64(raw),
+            ValType::FuncRef => Val::FuncRef((raw != 0).then_some(Func {
+                store_id,
+                ptr: raw as *const VMFuncRef,
+            })),
+            ValType::ExternRef => Val::ExternRef((raw != 0).then(|| (raw - 1) as u32)),
+        }
+    }
+}
+
+/// A function of a store: defined by a wasm instance or by the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Func {
+    pub(crate) store_id: u64,
+    pub(crate) ptr: *const VMFuncRef,
+}
+
+type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
+
+/// A host function as compiled code sees it: a `VMFuncRef` whose vmctx is this struct, and
+/// the dispatch entry at offset `HOST_DISPATCH` that the wasm-to-host trampoline calls.
+#[repr(C)]
+pub(crate) struct HostFuncData<T> {
+    funcref: VMFuncRef,
+    dispatch: usize,
+    store: *mut StoreInner<T>,
+    ty: FuncType,
+    func: Arc<HostFn<T>>,
+}
+
+const _: () = assert!(std::mem::offset_of!(HostFuncData<()>, dispatch) == HOST_DISPATCH as usize);
+
+/// Called by the wasm-to-host trampoline. Returns 0, or 1 after storing the error (or a
+/// caught panic) in the store's `pending_error`.
+extern "C" fn dispatch<T>(
+    data: *mut HostFuncData<T>,
+    caller_vmctx: *mut u8,
+    values: *mut u64,
+    len: usize,
+) -> u32 {
+    // SAFETY: `data` is the host function's own data (the funcref's vmctx), owned by the store
+    // it points to; `values` has `len` slots on the trampoline's stack.
+    let (data, values) = unsafe { (&*data, std::slice::from_raw_parts_mut(values, len)) };
+    // SAFETY: the store outlives every call into its functions.
+    let store = unsafe { &mut *data.store };
+    let id = store.opaque.id;
+    let params: Vec<Val> = data
+        .ty
+        .params()
+        .iter()
+        .zip(values.iter())
+        .map(|(t, raw)| Val::from_raw(*raw, *t, id))
+        .collect();
+    let mut results: Vec<Val> = data.ty.results().iter().map(|t| Val::default_for(*t)).collect();
+    let f = data.func.clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let caller = Caller {
+            store: &mut *store,
+            caller_vmctx,
+        };
+        f(caller, &params, &mut results)
+    }));
+    let err = match outcome {
+        Ok(Ok(())) => {
+            for (i, (r, t)) in results.iter().zip(data.ty.results()).enumerate() {
+                if r.ty() != *t {
+                    store.opaque.pending_error = Some(Error::Host(format!(
+                        "host function returned {:?} for a result of type {t}",
+                        r.ty()
+                    )));
+                    return 1;
+                }
+                match r.to_raw(id) {
+                    Ok(raw) => values[i] = raw,
+                    Err(e) => {
+                        store.opaque.pending_error = Some(e);
+                        return 1;
+                    }
+                }
+            }
+            return 0;
+        }
+        Ok(Err(e)) => e,
+        Err(panic) => Error::Host(format!(
+            "host function panicked: {}",
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default()
+        )),
+    };
+    store.opaque.pending_error = Some(err);
+    1
+}
+
+impl Func {
+    /// Wraps a closure as a function of type `ty`. The closure gets the parameters and fills
+    /// `results` (pre-set to zeros of the right types); an `Err` becomes the result of the
+    /// outermost host call into wasm (e.g. [`Error::Exit`] for `proc_exit`).
+    pub fn new<T>(
+        store: &mut Store<T>,
+        ty: FuncType,
+        f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Func {
+        Func::new_arc(store, ty, Arc::new(f))
+    }
+
+    pub(crate) fn new_arc<T>(store: &mut Store<T>, ty: FuncType, func: Arc<HostFn<T>>) -> Func {
+        let engine = store.engine().clone();
+        let type_id = engine.register_type(&ty);
+        let (array_call, host_call) = engine
+            .trampolines(type_id)
+            .expect("trampoline compilation for a valid function type");
+        let inner: *mut StoreInner<T> = &mut *store.inner;
+        let mut data = Box::new(HostFuncData {
+            funcref: VMFuncRef {
+                wasm_call: host_call,
+                array_call,
+                vmctx: 0,
+                type_id,
+                _pad: 0,
+            },
+            dispatch: dispatch::<T> as *const () as usize,
+            store: inner,
+            ty,
+            func,
+        });
+        data.funcref.vmctx = &*data as *const HostFuncData<T> as usize;
+        let ptr = &data.funcref as *const VMFuncRef;
+        store.inner.host_funcs.push(data);
+        Func {
+            store_id: store.opaque().id,
+            ptr,
+        }
+    }
+
+    pub(crate) fn check_store<T>(&self, store: &Store<T>) -> Result<()> {
+        if self.store_id != store.opaque().id {
+            return Err(Error::Usage("function used with the wrong store".into()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn type_id(&self) -> u32 {
+        // SAFETY: a Func's funcref lives as long as its store, checked by the callers.
+        unsafe { (*self.ptr).type_id }
+    }
+
+    /// The function's type. Panics if `store` is not the function's store.
+    pub fn ty<T>(&self, store: &Store<T>) -> FuncType {
+        self.check_store(store).expect("Func::ty with the wrong store");
+        store.engine().func_type(self.type_id())
+    }
+
+    /// Calls the function. `params` must match its parameter types and `results` have one
+    /// slot per result. Errors: [`Error::Trap`] if wasm code traps, the host function's error
+    /// if one fails, [`Error::Usage`] for a wrong argument count or type.
+    pub fn call<T>(&self, store: &mut Store<T>, params: &[Val], results: &mut [Val]) -> Result<()> {
+        self.check_store(store)?;
+        let ty = self.ty(store);
+        if params.len() != ty.params().len() || results.len() != ty.results().len() {
+            return Err(Error::Usage(format!(
+                "function of type {ty} called with {} arguments and {} result slots",
+                params.len(),
+                results.len()
+            )));
+        }
+        let id = store.opaque().id;
+        let mut values = vec![0u64; params.len().max(results.len()).max(1)];
+        for (i, (p, t)) in params.iter().zip(ty.params()).enumerate() {
+            if p.ty() != *t {
+                return Err(Error::Usage(format!(
+                    "argument {i} is {:?}, expected {t}",
+                    p.ty()
+                )));
+            }
+            values[i] = p.to_raw(id)?;
+        }
+        instance::invoke(store.opaque_mut(), self.ptr, &mut values)?;
+        for (i, t) in ty.results().iter().enumerate() {
+            results[i] = Val::from_raw(values[i], *t, id);
+        }
+        Ok(())
+    }
+
+    /// A statically typed view of this function, checked against its type once.
+    pub fn typed<P: WasmParams, R: WasmResults, T>(&self, store: &Store<T>) -> Result<TypedFunc<P, R>> {
+        let ty = self.ty(store);
+        if ty.params() != P::types().as_slice() || ty.results() != R::types().as_slice() {
+            return Err(Error::Usage(format!(
+                "function of type {ty} used as [{:?}] -> [{:?}]",
+                P::types(),
+                R::types()
+            )));
+        }
+        Ok(TypedFunc {
+            func: *self,
+            _marker: std::marker::PhantomData,
+        })
+    }
+}
+
+/// A Rust type that is a wasm number type.
+pub trait WasmTy: Copy {
+    const TYPE: ValType;
+    fn to_raw(self) -> u64;
+    fn from_raw(raw: u64) -> Self;
+}
+
+macro_rules! wasm_ty {
+    ($t:ty, $vt:ident, |$x:ident| $to:expr, |$r:ident| $from:expr) => {
+        impl WasmTy for $t {
+            const TYPE: ValType = ValType::$vt;
+            fn to_raw(self) -> u64 {
+                let $x = self;
+                $to
+            }
+            fn from_raw($r: u64) -> Self {
+                $from
+            }
+        }
+    };
+}
+wasm_ty!(i32, I32, |x| x as u32 as u64, |r| r as u32 as i32);
+wasm_ty!(u32, I32, |x| x as u64, |r| r as u32);
+wasm_ty!(i64, I64, |x| x as u64, |r| r as i64);
+wasm_ty!(u64, I64, |x| x, |r| r);
+wasm_ty!(f32, F32, |x| x.to_bits() as u64, |r| f32::from_bits(r as u32));
+wasm_ty!(f64, F64, |x| x.to_bits(), |r| f64::from_bits(r));
+
+/// Parameter lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.
+pub trait WasmParams {
+    fn types() -> Vec<ValType>;
+    fn store(self, values: &mut [u64]);
+}
+
+/// Result lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.
+pub trait WasmResults: Sized {
+    fn types() -> Vec<ValType>;
+    fn load(values: &[u64]) -> Self;
+}
+
+impl<A: WasmTy> WasmParams for A {
+    fn types() -> Vec<ValType> {
+        vec![A::TYPE]
+    }
+    fn store(self, values: &mut [u64]) {
+        values[0] = self.to_raw();
+    }
+}
+
+impl<A: WasmTy> WasmResults for A {
+    fn types() -> Vec<ValType> {
+        vec![A::TYPE]
+    }
+    fn load(values: &[u64]) -> Self {
+        A::from_raw(values[0])
+    }
+}
+
+macro_rules! tuples {
+    ($($n:ident $i:tt),*) => {
+        impl<$($n: WasmTy),*> WasmParams for ($($n,)*) {
+            fn types() -> Vec<ValType> { vec![$($n::TYPE),*] }
+            #[allow(unused_variables)]
+            fn store(self, values: &mut [u64]) { $(values[$i] = self.$i.to_raw();)* }
+        }
+        impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
+            fn types() -> Vec<ValType> { vec![$($n::TYPE),*] }
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn load(values: &[u64]) -> Self { ($($n::from_raw(values[$i]),)*) }
+        }
+    };
+}
+tuples!();
+tuples!(A 0, B 1);
+tuples!(A 0, B 1, C 2);
+tuples!(A 0, B 1, C 2, D 3);
+tuples!(A 0, B 1, C 2, D 3, E 4);
+
+/// A function whose type was checked once, called without per-call type checks.
+pub struct TypedFunc<P, R> {
+    func: Func,
+    _marker: std::marker::PhantomData<fn(P) -> R>,
+}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// Calls the function; errors as [`Func::call`].
+    pub fn call<T>(&self, store: &mut Store<T>, params: P) -> Result<R> {
+        self.func.check_store(store)?;
+        let mut values = [0u64; 16];
+        let n = P::types().len().max(R::types().len());
+        let mut heap;
+        let slots: &mut [u64] = if n <= 16 {
+            &mut values
+        } else {
+            heap = vec![0u64; n];
+            &mut heap
+        };
+        params.store(slots);
+        instance::invoke(store.opaque_mut(), self.func.ptr, slots)?;
+        Ok(R::load(slots))
+    }
+
+    pub fn func(&self) -> Func {
+        self.func
+    }
+}

@@ -1,0 +1,236 @@
+//! `Instance` and `Linker`: resolving a module's imports by name and instantiating it.
+
+use crate::api::{Caller, Extern, Func, Global, Memory, Module, Store, Table, Val};
+use crate::error::{Error, LinkErrorKind, Result};
+use crate::module::{ExportIndex, ImportKind};
+use crate::types::{FuncType, MemoryType, TableType};
+use crate::vm::instance::{self, ImportValue};
+use crate::vm::store::StoreOpaque;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An instance of a module in a store.
+#[derive(Clone, Copy, Debug)]
+pub struct Instance {
+    pub(crate) store_id: u64,
+    pub(crate) index: usize,
+}
+
+impl Instance {
+    pub(crate) fn export_in(&self, s: &StoreOpaque, name: &str) -> Option<Extern> {
+        if s.id != self.store_id {
+            return None;
+        }
+        let data = &s.instances[self.index];
+        let (_, idx) = data.module.info().exports.iter().find(|(n, _)| n == name)?;
+        let (store_id, i) = (self.store_id, |v: &Vec<usize>, k: u32| v[k as usize]);
+        Some(match *idx {
+            ExportIndex::Func(f) => Extern::Func(Func {
+                store_id,
+                ptr: data.funcs[f as usize],
+            }),
+            ExportIndex::Memory(m) => Extern::Memory(Memory {
+                store_id,
+                index: i(&data.memories, m),
+            }),
+            ExportIndex::Table(t) => Extern::Table(Table {
+                store_id,
+                index: i(&data.tables, t),
+            }),
+            ExportIndex::Global(g) => Extern::Global(Global {
+                store_id,
+                index: i(&data.globals, g),
+            }),
+        })
+    }
+
+    /// The export called `name`, if any.
+    pub fn get_export<T>(&self, store: &Store<T>, name: &str) -> Option<Extern> {
+        self.export_in(store.opaque(), name)
+    }
+    pub fn get_func<T>(&self, store: &Store<T>, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
+    }
+    pub fn get_memory<T>(&self, store: &Store<T>, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
+    }
+    pub fn get_global<T>(&self, store: &Store<T>, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
+    }
+    pub fn get_table<T>(&self, store: &Store<T>, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
+    }
+    /// A typed view of exported function `name`; [`Error::Usage`] if missing or of another type.
+    pub fn get_typed_func<P: crate::WasmParams, R: crate::WasmResults, T>(
+        &self,
+        store: &Store<T>,
+        name: &str,
+    ) -> Result<crate::TypedFunc<P, R>> {
+        self.get_func(store, name)
+            .ok_or_else(|| Error::Usage(format!("no exported function `{name}`")))?
+            .typed(store)
+    }
+    /// Every export, in the module's order.
+    pub fn exports<T>(&self, store: &Store<T>) -> Vec<(String, Extern)> {
+        let data = &store.opaque().instances[self.index];
+        data.module
+            .info()
+            .exports
+            .iter()
+            .filter_map(|(n, _)| Some((n.clone(), self.get_export(store, n)?)))
+            .collect()
+    }
+}
+
+type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
+
+enum Definition<T> {
+    Extern(Extern),
+    /// A host function not yet placed in a store: created in each store that uses it.
+    HostFunc(FuncType, Arc<HostFn<T>>),
+}
+
+/// Names for the items that modules import: `(module, name) -> definition`.
+pub struct Linker<T> {
+    engine: crate::Engine,
+    defs: HashMap<(String, String), Definition<T>>,
+}
+
+impl<T> Linker<T> {
+    pub fn new(engine: &crate::Engine) -> Linker<T> {
+        Linker {
+            engine: engine.clone(),
+            defs: HashMap::new(),
+        }
+    }
+
+    /// Defines `module::name` as `item` (which belongs to one store). Redefinition replaces.
+    pub fn define(&mut self, module: &str, name: &str, item: impl Into<Extern>) -> Result<&mut Self> {
+        self.defs
+            .insert((module.into(), name.into()), Definition::Extern(item.into()));
+        Ok(self)
+    }
+
+    /// Defines `module::name` as a host function of type `ty` (usable in every store).
+    pub fn func_new(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Result<&mut Self> {
+        self.defs
+            .insert((module.into(), name.into()), Definition::HostFunc(ty, Arc::new(f)));
+        Ok(self)
+    }
+
+    /// Defines every export of `instance` under `module_name` (the spec scripts' `register`).
+    /// The items are shared, not copied.
+    pub fn instance(&mut self, store: &mut Store<T>, module_name: &str, instance: Instance) -> Result<&mut Self> {
+        for (name, item) in instance.exports(store) {
+            self.define(module_name, &name, item)?;
+        }
+        Ok(self)
+    }
+
+    /// The definition of `module::name` as an item of `store`, if any.
+    pub fn get(&self, store: &mut Store<T>, module: &str, name: &str) -> Option<Extern> {
+        match self.defs.get(&(module.to_string(), name.to_string()))? {
+            Definition::Extern(e) => Some(*e),
+            Definition::HostFunc(ty, f) => Some(Extern::Func(Func::new_arc(store, ty.clone(), f.clone()))),
+        }
+    }
+
+    /// Resolves `module`'s imports and instantiates it.
+    ///
+    /// Errors: [`Error::Link`] (unknown import, or a type or limits mismatch per spec 2.0
+    /// §4.5.4 "import matching"; nothing is created then), [`Error::Trap`] if a segment does not
+    /// fit or the start function traps (earlier segments stay written).
+    pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance> {
+        if !module.engine().same(store.engine()) || !self.engine.same(store.engine()) {
+            return Err(Error::Usage("module, linker and store use different engines".into()));
+        }
+        let info = module.info();
+        let mut values = Vec::with_capacity(info.imports.len());
+        for imp in &info.imports {
+            let link_err = |kind, message: &str| Error::Link {
+                kind,
+                module: imp.module.clone(),
+                name: imp.name.clone(),
+                message: message.to_string(),
+            };
+            let item = match self.defs.get(&(imp.module.clone(), imp.name.clone())) {
+                None => return Err(link_err(LinkErrorKind::UnknownImport, "unknown import")),
+                Some(Definition::Extern(e)) => *e,
+                Some(Definition::HostFunc(ty, _)) => {
+                    // Checked before the function is created, so a failed link creates nothing.
+                    if let ImportKind::Func(t) = imp.kind {
+                        if &info.types[t as usize] != ty {
+                            return Err(link_err(LinkErrorKind::IncompatibleImportType, "incompatible import type"));
+                        }
+                    }
+                    Extern::Func(Func { store_id: 0, ptr: std::ptr::null() })
+                }
+            };
+            if item.store_id() != 0 && item.store_id() != store.opaque().id {
+                return Err(Error::Usage(format!(
+                    "import {}::{} belongs to another store",
+                    imp.module, imp.name
+                )));
+            }
+            let s = store.opaque();
+            let ok = match (&imp.kind, item) {
+                (ImportKind::Func(t), Extern::Func(f)) => {
+                    f.ptr.is_null() || f.type_id() == module.type_ids()[*t as usize]
+                }
+                (ImportKind::Global(ty), Extern::Global(g)) => s.globals[g.index].ty == *ty,
+                (ImportKind::Memory(ty), Extern::Memory(m)) => {
+                    memory_matches(&s.memories[m.index].ty(), ty)
+                }
+                (ImportKind::Table(ty), Extern::Table(t)) => table_matches(&s.tables[t.index].ty(), ty),
+                _ => false,
+            };
+            if !ok {
+                return Err(link_err(LinkErrorKind::IncompatibleImportType, "incompatible import type"));
+            }
+            values.push((imp, item));
+        }
+        let mut resolved = Vec::with_capacity(values.len());
+        for (imp, item) in values {
+            resolved.push(match item {
+                Extern::Func(f) if f.ptr.is_null() => {
+                    let Some(Definition::HostFunc(ty, func)) =
+                        self.defs.get(&(imp.module.clone(), imp.name.clone()))
+                    else {
+                        unreachable!("null placeholder only for host functions")
+                    };
+                    ImportValue::Func(Func::new_arc(store, ty.clone(), func.clone()).ptr)
+                }
+                Extern::Func(f) => ImportValue::Func(f.ptr),
+                Extern::Global(g) => ImportValue::Global(g.index),
+                Extern::Memory(m) => ImportValue::Memory(m.index),
+                Extern::Table(t) => ImportValue::Table(t.index),
+            });
+        }
+        let id = store.opaque().id;
+        let index = instance::instantiate(store.opaque_mut(), module, &resolved)?;
+        Ok(Instance { store_id: id, index })
+    }
+}
+
+fn limits_match(min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>) -> bool {
+    min >= want_min
+        && match want_max {
+            None => true,
+            Some(wm) => max.is_some_and(|m| m <= wm),
+        }
+}
+
+fn memory_matches(have: &MemoryType, want: &MemoryType) -> bool {
+    limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+}
+
+fn table_matches(have: &TableType, want: &TableType) -> bool {
+    have.element == want.element && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+}
+

@@ -1,0 +1,16 @@
+//! The embedding API, in wasmtime's vocabulary: [`Engine`] -> [`Module`] -> [`Linker`] +
+//! [`Store`] -> [`Instance`] -> [`Func::call`] / [`TypedFunc::call`].
+
+mod engine;
+mod externals;
+mod func;
+mod linker;
+mod module;
+mod store;
+
+pub use engine::{Config, Engine};
+pub use externals::{Extern, Global, Memory, Table};
+pub use func::{Func, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
+pub use linker::{Instance, Linker};
+pub use module::{ImportType, Module};
+pub use store::{Caller, Store};

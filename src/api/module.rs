@@ -1,0 +1,188 @@
+//! `Module`: a validated and compiled WebAssembly module, ready to instantiate.
+
+use crate::api::Engine;
+use crate::compile;
+use crate::error::{Error, Result};
+use crate::module::{self, ExportIndex, ImportKind, ModuleInfo};
+use crate::types::FuncType;
+use crate::vm::code::CodeMemory;
+use crate::vm::offsets::VMOffsets;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+struct ModuleInner {
+    engine: Engine,
+    info: ModuleInfo,
+    wasm: Vec<u8>,
+    code: CodeMemory,
+    funcs: Vec<Range<u32>>,
+    offsets: VMOffsets,
+    type_ids: Vec<u32>,
+}
+
+/// A compiled module. Cheap to clone; instantiate it with a [`crate::Linker`].
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+/// One import of a module, as [`Module::imports`] lists them.
+#[derive(Debug, Clone)]
+pub struct ImportType {
+    pub module: String,
+    pub name: String,
+    pub kind: String,
+}
+
+impl Module {
+    /// Compiles a module from its binary encoding or its text format (`.wat`); text is
+    /// recognised by the absence of the `\0asm` magic.
+    ///
+    /// Errors: [`Error::Wat`] for text that does not parse, [`Error::InvalidModule`] (with the
+    /// byte offset) for a malformed or invalid binary, [`Error::Unsupported`] for a module that
+    /// needs a proposal outside WebAssembly 2.0 minus SIMD plus extended-const.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let bytes = bytes.as_ref();
+        if bytes.starts_with(b"\0asm") {
+            return Module::from_binary(engine, bytes);
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| Error::InvalidModule {
+            message: format!(
+                "neither a wasm binary (no \\0asm magic) nor UTF-8 text: {e}"
+            ),
+            offset: e.valid_up_to(),
+        })?;
+        if text.trim().is_empty() {
+            return Err(Error::InvalidModule {
+                message: "empty module file (no \\0asm magic and no text)".into(),
+                offset: 0,
+            });
+        }
+        let wasm = wat::parse_str(text).map_err(|e| Error::Wat {
+            message: e.to_string(),
+        })?;
+        Module::from_binary(engine, &wasm)
+    }
+
+    /// Compiles a module from its binary encoding only.
+    pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        module::validate(wasm)?;
+        let info = module::parse(wasm)?;
+        let offsets = VMOffsets::new(&info);
+        let compiled = compile::compile_module(
+            engine.isa(),
+            &info,
+            &offsets,
+            wasm,
+            engine.config().parallel_compilation,
+        )?;
+        let funcs_for_traps = compiled
+            .funcs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.clone(), info.num_imported_funcs + i as u32))
+            .collect();
+        let code = CodeMemory::new(
+            &compiled.blob,
+            compiled.traps,
+            funcs_for_traps,
+            info.func_names.clone(),
+        )?;
+        let type_ids = info.types.iter().map(|t| engine.register_type(t)).collect();
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                engine: engine.clone(),
+                info,
+                wasm: wasm.to_vec(),
+                code,
+                funcs: compiled.funcs,
+                offsets,
+                type_ids,
+            }),
+        })
+    }
+
+    /// Reads and compiles a `.wasm` or `.wat` file. Errors as [`Module::new`], plus
+    /// [`Error::Io`] naming the file.
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Module::new(engine, bytes)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The module's name from its `name` section, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.info.name.as_deref()
+    }
+
+    pub fn imports(&self) -> Vec<ImportType> {
+        self.inner
+            .info
+            .imports
+            .iter()
+            .map(|i| ImportType {
+                module: i.module.clone(),
+                name: i.name.clone(),
+                kind: match &i.kind {
+                    ImportKind::Func(t) => format!("func {}", self.inner.info.types[*t as usize]),
+                    ImportKind::Table(t) => format!("table {t:?}"),
+                    ImportKind::Memory(m) => format!("memory {m:?}"),
+                    ImportKind::Global(g) => format!("global {g:?}"),
+                },
+            })
+            .collect()
+    }
+
+    /// Export names, with the function type for exported functions.
+    pub fn exports(&self) -> Vec<(String, Option<FuncType>)> {
+        self.inner
+            .info
+            .exports
+            .iter()
+            .map(|(n, e)| {
+                let ty = match e {
+                    ExportIndex::Func(f) => Some(self.inner.info.func_type(*f).clone()),
+                    _ => None,
+                };
+                (n.clone(), ty)
+            })
+            .collect()
+    }
+
+    /// Bytes of function bodies in the code section.
+    pub fn code_size(&self) -> usize {
+        self.inner.info.code_size()
+    }
+
+    /// Bytes of machine code generated.
+    pub fn machine_code_size(&self) -> usize {
+        self.inner.funcs.last().map(|r| r.end as usize).unwrap_or(0)
+    }
+
+    pub(crate) fn info(&self) -> &ModuleInfo {
+        &self.inner.info
+    }
+    pub(crate) fn wasm(&self) -> &[u8] {
+        &self.inner.wasm
+    }
+    pub(crate) fn offsets(&self) -> &VMOffsets {
+        &self.inner.offsets
+    }
+    pub(crate) fn type_ids(&self) -> &[u32] {
+        &self.inner.type_ids
+    }
+    pub(crate) fn code_base(&self) -> *const u8 {
+        self.inner.code.base()
+    }
+    pub(crate) fn func_ranges(&self) -> &[Range<u32>] {
+        &self.inner.funcs
+    }
+}

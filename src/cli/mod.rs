@@ -1,0 +1,80 @@
+//! Command-line interface: argument parsing and the `run` and `wast` subcommands.
+
+mod run;
+mod wast;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for load, link and usage errors.
+pub const EXIT_ERROR: i32 = 1;
+/// Exit status when the WebAssembly code traps.
+pub const EXIT_TRAP: i32 = 3;
+
+/// Stack size of the thread that runs WebAssembly: wasm recursion uses the native stack.
+const WASM_THREAD_STACK: usize = 8 << 20;
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0    success
+  1    the module could not be loaded, linked or run (bad file, unknown import, no such export,
+       bad arguments), or a .wast script had failures
+  2    bad command-line usage
+  3    the WebAssembly code trapped (unreachable, out-of-bounds access, division by zero, ...)
+  N    the guest exited with status N (WASI proc_exit)
+
+Logging: set RUST_LOG (for example RUST_LOG=wasix_rt=debug) to print diagnostics on stderr.";
+
+/// A WebAssembly runtime.
+#[derive(Debug, Parser)]
+#[command(name = "wasix-rt", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load a WebAssembly module and run it: call `_start`, or the export named by --invoke.
+    #[command(after_help = AFTER_HELP)]
+    Run(run::RunArgs),
+    /// Run WebAssembly spec test scripts (.wast) and report passed/failed/skipped directives.
+    #[command(after_help = AFTER_HELP)]
+    Wast(wast::WastArgs),
+}
+
+/// Parses the command line, runs the command and returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing();
+    // Run on a thread with a known stack size, whatever the main thread's limit is.
+    let worker = std::thread::Builder::new()
+        .name("wasix-rt".into())
+        .stack_size(WASM_THREAD_STACK)
+        .spawn(move || match cli.command {
+            Command::Run(args) => run::run(args),
+            Command::Wast(args) => wast::run(args),
+        });
+    match worker.map(|handle| handle.join()) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_panic)) => {
+            // The panic message has already been printed by the panic hook.
+            eprintln!("error: internal error (panic); this is a bug in wasix-rt");
+            101
+        }
+        Err(e) => {
+            eprintln!("error: cannot start a thread: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Logs to stderr, filtered by RUST_LOG; does nothing when RUST_LOG is unset.
+fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,287 @@
+//! `wasix-rt run`: load a module, instantiate it and call a function.
+
+use super::{EXIT_ERROR, EXIT_TRAP};
+use clap::Args;
+use std::path::PathBuf;
+use wasix_rt::{Engine, Error, Extern, Func, Instance, Linker, Module, Store, Val, ValType};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The module to run: a binary WebAssembly file (.wasm) or a text file (.wat).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// Call the exported function NAME instead of `_start`, and print each of its results on a
+    /// line of its own.
+    #[arg(long, value_name = "NAME")]
+    invoke: Option<String>,
+
+    /// Arguments for the function named by --invoke, one per parameter, parsed by the
+    /// parameter's type: i32/i64 as decimal or 0x-prefixed hex integers (optionally signed),
+    /// f32/f64 as decimal floats, `inf`, `-inf` or `nan`. Put options before FILE, or use `--`
+    /// before arguments that start with `-`.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+/// Runs the command; returns the exit status.
+pub fn run(args: RunArgs) -> i32 {
+    match try_run(&args) {
+        Ok(()) => 0,
+        Err(Failure::Wasm(Error::Exit(code))) => code,
+        Err(Failure::Wasm(Error::Trap(trap))) => {
+            // The trap's Display starts with "wasm trap:".
+            eprintln!("error: {trap}");
+            EXIT_TRAP
+        }
+        Err(Failure::Wasm(e)) => {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            EXIT_ERROR
+        }
+    }
+}
+
+enum Failure {
+    Wasm(Error),
+    Usage(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Wasm(e)
+    }
+}
+
+fn try_run(args: &RunArgs) -> Result<(), Failure> {
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &args.file)?;
+    let mut store = Store::new(&engine, ());
+    let linker = Linker::new(&engine);
+    let instance = linker.instantiate(&mut store, &module)?;
+
+    let (name, func) = match &args.invoke {
+        Some(name) => match instance.get_func(&store, name) {
+            Some(func) => (name.as_str(), func),
+            None => {
+                return Err(Failure::Usage(format!(
+                    "no exported function `{name}`; {}",
+                    describe_exports(&store, &instance)
+                )))
+            }
+        },
+        None => match instance.get_func(&store, "_start") {
+            Some(func) => ("_start", func),
+            None => {
+                return Err(Failure::Usage(format!(
+                "nothing to run: the module exports no `_start` function (use --invoke NAME); {}",
+                describe_exports(&store, &instance)
+            )))
+            }
+        },
+    };
+    let ty = func.ty(&store);
+    // Without --invoke the arguments are meant for the program itself (its argv), not `_start`.
+    let params = if args.invoke.is_some() {
+        parse_args(name, &args.args, ty.params()).map_err(Failure::Usage)?
+    } else {
+        Vec::new()
+    };
+    let mut results: Vec<Val> = ty.results().iter().map(|t| default_val(*t)).collect();
+    call(&func, &mut store, &params, &mut results)?;
+    for result in &results {
+        println!("{}", format_val(result));
+    }
+    Ok(())
+}
+
+fn call(
+    func: &Func,
+    store: &mut Store<()>,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), Error> {
+    tracing::debug!(?params, "calling");
+    func.call(store, params, results)
+}
+
+fn describe_exports(store: &Store<()>, instance: &Instance) -> String {
+    let exports = instance.exports(store);
+    if exports.is_empty() {
+        return "the module has no exports".to_string();
+    }
+    let list: Vec<String> = exports
+        .iter()
+        .map(|(name, ext)| {
+            let kind = match ext {
+                Extern::Func(f) => format!("func {}", f.ty(store)),
+                Extern::Global(_) => "global".to_string(),
+                Extern::Memory(_) => "memory".to_string(),
+                Extern::Table(_) => "table".to_string(),
+            };
+            format!("`{name}` ({kind})")
+        })
+        .collect();
+    format!("exports: {}", list.join(", "))
+}
+
+fn default_val(ty: ValType) -> Val {
+    match ty {
+        ValType::I32 => Val::I32(0),
+        ValType::I64 => Val::I64(0),
+        ValType::F32 => Val::F32(0),
+        ValType::F64 => Val::F64(0),
+        ValType::FuncRef => Val::FuncRef(None),
+        ValType::ExternRef => Val::ExternRef(None),
+    }
+}
+
+/// Parses command-line arguments by the function's parameter types.
+fn parse_args(name: &str, args: &[String], params: &[ValType]) -> Result<Vec<Val>, String> {
+    if args.len() != params.len() {
+        return Err(format!(
+            "function `{name}` takes {} argument(s) ({}), but {} were given",
+            params.len(),
+            params
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.len()
+        ));
+    }
+    args.iter()
+        .zip(params)
+        .enumerate()
+        .map(|(i, (arg, ty))| {
+            parse_val(arg, *ty).ok_or_else(|| {
+                format!(
+                    "argument {} of `{name}`: cannot parse {arg:?} as {ty}",
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+/// Parses an integer: optional sign, then decimal or `0x` hex digits (underscores allowed).
+fn parse_int(s: &str) -> Option<i128> {
+    let s = s.replace('_', "");
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(&s)),
+    };
+    let (radix, digits) = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => (16, hex),
+        None => (10, digits),
+    };
+    if !digits.starts_with(|c: char| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Parses a float: decimal, `inf`/`infinity` or `nan`, with an optional sign.
+fn parse_float(s: &str) -> Option<f64> {
+    let (negative, rest) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest.starts_with(['+', '-']) {
+        return None;
+    }
+    let v: f64 = rest.replace('_', "").parse().ok()?;
+    Some(if negative { -v } else { v })
+}
+
+fn parse_val(arg: &str, ty: ValType) -> Option<Val> {
+    match ty {
+        // Values up to the unsigned maximum wrap, so 0xffffffff is accepted as an i32.
+        ValType::I32 => {
+            let v = parse_int(arg)?;
+            (i128::from(i32::MIN)..=i128::from(u32::MAX))
+                .contains(&v)
+                .then_some(Val::I32(v as u32 as i32))
+        }
+        ValType::I64 => {
+            let v = parse_int(arg)?;
+            (i128::from(i64::MIN)..=i128::from(u64::MAX))
+                .contains(&v)
+                .then_some(Val::I64(v as u64 as i64))
+        }
+        ValType::F32 => {
+            // Parse as f32 directly so decimal rounding happens once.
+            let (negative, rest) = match arg.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, arg.strip_prefix('+').unwrap_or(arg)),
+            };
+            if rest.starts_with(['+', '-']) {
+                return None;
+            }
+            let v: f32 = rest.replace('_', "").parse().ok()?;
+            Some(Val::F32(if negative { -v } else { v }.to_bits()))
+        }
+        ValType::F64 => Some(Val::F64(parse_float(arg)?.to_bits())),
+        ValType::FuncRef | ValType::ExternRef => None,
+    }
+}
+
+/// Formats a result like wasmtime does: integers in decimal, floats in shortest decimal form.
+fn format_val(val: &Val) -> String {
+    match val {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(bits) => f32::from_bits(*bits).to_string(),
+        Val::F64(bits) => f64::from_bits(*bits).to_string(),
+        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
+        Val::FuncRef(Some(_)) => "<funcref>".to_string(),
+        Val::ExternRef(Some(n)) => format!("<externref {n}>"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints() {
+        assert!(matches!(parse_val("-5", ValType::I32), Some(Val::I32(-5))));
+        assert!(matches!(
+            parse_val("0xffffffff", ValType::I32),
+            Some(Val::I32(-1))
+        ));
+        assert!(matches!(
+            parse_val("-0x10", ValType::I64),
+            Some(Val::I64(-16))
+        ));
+        assert!(parse_val("4294967296", ValType::I32).is_none());
+        assert!(parse_val("--1", ValType::I32).is_none());
+        assert!(parse_val("abc", ValType::I32).is_none());
+    }
+
+    #[test]
+    fn floats() {
+        assert!(
+            matches!(parse_val("3.5", ValType::F32), Some(Val::F32(b)) if b == 3.5f32.to_bits())
+        );
+        assert!(
+            matches!(parse_val("-inf", ValType::F64), Some(Val::F64(b)) if b == f64::NEG_INFINITY.to_bits())
+        );
+        assert!(
+            matches!(parse_val("nan", ValType::F32), Some(Val::F32(b)) if f32::from_bits(b).is_nan())
+        );
+        assert_eq!(format_val(&Val::F64(3.5f64.to_bits())), "3.5");
+        assert_eq!(format_val(&Val::F32(1.0f32.to_bits())), "1");
+    }
+}

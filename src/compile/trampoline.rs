@@ -1,0 +1,117 @@
+//! Per-signature trampolines between the host's "array call" convention and the wasm ABI.
+//!
+//! - array-to-wasm: `extern "C" fn(callee_vmctx, caller_vmctx, wasm_call, values: *mut u64)`
+//!   loads the parameters from `values`, calls `wasm_call`, stores the results back.
+//! - wasm-to-host: a function with the wasm ABI whose `callee_vmctx` is a host function's data;
+//!   it spills the parameters to a stack array and calls the data's dispatch function
+//!   `extern "C" fn(data, caller_vmctx, values: *mut u64, len) -> u32`; a non-zero status traps
+//!   with `HOST_ERROR`.
+//!
+//! Every value occupies one 8-byte slot; an i32/f32 uses the low 4 bytes.
+
+use crate::error::{Error, Result};
+use crate::translate::env::{ir_type, trusted, wasm_signature};
+use crate::translate::traps;
+use crate::types::FuncType;
+use crate::vm::offsets::HOST_DISPATCH;
+use cranelift_codegen::ir::{
+    self, types, AbiParam, InstBuilder, Signature, StackSlotData, StackSlotKind, TrapCode,
+    UserFuncName,
+};
+use cranelift_codegen::isa::{CallConv, TargetIsa};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+
+/// Machine code of one trampoline and its trap sites (offset, code).
+pub struct TrampolineCode {
+    pub code: Vec<u8>,
+    pub traps: Vec<(u32, TrapCode)>,
+}
+
+fn finish(isa: &dyn TargetIsa, func: ir::Function) -> Result<TrampolineCode> {
+    let mut ctx = Context::for_function(func);
+    let compiled = ctx
+        .compile(isa, &mut Default::default())
+        .map_err(|e| Error::Compile(format!("trampoline: {:?}", e.inner)))?;
+    if !compiled.buffer.relocs().is_empty() {
+        return Err(Error::Compile("trampoline with relocations".into()));
+    }
+    Ok(TrampolineCode {
+        code: compiled.buffer.data().to_vec(),
+        traps: compiled
+            .buffer
+            .traps()
+            .iter()
+            .map(|t| (t.offset, t.code))
+            .collect(),
+    })
+}
+
+pub fn array_to_wasm(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode> {
+    let mut sig = Signature::new(CallConv::SystemV);
+    sig.params.extend([AbiParam::new(types::I64); 4]);
+    let mut func = ir::Function::with_name_signature(UserFuncName::default(), sig);
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let (callee, caller, code, values) = (p[0], p[1], p[2], p[3]);
+    let mut a = vec![callee, caller];
+    for (i, t) in ft.params().iter().enumerate() {
+        a.push(b.ins().load(ir_type(*t), trusted(), values, 8 * i as i32));
+    }
+    let wsig = b.import_signature(wasm_signature(ft, isa.default_call_conv()));
+    let call = b.ins().call_indirect(wsig, code, &a);
+    let results = b.inst_results(call).to_vec();
+    for (i, r) in results.into_iter().enumerate() {
+        b.ins().store(trusted(), r, values, 8 * i as i32);
+    }
+    b.ins().return_(&[]);
+    b.finalize(isa.frontend_config());
+    finish(isa, func)
+}
+
+pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode> {
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::default(),
+        wasm_signature(ft, isa.default_call_conv()),
+    );
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let slots = ft.params().len().max(ft.results().len()).max(1);
+    let ss = b.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        8 * slots as u32,
+        3,
+    ));
+    let values = b.ins().stack_addr(types::I64, ss, 0);
+    for (i, v) in p[2..].iter().enumerate() {
+        b.ins().store(trusted(), *v, values, 8 * i as i32);
+    }
+    let mut dsig = Signature::new(CallConv::SystemV);
+    dsig.params.extend([AbiParam::new(types::I64); 4]);
+    dsig.returns.push(AbiParam::new(types::I32));
+    let dsig = b.import_signature(dsig);
+    let dispatch = b.ins().load(types::I64, trusted(), p[0], HOST_DISPATCH);
+    let len = b.ins().iconst(types::I64, slots as i64);
+    let call = b
+        .ins()
+        .call_indirect(dsig, dispatch, &[p[0], p[1], values, len]);
+    let status = b.inst_results(call)[0];
+    b.ins().trapnz(status, traps::HOST_ERROR);
+    let mut results = Vec::new();
+    for (i, t) in ft.results().iter().enumerate() {
+        results.push(b.ins().load(ir_type(*t), trusted(), values, 8 * i as i32));
+    }
+    b.ins().return_(&results);
+    b.finalize(isa.frontend_config());
+    finish(isa, func)
+}

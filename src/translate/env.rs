@@ -1,0 +1,340 @@
+//! The translation environment: how compiled code reaches the vmctx, linear memory, tables,
+//! globals, other functions and libcalls. The operator translator never computes an offset
+//! itself; it asks this type.
+
+use crate::module::ModuleInfo;
+use crate::translate::traps;
+use crate::types::{FuncType, ValType};
+use crate::vm::offsets::{self, Builtin, VMOffsets};
+use cranelift_codegen::ir::{
+    self, condcodes::IntCC, types, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName,
+    InstBuilder, MemFlagsData, Signature, TrapCode, UserExternalName, Value,
+};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::FunctionBuilder;
+use std::collections::HashMap;
+
+/// The Cranelift type that holds a wasm value at run time.
+pub fn ir_type(t: ValType) -> ir::Type {
+    match t {
+        ValType::I32 => types::I32,
+        ValType::I64 => types::I64,
+        ValType::F32 => types::F32,
+        ValType::F64 => types::F64,
+        ValType::FuncRef | ValType::ExternRef => types::I64,
+    }
+}
+
+/// The native signature of a wasm function: `(callee_vmctx, caller_vmctx, params...) -> results`.
+pub fn wasm_signature(ft: &FuncType, call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params
+        .push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params
+        .extend(ft.params().iter().map(|t| AbiParam::new(ir_type(*t))));
+    sig.returns
+        .extend(ft.results().iter().map(|t| AbiParam::new(ir_type(*t))));
+    sig
+}
+
+/// Flags for loads of runtime structures that never trap and never change during a call.
+pub fn readonly() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
+/// Flags for loads and stores of runtime structures that never trap but may change.
+pub fn trusted() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Flags for a linear-memory access: may fault, and a fault means out-of-bounds.
+pub fn heap() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_endianness(ir::Endianness::Little)
+        .with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS))
+}
+
+pub struct FuncEnv<'a> {
+    pub info: &'a ModuleInfo,
+    pub offsets: &'a VMOffsets,
+    pub call_conv: CallConv,
+    /// The callee vmctx parameter of the function being translated.
+    pub vmctx: Value,
+    /// Memory base pointers loaded in the entry block (linear memory never moves).
+    memory_bases: HashMap<u32, Value>,
+    sigs: HashMap<u32, ir::SigRef>,
+    direct: HashMap<u32, ir::FuncRef>,
+    builtin_sigs: HashMap<Builtin, ir::SigRef>,
+}
+
+impl<'a> FuncEnv<'a> {
+    pub fn new(info: &'a ModuleInfo, offsets: &'a VMOffsets, call_conv: CallConv) -> Self {
+        FuncEnv {
+            info,
+            offsets,
+            call_conv,
+            vmctx: Value::from_u32(0),
+            memory_bases: HashMap::new(),
+            sigs: HashMap::new(),
+            direct: HashMap::new(),
+            builtin_sigs: HashMap::new(),
+        }
+    }
+
+    /// Loads the base of every memory the function uses; called in the entry block.
+    pub fn load_memory_bases(&mut self, b: &mut FunctionBuilder) {
+        for i in 0..self.offsets.num_memories {
+            let def = self.memory_definition(b, i);
+            let base = b.ins().load(types::I64, readonly(), def, offsets::MEMORY_BASE);
+            self.memory_bases.insert(i, base);
+        }
+    }
+
+    fn memory_definition(&self, b: &mut FunctionBuilder, i: u32) -> Value {
+        b.ins().load(
+            types::I64,
+            readonly(),
+            self.vmctx,
+            self.offsets.memory(i) as i32,
+        )
+    }
+
+    fn table_definition(&self, b: &mut FunctionBuilder, i: u32) -> Value {
+        b.ins()
+            .load(types::I64, readonly(), self.vmctx, self.offsets.table(i) as i32)
+    }
+
+    /// The stack-limit global value for the prologue check (Cranelift `stack_limit`).
+    pub fn stack_limit(&self, func: &mut ir::Function) -> ir::GlobalValue {
+        let flags = func.dfg.mem_flags.insert_unchecked(readonly());
+        let vmctx = func.create_global_value(ir::GlobalValueData::VMContext);
+        let store_ctx = func.create_global_value(ir::GlobalValueData::Load {
+            base: vmctx,
+            offset: offsets::VMCTX_STORE_CTX.into(),
+            global_type: types::I64,
+            flags,
+        });
+        func.create_global_value(ir::GlobalValueData::Load {
+            base: store_ctx,
+            offset: offsets::STORE_CTX_STACK_LIMIT.into(),
+            global_type: types::I64,
+            flags,
+        })
+    }
+
+    /// Address for a linear-memory access of `index + offset`. On x86-64 the 4 GiB
+    /// reservation plus 4 GiB guard covers every 32-bit index plus 32-bit offset, so no bounds
+    /// check is emitted: an out-of-bounds access faults and becomes a trap.
+    pub fn heap_addr(
+        &mut self,
+        b: &mut FunctionBuilder,
+        memory: u32,
+        index: Value,
+        offset: u64,
+    ) -> (Value, i32) {
+        let base = self.memory_bases[&memory];
+        let index = b.ins().uextend(types::I64, index);
+        let addr = b.ins().iadd(base, index);
+        if offset <= i32::MAX as u64 {
+            (addr, offset as i32)
+        } else {
+            (b.ins().iadd_imm_u(addr, offset as i64), 0)
+        }
+    }
+
+    pub fn memory_size(&mut self, b: &mut FunctionBuilder, memory: u32) -> Value {
+        let def = self.memory_definition(b, memory);
+        let len = b
+            .ins()
+            .load(types::I64, trusted(), def, offsets::MEMORY_LENGTH);
+        let pages = b.ins().ushr_imm_u(len, 16);
+        b.ins().ireduce(types::I32, pages)
+    }
+
+    fn global_addr(&self, b: &mut FunctionBuilder, g: u32) -> Value {
+        b.ins()
+            .load(types::I64, readonly(), self.vmctx, self.offsets.global(g) as i32)
+    }
+
+    pub fn global_get(&mut self, b: &mut FunctionBuilder, g: u32) -> Value {
+        let ty = self.info.globals[g as usize];
+        let addr = self.global_addr(b, g);
+        let flags = if ty.mutable { trusted() } else { readonly() };
+        b.ins().load(ir_type(ty.content), flags, addr, 0)
+    }
+
+    pub fn global_set(&mut self, b: &mut FunctionBuilder, g: u32, v: Value) {
+        let addr = self.global_addr(b, g);
+        b.ins().store(trusted(), v, addr, 0);
+    }
+
+    fn sig_ref(&mut self, b: &mut FunctionBuilder, type_index: u32) -> ir::SigRef {
+        if let Some(s) = self.sigs.get(&type_index) {
+            return *s;
+        }
+        let sig = wasm_signature(&self.info.types[type_index as usize], self.call_conv);
+        let s = b.import_signature(sig);
+        self.sigs.insert(type_index, s);
+        s
+    }
+
+    /// Calls function `func` (an index in the module's function space).
+    pub fn call(&mut self, b: &mut FunctionBuilder, func: u32, args: &[Value]) -> Vec<Value> {
+        let type_index = self.info.funcs[func as usize];
+        if func < self.offsets.num_imported_funcs {
+            let funcref = b.ins().load(
+                types::I64,
+                readonly(),
+                self.vmctx,
+                self.offsets.imported_func(func) as i32,
+            );
+            return self.call_funcref(b, type_index, funcref, args);
+        }
+        let fref = match self.direct.get(&func) {
+            Some(f) => *f,
+            None => {
+                let signature = self.sig_ref(b, type_index);
+                let name = b
+                    .func
+                    .declare_imported_user_function(UserExternalName::new(0, func));
+                let f = b.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature,
+                    colocated: true,
+                    patchable: false,
+                });
+                self.direct.insert(func, f);
+                f
+            }
+        };
+        let mut full = vec![self.vmctx, self.vmctx];
+        full.extend_from_slice(args);
+        let call = b.ins().call(fref, &full);
+        b.inst_results(call).to_vec()
+    }
+
+    /// Calls through a non-null `*const VMFuncRef` whose type was already checked.
+    fn call_funcref(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        funcref: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let code = b
+            .ins()
+            .load(types::I64, readonly(), funcref, offsets::FUNCREF_WASM_CALL);
+        let callee_vmctx = b
+            .ins()
+            .load(types::I64, readonly(), funcref, offsets::FUNCREF_VMCTX);
+        let sig = self.sig_ref(b, type_index);
+        let mut full = vec![callee_vmctx, self.vmctx];
+        full.extend_from_slice(args);
+        let call = b.ins().call_indirect(sig, code, &full);
+        b.inst_results(call).to_vec()
+    }
+
+    /// Bounds-checks `index` against table `table` and returns the element's address.
+    fn table_entry_addr(
+        &mut self,
+        b: &mut FunctionBuilder,
+        table: u32,
+        index: Value,
+        oob: TrapCode,
+    ) -> Value {
+        let def = self.table_definition(b, table);
+        let len = b.ins().load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
+        let index = b.ins().uextend(types::I64, index);
+        let out = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        b.ins().trapnz(out, oob);
+        let base = b.ins().load(types::I64, trusted(), def, offsets::TABLE_BASE);
+        let off = b.ins().ishl_imm_u(index, 3);
+        b.ins().iadd(base, off)
+    }
+
+    pub fn call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        table: u32,
+        index: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let addr = self.table_entry_addr(b, table, index, traps::UNDEFINED_ELEMENT);
+        let funcref = b.ins().load(types::I64, trusted(), addr, 0);
+        b.ins().trapz(funcref, traps::NULL_CALL);
+        let actual = b
+            .ins()
+            .load(types::I32, trusted(), funcref, offsets::FUNCREF_TYPE_ID);
+        let ids = b
+            .ins()
+            .load(types::I64, readonly(), self.vmctx, offsets::VMCTX_TYPE_IDS);
+        let expected = b
+            .ins()
+            .load(types::I32, readonly(), ids, (4 * type_index) as i32);
+        let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
+        b.ins().trapnz(mismatch, traps::BAD_SIGNATURE);
+        self.call_funcref(b, type_index, funcref, args)
+    }
+
+    pub fn ref_func(&mut self, b: &mut FunctionBuilder, func: u32) -> Value {
+        if func < self.offsets.num_imported_funcs {
+            b.ins().load(
+                types::I64,
+                readonly(),
+                self.vmctx,
+                self.offsets.imported_func(func) as i32,
+            )
+        } else {
+            b.ins()
+                .iadd_imm_u(self.vmctx, self.offsets.defined_funcref(func) as i64)
+        }
+    }
+
+    pub fn table_get(&mut self, b: &mut FunctionBuilder, table: u32, index: Value) -> Value {
+        let addr = self.table_entry_addr(b, table, index, traps::TABLE_OUT_OF_BOUNDS);
+        b.ins().load(types::I64, trusted(), addr, 0)
+    }
+
+    pub fn table_set(&mut self, b: &mut FunctionBuilder, table: u32, index: Value, v: Value) {
+        let addr = self.table_entry_addr(b, table, index, traps::TABLE_OUT_OF_BOUNDS);
+        b.ins().store(trusted(), v, addr, 0);
+    }
+
+    pub fn table_size(&mut self, b: &mut FunctionBuilder, table: u32) -> Value {
+        let def = self.table_definition(b, table);
+        let len = b.ins().load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
+        b.ins().ireduce(types::I32, len)
+    }
+
+    /// Calls a libcall through the builtins table. Every libcall takes the vmctx first.
+    pub fn builtin(&mut self, b: &mut FunctionBuilder, which: Builtin, args: &[Value]) -> Option<Value> {
+        let sig = match self.builtin_sigs.get(&which) {
+            Some(s) => *s,
+            None => {
+                let mut sig = Signature::new(CallConv::SystemV);
+                sig.params.push(AbiParam::new(types::I64));
+                for a in args {
+                    sig.params.push(AbiParam::new(b.func.dfg.value_type(*a)));
+                }
+                if !matches!(which, Builtin::DataDrop | Builtin::ElemDrop) {
+                    sig.returns.push(AbiParam::new(types::I32));
+                }
+                let s = b.import_signature(sig);
+                self.builtin_sigs.insert(which, s);
+                s
+            }
+        };
+        let table = b
+            .ins()
+            .load(types::I64, readonly(), self.vmctx, offsets::VMCTX_BUILTINS);
+        let f = b
+            .ins()
+            .load(types::I64, readonly(), table, 8 * which as i32);
+        let mut full = vec![self.vmctx];
+        full.extend_from_slice(args);
+        let call = b.ins().call_indirect(sig, f, &full);
+        b.inst_results(call).first().copied()
+    }
+}

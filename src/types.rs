@@ -1,0 +1,93 @@
+//! The types of values and of importable/exportable items (spec 2.0 §2.3).
+
+use std::sync::Arc;
+
+/// A value type. Both reference types are pointer-sized at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValType {
+    I32,
+    I64,
+    F32,
+    F64,
+    FuncRef,
+    ExternRef,
+}
+
+impl ValType {
+    pub fn is_ref(self) -> bool {
+        matches!(self, ValType::FuncRef | ValType::ExternRef)
+    }
+}
+
+impl std::fmt::Display for ValType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+            ValType::FuncRef => "funcref",
+            ValType::ExternRef => "externref",
+        })
+    }
+}
+
+/// A function type: parameter and result types.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FuncType {
+    params_results: Arc<[ValType]>,
+    num_params: usize,
+}
+
+impl FuncType {
+    pub fn new(
+        params: impl IntoIterator<Item = ValType>,
+        results: impl IntoIterator<Item = ValType>,
+    ) -> FuncType {
+        let mut v: Vec<ValType> = params.into_iter().collect();
+        let num_params = v.len();
+        v.extend(results);
+        FuncType {
+            params_results: v.into(),
+            num_params,
+        }
+    }
+    pub fn params(&self) -> &[ValType] {
+        &self.params_results[..self.num_params]
+    }
+    pub fn results(&self) -> &[ValType] {
+        &self.params_results[self.num_params..]
+    }
+}
+
+impl std::fmt::Display for FuncType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |ts: &[ValType]| ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+        write!(f, "[{}] -> [{}]", list(self.params()), list(self.results()))
+    }
+}
+
+/// A global's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalType {
+    pub content: ValType,
+    pub mutable: bool,
+}
+
+/// A linear memory's limits, in pages of 64 KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryType {
+    pub minimum: u32,
+    pub maximum: Option<u32>,
+}
+
+/// A table's element type and limits, in elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableType {
+    pub element: ValType,
+    pub minimum: u32,
+    pub maximum: Option<u32>,
+}
+
+/// Size of a WebAssembly page: 64 KiB (spec 2.0 §4.2.8).
+pub const WASM_PAGE_SIZE: u64 = 65536;

@@ -1,0 +1,140 @@
+//! Executable memory for compiled code, and the process-wide registry that maps a program
+//! counter back to its code (trap sites, function ranges) for the signal handler.
+
+use crate::compile::TrapSite;
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, RwLock};
+
+/// A page-aligned mapping holding machine code, read+execute once published.
+pub struct CodeMemory {
+    ptr: *mut u8,
+    len: usize,
+    /// Kept registered for as long as the code is mapped.
+    info: Arc<CodeInfo>,
+}
+
+// SAFETY: the mapping is immutable (read+execute) after construction and only freed on drop.
+unsafe impl Send for CodeMemory {}
+// SAFETY: as above; shared access only reads.
+unsafe impl Sync for CodeMemory {}
+
+/// What the signal handler needs to know about a code region.
+pub struct CodeInfo {
+    pub start: usize,
+    pub len: usize,
+    /// Trap sites, sorted by offset.
+    pub traps: Vec<TrapSite>,
+    /// Code range and wasm function index of each function (empty for trampolines).
+    pub funcs: Vec<(Range<u32>, u32)>,
+    /// Name section names, for trap messages.
+    pub names: std::collections::HashMap<u32, String>,
+}
+
+impl CodeInfo {
+    pub fn trap_at(&self, pc: usize) -> Option<&TrapSite> {
+        let off = pc.checked_sub(self.start)? as u32;
+        let i = self.traps.binary_search_by_key(&off, |t| t.code_offset).ok()?;
+        Some(&self.traps[i])
+    }
+    pub fn func_at(&self, pc: usize) -> Option<u32> {
+        let off = pc.checked_sub(self.start)? as u32;
+        let i = self.funcs.partition_point(|(r, _)| r.end <= off);
+        self.funcs
+            .get(i)
+            .filter(|(r, _)| r.start <= off)
+            .map(|(_, f)| *f)
+    }
+}
+
+type Registry = RwLock<BTreeMap<usize, Arc<CodeInfo>>>;
+
+fn registry() -> &'static Registry {
+    static REG: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REG.get_or_init(|| RwLock::new(BTreeMap::new()))
+}
+
+/// Looks up the code region containing `pc`. Called from the signal handler: it only takes a
+/// read lock, which no thread holds while running wasm code.
+pub fn lookup(pc: usize) -> Option<Arc<CodeInfo>> {
+    let reg = registry().read().ok()?;
+    let (_, info) = reg.range(..=pc).next_back()?;
+    (pc < info.start + info.len).then(|| info.clone())
+}
+
+impl CodeMemory {
+    /// Maps `code`, makes it read+execute (never writable and executable at once), and
+    /// registers its trap sites and function ranges.
+    pub fn new(
+        code: &[u8],
+        traps: Vec<TrapSite>,
+        funcs: Vec<(Range<u32>, u32)>,
+        names: std::collections::HashMap<u32, String>,
+    ) -> Result<CodeMemory> {
+        let page = crate::vm::page_size();
+        let len = code.len().max(1).div_ceil(page) * page;
+        // SAFETY: a fresh anonymous private mapping; checked for failure below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(Error::Resource(format!(
+                "mmap of {len} bytes of code memory failed: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        let ptr = ptr as *mut u8;
+        // SAFETY: `ptr` is a writable mapping of `len >= code.len()` bytes; then the pages are
+        // switched to read+execute, which also orders the writes before execution on x86-64.
+        unsafe {
+            std::ptr::copy_nonoverlapping(code.as_ptr(), ptr, code.len());
+            if libc::mprotect(ptr.cast(), len, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+                let e = std::io::Error::last_os_error();
+                libc::munmap(ptr.cast(), len);
+                return Err(Error::Resource(format!("mprotect of code memory failed: {e}")));
+            }
+        }
+        let info = Arc::new(CodeInfo {
+            start: ptr as usize,
+            len,
+            traps,
+            funcs,
+            names,
+        });
+        registry()
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ptr as usize, info.clone());
+        Ok(CodeMemory { ptr, len, info })
+    }
+
+    pub fn base(&self) -> *const u8 {
+        self.ptr
+    }
+
+    pub fn info(&self) -> &CodeInfo {
+        &self.info
+    }
+}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        registry()
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(self.ptr as usize));
+        // SAFETY: the mapping was created in `new` with this length and is no longer used:
+        // modules and instances hold an Arc to the code while it may run.
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len);
+        }
+    }
+}

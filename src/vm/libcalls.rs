@@ -1,0 +1,156 @@
+//! Libcalls: the operations compiled code does not inline (bulk memory and table operations,
+//! growth). Compiled code reaches them through the builtins table in the vmctx, in the order
+//! of [`Builtin`]. Those that can trap return 0 on success and 1 for "out of bounds"; the
+//! caller traps with the matching code, so no libcall ever unwinds through Rust frames.
+
+use crate::vm::instance::InstanceData;
+use crate::vm::offsets::{Builtin, VMCTX_INSTANCE};
+use crate::vm::store::StoreOpaque;
+use std::sync::OnceLock;
+
+/// The builtins table, indexed by `Builtin as usize`.
+pub fn builtins() -> &'static [usize; Builtin::COUNT] {
+    static TABLE: OnceLock<[usize; Builtin::COUNT]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0usize; Builtin::COUNT];
+        t[Builtin::MemoryGrow as usize] = memory_grow as *const () as usize;
+        t[Builtin::MemoryFill as usize] = memory_fill as *const () as usize;
+        t[Builtin::MemoryCopy as usize] = memory_copy as *const () as usize;
+        t[Builtin::MemoryInit as usize] = memory_init as *const () as usize;
+        t[Builtin::DataDrop as usize] = data_drop as *const () as usize;
+        t[Builtin::TableGrow as usize] = table_grow as *const () as usize;
+        t[Builtin::TableFill as usize] = table_fill as *const () as usize;
+        t[Builtin::TableCopy as usize] = table_copy as *const () as usize;
+        t[Builtin::TableInit as usize] = table_init as *const () as usize;
+        t[Builtin::ElemDrop as usize] = elem_drop as *const () as usize;
+        t
+    })
+}
+
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance.
+unsafe fn instance<'a>(vmctx: *mut u8) -> (&'a mut InstanceData, &'a mut StoreOpaque) {
+    // SAFETY: per the contract, the instance pointer slot holds the owning InstanceData, whose
+    // `store` points to the store that owns it; both outlive the call.
+    unsafe {
+        let inst = &mut **(vmctx.add(VMCTX_INSTANCE as usize) as *mut *mut InstanceData);
+        let store = &mut *inst.store;
+        (inst, store)
+    }
+}
+
+/// Whether [start, start+len) lies within `size`.
+fn in_bounds(start: u32, len: u32, size: usize) -> bool {
+    start as u64 + len as u64 <= size as u64
+}
+
+extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    store.memories[inst.memories[mem as usize]]
+        .grow(delta)
+        .unwrap_or(u32::MAX)
+}
+
+extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u32, val: u32, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    let data = store.memories[inst.memories[mem as usize]].data_mut();
+    if !in_bounds(dst, len, data.len()) {
+        return 1;
+    }
+    data[dst as usize..(dst + len) as usize].fill(val as u8);
+    0
+}
+
+extern "C" fn memory_copy(vmctx: *mut u8, dmem: u32, smem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    let (di, si) = (inst.memories[dmem as usize], inst.memories[smem as usize]);
+    let (dlen, slen) = (store.memories[di].data().len(), store.memories[si].data().len());
+    if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
+        return 1;
+    }
+    let s = store.memories[si].data().as_ptr();
+    let d = store.memories[di].data_mut().as_mut_ptr();
+    // SAFETY: both ranges were checked to lie within their memories; `copy` allows overlap.
+    unsafe { std::ptr::copy(s.add(src as usize), d.add(dst as usize), len as usize) };
+    0
+}
+
+extern "C" fn memory_init(vmctx: *mut u8, mem: u32, data: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    let seg = if inst.dropped_data[data as usize] {
+        &[][..]
+    } else {
+        &inst.module.wasm()[inst.module.info().datas[data as usize].range.clone()]
+    };
+    let m = store.memories[inst.memories[mem as usize]].data_mut();
+    if !in_bounds(src, len, seg.len()) || !in_bounds(dst, len, m.len()) {
+        return 1;
+    }
+    m[dst as usize..(dst + len) as usize].copy_from_slice(&seg[src as usize..(src + len) as usize]);
+    0
+}
+
+extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, _) = unsafe { instance(vmctx) };
+    inst.dropped_data[data as usize] = true;
+}
+
+extern "C" fn table_grow(vmctx: *mut u8, table: u32, init: u64, delta: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    store.tables[inst.tables[table as usize]]
+        .grow(delta, init)
+        .unwrap_or(u32::MAX)
+}
+
+extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, val: u64, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    let t = store.tables[inst.tables[table as usize]].elements_mut();
+    if !in_bounds(dst, len, t.len()) {
+        return 1;
+    }
+    t[dst as usize..(dst + len) as usize].fill(val);
+    0
+}
+
+extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    let (di, si) = (inst.tables[dt as usize], inst.tables[st as usize]);
+    let (dlen, slen) = (store.tables[di].size() as usize, store.tables[si].size() as usize);
+    if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
+        return 1;
+    }
+    let (dst, src, len) = (dst as usize, src as usize, len as usize);
+    if di == si {
+        store.tables[di].elements_mut().copy_within(src..src + len, dst);
+    } else {
+        let items = store.tables[si].elements()[src..src + len].to_vec();
+        store.tables[di].elements_mut()[dst..dst + len].copy_from_slice(&items);
+    }
+    0
+}
+
+extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    let seg = &inst.elems[elem as usize];
+    let t = store.tables[inst.tables[table as usize]].elements_mut();
+    if !in_bounds(src, len, seg.len()) || !in_bounds(dst, len, t.len()) {
+        return 1;
+    }
+    t[dst as usize..(dst + len) as usize].copy_from_slice(&seg[src as usize..(src + len) as usize]);
+    0
+}
+
+extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, _) = unsafe { instance(vmctx) };
+    inst.elems[elem as usize] = Vec::new();
+}

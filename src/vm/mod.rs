@@ -1,0 +1,45 @@
+//! The runtime: executable code, linear memories, tables, instances and their vmctx, libcalls,
+//! and trap handling. All of wasix-rt's unsafe code lives under this module.
+
+pub mod code;
+pub mod instance;
+pub mod libcalls;
+pub mod memory;
+pub mod offsets;
+pub mod store;
+pub mod table;
+pub mod traphandler;
+
+/// A function reference as compiled code sees it (layout in [`offsets`]).
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMFuncRef {
+    /// Entry with the wasm ABI `(callee_vmctx, caller_vmctx, params...) -> results`.
+    pub wasm_call: usize,
+    /// The array-to-wasm trampoline for this function's type.
+    pub array_call: usize,
+    /// The callee vmctx to pass (an instance's vmctx, or a host function's data).
+    pub vmctx: usize,
+    /// Engine-wide id of the function's type.
+    pub type_id: u32,
+    pub _pad: u32,
+}
+
+/// Per-store state that compiled code reads through the vmctx.
+#[repr(C)]
+pub struct VMStoreContext {
+    /// Lowest stack address wasm code may use; checked in every function's prologue.
+    pub stack_limit: usize,
+}
+
+/// A global's storage: the value's bits in the low bytes of `value`.
+#[repr(C)]
+pub struct GlobalEntity {
+    pub value: u64,
+    pub ty: crate::types::GlobalType,
+}
+
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}

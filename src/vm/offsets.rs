@@ -1,0 +1,128 @@
+//! Layout of the vmctx and of the runtime structures that compiled code reads directly.
+//!
+//! The vmctx is one block per instance:
+//!
+//! ```text
+//!   0  *const VMStoreContext      (stack limit of the store)
+//!   8  *const [usize; Builtin::COUNT]  libcall entry points
+//!  16  *mut InstanceData
+//!  24  *const u32                 engine-wide type id of each module type index
+//!  32  [*const VMFuncRef; imported funcs]
+//!      [*mut VMMemoryDefinition; memories]
+//!      [*mut VMTableDefinition; tables]
+//!      [*mut VMGlobal; globals]
+//!      [VMFuncRef; defined funcs]
+//! ```
+//! All offsets are in bytes.
+
+use crate::module::ModuleInfo;
+
+pub const VMCTX_STORE_CTX: i32 = 0;
+pub const VMCTX_BUILTINS: i32 = 8;
+pub const VMCTX_INSTANCE: i32 = 16;
+pub const VMCTX_TYPE_IDS: i32 = 24;
+const VMCTX_HEADER: u32 = 32;
+
+/// `VMStoreContext.stack_limit`: lowest stack address wasm code may use.
+pub const STORE_CTX_STACK_LIMIT: i32 = 0;
+
+/// Field offsets of `VMFuncRef` (32 bytes).
+pub const FUNCREF_WASM_CALL: i32 = 0;
+pub const FUNCREF_ARRAY_CALL: i32 = 8;
+pub const FUNCREF_VMCTX: i32 = 16;
+pub const FUNCREF_TYPE_ID: i32 = 24;
+pub const FUNCREF_SIZE: u32 = 32;
+
+/// Field offsets of `VMMemoryDefinition`: base pointer, current length in bytes (u64).
+pub const MEMORY_BASE: i32 = 0;
+pub const MEMORY_LENGTH: i32 = 8;
+
+/// Field offsets of `VMTableDefinition`: element array, current element count (u64).
+/// Elements are 8 bytes: a `*const VMFuncRef` or an externref handle, 0 meaning null.
+pub const TABLE_BASE: i32 = 0;
+pub const TABLE_LENGTH: i32 = 8;
+
+/// Offset of the dispatch function pointer in a host function's data (see `vm::host`).
+pub const HOST_DISPATCH: i32 = 32;
+
+/// Libcalls reached through the builtins table (index = discriminant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    MemoryGrow,
+    MemoryFill,
+    MemoryCopy,
+    MemoryInit,
+    DataDrop,
+    TableGrow,
+    TableFill,
+    TableCopy,
+    TableInit,
+    ElemDrop,
+}
+
+impl Builtin {
+    pub const COUNT: usize = 10;
+}
+
+/// Offsets of the variable-length parts of one module's vmctx.
+#[derive(Debug, Clone)]
+pub struct VMOffsets {
+    pub num_imported_funcs: u32,
+    pub num_defined_funcs: u32,
+    pub num_memories: u32,
+    pub num_tables: u32,
+    pub num_globals: u32,
+    pub imported_funcs: u32,
+    pub memories: u32,
+    pub tables: u32,
+    pub globals: u32,
+    pub defined_funcrefs: u32,
+    /// Total size of the vmctx in bytes.
+    pub size: u32,
+}
+
+impl VMOffsets {
+    pub fn new(m: &ModuleInfo) -> VMOffsets {
+        let num_imported_funcs = m.num_imported_funcs;
+        let num_defined_funcs = m.num_defined_funcs() as u32;
+        let num_memories = m.memories.len() as u32;
+        let num_tables = m.tables.len() as u32;
+        let num_globals = m.globals.len() as u32;
+        let imported_funcs = VMCTX_HEADER;
+        let memories = imported_funcs + 8 * num_imported_funcs;
+        let tables = memories + 8 * num_memories;
+        let globals = tables + 8 * num_tables;
+        let defined_funcrefs = globals + 8 * num_globals;
+        let size = defined_funcrefs + FUNCREF_SIZE * num_defined_funcs;
+        VMOffsets {
+            num_imported_funcs,
+            num_defined_funcs,
+            num_memories,
+            num_tables,
+            num_globals,
+            imported_funcs,
+            memories,
+            tables,
+            globals,
+            defined_funcrefs,
+            size,
+        }
+    }
+    pub fn imported_func(&self, i: u32) -> u32 {
+        self.imported_funcs + 8 * i
+    }
+    pub fn memory(&self, i: u32) -> u32 {
+        self.memories + 8 * i
+    }
+    pub fn table(&self, i: u32) -> u32 {
+        self.tables + 8 * i
+    }
+    pub fn global(&self, i: u32) -> u32 {
+        self.globals + 8 * i
+    }
+    /// Offset of the `VMFuncRef` of function `func` (a defined function's index in the module's
+    /// function index space).
+    pub fn defined_funcref(&self, func: u32) -> u32 {
+        self.defined_funcrefs + FUNCREF_SIZE * (func - self.num_imported_funcs)
+    }
+}

@@ -1,0 +1,88 @@
+//! Tables of references. Elements are 8 bytes: a `*const VMFuncRef` for funcref tables, an
+//! opaque host handle for externref tables; 0 is null.
+
+use crate::error::{Error, Result};
+use crate::types::TableType;
+
+/// The most elements a table may hold, whatever its declared maximum, so that a guest cannot
+/// make the host allocate without bound.
+pub const MAX_ELEMENTS: u32 = 10_000_000;
+
+/// What compiled code reads: the element array and its length.
+#[repr(C)]
+pub struct VMTableDefinition {
+    pub base: *mut u64,
+    pub current_elements: u64,
+}
+
+pub struct Table {
+    elements: Vec<u64>,
+    def: Box<VMTableDefinition>,
+    ty: TableType,
+}
+
+// SAFETY: the table is owned by one store, which is only used by one thread at a time.
+unsafe impl Send for Table {}
+
+impl Table {
+    pub fn new(ty: TableType, init: u64) -> Result<Table> {
+        if ty.minimum > MAX_ELEMENTS {
+            return Err(Error::Resource(format!(
+                "table of {} elements exceeds the limit of {MAX_ELEMENTS}",
+                ty.minimum
+            )));
+        }
+        let mut t = Table {
+            elements: vec![init; ty.minimum as usize],
+            def: Box::new(VMTableDefinition {
+                base: std::ptr::null_mut(),
+                current_elements: 0,
+            }),
+            ty,
+        };
+        t.sync();
+        Ok(t)
+    }
+
+    fn sync(&mut self) {
+        self.def.base = self.elements.as_mut_ptr();
+        self.def.current_elements = self.elements.len() as u64;
+    }
+
+    /// The table's current type: its size now as the minimum.
+    pub fn ty(&self) -> TableType {
+        TableType {
+            minimum: self.elements.len() as u32,
+            ..self.ty
+        }
+    }
+
+    pub fn size(&self) -> u32 {
+        self.elements.len() as u32
+    }
+
+    pub fn elements(&self) -> &[u64] {
+        &self.elements
+    }
+
+    pub fn elements_mut(&mut self) -> &mut [u64] {
+        &mut self.elements
+    }
+
+    /// Grows by `delta` elements set to `init`; returns the old size, or `None` past the
+    /// maximum (spec 2.0 §4.4.6 `table.grow`).
+    pub fn grow(&mut self, delta: u32, init: u64) -> Option<u32> {
+        let old = self.size();
+        let new = old.checked_add(delta)?;
+        if new > self.ty.maximum.unwrap_or(u32::MAX).min(MAX_ELEMENTS) {
+            return None;
+        }
+        self.elements.resize(new as usize, init);
+        self.sync();
+        Some(old)
+    }
+
+    pub fn definition(&mut self) -> *mut VMTableDefinition {
+        &mut *self.def
+    }
+}

@@ -1,0 +1,180 @@
+//! Runs the WebAssembly core spec test scripts (`../shared/testdata/spec/*.wast`, not the
+//! `simd/` folder) and requires every directive to pass or be skipped for a missing feature.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use wasix_rt::wast::{run_wast_file_with, WastReport};
+use wasix_rt::Engine;
+
+/// Worker threads: the machine has two cores.
+const THREADS: usize = 2;
+/// WebAssembly recursion runs on the calling thread's stack.
+const STACK_SIZE: usize = 8 << 20;
+/// Failure messages printed per script.
+const MAX_FAILURES_SHOWN: usize = 20;
+
+fn spec_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/spec");
+    if !dir.is_dir() {
+        panic!(
+            "the spec test scripts are missing: expected a directory at {} \
+             (a checkout of WebAssembly/testsuite laid out as described in its SOURCE.md)",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// The top-level `.wast` files, sorted by name.
+fn wast_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "wast"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// File names (relative to the spec folder) whose "first in release" is 1.0 or 2.0, from the
+/// per-file table of SOURCE.md.
+fn required_files(dir: &Path) -> Vec<String> {
+    let source = dir.join("SOURCE.md");
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+    let mut required = Vec::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // `| file | first in release | upstream folder | notes | constructs |`
+        if cells.len() < 4 || !cells[1].ends_with(".wast") {
+            continue;
+        }
+        if cells[2] == "1.0" || cells[2] == "2.0" {
+            required.push(cells[1].to_string());
+        }
+    }
+    assert!(
+        !required.is_empty(),
+        "found no 1.0/2.0 files in the table of {}",
+        source.display()
+    );
+    required
+}
+
+/// Runs every file on `THREADS` threads; results come back in the order of `files`.
+fn run_all(files: &[PathBuf]) -> Vec<Result<WastReport, String>> {
+    let engine = Engine::default();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<WastReport, String>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|n| {
+                std::thread::Builder::new()
+                    .name(format!("spec-{n}"))
+                    .stack_size(STACK_SIZE)
+                    .spawn_scoped(scope, || loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break };
+                        let result = run_wast_file_with(&engine, file).map_err(|e| e.to_string());
+                        results.lock().unwrap()[i] = Some(result);
+                    })
+                    .expect("spawn a test thread")
+            })
+            .collect();
+        for worker in workers {
+            // A panic escaping the runner (it catches those of single directives) shows up as
+            // a missing result below.
+            let _ = worker.join();
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("the runner panicked".to_string())))
+        .collect()
+}
+
+#[test]
+fn spec() {
+    let dir = spec_dir();
+    let files = wast_files(&dir);
+    assert!(!files.is_empty(), "no .wast files in {}", dir.display());
+    let results = run_all(&files);
+
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    let mut features: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failed_files: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ran: BTreeMap<String, bool> = BTreeMap::new();
+    for (file, result) in files.iter().zip(results) {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        match result {
+            Ok(mut report) => {
+                report.path = PathBuf::from(&name);
+                println!("{}", report.summary_line());
+                for failure in report.failures.iter().take(MAX_FAILURES_SHOWN) {
+                    println!("    {failure}");
+                }
+                if report.failures.len() > MAX_FAILURES_SHOWN {
+                    println!(
+                        "    ... and {} more",
+                        report.failures.len() - MAX_FAILURES_SHOWN
+                    );
+                }
+                passed += report.passed;
+                failed += report.failed;
+                skipped += report.skipped;
+                for (feature, n) in &report.skip_features {
+                    *features.entry(feature.clone()).or_insert(0) += n;
+                }
+                if report.failed > 0 {
+                    failed_files.insert(name.clone(), report.failed);
+                }
+                ran.insert(name, report.failed == 0);
+            }
+            Err(e) => {
+                println!("FAIL {name}: could not run: {e}");
+                failed += 1;
+                failed_files.insert(name.clone(), 1);
+                ran.insert(name, false);
+            }
+        }
+    }
+    if !features.is_empty() {
+        let list: Vec<String> = features.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+        println!("skipped by feature: {}", list.join(", "));
+    }
+    println!("spec: {passed} passed, {failed} failed, {skipped} skipped");
+
+    // Every WebAssembly 1.0/2.0 script at the top level must have run cleanly. (The 2.0 SIMD
+    // scripts live in `simd/`, which this test does not run.)
+    let mut missing = Vec::new();
+    let mut not_clean = Vec::new();
+    for name in required_files(&dir) {
+        if name.contains('/') {
+            continue;
+        }
+        match ran.get(&name) {
+            None => missing.push(name),
+            Some(false) => not_clean.push(name),
+            Some(true) => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "1.0/2.0 spec scripts listed in SOURCE.md but not run: {missing:?}"
+    );
+    assert!(
+        failed == 0,
+        "{failed} spec directive(s) failed, in {} file(s): {failed_files:?}; \
+         1.0/2.0 files with failures: {not_clean:?}",
+        failed_files.len()
+    );
+    assert!(
+        not_clean.is_empty(),
+        "1.0/2.0 files with failures: {not_clean:?}"
+    );
+}
