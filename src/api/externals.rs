@@ -118,7 +118,9 @@ impl Global {
         check(self.store_id, store.opaque().id)?;
         let ty = self.ty(store);
         if !ty.mutable || value.ty() != ty.content {
-            return Err(Error::Usage("global is immutable or of another type".into()));
+            return Err(Error::Usage(
+                "global is immutable or of another type".into(),
+            ));
         }
         let raw = value.to_raw(self.store_id)?;
         store.opaque_mut().globals[self.index].value = raw;

@@ -137,7 +137,12 @@ extern "C" fn dispatch<T>(
         .zip(values.iter())
         .map(|(t, raw)| Val::from_raw(*raw, *t, id))
         .collect();
-    let mut results: Vec<Val> = data.ty.results().iter().map(|t| Val::default_for(*t)).collect();
+    let mut results: Vec<Val> = data
+        .ty
+        .results()
+        .iter()
+        .map(|t| Val::default_for(*t))
+        .collect();
     let f = data.func.clone();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let caller = Caller {
@@ -235,7 +240,8 @@ impl Func {
 
     /// The function's type. Panics if `store` is not the function's store.
     pub fn ty<T>(&self, store: &Store<T>) -> FuncType {
-        self.check_store(store).expect("Func::ty with the wrong store");
+        self.check_store(store)
+            .expect("Func::ty with the wrong store");
         store.engine().func_type(self.type_id())
     }
 
@@ -271,7 +277,10 @@ impl Func {
     }
 
     /// A statically typed view of this function, checked against its type once.
-    pub fn typed<P: WasmParams, R: WasmResults, T>(&self, store: &Store<T>) -> Result<TypedFunc<P, R>> {
+    pub fn typed<P: WasmParams, R: WasmResults, T>(
+        &self,
+        store: &Store<T>,
+    ) -> Result<TypedFunc<P, R>> {
         let ty = self.ty(store);
         if ty.params() != P::types().as_slice() || ty.results() != R::types().as_slice() {
             return Err(Error::Usage(format!(
@@ -312,7 +321,9 @@ wasm_ty!(i32, I32, |x| x as u32 as u64, |r| r as u32 as i32);
 wasm_ty!(u32, I32, |x| x as u64, |r| r as u32);
 wasm_ty!(i64, I64, |x| x as u64, |r| r as i64);
 wasm_ty!(u64, I64, |x| x, |r| r);
-wasm_ty!(f32, F32, |x| x.to_bits() as u64, |r| f32::from_bits(r as u32));
+wasm_ty!(f32, F32, |x| x.to_bits() as u64, |r| f32::from_bits(
+    r as u32
+));
 wasm_ty!(f64, F64, |x| x.to_bits(), |r| f64::from_bits(r));
 
 /// Parameter lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.

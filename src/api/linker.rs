@@ -105,9 +105,16 @@ impl<T> Linker<T> {
     }
 
     /// Defines `module::name` as `item` (which belongs to one store). Redefinition replaces.
-    pub fn define(&mut self, module: &str, name: &str, item: impl Into<Extern>) -> Result<&mut Self> {
-        self.defs
-            .insert((module.into(), name.into()), Definition::Extern(item.into()));
+    pub fn define(
+        &mut self,
+        module: &str,
+        name: &str,
+        item: impl Into<Extern>,
+    ) -> Result<&mut Self> {
+        self.defs.insert(
+            (module.into(), name.into()),
+            Definition::Extern(item.into()),
+        );
         Ok(self)
     }
 
@@ -119,14 +126,21 @@ impl<T> Linker<T> {
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Result<&mut Self> {
-        self.defs
-            .insert((module.into(), name.into()), Definition::HostFunc(ty, Arc::new(f)));
+        self.defs.insert(
+            (module.into(), name.into()),
+            Definition::HostFunc(ty, Arc::new(f)),
+        );
         Ok(self)
     }
 
     /// Defines every export of `instance` under `module_name` (the spec scripts' `register`).
     /// The items are shared, not copied.
-    pub fn instance(&mut self, store: &mut Store<T>, module_name: &str, instance: Instance) -> Result<&mut Self> {
+    pub fn instance(
+        &mut self,
+        store: &mut Store<T>,
+        module_name: &str,
+        instance: Instance,
+    ) -> Result<&mut Self> {
         for (name, item) in instance.exports(store) {
             self.define(module_name, &name, item)?;
         }
@@ -137,7 +151,9 @@ impl<T> Linker<T> {
     pub fn get(&self, store: &mut Store<T>, module: &str, name: &str) -> Option<Extern> {
         match self.defs.get(&(module.to_string(), name.to_string()))? {
             Definition::Extern(e) => Some(*e),
-            Definition::HostFunc(ty, f) => Some(Extern::Func(Func::new_arc(store, ty.clone(), f.clone()))),
+            Definition::HostFunc(ty, f) => {
+                Some(Extern::Func(Func::new_arc(store, ty.clone(), f.clone())))
+            }
         }
     }
 
@@ -148,7 +164,9 @@ impl<T> Linker<T> {
     /// fit or the start function traps (earlier segments stay written).
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance> {
         if !module.engine().same(store.engine()) || !self.engine.same(store.engine()) {
-            return Err(Error::Usage("module, linker and store use different engines".into()));
+            return Err(Error::Usage(
+                "module, linker and store use different engines".into(),
+            ));
         }
         let info = module.info();
         let mut values = Vec::with_capacity(info.imports.len());
@@ -166,10 +184,16 @@ impl<T> Linker<T> {
                     // Checked before the function is created, so a failed link creates nothing.
                     if let ImportKind::Func(t) = imp.kind {
                         if &info.types[t as usize] != ty {
-                            return Err(link_err(LinkErrorKind::IncompatibleImportType, "incompatible import type"));
+                            return Err(link_err(
+                                LinkErrorKind::IncompatibleImportType,
+                                "incompatible import type",
+                            ));
                         }
                     }
-                    Extern::Func(Func { store_id: 0, ptr: std::ptr::null() })
+                    Extern::Func(Func {
+                        store_id: 0,
+                        ptr: std::ptr::null(),
+                    })
                 }
             };
             if item.store_id() != 0 && item.store_id() != store.opaque().id {
@@ -187,11 +211,16 @@ impl<T> Linker<T> {
                 (ImportKind::Memory(ty), Extern::Memory(m)) => {
                     memory_matches(&s.memories[m.index].ty(), ty)
                 }
-                (ImportKind::Table(ty), Extern::Table(t)) => table_matches(&s.tables[t.index].ty(), ty),
+                (ImportKind::Table(ty), Extern::Table(t)) => {
+                    table_matches(&s.tables[t.index].ty(), ty)
+                }
                 _ => false,
             };
             if !ok {
-                return Err(link_err(LinkErrorKind::IncompatibleImportType, "incompatible import type"));
+                return Err(link_err(
+                    LinkErrorKind::IncompatibleImportType,
+                    "incompatible import type",
+                ));
             }
             values.push((imp, item));
         }
@@ -214,7 +243,10 @@ impl<T> Linker<T> {
         }
         let id = store.opaque().id;
         let index = instance::instantiate(store.opaque_mut(), module, &resolved)?;
-        Ok(Instance { store_id: id, index })
+        Ok(Instance {
+            store_id: id,
+            index,
+        })
     }
 }
 
@@ -231,6 +263,6 @@ fn memory_matches(have: &MemoryType, want: &MemoryType) -> bool {
 }
 
 fn table_matches(have: &TableType, want: &TableType) -> bool {
-    have.element == want.element && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+    have.element == want.element
+        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
 }
-

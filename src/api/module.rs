@@ -44,13 +44,13 @@ impl Module {
     /// needs a proposal outside WebAssembly 2.0 minus SIMD plus extended-const.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
-        if bytes.starts_with(b"\0asm") {
+        // Text never contains NUL; anything that does is judged as a binary, so that a wrong
+        // magic number or version is reported as such.
+        if bytes.starts_with(b"\0asm") || bytes.contains(&0) {
             return Module::from_binary(engine, bytes);
         }
         let text = std::str::from_utf8(bytes).map_err(|e| Error::InvalidModule {
-            message: format!(
-                "neither a wasm binary (no \\0asm magic) nor UTF-8 text: {e}"
-            ),
+            message: format!("neither a wasm binary (no \\0asm magic) nor UTF-8 text: {e}"),
             offset: e.valid_up_to(),
         })?;
         if text.trim().is_empty() {
@@ -60,7 +60,7 @@ impl Module {
             });
         }
         let wasm = wat::parse_str(text).map_err(|e| Error::Wat {
-            message: e.to_string(),
+            message: one_line(&e.to_string()),
         })?;
         Module::from_binary(engine, &wasm)
     }
@@ -184,5 +184,16 @@ impl Module {
     }
     pub(crate) fn func_ranges(&self) -> &[Range<u32>] {
         &self.inner.funcs
+    }
+}
+
+/// The `wat` crate's message is several lines (message, location, source snippet); keep the
+/// message and the `line:column` location on one line.
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default().trim().to_string();
+    match lines.find_map(|l| l.trim().strip_prefix("--> ")) {
+        Some(at) => format!("{first} at {}", at.trim_start_matches("<anon>:")),
+        None => first,
     }
 }

@@ -70,7 +70,9 @@ impl<T> Caller<'_, T> {
         }
         // SAFETY: a non-null caller vmctx is a live instance's vmctx, whose instance slot
         // points at its InstanceData, owned by this store.
-        let data = unsafe { &**(self.caller_vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceData) };
+        let data = unsafe {
+            &**(self.caller_vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceData)
+        };
         let index = self
             .store
             .opaque

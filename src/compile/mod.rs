@@ -24,14 +24,26 @@ pub fn host_isa(opt_speed: bool) -> Result<OwnedTargetIsa> {
         f.set(k, v)
             .map_err(|e| Error::Compile(format!("setting {k}={v}: {e}")))
     };
-    set(&mut flags, "opt_level", if opt_speed { "speed" } else { "none" })?;
+    set(
+        &mut flags,
+        "opt_level",
+        if opt_speed { "speed" } else { "none" },
+    )?;
     // Probes are inline so that compiled code has no libcall relocations.
     set(&mut flags, "enable_probestack", "true")?;
     set(&mut flags, "probestack_strategy", "inline")?;
     // Functions may return more values than there are return registers (multi-value).
     set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
     set(&mut flags, "preserve_frame_pointers", "true")?;
-    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+    set(
+        &mut flags,
+        "enable_verifier",
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
     let isa = cranelift_native::builder()
         .map_err(|e| Error::Compile(format!("host CPU not supported by Cranelift: {e}")))?;
     isa.finish(settings::Flags::new(flags))
@@ -83,7 +95,14 @@ fn compile_one(
     ctx.clear();
     ctx.func = translate::new_function(ft, index, isa.default_call_conv());
     let mut env = FuncEnv::new(info, offsets, isa.default_call_conv());
-    translate::translate_function(&mut env, fctx, &mut ctx.func, ft, &body, isa.frontend_config())?;
+    translate::translate_function(
+        &mut env,
+        fctx,
+        &mut ctx.func,
+        ft,
+        &body,
+        isa.frontend_config(),
+    )?;
     let func_name = || {
         info.func_names
             .get(&index)
@@ -98,9 +117,10 @@ fn compile_one(
     let mut calls = Vec::new();
     for r in buffer.relocs() {
         let target = match (&r.target, r.kind) {
-            (FinalizedRelocTarget::ExternalName(ExternalName::User(name)), Reloc::X86CallPCRel4) => {
-                names[*name].index
-            }
+            (
+                FinalizedRelocTarget::ExternalName(ExternalName::User(name)),
+                Reloc::X86CallPCRel4,
+            ) => names[*name].index,
             _ => {
                 return Err(Error::Compile(format!(
                     "function {}: unexpected relocation {:?} to {:?}",

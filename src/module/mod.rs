@@ -16,14 +16,20 @@ pub fn supported_features() -> WasmFeatures {
 /// Features we name when a module needs them; tried one at a time to explain a rejection.
 const NAMED_FEATURES: &[(&str, WasmFeatures)] = &[
     ("simd", WasmFeatures::SIMD),
-    ("relaxed-simd", WasmFeatures::RELAXED_SIMD.union(WasmFeatures::SIMD)),
+    (
+        "relaxed-simd",
+        WasmFeatures::RELAXED_SIMD.union(WasmFeatures::SIMD),
+    ),
     ("tail-call", WasmFeatures::TAIL_CALL),
     ("memory64", WasmFeatures::MEMORY64),
     ("multi-memory", WasmFeatures::MULTI_MEMORY),
     ("exceptions", WasmFeatures::EXCEPTIONS),
     ("threads", WasmFeatures::THREADS),
     ("function-references", WasmFeatures::FUNCTION_REFERENCES),
-    ("gc", WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES)),
+    (
+        "gc",
+        WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES),
+    ),
     ("wide-arithmetic", WasmFeatures::WIDE_ARITHMETIC),
     ("custom-page-sizes", WasmFeatures::CUSTOM_PAGE_SIZES),
     ("compact-imports", WasmFeatures::COMPACT_IMPORTS),
@@ -144,7 +150,8 @@ impl ModuleInfo {
 
 fn invalid(e: wasmparser::BinaryReaderError) -> Error {
     Error::InvalidModule {
-        message: e.message().to_string(),
+        // Some messages embed multi-line debug output; users get one line.
+        message: e.message().split_whitespace().collect::<Vec<_>>().join(" "),
         offset: e.offset() as usize,
     }
 }

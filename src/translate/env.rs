@@ -86,7 +86,9 @@ impl<'a> FuncEnv<'a> {
     pub fn load_memory_bases(&mut self, b: &mut FunctionBuilder) {
         for i in 0..self.offsets.num_memories {
             let def = self.memory_definition(b, i);
-            let base = b.ins().load(types::I64, readonly(), def, offsets::MEMORY_BASE);
+            let base = b
+                .ins()
+                .load(types::I64, readonly(), def, offsets::MEMORY_BASE);
             self.memory_bases.insert(i, base);
         }
     }
@@ -101,8 +103,12 @@ impl<'a> FuncEnv<'a> {
     }
 
     fn table_definition(&self, b: &mut FunctionBuilder, i: u32) -> Value {
-        b.ins()
-            .load(types::I64, readonly(), self.vmctx, self.offsets.table(i) as i32)
+        b.ins().load(
+            types::I64,
+            readonly(),
+            self.vmctx,
+            self.offsets.table(i) as i32,
+        )
     }
 
     /// The stack-limit global value for the prologue check (Cranelift `stack_limit`).
@@ -153,8 +159,12 @@ impl<'a> FuncEnv<'a> {
     }
 
     fn global_addr(&self, b: &mut FunctionBuilder, g: u32) -> Value {
-        b.ins()
-            .load(types::I64, readonly(), self.vmctx, self.offsets.global(g) as i32)
+        b.ins().load(
+            types::I64,
+            readonly(),
+            self.vmctx,
+            self.offsets.global(g) as i32,
+        )
     }
 
     pub fn global_get(&mut self, b: &mut FunctionBuilder, g: u32) -> Value {
@@ -244,11 +254,15 @@ impl<'a> FuncEnv<'a> {
         oob: TrapCode,
     ) -> Value {
         let def = self.table_definition(b, table);
-        let len = b.ins().load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
+        let len = b
+            .ins()
+            .load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
         let index = b.ins().uextend(types::I64, index);
         let out = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(out, oob);
-        let base = b.ins().load(types::I64, trusted(), def, offsets::TABLE_BASE);
+        let base = b
+            .ins()
+            .load(types::I64, trusted(), def, offsets::TABLE_BASE);
         let off = b.ins().ishl_imm_u(index, 3);
         b.ins().iadd(base, off)
     }
@@ -304,12 +318,19 @@ impl<'a> FuncEnv<'a> {
 
     pub fn table_size(&mut self, b: &mut FunctionBuilder, table: u32) -> Value {
         let def = self.table_definition(b, table);
-        let len = b.ins().load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
+        let len = b
+            .ins()
+            .load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
         b.ins().ireduce(types::I32, len)
     }
 
     /// Calls a libcall through the builtins table. Every libcall takes the vmctx first.
-    pub fn builtin(&mut self, b: &mut FunctionBuilder, which: Builtin, args: &[Value]) -> Option<Value> {
+    pub fn builtin(
+        &mut self,
+        b: &mut FunctionBuilder,
+        which: Builtin,
+        args: &[Value],
+    ) -> Option<Value> {
         let sig = match self.builtin_sigs.get(&which) {
             Some(s) => *s,
             None => {

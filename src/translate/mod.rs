@@ -12,8 +12,8 @@ use crate::module::{val_type, ModuleInfo};
 use crate::types::{FuncType, ValType};
 use crate::vm::offsets::Builtin;
 use cranelift_codegen::ir::{
-    self, condcodes::FloatCC, condcodes::IntCC, types, Block, BlockArg, InstBuilder,
-    JumpTableData, MemFlagsData, Value,
+    self, condcodes::FloatCC, condcodes::IntCC, types, Block, BlockArg, InstBuilder, JumpTableData,
+    MemFlagsData, Value,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -223,7 +223,9 @@ impl Translator<'_, '_, '_> {
 
     fn load(&mut self, ty: ir::Type, m: &MemArg, kind: LoadKind) {
         let index = self.pop();
-        let (addr, off) = self.env.heap_addr(&mut self.b, mem_index(m), index, m.offset);
+        let (addr, off) = self
+            .env
+            .heap_addr(&mut self.b, mem_index(m), index, m.offset);
         let f = heap();
         let ins = self.b.ins();
         let v = match kind {
@@ -240,7 +242,9 @@ impl Translator<'_, '_, '_> {
 
     fn store(&mut self, m: &MemArg, width: u8) {
         let (index, v) = self.pop2();
-        let (addr, off) = self.env.heap_addr(&mut self.b, mem_index(m), index, m.offset);
+        let (addr, off) = self
+            .env
+            .heap_addr(&mut self.b, mem_index(m), index, m.offset);
         let f = heap();
         let ins = self.b.ins();
         match width {
@@ -349,7 +353,9 @@ impl Translator<'_, '_, '_> {
                     f.branched_to = true;
                 }
                 let (else_block, params) = match &mut f.kind {
-                    FrameKind::If { else_block, params } => (else_block.take().unwrap(), params.clone()),
+                    FrameKind::If { else_block, params } => {
+                        (else_block.take().unwrap(), params.clone())
+                    }
                     _ => unreachable!("validated else"),
                 };
                 self.stack.truncate(f.height);
@@ -437,7 +443,9 @@ impl Translator<'_, '_, '_> {
                     .iter()
                     .map(|blk| self.b.func.dfg.block_call(*blk, &[]))
                     .collect();
-                let jt = self.b.create_jump_table(JumpTableData::new(def_call, &calls));
+                let jt = self
+                    .b
+                    .create_jump_table(JumpTableData::new(def_call, &calls));
                 self.b.ins().br_table(index, jt);
                 let mut made: Vec<(u32, Block)> = made.into_iter().collect();
                 made.sort_by_key(|(d, _)| *d);

@@ -35,7 +35,10 @@ pub struct CodeInfo {
 impl CodeInfo {
     pub fn trap_at(&self, pc: usize) -> Option<&TrapSite> {
         let off = pc.checked_sub(self.start)? as u32;
-        let i = self.traps.binary_search_by_key(&off, |t| t.code_offset).ok()?;
+        let i = self
+            .traps
+            .binary_search_by_key(&off, |t| t.code_offset)
+            .ok()?;
         Some(&self.traps[i])
     }
     pub fn func_at(&self, pc: usize) -> Option<u32> {
@@ -99,7 +102,9 @@ impl CodeMemory {
             if libc::mprotect(ptr.cast(), len, libc::PROT_READ | libc::PROT_EXEC) != 0 {
                 let e = std::io::Error::last_os_error();
                 libc::munmap(ptr.cast(), len);
-                return Err(Error::Resource(format!("mprotect of code memory failed: {e}")));
+                return Err(Error::Resource(format!(
+                    "mprotect of code memory failed: {e}"
+                )));
             }
         }
         let info = Arc::new(CodeInfo {

@@ -46,7 +46,12 @@ impl InstanceData {
     }
 }
 
-fn eval(expr: &[ConstOp], store: &StoreOpaque, globals: &[usize], funcs: &[*const VMFuncRef]) -> u64 {
+fn eval(
+    expr: &[ConstOp],
+    store: &StoreOpaque,
+    globals: &[usize],
+    funcs: &[*const VMFuncRef],
+) -> u64 {
     let mut s: Vec<u64> = Vec::with_capacity(2);
     for op in expr {
         let v = match *op {
@@ -83,7 +88,11 @@ fn eval(expr: &[ConstOp], store: &StoreOpaque, globals: &[usize], funcs: &[*cons
 /// module's import order). Returns the instance's index in the store. If a segment or the start
 /// function traps, the instance stays in the store (its effects on imported memories and tables
 /// are kept, as the spec requires) and the trap is returned.
-pub fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[ImportValue]) -> Result<usize> {
+pub fn instantiate(
+    store: &mut StoreOpaque,
+    module: &Module,
+    imports: &[ImportValue],
+) -> Result<usize> {
     let info = module.info();
     let offs: &VMOffsets = module.offsets();
     let limit = store.engine.config().max_memory_pages;
@@ -99,10 +108,22 @@ pub fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[ImportVa
         store,
     });
     let vmctx = inst.vmctx_ptr() as u64;
-    inst.set(offsets::VMCTX_STORE_CTX as u32, &*store.ctx as *const _ as u64);
-    inst.set(offsets::VMCTX_BUILTINS as u32, libcalls::builtins().as_ptr() as u64);
-    inst.set(offsets::VMCTX_INSTANCE as u32, &*inst as *const InstanceData as u64);
-    inst.set(offsets::VMCTX_TYPE_IDS as u32, module.type_ids().as_ptr() as u64);
+    inst.set(
+        offsets::VMCTX_STORE_CTX as u32,
+        &*store.ctx as *const _ as u64,
+    );
+    inst.set(
+        offsets::VMCTX_BUILTINS as u32,
+        libcalls::builtins().as_ptr() as u64,
+    );
+    inst.set(
+        offsets::VMCTX_INSTANCE as u32,
+        &*inst as *const InstanceData as u64,
+    );
+    inst.set(
+        offsets::VMCTX_TYPE_IDS as u32,
+        module.type_ids().as_ptr() as u64,
+    );
 
     for imp in imports {
         match *imp {
@@ -116,7 +137,9 @@ pub fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[ImportVa
         inst.set(offs.imported_func(i as u32), f as u64);
     }
     for ty in &info.memories[info.num_imported_memories as usize..] {
-        store.memories.push(Box::new(LinearMemory::new(*ty, limit)?));
+        store
+            .memories
+            .push(Box::new(LinearMemory::new(*ty, limit)?));
         inst.memories.push(store.memories.len() - 1);
     }
     for ty in &info.tables[info.num_imported_tables as usize..] {
@@ -138,7 +161,10 @@ pub fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[ImportVa
         let type_id = module.type_ids()[info.funcs[index as usize] as usize];
         let (array_call, _) = store.engine.trampolines(type_id)?;
         let at = offs.defined_funcref(index);
-        inst.set(at + offsets::FUNCREF_WASM_CALL as u32, code_base + range.start as u64);
+        inst.set(
+            at + offsets::FUNCREF_WASM_CALL as u32,
+            code_base + range.start as u64,
+        );
         inst.set(at + offsets::FUNCREF_ARRAY_CALL as u32, array_call as u64);
         inst.set(at + offsets::FUNCREF_VMCTX as u32, vmctx);
         inst.set(at + offsets::FUNCREF_TYPE_ID as u32, type_id as u64);
@@ -157,7 +183,12 @@ pub fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[ImportVa
     inst.elems = info
         .elems
         .iter()
-        .map(|e| e.items.iter().map(|x| eval(x, store, &inst.globals, &inst.funcs)).collect())
+        .map(|e| {
+            e.items
+                .iter()
+                .map(|x| eval(x, store, &inst.globals, &inst.funcs))
+                .collect()
+        })
         .collect();
 
     let inst_ptr: *mut InstanceData = &mut *inst;
@@ -207,7 +238,11 @@ pub fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[ImportVa
 /// Calls `funcref` from the host with parameters and results in `values` (one 8-byte slot
 /// each; `values.len()` must be at least the larger of the two counts). Traps come back as
 /// [`Error::Trap`]; a host function's error as itself.
-pub fn invoke(store: &mut StoreOpaque, funcref: *const VMFuncRef, values: &mut [u64]) -> Result<()> {
+pub fn invoke(
+    store: &mut StoreOpaque,
+    funcref: *const VMFuncRef,
+    values: &mut [u64],
+) -> Result<()> {
     // SAFETY: `funcref` belongs to this store (checked by the caller) and lives as long as it.
     let f = unsafe { &*funcref };
     if store.depth == 0 {

@@ -63,11 +63,21 @@ extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u32, val: u32, len: u32
     0
 }
 
-extern "C" fn memory_copy(vmctx: *mut u8, dmem: u32, smem: u32, dst: u32, src: u32, len: u32) -> u32 {
+extern "C" fn memory_copy(
+    vmctx: *mut u8,
+    dmem: u32,
+    smem: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, store) = unsafe { instance(vmctx) };
     let (di, si) = (inst.memories[dmem as usize], inst.memories[smem as usize]);
-    let (dlen, slen) = (store.memories[di].data().len(), store.memories[si].data().len());
+    let (dlen, slen) = (
+        store.memories[di].data().len(),
+        store.memories[si].data().len(),
+    );
     if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
         return 1;
     }
@@ -78,7 +88,14 @@ extern "C" fn memory_copy(vmctx: *mut u8, dmem: u32, smem: u32, dst: u32, src: u
     0
 }
 
-extern "C" fn memory_init(vmctx: *mut u8, mem: u32, data: u32, dst: u32, src: u32, len: u32) -> u32 {
+extern "C" fn memory_init(
+    vmctx: *mut u8,
+    mem: u32,
+    data: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, store) = unsafe { instance(vmctx) };
     let seg = if inst.dropped_data[data as usize] {
@@ -123,13 +140,18 @@ extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, l
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, store) = unsafe { instance(vmctx) };
     let (di, si) = (inst.tables[dt as usize], inst.tables[st as usize]);
-    let (dlen, slen) = (store.tables[di].size() as usize, store.tables[si].size() as usize);
+    let (dlen, slen) = (
+        store.tables[di].size() as usize,
+        store.tables[si].size() as usize,
+    );
     if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
         return 1;
     }
     let (dst, src, len) = (dst as usize, src as usize, len as usize);
     if di == si {
-        store.tables[di].elements_mut().copy_within(src..src + len, dst);
+        store.tables[di]
+            .elements_mut()
+            .copy_within(src..src + len, dst);
     } else {
         let items = store.tables[si].elements()[src..src + len].to_vec();
         store.tables[di].elements_mut()[dst..dst + len].copy_from_slice(&items);
@@ -137,7 +159,14 @@ extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, l
     0
 }
 
-extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+extern "C" fn table_init(
+    vmctx: *mut u8,
+    table: u32,
+    elem: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, store) = unsafe { instance(vmctx) };
     let seg = &inst.elems[elem as usize];

@@ -34,7 +34,11 @@ impl LinearMemory {
     /// Reserves the address space and makes `ty.minimum` pages accessible (zeroed).
     /// `limit_pages` caps growth below the declared maximum.
     pub fn new(ty: MemoryType, limit_pages: u32) -> Result<LinearMemory> {
-        let limit = ty.maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES).min(limit_pages);
+        let limit = ty
+            .maximum
+            .unwrap_or(MAX_PAGES)
+            .min(MAX_PAGES)
+            .min(limit_pages);
         if ty.minimum > limit {
             return Err(Error::Resource(format!(
                 "memory of {} pages exceeds the limit of {limit} pages",

@@ -122,7 +122,9 @@ fn install() {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn pc_of(ctx: *mut c_void) -> usize {
     // SAFETY: the kernel passes a valid ucontext_t to SA_SIGINFO handlers.
-    unsafe { (*(ctx as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] as usize }
+    unsafe {
+        (*(ctx as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] as usize
+    }
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {

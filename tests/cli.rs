@@ -1,0 +1,108 @@
+//! The `wasix-rt` binary as a user runs it: results on stdout, one-line errors, exit codes.
+
+use std::process::{Command, Output};
+
+fn wasix_rt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(args)
+        .output()
+        .expect("runs wasix-rt")
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasix-rt-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn invoke_prints_results() {
+    let out = wasix_rt(&["run", "wat-samples/add.wat", "--invoke", "add", "1", "2"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
+    let out = wasix_rt(&["run", "wat-samples/add.wat", "--invoke", "fac", "20"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2432902008176640000\n"
+    );
+}
+
+#[test]
+fn bad_files_give_one_line_errors_and_exit_1() {
+    let mut garbage = Vec::new();
+    let mut x: u32 = 7;
+    for _ in 0..4096 {
+        x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+        garbage.push((x >> 24) as u8);
+    }
+    let valid = wat::parse_str(r#"(module (func (export "f")))"#).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.wasm", vec![]),
+        ("truncated.wasm", valid[..valid.len() - 3].to_vec()),
+        ("random.wasm", garbage),
+        ("magic.wasm", b"\0asx\x01\0\0\0".to_vec()),
+        ("version.wasm", b"\0asm\x09\0\0\0".to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let path = temp_file(name, &bytes);
+        let out = wasix_rt(&["run", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+        assert!(!stderr.contains("panick"), "{name}: {stderr}");
+    }
+    let bad_text = temp_file("bad.wat", b"(module (func");
+    let out = wasix_rt(&["run", bad_text.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        (out.status.code(), stderr.lines().count()),
+        (Some(1), 1),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1:14"), "{stderr}");
+    let out = wasix_rt(&["run", "/nonexistent/x.wasm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.wasm"));
+}
+
+#[test]
+fn a_trap_prints_kind_function_and_offset_and_exits_3() {
+    let path = temp_file(
+        "trap.wat",
+        br#"(module (func $boom (export "boom") (param i32) (result i32) i32.const 1 local.get 0 i32.div_s))"#,
+    );
+    let out = wasix_rt(&["run", path.to_str().unwrap(), "--invoke", "boom", "0"]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("integer divide by zero"), "{stderr}");
+    assert!(stderr.contains("function 0 (boom)"), "{stderr}");
+    assert!(stderr.contains("offset 0x"), "{stderr}");
+}
+
+#[test]
+fn wast_subcommand_reports_totals() {
+    let path = temp_file(
+        "t.wast",
+        br#"(module (func (export "f") (result i32) i32.const 1))
+            (assert_return (invoke "f") (i32.const 1))
+            (assert_trap (module (func $s unreachable) (start $s)) "unreachable")"#,
+    );
+    let out = wasix_rt(&["wast", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 passed, 0 failed, 0 skipped"));
+}
+
+#[test]
+fn help_and_version() {
+    let out = wasix_rt(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("run") && help.contains("wast"));
+    let out = wasix_rt(&["run", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--invoke"));
+    let out = wasix_rt(&["--version"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("wasix-rt "));
+}

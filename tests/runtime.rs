@@ -1,0 +1,452 @@
+//! Behaviour of the runtime core through the embedding API: traps and recovery, host functions,
+//! imports and exports, bad modules, and the translator on small hand-written modules.
+
+use wasix_rt::{
+    Engine, Error, Func, FuncType, Linker, MemoryType, Module, Store, TrapKind, Val, ValType,
+};
+
+fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, wasix_rt::Instance) {
+    let module = Module::new(engine, wat).expect("module compiles");
+    let mut store = Store::new(engine, ());
+    let instance = Linker::new(engine)
+        .instantiate(&mut store, &module)
+        .expect("instantiates");
+    (store, instance)
+}
+
+fn call(
+    store: &mut Store<()>,
+    inst: &wasix_rt::Instance,
+    name: &str,
+    args: &[Val],
+) -> Result<Vec<Val>, Error> {
+    let f = inst.get_func(store, name).expect("export exists");
+    let n = f.ty(store).results().len();
+    let mut results = vec![Val::I32(0); n];
+    f.call(store, args, &mut results)?;
+    Ok(results)
+}
+
+fn trap_kind(r: Result<Vec<Val>, Error>) -> TrapKind {
+    match r {
+        Err(Error::Trap(t)) => t.kind,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+const TRAPS: &str = r#"
+(module
+  (type $v (func))
+  (table 2 funcref)
+  (elem (i32.const 0) $nop)
+  (memory (export "mem") 1 2)
+  (func $nop)
+  (func $unreachable (export "unreachable") unreachable)
+  (func (export "div0") (param i32) (result i32) i32.const 1 local.get 0 i32.div_u)
+  (func (export "overflow") (result i32) i32.const 0x80000000 i32.const -1 i32.div_s)
+  (func (export "conv") (param f32) (result i32) local.get 0 i32.trunc_f32_s)
+  (func (export "oob") (param i32) (result i32) local.get 0 i32.load offset=8)
+  (func (export "store_oob") (param i32) local.get 0 i64.const -1 i64.store)
+  (func (export "table_oob") (param i32) (result funcref) local.get 0 table.get 0)
+  (func (export "null_call") (call_indirect (type $v) (i32.const 1)))
+  (func (export "undefined") (call_indirect (type $v) (i32.const 5)))
+  (func (export "bad_sig") (result i32) (call_indirect (result i32) (i32.const 0)))
+  (func $recurse (export "recurse") (param i64) (result i64)
+    local.get 0 i64.const 1 i64.add call $recurse)
+  (func (export "ok") (result i32) i32.const 42)
+)"#;
+
+#[test]
+fn every_trap_kind_is_reported_with_its_function_and_offset() {
+    let engine = Engine::default();
+    let (mut s, i) = instantiate(&engine, TRAPS);
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "unreachable", &[])),
+        TrapKind::Unreachable
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "div0", &[Val::I32(0)])),
+        TrapKind::IntegerDivisionByZero
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "overflow", &[])),
+        TrapKind::IntegerOverflow
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "conv", &[Val::F32(f32::NAN.to_bits())])),
+        TrapKind::BadConversionToInteger
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "conv", &[Val::F32(3e9f32.to_bits())])),
+        TrapKind::IntegerOverflow
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "oob", &[Val::I32(65536 - 8)])),
+        TrapKind::MemoryOutOfBounds
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "oob", &[Val::I32(-1)])),
+        TrapKind::MemoryOutOfBounds
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "table_oob", &[Val::I32(2)])),
+        TrapKind::TableOutOfBounds
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "null_call", &[])),
+        TrapKind::IndirectCallToNull
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "undefined", &[])),
+        TrapKind::UndefinedElement
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "bad_sig", &[])),
+        TrapKind::BadSignature
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "recurse", &[Val::I64(0)])),
+        TrapKind::StackOverflow
+    );
+
+    // Function index, name (from the name section) and byte offset of the trapping instruction.
+    match call(&mut s, &i, "unreachable", &[]) {
+        Err(Error::Trap(t)) => {
+            assert_eq!(t.func_index, Some(1));
+            assert_eq!(t.func_name.as_deref(), Some("unreachable"));
+            let module = wasix_rt::Module::new(&engine, TRAPS).unwrap();
+            let _ = module;
+            let wasm = wat::parse_str(TRAPS).unwrap();
+            let off = t.wasm_offset.expect("offset known") as usize;
+            assert_eq!(wasm[off], 0x00, "offset points at the `unreachable` opcode");
+            let msg = t.to_string();
+            assert!(
+                msg.contains("unreachable") && msg.contains("function 1"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_store_that_traps_keeps_working_and_memory_is_untouched() {
+    let engine = Engine::default();
+    let (mut s, i) = instantiate(&engine, TRAPS);
+    let (mut s2, i2) = instantiate(&engine, TRAPS);
+    for _ in 0..3 {
+        assert_eq!(
+            trap_kind(call(&mut s, &i, "recurse", &[Val::I64(0)])),
+            TrapKind::StackOverflow
+        );
+        assert_eq!(call(&mut s, &i, "ok", &[]).unwrap()[0].i32(), Some(42));
+        assert_eq!(call(&mut s2, &i2, "ok", &[]).unwrap()[0].i32(), Some(42));
+    }
+    // A store straddling the end of memory traps and writes nothing (x86-64 faults before
+    // any byte of the access is written).
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "store_oob", &[Val::I32(65536 - 4)])),
+        TrapKind::MemoryOutOfBounds
+    );
+    let mem = i.get_memory(&s, "mem").unwrap();
+    assert_eq!(&mem.data(&s)[65532..], &[0, 0, 0, 0]);
+}
+
+#[test]
+fn traps_on_other_threads_are_independent() {
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let engine = Engine::default();
+                let (mut s, i) = instantiate(&engine, TRAPS);
+                for _ in 0..50 {
+                    assert_eq!(
+                        trap_kind(call(&mut s, &i, "div0", &[Val::I32(0)])),
+                        TrapKind::IntegerDivisionByZero
+                    );
+                    assert_eq!(call(&mut s, &i, "ok", &[]).unwrap()[0].i32(), Some(42));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn host_functions_receive_arguments_return_results_and_errors() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "host" "mul" (func $mul (param i32 i64) (result i64)))
+            (import "host" "fail" (func $fail))
+            (memory (export "memory") 1)
+            (func (export "twice") (param i32) (result i64)
+              local.get 0 i64.const 2 call $mul)
+            (func (export "fail") call $fail i32.const 0 drop))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_new(
+            "host",
+            "mul",
+            FuncType::new([ValType::I32, ValType::I64], [ValType::I64]),
+            |mut caller, params, results| {
+                *caller.data_mut() += 1;
+                assert!(caller.get_export("memory").is_some());
+                results[0] = Val::I64(params[0].i32().unwrap() as i64 * params[1].i64().unwrap());
+                Ok(())
+            },
+        )
+        .unwrap();
+    linker
+        .func_new("host", "fail", FuncType::new([], []), |_, _, _| {
+            Err(Error::Exit(7))
+        })
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let twice = inst.get_typed_func::<i32, i64, _>(&store, "twice").unwrap();
+    assert_eq!(twice.call(&mut store, 21).unwrap(), 42);
+    assert_eq!(*store.data(), 1);
+    let fail = inst.get_typed_func::<(), (), _>(&store, "fail").unwrap();
+    assert!(matches!(fail.call(&mut store, ()), Err(Error::Exit(7))));
+    // Still usable after a host error unwound the wasm frames.
+    assert_eq!(twice.call(&mut store, 5).unwrap(), 10);
+}
+
+#[test]
+fn multi_value_results_and_block_parameters() {
+    let engine = Engine::default();
+    let (mut s, i) = instantiate(
+        &engine,
+        r#"(module
+            (func $swap (param i32 i64 f32 f64) (result f64 f32 i64 i32)
+              local.get 3 local.get 2 local.get 1 local.get 0)
+            (func (export "swap") (param i32 i64 f32 f64) (result f64 f32 i64 i32)
+              local.get 0 local.get 1 local.get 2 local.get 3 call $swap)
+            (func (export "block") (param i32) (result i32 i32)
+              local.get 0
+              block (param i32) (result i32 i32) i32.const 10 end))"#,
+    );
+    let r = call(
+        &mut s,
+        &i,
+        "swap",
+        &[
+            Val::I32(1),
+            Val::I64(2),
+            Val::F32(3.0f32.to_bits()),
+            Val::F64(4.0f64.to_bits()),
+        ],
+    )
+    .unwrap();
+    assert!(
+        matches!(r[..], [Val::F64(a), Val::F32(b), Val::I64(2), Val::I32(1)] if a == 4.0f64.to_bits() && b == 3.0f32.to_bits())
+    );
+    let r = call(&mut s, &i, "block", &[Val::I32(5)]).unwrap();
+    assert!(matches!(r[..], [Val::I32(5), Val::I32(10)]));
+}
+
+#[test]
+fn memory_grow_respects_maximum_and_engine_limit() {
+    let mut config = wasix_rt::Config::default();
+    config.max_memory_pages = 3;
+    let engine = Engine::new(&config).unwrap();
+    let (mut s, i) = instantiate(
+        &engine,
+        r#"(module (memory (export "m") 1 10)
+             (func (export "grow") (param i32) (result i32) local.get 0 memory.grow)
+             (func (export "size") (result i32) memory.size))"#,
+    );
+    assert_eq!(
+        call(&mut s, &i, "grow", &[Val::I32(1)]).unwrap()[0].i32(),
+        Some(1)
+    );
+    assert_eq!(
+        call(&mut s, &i, "grow", &[Val::I32(2)]).unwrap()[0].i32(),
+        Some(-1)
+    );
+    assert_eq!(
+        call(&mut s, &i, "grow", &[Val::I32(1)]).unwrap()[0].i32(),
+        Some(2)
+    );
+    assert_eq!(call(&mut s, &i, "size", &[]).unwrap()[0].i32(), Some(3));
+    let m = i.get_memory(&s, "m").unwrap();
+    assert_eq!(m.data(&s).len(), 3 * 65536);
+}
+
+#[test]
+fn imports_are_shared_between_instances() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let producer = Module::new(
+        &engine,
+        r#"(module (memory (export "mem") 1) (global (export "g") (mut i32) (i32.const 1))
+             (func (export "bump") global.get 0 i32.const 1 i32.add global.set 0
+               i32.const 0 global.get 0 i32.store))"#,
+    )
+    .unwrap();
+    let consumer = Module::new(
+        &engine,
+        r#"(module (import "p" "mem" (memory 1)) (import "p" "g" (global (mut i32)))
+             (func (export "read") (result i32 i32) i32.const 0 i32.load global.get 0))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    let p = linker.instantiate(&mut store, &producer).unwrap();
+    linker.instance(&mut store, "p", p).unwrap();
+    let c = linker.instantiate(&mut store, &consumer).unwrap();
+    let bump = p.get_typed_func::<(), (), _>(&store, "bump").unwrap();
+    let read = c
+        .get_typed_func::<(), (i32, i32), _>(&store, "read")
+        .unwrap();
+    bump.call(&mut store, ()).unwrap();
+    bump.call(&mut store, ()).unwrap();
+    assert_eq!(read.call(&mut store, ()).unwrap(), (3, 3));
+}
+
+#[test]
+fn unknown_and_mismatched_imports_are_link_errors() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, r#"(module (import "env" "f" (func (param i32))))"#).unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    match linker.instantiate(&mut store, &module) {
+        Err(Error::Link {
+            kind, module, name, ..
+        }) => {
+            assert_eq!(kind, wasix_rt::LinkErrorKind::UnknownImport);
+            assert_eq!((module.as_str(), name.as_str()), ("env", "f"));
+        }
+        other => panic!("expected a link error, got {:?}", other.map(|_| ())),
+    }
+    let f = Func::new(&mut store, FuncType::new([ValType::I64], []), |_, _, _| {
+        Ok(())
+    });
+    linker.define("env", "f", f).unwrap();
+    assert!(matches!(
+        linker.instantiate(&mut store, &module),
+        Err(Error::Link {
+            kind: wasix_rt::LinkErrorKind::IncompatibleImportType,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn bad_modules_are_errors_with_offsets() {
+    let engine = Engine::default();
+    let err = |bytes: &[u8]| Module::new(&engine, bytes).err().expect("must fail");
+    assert!(matches!(err(b""), Error::InvalidModule { offset: 0, .. }));
+    assert!(matches!(err(b"\0asm"), Error::InvalidModule { .. }));
+    assert!(matches!(
+        err(b"\0asm\x02\0\0\0"),
+        Error::InvalidModule { offset: 4, .. }
+    ));
+    assert!(matches!(
+        err(b"\x7fELF\x02\x01\x01\0\xff\xfe"),
+        Error::InvalidModule { .. }
+    ));
+    assert!(matches!(
+        err(b"(module (func (result i32)))"),
+        Error::InvalidModule { .. }
+    ));
+    assert!(matches!(err(b"(module (func"), Error::Wat { .. }));
+    let valid = wat::parse_str("(module (func (export \"f\") (result i32) i32.const 1))").unwrap();
+    // Every truncation is handled; those inside the header or a section are errors (a cut at
+    // a section boundary can leave a smaller valid module).
+    for cut in 1..valid.len() {
+        let r = Module::new(&engine, &valid[..cut]);
+        assert!(cut >= 8 || r.is_err(), "truncated at {cut}");
+    }
+    assert!(Module::new(&engine, &valid[..valid.len() - 1]).is_err());
+    // Deterministic pseudo-random garbage, behind a valid header and without.
+    let mut x: u32 = 12345;
+    for len in [1usize, 7, 64, 1000] {
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
+        assert!(Module::new(&engine, &bytes).is_err());
+        let mut with_header = b"\0asm\x01\0\0\0".to_vec();
+        with_header.append(&mut bytes);
+        assert!(Module::new(&engine, &with_header).is_err());
+    }
+}
+
+#[test]
+fn unsupported_proposals_are_named() {
+    let engine = Engine::default();
+    let cases = [
+        ("(module (func (result v128) v128.const i64x2 0 0))", "simd"),
+        ("(module (func $f return_call $f))", "tail-call"),
+        ("(module (memory i64 1))", "memory64"),
+        ("(module (memory 1) (memory 1))", "multi-memory"),
+        ("(module (memory 1 1 shared))", "threads"),
+        ("(module (tag))", "exceptions"),
+    ];
+    for (wat, feature) in cases {
+        match Module::new(&engine, wat) {
+            Err(Error::Unsupported { feature: f, .. }) => assert_eq!(f, feature, "{wat}"),
+            other => panic!(
+                "{wat}: expected unsupported {feature}, got {:?}",
+                other.err()
+            ),
+        }
+        let msg = Module::new(&engine, wat).err().unwrap().to_string();
+        assert!(
+            msg.starts_with(&format!("unsupported feature: {feature}")),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn parallel_and_serial_compilation_agree() {
+    let mut body = String::from("(module (memory 1)");
+    for i in 0..200 {
+        body.push_str(&format!(
+            "(func (export \"f{i}\") (param i32) (result i32) local.get 0 i32.const {i} i32.mul i32.const {i} i32.add)"
+        ));
+    }
+    body.push(')');
+    for parallel in [true, false] {
+        let mut config = wasix_rt::Config::default();
+        config.parallel_compilation = parallel;
+        let engine = Engine::new(&config).unwrap();
+        let (mut s, i) = instantiate(&engine, &body);
+        for k in [0, 57, 199] {
+            let r = call(&mut s, &i, &format!("f{k}"), &[Val::I32(3)]).unwrap();
+            assert_eq!(r[0].i32(), Some(3 * k + k));
+        }
+    }
+}
+
+#[test]
+fn start_function_runs_and_segments_initialise() {
+    let engine = Engine::default();
+    let (mut s, i) = instantiate(
+        &engine,
+        r#"(module (memory (export "m") 1) (data (i32.const 16) "hi")
+             (global $g (mut i32) (i32.const 0))
+             (func $start i32.const 0 i32.const 16 i32.load16_u i32.store)
+             (start $start)
+             (func (export "first") (result i32) i32.const 0 i32.load))"#,
+    );
+    assert_eq!(
+        call(&mut s, &i, "first", &[]).unwrap()[0].i32(),
+        Some(0x6968)
+    );
+    let trapping = Module::new(&engine, "(module (func $s unreachable) (start $s))").unwrap();
+    let mut store = Store::new(&engine, ());
+    match Linker::new(&engine).instantiate(&mut store, &trapping) {
+        Err(Error::Trap(t)) => assert_eq!(t.kind, TrapKind::Unreachable),
+        other => panic!("expected a trap, got {:?}", other.map(|_| ())),
+    }
+}
