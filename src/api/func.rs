@@ -130,26 +130,30 @@ extern "C" fn dispatch<T>(
     // SAFETY: the store outlives every call into its functions.
     let store = unsafe { &mut *data.store };
     let id = store.opaque.id;
-    let params: Vec<Val> = data
-        .ty
-        .params()
-        .iter()
-        .zip(values.iter())
-        .map(|(t, raw)| Val::from_raw(*raw, *t, id))
-        .collect();
-    let mut results: Vec<Val> = data
-        .ty
-        .results()
-        .iter()
-        .map(|t| Val::default_for(*t))
-        .collect();
-    let f = data.func.clone();
+    // Small signatures (all of WASI's) use stack buffers: no allocation per call.
+    let (np, nr) = (data.ty.params().len(), data.ty.results().len());
+    let mut small = [Val::I32(0); 16];
+    let mut large;
+    let buf: &mut [Val] = if np + nr <= small.len() {
+        &mut small[..np + nr]
+    } else {
+        large = vec![Val::I32(0); np + nr];
+        &mut large
+    };
+    let (params, results) = buf.split_at_mut(np);
+    for (i, t) in data.ty.params().iter().enumerate() {
+        params[i] = Val::from_raw(values[i], *t, id);
+    }
+    for (r, t) in results.iter_mut().zip(data.ty.results()) {
+        *r = Val::default_for(*t);
+    }
+    let f = &data.func;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let caller = Caller {
             store: &mut *store,
             caller_vmctx,
         };
-        f(caller, &params, &mut results)
+        f(caller, params, results)
     }));
     let err = match outcome {
         Ok(Ok(())) => {
@@ -328,17 +332,20 @@ wasm_ty!(f64, F64, |x| x.to_bits(), |r| f64::from_bits(r));
 
 /// Parameter lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.
 pub trait WasmParams {
+    const COUNT: usize;
     fn types() -> Vec<ValType>;
     fn store(self, values: &mut [u64]);
 }
 
 /// Result lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.
 pub trait WasmResults: Sized {
+    const COUNT: usize;
     fn types() -> Vec<ValType>;
     fn load(values: &[u64]) -> Self;
 }
 
 impl<A: WasmTy> WasmParams for A {
+    const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![A::TYPE]
     }
@@ -348,6 +355,7 @@ impl<A: WasmTy> WasmParams for A {
 }
 
 impl<A: WasmTy> WasmResults for A {
+    const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![A::TYPE]
     }
@@ -359,11 +367,13 @@ impl<A: WasmTy> WasmResults for A {
 macro_rules! tuples {
     ($($n:ident $i:tt),*) => {
         impl<$($n: WasmTy),*> WasmParams for ($($n,)*) {
+            const COUNT: usize = <[usize]>::len(&[$($i),*]);
             fn types() -> Vec<ValType> { vec![$($n::TYPE),*] }
             #[allow(unused_variables)]
             fn store(self, values: &mut [u64]) { $(values[$i] = self.$i.to_raw();)* }
         }
         impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
+            const COUNT: usize = <[usize]>::len(&[$($i),*]);
             fn types() -> Vec<ValType> { vec![$($n::TYPE),*] }
             #[allow(unused_variables, clippy::unused_unit)]
             fn load(values: &[u64]) -> Self { ($($n::from_raw(values[$i]),)*) }
@@ -387,7 +397,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub fn call<T>(&self, store: &mut Store<T>, params: P) -> Result<R> {
         self.func.check_store(store)?;
         let mut values = [0u64; 16];
-        let n = P::types().len().max(R::types().len());
+        let n = P::COUNT.max(R::COUNT);
         let mut heap;
         let slots: &mut [u64] = if n <= 16 {
             &mut values

@@ -1,0 +1,38 @@
+//! Generates a large, varied module for compile benchmarks (shared by the bench targets).
+
+/// WAT text of a module with `funcs` functions of mixed integer, float, memory, control-flow
+/// and call code; about 190 bytes of code section per function.
+pub fn large_module(funcs: usize) -> String {
+    let mut s =
+        String::from("(module (memory 1) (table 16 funcref) (global $g (mut i32) (i32.const 0))\n");
+    s.push_str("(type $t (func (param i32) (result i32)))\n");
+    for i in 0..funcs {
+        let callee = if i == 0 { 0 } else { (i * 7919) % i };
+        s.push_str(&format!(
+            r#"(func $f{i} (export "f{i}") (param $a i32) (result i32) (local $b i64) (local $c f64) (local $k i32)
+  (local.set $b (i64.extend_i32_u (local.get $a)))
+  (local.set $c (f64.convert_i32_s (local.get $a)))
+  (block $exit (loop $top
+    (br_if $exit (i32.ge_u (local.get $k) (i32.const {n})))
+    (i32.store offset={off} (i32.and (local.get $k) (i32.const 1020))
+      (i32.add (i32.load (i32.and (local.get $a) (i32.const 1020))) (local.get $k)))
+    (local.set $b (i64.add (i64.mul (local.get $b) (i64.const 6364136223846793005)) (i64.const {i})))
+    (local.set $c (f64.add (f64.mul (local.get $c) (f64.const 1.0001)) (f64.const 0.5)))
+    (if (i32.eqz (i32.rem_u (local.get $k) (i32.const 3)))
+      (then (global.set $g (i32.xor (global.get $g) (i32.wrap_i64 (local.get $b)))))
+      (else (local.set $a (i32.rotl (local.get $a) (i32.const 5)))))
+    (local.set $k (i32.add (local.get $k) (i32.const 1)))
+    (br $top)))
+  (block (block (br_table 0 1 1 (i32.and (local.get $a) (i32.const 3)))) (global.set $g (i32.const 1)))
+  (local.set $a (i32.add (local.get $a) (i32.trunc_sat_f64_s (local.get $c))))
+  (if (result i32) (i32.lt_u (local.get $a) (i32.const 10))
+    (then (call $f{callee} (i32.add (local.get $a) (i32.const 1))))
+    (else (i32.add (local.get $a) (i32.wrap_i64 (i64.shr_u (local.get $b) (i64.const 17)))))))
+"#,
+            n = 3 + i % 5,
+            off = (i % 64) * 4,
+        ));
+    }
+    s.push(')');
+    s
+}
