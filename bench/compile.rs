@@ -19,8 +19,10 @@ fn main() {
     let runs = 3;
     let mut rows = Vec::new();
     for parallel in [false, true] {
-        let mut config = Config::default();
-        config.parallel_compilation = parallel;
+        let config = Config {
+            parallel_compilation: parallel,
+            ..Default::default()
+        };
         let engine = Engine::new(&config).unwrap();
         let mut times = Vec::new();
         let mut code = 0;

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
@@ -164,25 +165,31 @@ enum Outcome {
 /// A module instance as far as the script is concerned.
 #[derive(Clone)]
 enum Slot {
-    Ready(Instance),
+    /// An index into `Runner::live`.
+    Ready(usize),
     /// The module needs this unsupported feature.
     Skipped(String),
     /// The module failed to load or instantiate; why.
     Broken(String),
 }
 
-/// A module definition (`module definition`), not yet instantiated.
+/// A module definition (`module definition`), not yet instantiated, with its binary.
 #[derive(Clone)]
 enum DefSlot {
-    Ready(Module),
-    Skipped(String),
+    Ready(Module, Rc<[u8]>),
+    Skipped(String, Rc<[u8]>),
     Broken(String),
 }
+
+/// The key of the `spectest` host module in `Runner::registered` and `Runner::tainted`.
+const SPECTEST: usize = usize::MAX;
 
 struct Runner<'e> {
     engine: &'e Engine,
     store: Store<()>,
     linker: Linker<()>,
+    /// Every instance created so far; `Slot::Ready` indexes this.
+    live: Vec<Instance>,
     /// The most recently instantiated module.
     current: Option<Slot>,
     /// Instances by `$id`.
@@ -191,8 +198,18 @@ struct Runner<'e> {
     definitions: HashMap<String, DefSlot>,
     /// The most recent module definition.
     last_definition: Option<DefSlot>,
+    /// Registered module names (for `import`) and the instance each stands for.
+    registered: HashMap<String, usize>,
     /// Names under which an unavailable module was registered, with the feature it needs.
     skipped_registrations: HashMap<String, String>,
+    /// Instances (and `SPECTEST`) whose state is uncertain: a module that was skipped for the
+    /// given feature would have written to their memory, table or globals when instantiated,
+    /// or they import from such an instance. Directives that use them still run, but if they
+    /// fail they count as skipped for that feature, since the skipped module may be the cause.
+    tainted: HashMap<usize, String>,
+    /// Set while a directive runs when it uses a tainted instance: the feature to blame if it
+    /// fails.
+    excuse: Option<String>,
 }
 
 impl<'e> Runner<'e> {
@@ -204,15 +221,30 @@ impl<'e> Runner<'e> {
             engine,
             store,
             linker,
+            live: Vec::new(),
             current: None,
             instances: HashMap::new(),
             definitions: HashMap::new(),
             last_definition: None,
+            registered: HashMap::from([("spectest".to_string(), SPECTEST)]),
             skipped_registrations: HashMap::new(),
+            tainted: HashMap::new(),
+            excuse: None,
         })
     }
 
     fn run(&mut self, directive: WastDirective<'_>) -> Outcome {
+        self.excuse = None;
+        let outcome = self.dispatch(directive);
+        match (outcome, self.excuse.take()) {
+            (Outcome::Fail(_), Some(feature)) => {
+                Outcome::Skip(format!("{feature}, via a skipped module's imports"))
+            }
+            (outcome, _) => outcome,
+        }
+    }
+
+    fn dispatch(&mut self, directive: WastDirective<'_>) -> Outcome {
         match directive {
             WastDirective::Module(module) => self.module(module),
             WastDirective::ModuleDefinition(module) => self.module_definition(module),
@@ -252,25 +284,63 @@ impl<'e> Runner<'e> {
 
     // ----- modules -------------------------------------------------------------------------
 
-    /// Encodes and compiles a script module. `Err` carries the outcome to report instead.
-    fn compile(&self, module: &mut QuoteWat<'_>) -> Result<Module, Outcome> {
-        let bytes = module
-            .encode()
-            .map_err(|e| Outcome::Fail(format!("cannot encode module: {}", e.message())))?;
-        Module::from_binary(self.engine, &bytes).map_err(|e| match self.skip_reason(&e) {
+    /// Compiles a module binary. `Err` carries the outcome to report instead.
+    fn compile(&self, bytes: &[u8]) -> Result<Module, Outcome> {
+        Module::from_binary(self.engine, bytes).map_err(|e| match self.skip_reason(&e) {
             Some(feature) => Outcome::Skip(feature),
             None => Outcome::Fail(format!("module failed to compile: {e}")),
         })
     }
 
-    /// Instantiates through the linker. `Err` carries the outcome to report instead.
-    fn instantiate(&mut self, module: &Module) -> Result<Instance, Outcome> {
-        self.linker
-            .instantiate(&mut self.store, module)
-            .map_err(|e| match self.skip_reason(&e) {
+    /// Instantiates through the linker and records the instance. `Err` carries the outcome to
+    /// report instead.
+    fn instantiate(&mut self, module: &Module, bytes: &[u8]) -> Result<usize, Outcome> {
+        match self.linker.instantiate(&mut self.store, module) {
+            Ok(instance) => Ok(self.add_instance(instance, bytes)),
+            Err(e) => Err(match self.skip_reason(&e) {
                 Some(feature) => Outcome::Skip(feature),
                 None => Outcome::Fail(format!("instantiation failed: {e}")),
-            })
+            }),
+        }
+    }
+
+    fn add_instance(&mut self, instance: Instance, bytes: &[u8]) -> usize {
+        let index = self.live.len();
+        self.live.push(instance);
+        // What a module sees of an instance in an uncertain state is uncertain too.
+        if let Some(feature) = self.inherited_taint(bytes) {
+            self.tainted.insert(index, feature);
+        }
+        index
+    }
+
+    /// The taint of the first tainted instance a module binary imports from, if any.
+    fn inherited_taint(&self, bytes: &[u8]) -> Option<String> {
+        import_sources(bytes, false)
+            .iter()
+            .filter_map(|name| self.registered.get(name))
+            .find_map(|source| self.tainted.get(source))
+            .cloned()
+    }
+
+    /// Before instantiating: if the module imports from a tainted instance, a failure of this
+    /// directive is excused.
+    fn note_imports(&mut self, bytes: &[u8]) {
+        if self.excuse.is_none() {
+            self.excuse = self.inherited_taint(bytes);
+        }
+    }
+
+    /// Records that a module was skipped: the instances it would have written to during
+    /// instantiation are now in an unknown state.
+    fn module_skipped(&mut self, bytes: &[u8], feature: &str) {
+        for name in import_sources(bytes, true) {
+            if let Some(&source) = self.registered.get(&name) {
+                self.tainted
+                    .entry(source)
+                    .or_insert_with(|| feature.to_string());
+            }
+        }
     }
 
     /// The feature to skip under, when an error means "not supported" rather than "wrong".
@@ -289,14 +359,33 @@ impl<'e> Runner<'e> {
         self.current = Some(slot);
     }
 
-    fn module(&mut self, mut module: QuoteWat<'_>) -> Outcome {
-        let id = module.name();
-        let result = self.compile(&mut module).and_then(|m| self.instantiate(&m));
-        let (slot, outcome) = match result {
-            Ok(instance) => (Slot::Ready(instance), Outcome::Pass),
-            Err(Outcome::Skip(feature)) => (Slot::Skipped(feature.clone()), Outcome::Skip(feature)),
+    /// Turns the result of compiling and instantiating into the module's slot and outcome.
+    fn settle(&mut self, bytes: &[u8], result: Result<usize, Outcome>) -> (Slot, Outcome) {
+        match result {
+            Ok(index) => (Slot::Ready(index), Outcome::Pass),
+            Err(Outcome::Skip(feature)) => {
+                self.module_skipped(bytes, &feature);
+                (Slot::Skipped(feature.clone()), Outcome::Skip(feature))
+            }
             Err(Outcome::Fail(message)) => (Slot::Broken(message.clone()), Outcome::Fail(message)),
             Err(Outcome::Pass) => unreachable!("errors never pass"),
+        }
+    }
+
+    fn module(&mut self, mut module: QuoteWat<'_>) -> Outcome {
+        let id = module.name();
+        let (slot, outcome) = match module.encode() {
+            Ok(bytes) => {
+                self.note_imports(&bytes);
+                let result = self
+                    .compile(&bytes)
+                    .and_then(|m| self.instantiate(&m, &bytes));
+                self.settle(&bytes, result)
+            }
+            Err(e) => {
+                let message = encode_failure(e);
+                (Slot::Broken(message.clone()), Outcome::Fail(message))
+            }
         };
         self.set_current(id, slot);
         outcome
@@ -304,11 +393,19 @@ impl<'e> Runner<'e> {
 
     fn module_definition(&mut self, mut module: QuoteWat<'_>) -> Outcome {
         let id = module.name();
-        let (slot, outcome) = match self.compile(&mut module) {
-            Ok(m) => (DefSlot::Ready(m), Outcome::Pass),
-            Err(Outcome::Skip(f)) => (DefSlot::Skipped(f.clone()), Outcome::Skip(f)),
-            Err(Outcome::Fail(m)) => (DefSlot::Broken(m.clone()), Outcome::Fail(m)),
-            Err(Outcome::Pass) => unreachable!("errors never pass"),
+        let (slot, outcome) = match module.encode() {
+            Ok(bytes) => match self.compile(&bytes) {
+                Ok(m) => (DefSlot::Ready(m, bytes.into()), Outcome::Pass),
+                Err(Outcome::Skip(f)) => {
+                    (DefSlot::Skipped(f.clone(), bytes.into()), Outcome::Skip(f))
+                }
+                Err(Outcome::Fail(m)) => (DefSlot::Broken(m.clone()), Outcome::Fail(m)),
+                Err(Outcome::Pass) => unreachable!("errors never pass"),
+            },
+            Err(e) => {
+                let message = encode_failure(e);
+                (DefSlot::Broken(message.clone()), Outcome::Fail(message))
+            }
         };
         if let Some(id) = id {
             self.definitions.insert(id.name().to_string(), slot.clone());
@@ -330,24 +427,23 @@ impl<'e> Runner<'e> {
                 };
                 (Slot::Broken(message.clone()), Outcome::Fail(message))
             }
-            Some(DefSlot::Skipped(f)) => (Slot::Skipped(f.clone()), Outcome::Skip(f)),
+            Some(DefSlot::Skipped(f, bytes)) => self.settle(&bytes, Err(Outcome::Skip(f))),
             Some(DefSlot::Broken(m)) => {
                 let message = format!("module definition unavailable: {m}");
                 (Slot::Broken(message.clone()), Outcome::Fail(message))
             }
-            Some(DefSlot::Ready(m)) => match self.instantiate(&m) {
-                Ok(i) => (Slot::Ready(i), Outcome::Pass),
-                Err(Outcome::Skip(f)) => (Slot::Skipped(f.clone()), Outcome::Skip(f)),
-                Err(Outcome::Fail(m)) => (Slot::Broken(m.clone()), Outcome::Fail(m)),
-                Err(Outcome::Pass) => unreachable!("errors never pass"),
-            },
+            Some(DefSlot::Ready(m, bytes)) => {
+                self.note_imports(&bytes);
+                let result = self.instantiate(&m, &bytes);
+                self.settle(&bytes, result)
+            }
         };
         self.set_current(instance, slot);
         outcome
     }
 
-    /// The instance a directive targets: the named one or the current one.
-    fn target(&self, id: Option<Id<'_>>) -> Result<Instance, Outcome> {
+    /// The index in `live` of the named or current instance, whatever its state.
+    fn resolve(&self, id: Option<Id<'_>>) -> Result<usize, Outcome> {
         let slot = match id {
             Some(id) => self
                 .instances
@@ -359,16 +455,31 @@ impl<'e> Runner<'e> {
                 .ok_or_else(|| Outcome::Fail("no module instantiated yet".to_string()))?,
         };
         match slot {
-            Slot::Ready(i) => Ok(*i),
+            Slot::Ready(index) => Ok(*index),
             Slot::Skipped(f) => Err(Outcome::Skip(f.clone())),
             Slot::Broken(m) => Err(Outcome::Fail(format!("target module unavailable: {m}"))),
         }
     }
 
+    /// The instance a directive targets: the named one or the current one.
+    fn target(&mut self, id: Option<Id<'_>>) -> Result<Instance, Outcome> {
+        let index = self.resolve(id)?;
+        if let Some(feature) = self.tainted.get(&index) {
+            self.excuse.get_or_insert_with(|| feature.clone());
+        }
+        Ok(self.live[index])
+    }
+
     fn register(&mut self, name: &str, module: Option<Id<'_>>) -> Outcome {
-        match self.target(module) {
-            Ok(instance) => match self.linker.instance(&mut self.store, name, instance) {
-                Ok(_) => Outcome::Pass,
+        match self.resolve(module) {
+            Ok(index) => match self
+                .linker
+                .instance(&mut self.store, name, self.live[index])
+            {
+                Ok(_) => {
+                    self.registered.insert(name.to_string(), index);
+                    Outcome::Pass
+                }
                 Err(e) => Outcome::Fail(format!("cannot register as {name:?}: {e}")),
             },
             Err(Outcome::Skip(feature)) => {
@@ -427,19 +538,26 @@ impl<'e> Runner<'e> {
                 }
             }
             WastExecute::Wat(mut wat) => {
-                let bytes = wat
-                    .encode()
-                    .map_err(|e| Outcome::Fail(format!("cannot encode module: {}", e.message())))?;
-                let module = Module::from_binary(self.engine, &bytes).map_err(|e| {
-                    match self.skip_reason(&e) {
-                        Some(feature) => Outcome::Skip(feature),
-                        None => Outcome::Fail(format!("module failed to compile: {e}")),
+                let bytes = wat.encode().map_err(|e| Outcome::Fail(encode_failure(e)))?;
+                self.note_imports(&bytes);
+                let module = self.compile(&bytes).inspect_err(|outcome| {
+                    if let Outcome::Skip(feature) = outcome {
+                        self.module_skipped(&bytes, feature);
                     }
                 })?;
-                Ok(self
-                    .linker
-                    .instantiate(&mut self.store, &module)
-                    .map(|_| Vec::new()))
+                match self.linker.instantiate(&mut self.store, &module) {
+                    Ok(instance) => {
+                        self.add_instance(instance, &bytes);
+                        Ok(Ok(Vec::new()))
+                    }
+                    Err(e) => match self.skip_reason(&e) {
+                        Some(feature) => {
+                            self.module_skipped(&bytes, &feature);
+                            Err(Outcome::Skip(feature))
+                        }
+                        None => Ok(Err(e)),
+                    },
+                }
             }
         }
     }
@@ -539,7 +657,7 @@ impl<'e> Runner<'e> {
         // Invalid modules are still well-formed text, so encoding must succeed.
         let bytes = match module.encode() {
             Ok(bytes) => bytes,
-            Err(e) => return Outcome::Fail(format!("cannot encode module: {}", e.message())),
+            Err(e) => return Outcome::Fail(encode_failure(e)),
         };
         match Module::from_binary(self.engine, &bytes) {
             Err(Error::Unsupported { feature, .. }) => Outcome::Skip(feature),
@@ -567,16 +685,13 @@ impl<'e> Runner<'e> {
     fn assert_unlinkable(&mut self, mut module: Wat<'_>, message: &str) -> Outcome {
         let bytes = match module.encode() {
             Ok(bytes) => bytes,
-            Err(e) => return Outcome::Fail(format!("cannot encode module: {}", e.message())),
+            Err(e) => return Outcome::Fail(encode_failure(e)),
         };
-        let module = match Module::from_binary(self.engine, &bytes) {
+        // A module that fails to link has no effects, so skipping it taints nothing.
+        self.note_imports(&bytes);
+        let module = match self.compile(&bytes) {
             Ok(m) => m,
-            Err(e) => {
-                return match self.skip_reason(&e) {
-                    Some(f) => Outcome::Skip(f),
-                    None => Outcome::Fail(format!("module failed to compile: {e}")),
-                }
-            }
+            Err(outcome) => return outcome,
         };
         match self.linker.instantiate(&mut self.store, &module) {
             Ok(_) => Outcome::Fail(format!(
@@ -589,6 +704,44 @@ impl<'e> Runner<'e> {
             },
         }
     }
+}
+
+fn encode_failure(e: wast::Error) -> String {
+    format!("cannot encode module: {}", e.message())
+}
+
+/// The module names a module binary imports from. With `effects_only`, only those whose state
+/// instantiating the module can change: the sources of imported memories and tables (written
+/// by active segments), and every source when there is a start function.
+fn import_sources(bytes: &[u8], effects_only: bool) -> Vec<String> {
+    use wasmparser::{Parser, Payload, TypeRef};
+    let mut written = Vec::new();
+    let mut all = Vec::new();
+    let mut has_start = false;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::ImportSection(reader)) => {
+                for import in reader.into_imports() {
+                    let Ok(import) = import else { break };
+                    if matches!(import.ty, TypeRef::Memory(_) | TypeRef::Table(_)) {
+                        written.push(import.module.to_string());
+                    }
+                    all.push(import.module.to_string());
+                }
+            }
+            Ok(Payload::StartSection { .. }) => has_start = true,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let mut sources = if effects_only && !has_start {
+        written
+    } else {
+        all
+    };
+    sources.sort();
+    sources.dedup();
+    sources
 }
 
 /// Registers the `spectest` host module (per the spec interpreter's `spectest.ml`).
@@ -941,5 +1094,190 @@ fn describe(directive: &WastDirective<'_>) -> String {
         WastDirective::Wait { .. } => "wait".to_string(),
         WastDirective::AssertInvalidCustom { .. } => "assert_invalid_custom".to_string(),
         WastDirective::AssertMalformedCustom { .. } => "assert_malformed_custom".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> WastReport {
+        // Wasm recursion runs on this thread's stack.
+        let text = text.to_string();
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || run_wast_text("test.wast", &text).expect("script parses"))
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn values_and_patterns() {
+        let r = run(r#"
+            (module
+              (func (export "id32") (param f32) (result f32) local.get 0)
+              (func (export "id64") (param f64) (result f64) local.get 0)
+              (func (export "two") (result i32 i64) i32.const -1 i64.const 7)
+              (func (export "ext") (param externref) (result externref) local.get 0)
+              (func (export "nullf") (result funcref) ref.null func)
+              (func $f (export "f") (result funcref) ref.func $f)
+              (global (export "g") i32 (i32.const 42)))
+            (assert_return (invoke "id32" (f32.const nan:0x200000)) (f32.const nan:0x200000))
+            (assert_return (invoke "id32" (f32.const -nan)) (f32.const nan:canonical))
+            (assert_return (invoke "id32" (f32.const nan:0x400001)) (f32.const nan:arithmetic))
+            (assert_return (invoke "id64" (f64.const -0.0)) (f64.const -0.0))
+            (assert_return (invoke "id64" (f64.const nan)) (f64.const nan:canonical))
+            (assert_return (invoke "two") (i32.const 0xffffffff) (i64.const 7))
+            (assert_return (invoke "ext" (ref.extern 5)) (ref.extern 5))
+            (assert_return (invoke "ext" (ref.extern 5)) (ref.extern))
+            (assert_return (invoke "ext" (ref.null extern)) (ref.null extern))
+            (assert_return (invoke "nullf") (ref.null func))
+            (assert_return (invoke "nullf") (ref.null))
+            (assert_return (invoke "f") (ref.func))
+            (assert_return (get "g") (i32.const 42))
+            (invoke "two")
+        "#);
+        assert_eq!(
+            (r.passed, r.failed, r.skipped),
+            (15, 0, 0),
+            "{:?}",
+            r.failures
+        );
+    }
+
+    #[test]
+    fn mismatches_fail_with_clear_messages() {
+        let r = run(r#"
+            (module
+              (func (export "id32") (param f32) (result f32) local.get 0)
+              (func (export "id64") (param f64) (result f64) local.get 0)
+              (func (export "two") (result i32 i64) i32.const 1 i64.const 2)
+              (func (export "ext") (param externref) (result externref) local.get 0))
+            (assert_return (invoke "id64" (f64.const 0.0)) (f64.const -0.0))
+            (assert_return (invoke "id32" (f32.const nan:0x400001)) (f32.const nan:canonical))
+            (assert_return (invoke "id32" (f32.const nan:0x1)) (f32.const nan:arithmetic))
+            (assert_return (invoke "two") (i32.const 1))
+            (assert_return (invoke "ext" (ref.extern 5)) (ref.extern 6))
+            (assert_return (invoke "ext" (ref.extern 5)) (ref.null extern))
+            (assert_return (invoke "missing"))
+            (assert_return (invoke "id32" (i32.const 1)) (f32.const 1))
+            (assert_trap (invoke "two") "unreachable")
+        "#);
+        assert_eq!(
+            (r.passed, r.failed, r.skipped),
+            (1, 9, 0),
+            "{:?}",
+            r.failures
+        );
+        assert!(
+            r.failures[0].starts_with("test.wast:7:14: assert_return (invoke \"id64\""),
+            "{}",
+            r.failures[0]
+        );
+        assert!(
+            r.failures[0].contains("f64 0x8000000000000000"),
+            "{}",
+            r.failures[0]
+        );
+        assert!(
+            r.failures[0].contains("got f64 0x0000000000000000"),
+            "{}",
+            r.failures[0]
+        );
+        assert!(
+            r.failures[3].contains("expected 1 result(s)"),
+            "{}",
+            r.failures[3]
+        );
+    }
+
+    #[test]
+    fn traps_and_exhaustion() {
+        let r = run(r#"
+            (module
+              (func (export "div") (param i32) (result i32) i32.const 1 local.get 0 i32.div_u)
+              (func $r (export "rec") call $r)
+              (table 1 funcref)
+              (type $t (func))
+              (func (export "ci") (param i32) (call_indirect (type $t) (local.get 0))))
+            (assert_trap (invoke "div" (i32.const 0)) "integer divide by zero")
+            (assert_trap (invoke "ci" (i32.const 0)) "uninitialized element 0")
+            (assert_trap (invoke "ci" (i32.const 5)) "undefined element")
+            (assert_exhaustion (invoke "rec") "call stack exhausted")
+            (assert_trap (module (func $s unreachable) (start $s)) "unreachable")
+            (assert_trap (invoke "div" (i32.const 0)) "integer overflow")
+        "#);
+        assert_eq!(
+            (r.passed, r.failed, r.skipped),
+            (6, 1, 0),
+            "{:?}",
+            r.failures
+        );
+    }
+
+    #[test]
+    fn module_assertions_and_linking() {
+        let r = run(r#"
+            (module $A
+              (memory (export "mem") 1)
+              (global (export "g") (mut i32) (i32.const 1))
+              (func (export "load") (result i32) (i32.load8_u (i32.const 3))))
+            (register "A" $A)
+            (module (memory (import "A" "mem") 1) (data (i32.const 3) "\2a"))
+            (assert_return (invoke $A "load") (i32.const 42))
+            (assert_invalid (module (func (result i32))) "type mismatch")
+            (assert_malformed (module quote "(func") "unexpected end")
+            (assert_malformed (module binary "\00asm\02\00\00\00") "unknown binary version")
+            (assert_unlinkable (module (import "A" "nope" (func))) "unknown import")
+            (assert_unlinkable (module (import "A" "g" (global i32))) "incompatible import type")
+            (assert_unlinkable (module (import "spectest" "global_i32" (global (mut i32))))
+              "incompatible import type")
+            (module (import "spectest" "print_i32" (func (param i32)))
+                    (import "spectest" "table" (table 10 funcref))
+                    (import "spectest" "memory" (memory 1 2))
+                    (import "spectest" "global_f64" (global f64))
+                    (func (export "p") (call 0 (i32.const 1))))
+            (invoke "p")
+            (module definition $D (func (export "one") (result i32) i32.const 1))
+            (module instance $I $D)
+            (assert_return (invoke $I "one") (i32.const 1))
+        "#);
+        assert_eq!(
+            (r.passed, r.failed, r.skipped),
+            (15, 0, 0),
+            "{:?}",
+            r.failures
+        );
+    }
+
+    #[test]
+    fn unsupported_features_are_skipped_with_their_dependents() {
+        let r = run(r#"
+            (module $S
+              (memory (export "mem") 1)
+              (func (export "load") (result i32) (i32.load8_u (i32.const 0))))
+            (register "S" $S)
+            (assert_return (invoke $S "load") (i32.const 0))
+            (module $M (memory (import "S" "mem") 1) (memory 1) (data (i32.const 0) "\01"))
+            (register "M" $M)
+            (assert_return (invoke $M "x") (i32.const 1))
+            (module (import "M" "x" (func)))
+            (assert_return (invoke $S "load") (i32.const 1))
+            (assert_return (invoke $S "load") (i32.const 0))
+            (assert_return (invoke $S "load") (v128.const i32x4 0 0 0 0))
+            (assert_invalid (module (memory 1) (memory 1) (func (result i32) (f32.const 0))) "x")
+            (assert_invalid (module (memory 1) (memory 1)) "multiple memories")
+            (assert_exception (invoke $S "load"))
+        "#);
+        assert_eq!(r.failed, 0, "{:?}", r.failures);
+        // Instantiating $M would have written 1 into $S's memory: reading 1 fails because of
+        // the skip, and counts as skipped; reading 0 (what the runtime has) passes.
+        assert_eq!((r.passed, r.skipped), (5, 8), "{:?}", r.skip_features);
+    }
+
+    #[test]
+    fn parse_errors_are_errors() {
+        assert!(run_wast_text("bad.wast", "(assert_return (invoke").is_err());
     }
 }

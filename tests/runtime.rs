@@ -1,9 +1,7 @@
 //! Behaviour of the runtime core through the embedding API: traps and recovery, host functions,
 //! imports and exports, bad modules, and the translator on small hand-written modules.
 
-use wasix_rt::{
-    Engine, Error, Func, FuncType, Linker, MemoryType, Module, Store, TrapKind, Val, ValType,
-};
+use wasix_rt::{Engine, Error, Func, FuncType, Linker, Module, Store, TrapKind, Val, ValType};
 
 fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, wasix_rt::Instance) {
     let module = Module::new(engine, wat).expect("module compiles");
@@ -253,8 +251,10 @@ fn multi_value_results_and_block_parameters() {
 
 #[test]
 fn memory_grow_respects_maximum_and_engine_limit() {
-    let mut config = wasix_rt::Config::default();
-    config.max_memory_pages = 3;
+    let config = wasix_rt::Config {
+        max_memory_pages: 3,
+        ..Default::default()
+    };
     let engine = Engine::new(&config).unwrap();
     let (mut s, i) = instantiate(
         &engine,
@@ -417,8 +417,10 @@ fn parallel_and_serial_compilation_agree() {
     }
     body.push(')');
     for parallel in [true, false] {
-        let mut config = wasix_rt::Config::default();
-        config.parallel_compilation = parallel;
+        let config = wasix_rt::Config {
+            parallel_compilation: parallel,
+            ..Default::default()
+        };
         let engine = Engine::new(&config).unwrap();
         let (mut s, i) = instantiate(&engine, &body);
         for k in [0, 57, 199] {

@@ -153,16 +153,23 @@ fn spec() {
     // scripts live in `simd/`, which this test does not run.)
     let mut missing = Vec::new();
     let mut not_clean = Vec::new();
+    let mut required = 0;
     for name in required_files(&dir) {
         if name.contains('/') {
             continue;
         }
+        required += 1;
         match ran.get(&name) {
             None => missing.push(name),
             Some(false) => not_clean.push(name),
             Some(true) => {}
         }
     }
+    println!(
+        "WebAssembly 1.0/2.0 scripts (SOURCE.md): {required} required, {} missing, {} with failures",
+        missing.len(),
+        not_clean.len()
+    );
     assert!(
         missing.is_empty(),
         "1.0/2.0 spec scripts listed in SOURCE.md but not run: {missing:?}"

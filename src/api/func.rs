@@ -273,7 +273,8 @@ impl Func {
             }
             values[i] = p.to_raw(id)?;
         }
-        instance::invoke(store.opaque_mut(), self.ptr, &mut values)?;
+        // SAFETY: `self` belongs to this store (checked above), so its funcref is live.
+        unsafe { instance::invoke(store.opaque_mut(), self.ptr, &mut values)? };
         for (i, t) in ty.results().iter().enumerate() {
             results[i] = Val::from_raw(values[i], *t, id);
         }
@@ -406,7 +407,8 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             &mut heap
         };
         params.store(slots);
-        instance::invoke(store.opaque_mut(), self.func.ptr, slots)?;
+        // SAFETY: the function belongs to this store (checked above), so its funcref is live.
+        unsafe { instance::invoke(store.opaque_mut(), self.func.ptr, slots)? };
         Ok(R::load(slots))
     }
 

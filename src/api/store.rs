@@ -9,6 +9,8 @@ use crate::vm::store::StoreOpaque;
 
 pub(crate) struct StoreInner<T> {
     pub opaque: StoreOpaque,
+    // Boxed: compiled code holds pointers into each one, so they must not move.
+    #[allow(clippy::vec_box)]
     pub host_funcs: Vec<Box<HostFuncData<T>>>,
     pub data: T,
 }

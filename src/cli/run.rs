@@ -18,8 +18,9 @@ pub struct RunArgs {
 
     /// Arguments for the function named by --invoke, one per parameter, parsed by the
     /// parameter's type: i32/i64 as decimal or 0x-prefixed hex integers (optionally signed),
-    /// f32/f64 as decimal floats, `inf`, `-inf` or `nan`. Put options before FILE, or use `--`
-    /// before arguments that start with `-`.
+    /// f32/f64 as decimal floats, `inf`, `-inf` or `nan`. Options must come before the first
+    /// argument; everything after it is passed to the function. Without --invoke, ARGS are
+    /// ignored for now (they are meant for the program's own command line).
     #[arg(
         value_name = "ARGS",
         trailing_var_arg = true,

@@ -431,10 +431,7 @@ impl Translator<'_, '_, '_> {
                     if n == 0 {
                         return target;
                     }
-                    *made.entry(depth).or_insert_with(|| {
-                        let blk = t.b.create_block();
-                        blk
-                    })
+                    *made.entry(depth).or_insert_with(|| t.b.create_block())
                 };
                 let def_blk = block_for(self, default);
                 let blks: Vec<Block> = depths.iter().map(|d| block_for(self, *d)).collect();

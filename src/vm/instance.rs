@@ -230,7 +230,8 @@ pub fn instantiate(
     }
     if let Some(start) = info.start {
         let f = inst.funcs[start as usize];
-        invoke(store, f, &mut [0u64; 1])?;
+        // SAFETY: `f` is a function reference of this instance, owned by `store`.
+        unsafe { invoke(store, f, &mut [0u64; 1])? };
     }
     Ok(index)
 }
@@ -238,12 +239,15 @@ pub fn instantiate(
 /// Calls `funcref` from the host with parameters and results in `values` (one 8-byte slot
 /// each; `values.len()` must be at least the larger of the two counts). Traps come back as
 /// [`Error::Trap`]; a host function's error as itself.
-pub fn invoke(
+///
+/// # Safety
+/// `funcref` must be a live function reference of a function owned by `store`.
+pub unsafe fn invoke(
     store: &mut StoreOpaque,
     funcref: *const VMFuncRef,
     values: &mut [u64],
 ) -> Result<()> {
-    // SAFETY: `funcref` belongs to this store (checked by the caller) and lives as long as it.
+    // SAFETY: per the contract.
     let f = unsafe { &*funcref };
     if store.depth == 0 {
         let cfg = store.engine.config();

@@ -25,14 +25,18 @@ thread_local! {
     static JMP_BUF: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
     /// PC of the last trap caught on this thread.
     static TRAP_PC: Cell<usize> = const { Cell::new(0) };
-    static ALT_STACK: AltStack = AltStack::new();
+    static ALT_STACK: AltStack = const { AltStack::new() };
     /// Lowest usable address of this thread's stack (0 until asked).
     static STACK_LOW: Cell<usize> = const { Cell::new(0) };
 }
 
 const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
-static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 4] =
-    [const { std::mem::MaybeUninit::uninit() }; 4];
+/// The handlers installed before ours, to pass on faults that are not wasm traps.
+struct Previous([libc::sigaction; 4]);
+// SAFETY: written once before being shared, then only read.
+unsafe impl Sync for Previous {}
+unsafe impl Send for Previous {}
+static PREVIOUS: std::sync::OnceLock<Previous> = std::sync::OnceLock::new();
 static INSTALL: Once = Once::new();
 
 /// Size of the alternate signal stack each thread that runs wasm gets.
@@ -103,19 +107,20 @@ impl Drop for AltStack {
 
 fn install() {
     INSTALL.call_once(|| {
+        // SAFETY: all-zero is a valid sigaction (SIG_DFL, empty mask).
+        let mut previous: [libc::sigaction; 4] = unsafe { std::mem::zeroed() };
         for (i, sig) in SIGNALS.iter().enumerate() {
-            // SAFETY: installing a SA_SIGINFO handler; the previous action is saved (before
-            // any of our handlers can run, as installation happens once, up front) so that
+            // SAFETY: installing a SA_SIGINFO handler; the previous action is kept so that
             // faults outside wasm code go to it.
             unsafe {
                 let mut act: libc::sigaction = std::mem::zeroed();
                 act.sa_sigaction = handler as *const () as usize;
                 act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
                 libc::sigemptyset(&mut act.sa_mask);
-                let prev = &raw mut PREVIOUS[i];
-                libc::sigaction(*sig, &act, (*prev).as_mut_ptr());
+                libc::sigaction(*sig, &act, &mut previous[i]);
             }
         }
+        let _ = PREVIOUS.set(Previous(previous));
     });
 }
 
@@ -143,9 +148,12 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_
     }
     // Not a wasm trap: hand the signal to whoever handled it before us.
     let i = SIGNALS.iter().position(|s| *s == sig).unwrap_or(0);
-    // SAFETY: PREVIOUS[i] was initialised by `install` before this handler was set.
+    // SAFETY: zeroed is SIG_DFL, used if a fault arrives before installation completed.
+    let default: libc::sigaction = unsafe { std::mem::zeroed() };
+    let prev = PREVIOUS.get().map(|p| &p.0[i]).unwrap_or(&default);
+    // SAFETY: `prev` is the action that was installed before ours: SIG_DFL/SIG_IGN, or a
+    // handler of the kind its flags say.
     unsafe {
-        let prev = (*(&raw const PREVIOUS[i])).assume_init_ref();
         if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
             // Restore the default action; returning re-executes the faulting instruction.
             libc::sigaction(sig, prev, std::ptr::null_mut());
