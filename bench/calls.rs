@@ -10,10 +10,15 @@ use wasix_rt::{Engine, FuncType, Linker, Module, Store, Val, ValType};
 
 const WAT: &str = r#"(module
   (import "host" "nop" (func $nop (param i32)))
+  (import "host" "nop_typed" (func $nop_typed (param i32)))
   (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
   (func (export "call_host") (param $n i32)
     (loop $l
       (call $nop (local.get $n))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "call_host_typed") (param $n i32)
+    (loop $l
+      (call $nop_typed (local.get $n))
       (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
   (func (export "empty_loop") (param $n i32) (local $x i32)
     (loop $l
@@ -36,6 +41,16 @@ fn calls(c: &mut Criterion) {
             },
         )
         .unwrap();
+    linker
+        .func_wrap(
+            "host",
+            "nop_typed",
+            |_: wasix_rt::Caller<'_, ()>, x: i32| {
+                black_box(x);
+                Ok(())
+            },
+        )
+        .unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
     let add = inst
         .get_typed_func::<(i32, i32), i32, _>(&store, "add")
@@ -43,6 +58,9 @@ fn calls(c: &mut Criterion) {
     let add_untyped = inst.get_func(&store, "add").unwrap();
     let call_host = inst
         .get_typed_func::<i32, (), _>(&store, "call_host")
+        .unwrap();
+    let call_host_typed = inst
+        .get_typed_func::<i32, (), _>(&store, "call_host_typed")
         .unwrap();
     let empty_loop = inst
         .get_typed_func::<i32, (), _>(&store, "empty_loop")
@@ -64,8 +82,11 @@ fn calls(c: &mut Criterion) {
 
     const N: i32 = 10_000;
     let mut g = c.benchmark_group("wasm_to_host (per 10000 iterations)");
-    g.bench_function("loop calling host nop", |b| {
+    g.bench_function("loop calling host nop (Linker::func_new, Val)", |b| {
         b.iter(|| call_host.call(&mut store, black_box(N)).unwrap())
+    });
+    g.bench_function("loop calling host nop (Linker::func_wrap, typed)", |b| {
+        b.iter(|| call_host_typed.call(&mut store, black_box(N)).unwrap())
     });
     g.bench_function("same loop without the call", |b| {
         b.iter(|| empty_loop.call(&mut store, black_box(N)).unwrap())

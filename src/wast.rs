@@ -518,7 +518,7 @@ impl<'e> Runner<'e> {
             .ok_or_else(|| Outcome::Fail(format!("no exported function {:?}", invoke.name)))?;
         let ty = func.ty(&self.store);
         let params = make_args(&invoke.args, ty.params()).map_err(Outcome::Fail)?;
-        let mut results: Vec<Val> = ty.results().iter().map(|t| default_val(*t)).collect();
+        let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
         Ok(func
             .call(&mut self.store, &params, &mut results)
             .map(|()| results))
@@ -893,17 +893,6 @@ fn make_args(args: &[WastArg<'_>], params: &[ValType]) -> Result<Vec<Val>, Strin
         vals.push(val);
     }
     Ok(vals)
-}
-
-fn default_val(ty: ValType) -> Val {
-    match ty {
-        ValType::I32 => Val::I32(0),
-        ValType::I64 => Val::I64(0),
-        ValType::F32 => Val::F32(0),
-        ValType::F64 => Val::F64(0),
-        ValType::FuncRef => Val::FuncRef(None),
-        ValType::ExternRef => Val::ExternRef(None),
-    }
 }
 
 fn f32_matches(want: &NanPattern<wast::token::F32>, bits: u32) -> bool {

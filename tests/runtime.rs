@@ -452,3 +452,58 @@ fn start_function_runs_and_segments_initialise() {
         other => panic!("expected a trap, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn typed_host_functions_via_func_wrap() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "m" "divmod" (func $dm (param i64 i64) (result i64 i64)))
+            (import "m" "count" (func $count))
+            (func (export "run") (param i64 i64) (result i64)
+              call $count
+              local.get 0 local.get 1 call $dm i64.add))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "m",
+            "divmod",
+            |_: wasix_rt::Caller<'_, u32>, a: i64, b: i64| {
+                if b == 0 {
+                    return Err(Error::Host("division by zero".into()));
+                }
+                Ok((a / b, a % b))
+            },
+        )
+        .unwrap();
+    linker
+        .func_wrap("m", "count", |mut c: wasix_rt::Caller<'_, u32>| {
+            *c.data_mut() += 1;
+            Ok(())
+        })
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let run = inst
+        .get_typed_func::<(i64, i64), i64, _>(&store, "run")
+        .unwrap();
+    assert_eq!(run.call(&mut store, (17, 5)).unwrap(), 3 + 2);
+    assert!(matches!(run.call(&mut store, (1, 0)), Err(Error::Host(m)) if m == "division by zero"));
+    assert_eq!(*store.data(), 2);
+    // A mismatched import type is refused at link time, before anything is created.
+    let wrong = Module::new(
+        &engine,
+        r#"(module (import "m" "count" (func (param i32))))"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        linker.instantiate(&mut store, &wrong),
+        Err(Error::Link {
+            kind: wasix_rt::LinkErrorKind::IncompatibleImportType,
+            ..
+        })
+    ));
+}

@@ -101,7 +101,12 @@ pub struct Func {
     pub(crate) ptr: *const VMFuncRef,
 }
 
-type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
+/// A host function as the user writes it, over [`Val`]s.
+pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
+
+/// A host function as the dispatcher calls it: parameters in, results out, one raw 8-byte slot
+/// each (the slot array has room for the larger of the two counts).
+pub(crate) type RawHostFn<T> = dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<()> + Send + Sync;
 
 /// A host function as compiled code sees it: a `VMFuncRef` whose vmctx is this struct, and
 /// the dispatch entry at offset `HOST_DISPATCH` that the wasm-to-host trampoline calls.
@@ -110,8 +115,7 @@ pub(crate) struct HostFuncData<T> {
     funcref: VMFuncRef,
     dispatch: usize,
     store: *mut StoreInner<T>,
-    ty: FuncType,
-    func: Arc<HostFn<T>>,
+    func: Arc<RawHostFn<T>>,
 }
 
 const _: () = assert!(std::mem::offset_of!(HostFuncData<()>, dispatch) == HOST_DISPATCH as usize);
@@ -129,52 +133,16 @@ extern "C" fn dispatch<T>(
     let (data, values) = unsafe { (&*data, std::slice::from_raw_parts_mut(values, len)) };
     // SAFETY: the store outlives every call into its functions.
     let store = unsafe { &mut *data.store };
-    let id = store.opaque.id;
-    // Small signatures (all of WASI's) use stack buffers: no allocation per call.
-    let (np, nr) = (data.ty.params().len(), data.ty.results().len());
-    let mut small = [Val::I32(0); 16];
-    let mut large;
-    let buf: &mut [Val] = if np + nr <= small.len() {
-        &mut small[..np + nr]
-    } else {
-        large = vec![Val::I32(0); np + nr];
-        &mut large
-    };
-    let (params, results) = buf.split_at_mut(np);
-    for (i, t) in data.ty.params().iter().enumerate() {
-        params[i] = Val::from_raw(values[i], *t, id);
-    }
-    for (r, t) in results.iter_mut().zip(data.ty.results()) {
-        *r = Val::default_for(*t);
-    }
     let f = &data.func;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let caller = Caller {
             store: &mut *store,
             caller_vmctx,
         };
-        f(caller, params, results)
+        f(caller, values)
     }));
     let err = match outcome {
-        Ok(Ok(())) => {
-            for (i, (r, t)) in results.iter().zip(data.ty.results()).enumerate() {
-                if r.ty() != *t {
-                    store.opaque.pending_error = Some(Error::Host(format!(
-                        "host function returned {:?} for a result of type {t}",
-                        r.ty()
-                    )));
-                    return 1;
-                }
-                match r.to_raw(id) {
-                    Ok(raw) => values[i] = raw,
-                    Err(e) => {
-                        store.opaque.pending_error = Some(e);
-                        return 1;
-                    }
-                }
-            }
-            return 0;
-        }
+        Ok(Ok(())) => return 0,
         Ok(Err(e)) => e,
         Err(panic) => Error::Host(format!(
             "host function panicked: {}",
@@ -189,19 +157,66 @@ extern "C" fn dispatch<T>(
     1
 }
 
+/// Adapts a [`Val`]-based host function to raw slots.
+pub(crate) fn untyped<T: 'static>(ty: FuncType, f: Arc<HostFn<T>>) -> Arc<RawHostFn<T>> {
+    Arc::new(move |caller: Caller<'_, T>, values: &mut [u64]| {
+        let id = caller.store.opaque.id;
+        // Small signatures use a stack buffer: no allocation per call.
+        let (np, nr) = (ty.params().len(), ty.results().len());
+        let mut small = [Val::I32(0); 8];
+        let mut large;
+        let buf: &mut [Val] = if np + nr <= small.len() {
+            &mut small[..np + nr]
+        } else {
+            large = vec![Val::I32(0); np + nr];
+            &mut large
+        };
+        let (params, results) = buf.split_at_mut(np);
+        for (i, t) in ty.params().iter().enumerate() {
+            params[i] = Val::from_raw(values[i], *t, id);
+        }
+        for (r, t) in results.iter_mut().zip(ty.results()) {
+            *r = Val::default_for(*t);
+        }
+        f(caller, params, results)?;
+        for (i, (r, t)) in results.iter().zip(ty.results()).enumerate() {
+            if r.ty() != *t {
+                return Err(Error::Host(format!(
+                    "host function returned {:?} for a result of type {t}",
+                    r.ty()
+                )));
+            }
+            values[i] = r.to_raw(id)?;
+        }
+        Ok(())
+    })
+}
+
 impl Func {
     /// Wraps a closure as a function of type `ty`. The closure gets the parameters and fills
     /// `results` (pre-set to zeros of the right types); an `Err` becomes the result of the
     /// outermost host call into wasm (e.g. [`Error::Exit`] for `proc_exit`).
-    pub fn new<T>(
+    pub fn new<T: 'static>(
         store: &mut Store<T>,
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Func {
-        Func::new_arc(store, ty, Arc::new(f))
+        let raw = untyped(ty.clone(), Arc::new(f));
+        Func::new_raw(store, ty, raw)
     }
 
-    pub(crate) fn new_arc<T>(store: &mut Store<T>, ty: FuncType, func: Arc<HostFn<T>>) -> Func {
+    /// Wraps a closure whose parameters and results are Rust numbers (`i32`, `u32`, `i64`,
+    /// `u64`, `f32`, `f64`, tuples of them for several results); the function type follows
+    /// from the closure's. The fast path for host calls: no [`Val`] conversion.
+    pub fn wrap<T, Params, Results>(
+        store: &mut Store<T>,
+        f: impl IntoFunc<T, Params, Results>,
+    ) -> Func {
+        let (ty, raw) = f.into_func();
+        Func::new_raw(store, ty, raw)
+    }
+
+    pub(crate) fn new_raw<T>(store: &mut Store<T>, ty: FuncType, func: Arc<RawHostFn<T>>) -> Func {
         let engine = store.engine().clone();
         let type_id = engine.register_type(&ty);
         let (array_call, host_call) = engine
@@ -218,7 +233,6 @@ impl Func {
             },
             dispatch: dispatch::<T> as *const () as usize,
             store: inner,
-            ty,
             func,
         });
         data.funcref.vmctx = &*data as *const HostFuncData<T> as usize;
@@ -343,6 +357,7 @@ pub trait WasmResults: Sized {
     const COUNT: usize;
     fn types() -> Vec<ValType>;
     fn load(values: &[u64]) -> Self;
+    fn store_results(self, values: &mut [u64]);
 }
 
 impl<A: WasmTy> WasmParams for A {
@@ -363,6 +378,9 @@ impl<A: WasmTy> WasmResults for A {
     fn load(values: &[u64]) -> Self {
         A::from_raw(values[0])
     }
+    fn store_results(self, values: &mut [u64]) {
+        values[0] = self.to_raw();
+    }
 }
 
 macro_rules! tuples {
@@ -378,6 +396,8 @@ macro_rules! tuples {
             fn types() -> Vec<ValType> { vec![$($n::TYPE),*] }
             #[allow(unused_variables, clippy::unused_unit)]
             fn load(values: &[u64]) -> Self { ($($n::from_raw(values[$i]),)*) }
+            #[allow(unused_variables)]
+            fn store_results(self, values: &mut [u64]) { $(values[$i] = self.$i.to_raw();)* }
         }
     };
 }
@@ -416,3 +436,38 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         self.func
     }
 }
+
+/// Closures usable as typed host functions: `Fn(Caller<T>, A, B, ...) -> Result<R>` where the
+/// arguments are [`WasmTy`] and `R` is [`WasmResults`] (up to 6 parameters).
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>);
+}
+
+macro_rules! into_func {
+    ($($a:ident $i:tt),*) => {
+        impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, ($($a,)*), R> for F
+        where
+            F: Fn(Caller<'_, T>, $($a),*) -> Result<R> + Send + Sync + 'static,
+            R: WasmResults,
+        {
+            fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>) {
+                let ty = FuncType::new([$($a::TYPE),*], R::types());
+                #[allow(unused_variables)]
+                let raw = move |caller: Caller<'_, T>, values: &mut [u64]| {
+                    let r = self(caller, $($a::from_raw(values[$i])),*)?;
+                    r.store_results(values);
+                    Ok(())
+                };
+                (ty, Arc::new(raw))
+            }
+        }
+    };
+}
+into_func!();
+into_func!(A 0);
+into_func!(A 0, B 1);
+into_func!(A 0, B 1, C 2);
+into_func!(A 0, B 1, C 2, D 3);
+into_func!(A 0, B 1, C 2, D 3, E 4);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5);

@@ -1,5 +1,6 @@
 //! `Instance` and `Linker`: resolving a module's imports by name and instantiating it.
 
+use crate::api::func::{untyped, IntoFunc, RawHostFn};
 use crate::api::{Caller, Extern, Func, Global, Memory, Module, Store, Table, Val};
 use crate::error::{Error, LinkErrorKind, Result};
 use crate::module::{ExportIndex, ImportKind};
@@ -82,12 +83,10 @@ impl Instance {
     }
 }
 
-type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
-
 enum Definition<T> {
     Extern(Extern),
     /// A host function not yet placed in a store: created in each store that uses it.
-    HostFunc(FuncType, Arc<HostFn<T>>),
+    HostFunc(FuncType, Arc<RawHostFn<T>>),
 }
 
 /// Names for the items that modules import: `(module, name) -> definition`.
@@ -96,7 +95,7 @@ pub struct Linker<T> {
     defs: HashMap<(String, String), Definition<T>>,
 }
 
-impl<T> Linker<T> {
+impl<T: 'static> Linker<T> {
     pub fn new(engine: &crate::Engine) -> Linker<T> {
         Linker {
             engine: engine.clone(),
@@ -126,10 +125,22 @@ impl<T> Linker<T> {
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Result<&mut Self> {
-        self.defs.insert(
-            (module.into(), name.into()),
-            Definition::HostFunc(ty, Arc::new(f)),
-        );
+        let raw = untyped(ty.clone(), Arc::new(f));
+        self.defs
+            .insert((module.into(), name.into()), Definition::HostFunc(ty, raw));
+        Ok(self)
+    }
+
+    /// Defines `module::name` as a typed host function (see [`Func::wrap`]): the fast path.
+    pub fn func_wrap<Params, Results>(
+        &mut self,
+        module: &str,
+        name: &str,
+        f: impl IntoFunc<T, Params, Results>,
+    ) -> Result<&mut Self> {
+        let (ty, raw) = f.into_func();
+        self.defs
+            .insert((module.into(), name.into()), Definition::HostFunc(ty, raw));
         Ok(self)
     }
 
@@ -152,7 +163,7 @@ impl<T> Linker<T> {
         match self.defs.get(&(module.to_string(), name.to_string()))? {
             Definition::Extern(e) => Some(*e),
             Definition::HostFunc(ty, f) => {
-                Some(Extern::Func(Func::new_arc(store, ty.clone(), f.clone())))
+                Some(Extern::Func(Func::new_raw(store, ty.clone(), f.clone())))
             }
         }
     }
@@ -233,7 +244,7 @@ impl<T> Linker<T> {
                     else {
                         unreachable!("null placeholder only for host functions")
                     };
-                    ImportValue::Func(Func::new_arc(store, ty.clone(), func.clone()).ptr)
+                    ImportValue::Func(Func::new_raw(store, ty.clone(), func.clone()).ptr)
                 }
                 Extern::Func(f) => ImportValue::Func(f.ptr),
                 Extern::Global(g) => ImportValue::Global(g.index),

@@ -10,7 +10,7 @@ mod store;
 
 pub use engine::{Config, Engine};
 pub use externals::{Extern, Global, Memory, Table};
-pub use func::{Func, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
+pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
 pub use linker::{Instance, Linker};
 pub use module::{ImportType, Module};
 pub use store::{Caller, Store};

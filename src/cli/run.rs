@@ -95,7 +95,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     } else {
         Vec::new()
     };
-    let mut results: Vec<Val> = ty.results().iter().map(|t| default_val(*t)).collect();
+    let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
     call(&func, &mut store, &params, &mut results)?;
     for result in &results {
         println!("{}", format_val(result));
@@ -131,17 +131,6 @@ fn describe_exports(store: &Store<()>, instance: &Instance) -> String {
         })
         .collect();
     format!("exports: {}", list.join(", "))
-}
-
-fn default_val(ty: ValType) -> Val {
-    match ty {
-        ValType::I32 => Val::I32(0),
-        ValType::I64 => Val::I64(0),
-        ValType::F32 => Val::F32(0),
-        ValType::F64 => Val::F64(0),
-        ValType::FuncRef => Val::FuncRef(None),
-        ValType::ExternRef => Val::ExternRef(None),
-    }
 }
 
 /// Parses command-line arguments by the function's parameter types.

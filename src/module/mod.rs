@@ -175,10 +175,26 @@ pub fn validate(wasm: &[u8]) -> Result<()> {
             });
         }
     }
+    // Some modules need two proposals at once (gc with exceptions, function references with
+    // multi-memory, ...): name both.
+    for (i, (a, fa)) in NAMED_FEATURES.iter().enumerate() {
+        for (b, fb) in &NAMED_FEATURES[i + 1..] {
+            let features = supported_features() | *fa | *fb;
+            if Validator::new_with_features(features)
+                .validate_all(wasm)
+                .is_ok()
+            {
+                return Err(Error::Unsupported {
+                    feature: format!("{a} + {b}"),
+                    offset: err.offset() as usize,
+                });
+            }
+        }
+    }
     let all = WasmFeatures::all() - WasmFeatures::COMPONENT_MODEL;
     if Validator::new_with_features(all).validate_all(wasm).is_ok() {
         return Err(Error::Unsupported {
-            feature: format!("a combination of proposals ({})", err.message()),
+            feature: format!("several proposals ({})", err.message()),
             offset: err.offset() as usize,
         });
     }
