@@ -25,6 +25,8 @@ pub mod module;
 pub mod translate;
 pub mod types;
 pub mod vm;
+pub mod wasi;
+pub mod wasix;
 pub mod wast;
 
 pub use api::*;

@@ -438,7 +438,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
 }
 
 /// Closures usable as typed host functions: `Fn(Caller<T>, A, B, ...) -> Result<R>` where the
-/// arguments are [`WasmTy`] and `R` is [`WasmResults`] (up to 6 parameters).
+/// arguments are [`WasmTy`] and `R` is [`WasmResults`] (up to 10 parameters).
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
     fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>);
@@ -471,3 +471,7 @@ into_func!(A 0, B 1, C 2);
 into_func!(A 0, B 1, C 2, D 3);
 into_func!(A 0, B 1, C 2, D 3, E 4);
 into_func!(A 0, B 1, C 2, D 3, E 4, G 5);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9);

@@ -91,6 +91,22 @@ impl<T> Caller<'_, T> {
         let inst = self.instance()?;
         inst.export_in(&self.store.opaque, name)
     }
+    /// The calling instance's exported `memory` and the store's data, borrowed together (what
+    /// WASI calls need). `None` if called from the host or the instance exports no `memory`.
+    pub fn memory_and_data(&mut self) -> Option<(&mut [u8], &mut T)> {
+        if self.caller_vmctx.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null caller vmctx is a live instance's vmctx, whose instance slot
+        // points at its InstanceData, owned by this store.
+        let data = unsafe {
+            &**(self.caller_vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceData)
+        };
+        let m = data.memory_export?;
+        let bytes = self.store.opaque.memories[m].data_mut();
+        Some((bytes, &mut self.store.data))
+    }
+
     /// The bytes of a memory of this store.
     pub fn memory_data_mut(&mut self, memory: crate::Memory) -> &mut [u8] {
         self.store.opaque.memories[memory.index].data_mut()

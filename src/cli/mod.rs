@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the `run` and `wast` subcommands.
 
 mod run;
+mod signals;
 mod wast;
 
 use clap::{Parser, Subcommand};

@@ -3,6 +3,7 @@
 use super::{EXIT_ERROR, EXIT_TRAP};
 use clap::Args;
 use std::path::PathBuf;
+use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::{Engine, Error, Extern, Func, Instance, Linker, Module, Store, Val, ValType};
 
 #[derive(Debug, Args)]
@@ -16,11 +17,26 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
 
+    /// Let the program use the host network (WASIX sockets). Without it every socket call
+    /// fails with ENOTCAPABLE.
+    #[arg(long)]
+    net: bool,
+
+    /// Make host directory HOST visible to the program as GUEST (default: the same path).
+    /// The program can reach nothing outside it. Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+
+    /// Set environment variable K to V for the program (nothing is inherited). Repeatable.
+    #[arg(long = "env", value_name = "K=V")]
+    envs: Vec<String>,
+
     /// Arguments for the function named by --invoke, one per parameter, parsed by the
     /// parameter's type: i32/i64 as decimal or 0x-prefixed hex integers (optionally signed),
     /// f32/f64 as decimal floats, `inf`, `-inf` or `nan`. Options must come before the first
-    /// argument; everything after it is passed to the function. Without --invoke, ARGS are
-    /// ignored for now (they are meant for the program's own command line).
+    /// argument; everything after it is passed to the function. Without --invoke, ARGS are the
+    /// program's own command line (argv[1..]; argv[0] is FILE). Use `--` before ARGS that
+    /// start with a dash.
     #[arg(
         value_name = "ARGS",
         trailing_var_arg = true,
@@ -61,34 +77,69 @@ impl From<Error> for Failure {
     }
 }
 
+fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
+    let mut b = WasiCtxBuilder::new().net(args.net);
+    let mut argv = vec![args.file.display().to_string()];
+    if args.invoke.is_none() {
+        argv.extend(args.args.iter().cloned());
+    }
+    b = b.args(argv);
+    for kv in &args.envs {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Failure::Usage(format!("--env {kv}: expected K=V")))?;
+        b = b.env(k, v);
+    }
+    for d in &args.dirs {
+        let (host, guest) = d.split_once("::").unwrap_or((d.as_str(), d.as_str()));
+        b = b.preopen_dir(host, guest);
+    }
+    Ok(b.build()?)
+}
+
 fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let engine = Engine::default();
     let module = Module::from_file(&engine, &args.file)?;
-    let mut store = Store::new(&engine, ());
-    let linker = Linker::new(&engine);
-    let instance = linker.instantiate(&mut store, &module)?;
+    let mut store = Store::new(&engine, wasi_ctx(args)?);
+    super::signals::stop_on_signals(&store.data().waiter);
+    let mut linker = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker)?;
+    let result = run_module(args, &linker, &mut store, &module);
+    if store.data().net_refused {
+        eprintln!("note: the program's socket calls were refused; run it with --net to give it network access");
+    }
+    result
+}
+
+fn run_module(
+    args: &RunArgs,
+    linker: &Linker<WasiCtx>,
+    store: &mut Store<WasiCtx>,
+    module: &Module,
+) -> Result<(), Failure> {
+    let instance = linker.instantiate(store, module)?;
 
     let (name, func) = match &args.invoke {
-        Some(name) => match instance.get_func(&store, name) {
+        Some(name) => match instance.get_func(store, name) {
             Some(func) => (name.as_str(), func),
             None => {
                 return Err(Failure::Usage(format!(
                     "no exported function `{name}`; {}",
-                    describe_exports(&store, &instance)
+                    describe_exports(store, &instance)
                 )))
             }
         },
-        None => match instance.get_func(&store, "_start") {
+        None => match instance.get_func(store, "_start") {
             Some(func) => ("_start", func),
             None => {
                 return Err(Failure::Usage(format!(
                 "nothing to run: the module exports no `_start` function (use --invoke NAME); {}",
-                describe_exports(&store, &instance)
+                describe_exports(store, &instance)
             )))
             }
         },
     };
-    let ty = func.ty(&store);
+    let ty = func.ty(store);
     // Without --invoke the arguments are meant for the program itself (its argv), not `_start`.
     let params = if args.invoke.is_some() {
         parse_args(name, &args.args, ty.params()).map_err(Failure::Usage)?
@@ -96,7 +147,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         Vec::new()
     };
     let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
-    call(&func, &mut store, &params, &mut results)?;
+    call(&func, store, &params, &mut results)?;
     for result in &results {
         println!("{}", format_val(result));
     }
@@ -105,7 +156,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
 
 fn call(
     func: &Func,
-    store: &mut Store<()>,
+    store: &mut Store<WasiCtx>,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
@@ -113,7 +164,7 @@ fn call(
     func.call(store, params, results)
 }
 
-fn describe_exports(store: &Store<()>, instance: &Instance) -> String {
+fn describe_exports(store: &Store<WasiCtx>, instance: &Instance) -> String {
     let exports = instance.exports(store);
     if exports.is_empty() {
         return "the module has no exports".to_string();

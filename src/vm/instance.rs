@@ -35,6 +35,8 @@ pub struct InstanceData {
     /// Evaluated element segments (emptied by `elem.drop` and after active initialisation).
     pub elems: Vec<Vec<u64>>,
     pub store: *mut StoreOpaque,
+    /// Store index of the memory exported as `memory` (what WASI host calls use).
+    pub memory_export: Option<usize>,
 }
 
 impl InstanceData {
@@ -106,6 +108,7 @@ pub fn instantiate(
         dropped_data: vec![false; info.datas.len()],
         elems: Vec::new(),
         store,
+        memory_export: None,
     });
     let vmctx = inst.vmctx_ptr() as u64;
     inst.set(
@@ -191,6 +194,12 @@ pub fn instantiate(
         })
         .collect();
 
+    inst.memory_export = info.exports.iter().find_map(|(name, e)| match e {
+        crate::module::ExportIndex::Memory(m) if name == "memory" => {
+            Some(inst.memories[*m as usize])
+        }
+        _ => None,
+    });
     let inst_ptr: *mut InstanceData = &mut *inst;
     store.instances.push(inst);
     let index = store.instances.len() - 1;

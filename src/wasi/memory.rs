@@ -1,0 +1,159 @@
+//! Bounds-checked access to guest linear memory. Every guest pointer and length goes through
+//! here first: an access outside memory is `MEMVIOLATION` (78) to the guest, never a host fault
+//! (wasix-abi.md §1).
+
+use crate::wasi::errno::Errno;
+
+/// A view of the calling instance's linear memory.
+pub struct GuestMemory<'a> {
+    bytes: &'a mut [u8],
+}
+
+/// One guest iovec/ciovec: buffer address and length, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct IoVec {
+    pub buf: u32,
+    pub len: u32,
+}
+
+impl<'a> GuestMemory<'a> {
+    pub fn new(bytes: &'a mut [u8]) -> GuestMemory<'a> {
+        GuestMemory { bytes }
+    }
+
+    fn range(&self, ptr: u32, len: u32) -> Result<std::ops::Range<usize>, Errno> {
+        let end = ptr as u64 + len as u64;
+        if end > self.bytes.len() as u64 {
+            return Err(Errno::MEMVIOLATION);
+        }
+        Ok(ptr as usize..end as usize)
+    }
+
+    /// Checks that `[ptr, ptr+len)` lies in memory, without touching it.
+    pub fn check(&self, ptr: u32, len: u32) -> Result<(), Errno> {
+        self.range(ptr, len).map(|_| ())
+    }
+
+    pub fn slice(&self, ptr: u32, len: u32) -> Result<&[u8], Errno> {
+        let r = self.range(ptr, len)?;
+        Ok(&self.bytes[r])
+    }
+
+    pub fn slice_mut(&mut self, ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
+        let r = self.range(ptr, len)?;
+        Ok(&mut self.bytes[r])
+    }
+
+    pub fn read_u8(&self, ptr: u32) -> Result<u8, Errno> {
+        Ok(self.slice(ptr, 1)?[0])
+    }
+    pub fn read_u16(&self, ptr: u32) -> Result<u16, Errno> {
+        Ok(u16::from_le_bytes(self.slice(ptr, 2)?.try_into().unwrap()))
+    }
+    pub fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
+        Ok(u32::from_le_bytes(self.slice(ptr, 4)?.try_into().unwrap()))
+    }
+    pub fn read_u64(&self, ptr: u32) -> Result<u64, Errno> {
+        Ok(u64::from_le_bytes(self.slice(ptr, 8)?.try_into().unwrap()))
+    }
+    pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<(), Errno> {
+        self.slice_mut(ptr, 1)?[0] = v;
+        Ok(())
+    }
+    pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<(), Errno> {
+        self.slice_mut(ptr, 2)?.copy_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<(), Errno> {
+        self.slice_mut(ptr, 4)?.copy_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    pub fn write_u64(&mut self, ptr: u32, v: u64) -> Result<(), Errno> {
+        self.slice_mut(ptr, 8)?.copy_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    pub fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
+        self.slice_mut(ptr, data.len() as u32)?
+            .copy_from_slice(data);
+        Ok(())
+    }
+
+    /// Reads a guest string (UTF-8, not NUL-terminated).
+    pub fn read_str(&self, ptr: u32, len: u32) -> Result<&str, Errno> {
+        std::str::from_utf8(self.slice(ptr, len)?).map_err(|_| Errno::ILSEQ)
+    }
+
+    /// Reads an array of `count` iovecs (8 bytes each) at `ptr` and checks every buffer.
+    pub fn iovecs(&self, ptr: u32, count: u32) -> Result<Vec<IoVec>, Errno> {
+        let raw = self.slice(ptr, count.checked_mul(8).ok_or(Errno::MEMVIOLATION)?)?;
+        let mut out = Vec::with_capacity(count as usize);
+        for c in raw.chunks_exact(8) {
+            let v = IoVec {
+                buf: u32::from_le_bytes(c[0..4].try_into().unwrap()),
+                len: u32::from_le_bytes(c[4..8].try_into().unwrap()),
+            };
+            self.check(v.buf, v.len)?;
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// The bytes of the given (checked) iovecs, for gathering writes.
+    pub fn gather(&self, iovs: &[IoVec]) -> Vec<std::io::IoSlice<'_>> {
+        iovs.iter()
+            .map(|v| std::io::IoSlice::new(&self.bytes[v.buf as usize..(v.buf + v.len) as usize]))
+            .collect()
+    }
+
+    /// Mutable buffers of the given (checked) iovecs, for scattering reads. Overlapping iovecs
+    /// are legal in WASI; they are then filled one after another through a bounce buffer.
+    pub fn scatter(&mut self, iovs: &[IoVec]) -> Option<Vec<std::io::IoSliceMut<'_>>> {
+        let mut sorted: Vec<(u32, u32)> = iovs.iter().map(|v| (v.buf, v.len)).collect();
+        sorted.sort();
+        if sorted.windows(2).any(|w| w[0].0 + w[0].1 > w[1].0) {
+            return None;
+        }
+        // Split the memory into disjoint mutable pieces in address order, then restore the
+        // guest's order.
+        let mut order: Vec<usize> = (0..iovs.len()).collect();
+        order.sort_by_key(|&i| iovs[i].buf);
+        let mut pieces: Vec<Option<&mut [u8]>> = (0..iovs.len()).map(|_| None).collect();
+        let mut rest: &mut [u8] = self.bytes;
+        let mut base = 0u32;
+        for &i in &order {
+            let v = iovs[i];
+            let tail = std::mem::take(&mut rest);
+            let (_, from) = tail.split_at_mut((v.buf - base) as usize);
+            let (piece, after) = from.split_at_mut(v.len as usize);
+            pieces[i] = Some(piece);
+            rest = after;
+            base = v.buf + v.len;
+        }
+        Some(
+            pieces
+                .into_iter()
+                .map(|p| std::io::IoSliceMut::new(p.unwrap()))
+                .collect(),
+        )
+    }
+
+    /// Total length of the iovecs in bytes (saturating).
+    pub fn total_len(iovs: &[IoVec]) -> u64 {
+        iovs.iter().map(|v| v.len as u64).sum()
+    }
+
+    /// Copies `data` into the iovecs in order; returns the number of bytes copied.
+    pub fn fill_iovecs(&mut self, iovs: &[IoVec], mut data: &[u8]) -> usize {
+        let mut n = 0;
+        for v in iovs {
+            if data.is_empty() {
+                break;
+            }
+            let k = (v.len as usize).min(data.len());
+            self.bytes[v.buf as usize..v.buf as usize + k].copy_from_slice(&data[..k]);
+            data = &data[k..];
+            n += k;
+        }
+        n
+    }
+}

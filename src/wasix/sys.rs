@@ -1,0 +1,66 @@
+//! The few socket system calls std and socket2 do not offer in the shape needed: gathering
+//! send and scattering receive with flags and an optional address, in one host call each.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+/// `sendmsg` of `bufs` (to `to`, if given), never raising SIGPIPE.
+pub fn sendmsg(
+    fd: RawFd,
+    bufs: &[IoSlice<'_>],
+    to: Option<SocketAddr>,
+    flags: i32,
+) -> io::Result<usize> {
+    let addr = to.map(socket2::SockAddr::from);
+    // SAFETY: an all-zero msghdr is valid; the pointers set below stay alive for the call, and
+    // IoSlice is ABI-compatible with struct iovec.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len();
+        if let Some(a) = &addr {
+            msg.msg_name = a.as_ptr() as *mut libc::c_void;
+            msg.msg_namelen = a.len();
+        }
+        libc::sendmsg(fd, &msg, flags | libc::MSG_NOSIGNAL)
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `recvmsg` into `bufs`; returns the byte count, the sender address (for datagram sockets)
+/// and whether the datagram was truncated.
+pub fn recvmsg(
+    fd: RawFd,
+    bufs: &mut [IoSliceMut<'_>],
+    flags: i32,
+) -> io::Result<(usize, Option<SocketAddr>, bool)> {
+    let mut storage = socket2::SockAddrStorage::zeroed();
+    let capacity = storage.size_of();
+    // SAFETY: an all-zero msghdr is valid; the buffers and the address storage outlive the call,
+    // and IoSliceMut is ABI-compatible with struct iovec.
+    let (n, namelen, msg_flags) = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = bufs.as_mut_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len();
+        msg.msg_name = &mut storage as *mut _ as *mut libc::c_void;
+        msg.msg_namelen = capacity;
+        let n = libc::recvmsg(fd, &mut msg, flags);
+        (n, msg.msg_namelen, msg.msg_flags)
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let addr = if namelen > 0 {
+        // SAFETY: the kernel filled `storage` with a `namelen`-byte address.
+        let sa = unsafe { socket2::SockAddr::new(storage, namelen) };
+        sa.as_socket()
+    } else {
+        None
+    };
+    Ok((n as usize, addr, msg_flags & libc::MSG_TRUNC != 0))
+}

@@ -1,0 +1,641 @@
+//! Runs the WASI preview 1 tests of the official wasi-testsuite (prebuilt binaries and JSON
+//! expectations in ../shared/testdata/wasi-testsuite, see its SOURCE.md) against wasix-rt.
+//!
+//! Each `.wasm` of the three `tests/*/testsuite/wasm32-wasip1/` folders is one test; its
+//! same-named `.json` gives args, env, preopened dirs, the exit code and stdout/stderr prefixes
+//! (defaults when absent: none, none, none, 0, unchecked). The fixture dirs are copied to a
+//! fresh temporary directory per test, which is preopened under the name the JSON uses. Tests
+//! run through the embedding API (Engine/Module/Linker/Store); the ones that check stdout or
+//! stderr run the `wasix-rt` binary as a subprocess instead, to capture its output. The
+//! `wasm32-wasip3` folder holds components, which wasix-rt does not run: those are counted as
+//! skipped.
+//!
+//! Known failures: none (all 72 wasip1 tests pass).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
+use wasix_rt::{Engine, Error, Linker, Module, Store};
+
+/// Tests that must pass (of the 72 wasip1 tests of the snapshot).
+const MIN_PASSING: usize = 72;
+const SUITES: [&str; 3] = ["assemblyscript", "c", "rust"];
+const WORKERS: usize = 2;
+const TIMEOUT: Duration = Duration::from_secs(20);
+const STACK: usize = 8 << 20;
+
+fn testsuite_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/wasi-testsuite/tests")
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small JSON reader (the expectation files use objects, arrays, strings and integers).
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Json {
+    Null,
+    Bool(#[allow(dead_code)] bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn parse(text: &str) -> Result<Json, String> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let v = p.value()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("trailing characters at byte {}", p.i));
+        }
+        Ok(v)
+    }
+
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected '{}' at byte {}", c as char, self.i))
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Json) -> Result<Json, String> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(format!("bad literal at byte {}", self.i))
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        match self.peek().ok_or("unexpected end")? {
+            b'{' => {
+                self.i += 1;
+                let mut fields = Vec::new();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Ok(Json::Obj(fields));
+                }
+                loop {
+                    let Json::Str(k) = self.value()? else {
+                        return Err(format!("object key expected at byte {}", self.i));
+                    };
+                    self.expect(b':')?;
+                    fields.push((k, self.value()?));
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Json::Obj(fields));
+                        }
+                        _ => return Err(format!("',' or '}}' expected at byte {}", self.i)),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(Json::Arr(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Json::Arr(items));
+                        }
+                        _ => return Err(format!("',' or ']' expected at byte {}", self.i)),
+                    }
+                }
+            }
+            b'"' => {
+                self.i += 1;
+                self.string().map(Json::Str)
+            }
+            b't' => self.literal("true", Json::Bool(true)),
+            b'f' => self.literal("false", Json::Bool(false)),
+            b'n' => self.literal("null", Json::Null),
+            _ => {
+                let start = self.i;
+                while self.i < self.s.len()
+                    && matches!(
+                        self.s[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
+                {
+                    self.i += 1;
+                }
+                let t = std::str::from_utf8(&self.s[start..self.i]).unwrap();
+                t.parse()
+                    .map(Json::Num)
+                    .map_err(|_| format!("bad number {t:?} at byte {start}"))
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self.s.get(self.i..self.i + 4).ok_or("short \\u escape")?;
+        self.i += 4;
+        u32::from_str_radix(std::str::from_utf8(h).map_err(|e| e.to_string())?, 16)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The rest of a string whose opening quote was consumed.
+    fn string(&mut self) -> Result<String, String> {
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let c = *self.s.get(self.i).ok_or("unterminated string")?;
+            self.i += 1;
+            match c {
+                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
+                b'\\' => {
+                    let e = *self.s.get(self.i).ok_or("unterminated escape")?;
+                    self.i += 1;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let mut cp = self.hex4()?;
+                            if (0xd800..0xdc00).contains(&cp)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                cp = 0x10000
+                                    + ((cp - 0xd800) << 10)
+                                    + (lo.wrapping_sub(0xdc00) & 0x3ff);
+                            }
+                            char::from_u32(cp).unwrap_or('\u{fffd}')
+                        }
+                        _ => return Err(format!("bad escape at byte {}", self.i)),
+                    };
+                    let mut b = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+                }
+                _ => out.push(c),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+/// One test program and what it must do.
+#[derive(Debug, Clone, Default)]
+struct Case {
+    /// `suite/name`, for reports.
+    name: String,
+    wasm: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// Fixture directories, relative to the test's folder; preopened under the same names.
+    dirs: Vec<String>,
+    exit_code: i32,
+    stdout: Option<String>,
+    stderr: Option<String>,
+}
+
+fn strings(v: Option<&Json>, what: &str) -> Result<Vec<String>, String> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(Json::Arr(items)) => items
+            .iter()
+            .map(|i| match i {
+                Json::Str(s) => Ok(s.clone()),
+                other => Err(format!("{what}: string expected, got {other:?}")),
+            })
+            .collect(),
+        Some(other) => Err(format!("{what}: array expected, got {other:?}")),
+    }
+}
+
+fn load_case(suite: &str, wasm: &Path) -> Result<Case, String> {
+    let stem = wasm.file_stem().unwrap().to_string_lossy().into_owned();
+    let mut case = Case {
+        name: format!("{suite}/{stem}"),
+        wasm: wasm.to_path_buf(),
+        ..Case::default()
+    };
+    let json_path = wasm.with_extension("json");
+    if !json_path.exists() {
+        return Ok(case);
+    }
+    let text =
+        std::fs::read_to_string(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let j = Parser::parse(&text).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    case.args = strings(j.get("args"), "args")?;
+    case.dirs = strings(j.get("dirs"), "dirs")?;
+    if let Some(env) = j.get("env") {
+        let Json::Obj(fields) = env else {
+            return Err("env: object expected".into());
+        };
+        for (k, v) in fields {
+            let Json::Str(v) = v else {
+                return Err(format!("env {k}: string expected"));
+            };
+            case.env.push((k.clone(), v.clone()));
+        }
+    }
+    match j.get("exit_code") {
+        None => {}
+        Some(Json::Num(n)) => case.exit_code = *n as i32,
+        Some(other) => return Err(format!("exit_code: number expected, got {other:?}")),
+    }
+    for (key, slot) in [("stdout", &mut case.stdout), ("stderr", &mut case.stderr)] {
+        match j.get(key) {
+            None => {}
+            Some(Json::Str(s)) => *slot = Some(s.clone()),
+            Some(other) => return Err(format!("{key}: string expected, got {other:?}")),
+        }
+    }
+    for key in ["root", "operations"] {
+        if j.get(key).is_some() {
+            return Err(format!("unsupported key `{key}`"));
+        }
+    }
+    Ok(case)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let ty = e.file_type()?;
+        let dest = to.join(e.file_name());
+        if ty.is_dir() {
+            copy_dir(&e.path(), &dest)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, dest)?;
+        } else {
+            std::fs::copy(e.path(), dest)?;
+        }
+    }
+    Ok(())
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh scratch directory holding copies of the case's fixture dirs.
+fn scratch_for(case: &Case) -> Result<PathBuf, String> {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let leaf = case.name.replace('/', "-");
+    let dir = std::env::temp_dir().join(format!("wasix-rt-wasi-{}-{n}-{leaf}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let folder = case.wasm.parent().unwrap();
+    for d in &case.dirs {
+        copy_dir(&folder.join(d), &dir.join(d)).map_err(|e| format!("copying fixture {d}: {e}"))?;
+    }
+    Ok(dir)
+}
+
+fn program_name(case: &Case) -> String {
+    case.wasm
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs `_start` through the embedding API; returns the exit code.
+fn run_in_process(case: &Case, scratch: &Path) -> Result<i32, String> {
+    let mut b = WasiCtxBuilder::new()
+        .args(std::iter::once(program_name(case)).chain(case.args.iter().cloned()));
+    for (k, v) in &case.env {
+        b = b.env(k, v);
+    }
+    for d in &case.dirs {
+        b = b.preopen_dir(scratch.join(d), d.as_str());
+    }
+    let ctx = b
+        .build()
+        .map_err(|e| format!("building the WASI context: {e}"))?;
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &case.wasm).map_err(|e| format!("loading: {e}"))?;
+    let mut store: Store<WasiCtx> = Store::new(&engine, ctx);
+    let mut linker = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .map_err(|e| format!("instantiating: {e}"))?;
+    let start = instance
+        .get_func(&store, "_start")
+        .ok_or("no `_start` export")?;
+    match start.call(&mut store, &[], &mut []) {
+        Ok(()) => Ok(0),
+        Err(Error::Exit(code)) => Ok(code),
+        Err(Error::Trap(t)) => Err(format!("trap: {t}")),
+        Err(e) => Err(format!("error: {e}")),
+    }
+}
+
+/// Runs the case with the `wasix-rt` binary, capturing stdout and stderr; returns the exit
+/// code and both outputs.
+fn run_subprocess(case: &Case, scratch: &Path) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+    cmd.arg("run").arg(&case.wasm);
+    for d in &case.dirs {
+        cmd.arg("--dir")
+            .arg(format!("{}::{d}", scratch.join(d).display()));
+    }
+    for (k, v) in &case.env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    cmd.arg("--").args(&case.args);
+    let out_path = scratch.join("stdout.captured");
+    let err_path = scratch.join("stderr.captured");
+    let out = std::fs::File::create(&out_path).map_err(|e| e.to_string())?;
+    let err = std::fs::File::create(&err_path).map_err(|e| e.to_string())?;
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err).env_clear();
+    let mut child = cmd.spawn().map_err(|e| format!("spawning wasix-rt: {e}"))?;
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(s) => break s,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {}s", TIMEOUT.as_secs()));
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let code = status
+        .code()
+        .ok_or_else(|| format!("killed by a signal ({status})"))?;
+    let stdout = std::fs::read(&out_path).map_err(|e| e.to_string())?;
+    let stderr = std::fs::read(&err_path).map_err(|e| e.to_string())?;
+    Ok((code, stdout, stderr))
+}
+
+/// Runs one case in a fresh scratch dir; `Err` says why it failed.
+fn run_case(case: &Case) -> Result<(), String> {
+    let scratch = scratch_for(case)?;
+    let result = (|| {
+        if case.stdout.is_some() || case.stderr.is_some() {
+            let (code, stdout, stderr) = run_subprocess(case, &scratch)?;
+            let show = |b: &[u8]| {
+                String::from_utf8_lossy(b)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            };
+            if code != case.exit_code {
+                return Err(format!(
+                    "exit code {code}, expected {}; stderr: {}",
+                    case.exit_code,
+                    show(&stderr)
+                ));
+            }
+            for (what, want, got) in [
+                ("stdout", &case.stdout, &stdout),
+                ("stderr", &case.stderr, &stderr),
+            ] {
+                if let Some(want) = want {
+                    if !got.starts_with(want.as_bytes()) {
+                        return Err(format!(
+                            "{what} {:?} does not start with {want:?}",
+                            show(got)
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        } else {
+            let code = run_in_process(case, &scratch)?;
+            if code != case.exit_code {
+                return Err(format!("exit code {code}, expected {}", case.exit_code));
+            }
+            Ok(())
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Runs `case` on its own thread (8 MiB stack), giving up after [`TIMEOUT`]. A test that
+/// times out leaves its thread behind; the process ends with the test anyway.
+fn run_with_timeout(case: Case) -> Result<(), String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(case.name.clone())
+        .stack_size(STACK)
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(&case)))
+                .unwrap_or_else(|_| Err("the runner panicked".to_string()));
+            let _ = tx.send(r);
+        })
+        .map_err(|e| format!("spawning a thread: {e}"))?;
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(r) => r,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(format!("timed out after {}s", TIMEOUT.as_secs()))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err("the test thread died".to_string()),
+    }
+}
+
+/// A test's name and why it failed, if it did.
+type Outcome = (String, Result<(), String>);
+
+fn wasm_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn wasi_testsuite() {
+    let root = testsuite_dir();
+    if !root.is_dir() {
+        println!("wasi: testsuite not found at {}; skipped", root.display());
+        return;
+    }
+    let mut cases = VecDeque::new();
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut skipped = 0;
+    for suite in SUITES {
+        for wasm in wasm_files(&root.join(suite).join("testsuite/wasm32-wasip1")) {
+            match load_case(suite, &wasm) {
+                Ok(c) => cases.push_back(c),
+                Err(e) => failures.push((format!("{suite}/{}", wasm.display()), e)),
+            }
+        }
+        // Components (WASI 0.3): not something wasix-rt runs.
+        skipped += wasm_files(&root.join(suite).join("testsuite/wasm32-wasip3")).len();
+    }
+    let total = cases.len();
+    let queue = Arc::new(Mutex::new(cases));
+    let results: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let queue = queue.clone();
+            let results = results.clone();
+            std::thread::spawn(move || loop {
+                let Some(case) = queue.lock().unwrap().pop_front() else {
+                    break;
+                };
+                let name = case.name.clone();
+                let started = Instant::now();
+                let r = run_with_timeout(case);
+                let secs = started.elapsed().as_secs_f64();
+                match &r {
+                    Ok(()) => println!("PASS {name} ({secs:.1}s)"),
+                    Err(e) => println!("FAIL {name}: {e}"),
+                }
+                results.lock().unwrap().push((name, r));
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let results = std::mem::take(&mut *results.lock().unwrap());
+    assert_eq!(results.len(), total);
+    let passed = results.iter().filter(|(_, r)| r.is_ok()).count();
+    failures.extend(
+        results
+            .into_iter()
+            .filter_map(|(n, r)| r.err().map(|e| (n, e))),
+    );
+    failures.sort();
+    for (name, why) in &failures {
+        println!("  failed: {name}: {why}");
+    }
+    println!(
+        "wasi: {passed} passed, {} failed, {skipped} skipped",
+        failures.len()
+    );
+    assert!(
+        passed >= MIN_PASSING,
+        "only {passed} wasi-testsuite tests passed, expected at least {MIN_PASSING}"
+    );
+}
+
+/// The sandbox seen from a guest: no path through a preopen reaches the file next to it.
+#[test]
+fn paths_cannot_leave_a_preopened_directory() {
+    use wasix_rt::Val;
+    let base = std::env::temp_dir().join(format!("wasix-rt-wasi-sandbox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("root");
+    std::fs::create_dir_all(root.join("inner")).unwrap();
+    std::fs::write(base.join("secret"), b"secret").unwrap();
+    std::fs::write(root.join("inside"), b"ok").unwrap();
+    std::os::unix::fs::symlink("..", root.join("up")).unwrap();
+    std::os::unix::fs::symlink("../secret", root.join("leak")).unwrap();
+    std::os::unix::fs::symlink(base.join("secret"), root.join("abs")).unwrap();
+
+    let paths: [(&str, i32); 10] = [
+        ("inside", 0),
+        ("inner/../inside", 0),
+        ("../secret", 76),
+        ("/etc/passwd", 76),
+        ("inner/../../secret", 76),
+        ("up/secret", 76),
+        ("leak", 76),
+        ("abs", 76),
+        ("inner/../up/root/inside", 76),
+        ("esc/secret", 76),
+    ];
+    let mut data = String::new();
+    let mut offsets = Vec::new();
+    for (p, _) in &paths {
+        offsets.push(0x100 + data.len());
+        data.push_str(p);
+    }
+    let wat = format!(
+        r#"(module
+          (import "wasi_snapshot_preview1" "path_open"
+            (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "path_symlink"
+            (func $symlink (param i32 i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0x100) "{data}")
+          (data (i32.const 0x40) "../..esc")
+          (func (export "open") (param $ptr i32) (param $len i32) (result i32)
+            (call $open (i32.const 3) (i32.const 1) (local.get $ptr) (local.get $len)
+              (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 0x20)))
+          (func (export "symlink") (result i32)
+            (call $symlink (i32.const 0x40) (i32.const 5) (i32.const 3) (i32.const 0x45) (i32.const 3))))"#
+    );
+    let ctx = WasiCtxBuilder::new()
+        .preopen_dir(&root, "root")
+        .build()
+        .unwrap();
+    let engine = Engine::default();
+    let module = Module::new(&engine, &wat).unwrap();
+    let mut store = Store::new(&engine, ctx);
+    let mut linker = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let open = instance.get_func(&store, "open").unwrap();
+    let symlink = instance.get_func(&store, "symlink").unwrap();
+    let mut r = [Val::I32(-1)];
+    // The guest may create a link pointing out of the tree, but never follow it.
+    symlink.call(&mut store, &[], &mut r).unwrap();
+    assert!(matches!(r[0], Val::I32(0)), "path_symlink: {:?}", r[0]);
+    for ((p, want), at) in paths.iter().zip(&offsets) {
+        let params = [Val::I32(*at as i32), Val::I32(p.len() as i32)];
+        open.call(&mut store, &params, &mut r).unwrap();
+        assert!(
+            matches!(r[0], Val::I32(e) if e == *want),
+            "path_open({p:?}) = {:?}, want {want}",
+            r[0]
+        );
+    }
+    std::fs::remove_dir_all(&base).unwrap();
+}
