@@ -1,0 +1,294 @@
+//! The WASIX network layer with real clients on loopback: the sample servers under load, a
+//! client that resets its connection, the `--net` capability, and bad guest pointers.
+//! Servers bind ports picked free just before (bind 127.0.0.1:0, read the port, release it).
+//! Every loop is bounded in count and time.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
+use wasix_rt::{Engine, Linker, Module, Store};
+
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\n\r\nHello, World!";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A copy of a sample with its listening port (little-endian in the addr_port data segment)
+/// replaced by `port`.
+fn sample_on_port(name: &str, default_port: u16, port: u16) -> PathBuf {
+    let text = std::fs::read_to_string(Path::new("wat-samples").join(name)).unwrap();
+    let le = |p: u16| format!("\\{:02x}\\{:02x}", p & 0xff, p >> 8);
+    let needle = format!("\"\\01\\00{}", le(default_port));
+    assert!(
+        text.contains(&needle),
+        "{name} has no addr_port for port {default_port}"
+    );
+    let text = text.replace(&needle, &format!("\"\\01\\00{}", le(port)));
+    let dir = std::env::temp_dir().join(format!("wasix-rt-net-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{port}-{name}"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(sample: &str, default_port: u16) -> Server {
+        let port = free_port();
+        let path = sample_on_port(sample, default_port, port);
+        let child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+            .args(["run", path.to_str().unwrap(), "--net"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "server on port {port} did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The probe connection above was a real request; the server answered and moved on.
+        Server { child, port }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Stops the server with SIGINT and returns its exit status.
+    fn stop(mut self) -> Option<i32> {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("server did not stop on SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(server: &Server) -> Vec<u8> {
+    let mut s = server.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = Vec::new();
+    s.read_to_end(&mut body).unwrap();
+    body
+}
+
+#[test]
+fn server_answers_exactly_the_32_bytes_sequentially_and_concurrently() {
+    let server = Server::start("server.wat", 8080);
+    assert_eq!(get(&server), RESPONSE);
+    for i in 0..1000 {
+        assert_eq!(get(&server), RESPONSE, "sequential request {i}");
+    }
+    let port = server.port;
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let mut body = Vec::new();
+                    s.read_to_end(&mut body).unwrap();
+                    assert_eq!(body, RESPONSE);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // SIGINT wakes the guest blocked in accept and ends it cleanly (128 + SIGINT).
+    assert_eq!(server.stop(), Some(130));
+}
+
+#[test]
+fn a_client_that_resets_does_not_stop_the_server() {
+    let server = Server::start("server.wat", 8080);
+    for _ in 0..20 {
+        let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        // Linger 0 makes close send RST instead of FIN.
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s);
+    }
+    for _ in 0..5 {
+        assert_eq!(get(&server), RESPONSE);
+    }
+    assert_eq!(server.stop(), Some(130));
+}
+
+#[test]
+fn echo_round_trips_one_megabyte() {
+    let server = Server::start("echo.wat", 8081);
+    let data: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let mut s = server.connect();
+    let mut reader = s.try_clone().unwrap();
+    let expected = data.len();
+    let collector = std::thread::spawn(move || {
+        let mut out = Vec::with_capacity(expected);
+        reader.read_to_end(&mut out).unwrap();
+        out
+    });
+    s.write_all(&data).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let out = collector.join().unwrap();
+    assert_eq!(out.len(), data.len());
+    assert!(out == data, "echoed bytes differ");
+    assert_eq!(server.stop(), Some(130));
+}
+
+#[test]
+fn without_net_the_server_fails_and_says_why() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "wat-samples/server.wat"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The sample exits with the errno of the failed sock_open: NOTCAPABLE (76).
+    assert_eq!(out.status.code(), Some(76), "{stderr}");
+    assert!(stderr.contains("--net"), "{stderr}");
+}
+
+/// Each function calls one socket function with one bad pointer and returns its errno.
+const BAD_POINTERS: &str = r#"
+(module
+  (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_bind" (func $bind (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_listen" (func $listen (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_connect" (func $connect (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_accept_v2" (func $accept (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_accept" (func $accept1 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_send" (func $send (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_send_to" (func $send_to (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_recv" (func $recv (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_recv_from" (func $recv_from (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_status" (func $status (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_addr_local" (func $addr_local (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_addr_peer" (func $addr_peer (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_get_opt_flag" (func $get_flag (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_set_opt_time" (func $set_time (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_get_opt_time" (func $get_time (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_get_opt_size" (func $get_size (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; 0x100: 127.0.0.1:0 ; 0x200: iovec (buf 0x400, len 4) ; 0x210: iovec pointing out of memory
+  (data (i32.const 0x100) "\01\00\00\00\7f\00\00\01")
+  (data (i32.const 0x200) "\00\04\00\00\04\00\00\00")
+  (data (i32.const 0x210) "\f0\ff\00\00\00\01\00\00")
+  (global $bad i32 (i32.const 0xfffffff0))
+  ;; A TCP socket (fd written at 0x180), bound when $bound is 1, listening when 2.
+  (func $sock (param $stage i32) (result i32) (local $fd i32)
+    (drop (call $open (i32.const 1) (i32.const 1) (i32.const 6) (i32.const 0x180)))
+    (local.set $fd (i32.load (i32.const 0x180)))
+    (if (i32.ge_u (local.get $stage) (i32.const 1)) (then (drop (call $bind (local.get $fd) (i32.const 0x100)))))
+    (if (i32.ge_u (local.get $stage) (i32.const 2)) (then (drop (call $listen (local.get $fd) (i32.const 10)))))
+    (local.get $fd))
+  (func $udp (result i32)
+    (drop (call $open (i32.const 1) (i32.const 2) (i32.const 17) (i32.const 0x180)))
+    (drop (call $bind (i32.load (i32.const 0x180)) (i32.const 0x100)))
+    (i32.load (i32.const 0x180)))
+  (func (export "open") (result i32) (call $open (i32.const 1) (i32.const 1) (i32.const 6) (global.get $bad)))
+  (func (export "bind") (result i32) (call $bind (call $sock (i32.const 0)) (global.get $bad)))
+  (func (export "connect") (result i32) (call $connect (call $sock (i32.const 0)) (global.get $bad)))
+  (func (export "accept_fd") (result i32) (call $accept (call $sock (i32.const 2)) (i32.const 4) (global.get $bad) (i32.const 0x300)))
+  (func (export "accept_addr") (result i32) (call $accept (call $sock (i32.const 2)) (i32.const 4) (i32.const 0x300) (global.get $bad)))
+  (func (export "accept1_fd") (result i32) (call $accept1 (call $sock (i32.const 2)) (i32.const 4) (global.get $bad)))
+  (func (export "send_iovs") (result i32) (call $send (call $udp) (global.get $bad) (i32.const 1) (i32.const 0) (i32.const 0x300)))
+  (func (export "send_buf") (result i32) (call $send (call $udp) (i32.const 0x210) (i32.const 1) (i32.const 0) (i32.const 0x300)))
+  (func (export "send_nsent") (result i32) (call $send (call $udp) (i32.const 0x200) (i32.const 1) (i32.const 0) (global.get $bad)))
+  (func (export "send_to_addr") (result i32) (call $send_to (call $udp) (i32.const 0x200) (i32.const 1) (i32.const 0) (global.get $bad) (i32.const 0x300)))
+  (func (export "send_to_nsent") (result i32) (call $send_to (call $udp) (i32.const 0x200) (i32.const 1) (i32.const 0) (i32.const 0x100) (global.get $bad)))
+  (func (export "recv_iovs") (result i32) (call $recv (call $udp) (global.get $bad) (i32.const 1) (i32.const 8) (i32.const 0x300) (i32.const 0x304)))
+  (func (export "recv_buf") (result i32) (call $recv (call $udp) (i32.const 0x210) (i32.const 1) (i32.const 8) (i32.const 0x300) (i32.const 0x304)))
+  (func (export "recv_nread") (result i32) (call $recv (call $udp) (i32.const 0x200) (i32.const 1) (i32.const 8) (global.get $bad) (i32.const 0x304)))
+  (func (export "recv_roflags") (result i32) (call $recv (call $udp) (i32.const 0x200) (i32.const 1) (i32.const 8) (i32.const 0x300) (global.get $bad)))
+  (func (export "recv_from_addr") (result i32) (call $recv_from (call $udp) (i32.const 0x200) (i32.const 1) (i32.const 8) (i32.const 0x300) (i32.const 0x304) (global.get $bad)))
+  (func (export "status") (result i32) (call $status (call $sock (i32.const 0)) (global.get $bad)))
+  (func (export "addr_local") (result i32) (call $addr_local (call $sock (i32.const 1)) (global.get $bad)))
+  (func (export "addr_peer") (result i32) (call $addr_peer (call $sock (i32.const 1)) (global.get $bad)))
+  (func (export "get_opt_flag") (result i32) (call $get_flag (call $sock (i32.const 0)) (i32.const 2) (global.get $bad)))
+  (func (export "set_opt_time") (result i32) (call $set_time (call $sock (i32.const 0)) (i32.const 19) (global.get $bad)))
+  (func (export "get_opt_time") (result i32) (call $get_time (call $sock (i32.const 0)) (i32.const 19) (global.get $bad)))
+  (func (export "get_opt_size") (result i32) (call $get_size (call $sock (i32.const 0)) (i32.const 15) (global.get $bad)))
+)"#;
+
+#[test]
+fn bad_guest_pointers_give_memviolation() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, BAD_POINTERS).unwrap();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let cases = [
+        "open",
+        "bind",
+        "connect",
+        "accept_fd",
+        "accept_addr",
+        "accept1_fd",
+        "send_iovs",
+        "send_buf",
+        "send_nsent",
+        "send_to_addr",
+        "send_to_nsent",
+        "recv_iovs",
+        "recv_buf",
+        "recv_nread",
+        "recv_roflags",
+        "recv_from_addr",
+        "status",
+        "addr_local",
+        "addr_peer",
+        "get_opt_flag",
+        "set_opt_time",
+        "get_opt_time",
+        "get_opt_size",
+    ];
+    for case in cases {
+        let mut store = Store::new(&engine, WasiCtxBuilder::new().net(true).build().unwrap());
+        let inst = linker.instantiate(&mut store, &module).unwrap();
+        let f = inst.get_typed_func::<(), i32, _>(&store, case).unwrap();
+        assert_eq!(
+            f.call(&mut store, ()).unwrap(),
+            78,
+            "{case}: expected MEMVIOLATION"
+        );
+        // No fd leaked by a call that failed on its output pointer: only stdio and the
+        // sockets the case made itself are open.
+        let open = store.data().fds.iter().count();
+        assert!(open <= 4, "{case}: {open} fds open");
+    }
+}
