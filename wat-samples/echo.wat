@@ -6,6 +6,7 @@
 ;; then:         echo hello | nc -q1 127.0.0.1 8081
 (module
   (import "wasix_32v1" "sock_open" (func $sock_open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_set_opt_flag" (func $sock_set_opt_flag (param i32 i32 i32) (result i32)))
   (import "wasix_32v1" "sock_bind" (func $sock_bind (param i32 i32) (result i32)))
   (import "wasix_32v1" "sock_listen" (func $sock_listen (param i32 i32) (result i32)))
   (import "wasix_32v1" "sock_accept_v2" (func $sock_accept_v2 (param i32 i32 i32 i32) (result i32)))
@@ -25,6 +26,8 @@
   (func (export "_start") (local $listener i32) (local $conn i32) (local $n i32) (local $off i32)
     (call $check (call $sock_open (i32.const 1) (i32.const 1) (i32.const 6) (i32.const 0x180)))
     (local.set $listener (i32.load (i32.const 0x180)))
+    ;; sock_option 2 = REUSE_ADDR
+    (call $check (call $sock_set_opt_flag (local.get $listener) (i32.const 2) (i32.const 1)))
     (call $check (call $sock_bind (local.get $listener) (i32.const 0x100)))
     (call $check (call $sock_listen (local.get $listener) (i32.const 100)))
     (loop $serve

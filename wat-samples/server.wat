@@ -1,5 +1,5 @@
 ;; server.wat: the smallest HTTP server, written by hand against WASIX. It opens an IPv4 TCP
-;; socket, binds 0.0.0.0:8080, listens with a backlog of 100, then forever: accepts a
+;; socket, sets SO_REUSEADDR (so a restart does not wait for TIME_WAIT), binds 0.0.0.0:8080, listens with a backlog of 100, then forever: accepts a
 ;; connection (sock_accept_v2), sends the 32 bytes "HTTP/1.1 200 OK\r\n\r\nHello, World!"
 ;; (sock_send), shuts the connection down in both directions (sock_shutdown) and closes it
 ;; (fd_close). A failed step makes the program exit with that step's errno.
@@ -7,6 +7,7 @@
 ;; then:         curl http://127.0.0.1:8080/
 (module
   (import "wasix_32v1" "sock_open" (func $sock_open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_set_opt_flag" (func $sock_set_opt_flag (param i32 i32 i32) (result i32)))
   (import "wasix_32v1" "sock_bind" (func $sock_bind (param i32 i32) (result i32)))
   (import "wasix_32v1" "sock_listen" (func $sock_listen (param i32 i32) (result i32)))
   (import "wasix_32v1" "sock_accept_v2" (func $sock_accept_v2 (param i32 i32 i32 i32) (result i32)))
@@ -26,6 +27,8 @@
   (func (export "_start") (local $listener i32) (local $conn i32)
     (call $check (call $sock_open (i32.const 1) (i32.const 1) (i32.const 6) (i32.const 0x180)))
     (local.set $listener (i32.load (i32.const 0x180)))
+    ;; sock_option 2 = REUSE_ADDR
+    (call $check (call $sock_set_opt_flag (local.get $listener) (i32.const 2) (i32.const 1)))
     (call $check (call $sock_bind (local.get $listener) (i32.const 0x100)))
     (call $check (call $sock_listen (local.get $listener) (i32.const 100)))
     (loop $serve
