@@ -292,3 +292,95 @@ fn bad_guest_pointers_give_memviolation() {
         assert!(open <= 4, "{case}: {open} fds open");
     }
 }
+
+const V6_AND_NONBLOCKING: &str = r#"
+(module
+  (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_bind" (func $bind (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_listen" (func $listen (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_accept_v2" (func $accept (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_addr_local" (func $addr_local (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_send" (func $send (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; 0x100: [::1]:0 (tag 2, port 0, 15 zero octets then 1)
+  (data (i32.const 0x100) "\02\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\01")
+  (data (i32.const 0x200) "\00\04\00\00\02\00\00\00")
+  (data (i32.const 0x400) "v6")
+  (global $listener (mut i32) (i32.const 0))
+  ;; Opens [::1]:0 and listens; returns the port (sock_addr_local writes it big-endian).
+  (func (export "listen6") (result i32)
+    (if (call $open (i32.const 2) (i32.const 1) (i32.const 6) (i32.const 0x180)) (then (return (i32.const -1))))
+    (global.set $listener (i32.load (i32.const 0x180)))
+    (if (call $bind (global.get $listener) (i32.const 0x100)) (then (return (i32.const -2))))
+    (if (call $listen (global.get $listener) (i32.const 10)) (then (return (i32.const -3))))
+    (if (call $addr_local (global.get $listener) (i32.const 0x300)) (then (return (i32.const -4))))
+    (if (i32.ne (i32.load8_u (i32.const 0x300)) (i32.const 2)) (then (return (i32.const -5))))
+    (i32.or (i32.shl (i32.load8_u (i32.const 0x302)) (i32.const 8)) (i32.load8_u (i32.const 0x303))))
+  ;; accept_v2 with fdflags NONBLOCK (4): the errno (AGAIN when nobody is connecting).
+  (func (export "try_accept") (result i32)
+    (call $accept (global.get $listener) (i32.const 4) (i32.const 0x184) (i32.const 0x190)))
+  ;; Blocking accept, send "v6", close; returns the peer's address tag.
+  (func (export "serve_one") (result i32) (local $c i32)
+    (if (call $accept (global.get $listener) (i32.const 0) (i32.const 0x184) (i32.const 0x190)) (then (return (i32.const -1))))
+    (local.set $c (i32.load (i32.const 0x184)))
+    (drop (call $send (local.get $c) (i32.const 0x200) (i32.const 1) (i32.const 0) (i32.const 0x188)))
+    (drop (call $close (local.get $c)))
+    (i32.load8_u (i32.const 0x190)))
+)"#;
+
+#[test]
+fn ipv6_sockets_and_nonblocking_accept() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, V6_AND_NONBLOCKING).unwrap();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let mut store = Store::new(&engine, WasiCtxBuilder::new().net(true).build().unwrap());
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let call = |store: &mut Store<WasiCtx>, name: &str| {
+        inst.get_typed_func::<(), i32, _>(store, name)
+            .unwrap()
+            .call(store, ())
+            .unwrap()
+    };
+    let port = call(&mut store, "listen6");
+    assert!(port > 0, "listen6 failed with {port}");
+    assert_eq!(
+        call(&mut store, "try_accept"),
+        6,
+        "non-blocking accept with no client: AGAIN"
+    );
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("::1", port as u16)).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    assert_eq!(call(&mut store, "serve_one"), 2, "peer address is IPv6");
+    assert_eq!(client.join().unwrap(), b"v6");
+}
+
+/// CPU time (user + system, in clock ticks) a process has used, from /proc.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_blocking_accept_costs_no_cpu() {
+    let server = Server::start("server.wat", 8080);
+    let before = cpu_ticks(server.child.id());
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = cpu_ticks(server.child.id()) - before;
+    // A spinning accept would use ~150 ticks (100 Hz); a waiting one uses none.
+    assert!(used <= 5, "idle server used {used} clock ticks in 1.5 s");
+    assert_eq!(get(&server), RESPONSE);
+    // SIGTERM also stops it cleanly, with 128 + SIGTERM.
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+}

@@ -20,7 +20,7 @@ pub fn stop_on_signals(waiter: &Waiter) {
                 std::process::exit(128 + sig);
             }
             first = false;
-            flag.store(true, Ordering::Relaxed);
+            flag.store(sig, Ordering::Relaxed);
             let _ = waker.wake();
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_secs(1));

@@ -122,8 +122,8 @@ pub(crate) fn errno_call(
     };
     let mut mem = GuestMemory::new(bytes);
     let r = body(ctx, &mut mem);
-    if ctx.waiter.stop_requested() {
-        return Err(Error::Exit(130));
+    if let Some(sig) = ctx.waiter.stop_signal() {
+        return Err(Error::Exit(128 + sig));
     }
     Ok(match r {
         Ok(()) => 0,

@@ -10,7 +10,7 @@ use crate::wasi::errno::Errno;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,8 @@ pub struct Waiter {
     poll: Poll,
     events: Events,
     waker: Arc<Waker>,
-    stop: Arc<AtomicBool>,
+    /// The signal that asked the guest to stop (0: none).
+    stop: Arc<AtomicI32>,
 }
 
 impl Waiter {
@@ -40,17 +41,26 @@ impl Waiter {
             poll,
             events: Events::with_capacity(64),
             waker,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicI32::new(0)),
         })
     }
 
-    /// What a signal handler thread uses to stop the guest: set the flag, then wake.
-    pub fn stopper(&self) -> (Arc<AtomicBool>, Arc<Waker>) {
+    /// What a signal handler thread uses to stop the guest: store the signal number, then
+    /// wake.
+    pub fn stopper(&self) -> (Arc<AtomicI32>, Arc<Waker>) {
         (self.stop.clone(), self.waker.clone())
     }
 
     pub fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.stop_signal().is_some()
+    }
+
+    /// The signal that asked the guest to stop, if any.
+    pub fn stop_signal(&self) -> Option<i32> {
+        match self.stop.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        }
     }
 
     fn arm(&self, fd: RawFd, interest: Interest) -> Result<(), Errno> {

@@ -166,7 +166,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
                 let (n, from, truncated) = net::recv_from(ctx, mem, fd, &iovs, flags)?;
                 mem.write_u32(nread, n)?;
                 mem.write_u16(roflags, truncated as u16)?;
-                let from = from.unwrap_or_else(|| net::encode_addr_unspecified());
+                let from = from.unwrap_or_else(net::unspecified_v4);
                 write_addr(mem, addr, &from)
             })
         },

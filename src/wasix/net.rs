@@ -61,8 +61,8 @@ pub fn encode_addr(addr: &SocketAddr) -> [u8; ADDR_PORT_SIZE as usize] {
     b
 }
 
-/// The all-zero IPv4 address, for outputs that have no address to report.
-pub fn encode_addr_unspecified() -> SocketAddr {
+/// 0.0.0.0:0, for outputs that have no address to report.
+pub fn unspecified_v4() -> SocketAddr {
     unspecified(1)
 }
 
