@@ -22,6 +22,7 @@ pub mod api;
 pub mod compile;
 pub mod error;
 pub mod module;
+pub mod profile;
 pub mod translate;
 pub mod types;
 pub mod vm;

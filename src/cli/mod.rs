@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the `run` and `wast` subcommands.
 
+mod profile_log;
 mod run;
 mod signals;
 mod wast;
@@ -41,6 +42,9 @@ enum Command {
     /// Run WebAssembly spec test scripts (.wast) and report passed/failed/skipped directives.
     #[command(after_help = AFTER_HELP)]
     Wast(wast::WastArgs),
+    /// Turn a `RUST_LOG=trace` log of `wasix-rt run` (stderr) into the per-call table that
+    /// --profile prints: count, total, mean, p50, p99 and max of each host call's busy time.
+    ProfileLog(profile_log::ProfileLogArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit status.
@@ -54,6 +58,7 @@ pub fn main() -> i32 {
         .spawn(move || match cli.command {
             Command::Run(args) => run::run(args),
             Command::Wast(args) => wast::run(args),
+            Command::ProfileLog(args) => profile_log::run(args),
         });
     match worker.map(|handle| handle.join()) {
         Ok(Ok(code)) => code,
@@ -74,8 +79,22 @@ fn init_tracing() {
     if std::env::var_os("RUST_LOG").is_none() {
         return;
     }
+    // One line per host call when its span closes, with its busy and idle time. Cranelift's
+    // own trace output (the compiler's every step) stays quiet unless asked for by name.
+    let mut filter = tracing_subscriber::EnvFilter::from_default_env();
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    for quiet in ["cranelift_codegen", "cranelift_frontend", "regalloc2"] {
+        if !asked.contains(quiet) {
+            if let Ok(d) = format!("{quiet}=warn").parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .try_init();
 }

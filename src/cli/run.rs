@@ -27,6 +27,16 @@ pub struct RunArgs {
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
 
+    /// Keep per-host-call statistics (count, total, mean, p50, p99, max) and the split of time
+    /// between guest code and host calls; print them as a table on stderr when the program
+    /// ends (also on SIGINT/SIGTERM).
+    #[arg(long)]
+    profile: bool,
+
+    /// Write the --profile data as JSON to FILE (implies --profile).
+    #[arg(long, value_name = "FILE")]
+    profile_json: Option<PathBuf>,
+
     /// Set environment variable K to V for the program (nothing is inherited). Repeatable.
     #[arg(long = "env", value_name = "K=V")]
     envs: Vec<String>,
@@ -100,11 +110,25 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
 fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let engine = Engine::default();
     let module = Module::from_file(&engine, &args.file)?;
-    let mut store = Store::new(&engine, wasi_ctx(args)?);
+    let mut ctx = wasi_ctx(args)?;
+    if args.profile || args.profile_json.is_some() {
+        ctx.profile = Some(wasix_rt::profile::Profile::new());
+    }
+    let mut store = Store::new(&engine, ctx);
     super::signals::stop_on_signals(&store.data().waiter);
     let mut linker = Linker::new(&engine);
     wasix_rt::wasi::add_to_linker(&mut linker)?;
     let result = run_module(args, &linker, &mut store, &module);
+    if let Some(p) = &store.data().profile {
+        if args.profile {
+            eprint!("{}", p.table());
+        }
+        if let Some(path) = &args.profile_json {
+            if let Err(e) = std::fs::write(path, p.json().to_string()) {
+                eprintln!("error: writing {}: {e}", path.display());
+            }
+        }
+    }
     if store.data().net_refused {
         eprintln!("note: the program's socket calls were refused; run it with --net to give it network access");
     }

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::wasi::errno::Errno;
 use crate::wasi::fdtable::{fdflags, filetype, rights, FdEntry, FdKind};
 use crate::wasi::memory::GuestMemory;
-use crate::wasi::{errno_call, WasiCtx, PREVIEW1};
+use crate::wasi::{WasiCtx, PREVIEW1};
 use std::collections::VecDeque;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, Metadata, OpenOptions};
@@ -1039,7 +1039,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_pread",
         |mut c: C, fd: u32, iovs: u32, len: u32, offset: u64, nread: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_pread", [fd, len, offset], |ctx, mem| {
                 fd_pread(ctx, mem, fd, iovs, len, offset, nread)
             })
         },
@@ -1048,7 +1048,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_pwrite",
         |mut c: C, fd: u32, iovs: u32, len: u32, offset: u64, nwritten: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_pwrite", [fd, len, offset], |ctx, mem| {
                 fd_pwrite(ctx, mem, fd, iovs, len, offset, nwritten)
             })
         },
@@ -1057,25 +1057,27 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_seek",
         |mut c: C, fd: u32, delta: i64, whence: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_seek", [fd, whence], |ctx, mem| {
                 fd_seek(ctx, mem, fd, delta, whence & 0xff, out)
             })
         },
     )?;
     linker.func_wrap(m, "fd_tell", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| fd_seek(ctx, mem, fd, 0, 1, out))
+        host_call!(&mut c, "fd_tell", [fd], |ctx, mem| fd_seek(
+            ctx, mem, fd, 0, 1, out
+        ))
     })?;
     linker.func_wrap(m, "fd_sync", |mut c: C, fd: u32| {
-        errno_call(&mut c, |ctx, _| fd_sync(ctx, fd, false))
+        host_call!(&mut c, "fd_sync", [fd], |ctx, _| fd_sync(ctx, fd, false))
     })?;
     linker.func_wrap(m, "fd_datasync", |mut c: C, fd: u32| {
-        errno_call(&mut c, |ctx, _| fd_sync(ctx, fd, true))
+        host_call!(&mut c, "fd_datasync", [fd], |ctx, _| fd_sync(ctx, fd, true))
     })?;
     linker.func_wrap(
         m,
         "fd_advise",
         |mut c: C, fd: u32, offset: u64, len: u64, advice: u32| {
-            errno_call(&mut c, |ctx, _| {
+            host_call!(&mut c, "fd_advise", [fd, offset, len], |ctx, _| {
                 fd_advise(ctx, fd, offset, len, advice & 0xff)
             })
         },
@@ -1084,20 +1086,26 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_allocate",
         |mut c: C, fd: u32, offset: u64, len: u64| {
-            errno_call(&mut c, |ctx, _| fd_allocate(ctx, fd, offset, len))
+            host_call!(&mut c, "fd_allocate", [fd, offset, len], |ctx, _| {
+                fd_allocate(ctx, fd, offset, len)
+            })
         },
     )?;
     linker.func_wrap(m, "fd_filestat_get", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| fd_filestat_get(ctx, mem, fd, out))
+        host_call!(&mut c, "fd_filestat_get", [fd], |ctx, mem| fd_filestat_get(
+            ctx, mem, fd, out
+        ))
     })?;
     linker.func_wrap(m, "fd_filestat_set_size", |mut c: C, fd: u32, size: u64| {
-        errno_call(&mut c, |ctx, _| fd_filestat_set_size(ctx, fd, size))
+        host_call!(&mut c, "fd_filestat_set_size", [fd, size], |ctx, _| {
+            fd_filestat_set_size(ctx, fd, size)
+        })
     })?;
     linker.func_wrap(
         m,
         "fd_filestat_set_times",
         |mut c: C, fd: u32, atim: u64, mtim: u64, flags: u32| {
-            errno_call(&mut c, |ctx, _| {
+            host_call!(&mut c, "fd_filestat_set_times", [fd, flags], |ctx, _| {
                 fd_filestat_set_times(ctx, fd, atim, mtim, flags as u16)
             })
         },
@@ -1106,7 +1114,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_readdir",
         |mut c: C, fd: u32, buf: u32, buf_len: u32, cookie: u64, used: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_readdir", [fd], |ctx, mem| {
                 fd_readdir(ctx, mem, fd, buf, buf_len, cookie, used)
             })
         },
@@ -1124,28 +1132,33 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
          inheriting: u64,
          flags: u32,
          out: u32| {
-            errno_call(&mut c, |ctx, mem| {
-                path_open(
-                    ctx,
-                    mem,
-                    dirfd,
-                    lookup,
-                    path,
-                    len,
-                    oflags as u16,
-                    base,
-                    inheriting,
-                    flags as u16,
-                    out,
-                )
-            })
+            host_call!(
+                &mut c,
+                "path_open",
+                [dirfd, len, oflags, flags],
+                |ctx, mem| {
+                    path_open(
+                        ctx,
+                        mem,
+                        dirfd,
+                        lookup,
+                        path,
+                        len,
+                        oflags as u16,
+                        base,
+                        inheriting,
+                        flags as u16,
+                        out,
+                    )
+                }
+            )
         },
     )?;
     linker.func_wrap(
         m,
         "path_filestat_get",
         |mut c: C, dirfd: u32, lookup: u32, path: u32, len: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_filestat_get", [dirfd, len], |ctx, mem| {
                 path_filestat_get(ctx, mem, dirfd, lookup, path, len, out)
             })
         },
@@ -1161,26 +1174,31 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
          atim: u64,
          mtim: u64,
          flags: u32| {
-            errno_call(&mut c, |ctx, mem| {
-                path_filestat_set_times(
-                    ctx,
-                    mem,
-                    dirfd,
-                    lookup,
-                    path,
-                    len,
-                    atim,
-                    mtim,
-                    flags as u16,
-                )
-            })
+            host_call!(
+                &mut c,
+                "path_filestat_set_times",
+                [dirfd, len, flags],
+                |ctx, mem| {
+                    path_filestat_set_times(
+                        ctx,
+                        mem,
+                        dirfd,
+                        lookup,
+                        path,
+                        len,
+                        atim,
+                        mtim,
+                        flags as u16,
+                    )
+                }
+            )
         },
     )?;
     linker.func_wrap(
         m,
         "path_create_directory",
         |mut c: C, dirfd: u32, path: u32, len: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_create_directory", [dirfd, len], |ctx, mem| {
                 path_create_directory(ctx, mem, dirfd, path, len)
             })
         },
@@ -1189,7 +1207,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "path_remove_directory",
         |mut c: C, dirfd: u32, path: u32, len: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_remove_directory", [dirfd, len], |ctx, mem| {
                 path_remove_directory(ctx, mem, dirfd, path, len)
             })
         },
@@ -1198,7 +1216,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "path_unlink_file",
         |mut c: C, dirfd: u32, path: u32, len: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_unlink_file", [dirfd, len], |ctx, mem| {
                 path_unlink_file(ctx, mem, dirfd, path, len)
             })
         },
@@ -1207,7 +1225,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "path_rename",
         |mut c: C, old_fd: u32, old: u32, old_len: u32, new_fd: u32, new: u32, new_len: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_rename", [old_fd, new_fd], |ctx, mem| {
                 path_rename(ctx, mem, old_fd, old, old_len, new_fd, new, new_len)
             })
         },
@@ -1223,7 +1241,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
          new_fd: u32,
          new: u32,
          new_len: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_link", [old_fd, new_fd], |ctx, mem| {
                 path_link(ctx, mem, old_fd, lookup, old, old_len, new_fd, new, new_len)
             })
         },
@@ -1232,7 +1250,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "path_symlink",
         |mut c: C, old: u32, old_len: u32, dirfd: u32, new: u32, new_len: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_symlink", [dirfd], |ctx, mem| {
                 path_symlink(ctx, mem, old, old_len, dirfd, new, new_len)
             })
         },
@@ -1241,7 +1259,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "path_readlink",
         |mut c: C, dirfd: u32, path: u32, len: u32, buf: u32, buf_len: u32, used: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "path_readlink", [dirfd, len], |ctx, mem| {
                 path_readlink(ctx, mem, dirfd, path, len, buf, buf_len, used)
             })
         },

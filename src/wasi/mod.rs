@@ -4,6 +4,23 @@
 //!
 //! ABI reference: ../shared/docs/wasix-abi.md (signatures §6, layouts §4, errno §2).
 
+/// Wraps a host call body: a `tracing` span named after the call with its key arguments and,
+/// when it closes, the errno (and byte count where there is one); then [`errno_call`].
+/// With tracing off the span is a disabled callsite: one relaxed atomic load.
+macro_rules! host_call {
+    ($caller:expr, $name:literal, [$($field:ident),*], $body:expr) => {{
+        let span = tracing::trace_span!(
+            $name,
+            $($field = $field,)*
+            errno = tracing::field::Empty,
+            nbytes = tracing::field::Empty
+        );
+        let _entered = span.enter();
+        $crate::wasi::errno_call($caller, $name, &span, $body)
+    }};
+}
+pub(crate) use host_call;
+
 pub mod errno;
 pub mod fdtable;
 pub mod fs;
@@ -32,6 +49,8 @@ pub struct WasiCtx {
     /// that `--net` is needed.
     pub net_refused: bool,
     pub waiter: wait::Waiter,
+    /// Per-call statistics, when profiling (`--profile`).
+    pub profile: Option<crate::profile::Profile>,
 }
 
 /// Builds a [`WasiCtx`]: arguments, environment, preopened directories, network access.
@@ -106,6 +125,7 @@ impl WasiCtxBuilder {
             net: self.net,
             net_refused: false,
             waiter,
+            profile: None,
         })
     }
 }
@@ -115,13 +135,27 @@ impl WasiCtxBuilder {
 /// with [`Error::Exit`] (128 + signal number, as a shell reports it).
 pub(crate) fn errno_call(
     caller: &mut Caller<'_, WasiCtx>,
+    name: &'static str,
+    span: &tracing::Span,
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,
 ) -> Result<i32> {
     let Some((bytes, ctx)) = caller.memory_and_data() else {
         return Ok(Errno::MEMVIOLATION.0 as i32);
     };
     let mut mem = GuestMemory::new(bytes);
-    let r = body(ctx, &mut mem);
+    let r = match ctx.profile.as_mut() {
+        None => body(ctx, &mut mem),
+        Some(_) => {
+            let start = std::time::Instant::now();
+            let r = body(ctx, &mut mem);
+            let ns = start.elapsed().as_nanos() as u64;
+            if let Some(p) = ctx.profile.as_mut() {
+                p.record(name, ns);
+            }
+            r
+        }
+    };
+    span.record("errno", r.err().map_or(0, |e| e.0));
     if let Some(sig) = ctx.waiter.stop_signal() {
         return Err(Error::Exit(128 + sig));
     }

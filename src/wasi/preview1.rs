@@ -8,7 +8,7 @@ use crate::wasi::errno::Errno;
 use crate::wasi::fdtable::{fdflags, rights, FdEntry, FdKind};
 use crate::wasi::memory::{GuestMemory, IoVec};
 use crate::wasi::wait::Ready;
-use crate::wasi::{errno_call, WasiCtx, PREVIEW1};
+use crate::wasi::{WasiCtx, PREVIEW1};
 use mio::Interest;
 use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
@@ -430,23 +430,27 @@ fn sleep(ctx: &mut WasiCtx, d: Duration) -> Result<(), Errno> {
 pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
     let m = PREVIEW1;
     linker.func_wrap(m, "args_get", |mut c: C, ptrs: u32, buf: u32| {
-        errno_call(&mut c, |ctx, mem| write_strings(mem, &ctx.args, ptrs, buf))
+        host_call!(&mut c, "args_get", [], |ctx, mem| write_strings(
+            mem, &ctx.args, ptrs, buf
+        ))
     })?;
     linker.func_wrap(m, "args_sizes_get", |mut c: C, count: u32, size: u32| {
-        errno_call(&mut c, |ctx, mem| sizes(mem, &ctx.args, count, size))
+        host_call!(&mut c, "args_sizes_get", [size], |ctx, mem| sizes(
+            mem, &ctx.args, count, size
+        ))
     })?;
     linker.func_wrap(m, "environ_get", |mut c: C, ptrs: u32, buf: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "environ_get", [], |ctx, mem| {
             write_strings(mem, &env_strings(ctx), ptrs, buf)
         })
     })?;
     linker.func_wrap(m, "environ_sizes_get", |mut c: C, count: u32, size: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "environ_sizes_get", [size], |ctx, mem| {
             sizes(mem, &env_strings(ctx), count, size)
         })
     })?;
     linker.func_wrap(m, "clock_res_get", |mut c: C, id: u32, out: u32| {
-        errno_call(&mut c, |_, mem| {
+        host_call!(&mut c, "clock_res_get", [id], |_, mem| {
             mem.check(out, 8)?;
             mem.write_u64(out, clock_res(id)?)
         })
@@ -455,14 +459,14 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "clock_time_get",
         |mut c: C, id: u32, _precision: u64, out: u32| {
-            errno_call(&mut c, |_, mem| {
+            host_call!(&mut c, "clock_time_get", [id], |_, mem| {
                 mem.check(out, 8)?;
                 mem.write_u64(out, clock_now(id)?)
             })
         },
     )?;
     linker.func_wrap(m, "random_get", |mut c: C, buf: u32, len: u32| {
-        errno_call(&mut c, |_, mem| {
+        host_call!(&mut c, "random_get", [len], |_, mem| {
             let b = mem.slice_mut(buf, len)?;
             getrandom::fill(b).map_err(|_| Errno::IO)
         })
@@ -481,10 +485,11 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_write",
         |mut c: C, fd: u32, iovs: u32, len: u32, nwritten: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_write", [fd, len], |ctx, mem| {
                 mem.check(nwritten, 4)?;
                 let iovs = mem.iovecs(iovs, len)?;
                 let n = fd_write_iovs(ctx, mem, fd, &iovs)?;
+                tracing::Span::current().record("nbytes", n);
                 mem.write_u32(nwritten, n)
             })
         },
@@ -493,31 +498,37 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_read",
         |mut c: C, fd: u32, iovs: u32, len: u32, nread: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_read", [fd, len], |ctx, mem| {
                 mem.check(nread, 4)?;
                 let iovs = mem.iovecs(iovs, len)?;
                 let n = fd_read_iovs(ctx, mem, fd, &iovs)?;
+                tracing::Span::current().record("nbytes", n);
                 mem.write_u32(nread, n)
             })
         },
     )?;
     linker.func_wrap(m, "fd_close", |mut c: C, fd: u32| {
-        errno_call(&mut c, |ctx, _| ctx.fds.remove(fd).map(drop))
+        host_call!(&mut c, "fd_close", [fd], |ctx, _| ctx
+            .fds
+            .remove(fd)
+            .map(drop))
     })?;
     linker.func_wrap(m, "fd_fdstat_get", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "fd_fdstat_get", [fd], |ctx, mem| {
             mem.check(out, 24)?;
             write_fdstat(mem, out, ctx.fds.get(fd)?)
         })
     })?;
     linker.func_wrap(m, "fd_fdstat_set_flags", |mut c: C, fd: u32, flags: u32| {
-        errno_call(&mut c, |ctx, _| set_fd_flags(ctx, fd, flags as u16))
+        host_call!(&mut c, "fd_fdstat_set_flags", [fd, flags], |ctx, _| {
+            set_fd_flags(ctx, fd, flags as u16)
+        })
     })?;
     linker.func_wrap(
         m,
         "fd_fdstat_set_rights",
         |mut c: C, fd: u32, base: u64, inheriting: u64| {
-            errno_call(&mut c, |ctx, _| {
+            host_call!(&mut c, "fd_fdstat_set_rights", [fd], |ctx, _| {
                 let e = ctx.fds.get_mut(fd)?;
                 // Rights can only be dropped, never gained.
                 if base & !e.rights_base != 0 || inheriting & !e.rights_inheriting != 0 {
@@ -530,7 +541,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         },
     )?;
     linker.func_wrap(m, "fd_prestat_get", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "fd_prestat_get", [fd], |ctx, mem| {
             mem.check(out, 8)?;
             match &ctx.fds.get(fd)?.kind {
                 FdKind::Dir {
@@ -548,28 +559,35 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         m,
         "fd_prestat_dir_name",
         |mut c: C, fd: u32, buf: u32, len: u32| {
-            errno_call(&mut c, |ctx, mem| match &ctx.fds.get(fd)?.kind {
-                FdKind::Dir {
-                    preopen: Some(name),
-                    ..
-                } => {
-                    if (len as usize) < name.len() {
-                        return Err(Errno::NAMETOOLONG);
+            host_call!(
+                &mut c,
+                "fd_prestat_dir_name",
+                [fd, len],
+                |ctx, mem| match &ctx.fds.get(fd)?.kind {
+                    FdKind::Dir {
+                        preopen: Some(name),
+                        ..
+                    } => {
+                        if (len as usize) < name.len() {
+                            return Err(Errno::NAMETOOLONG);
+                        }
+                        mem.write_bytes(buf, name.as_bytes())
                     }
-                    mem.write_bytes(buf, name.as_bytes())
+                    _ => Err(Errno::BADF),
                 }
-                _ => Err(Errno::BADF),
-            })
+            )
         },
     )?;
     linker.func_wrap(m, "fd_renumber", |mut c: C, from: u32, to: u32| {
-        errno_call(&mut c, |ctx, _| renumber(ctx, from, to))
+        host_call!(&mut c, "fd_renumber", [from, to], |ctx, _| renumber(
+            ctx, from, to
+        ))
     })?;
     linker.func_wrap(
         m,
         "poll_oneoff",
         |mut c: C, subs: u32, events: u32, n: u32, nevents: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "poll_oneoff", [n], |ctx, mem| {
                 poll_oneoff(ctx, mem, subs, events, n, nevents)
             })
         },

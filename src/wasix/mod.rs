@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::wasi::errno::Errno;
 use crate::wasi::fdtable::{FdEntry, FdKind};
 use crate::wasi::memory::GuestMemory;
-use crate::wasi::{errno_call, WasiCtx, PREVIEW1};
+use crate::wasi::{host_call, WasiCtx, PREVIEW1};
 use std::fs::File;
 use std::os::fd::FromRawFd;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "sock_open",
         |mut c: C, af: u32, ty: u32, proto: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_open", [af, ty, proto], |ctx, mem| {
                 mem.check(out, 4)?;
                 let fd = net::sock_open(ctx, af, ty, proto)?;
                 mem.write_u32(out, fd)
@@ -75,16 +75,18 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         },
     )?;
     linker.func_wrap(w, "sock_bind", |mut c: C, fd: u32, addr: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_bind", [fd], |ctx, mem| {
             let a = net::read_addr(mem, addr)?;
             net::sock_bind(ctx, fd, a)
         })
     })?;
     linker.func_wrap(w, "sock_listen", |mut c: C, fd: u32, backlog: i32| {
-        errno_call(&mut c, |ctx, _| net::sock_listen(ctx, fd, backlog))
+        host_call!(&mut c, "sock_listen", [fd, backlog], |ctx, _| {
+            net::sock_listen(ctx, fd, backlog)
+        })
     })?;
     let accept_v2 = |mut c: C, fd: u32, flags: u32, out_fd: u32, out_addr: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_accept_v2", [fd, flags], |ctx, mem| {
             mem.check(out_fd, 4)?;
             mem.check(out_addr, net::ADDR_PORT_SIZE)?;
             let (new, peer) = net::sock_accept(ctx, fd, flags)?;
@@ -99,7 +101,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         PREVIEW1,
         "sock_accept",
         |mut c: C, fd: u32, flags: u32, out_fd: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_accept", [fd, flags], |ctx, mem| {
                 mem.check(out_fd, 4)?;
                 let (new, _) = net::sock_accept(ctx, fd, flags)?;
                 mem.write_u32(out_fd, new)
@@ -107,16 +109,17 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         },
     )?;
     linker.func_wrap(w, "sock_connect", |mut c: C, fd: u32, addr: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_connect", [fd], |ctx, mem| {
             let a = net::read_addr(mem, addr)?;
             net::sock_connect(ctx, fd, a)
         })
     })?;
     let send = |mut c: C, fd: u32, iovs: u32, len: u32, flags: u32, nsent: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_send", [fd, len, flags], |ctx, mem| {
             mem.check(nsent, 4)?;
             let iovs = mem.iovecs(iovs, len)?;
             let n = net::send(ctx, mem, fd, &iovs, flags)?;
+            tracing::Span::current().record("nbytes", n);
             mem.write_u32(nsent, n)
         })
     };
@@ -126,21 +129,23 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "sock_send_to",
         |mut c: C, fd: u32, iovs: u32, len: u32, flags: u32, addr: u32, nsent: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_send_to", [fd, len, flags], |ctx, mem| {
                 mem.check(nsent, 4)?;
                 let to = net::read_addr(mem, addr)?;
                 let iovs = mem.iovecs(iovs, len)?;
                 let n = net::send_to(ctx, mem, fd, &iovs, flags, Some(to))?;
+                tracing::Span::current().record("nbytes", n);
                 mem.write_u32(nsent, n)
             })
         },
     )?;
     let recv = |mut c: C, fd: u32, iovs: u32, len: u32, flags: u32, nread: u32, roflags: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_recv", [fd, len, flags], |ctx, mem| {
             mem.check(nread, 4)?;
             mem.check(roflags, 2)?;
             let iovs = mem.iovecs(iovs, len)?;
             let (n, truncated) = net::recv(ctx, mem, fd, &iovs, flags)?;
+            tracing::Span::current().record("nbytes", n);
             mem.write_u32(nread, n)?;
             mem.write_u16(roflags, truncated as u16)
         })
@@ -158,12 +163,13 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
          nread: u32,
          roflags: u32,
          addr: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_recv_from", [fd, len, flags], |ctx, mem| {
                 mem.check(nread, 4)?;
                 mem.check(roflags, 2)?;
                 mem.check(addr, net::ADDR_PORT_SIZE)?;
                 let iovs = mem.iovecs(iovs, len)?;
                 let (n, from, truncated) = net::recv_from(ctx, mem, fd, &iovs, flags)?;
+                tracing::Span::current().record("nbytes", n);
                 mem.write_u32(nread, n)?;
                 mem.write_u16(roflags, truncated as u16)?;
                 let from = from.unwrap_or_else(net::unspecified_v4);
@@ -171,26 +177,29 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
             })
         },
     )?;
-    let shutdown =
-        |mut c: C, fd: u32, how: u32| errno_call(&mut c, |ctx, _| net::sock_shutdown(ctx, fd, how));
+    let shutdown = |mut c: C, fd: u32, how: u32| {
+        host_call!(&mut c, "sock_shutdown", [fd, how], |ctx, _| {
+            net::sock_shutdown(ctx, fd, how)
+        })
+    };
     linker.func_wrap(w, "sock_shutdown", shutdown)?;
     linker.func_wrap(PREVIEW1, "sock_shutdown", shutdown)?;
     linker.func_wrap(w, "sock_status", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_status", [fd], |ctx, mem| {
             mem.check(out, 1)?;
             let s = net::sock_status(ctx, fd)?;
             mem.write_u8(out, s)
         })
     })?;
     linker.func_wrap(w, "sock_addr_local", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_addr_local", [fd], |ctx, mem| {
             mem.check(out, net::ADDR_PORT_SIZE)?;
             let a = net::sock_addr_local(ctx, fd)?;
             write_addr(mem, out, &a)
         })
     })?;
     linker.func_wrap(w, "sock_addr_peer", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "sock_addr_peer", [fd], |ctx, mem| {
             mem.check(out, net::ADDR_PORT_SIZE)?;
             let a = net::sock_addr_peer(ctx, fd)?;
             write_addr(mem, out, &a)
@@ -200,7 +209,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "sock_set_opt_flag",
         |mut c: C, fd: u32, opt: u32, flag: u32| {
-            errno_call(&mut c, |ctx, _| {
+            host_call!(&mut c, "sock_set_opt_flag", [fd, opt], |ctx, _| {
                 net::set_opt_flag(ctx, fd, opt, flag & 0xff == 1)
             })
         },
@@ -209,7 +218,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "sock_get_opt_flag",
         |mut c: C, fd: u32, opt: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_get_opt_flag", [fd, opt], |ctx, mem| {
                 mem.check(out, 1)?;
                 let f = net::get_opt_flag(ctx, fd, opt)?;
                 mem.write_u8(out, f as u8)
@@ -220,7 +229,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "sock_set_opt_time",
         |mut c: C, fd: u32, opt: u32, time: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_set_opt_time", [fd, opt], |ctx, mem| {
                 let tag = mem.read_u8(time)?;
                 let value = mem.read_u64(time + 8)?;
                 let v = match tag {
@@ -236,7 +245,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "sock_get_opt_time",
         |mut c: C, fd: u32, opt: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_get_opt_time", [fd, opt], |ctx, mem| {
                 mem.check(out, 16)?;
                 let v = net::get_opt_time(ctx, fd, opt)?;
                 let mut b = [0u8; 16];
@@ -252,14 +261,16 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "sock_set_opt_size",
         |mut c: C, fd: u32, opt: u32, size: u64| {
-            errno_call(&mut c, |ctx, _| net::set_opt_size(ctx, fd, opt, size))
+            host_call!(&mut c, "sock_set_opt_size", [fd, opt, size], |ctx, _| {
+                net::set_opt_size(ctx, fd, opt, size)
+            })
         },
     )?;
     linker.func_wrap(
         w,
         "sock_get_opt_size",
         |mut c: C, fd: u32, opt: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "sock_get_opt_size", [fd, opt], |ctx, mem| {
                 mem.check(out, 8)?;
                 let v = net::get_opt_size(ctx, fd, opt)?;
                 mem.write_u64(out, v)
@@ -273,7 +284,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
     add_sockets(linker)?;
     let w = WASIX;
     linker.func_wrap(w, "fd_dup", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "fd_dup", [fd], |ctx, mem| {
             mem.check(out, 4)?;
             let copy = ctx.fds.get(fd)?.duplicate()?;
             let new = ctx.fds.insert(copy)?;
@@ -284,7 +295,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "fd_dup2",
         |mut c: C, fd: u32, min: u32, cloexec: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_dup2", [fd, min, cloexec], |ctx, mem| {
                 mem.check(out, 4)?;
                 let mut copy = ctx.fds.get(fd)?.duplicate()?;
                 copy.cloexec = cloexec & 1 != 0;
@@ -294,20 +305,20 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         },
     )?;
     linker.func_wrap(w, "fd_fdflags_get", |mut c: C, fd: u32, out: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "fd_fdflags_get", [fd], |ctx, mem| {
             mem.check(out, 2)?;
             let e = ctx.fds.get(fd)?;
             mem.write_u16(out, e.cloexec as u16)
         })
     })?;
     linker.func_wrap(w, "fd_fdflags_set", |mut c: C, fd: u32, flags: u32| {
-        errno_call(&mut c, |ctx, _| {
+        host_call!(&mut c, "fd_fdflags_set", [fd, flags], |ctx, _| {
             ctx.fds.get_mut(fd)?.cloexec = flags & 1 != 0;
             Ok(())
         })
     })?;
     linker.func_wrap(w, "fd_pipe", |mut c: C, out_a: u32, out_b: u32| {
-        errno_call(&mut c, |ctx, mem| {
+        host_call!(&mut c, "fd_pipe", [], |ctx, mem| {
             mem.check(out_a, 4)?;
             mem.check(out_b, 4)?;
             let (a, b) = pipe(ctx)?;
@@ -319,7 +330,7 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         w,
         "fd_event",
         |mut c: C, initial: u64, flags: u32, out: u32| {
-            errno_call(&mut c, |ctx, mem| {
+            host_call!(&mut c, "fd_event", [initial, flags], |ctx, mem| {
                 mem.check(out, 4)?;
                 let fd = event(ctx, initial, flags)?;
                 mem.write_u32(out, fd)
@@ -331,10 +342,11 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
     })?;
     // wasix-libc's startup asks for inherited signal dispositions: there are none.
     linker.func_wrap(w, "proc_signals_sizes_get", |mut c: C, out: u32| {
-        errno_call(&mut c, |_, mem| mem.write_u32(out, 0))
+        host_call!(&mut c, "proc_signals_sizes_get", [], |_, mem| mem
+            .write_u32(out, 0))
     })?;
     linker.func_wrap(w, "proc_signals_get", |mut c: C, _buf: u32| {
-        errno_call(&mut c, |_, _| Ok(()))
+        host_call!(&mut c, "proc_signals_get", [], |_, _| Ok(()))
     })?;
     // The guest names its signal handler export; signals are not delivered to guests (yet).
     linker.func_wrap(
