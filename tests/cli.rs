@@ -106,3 +106,66 @@ fn help_and_version() {
     let out = wasix_rt(&["--version"]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("wasix-rt "));
 }
+
+#[test]
+fn trace_log_goes_to_stderr_and_becomes_a_profile_table() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "wat-samples/hello.wat"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // The guest's stdout is untouched by logging.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!\n");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = log
+        .lines()
+        .find(|l| l.contains("fd_write{"))
+        .unwrap_or_else(|| panic!("no fd_write span in:\n{log}"));
+    assert!(
+        line.contains("fd=1") && line.contains("nbytes=14") && line.contains("errno=0"),
+        "{line}"
+    );
+    assert!(line.contains("close time.busy="), "{line}");
+    assert!(
+        !log.contains("cranelift_codegen"),
+        "compiler traces stay quiet"
+    );
+    // EnvFilter syntax narrows it to the WASIX module: no preview1 spans then.
+    let out = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "wat-samples/hello.wat"])
+        .env("RUST_LOG", "wasix_rt::wasix=trace")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("fd_write{"));
+
+    let log_file = temp_file("trace.log", log.as_bytes());
+    let out = wasix_rt(&["profile-log", log_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| fd_write | 1 |"), "{table}");
+}
+
+#[test]
+fn profile_prints_a_table_and_writes_json() {
+    let json = std::env::temp_dir().join(format!("wasix-rt-profile-{}.json", std::process::id()));
+    let out = wasix_rt(&[
+        "run",
+        "wat-samples/hello.wat",
+        "--profile",
+        "--profile-json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("| fd_write | 1 |"), "{stderr}");
+    assert!(
+        stderr.contains("host calls") && stderr.contains("guest"),
+        "{stderr}"
+    );
+    let data: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(data["calls"][0]["call"], "fd_write");
+    assert_eq!(data["calls"][0]["count"], 1);
+    assert!(data["wall_ns"].as_u64().unwrap() >= data["host_ns"].as_u64().unwrap());
+}
