@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # HTTP benchmark: the native C baseline and wasix-rt running wat-samples/server.wat, side by
-# side in one run under wrk, each server in turn on the same port.
+# side in one run under wrk, each server in turn on the same port. Rows: the C baseline,
+# wasix-rt, wasix-rt --profile, and wasix-rt built with every tracing span compiled out
+# (`--features no-trace`, the baseline for the cost of the instrumentation).
 #
 #   scripts/bench-http.sh                 # wrk -t1 -c50 -d10s, 3 runs per server
 #   WRK_ARGS="-t2 -c100 -d5s" RUNS=5 PORT=9090 scripts/bench-http.sh
@@ -26,6 +28,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cargo build --release --quiet
+CARGO_TARGET_DIR=target/no-trace cargo build --release --quiet --features no-trace
 bash c-baseline/build.sh >/dev/null
 
 tmp=$(mktemp -d)
@@ -73,7 +76,7 @@ measure() {
 declare -A row
 run_server() {
   local name=$1; shift
-  "$@" >/dev/null 2>&1 &
+  "$@" >/dev/null 2>"$tmp/last.err" &
   server_pid=$!
   wait_up
   row[$name]=$(measure)
@@ -85,6 +88,9 @@ run_server() {
 
 run_server "C baseline" ./target/c-baseline/server "$PORT"
 run_server "wasix-rt" ./target/release/wasix-rt run "$tmp/server.wat" --net
+run_server "wasix-rt --profile" ./target/release/wasix-rt run "$tmp/server.wat" --net --profile
+cp "$tmp/last.err" "$tmp/profile.txt"
+run_server "wasix-rt, spans compiled out" ./target/no-trace/release/wasix-rt run "$tmp/server.wat" --net
 
 base=$(awk '{print $1}' <<<"${row[C baseline]}")
 echo
@@ -92,8 +98,13 @@ echo "wrk $WRK_ARGS, $RUNS runs per server, median by req/s ($(nproc) cores, $(d
 echo
 echo "| server | req/s | latency p50 | latency p99 | socket errors | ratio to C |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for name in "C baseline" "wasix-rt"; do
+for name in "C baseline" "wasix-rt" "wasix-rt --profile" "wasix-rt, spans compiled out"; do
   read -r rps p50 p99 errors <<<"${row[$name]}"
   ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { printf "%.2fx", a / b }')
   echo "| $name | $rps | $p50 | $p99 | $errors | $ratio |"
 done
+
+echo
+echo "Per-call profile of the wasix-rt --profile server (all $RUNS runs, printed at SIGTERM):"
+echo
+grep -v '^note:' "$tmp/profile.txt" || true

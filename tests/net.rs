@@ -46,10 +46,15 @@ struct Server {
 
 impl Server {
     fn start(sample: &str, default_port: u16) -> Server {
+        Server::start_with(sample, default_port, &[])
+    }
+
+    fn start_with(sample: &str, default_port: u16, flags: &[&str]) -> Server {
         let port = free_port();
         let path = sample_on_port(sample, default_port, port);
         let child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
             .args(["run", path.to_str().unwrap(), "--net"])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -383,4 +388,168 @@ fn an_idle_blocking_accept_costs_no_cpu() {
     let mut server = server;
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(143));
+}
+
+#[test]
+fn offload_serves_ten_thousand_connections() {
+    let server = Server::start_with("server.wat", 8080, &["--offload"]);
+    for i in 0..10_000 {
+        assert_eq!(get(&server), RESPONSE, "request {i}");
+    }
+    assert_eq!(server.stop(), Some(130));
+}
+
+const OFFLOAD: &str = r#"
+(module
+  (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_bind" (func $bind (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_listen" (func $listen (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_accept_v2" (func $accept (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_addr_local" (func $addr_local (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_send" (func $send (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_shutdown" (func $shutdown (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 20)
+  (data (i32.const 0x100) "\01\00\00\00\7f\00\00\01")
+  (global $listener (mut i32) (i32.const 0))
+  (func (export "listen") (result i32)
+    (drop (call $open (i32.const 1) (i32.const 1) (i32.const 6) (i32.const 0x180)))
+    (global.set $listener (i32.load (i32.const 0x180)))
+    (drop (call $bind (global.get $listener) (i32.const 0x100)))
+    (drop (call $listen (global.get $listener) (i32.const 10)))
+    (drop (call $addr_local (global.get $listener) (i32.const 0x300)))
+    (i32.or (i32.shl (i32.load8_u (i32.const 0x302)) (i32.const 8)) (i32.load8_u (i32.const 0x303))))
+  (func $conn (result i32)
+    (drop (call $accept (global.get $listener) (i32.const 0) (i32.const 0x184) (i32.const 0x190)))
+    (i32.load (i32.const 0x184)))
+  ;; Sends [ptr, ptr+len) on fd with one ciovec at 0x200; returns the errno.
+  (func $send_range (param $fd i32) (param $ptr i32) (param $len i32) (result i32)
+    (i32.store (i32.const 0x200) (local.get $ptr))
+    (i32.store (i32.const 0x204) (local.get $len))
+    (call $send (local.get $fd) (i32.const 0x200) (i32.const 1) (i32.const 0) (i32.const 0x208)))
+  ;; 3 x 1000 'A' (offloaded), 1 MiB of 'M' (too large: inline, after them), 'Z' (offloaded).
+  (func (export "serve_order") (result i32) (local $c i32)
+    (local.set $c (call $conn))
+    (memory.fill (i32.const 0x1000) (i32.const 0x41) (i32.const 1000))
+    (memory.fill (i32.const 0x10000) (i32.const 0x4d) (i32.const 0x100000))
+    (memory.fill (i32.const 0x120000) (i32.const 0x5a) (i32.const 1))
+    (drop (call $send_range (local.get $c) (i32.const 0x1000) (i32.const 1000)))
+    (drop (call $send_range (local.get $c) (i32.const 0x1000) (i32.const 1000)))
+    (drop (call $send_range (local.get $c) (i32.const 0x1000) (i32.const 1000)))
+    (drop (call $send_range (local.get $c) (i32.const 0x10000) (i32.const 0x100000)))
+    (drop (call $send_range (local.get $c) (i32.const 0x120000) (i32.const 1)))
+    (drop (call $shutdown (local.get $c) (i32.const 3)))
+    (call $close (local.get $c)))
+  ;; Two connections in a row: the second must get the first's fd number again.
+  (func (export "serve_two") (result i32) (local $c1 i32) (local $c2 i32)
+    (local.set $c1 (call $conn))
+    (memory.fill (i32.const 0x1000) (i32.const 0x31) (i32.const 100000))
+    (drop (call $send_range (local.get $c1) (i32.const 0x1000) (i32.const 100000)))
+    (drop (call $shutdown (local.get $c1) (i32.const 3)))
+    (drop (call $close (local.get $c1)))
+    (local.set $c2 (call $conn))
+    (memory.fill (i32.const 0x30000) (i32.const 0x32) (i32.const 10))
+    (drop (call $send_range (local.get $c2) (i32.const 0x30000) (i32.const 10)))
+    (drop (call $shutdown (local.get $c2) (i32.const 3)))
+    (drop (call $close (local.get $c2)))
+    (i32.eq (local.get $c1) (local.get $c2)))
+  ;; Queue 200 KB and exit at once: the queue must drain before the runtime goes.
+  (func (export "serve_exit") (local $c i32)
+    (local.set $c (call $conn))
+    (memory.fill (i32.const 0x1000) (i32.const 0x45) (i32.const 200000))
+    (drop (call $send_range (local.get $c) (i32.const 0x1000) (i32.const 200000)))
+    (drop (call $shutdown (local.get $c) (i32.const 3)))
+    (drop (call $close (local.get $c)))
+    (call $exit (i32.const 0)))
+)"#;
+
+fn offload_instance() -> (Store<WasiCtx>, wasix_rt::Instance, u16) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, OFFLOAD).unwrap();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let ctx = WasiCtxBuilder::new()
+        .net(true)
+        .offload(true)
+        .build()
+        .unwrap();
+    let mut store = Store::new(&engine, ctx);
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let port = inst
+        .get_typed_func::<(), i32, _>(&store, "listen")
+        .unwrap()
+        .call(&mut store, ())
+        .unwrap();
+    assert!(port > 0);
+    (store, inst, port as u16)
+}
+
+fn read_all_from(port: u16) -> std::thread::JoinHandle<Vec<u8>> {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let mut s = s;
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        out
+    })
+}
+
+#[test]
+fn offloaded_and_inline_sends_arrive_in_order() {
+    let (mut store, inst, port) = offload_instance();
+    let client = read_all_from(port);
+    let f = inst
+        .get_typed_func::<(), i32, _>(&store, "serve_order")
+        .unwrap();
+    assert_eq!(f.call(&mut store, ()).unwrap(), 0);
+    drop(store);
+    let got = client.join().unwrap();
+    assert_eq!(got.len(), 3000 + 0x100000 + 1);
+    assert!(got[..3000].iter().all(|b| *b == b'A'));
+    assert!(got[3000..3000 + 0x100000].iter().all(|b| *b == b'M'));
+    assert_eq!(got[got.len() - 1], b'Z');
+}
+
+#[test]
+fn a_reused_fd_number_never_gets_the_old_connections_bytes() {
+    let (mut store, inst, port) = offload_instance();
+    let first = read_all_from(port);
+    let second = std::thread::spawn(move || {
+        // Connect once the first connection is being served.
+        std::thread::sleep(Duration::from_millis(50));
+        read_all_from(port).join().unwrap()
+    });
+    let f = inst
+        .get_typed_func::<(), i32, _>(&store, "serve_two")
+        .unwrap();
+    assert_eq!(
+        f.call(&mut store, ()).unwrap(),
+        1,
+        "the second connection reused the fd number"
+    );
+    drop(store);
+    let a = first.join().unwrap();
+    let b = second.join().unwrap();
+    assert_eq!(a.len(), 100_000);
+    assert!(a.iter().all(|x| *x == b'1'));
+    assert_eq!(b, b"2222222222");
+}
+
+#[test]
+fn exit_drains_the_offload_queue() {
+    let (mut store, inst, port) = offload_instance();
+    let client = read_all_from(port);
+    let f = inst
+        .get_typed_func::<(), (), _>(&store, "serve_exit")
+        .unwrap();
+    assert!(matches!(
+        f.call(&mut store, ()),
+        Err(wasix_rt::Error::Exit(0))
+    ));
+    drop(store);
+    let got = client.join().unwrap();
+    assert_eq!(got.len(), 200_000);
+    assert!(got.iter().all(|x| *x == b'E'));
 }

@@ -27,6 +27,12 @@ pub struct RunArgs {
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
 
+    /// Move sock_send, sock_shutdown and the closing of sockets to a helper thread: the guest
+    /// sees success at once and the helper makes the system calls, in order. Sends larger than
+    /// 256 KiB, non-blocking fds and a full queue run inline.
+    #[arg(long)]
+    offload: bool,
+
     /// Keep per-host-call statistics (count, total, mean, p50, p99, max) and the split of time
     /// between guest code and host calls; print them as a table on stderr when the program
     /// ends (also on SIGINT/SIGTERM).
@@ -88,7 +94,7 @@ impl From<Error> for Failure {
 }
 
 fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
-    let mut b = WasiCtxBuilder::new().net(args.net);
+    let mut b = WasiCtxBuilder::new().net(args.net).offload(args.offload);
     let mut argv = vec![args.file.display().to_string()];
     if args.invoke.is_none() {
         argv.extend(args.args.iter().cloned());

@@ -2,6 +2,7 @@
 //! New fds take the lowest free number (POSIX; wasix-abi.md §7.1).
 
 use crate::wasi::errno::Errno;
+use socket2::Socket;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
@@ -128,6 +129,26 @@ pub struct SocketEntry {
     pub accept_timeout: Option<u64>,
     /// Default peer of a connected UDP socket.
     pub peer: Option<std::net::SocketAddr>,
+    /// Operations of this socket queued for the offload thread and not yet done.
+    pub pending: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SocketEntry {
+    /// A fresh entry for a host socket.
+    pub fn new(socket: Socket, family: u8, ty: u8, state: SocketState) -> SocketEntry {
+        SocketEntry {
+            socket: Arc::new(socket),
+            family,
+            ty,
+            state,
+            recv_timeout: None,
+            send_timeout: None,
+            connect_timeout: None,
+            accept_timeout: None,
+            peer: None,
+            pending: Arc::default(),
+        }
+    }
 }
 
 /// What an fd refers to.
@@ -227,6 +248,7 @@ impl FdEntry {
                 connect_timeout: s.connect_timeout,
                 accept_timeout: s.accept_timeout,
                 peer: s.peer,
+                pending: s.pending.clone(),
             }),
             FdKind::Pipe(f) => FdKind::Pipe(f.clone()),
             FdKind::Event(f) => FdKind::Event(f.clone()),

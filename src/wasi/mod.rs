@@ -51,6 +51,8 @@ pub struct WasiCtx {
     pub waiter: wait::Waiter,
     /// Per-call statistics, when profiling (`--profile`).
     pub profile: Option<crate::profile::Profile>,
+    /// The helper thread for `--offload`. Dropping the context drains its queue.
+    pub offload: Option<crate::wasix::offload::Offload>,
 }
 
 /// Builds a [`WasiCtx`]: arguments, environment, preopened directories, network access.
@@ -60,6 +62,7 @@ pub struct WasiCtxBuilder {
     env: Vec<(String, String)>,
     preopens: Vec<(PathBuf, String)>,
     net: bool,
+    offload: bool,
 }
 
 impl WasiCtxBuilder {
@@ -84,6 +87,12 @@ impl WasiCtxBuilder {
     /// Lets socket calls use the host network.
     pub fn net(mut self, on: bool) -> Self {
         self.net = on;
+        self
+    }
+    /// Moves `sock_send`, `sock_shutdown` and socket `fd_close` to a helper thread
+    /// (see [`crate::wasix::offload`]).
+    pub fn offload(mut self, on: bool) -> Self {
+        self.offload = on;
         self
     }
     /// Errors: [`Error::Io`] if a preopened directory cannot be opened.
@@ -126,6 +135,14 @@ impl WasiCtxBuilder {
             net_refused: false,
             waiter,
             profile: None,
+            offload: if self.offload {
+                Some(
+                    crate::wasix::offload::Offload::start()
+                        .map_err(|e| Error::Host(format!("starting the offload thread: {e}")))?,
+                )
+            } else {
+                None
+            },
         })
     }
 }

@@ -508,10 +508,9 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
         },
     )?;
     linker.func_wrap(m, "fd_close", |mut c: C, fd: u32| {
-        host_call!(&mut c, "fd_close", [fd], |ctx, _| ctx
-            .fds
-            .remove(fd)
-            .map(drop))
+        host_call!(&mut c, "fd_close", [fd], |ctx, _| {
+            crate::wasix::net::close_fd(ctx, fd)
+        })
     })?;
     linker.func_wrap(m, "fd_fdstat_get", |mut c: C, fd: u32, out: u32| {
         host_call!(&mut c, "fd_fdstat_get", [fd], |ctx, mem| {

@@ -3,6 +3,7 @@
 //! `proc_exit2`). Signatures: wasix-abi.md §5.
 
 pub mod net;
+pub mod offload;
 mod sys;
 
 use crate::api::{Caller, Linker};

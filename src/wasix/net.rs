@@ -9,7 +9,7 @@ use crate::wasi::errno::Errno;
 use crate::wasi::fdtable::{FdEntry, FdKind, SocketEntry, SocketState};
 use crate::wasi::memory::{GuestMemory, IoVec};
 use crate::wasi::WasiCtx;
-use crate::wasix::sys;
+use crate::wasix::{offload, sys};
 use mio::Interest;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::ErrorKind;
@@ -147,17 +147,12 @@ pub fn sock_open(ctx: &mut WasiCtx, af: u32, ty: u32, proto: u32) -> Result<u32,
     };
     let s = Socket::new(domain, sty, Some(protocol))?;
     s.set_nonblocking(true)?;
-    ctx.fds.insert(FdEntry::new(FdKind::Socket(SocketEntry {
-        socket: Arc::new(s),
+    ctx.fds.insert(FdEntry::new(FdKind::Socket(SocketEntry::new(
+        s,
         family,
         ty,
-        state: SocketState::Opened,
-        recv_timeout: None,
-        send_timeout: None,
-        connect_timeout: None,
-        accept_timeout: None,
-        peer: None,
-    })))
+        SocketState::Opened,
+    ))))
 }
 
 pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
@@ -214,17 +209,14 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, fdflags: u32) -> Result<(u32, Soc
     )?;
     conn.set_nonblocking(true)?;
     let peer = peer.as_socket().unwrap_or_else(|| unspecified(family));
-    let mut e = FdEntry::new(FdKind::Socket(SocketEntry {
-        socket: Arc::new(conn),
-        family: if peer.is_ipv6() { 2 } else { 1 },
-        ty: 1,
-        state: SocketState::Connected,
-        recv_timeout: None,
-        send_timeout: None,
-        connect_timeout: None,
-        accept_timeout: None,
-        peer: Some(peer),
-    }));
+    let mut entry = SocketEntry::new(
+        conn,
+        if peer.is_ipv6() { 2 } else { 1 },
+        1,
+        SocketState::Connected,
+    );
+    entry.peer = Some(peer);
+    let mut e = FdEntry::new(FdKind::Socket(entry));
     if nonblocking {
         e.flags |= crate::wasi::fdtable::fdflags::NONBLOCK;
     }
@@ -410,6 +402,16 @@ pub fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u32) -> Result<(), Errno> 
         (SocketState::Connected, _) => {}
         _ => return Err(Errno::NOTCONN),
     }
+    if let Some(off) = &ctx.offload {
+        let os = offload::OffloadSocket {
+            socket: s.socket.clone(),
+            pending: s.pending.clone(),
+        };
+        if off.shutdown(&os, how) {
+            return Ok(());
+        }
+        offload::wait_idle(&os);
+    }
     s.socket.shutdown(how)?;
     Ok(())
 }
@@ -561,4 +563,17 @@ pub fn get_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<u64, Errn
         opt::MULTICAST_TTL_V4 => s.multicast_ttl_v4()? as u64,
         _ => return Err(Errno::INVAL),
     })
+}
+
+/// `fd_close`: frees the fd number at once. With offload on, a socket's host side is released
+/// by the offload thread after its queued operations.
+pub fn close_fd(ctx: &mut WasiCtx, fd: u32) -> Result<(), Errno> {
+    let entry = ctx.fds.remove(fd)?;
+    if let (Some(off), FdKind::Socket(s)) = (&ctx.offload, &entry.kind) {
+        off.close(offload::OffloadSocket {
+            socket: s.socket.clone(),
+            pending: s.pending.clone(),
+        });
+    }
+    Ok(())
 }
