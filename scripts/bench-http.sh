@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP benchmark: the native C baseline and wasix-rt running wat-samples/server.wat, side by
-# side in one run under wrk, each server in turn on the same port. Rows: the C baseline,
-# wasix-rt, wasix-rt --profile, and wasix-rt built with every tracing span compiled out
+# side in one run under wrk, each server in turn on the same port. Rows: the C baseline, the
+# C baseline with a helper thread (c-baseline/server_offload.c), wasix-rt, wasix-rt
+# --offload, wasix-rt --profile, and wasix-rt built with every tracing span compiled out
 # (`--features no-trace`, the baseline for the cost of the instrumentation).
 #
 #   scripts/bench-http.sh                 # wrk -t1 -c50 -d10s, 3 runs per server
@@ -87,7 +88,9 @@ run_server() {
 }
 
 run_server "C baseline" ./target/c-baseline/server "$PORT"
+run_server "C offload" ./target/c-baseline/server_offload "$PORT"
 run_server "wasix-rt" ./target/release/wasix-rt run "$tmp/server.wat" --net
+run_server "wasix-rt --offload" ./target/release/wasix-rt run "$tmp/server.wat" --net --offload
 run_server "wasix-rt --profile" ./target/release/wasix-rt run "$tmp/server.wat" --net --profile
 cp "$tmp/last.err" "$tmp/profile.txt"
 run_server "wasix-rt, spans compiled out" ./target/no-trace/release/wasix-rt run "$tmp/server.wat" --net
@@ -98,7 +101,7 @@ echo "wrk $WRK_ARGS, $RUNS runs per server, median by req/s ($(nproc) cores, $(d
 echo
 echo "| server | req/s | latency p50 | latency p99 | socket errors | ratio to C |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for name in "C baseline" "wasix-rt" "wasix-rt --profile" "wasix-rt, spans compiled out"; do
+for name in "C baseline" "C offload" "wasix-rt" "wasix-rt --offload" "wasix-rt --profile" "wasix-rt, spans compiled out"; do
   read -r rps p50 p99 errors <<<"${row[$name]}"
   ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { printf "%.2fx", a / b }')
   echo "| $name | $rps | $p50 | $p99 | $errors | $ratio |"
