@@ -45,6 +45,10 @@ pub enum Error {
     /// A host resource (virtual memory, code memory) could not be had, or a limit was hit.
     #[error("resource error: {0}")]
     Resource(String),
+    /// A compiled artifact (`.cwasm`, cache entry) that must not be run: truncated, corrupted,
+    /// of another format version, or compiled for another CPU or configuration.
+    #[error("{}: bad artifact: {message}", path.display())]
+    Artifact { path: PathBuf, message: String },
     /// A host-side API misuse (wrong argument count or type, value from another store).
     #[error("{0}")]
     Usage(String),

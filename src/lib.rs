@@ -19,6 +19,7 @@
 //! ```
 
 pub mod api;
+pub mod cache;
 pub mod compile;
 pub mod error;
 pub mod module;

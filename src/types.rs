@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 /// A value type. Both reference types are pointer-sized at run time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ValType {
     I32,
     I64,
@@ -33,7 +33,7 @@ impl std::fmt::Display for ValType {
 }
 
 /// A function type: parameter and result types.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FuncType {
     params_results: Arc<[ValType]>,
     num_params: usize,
@@ -73,21 +73,21 @@ impl std::fmt::Display for FuncType {
 }
 
 /// A global's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GlobalType {
     pub content: ValType,
     pub mutable: bool,
 }
 
 /// A linear memory's limits, in pages of 64 KiB.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemoryType {
     pub minimum: u32,
     pub maximum: Option<u32>,
 }
 
 /// A table's element type and limits, in elements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TableType {
     pub element: ValType,
     pub minimum: u32,

@@ -4,6 +4,10 @@ use std::process::{Command, Output};
 
 fn wasix_rt(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .env(
+            "WASIX_RT_CACHE_DIR",
+            std::env::temp_dir().join("wasix-rt-test-cache"),
+        )
         .args(args)
         .output()
         .expect("runs wasix-rt")
@@ -110,6 +114,10 @@ fn help_and_version() {
 #[test]
 fn trace_log_goes_to_stderr_and_becomes_a_profile_table() {
     let out = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .env(
+            "WASIX_RT_CACHE_DIR",
+            std::env::temp_dir().join("wasix-rt-test-cache"),
+        )
         .args(["run", "wat-samples/hello.wat"])
         .env("RUST_LOG", "trace")
         .output()
@@ -133,6 +141,10 @@ fn trace_log_goes_to_stderr_and_becomes_a_profile_table() {
     );
     // EnvFilter syntax narrows it to the WASIX module: no preview1 spans then.
     let out = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .env(
+            "WASIX_RT_CACHE_DIR",
+            std::env::temp_dir().join("wasix-rt-test-cache"),
+        )
         .args(["run", "wat-samples/hello.wat"])
         .env("RUST_LOG", "wasix_rt::wasix=trace")
         .output()

@@ -53,6 +53,10 @@ impl Server {
         let port = free_port();
         let path = sample_on_port(sample, default_port, port);
         let child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+            .env(
+                "WASIX_RT_CACHE_DIR",
+                std::env::temp_dir().join("wasix-rt-test-cache"),
+            )
             .args(["run", path.to_str().unwrap(), "--net"])
             .args(flags)
             .stdout(Stdio::null())
@@ -180,6 +184,10 @@ fn echo_round_trips_one_megabyte() {
 #[test]
 fn without_net_the_server_fails_and_says_why() {
     let out = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .env(
+            "WASIX_RT_CACHE_DIR",
+            std::env::temp_dir().join("wasix-rt-test-cache"),
+        )
         .args(["run", "wat-samples/server.wat"])
         .output()
         .unwrap();

@@ -380,6 +380,10 @@ fn run_in_process(case: &Case, scratch: &Path) -> Result<i32, String> {
 /// code and both outputs.
 fn run_subprocess(case: &Case, scratch: &Path) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+    cmd.env(
+        "WASIX_RT_CACHE_DIR",
+        std::env::temp_dir().join("wasix-rt-test-cache"),
+    );
     cmd.arg("run").arg(&case.wasm);
     for d in &case.dirs {
         cmd.arg("--dir")

@@ -14,7 +14,8 @@ use std::sync::Arc;
 struct ModuleInner {
     engine: Engine,
     info: ModuleInfo,
-    wasm: Vec<u8>,
+    /// The data segments' bytes (see [`ModuleInfo::take_data`]).
+    data: Vec<u8>,
     code: CodeMemory,
     funcs: Vec<Range<u32>>,
     offsets: VMOffsets,
@@ -43,32 +44,13 @@ impl Module {
     /// byte offset) for a malformed or invalid binary, [`Error::Unsupported`] for a module that
     /// needs a proposal outside WebAssembly 2.0 minus SIMD plus extended-const.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let bytes = bytes.as_ref();
-        // Text never contains NUL; anything that does is judged as a binary, so that a wrong
-        // magic number or version is reported as such.
-        if bytes.starts_with(b"\0asm") || bytes.contains(&0) {
-            return Module::from_binary(engine, bytes);
-        }
-        let text = std::str::from_utf8(bytes).map_err(|e| Error::InvalidModule {
-            message: format!("neither a wasm binary (no \\0asm magic) nor UTF-8 text: {e}"),
-            offset: e.valid_up_to(),
-        })?;
-        if text.trim().is_empty() {
-            return Err(Error::InvalidModule {
-                message: "empty module file (no \\0asm magic and no text)".into(),
-                offset: 0,
-            });
-        }
-        let wasm = wat::parse_str(text).map_err(|e| Error::Wat {
-            message: one_line(&e.to_string()),
-        })?;
-        Module::from_binary(engine, &wasm)
+        Module::from_binary(engine, &to_binary(bytes.as_ref())?)
     }
 
     /// Compiles a module from its binary encoding only.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         module::validate(wasm)?;
-        let info = module::parse(wasm)?;
+        let mut info = module::parse(wasm)?;
         let offsets = VMOffsets::new(&info);
         let compiled = compile::compile_module(
             engine.isa(),
@@ -89,29 +71,52 @@ impl Module {
             funcs_for_traps,
             info.func_names.clone(),
         )?;
+        let data = info.take_data(wasm);
+        Ok(Module::assemble(engine, info, data, code, compiled.funcs))
+    }
+
+    /// Puts a module together from its parts (freshly compiled, or loaded from an artifact).
+    pub(crate) fn assemble(
+        engine: &Engine,
+        info: ModuleInfo,
+        data: Vec<u8>,
+        code: CodeMemory,
+        funcs: Vec<Range<u32>>,
+    ) -> Module {
+        let offsets = VMOffsets::new(&info);
         let type_ids = info.types.iter().map(|t| engine.register_type(t)).collect();
-        Ok(Module {
+        Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
                 info,
-                wasm: wasm.to_vec(),
+                data,
                 code,
-                funcs: compiled.funcs,
+                funcs,
                 offsets,
                 type_ids,
             }),
-        })
+        }
     }
 
-    /// Reads and compiles a `.wasm` or `.wat` file. Errors as [`Module::new`], plus
-    /// [`Error::Io`] naming the file.
+    /// Reads and compiles a `.wasm` or `.wat` file, or loads a compiled artifact (`.cwasm`,
+    /// recognised by its magic) without compiling. Errors as [`Module::new`], plus
+    /// [`Error::Io`] naming the file and [`Error::Artifact`] for an artifact that must not run.
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
+        if crate::cache::is_artifact(&bytes) {
+            return crate::cache::load(engine, path, None);
+        }
         Module::new(engine, bytes)
+    }
+
+    /// The compiled artifact of this module (see [`crate::cache`]), as `wasix-rt compile`
+    /// writes it.
+    pub fn serialize(&self, wasm: &[u8]) -> Result<Vec<u8>> {
+        crate::cache::serialize(self, crate::cache::key(self.engine(), wasm))
     }
 
     pub fn engine(&self) -> &Engine {
@@ -170,8 +175,12 @@ impl Module {
     pub(crate) fn info(&self) -> &ModuleInfo {
         &self.inner.info
     }
-    pub(crate) fn wasm(&self) -> &[u8] {
-        &self.inner.wasm
+    /// The data segments' bytes; `DataSegment::range` indexes into them.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.inner.data
+    }
+    pub(crate) fn code(&self) -> &CodeMemory {
+        &self.inner.code
     }
     pub(crate) fn offsets(&self) -> &VMOffsets {
         &self.inner.offsets
@@ -185,6 +194,30 @@ impl Module {
     pub(crate) fn func_ranges(&self) -> &[Range<u32>] {
         &self.inner.funcs
     }
+}
+
+/// The binary encoding of a module given as binary or as WebAssembly text (text is recognised
+/// by the absence of the `\0asm` magic). Errors as [`Module::new`].
+pub fn to_binary(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    // Text never contains NUL; anything that does is judged as a binary, so that a wrong
+    // magic number or version is reported as such.
+    if bytes.starts_with(b"\0asm") || bytes.contains(&0) {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::InvalidModule {
+        message: format!("neither a wasm binary (no \\0asm magic) nor UTF-8 text: {e}"),
+        offset: e.valid_up_to(),
+    })?;
+    if text.trim().is_empty() {
+        return Err(Error::InvalidModule {
+            message: "empty module file (no \\0asm magic and no text)".into(),
+            offset: 0,
+        });
+    }
+    let wasm = wat::parse_str(text).map_err(|e| Error::Wat {
+        message: one_line(&e.to_string()),
+    })?;
+    Ok(std::borrow::Cow::Owned(wasm))
 }
 
 /// The `wat` crate's message is several lines (message, location, source snippet); keep the

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the `run` and `wast` subcommands.
 
+mod compile;
 mod profile_log;
 mod run;
 mod signals;
@@ -45,6 +46,11 @@ enum Command {
     /// Turn a `RUST_LOG=trace` log of `wasix-rt run` (stderr) into the per-call table that
     /// --profile prints: count, total, mean, p50, p99 and max of each host call's busy time.
     ProfileLog(profile_log::ProfileLogArgs),
+    /// Compile a module ahead of time into an artifact that `run` maps and runs with no
+    /// compilation.
+    Compile(compile::CompileArgs),
+    /// Manage the compiled-module cache: `dir`, `ls`, `clean`.
+    Cache(compile::CacheArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit status.
@@ -59,6 +65,8 @@ pub fn main() -> i32 {
             Command::Run(args) => run::run(args),
             Command::Wast(args) => wast::run(args),
             Command::ProfileLog(args) => profile_log::run(args),
+            Command::Compile(args) => compile::compile(args),
+            Command::Cache(args) => compile::cache(args),
         });
     match worker.map(|handle| handle.join()) {
         Ok(Ok(code)) => code,

@@ -33,6 +33,15 @@ pub struct RunArgs {
     #[arg(long)]
     offload: bool,
 
+    /// Where compiled modules are cached (default: $WASIX_RT_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/wasix-rt, else ~/.cache/wasix-rt).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile without looking in or writing to the cache.
+    #[arg(long)]
+    disable_cache: bool,
+
     /// Keep per-host-call statistics (count, total, mean, p50, p99, max) and the split of time
     /// between guest code and host calls; print them as a table on stderr when the program
     /// ends (also on SIGINT/SIGTERM).
@@ -115,7 +124,7 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
 
 fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let engine = Engine::default();
-    let module = Module::from_file(&engine, &args.file)?;
+    let module = load_module(&engine, args)?;
     let mut ctx = wasi_ctx(args)?;
     if args.profile || args.profile_json.is_some() {
         ctx.profile = Some(wasix_rt::profile::Profile::new());
@@ -139,6 +148,31 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         eprintln!("note: the program's socket calls were refused; run it with --net to give it network access");
     }
     result
+}
+
+/// The module to run: an artifact as it is; otherwise through the cache unless disabled.
+fn load_module(engine: &Engine, args: &RunArgs) -> Result<Module, Error> {
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .or_else(wasix_rt::cache::Cache::default_dir);
+    match cache_dir {
+        Some(dir) if !args.disable_cache => {
+            let bytes = std::fs::read(&args.file).map_err(|source| Error::Io {
+                path: args.file.clone(),
+                source,
+            })?;
+            if wasix_rt::cache::is_artifact(&bytes) {
+                return wasix_rt::cache::load(engine, &args.file, None);
+            }
+            let wasm = super::compile::read_wasm(&args.file)?;
+            let (module, outcome) =
+                wasix_rt::cache::Cache::new(dir).get_or_compile(engine, &wasm)?;
+            tracing::debug!(?outcome, "module cache");
+            Ok(module)
+        }
+        _ => Module::from_file(engine, &args.file),
+    }
 }
 
 fn run_module(

@@ -38,7 +38,7 @@ const NAMED_FEATURES: &[(&str, WasmFeatures)] = &[
 ];
 
 /// A constant expression (spec 2.0 §3.3.10, extended-const) kept as a list of operators.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ConstOp {
     I32(i32),
     I64(i64),
@@ -57,7 +57,7 @@ pub enum ConstOp {
 
 pub type ConstExpr = Vec<ConstOp>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ImportKind {
     Func(u32),
     Table(TableType),
@@ -65,7 +65,7 @@ pub enum ImportKind {
     Global(GlobalType),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Import {
     pub module: String,
     pub name: String,
@@ -73,7 +73,7 @@ pub struct Import {
 }
 
 /// What an export refers to: an index in the module's own index space of that kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExportIndex {
     Func(u32),
     Table(u32),
@@ -81,34 +81,35 @@ pub enum ExportIndex {
     Global(u32),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ElemMode {
     Passive,
     Active { table: u32, offset: ConstExpr },
     Declared,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ElemSegment {
     pub mode: ElemMode,
     pub items: Vec<ConstExpr>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum DataMode {
     Passive,
     Active { memory: u32, offset: ConstExpr },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DataSegment {
     pub mode: DataMode,
-    /// Byte range of the segment's contents in the module binary.
+    /// Byte range of the segment's contents: in the module binary after [`parse`], in
+    /// [`ModuleInfo::take_data`]'s buffer after that.
     pub range: Range<usize>,
 }
 
 /// Everything known about a module before it is compiled.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ModuleInfo {
     /// Function types by type index.
     pub types: Vec<FuncType>,
@@ -142,6 +143,18 @@ impl ModuleInfo {
     pub fn num_defined_funcs(&self) -> usize {
         self.funcs.len() - self.num_imported_funcs as usize
     }
+    /// Moves every data segment's bytes out of `wasm` into one buffer and points the segments
+    /// at it, so the module binary need not be kept after compilation.
+    pub fn take_data(&mut self, wasm: &[u8]) -> Vec<u8> {
+        let mut data = Vec::new();
+        for d in &mut self.datas {
+            let start = data.len();
+            data.extend_from_slice(&wasm[d.range.clone()]);
+            d.range = start..data.len();
+        }
+        data
+    }
+
     /// Bytes of all function bodies together (the code section's payload).
     pub fn code_size(&self) -> usize {
         self.bodies.iter().map(|r| r.len()).sum()

@@ -7,12 +7,23 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
 
-/// A page-aligned mapping holding machine code, read+execute once published.
+/// Machine code, read+execute once published: an anonymous mapping filled by the compiler, or
+/// a compiled artifact mapped from a file.
 pub struct CodeMemory {
+    /// Start of the code.
     ptr: *mut u8,
+    /// Bytes of code.
     len: usize,
+    backing: Backing,
     /// Kept registered for as long as the code is mapped.
     info: Arc<CodeInfo>,
+}
+
+enum Backing {
+    /// An anonymous mapping of `len` rounded up to pages, starting at `ptr`.
+    Anonymous(usize),
+    /// A file mapping (read+execute) that contains the code.
+    File(#[allow(dead_code)] memmap2::Mmap),
 }
 
 // SAFETY: the mapping is immutable (read+execute) after construction and only freed on drop.
@@ -107,9 +118,51 @@ impl CodeMemory {
                 )));
             }
         }
+        Ok(CodeMemory::register(
+            ptr,
+            code.len(),
+            Backing::Anonymous(len),
+            traps,
+            funcs,
+            names,
+        ))
+    }
+
+    /// Code inside an executable file mapping, at `offset`, `len` bytes.
+    pub fn from_mapping(
+        map: memmap2::Mmap,
+        offset: usize,
+        len: usize,
+        traps: Vec<TrapSite>,
+        funcs: Vec<(Range<u32>, u32)>,
+        names: std::collections::HashMap<u32, String>,
+    ) -> Result<CodeMemory> {
+        if offset.checked_add(len).is_none_or(|end| end > map.len()) {
+            return Err(Error::Resource("code section outside the mapping".into()));
+        }
+        // The mapping is read-only; the pointer is only used to run and read the code.
+        let ptr = map[offset..].as_ptr() as *mut u8;
+        Ok(CodeMemory::register(
+            ptr,
+            len,
+            Backing::File(map),
+            traps,
+            funcs,
+            names,
+        ))
+    }
+
+    fn register(
+        ptr: *mut u8,
+        len: usize,
+        backing: Backing,
+        traps: Vec<TrapSite>,
+        funcs: Vec<(Range<u32>, u32)>,
+        names: std::collections::HashMap<u32, String>,
+    ) -> CodeMemory {
         let info = Arc::new(CodeInfo {
             start: ptr as usize,
-            len,
+            len: len.max(1),
             traps,
             funcs,
             names,
@@ -118,11 +171,22 @@ impl CodeMemory {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(ptr as usize, info.clone());
-        Ok(CodeMemory { ptr, len, info })
+        CodeMemory {
+            ptr,
+            len,
+            backing,
+            info,
+        }
     }
 
     pub fn base(&self) -> *const u8 {
         self.ptr
+    }
+
+    /// The machine code (for writing an artifact).
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` bytes from `ptr` are mapped readable for the life of self.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
     pub fn info(&self) -> &CodeInfo {
@@ -136,10 +200,12 @@ impl Drop for CodeMemory {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&(self.ptr as usize));
-        // SAFETY: the mapping was created in `new` with this length and is no longer used:
-        // modules and instances hold an Arc to the code while it may run.
-        unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
+        if let Backing::Anonymous(mapped) = self.backing {
+            // SAFETY: the mapping was created in `new` with this length and is no longer used:
+            // modules and instances hold an Arc to the code while it may run.
+            unsafe {
+                libc::munmap(self.ptr.cast(), mapped);
+            }
         }
     }
 }

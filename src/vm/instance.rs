@@ -223,7 +223,7 @@ pub fn instantiate(
             ElemMode::Passive => {}
         }
     }
-    let wasm = module.wasm();
+    let wasm = module.data();
     for (i, d) in info.datas.iter().enumerate() {
         if let DataMode::Active { memory, offset } = &d.mode {
             let dst = eval(offset, store, &inst.globals, &inst.funcs) as u32 as u64;

@@ -101,7 +101,7 @@ extern "C" fn memory_init(
     let seg = if inst.dropped_data[data as usize] {
         &[][..]
     } else {
-        &inst.module.wasm()[inst.module.info().datas[data as usize].range.clone()]
+        &inst.module.data()[inst.module.info().datas[data as usize].range.clone()]
     };
     let m = store.memories[inst.memories[mem as usize]].data_mut();
     if !in_bounds(src, len, seg.len()) || !in_bounds(dst, len, m.len()) {

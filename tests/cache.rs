@@ -1,0 +1,253 @@
+//! Compiled artifacts and the module cache: hits skip compilation, bad artifacts are never
+//! run, concurrent writers never expose half a file.
+
+use std::path::PathBuf;
+use std::process::Command;
+use wasix_rt::cache::{self, Cache, Outcome};
+use wasix_rt::{Engine, Error, Linker, Module, Store};
+
+const WAT: &str = r#"(module
+  (memory (export "m") 1)
+  (data (i32.const 8) "\2a")
+  (func $f (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (func (export "data") (result i32) i32.const 8 i32.load8_u)
+  (func (export "trap") (result i32) i32.const 1 i32.const 0 i32.div_u))"#;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wasix-rt-cache-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs the three exports and checks what they return, including a trap with its function.
+fn exercise(module: &Module) {
+    let engine = module.engine().clone();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, module)
+        .unwrap();
+    let add = inst
+        .get_typed_func::<(i32, i32), i32, _>(&store, "add")
+        .unwrap();
+    assert_eq!(add.call(&mut store, (40, 2)).unwrap(), 42);
+    let data = inst.get_typed_func::<(), i32, _>(&store, "data").unwrap();
+    assert_eq!(data.call(&mut store, ()).unwrap(), 42);
+    let trap = inst.get_typed_func::<(), i32, _>(&store, "trap").unwrap();
+    match trap.call(&mut store, ()) {
+        Err(Error::Trap(t)) => {
+            assert_eq!(t.kind, wasix_rt::TrapKind::IntegerDivisionByZero);
+            assert_eq!(t.func_index, Some(2));
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_second_lookup_is_a_hit_and_runs_the_same() {
+    let engine = Engine::default();
+    let wasm = wat::parse_str(WAT).unwrap();
+    let c = Cache::new(temp_dir("hit"));
+    let (m1, o1) = c.get_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(o1, Outcome::Miss);
+    exercise(&m1);
+    let (m2, o2) = c.get_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(o2, Outcome::Hit);
+    exercise(&m2);
+    assert_eq!(c.list().len(), 1);
+    // Another module gets another entry.
+    let other = wat::parse_str("(module (func (export \"f\")))").unwrap();
+    assert_eq!(c.get_or_compile(&engine, &other).unwrap().1, Outcome::Miss);
+    assert_eq!(c.list().len(), 2);
+    assert_eq!(c.clean().unwrap(), 2);
+    assert!(c.list().is_empty());
+}
+
+#[test]
+fn damaged_artifacts_are_refused_and_cache_entries_rebuilt() {
+    let engine = Engine::default();
+    let wasm = wat::parse_str(WAT).unwrap();
+    let dir = temp_dir("damage");
+    let module = Module::from_binary(&engine, &wasm).unwrap();
+    let good = module.serialize(&wasm).unwrap();
+    let path = dir.join("m.cwasm");
+    std::fs::write(&path, &good).unwrap();
+    exercise(&cache::load(&engine, &path, None).unwrap());
+
+    let code_off = u64::from_le_bytes(good[88..96].try_into().unwrap()) as usize;
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for at in [0usize, 9, 50, 100, 140, code_off, good.len() - 1] {
+        let mut b = good.clone();
+        b[at] ^= 0x40;
+        cases.push((format!("flip byte {at}"), b));
+    }
+    for len in [0usize, 10, 135, 200, code_off, good.len() - 1] {
+        cases.push((format!("truncate to {len}"), good[..len].to_vec()));
+    }
+    let mut v = good.clone();
+    v[8..12].copy_from_slice(&(cache::FORMAT_VERSION + 1).to_le_bytes());
+    cases.push(("next format version".into(), v));
+    for (what, bytes) in &cases {
+        std::fs::write(&path, bytes).unwrap();
+        match cache::load(&engine, &path, None) {
+            Err(Error::Artifact { .. }) => {}
+            Err(e) if bytes.is_empty() => {
+                assert!(matches!(e, Error::Artifact { .. } | Error::Io { .. }))
+            }
+            other => panic!("{what}: expected a refusal, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    // The same damage inside the cache: the entry is dropped and rebuilt, never run.
+    let c = Cache::new(dir.join("cache"));
+    c.get_or_compile(&engine, &wasm).unwrap();
+    let entry = c.list()[0].0.clone();
+    for (_, bytes) in cases.iter().filter(|(w, _)| w.starts_with("flip")) {
+        std::fs::write(&entry, bytes).unwrap();
+        let (m, outcome) = c.get_or_compile(&engine, &wasm).unwrap();
+        assert_eq!(outcome, Outcome::Replaced);
+        exercise(&m);
+        assert_eq!(c.get_or_compile(&engine, &wasm).unwrap().1, Outcome::Hit);
+    }
+    // An artifact of another module filed under this key is refused too.
+    let other = Module::new(&engine, "(module)")
+        .unwrap()
+        .serialize(b"other")
+        .unwrap();
+    std::fs::write(&entry, other).unwrap();
+    assert_eq!(
+        c.get_or_compile(&engine, &wasm).unwrap().1,
+        Outcome::Replaced
+    );
+}
+
+#[test]
+fn racing_writers_never_expose_half_a_file() {
+    let engine = Engine::default();
+    let wasm = wat::parse_str(WAT).unwrap();
+    let dir = temp_dir("race");
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (engine, wasm, dir) = (engine.clone(), wasm.clone(), dir.clone());
+            std::thread::spawn(move || {
+                let c = Cache::new(dir);
+                for _ in 0..20 {
+                    let (m, outcome) = c.get_or_compile(&engine, &wasm).unwrap();
+                    // A reader must never find a damaged entry mid-write.
+                    assert_ne!(outcome, Outcome::Replaced);
+                    exercise(&m);
+                    // Force a rewrite race: remove, then both threads store again.
+                    let _ = std::fs::remove_file(c.path_for(&cache::key(&engine, &wasm)));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+fn cli(args: &[&str], cache_dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(args)
+        .env("WASIX_RT_CACHE_DIR", cache_dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_compile_run_and_cache_commands() {
+    let dir = temp_dir("cli");
+    let wat = dir.join("m.wat");
+    std::fs::write(&wat, WAT).unwrap();
+    let out_path = dir.join("m.cwasm");
+    let out = cli(
+        &[
+            "compile",
+            wat.to_str().unwrap(),
+            "-o",
+            out_path.to_str().unwrap(),
+        ],
+        &dir.join("c"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = cli(
+        &[
+            "run",
+            out_path.to_str().unwrap(),
+            "--invoke",
+            "add",
+            "1",
+            "2",
+        ],
+        &dir.join("c"),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
+    // A damaged artifact: one-line refusal, exit 1.
+    let mut bytes = std::fs::read(&out_path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&out_path, &bytes).unwrap();
+    let out = cli(
+        &[
+            "run",
+            out_path.to_str().unwrap(),
+            "--invoke",
+            "add",
+            "1",
+            "2",
+        ],
+        &dir.join("c"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("bad artifact") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+
+    // `run` of a .wat goes through the cache: the second run finds the entry.
+    let cache_dir = dir.join("c");
+    for _ in 0..2 {
+        let out = cli(
+            &["run", wat.to_str().unwrap(), "--invoke", "add", "2", "2"],
+            &cache_dir,
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "4\n");
+    }
+    let out = cli(&["cache", "ls"], &cache_dir);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 artifacts"),
+        "{out:?}"
+    );
+    let out = cli(&["cache", "dir"], &cache_dir);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        cache_dir.to_str().unwrap()
+    );
+    let out = cli(
+        &[
+            "run",
+            wat.to_str().unwrap(),
+            "--disable-cache",
+            "--invoke",
+            "add",
+            "1",
+            "1",
+        ],
+        &dir.join("other"),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
+    assert!(
+        !dir.join("other").exists(),
+        "--disable-cache writes nothing"
+    );
+    let out = cli(&["cache", "clean"], &cache_dir);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1"));
+}
