@@ -11,7 +11,7 @@ const WAT: &str = r#"(module
   (data (i32.const 8) "\2a")
   (func $f (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
   (func (export "data") (result i32) i32.const 8 i32.load8_u)
-  (func (export "trap") (result i32) i32.const 1 i32.const 0 i32.div_u))"#;
+  (func $boom (export "trap") (result i32) i32.const 1 i32.const 0 i32.div_u))"#;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("wasix-rt-cache-{}-{name}", std::process::id()));
@@ -38,6 +38,8 @@ fn exercise(module: &Module) {
         Err(Error::Trap(t)) => {
             assert_eq!(t.kind, wasix_rt::TrapKind::IntegerDivisionByZero);
             assert_eq!(t.func_index, Some(2));
+            // From an artifact, names are decoded only now, for this trap.
+            assert_eq!(t.func_name.as_deref(), Some("boom"));
         }
         other => panic!("expected a trap, got {other:?}"),
     }

@@ -148,7 +148,12 @@ impl Engine {
                     wasm_offset: 0,
                 })
                 .collect();
-            CodeMemory::new(&c.code, traps, Vec::new(), HashMap::new())
+            CodeMemory::new(
+                &c.code,
+                traps,
+                Vec::new(),
+                crate::vm::code::FuncNames::Map(HashMap::new()),
+            )
         };
         let t = Trampolines {
             array: place(trampoline::array_to_wasm(self.isa(), &ty)?)?,

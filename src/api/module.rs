@@ -69,7 +69,7 @@ impl Module {
             &compiled.blob,
             compiled.traps,
             funcs_for_traps,
-            info.func_names.clone(),
+            crate::vm::code::FuncNames::Map(info.func_names.clone()),
         )?;
         let data = info.take_data(wasm);
         Ok(Module::assemble(engine, info, data, code, compiled.funcs))

@@ -25,7 +25,7 @@ use crate::api::{Engine, Module};
 use crate::compile::TrapSite;
 use crate::error::{Error, Result};
 use crate::module::ModuleInfo;
-use crate::vm::code::CodeMemory;
+use crate::vm::code::{CodeMemory, FuncNames};
 use cranelift_codegen::ir::TrapCode;
 use std::io::Write;
 use std::num::NonZeroU8;
@@ -34,12 +34,15 @@ use std::path::{Path, PathBuf};
 
 pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// Bumped whenever the layout of the artifact or of the metadata changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 136;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Metadata {
+    /// The module without its function names (those are `names`).
     info: ModuleInfo,
+    /// postcard encoding of the function names, decoded lazily (see `FuncNames`).
+    names: Vec<u8>,
     data: Vec<u8>,
     funcs: Vec<Range<u32>>,
     /// (code offset, raw trap code, wasm offset)
@@ -63,8 +66,15 @@ pub fn key(engine: &Engine, wasm: &[u8]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(engine.settings_fingerprint().as_bytes());
     h.update(&(wasm.len() as u64).to_le_bytes());
-    h.update(wasm);
+    h.update_rayon(wasm);
     *h.finalize().as_bytes()
+}
+
+/// blake3 of `bytes`, on all cores for large inputs (start-up time of big modules).
+fn hash(bytes: &[u8]) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    h.update_rayon(bytes);
+    h.finalize()
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -74,8 +84,12 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Serializes a compiled module as an artifact filed under `key`.
 pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
     let code = module.code();
+    let mut info = module.info().clone();
+    let names = postcard::to_stdvec(&std::mem::take(&mut info.func_names))
+        .map_err(|e| Error::Compile(format!("encoding names: {e}")))?;
     let meta = Metadata {
-        info: module.info().clone(),
+        info,
+        names,
         data: module.data().to_vec(),
         funcs: module.func_ranges().to_vec(),
         traps: code
@@ -100,7 +114,7 @@ pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
     out[96..104].copy_from_slice(&(code_bytes.len() as u64).to_le_bytes());
     out[HEADER_LEN..HEADER_LEN + meta.len()].copy_from_slice(&meta);
     out[code_off..].copy_from_slice(code_bytes);
-    let sum = blake3::hash(&out[HEADER_LEN..]);
+    let sum = hash(&out[HEADER_LEN..]);
     out[104..136].copy_from_slice(sum.as_bytes());
     Ok(out)
 }
@@ -161,10 +175,10 @@ pub fn load(engine: &Engine, path: &Path, expect_key: Option<[u8; 32]>) -> Resul
             "inconsistent section lengths (truncated or corrupted)",
         ));
     }
-    if blake3::hash(&map[HEADER_LEN..]).as_bytes() != &map[104..136] {
+    if hash(&map[HEADER_LEN..]).as_bytes() != &map[104..136] {
         return Err(bad(path, "checksum mismatch (corrupted or tampered)"));
     }
-    let meta: Metadata = postcard::from_bytes(&map[HEADER_LEN..HEADER_LEN + meta_len as usize])
+    let mut meta: Metadata = postcard::from_bytes(&map[HEADER_LEN..HEADER_LEN + meta_len as usize])
         .map_err(|e| bad(path, format!("metadata does not decode: {e}")))?;
     let mut traps = Vec::with_capacity(meta.traps.len());
     for (code_offset, raw, wasm_offset) in meta.traps {
@@ -183,7 +197,7 @@ pub fn load(engine: &Engine, path: &Path, expect_key: Option<[u8; 32]>) -> Resul
     {
         return Err(bad(path, "function table does not match the code"));
     }
-    let names = meta.info.func_names.clone();
+    let names = FuncNames::Encoded(std::mem::take(&mut meta.names), Default::default());
     let funcs_for_traps = meta
         .funcs
         .iter()

@@ -158,14 +158,21 @@ fn load_module(engine: &Engine, args: &RunArgs) -> Result<Module, Error> {
         .or_else(wasix_rt::cache::Cache::default_dir);
     match cache_dir {
         Some(dir) if !args.disable_cache => {
-            let bytes = std::fs::read(&args.file).map_err(|source| Error::Io {
+            let io = |source| Error::Io {
                 path: args.file.clone(),
                 source,
-            })?;
-            if wasix_rt::cache::is_artifact(&bytes) {
+            };
+            let file = std::fs::File::open(&args.file).map_err(io)?;
+            // Mapped rather than read: hashing the module for its cache key is then the only
+            // pass over it on a hit.
+            // SAFETY: the module file is only read; a concurrent writer could change what we
+            // hash or compile, which is then a different module, never memory unsafety of ours
+            // (the bytes are validated before compilation and artifacts are checksummed).
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+            if wasix_rt::cache::is_artifact(&map) {
                 return wasix_rt::cache::load(engine, &args.file, None);
             }
-            let wasm = super::compile::read_wasm(&args.file)?;
+            let wasm = wasix_rt::to_binary(&map)?;
             let (module, outcome) =
                 wasix_rt::cache::Cache::new(dir).get_or_compile(engine, &wasm)?;
             tracing::debug!(?outcome, "module cache");

@@ -3,7 +3,7 @@
 
 use crate::compile::TrapSite;
 use crate::error::{Error, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
 
@@ -40,7 +40,26 @@ pub struct CodeInfo {
     /// Code range and wasm function index of each function (empty for trampolines).
     pub funcs: Vec<(Range<u32>, u32)>,
     /// Name section names, for trap messages.
-    pub names: std::collections::HashMap<u32, String>,
+    pub names: FuncNames,
+}
+
+/// Function names for trap messages: a map, or (from an artifact) its encoding, decoded only
+/// when a trap first needs a name, so that loading a large module does not pay for it.
+pub enum FuncNames {
+    Map(HashMap<u32, String>),
+    Encoded(Vec<u8>, std::sync::OnceLock<HashMap<u32, String>>),
+}
+
+impl FuncNames {
+    pub fn get(&self, func: u32) -> Option<String> {
+        let map = match self {
+            FuncNames::Map(m) => m,
+            FuncNames::Encoded(bytes, decoded) => {
+                decoded.get_or_init(|| postcard::from_bytes(bytes).unwrap_or_default())
+            }
+        };
+        map.get(&func).cloned()
+    }
 }
 
 impl CodeInfo {
@@ -84,7 +103,7 @@ impl CodeMemory {
         code: &[u8],
         traps: Vec<TrapSite>,
         funcs: Vec<(Range<u32>, u32)>,
-        names: std::collections::HashMap<u32, String>,
+        names: FuncNames,
     ) -> Result<CodeMemory> {
         let page = crate::vm::page_size();
         let len = code.len().max(1).div_ceil(page) * page;
@@ -135,7 +154,7 @@ impl CodeMemory {
         len: usize,
         traps: Vec<TrapSite>,
         funcs: Vec<(Range<u32>, u32)>,
-        names: std::collections::HashMap<u32, String>,
+        names: FuncNames,
     ) -> Result<CodeMemory> {
         if offset.checked_add(len).is_none_or(|end| end > map.len()) {
             return Err(Error::Resource("code section outside the mapping".into()));
@@ -158,7 +177,7 @@ impl CodeMemory {
         backing: Backing,
         traps: Vec<TrapSite>,
         funcs: Vec<(Range<u32>, u32)>,
-        names: std::collections::HashMap<u32, String>,
+        names: FuncNames,
     ) -> CodeMemory {
         let info = Arc::new(CodeInfo {
             start: ptr as usize,

@@ -294,7 +294,7 @@ fn trap_error(store: &mut StoreOpaque, pc: usize) -> Error {
     Error::Trap(Trap {
         kind,
         func_index,
-        func_name: func_index.and_then(|i| info.names.get(&i).cloned()),
+        func_name: func_index.and_then(|i| info.names.get(i)),
         wasm_offset: site.map(|s| s.wasm_offset).filter(|_| func_index.is_some()),
     })
 }
