@@ -159,10 +159,19 @@ pub fn instantiate(
     }
     // Defined functions' references, before globals: a global may hold a `ref.func`.
     let code_base = module.code_base() as u64;
+    // One registry lookup per type, not per function (large modules have few types).
+    let mut array_calls: std::collections::HashMap<u32, usize> = Default::default();
     for (d, range) in module.func_ranges().iter().enumerate() {
         let index = info.num_imported_funcs + d as u32;
         let type_id = module.type_ids()[info.funcs[index as usize] as usize];
-        let (array_call, _) = store.engine.trampolines(type_id)?;
+        let array_call = match array_calls.get(&type_id) {
+            Some(a) => *a,
+            None => {
+                let a = store.engine.trampolines(type_id)?.0;
+                array_calls.insert(type_id, a);
+                a
+            }
+        };
         let at = offs.defined_funcref(index);
         inst.set(
             at + offsets::FUNCREF_WASM_CALL as u32,

@@ -101,14 +101,18 @@ impl<'a> GuestMemory<'a> {
     /// The bytes of the given (checked) iovecs, for gathering writes.
     pub fn gather(&self, iovs: &[IoVec]) -> Vec<std::io::IoSlice<'_>> {
         iovs.iter()
-            .map(|v| std::io::IoSlice::new(&self.bytes[v.buf as usize..(v.buf + v.len) as usize]))
+            .map(|v| {
+                std::io::IoSlice::new(&self.bytes[v.buf as usize..v.buf as usize + v.len as usize])
+            })
             .collect()
     }
 
     /// Mutable buffers of the given (checked) iovecs, for scattering reads. Overlapping iovecs
     /// are legal in WASI; they are then filled one after another through a bounce buffer.
     pub fn scatter(&mut self, iovs: &[IoVec]) -> Option<Vec<std::io::IoSliceMut<'_>>> {
-        let mut sorted: Vec<(u32, u32)> = iovs.iter().map(|v| (v.buf, v.len)).collect();
+        // u64: a buffer may end exactly at 4 GiB.
+        let mut sorted: Vec<(u64, u64)> =
+            iovs.iter().map(|v| (v.buf as u64, v.len as u64)).collect();
         sorted.sort();
         if sorted.windows(2).any(|w| w[0].0 + w[0].1 > w[1].0) {
             return None;
@@ -119,15 +123,15 @@ impl<'a> GuestMemory<'a> {
         order.sort_by_key(|&i| iovs[i].buf);
         let mut pieces: Vec<Option<&mut [u8]>> = (0..iovs.len()).map(|_| None).collect();
         let mut rest: &mut [u8] = self.bytes;
-        let mut base = 0u32;
+        let mut base = 0usize;
         for &i in &order {
             let v = iovs[i];
             let tail = std::mem::take(&mut rest);
-            let (_, from) = tail.split_at_mut((v.buf - base) as usize);
+            let (_, from) = tail.split_at_mut(v.buf as usize - base);
             let (piece, after) = from.split_at_mut(v.len as usize);
             pieces[i] = Some(piece);
             rest = after;
-            base = v.buf + v.len;
+            base = v.buf as usize + v.len as usize;
         }
         Some(
             pieces

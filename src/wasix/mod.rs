@@ -231,6 +231,7 @@ fn add_sockets(linker: &mut Linker<WasiCtx>) -> Result<()> {
         "sock_set_opt_time",
         |mut c: C, fd: u32, opt: u32, time: u32| {
             host_call!(&mut c, "sock_set_opt_time", [fd, opt], |ctx, mem| {
+                mem.check(time, 16)?;
                 let tag = mem.read_u8(time)?;
                 let value = mem.read_u64(time + 8)?;
                 let v = match tag {
