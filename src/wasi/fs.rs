@@ -400,6 +400,35 @@ fn file_of(ctx: &WasiCtx, fd: u32, needed: u64) -> Result<Arc<File>, Errno> {
     }
 }
 
+/// Positioned scatter read / gather write with one host call (preadv / pwritev).
+fn positioned(file: &File, bufs: Positioned<'_, '_>, offset: u64) -> std::io::Result<usize> {
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+    let fd = file.as_raw_fd();
+    // SAFETY: IoSlice/IoSliceMut are ABI-compatible with struct iovec, and every buffer is a
+    // live, bounds-checked slice of guest memory for the duration of the call.
+    let n = unsafe {
+        match bufs {
+            Positioned::Read(b) => {
+                libc::preadv(fd, b.as_ptr() as *const libc::iovec, b.len() as i32, offset)
+            }
+            Positioned::Write(b) => {
+                libc::pwritev(fd, b.as_ptr() as *const libc::iovec, b.len() as i32, offset)
+            }
+        }
+    };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+enum Positioned<'a, 'b> {
+    Read(&'a mut [std::io::IoSliceMut<'b>]),
+    Write(&'a [std::io::IoSlice<'b>]),
+}
+
 fn fd_pread(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -412,24 +441,16 @@ fn fd_pread(
     mem.check(nread, 4)?;
     let iovs = mem.iovecs(iovs, len)?;
     let file = file_of(ctx, fd, rights::FD_READ | rights::FD_SEEK)?;
-    let mut total: u64 = 0;
-    for v in &iovs {
-        if v.len == 0 {
-            continue;
+    let n = match mem.scatter(&iovs) {
+        Some(mut bufs) => positioned(&file, Positioned::Read(&mut bufs), offset)?,
+        None => {
+            // Overlapping iovecs: read into a bounce buffer, then copy in order.
+            let mut tmp = vec![0u8; GuestMemory::total_len(&iovs).min(1 << 20) as usize];
+            let n = file.read_at(&mut tmp, offset)?;
+            mem.fill_iovecs(&iovs, &tmp[..n])
         }
-        let at = offset.checked_add(total).ok_or(Errno::OVERFLOW)?;
-        let buf = mem.slice_mut(v.buf, v.len)?;
-        let n = match file.read_at(buf, at) {
-            Ok(n) => n,
-            Err(e) if total == 0 => return Err(Errno::from_io(&e)),
-            Err(_) => break,
-        };
-        total += n as u64;
-        if n < v.len as usize {
-            break;
-        }
-    }
-    mem.write_u32(nread, total as u32)
+    };
+    mem.write_u32(nread, n as u32)
 }
 
 fn fd_pwrite(
@@ -444,24 +465,14 @@ fn fd_pwrite(
     mem.check(nwritten, 4)?;
     let iovs = mem.iovecs(iovs, len)?;
     let file = file_of(ctx, fd, rights::FD_WRITE | rights::FD_SEEK)?;
-    let mut total: u64 = 0;
-    for v in &iovs {
-        if v.len == 0 {
-            continue;
-        }
-        let at = offset.checked_add(total).ok_or(Errno::FBIG)?;
-        let buf = mem.slice(v.buf, v.len)?;
-        let n = match file.write_at(buf, at) {
-            Ok(n) => n,
-            Err(e) if total == 0 => return Err(Errno::from_io(&e)),
-            Err(_) => break,
-        };
-        total += n as u64;
-        if n < v.len as usize {
-            break;
-        }
+    if offset
+        .checked_add(GuestMemory::total_len(&iovs))
+        .is_none_or(|end| end > i64::MAX as u64)
+    {
+        return Err(Errno::FBIG);
     }
-    mem.write_u32(nwritten, total as u32)
+    let n = positioned(&file, Positioned::Write(&mem.gather(&iovs)), offset)?;
+    mem.write_u32(nwritten, n as u32)
 }
 
 fn fd_seek(
