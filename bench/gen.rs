@@ -1,15 +1,23 @@
+// Shared by several bench targets; each uses part of it.
+#![allow(dead_code)]
+
 //! Generates a large, varied module for compile benchmarks (shared by the bench targets).
 
 /// WAT text of a module with `funcs` functions of mixed integer, float, memory, control-flow
 /// and call code; about 190 bytes of code section per function.
 pub fn large_module(funcs: usize) -> String {
+    large_module_with(funcs, true)
+}
+
+/// As [`large_module`]; with `export_all` false only `f0` is exported (as in most programs).
+pub fn large_module_with(funcs: usize, export_all: bool) -> String {
     let mut s =
         String::from("(module (memory 1) (table 16 funcref) (global $g (mut i32) (i32.const 0))\n");
     s.push_str("(type $t (func (param i32) (result i32)))\n");
     for i in 0..funcs {
         let callee = if i == 0 { 0 } else { (i * 7919) % i };
         s.push_str(&format!(
-            r#"(func $f{i} (export "f{i}") (param $a i32) (result i32) (local $b i64) (local $c f64) (local $k i32)
+            r#"(func $f{i} {export} (param $a i32) (result i32) (local $b i64) (local $c f64) (local $k i32)
   (local.set $b (i64.extend_i32_u (local.get $a)))
   (local.set $c (f64.convert_i32_s (local.get $a)))
   (block $exit (loop $top
@@ -29,6 +37,7 @@ pub fn large_module(funcs: usize) -> String {
     (then (call $f{callee} (i32.add (local.get $a) (i32.const 1))))
     (else (i32.add (local.get $a) (i32.wrap_i64 (i64.shr_u (local.get $b) (i64.const 17)))))))
 "#,
+            export = if export_all || i == 0 { format!("(export \"f{i}\")") } else { String::new() },
             n = 3 + i % 5,
             off = (i % 64) * 4,
         ));

@@ -42,14 +42,19 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("wasix-rt-startup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut rows = Vec::new();
-    for (name, n) in [("small", 20usize), ("large", funcs)] {
-        let wasm = wat::parse_str(gen::large_module(n)).unwrap();
-        let path = dir.join(format!("{name}.wasm"));
+    for (name, n, export_all) in [
+        ("small", 20usize, true),
+        ("large, every function exported", funcs, true),
+        ("large, one export", funcs, false),
+    ] {
+        let wasm = wat::parse_str(gen::large_module_with(n, export_all)).unwrap();
+        let file = name.split(',').next().unwrap();
+        let path = dir.join(format!("{file}-{export_all}.wasm"));
         std::fs::write(&path, &wasm).unwrap();
         let cold: Vec<f64> = (0..3)
-            .map(|i| run_once(bin, &path, &dir.join(format!("cold-{name}-{i}"))))
+            .map(|i| run_once(bin, &path, &dir.join(format!("cold-{file}-{export_all}-{i}"))))
             .collect();
-        let warm_cache = dir.join(format!("warm-{name}"));
+        let warm_cache = dir.join(format!("warm-{file}-{export_all}"));
         run_once(bin, &path, &warm_cache);
         let warm: Vec<f64> = (0..10).map(|_| run_once(bin, &path, &warm_cache)).collect();
         rows.push((name, wasm.len(), median(cold), median(warm)));
@@ -77,7 +82,7 @@ fn main() {
     }
     println!("\n`wasix-rt --version` process: {:.2} ms", base * 1e3);
 
-    let big = std::fs::read(dir.join("large.wasm")).unwrap();
+    let big = std::fs::read(dir.join("large-true.wasm")).unwrap();
     let t = Instant::now();
     let rounds = 20;
     for _ in 0..rounds {
