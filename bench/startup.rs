@@ -52,7 +52,13 @@ fn main() {
         let path = dir.join(format!("{file}-{export_all}.wasm"));
         std::fs::write(&path, &wasm).unwrap();
         let cold: Vec<f64> = (0..3)
-            .map(|i| run_once(bin, &path, &dir.join(format!("cold-{file}-{export_all}-{i}"))))
+            .map(|i| {
+                run_once(
+                    bin,
+                    &path,
+                    &dir.join(format!("cold-{file}-{export_all}-{i}")),
+                )
+            })
             .collect();
         let warm_cache = dir.join(format!("warm-{file}-{export_all}"));
         run_once(bin, &path, &warm_cache);
