@@ -293,17 +293,18 @@ impl Cache {
     pub fn get_or_compile(&self, engine: &Engine, wasm: &[u8]) -> Result<(Module, Outcome)> {
         let k = key(engine, wasm);
         let path = self.path_for(&k);
-        let mut outcome = Outcome::Miss;
-        if path.exists() {
-            match load(engine, &path, Some(k)) {
-                Ok(m) => return Ok((m, Outcome::Hit)),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "dropping a bad cache entry");
-                    let _ = std::fs::remove_file(&path);
-                    outcome = Outcome::Replaced;
-                }
+        let outcome = match load(engine, &path, Some(k)) {
+            Ok(m) => return Ok((m, Outcome::Hit)),
+            // No entry (or one removed since): compile and store.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Outcome::Miss
             }
-        }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "dropping a bad cache entry");
+                let _ = std::fs::remove_file(&path);
+                Outcome::Replaced
+            }
+        };
         let module = Module::from_binary(engine, wasm)?;
         match serialize(&module, k).and_then(|bytes| write_atomic(&path, &bytes)) {
             Ok(()) => {}
