@@ -23,7 +23,7 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirEntryExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -441,15 +441,9 @@ fn fd_pread(
     mem.check(nread, 4)?;
     let iovs = mem.iovecs(iovs, len)?;
     let file = file_of(ctx, fd, rights::FD_READ | rights::FD_SEEK)?;
-    let n = match mem.scatter(&iovs) {
-        Some(mut bufs) => positioned(&file, Positioned::Read(&mut bufs), offset)?,
-        None => {
-            // Overlapping iovecs: read into a bounce buffer, then copy in order.
-            let mut tmp = vec![0u8; GuestMemory::total_len(&iovs).min(1 << 20) as usize];
-            let n = file.read_at(&mut tmp, offset)?;
-            mem.fill_iovecs(&iovs, &tmp[..n])
-        }
-    };
+    let (n, ()) = mem.read_into(&iovs, |bufs| {
+        positioned(&file, Positioned::Read(bufs), offset).map(|n| (n, ()))
+    })?;
     mem.write_u32(nread, n as u32)
 }
 
@@ -873,6 +867,30 @@ fn path_filestat_set_times(
     set_times_path(&res.host_path(), &ts)
 }
 
+/// The shape of the single-path operations: resolve `path` under `dirfd` (needing `right`,
+/// never following a final symlink) and apply `op` to the host path. A path that names the
+/// directory itself gets `no_name`.
+#[allow(clippy::too_many_arguments)]
+fn path_op(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    dirfd: u32,
+    path: u32,
+    len: u32,
+    right: u64,
+    no_name: Errno,
+    op: fn(&Path) -> std::io::Result<()>,
+) -> Result<(), Errno> {
+    let path = read_path(mem, path, len)?;
+    let (root, _) = dir_fd(ctx, dirfd, right)?;
+    let res = resolve(&root, &path, Follow::Never)?;
+    if res.name.is_none() {
+        return Err(no_name);
+    }
+    op(&res.host_path())?;
+    Ok(())
+}
+
 fn path_create_directory(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -880,14 +898,16 @@ fn path_create_directory(
     path: u32,
     len: u32,
 ) -> Result<(), Errno> {
-    let path = read_path(mem, path, len)?;
-    let (root, _) = dir_fd(ctx, dirfd, rights::PATH_CREATE_DIRECTORY)?;
-    let res = resolve(&root, &path, Follow::Never)?;
-    if res.name.is_none() {
-        return Err(Errno::EXIST);
-    }
-    std::fs::create_dir(res.host_path())?;
-    Ok(())
+    path_op(
+        ctx,
+        mem,
+        dirfd,
+        path,
+        len,
+        rights::PATH_CREATE_DIRECTORY,
+        Errno::EXIST,
+        |p| std::fs::create_dir(p),
+    )
 }
 
 fn path_remove_directory(
@@ -897,14 +917,16 @@ fn path_remove_directory(
     path: u32,
     len: u32,
 ) -> Result<(), Errno> {
-    let path = read_path(mem, path, len)?;
-    let (root, _) = dir_fd(ctx, dirfd, rights::PATH_REMOVE_DIRECTORY)?;
-    let res = resolve(&root, &path, Follow::Never)?;
-    if res.name.is_none() {
-        return Err(Errno::INVAL);
-    }
-    std::fs::remove_dir(res.host_path())?;
-    Ok(())
+    path_op(
+        ctx,
+        mem,
+        dirfd,
+        path,
+        len,
+        rights::PATH_REMOVE_DIRECTORY,
+        Errno::INVAL,
+        |p| std::fs::remove_dir(p),
+    )
 }
 
 fn path_unlink_file(
@@ -914,14 +936,16 @@ fn path_unlink_file(
     path: u32,
     len: u32,
 ) -> Result<(), Errno> {
-    let path = read_path(mem, path, len)?;
-    let (root, _) = dir_fd(ctx, dirfd, rights::PATH_UNLINK_FILE)?;
-    let res = resolve(&root, &path, Follow::Never)?;
-    if res.name.is_none() {
-        return Err(Errno::ISDIR);
-    }
-    std::fs::remove_file(res.host_path())?;
-    Ok(())
+    path_op(
+        ctx,
+        mem,
+        dirfd,
+        path,
+        len,
+        rights::PATH_UNLINK_FILE,
+        Errno::ISDIR,
+        |p| std::fs::remove_file(p),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -109,7 +109,7 @@ impl<'a> GuestMemory<'a> {
 
     /// Mutable buffers of the given (checked) iovecs, for scattering reads. Overlapping iovecs
     /// are legal in WASI; they are then filled one after another through a bounce buffer.
-    pub fn scatter(&mut self, iovs: &[IoVec]) -> Option<Vec<std::io::IoSliceMut<'_>>> {
+    fn scatter(&mut self, iovs: &[IoVec]) -> Option<Vec<std::io::IoSliceMut<'_>>> {
         // u64: a buffer may end exactly at 4 GiB.
         let mut sorted: Vec<(u64, u64)> =
             iovs.iter().map(|v| (v.buf as u64, v.len as u64)).collect();
@@ -139,6 +139,24 @@ impl<'a> GuestMemory<'a> {
                 .map(|p| std::io::IoSliceMut::new(p.unwrap()))
                 .collect(),
         )
+    }
+
+    /// Runs a scattering read `op` into the (checked) iovecs: straight into guest memory, or,
+    /// when the iovecs overlap (legal in WASI), into a bounce buffer of at most 1 MiB whose
+    /// bytes are then copied into the iovecs in order. `op` returns the byte count and
+    /// whatever else the host call reports.
+    pub fn read_into<R>(
+        &mut self,
+        iovs: &[IoVec],
+        op: impl FnOnce(&mut [std::io::IoSliceMut<'_>]) -> std::io::Result<(usize, R)>,
+    ) -> std::io::Result<(usize, R)> {
+        if let Some(mut bufs) = self.scatter(iovs) {
+            return op(&mut bufs);
+        }
+        let mut tmp = vec![0u8; Self::total_len(iovs).min(1 << 20) as usize];
+        let (n, r) = op(&mut [std::io::IoSliceMut::new(&mut tmp)])?;
+        self.fill_iovecs(iovs, &tmp[..n]);
+        Ok((n, r))
     }
 
     /// Total length of the iovecs in bytes (saturating).

@@ -147,16 +147,9 @@ pub fn fd_read_iovs(
 ) -> Result<u32, Errno> {
     let entry = ctx.fds.get(fd)?;
     let nonblocking = entry.nonblocking();
-    let read = |f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<usize> {
-        let mut f = f;
-        match mem.scatter(iovs) {
-            Some(mut bufs) => f.read_vectored(&mut bufs),
-            None => {
-                let mut tmp = vec![0u8; GuestMemory::total_len(iovs).min(1 << 20) as usize];
-                let n = f.read(&mut tmp)?;
-                Ok(mem.fill_iovecs(iovs, &tmp[..n]))
-            }
-        }
+    let read = |mut f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<usize> {
+        mem.read_into(iovs, |bufs| f.read_vectored(bufs).map(|n| (n, ())))
+            .map(|(n, ())| n)
     };
     let n = match &entry.kind {
         FdKind::Stdio(h) => read(&borrowed_file(*h), mem)?,

@@ -360,23 +360,12 @@ pub fn recv_from(
         Interest::READABLE,
         wait_for,
         || {
-            match mem.scatter(iovs) {
-                Some(mut bufs) => sys::recvmsg(fd_host, &mut bufs, flags),
-                None => {
-                    // Overlapping iovecs: receive into a bounce buffer, then copy in order.
-                    let mut tmp = vec![0u8; GuestMemory::total_len(iovs).min(1 << 20) as usize];
-                    let (n, a, t) =
-                        sys::recvmsg(fd_host, &mut [std::io::IoSliceMut::new(&mut tmp)], flags)?;
-                    mem.fill_iovecs(iovs, &tmp[..n]);
-                    Ok((n, a, t))
-                }
-            }
+            mem.read_into(iovs, |bufs| {
+                sys::recvmsg(fd_host, bufs, flags).map(|(n, a, t)| (n, (a, t)))
+            })
         },
     );
-    match r {
-        Ok((n, addr, truncated)) => Ok((n as u32, addr, truncated)),
-        Err(e) => Err(e),
-    }
+    r.map(|(n, (addr, truncated))| (n as u32, addr, truncated))
 }
 
 pub fn recv(
