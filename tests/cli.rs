@@ -181,3 +181,43 @@ fn profile_prints_a_table_and_writes_json() {
     assert_eq!(data["calls"][0]["count"], 1);
     assert!(data["wall_ns"].as_u64().unwrap() >= data["host_ns"].as_u64().unwrap());
 }
+
+#[test]
+fn a_reactor_is_initialized_before_the_invoked_export() {
+    let path = temp_file(
+        "reactor.wat",
+        br#"(module
+             (global $g (mut i32) (i32.const 0))
+             (func (export "_initialize") (global.set $g (i32.add (global.get $g) (i32.const 41))))
+             (func (export "get") (result i32) (i32.add (global.get $g) (i32.const 1))))"#,
+    );
+    let out = wasix_rt(&["run", path.to_str().unwrap(), "--invoke", "get"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+}
+
+#[test]
+fn unknown_imports_are_refused_unless_defined_to_trap() {
+    let path = temp_file(
+        "unknown.wat",
+        br#"(module
+             (import "env" "missing" (func $missing (param i32) (result i32)))
+             (func (export "uses") (result i32) (call $missing (i32.const 1)))
+             (func (export "avoids") (result i32) (i32.const 7)))"#,
+    );
+    let p = path.to_str().unwrap();
+    let out = wasix_rt(&["run", p, "--invoke", "avoids"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unknown import: env::missing"), "{stderr}");
+
+    let out = wasix_rt(&["run", "--trap-unknown-imports", p, "--invoke", "avoids"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "7\n");
+
+    let out = wasix_rt(&["run", "--trap-unknown-imports", p, "--invoke", "uses"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`env::missing`"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}

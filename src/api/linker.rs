@@ -144,6 +144,31 @@ impl<T: 'static> Linker<T> {
         Ok(self)
     }
 
+    /// Defines each function import of `module` that has no definition yet as a host function
+    /// that fails when called, with [`Error::Host`] naming the import (wasmtime's
+    /// `define_unknown_imports_as_traps`). Lets a program run whose unused paths import
+    /// functions this host does not provide, e.g. the JavaScript bridge of ruby.wasm. Imports of
+    /// memories, tables and globals stay unknown: there is no value to give them.
+    pub fn define_unknown_imports_as_traps(&mut self, module: &Module) -> Result<&mut Self> {
+        for imp in &module.info().imports {
+            let ImportKind::Func(t) = imp.kind else {
+                continue;
+            };
+            let key = (imp.module.clone(), imp.name.clone());
+            if self.defs.contains_key(&key) {
+                continue;
+            }
+            let ty = module.info().types[t as usize].clone();
+            let what = format!("`{}::{}`", imp.module, imp.name);
+            self.func_new(&imp.module, &imp.name, ty, move |_, _, _| {
+                Err(Error::Host(format!(
+                    "the program called unknown import {what}, which was defined to trap"
+                )))
+            })?;
+        }
+        Ok(self)
+    }
+
     /// Defines every export of `instance` under `module_name` (the spec scripts' `register`).
     /// The items are shared, not copied.
     pub fn instance(

@@ -33,6 +33,12 @@ pub struct RunArgs {
     #[arg(long)]
     offload: bool,
 
+    /// Define every function import the host does not provide as a function that stops the
+    /// program with an error when called, instead of refusing to start (like wasmtime's
+    /// `-W unknown-imports-trap`).
+    #[arg(long)]
+    trap_unknown_imports: bool,
+
     /// Where compiled modules are cached (default: $WASIX_RT_CACHE_DIR, else
     /// $XDG_CACHE_HOME/wasix-rt, else ~/.cache/wasix-rt).
     #[arg(long, value_name = "DIR")]
@@ -133,6 +139,9 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     super::signals::stop_on_signals(&store.data().waiter);
     let mut linker = Linker::new(&engine);
     wasix_rt::wasi::add_to_linker(&mut linker)?;
+    if args.trap_unknown_imports {
+        linker.define_unknown_imports_as_traps(&module)?;
+    }
     let result = run_module(args, &linker, &mut store, &module);
     if let Some(p) = &store.data().profile {
         if args.profile {
@@ -189,6 +198,14 @@ fn run_module(
     module: &Module,
 ) -> Result<(), Failure> {
     let instance = linker.instantiate(store, module)?;
+    // A WASI reactor exports `_initialize` instead of `_start`; the WASI application ABI
+    // (WebAssembly/WASI legacy/application-abi.md) requires it to run once, before any other
+    // export is called.
+    if let Some(init) = instance.get_func(store, "_initialize") {
+        if instance.get_func(store, "_start").is_none() {
+            call(&init, store, &[], &mut [])?;
+        }
+    }
 
     let (name, func) = match &args.invoke {
         Some(name) => match instance.get_func(store, name) {
