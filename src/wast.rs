@@ -88,15 +88,34 @@ pub fn run_wast_file_with(engine: &Engine, path: &Path) -> Result<WastReport, Er
         path: path.to_path_buf(),
         source,
     })?;
-    run_script(engine, path, &text)
+    run_script(engine, path, &text, None)
+}
+
+/// Like [`run_wast_file_with`], but every module runs from a compiled artifact: it is
+/// serialized into `artifact_dir` and loaded back (see [`crate::cache`]) before use.
+pub fn run_wast_file_via_artifacts(
+    engine: &Engine,
+    path: &Path,
+    artifact_dir: &Path,
+) -> Result<WastReport, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    run_script(engine, path, &text, Some(artifact_dir))
 }
 
 /// Runs a `.wast` script given as text; `name` is used in messages in place of a file path.
 pub fn run_wast_text(name: &str, text: &str) -> Result<WastReport, Error> {
-    run_script(&Engine::default(), Path::new(name), text)
+    run_script(&Engine::default(), Path::new(name), text, None)
 }
 
-fn run_script(engine: &Engine, path: &Path, text: &str) -> Result<WastReport, Error> {
+fn run_script(
+    engine: &Engine,
+    path: &Path,
+    text: &str,
+    artifact_dir: Option<&Path>,
+) -> Result<WastReport, Error> {
     let wat_error = |mut e: wast::Error| {
         e.set_path(path);
         e.set_text(text);
@@ -114,7 +133,7 @@ fn run_script(engine: &Engine, path: &Path, text: &str) -> Result<WastReport, Er
         path: path.to_path_buf(),
         ..WastReport::default()
     };
-    let mut runner = Runner::new(engine)?;
+    let mut runner = Runner::new(engine, artifact_dir)?;
     for directive in script.directives {
         let span = directive.span();
         let what = describe(&directive);
@@ -186,6 +205,8 @@ const SPECTEST: usize = usize::MAX;
 
 struct Runner<'e> {
     engine: &'e Engine,
+    /// Where modules go through an artifact round trip, if they do.
+    artifact_dir: Option<&'e Path>,
     store: Store<()>,
     linker: Linker<()>,
     /// Every instance created so far; `Slot::Ready` indexes this.
@@ -213,12 +234,13 @@ struct Runner<'e> {
 }
 
 impl<'e> Runner<'e> {
-    fn new(engine: &'e Engine) -> Result<Runner<'e>, Error> {
+    fn new(engine: &'e Engine, artifact_dir: Option<&'e Path>) -> Result<Runner<'e>, Error> {
         let mut store = Store::new(engine, ());
         let mut linker = Linker::new(engine);
         define_spectest(&mut store, &mut linker)?;
         Ok(Runner {
             engine,
+            artifact_dir,
             store,
             linker,
             live: Vec::new(),
@@ -286,10 +308,31 @@ impl<'e> Runner<'e> {
 
     /// Compiles a module binary. `Err` carries the outcome to report instead.
     fn compile(&self, bytes: &[u8]) -> Result<Module, Outcome> {
-        Module::from_binary(self.engine, bytes).map_err(|e| match self.skip_reason(&e) {
-            Some(feature) => Outcome::Skip(feature),
-            None => Outcome::Fail(format!("module failed to compile: {e}")),
-        })
+        let module =
+            Module::from_binary(self.engine, bytes).map_err(|e| match self.skip_reason(&e) {
+                Some(feature) => Outcome::Skip(feature),
+                None => Outcome::Fail(format!("module failed to compile: {e}")),
+            })?;
+        match self.artifact_dir {
+            None => Ok(module),
+            Some(dir) => self
+                .round_trip(&module, bytes, dir)
+                .map_err(|e| Outcome::Fail(format!("artifact round trip failed: {e}"))),
+        }
+    }
+
+    fn round_trip(&self, module: &Module, bytes: &[u8], dir: &Path) -> Result<Module, Error> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("{}-{n}.cwasm", std::process::id()));
+        std::fs::write(&path, module.serialize(bytes)?).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let loaded = crate::cache::load(self.engine, &path, None);
+        // The mapping keeps the file's contents alive.
+        let _ = std::fs::remove_file(&path);
+        loaded
     }
 
     /// Instantiates through the linker and records the instance. `Err` carries the outcome to

@@ -9,8 +9,13 @@ use wasix_rt::{Engine, Error, Linker, Module, Store};
 const WAT: &str = r#"(module
   (memory (export "m") 1)
   (data (i32.const 8) "\2a")
+  (data $p "\07\08")
   (func $f (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
   (func (export "data") (result i32) i32.const 8 i32.load8_u)
+  (func (export "set") (param i32) i32.const 8 local.get 0 i32.store8)
+  (func (export "passive") (result i32)
+    (memory.init $p (i32.const 100) (i32.const 0) (i32.const 2))
+    (i32.load16_u (i32.const 100)))
   (func $boom (export "trap") (result i32) i32.const 1 i32.const 0 i32.div_u))"#;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -20,7 +25,7 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Runs the three exports and checks what they return, including a trap with its function.
+/// Runs the exports and checks what they return, including a trap with its function.
 fn exercise(module: &Module) {
     let engine = module.engine().clone();
     let mut store = Store::new(&engine, ());
@@ -33,11 +38,25 @@ fn exercise(module: &Module) {
     assert_eq!(add.call(&mut store, (40, 2)).unwrap(), 42);
     let data = inst.get_typed_func::<(), i32, _>(&store, "data").unwrap();
     assert_eq!(data.call(&mut store, ()).unwrap(), 42);
+    // Memory initialised from an artifact's image is private to each instance.
+    let set = inst.get_typed_func::<i32, (), _>(&store, "set").unwrap();
+    set.call(&mut store, 99).unwrap();
+    assert_eq!(data.call(&mut store, ()).unwrap(), 99);
+    let mut store2 = Store::new(&engine, ());
+    let inst2 = Linker::new(&engine)
+        .instantiate(&mut store2, module)
+        .unwrap();
+    let data2 = inst2.get_typed_func::<(), i32, _>(&store2, "data").unwrap();
+    assert_eq!(data2.call(&mut store2, ()).unwrap(), 42);
+    let passive = inst
+        .get_typed_func::<(), i32, _>(&store, "passive")
+        .unwrap();
+    assert_eq!(passive.call(&mut store, ()).unwrap(), 0x0807);
     let trap = inst.get_typed_func::<(), i32, _>(&store, "trap").unwrap();
     match trap.call(&mut store, ()) {
         Err(Error::Trap(t)) => {
             assert_eq!(t.kind, wasix_rt::TrapKind::IntegerDivisionByZero);
-            assert_eq!(t.func_index, Some(2));
+            assert_eq!(t.func_index, Some(4));
             // From an artifact, names are decoded only now, for this trap.
             assert_eq!(t.func_name.as_deref(), Some("boom"));
         }
@@ -76,14 +95,21 @@ fn damaged_artifacts_are_refused_and_cache_entries_rebuilt() {
     std::fs::write(&path, &good).unwrap();
     exercise(&cache::load(&engine, &path, None).unwrap());
 
-    let code_off = u64::from_le_bytes(good[88..96].try_into().unwrap()) as usize;
+    // The section table (see `wasix_rt::cache::artifact`): six (offset, length) pairs at 112.
+    let section_starts: Vec<usize> = (0..6)
+        .map(|i| u64::from_le_bytes(good[112 + i * 16..120 + i * 16].try_into().unwrap()) as usize)
+        .collect();
     let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
-    for at in [0usize, 9, 50, 100, 140, code_off, good.len() - 1] {
+    let mut flips = vec![0usize, 9, 20, 50, 90, 120, 200, good.len() - 1];
+    flips.extend(section_starts.iter().filter(|&&s| s < good.len()));
+    for at in flips {
         let mut b = good.clone();
         b[at] ^= 0x40;
         cases.push((format!("flip byte {at}"), b));
     }
-    for len in [0usize, 10, 135, 200, code_off, good.len() - 1] {
+    let mut cuts = vec![0usize, 10, 207, 300, good.len() - 1];
+    cuts.extend(section_starts.iter().filter(|&&s| s > 0 && s < good.len()));
+    for len in cuts {
         cases.push((format!("truncate to {len}"), good[..len].to_vec()));
     }
     let mut v = good.clone();
@@ -252,4 +278,69 @@ fn cli_compile_run_and_cache_commands() {
     );
     let out = cli(&["cache", "clean"], &cache_dir);
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1"));
+}
+
+#[test]
+fn the_index_never_hides_a_changed_module_or_artifact() {
+    let engine = Engine::default();
+    let dir = temp_dir("index");
+    let c = Cache::new(dir.join("cache"));
+    let module_path = dir.join("m.wasm");
+    let wasm = wat::parse_str(WAT).unwrap();
+    std::fs::write(&module_path, &wasm).unwrap();
+    let data_of = |m: &Module| {
+        let mut store = Store::new(&engine, ());
+        let inst = Linker::new(&engine).instantiate(&mut store, m).unwrap();
+        let data = inst.get_typed_func::<(), i32, _>(&store, "data").unwrap();
+        data.call(&mut store, ()).unwrap()
+    };
+    let get = || c.get_or_compile_file(&engine, &module_path).unwrap();
+
+    // Changed within the settle time of the first run: nothing was recorded, so it is seen.
+    assert_eq!(get().1, Outcome::Miss);
+    let at = wasm.windows(1).position(|b| b == [0x2a]).unwrap();
+    let mut changed = wasm.clone();
+    changed[at] = 0x2b;
+    std::fs::write(&module_path, &changed).unwrap();
+    let (m, outcome) = get();
+    assert_eq!((outcome, data_of(&m)), (Outcome::Miss, 0x2b));
+
+    // Settled: a full check records both files in the index, the next run trusts it.
+    std::thread::sleep(cache::index::SETTLE * 2);
+    let (m, outcome) = get();
+    assert_eq!((outcome, data_of(&m)), (Outcome::Hit, 0x2b));
+    assert_eq!(
+        std::fs::read_dir(dir.join("cache/index")).unwrap().count(),
+        1
+    );
+    let (m, outcome) = get();
+    assert_eq!((outcome, data_of(&m)), (Outcome::Hit, 0x2b));
+    exercise_without_data(&m);
+
+    // The artifact damaged in place (same size): its stamp changed, so it is checked again.
+    let entry = c.list()[0].0.clone();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&entry, &bytes).unwrap();
+    let (m, outcome) = get();
+    assert_eq!((outcome, data_of(&m)), (Outcome::Replaced, 0x2b));
+
+    // The module changed back in place (same size): hashed again, so it is found as the
+    // first module, whose artifact is still cached.
+    std::fs::write(&module_path, &wasm).unwrap();
+    let (m, outcome) = get();
+    assert_eq!((outcome, data_of(&m)), (Outcome::Hit, 0x2a));
+    exercise(&m);
+}
+
+/// `exercise` for a module whose data byte is not 42.
+fn exercise_without_data(m: &Module) {
+    let engine = m.engine().clone();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine).instantiate(&mut store, m).unwrap();
+    let add = inst
+        .get_typed_func::<(i32, i32), i32, _>(&store, "add")
+        .unwrap();
+    assert_eq!(add.call(&mut store, (40, 2)).unwrap(), 42);
 }

@@ -185,3 +185,60 @@ fn spec() {
         "1.0/2.0 files with failures: {not_clean:?}"
     );
 }
+
+/// The scripts that exercise what an artifact carries: data segments (the memory image and
+/// passive segments), element segments, imports, start functions, traps and their sites.
+const ARTIFACT_SCRIPTS: &[&str] = &[
+    "address.wast",
+    "bulk.wast",
+    "call_indirect.wast",
+    "data.wast",
+    "elem.wast",
+    "exports.wast",
+    "func_ptrs.wast",
+    "imports.wast",
+    "linking.wast",
+    "memory.wast",
+    "memory_grow.wast",
+    "memory_init.wast",
+    "memory_trap.wast",
+    "start.wast",
+    "table_init.wast",
+    "traps.wast",
+];
+
+#[test]
+fn spec_scripts_pass_from_compiled_artifacts() {
+    let dir = spec_dir();
+    let artifacts = std::env::temp_dir().join(format!("wasix-rt-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let engine = Engine::default();
+    let mut passed = 0;
+    for name in ARTIFACT_SCRIPTS {
+        let path = dir.join(name);
+        let report = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .stack_size(STACK_SIZE)
+                .spawn_scoped(scope, || {
+                    wasix_rt::wast::run_wast_file_via_artifacts(&engine, &path, &artifacts)
+                })
+                .expect("spawn a test thread")
+                .join()
+                .expect("the runner does not panic")
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            report.failed == 0,
+            "{name} from artifacts: {} failed: {:?}",
+            report.failed,
+            report.failures
+        );
+        passed += report.passed;
+    }
+    let _ = std::fs::remove_dir_all(&artifacts);
+    println!(
+        "spec via artifacts: {passed} passed in {} scripts",
+        ARTIFACT_SCRIPTS.len()
+    );
+    assert!(passed > 1000, "too few directives ran: {passed}");
+}

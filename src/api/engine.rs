@@ -150,7 +150,7 @@ impl Engine {
                 .collect();
             CodeMemory::new(
                 &c.code,
-                traps,
+                crate::vm::code::TrapTable::Sites(traps),
                 Vec::new(),
                 crate::vm::code::FuncNames::Map(HashMap::new()),
             )

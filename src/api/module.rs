@@ -5,7 +5,9 @@ use crate::compile;
 use crate::error::{Error, Result};
 use crate::module::{self, ExportIndex, ImportKind, ModuleInfo};
 use crate::types::FuncType;
+use crate::vm::bytes::Bytes;
 use crate::vm::code::CodeMemory;
+use crate::vm::memory::MemoryImage;
 use crate::vm::offsets::VMOffsets;
 use std::ops::Range;
 use std::path::Path;
@@ -15,11 +17,14 @@ struct ModuleInner {
     engine: Engine,
     info: ModuleInfo,
     /// The data segments' bytes (see [`ModuleInfo::take_data`]).
-    data: Vec<u8>,
+    data: Bytes,
     code: CodeMemory,
     funcs: Vec<Range<u32>>,
     offsets: VMOffsets,
     type_ids: Vec<u32>,
+    /// Memory 0's initial contents when loaded from an artifact that has them (then every
+    /// active data segment is in the image, and `data` holds only the passive ones).
+    image: Option<MemoryImage>,
 }
 
 /// A compiled module. Cheap to clone; instantiate it with a [`crate::Linker`].
@@ -67,21 +72,29 @@ impl Module {
             .collect();
         let code = CodeMemory::new(
             &compiled.blob,
-            compiled.traps,
+            crate::vm::code::TrapTable::Sites(compiled.traps),
             funcs_for_traps,
             crate::vm::code::FuncNames::Map(info.func_names.clone()),
         )?;
-        let data = info.take_data(wasm);
-        Ok(Module::assemble(engine, info, data, code, compiled.funcs))
+        let data = info.take_data(wasm).into();
+        Ok(Module::assemble(
+            engine,
+            info,
+            data,
+            code,
+            compiled.funcs,
+            None,
+        ))
     }
 
     /// Puts a module together from its parts (freshly compiled, or loaded from an artifact).
     pub(crate) fn assemble(
         engine: &Engine,
         info: ModuleInfo,
-        data: Vec<u8>,
+        data: Bytes,
         code: CodeMemory,
         funcs: Vec<Range<u32>>,
+        image: Option<MemoryImage>,
     ) -> Module {
         let offsets = VMOffsets::new(&info);
         let type_ids = info.types.iter().map(|t| engine.register_type(t)).collect();
@@ -94,6 +107,7 @@ impl Module {
                 funcs,
                 offsets,
                 type_ids,
+                image,
             }),
         }
     }
@@ -178,6 +192,9 @@ impl Module {
     /// The data segments' bytes; `DataSegment::range` indexes into them.
     pub(crate) fn data(&self) -> &[u8] {
         &self.inner.data
+    }
+    pub(crate) fn image(&self) -> Option<&MemoryImage> {
+        self.inner.image.as_ref()
     }
     pub(crate) fn code(&self) -> &CodeMemory {
         &self.inner.code

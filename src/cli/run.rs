@@ -167,23 +167,18 @@ fn load_module(engine: &Engine, args: &RunArgs) -> Result<Module, Error> {
         .or_else(wasix_rt::cache::Cache::default_dir);
     match cache_dir {
         Some(dir) if !args.disable_cache => {
-            let io = |source| Error::Io {
-                path: args.file.clone(),
-                source,
-            };
-            let file = std::fs::File::open(&args.file).map_err(io)?;
-            // Mapped rather than read: hashing the module for its cache key is then the only
-            // pass over it on a hit.
-            // SAFETY: the module file is only read; a concurrent writer could change what we
-            // hash or compile, which is then a different module, never memory unsafety of ours
-            // (the bytes are validated before compilation and artifacts are checksummed).
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-            if wasix_rt::cache::is_artifact(&map) {
+            let mut magic = [0u8; 8];
+            let n = std::fs::File::open(&args.file)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
+                .map_err(|source| Error::Io {
+                    path: args.file.clone(),
+                    source,
+                })?;
+            if wasix_rt::cache::is_artifact(&magic[..n]) {
                 return wasix_rt::cache::load(engine, &args.file, None);
             }
-            let wasm = wasix_rt::to_binary(&map)?;
             let (module, outcome) =
-                wasix_rt::cache::Cache::new(dir).get_or_compile(engine, &wasm)?;
+                wasix_rt::cache::Cache::new(dir).get_or_compile_file(engine, &args.file)?;
             tracing::debug!(?outcome, "module cache");
             Ok(module)
         }

@@ -3,6 +3,8 @@
 
 use crate::compile::TrapSite;
 use crate::error::{Error, Result};
+use crate::vm::bytes::Bytes;
+use cranelift_codegen::ir::TrapCode;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
@@ -23,7 +25,7 @@ enum Backing {
     /// An anonymous mapping of `len` rounded up to pages, starting at `ptr`.
     Anonymous(usize),
     /// A file mapping (read+execute) that contains the code.
-    File(#[allow(dead_code)] memmap2::Mmap),
+    File(#[allow(dead_code)] Arc<memmap2::Mmap>),
 }
 
 // SAFETY: the mapping is immutable (read+execute) after construction and only freed on drop.
@@ -35,8 +37,7 @@ unsafe impl Sync for CodeMemory {}
 pub struct CodeInfo {
     pub start: usize,
     pub len: usize,
-    /// Trap sites, sorted by offset.
-    pub traps: Vec<TrapSite>,
+    pub traps: TrapTable,
     /// Code range and wasm function index of each function (empty for trampolines).
     pub funcs: Vec<(Range<u32>, u32)>,
     /// Name section names, for trap messages.
@@ -47,7 +48,7 @@ pub struct CodeInfo {
 /// when a trap first needs a name, so that loading a large module does not pay for it.
 pub enum FuncNames {
     Map(HashMap<u32, String>),
-    Encoded(Vec<u8>, std::sync::OnceLock<HashMap<u32, String>>),
+    Encoded(Bytes, std::sync::OnceLock<HashMap<u32, String>>),
 }
 
 impl FuncNames {
@@ -62,14 +63,88 @@ impl FuncNames {
     }
 }
 
+/// Trap sites sorted by code offset: decoded, or (from an artifact) fixed-size records read in
+/// place, so that loading a large module does not decode a table with an entry per memory
+/// access.
+pub enum TrapTable {
+    Sites(Vec<TrapSite>),
+    /// [`TRAP_RECORD`]-byte records: code offset (u32 LE), wasm offset (u32 LE), raw trap code
+    /// (u8), 3 zero bytes.
+    Encoded(Bytes),
+}
+
+/// Size in bytes of one encoded trap site.
+pub const TRAP_RECORD: usize = 12;
+
+impl TrapTable {
+    /// The records of `sites` (which must be sorted by code offset), for an artifact.
+    pub fn encode(sites: &[TrapSite]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(sites.len() * TRAP_RECORD);
+        for t in sites {
+            out.extend_from_slice(&t.code_offset.to_le_bytes());
+            out.extend_from_slice(&t.wasm_offset.to_le_bytes());
+            out.extend_from_slice(&[t.code.as_raw().get(), 0, 0, 0]);
+        }
+        out
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            TrapTable::Sites(v) => v.len(),
+            TrapTable::Encoded(b) => b.len() / TRAP_RECORD,
+        }
+    }
+
+    /// Site `i`; an encoded record with trap code 0 (invalid) reads as none.
+    fn get(&self, i: usize) -> Option<TrapSite> {
+        match self {
+            TrapTable::Sites(v) => v.get(i).copied(),
+            TrapTable::Encoded(b) => {
+                let r = b.get(i * TRAP_RECORD..(i + 1) * TRAP_RECORD)?;
+                let u32_at = |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap());
+                Some(TrapSite {
+                    code_offset: u32_at(0),
+                    wasm_offset: u32_at(4),
+                    code: TrapCode::from_raw(std::num::NonZeroU8::new(r[8])?),
+                })
+            }
+        }
+    }
+
+    fn code_offset(&self, i: usize) -> u32 {
+        match self {
+            TrapTable::Sites(v) => v[i].code_offset,
+            TrapTable::Encoded(b) => {
+                let at = i * TRAP_RECORD;
+                u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+            }
+        }
+    }
+
+    /// The site at code offset `off`, by binary search.
+    pub fn find(&self, off: u32) -> Option<TrapSite> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.code_offset(mid).cmp(&off) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return self.get(mid),
+            }
+        }
+        None
+    }
+
+    /// Every site, in order (for writing an artifact).
+    pub fn to_vec(&self) -> Vec<TrapSite> {
+        (0..self.len()).filter_map(|i| self.get(i)).collect()
+    }
+}
+
 impl CodeInfo {
-    pub fn trap_at(&self, pc: usize) -> Option<&TrapSite> {
-        let off = pc.checked_sub(self.start)? as u32;
-        let i = self
-            .traps
-            .binary_search_by_key(&off, |t| t.code_offset)
-            .ok()?;
-        Some(&self.traps[i])
+    pub fn trap_at(&self, pc: usize) -> Option<TrapSite> {
+        let off = u32::try_from(pc.checked_sub(self.start)?).ok()?;
+        self.traps.find(off)
     }
     pub fn func_at(&self, pc: usize) -> Option<u32> {
         let off = pc.checked_sub(self.start)? as u32;
@@ -101,7 +176,7 @@ impl CodeMemory {
     /// registers its trap sites and function ranges.
     pub fn new(
         code: &[u8],
-        traps: Vec<TrapSite>,
+        traps: TrapTable,
         funcs: Vec<(Range<u32>, u32)>,
         names: FuncNames,
     ) -> Result<CodeMemory> {
@@ -149,10 +224,10 @@ impl CodeMemory {
 
     /// Code inside an executable file mapping, at `offset`, `len` bytes.
     pub fn from_mapping(
-        map: memmap2::Mmap,
+        map: Arc<memmap2::Mmap>,
         offset: usize,
         len: usize,
-        traps: Vec<TrapSite>,
+        traps: TrapTable,
         funcs: Vec<(Range<u32>, u32)>,
         names: FuncNames,
     ) -> Result<CodeMemory> {
@@ -175,21 +250,25 @@ impl CodeMemory {
         ptr: *mut u8,
         len: usize,
         backing: Backing,
-        traps: Vec<TrapSite>,
+        traps: TrapTable,
         funcs: Vec<(Range<u32>, u32)>,
         names: FuncNames,
     ) -> CodeMemory {
         let info = Arc::new(CodeInfo {
             start: ptr as usize,
-            len: len.max(1),
+            len,
             traps,
             funcs,
             names,
         });
-        registry()
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(ptr as usize, info.clone());
+        // Empty code is not registered: nothing runs there, and in a file mapping its address
+        // is the end of the mapping, which may be the start of someone else's code.
+        if len > 0 {
+            registry()
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(ptr as usize, info.clone());
+        }
         CodeMemory {
             ptr,
             len,
@@ -215,10 +294,15 @@ impl CodeMemory {
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
-        registry()
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(self.ptr as usize));
+        let mut registry = registry().write().unwrap_or_else(|e| e.into_inner());
+        let key = self.ptr as usize;
+        if registry
+            .get(&key)
+            .is_some_and(|info| Arc::ptr_eq(info, &self.info))
+        {
+            registry.remove(&key);
+        }
+        drop(registry);
         if let Backing::Anonymous(mapped) = self.backing {
             // SAFETY: the mapping was created in `new` with this length and is no longer used:
             // modules and instances hold an Arc to the code while it may run.

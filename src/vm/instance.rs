@@ -159,25 +159,14 @@ pub fn instantiate(
     }
     // Defined functions' references, before globals: a global may hold a `ref.func`.
     let code_base = module.code_base() as u64;
-    // One registry lookup per type, not per function (large modules have few types).
-    let mut array_calls: std::collections::HashMap<u32, usize> = Default::default();
     for (d, range) in module.func_ranges().iter().enumerate() {
         let index = info.num_imported_funcs + d as u32;
         let type_id = module.type_ids()[info.funcs[index as usize] as usize];
-        let array_call = match array_calls.get(&type_id) {
-            Some(a) => *a,
-            None => {
-                let a = store.engine.trampolines(type_id)?.0;
-                array_calls.insert(type_id, a);
-                a
-            }
-        };
         let at = offs.defined_funcref(index);
         inst.set(
             at + offsets::FUNCREF_WASM_CALL as u32,
             code_base + range.start as u64,
         );
-        inst.set(at + offsets::FUNCREF_ARRAY_CALL as u32, array_call as u64);
         inst.set(at + offsets::FUNCREF_VMCTX as u32, vmctx);
         inst.set(at + offsets::FUNCREF_TYPE_ID as u32, type_id as u64);
         inst.funcs.push((vmctx + at as u64) as *const VMFuncRef);
@@ -232,8 +221,18 @@ pub fn instantiate(
             ElemMode::Passive => {}
         }
     }
+    if let Some(image) = module.image() {
+        // Every active segment is in the image (see `cache::artifact`), so nothing can trap.
+        store.memories[inst.memories[0]].map_image(image)?;
+        for (i, d) in info.datas.iter().enumerate() {
+            if matches!(d.mode, DataMode::Active { .. }) {
+                inst.dropped_data[i] = true;
+            }
+        }
+    }
     let wasm = module.data();
-    for (i, d) in info.datas.iter().enumerate() {
+    let active = info.datas.iter().enumerate();
+    for (i, d) in active.filter(|_| module.image().is_none()) {
         if let DataMode::Active { memory, offset } = &d.mode {
             let dst = eval(offset, store, &inst.globals, &inst.funcs) as u32 as u64;
             let bytes = &wasm[d.range.clone()];
@@ -266,7 +265,16 @@ pub unsafe fn invoke(
     values: &mut [u64],
 ) -> Result<()> {
     // SAFETY: per the contract.
-    let f = unsafe { &*funcref };
+    let mut f = unsafe { &*funcref };
+    if f.array_call == 0 {
+        let array_call = store.engine.trampolines(f.type_id)?.0;
+        // SAFETY: function references live in their instance's vmctx (or a host function's
+        // allocation), owned by `store`, which we borrow mutably; no wasm code runs now.
+        unsafe {
+            (*(funcref as *mut crate::vm::VMFuncRef)).array_call = array_call;
+            f = &*funcref;
+        }
+    }
     if store.depth == 0 {
         let cfg = store.engine.config();
         store.ctx.stack_limit = traphandler::stack_limit(cfg.max_wasm_stack, cfg.stack_reserve);
@@ -290,7 +298,7 @@ fn trap_error(store: &mut StoreOpaque, pc: usize) -> Error {
     let Some(info) = code::lookup(pc) else {
         return Error::Trap(Trap::new(TrapKind::HostError));
     };
-    let site: Option<TrapSite> = info.trap_at(pc).copied();
+    let site: Option<TrapSite> = info.trap_at(pc);
     let kind = site
         .and_then(|s| traps::kind_of(s.code))
         .unwrap_or(TrapKind::IntegerDivisionByZero);

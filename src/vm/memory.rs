@@ -20,6 +20,19 @@ pub struct VMMemoryDefinition {
     pub current_length: u64,
 }
 
+/// The initial contents of a memory as a page-aligned range of a file (a compiled artifact):
+/// instantiation maps it copy-on-write instead of copying the data segments, so pages are read
+/// from the page cache only when the program touches them.
+pub struct MemoryImage {
+    pub file: std::sync::Arc<std::fs::File>,
+    /// Where the image starts in the file; a multiple of the host page size.
+    pub file_offset: u64,
+    /// Where the image starts in linear memory, in bytes; a multiple of the host page size.
+    pub offset: u64,
+    /// Bytes; a multiple of the host page size.
+    pub len: u64,
+}
+
 pub struct LinearMemory {
     def: Box<VMMemoryDefinition>,
     maximum: Option<u32>,
@@ -115,6 +128,45 @@ impl LinearMemory {
             self.def.current_length = new_len as u64;
         }
         Some(old)
+    }
+
+    /// Maps `image` over its range of this memory, private and writable. Errors:
+    /// [`Error::Resource`] if the range is not accessible memory or the mapping fails.
+    pub fn map_image(&mut self, image: &MemoryImage) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let page = crate::vm::page_size() as u64;
+        let end = image.offset.checked_add(image.len);
+        if end.is_none_or(|e| e > self.def.current_length)
+            || !image.offset.is_multiple_of(page)
+            || !image.len.is_multiple_of(page)
+            || !image.file_offset.is_multiple_of(page)
+        {
+            return Err(Error::Resource("memory image outside the memory".into()));
+        }
+        if image.len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the target range lies inside this memory's accessible pages (checked above),
+        // which only wasm code and the host calls of this store use; MAP_FIXED replaces those
+        // pages with a private copy-on-write view of the file. Artifacts are never written in
+        // place, so the file's pages do not change under the guest.
+        let r = unsafe {
+            libc::mmap(
+                self.def.base.add(image.offset as usize).cast(),
+                image.len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                image.file.as_raw_fd(),
+                image.file_offset as libc::off_t,
+            )
+        };
+        if r == libc::MAP_FAILED {
+            return Err(Error::Resource(format!(
+                "mapping the memory image failed: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(())
     }
 
     pub fn data(&self) -> &[u8] {

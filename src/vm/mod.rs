@@ -1,6 +1,7 @@
 //! The runtime: executable code, linear memories, tables, instances and their vmctx, libcalls,
 //! and trap handling. All of wasix-rt's unsafe code lives under this module.
 
+pub mod bytes;
 pub mod code;
 pub mod instance;
 pub mod libcalls;
@@ -16,7 +17,9 @@ pub mod traphandler;
 pub struct VMFuncRef {
     /// Entry with the wasm ABI `(callee_vmctx, caller_vmctx, params...) -> results`.
     pub wasm_call: usize,
-    /// The array-to-wasm trampoline for this function's type.
+    /// The array-to-wasm trampoline for this function's type; 0 until the host first calls
+    /// the function (see `instance::invoke`): most functions are never called from the host,
+    /// and compiling a trampoline for every type would slow instantiation down.
     pub array_call: usize,
     /// The callee vmctx to pass (an instance's vmctx, or a host function's data).
     pub vmctx: usize,

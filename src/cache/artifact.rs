@@ -1,0 +1,366 @@
+//! The artifact format (`.cwasm`): a compiled module as one file that loads by mapping it.
+//!
+//! ```text
+//!   0  magic "WASIXRTC"                       (8 bytes)
+//!   8  format version, u32 LE
+//!  12  reserved, 0
+//!  16  key: blake3(engine settings, blake3(module bytes))   (32 bytes; the cache's file name)
+//!  48  settings: blake3(engine settings)      (32 bytes; CPU features, Cranelift flags,
+//!                                              runtime and format version)
+//!  80  checksum: blake3 of every other byte of the file (32 bytes)
+//! 112  section table: (offset u64 LE, length u64 LE) for each of
+//!        metadata  postcard: the ModuleInfo without names, and the functions' code ranges
+//!        names     postcard: function names, decoded only when a trap message needs one
+//!        data      the data segments' bytes, used in place
+//!        traps     trap sites, 12-byte records sorted by code offset, searched in place
+//!        image     memory 0's initial contents from its active data segments, page
+//!                  aligned, mapped copy-on-write into each instance (may be empty)
+//!        code      the machine code, page aligned, last
+//! 208  the sections, in that order
+//! ```
+//!
+//! Only the metadata is decoded on load; the other sections are used where they lie in the
+//! mapping, so a large module starts without copying or decoding its data, trap table or names.
+//! When there is an image, the data section holds only the passive segments.
+//! The whole file is mapped read+execute, never writable.
+
+use crate::api::{Engine, Module};
+use crate::error::{Error, Result};
+use crate::module::ModuleInfo;
+use crate::module::{ConstOp, DataMode};
+use crate::types::WASM_PAGE_SIZE;
+use crate::vm::bytes::Bytes;
+use crate::vm::code::{CodeMemory, FuncNames, TrapTable, TRAP_RECORD};
+use crate::vm::memory::MemoryImage;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const MAGIC: &[u8; 8] = b"WASIXRTC";
+/// Bumped whenever the layout of the artifact or of the metadata changes.
+pub const FORMAT_VERSION: u32 = 3;
+const SECTIONS: usize = 6;
+const TABLE_AT: usize = 112;
+const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;
+const META: usize = 0;
+const NAMES: usize = 1;
+const DATA: usize = 2;
+const TRAPS: usize = 3;
+const IMAGE: usize = 4;
+const CODE: usize = 5;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Metadata {
+    /// The module without its function names (those are their own section).
+    info: ModuleInfo,
+    /// Code range of each defined function.
+    funcs: Vec<Range<u32>>,
+    /// Where the image section goes in memory 0 (bytes, page aligned), if there is one.
+    image: Option<u64>,
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> Error {
+    Error::Artifact {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// What identifies the engine's code generation: CPU features, Cranelift flags, versions.
+pub fn settings_hash(engine: &Engine) -> [u8; 32] {
+    *blake3::hash(engine.settings_fingerprint().as_bytes()).as_bytes()
+}
+
+/// blake3 of `bytes`, on all cores for large inputs (start-up time of big modules).
+pub(crate) fn hash(bytes: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update_rayon(bytes);
+    *h.finalize().as_bytes()
+}
+
+/// The key of a module whose bytes hash to `digest` (see [`hash`]), compiled by `engine`.
+pub fn key_of_digest(engine: &Engine, digest: &[u8; 32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(engine.settings_fingerprint().as_bytes());
+    h.update(digest);
+    *h.finalize().as_bytes()
+}
+
+/// The cache key of module bytes `wasm` compiled by `engine`.
+pub fn key(engine: &Engine, wasm: &[u8]) -> [u8; 32] {
+    key_of_digest(engine, &hash(wasm))
+}
+
+/// blake3 of the whole artifact except the checksum field (bytes 80..112).
+fn checksum(artifact: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&artifact[..80]);
+    h.update_rayon(&artifact[112..]);
+    *h.finalize().as_bytes()
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Serializes a compiled module as an artifact filed under `key`.
+pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
+    let encode_err = |e: postcard::Error| Error::Compile(format!("encoding artifact: {e}"));
+    let code = module.code();
+    let mut info = module.info().clone();
+    let names = postcard::to_stdvec(&std::mem::take(&mut info.func_names)).map_err(encode_err)?;
+    let image = memory_image(&info, module.data());
+    let data = match image {
+        Some(_) => only_passive(&mut info, module.data()),
+        None => module.data().to_vec(),
+    };
+    let meta = postcard::to_stdvec(&Metadata {
+        info,
+        funcs: module.func_ranges().to_vec(),
+        image: image.as_ref().map(|(at, _)| *at),
+    })
+    .map_err(encode_err)?;
+    let traps = TrapTable::encode(&code.info().traps.to_vec());
+    let page = crate::vm::page_size();
+    let mut out = vec![0u8; HEADER_LEN];
+    let mut table = [(0u64, 0u64); SECTIONS];
+    for (i, section) in [&meta[..], &names, &data, &traps].iter().enumerate() {
+        table[i] = (out.len() as u64, section.len() as u64);
+        out.extend_from_slice(section);
+    }
+    out.resize(out.len().div_ceil(page) * page, 0);
+    let image_bytes = image.map(|(_, b)| b).unwrap_or_default();
+    table[IMAGE] = (out.len() as u64, image_bytes.len() as u64);
+    out.extend_from_slice(&image_bytes);
+    table[CODE] = (out.len() as u64, code.bytes().len() as u64);
+    out.extend_from_slice(code.bytes());
+
+    out[0..8].copy_from_slice(MAGIC);
+    out[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out[16..48].copy_from_slice(&key);
+    out[48..80].copy_from_slice(&settings_hash(module.engine()));
+    for (i, (off, len)) in table.iter().enumerate() {
+        let at = TABLE_AT + i * 16;
+        out[at..at + 8].copy_from_slice(&off.to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&len.to_le_bytes());
+    }
+    let sum = checksum(&out);
+    out[80..112].copy_from_slice(&sum);
+    Ok(out)
+}
+
+/// Whether `bytes` start like an artifact.
+pub fn is_artifact(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// How much of an artifact [`load_with`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verify {
+    /// Header, sections and the checksum of the whole file.
+    Full,
+    /// Header and sections only: for a cache entry whose file has not changed since a full
+    /// check (see the cache's index).
+    HeaderOnly,
+}
+
+/// Loads the artifact at `path` for `engine`. With `expect_key`, the artifact must also be the
+/// one filed under that key. Errors: [`Error::Artifact`] naming what is wrong, [`Error::Io`].
+pub fn load(engine: &Engine, path: &Path, expect_key: Option<[u8; 32]>) -> Result<Module> {
+    load_with(engine, path, expect_key, Verify::Full)
+}
+
+pub(crate) fn load_with(
+    engine: &Engine,
+    path: &Path,
+    expect_key: Option<[u8; 32]>,
+    verify: Verify,
+) -> Result<Module> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // SAFETY: the file is mapped private, read+execute and never writable; artifacts are only
+    // ever replaced by rename, never written in place by us, so the mapped bytes do not change
+    // under us. Nothing in it runs before every check below has passed.
+    let map =
+        unsafe { memmap2::MmapOptions::new().map_exec(&file) }.map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let map = Arc::new(map);
+    let sections = check_header(engine, &map, expect_key).map_err(|m| bad(path, m))?;
+    if verify == Verify::Full && checksum(&map) != map[80..112] {
+        return Err(bad(path, "checksum mismatch (corrupted or tampered)"));
+    }
+    let meta: Metadata = postcard::from_bytes(&map[sections[META].clone()])
+        .map_err(|e| bad(path, format!("metadata does not decode: {e}")))?;
+    let code_len = sections[CODE].len();
+    if meta.funcs.len() != meta.info.num_defined_funcs()
+        || meta
+            .funcs
+            .iter()
+            .any(|r| r.start > r.end || r.end as usize > code_len)
+    {
+        return Err(bad(path, "function table does not match the code"));
+    }
+    let data_len = sections[DATA].len();
+    if meta.info.datas.iter().any(|d| d.range.end > data_len) {
+        return Err(bad(path, "data segments outside the data section"));
+    }
+    let image = match meta.image {
+        None if sections[IMAGE].is_empty() => None,
+        Some(offset) if image_fits(&meta.info, offset, sections[IMAGE].clone()) => {
+            Some(MemoryImage {
+                file: Arc::new(file),
+                file_offset: sections[IMAGE].start as u64,
+                offset,
+                len: sections[IMAGE].len() as u64,
+            })
+        }
+        _ => return Err(bad(path, "memory image does not fit memory 0")),
+    };
+    let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = map.clone();
+    let part = |i: usize| Bytes::slice_of(shared.clone(), sections[i].clone()).unwrap();
+    let funcs_for_traps = meta
+        .funcs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.clone(), meta.info.num_imported_funcs + i as u32))
+        .collect();
+    let code = CodeMemory::from_mapping(
+        map,
+        sections[CODE].start,
+        code_len,
+        TrapTable::Encoded(part(TRAPS)),
+        funcs_for_traps,
+        FuncNames::Encoded(part(NAMES), Default::default()),
+    )?;
+    Ok(Module::assemble(
+        engine,
+        meta.info,
+        part(DATA),
+        code,
+        meta.funcs,
+        image,
+    ))
+}
+
+/// Checks magic, version, settings, key and the section table; returns the sections' ranges.
+fn check_header(
+    engine: &Engine,
+    map: &[u8],
+    expect_key: Option<[u8; 32]>,
+) -> std::result::Result<[Range<usize>; SECTIONS], String> {
+    if map.len() < HEADER_LEN || &map[0..8] != MAGIC {
+        return Err("not a wasix-rt artifact (bad magic or truncated header)".into());
+    }
+    let version = u32::from_le_bytes(map[8..12].try_into().unwrap());
+    if version != FORMAT_VERSION {
+        return Err(format!(
+            "artifact format {version}, this wasix-rt reads {FORMAT_VERSION}"
+        ));
+    }
+    if map[48..80] != settings_hash(engine) {
+        return Err("compiled for another CPU, Cranelift configuration or wasix-rt version".into());
+    }
+    if expect_key.is_some_and(|k| map[16..48] != k) {
+        return Err("artifact does not belong to this module".into());
+    }
+    let inconsistent = || "inconsistent section table (truncated or corrupted)".to_string();
+    let mut sections: [Range<usize>; SECTIONS] = Default::default();
+    let mut end = HEADER_LEN as u64;
+    for (i, s) in sections.iter_mut().enumerate() {
+        let (off, len) = (
+            u64_at(map, TABLE_AT + i * 16),
+            u64_at(map, TABLE_AT + i * 16 + 8),
+        );
+        let stop = off.checked_add(len).ok_or_else(inconsistent)?;
+        if off < end || stop > map.len() as u64 {
+            return Err(inconsistent());
+        }
+        *s = off as usize..stop as usize;
+        end = stop;
+    }
+    let page = crate::vm::page_size();
+    if !sections[CODE].start.is_multiple_of(page)
+        || !sections[IMAGE].start.is_multiple_of(page)
+        || sections[CODE].end != map.len()
+        || !sections[TRAPS].len().is_multiple_of(TRAP_RECORD)
+    {
+        return Err(inconsistent());
+    }
+    Ok(sections)
+}
+
+/// Memory 0's initial contents as (offset in memory, bytes), both page aligned, when every
+/// active data segment has a constant offset into memory 0, which the module defines, and fits
+/// its initial size, so that instantiation cannot trap on them (spec 2.0 §4.5.4); and when the
+/// image is not mostly zeros. Later segments overwrite earlier ones, as instantiation does.
+fn memory_image(info: &ModuleInfo, data: &[u8]) -> Option<(u64, Vec<u8>)> {
+    if info.num_imported_memories != 0 || info.memories.is_empty() {
+        return None;
+    }
+    let size = u64::from(info.memories[0].minimum) * WASM_PAGE_SIZE;
+    let mut segments = Vec::new();
+    for d in &info.datas {
+        if let DataMode::Active { memory, offset } = &d.mode {
+            let (0, [ConstOp::I32(at)]) = (*memory, &offset[..]) else {
+                return None;
+            };
+            let at = u64::from(*at as u32);
+            if at + d.range.len() as u64 > size {
+                return None;
+            }
+            segments.push((at, d.range.clone()));
+        }
+    }
+    let page = crate::vm::page_size() as u64;
+    let start = segments.iter().map(|(at, _)| at).min()? / page * page;
+    let end = segments
+        .iter()
+        .map(|(at, r)| at + r.len() as u64)
+        .max()?
+        .div_ceil(page)
+        * page;
+    let total: u64 = segments.iter().map(|(_, r)| r.len() as u64).sum();
+    if end - start > 2 * total + (1 << 20) {
+        return None;
+    }
+    let mut image = vec![0u8; (end - start) as usize];
+    for (at, r) in segments {
+        let at = (at - start) as usize;
+        image[at..at + r.len()].copy_from_slice(&data[r]);
+    }
+    Some((start, image))
+}
+
+/// The passive segments' bytes only, with `info`'s ranges rewritten to match; active segments
+/// get empty ranges (they are in the image, and dropped once it is mapped).
+fn only_passive(info: &mut ModuleInfo, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for d in &mut info.datas {
+        let start = out.len();
+        if matches!(d.mode, DataMode::Passive) {
+            out.extend_from_slice(&data[d.range.clone()]);
+        }
+        d.range = start..out.len();
+    }
+    out
+}
+
+/// Whether an image section `range` placed at `offset` in memory 0 is what [`memory_image`]
+/// makes: page aligned, inside the initial size of a memory the module defines.
+fn image_fits(info: &ModuleInfo, offset: u64, range: Range<usize>) -> bool {
+    let page = crate::vm::page_size() as u64;
+    let size = info
+        .memories
+        .first()
+        .map_or(0, |m| u64::from(m.minimum) * WASM_PAGE_SIZE);
+    info.num_imported_memories == 0
+        && offset.is_multiple_of(page)
+        && (range.len() as u64).is_multiple_of(page)
+        && offset
+            .checked_add(range.len() as u64)
+            .is_some_and(|e| e <= size)
+}
