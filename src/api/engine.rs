@@ -4,7 +4,7 @@
 use crate::compile::{self, trampoline, TrapSite};
 use crate::error::Result;
 use crate::types::FuncType;
-use crate::vm::code::CodeMemory;
+use crate::vm::code::{CodeMemory, FuncNames, TrapTable};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,16 +37,39 @@ impl Default for Config {
     }
 }
 
-pub(crate) struct Trampolines {
-    array: CodeMemory,
-    host: CodeMemory,
+/// The two trampolines a function type may need (see [`trampoline`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub(crate) enum TrampolineKind {
+    /// Host to wasm: needed to call a wasm function of the type from the host.
+    ArrayToWasm,
+    /// Wasm to host: needed for a host function of the type.
+    WasmToHost,
+}
+
+impl TrampolineKind {
+    /// Compiles the trampoline of this kind for `ty`.
+    pub(crate) fn compile(
+        self,
+        isa: &dyn cranelift_codegen::isa::TargetIsa,
+        ty: &FuncType,
+    ) -> Result<trampoline::TrampolineCode> {
+        match self {
+            TrampolineKind::ArrayToWasm => trampoline::array_to_wasm(isa, ty),
+            TrampolineKind::WasmToHost => trampoline::wasm_to_host(isa, ty),
+        }
+    }
 }
 
 #[derive(Default)]
 struct TypeRegistry {
     ids: HashMap<FuncType, u32>,
     types: Vec<FuncType>,
-    trampolines: Vec<Option<Arc<Trampolines>>>,
+    /// Entry points of each type's (array-to-wasm, wasm-to-host) trampolines, once made.
+    trampolines: Vec<[Option<usize>; 2]>,
+    /// The code those entry points are in, kept for the engine's lifetime.
+    code: Vec<CodeMemory>,
 }
 
 struct EngineInner {
@@ -121,7 +144,7 @@ impl Engine {
         }
         let id = r.types.len() as u32;
         r.types.push(ty.clone());
-        r.trampolines.push(None);
+        r.trampolines.push([None; 2]);
         r.ids.insert(ty.clone(), id);
         id
     }
@@ -130,37 +153,65 @@ impl Engine {
         self.registry().types[id as usize].clone()
     }
 
-    /// Entry points of the (array-to-wasm, wasm-to-host) trampolines for type `id`, compiled
-    /// on first use.
-    pub(crate) fn trampolines(&self, id: u32) -> Result<(usize, usize)> {
+    /// Entry point of the `kind` trampoline for type `id`, compiled on first use (or taken
+    /// from an artifact, see [`Engine::install_trampolines`]).
+    pub(crate) fn trampoline(&self, id: u32, kind: TrampolineKind) -> Result<usize> {
         let mut r = self.registry();
-        if let Some(t) = &r.trampolines[id as usize] {
-            return Ok((t.array.base() as usize, t.host.base() as usize));
+        if let Some(entry) = r.trampolines[id as usize][kind as usize] {
+            return Ok(entry);
         }
         let ty = r.types[id as usize].clone();
-        let place = |c: trampoline::TrampolineCode| {
-            let traps = c
-                .traps
+        let c = kind.compile(self.isa(), &ty)?;
+        let traps = c
+            .traps
+            .iter()
+            .map(|(off, code)| TrapSite {
+                code_offset: *off,
+                code: *code,
+                wasm_offset: 0,
+            })
+            .collect();
+        let code = CodeMemory::new(
+            &c.code,
+            TrapTable::Sites(traps),
+            Vec::new(),
+            FuncNames::Map(HashMap::new()),
+        )?;
+        let entry = code.base() as usize;
+        r.code.push(code);
+        r.trampolines[id as usize][kind as usize] = Some(entry);
+        Ok(entry)
+    }
+
+    /// Places precompiled trampolines (from an artifact): `code` holds them all, with trap
+    /// sites `traps`; each of `entries` is (type id, kind, offset in `code`). Types that
+    /// already have a trampoline of that kind keep it.
+    pub(crate) fn install_trampolines(
+        &self,
+        code: &[u8],
+        traps: Vec<TrapSite>,
+        entries: &[(u32, TrampolineKind, u32)],
+    ) -> Result<()> {
+        let mut r = self.registry();
+        let missing = |r: &TypeRegistry| {
+            entries
                 .iter()
-                .map(|(off, code)| TrapSite {
-                    code_offset: *off,
-                    code: *code,
-                    wasm_offset: 0,
-                })
-                .collect();
-            CodeMemory::new(
-                &c.code,
-                crate::vm::code::TrapTable::Sites(traps),
-                Vec::new(),
-                crate::vm::code::FuncNames::Map(HashMap::new()),
-            )
+                .any(|(id, kind, _)| r.trampolines[*id as usize][*kind as usize].is_none())
         };
-        let t = Trampolines {
-            array: place(trampoline::array_to_wasm(self.isa(), &ty)?)?,
-            host: place(trampoline::wasm_to_host(self.isa(), &ty)?)?,
-        };
-        let out = (t.array.base() as usize, t.host.base() as usize);
-        r.trampolines[id as usize] = Some(Arc::new(t));
-        Ok(out)
+        if !missing(&r) {
+            return Ok(());
+        }
+        let code = CodeMemory::new(
+            code,
+            TrapTable::Sites(traps),
+            Vec::new(),
+            FuncNames::Map(HashMap::new()),
+        )?;
+        let base = code.base() as usize;
+        for (id, kind, offset) in entries {
+            r.trampolines[*id as usize][*kind as usize].get_or_insert(base + *offset as usize);
+        }
+        r.code.push(code);
+        Ok(())
     }
 }

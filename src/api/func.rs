@@ -219,14 +219,15 @@ impl Func {
     pub(crate) fn new_raw<T>(store: &mut Store<T>, ty: FuncType, func: Arc<RawHostFn<T>>) -> Func {
         let engine = store.engine().clone();
         let type_id = engine.register_type(&ty);
-        let (array_call, host_call) = engine
-            .trampolines(type_id)
+        let host_call = engine
+            .trampoline(type_id, crate::api::TrampolineKind::WasmToHost)
             .expect("trampoline compilation for a valid function type");
         let inner: *mut StoreInner<T> = &mut *store.inner;
         let mut data = Box::new(HostFuncData {
             funcref: VMFuncRef {
                 wasm_call: host_call,
-                array_call,
+                // Made when the host first calls the function (see `instance::invoke`).
+                array_call: 0,
                 vmctx: 0,
                 type_id,
                 _pad: 0,

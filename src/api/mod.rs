@@ -8,6 +8,7 @@ mod linker;
 mod module;
 mod store;
 
+pub(crate) use engine::TrampolineKind;
 pub use engine::{Config, Engine};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};

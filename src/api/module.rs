@@ -176,7 +176,8 @@ impl Module {
             .collect()
     }
 
-    /// Bytes of function bodies in the code section.
+    /// Bytes of function bodies in the code section; 0 for a module loaded from an artifact,
+    /// which does not keep them.
     pub fn code_size(&self) -> usize {
         self.inner.info.code_size()
     }

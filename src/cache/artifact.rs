@@ -13,10 +13,12 @@
 //!        names     postcard: function names, decoded only when a trap message needs one
 //!        data      the data segments' bytes, used in place
 //!        traps     trap sites, 12-byte records sorted by code offset, searched in place
+//!        trampolines  machine code of the trampolines the module's imports and exports
+//!                  need (see `compile::trampoline`), copied into the engine on load
 //!        image     memory 0's initial contents from its active data segments, page
 //!                  aligned, mapped copy-on-write into each instance (may be empty)
 //!        code      the machine code, page aligned, last
-//! 208  the sections, in that order
+//! 224  the sections, in that order
 //! ```
 //!
 //! Only the metadata is decoded on load; the other sections are used where they lie in the
@@ -24,7 +26,9 @@
 //! When there is an image, the data section holds only the passive segments.
 //! The whole file is mapped read+execute, never writable.
 
+use crate::api::TrampolineKind;
 use crate::api::{Engine, Module};
+use crate::compile::TrapSite;
 use crate::error::{Error, Result};
 use crate::module::ModuleInfo;
 use crate::module::{ConstOp, DataMode};
@@ -32,6 +36,7 @@ use crate::types::WASM_PAGE_SIZE;
 use crate::vm::bytes::Bytes;
 use crate::vm::code::{CodeMemory, FuncNames, TrapTable, TRAP_RECORD};
 use crate::vm::memory::MemoryImage;
+use cranelift_codegen::ir::TrapCode;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -39,15 +44,16 @@ use std::sync::Arc;
 pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// Bumped whenever the layout of the artifact or of the metadata changes.
 pub const FORMAT_VERSION: u32 = 3;
-const SECTIONS: usize = 6;
+const SECTIONS: usize = 7;
 const TABLE_AT: usize = 112;
 const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;
 const META: usize = 0;
 const NAMES: usize = 1;
 const DATA: usize = 2;
 const TRAPS: usize = 3;
-const IMAGE: usize = 4;
-const CODE: usize = 5;
+const TRAMPOLINES: usize = 4;
+const IMAGE: usize = 5;
+const CODE: usize = 6;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Metadata {
@@ -57,6 +63,10 @@ struct Metadata {
     funcs: Vec<Range<u32>>,
     /// Where the image section goes in memory 0 (bytes, page aligned), if there is one.
     image: Option<u64>,
+    /// (module type index, kind, offset in the trampolines section) of each trampoline.
+    trampolines: Vec<(u32, TrampolineKind, u32)>,
+    /// (offset in the trampolines section, raw trap code) of their trap sites.
+    trampoline_traps: Vec<(u32, u8)>,
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -109,22 +119,32 @@ pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
     let code = module.code();
     let mut info = module.info().clone();
     let names = postcard::to_stdvec(&std::mem::take(&mut info.func_names)).map_err(encode_err)?;
-    let image = memory_image(&info, module.data());
-    let data = match image {
-        Some(_) => only_passive(&mut info, module.data()),
-        None => module.data().to_vec(),
+    let (image, data) = match module.image() {
+        // Loaded from an artifact: its image and passive-only data are kept as they are.
+        Some(image) => (
+            Some((image.offset, image.bytes.to_vec())),
+            module.data().to_vec(),
+        ),
+        None => match memory_image(&info, module.data()) {
+            Some(image) => (Some(image), only_passive(&mut info, module.data())),
+            None => (None, module.data().to_vec()),
+        },
     };
+    let (tramp_code, trampolines, trampoline_traps) = trampolines_of(module)?;
     let meta = postcard::to_stdvec(&Metadata {
         info,
         funcs: module.func_ranges().to_vec(),
         image: image.as_ref().map(|(at, _)| *at),
+        trampolines,
+        trampoline_traps,
     })
     .map_err(encode_err)?;
     let traps = TrapTable::encode(&code.info().traps.to_vec());
     let page = crate::vm::page_size();
     let mut out = vec![0u8; HEADER_LEN];
     let mut table = [(0u64, 0u64); SECTIONS];
-    for (i, section) in [&meta[..], &names, &data, &traps].iter().enumerate() {
+    let sections = [&meta[..], &names, &data, &traps, &tramp_code];
+    for (i, section) in sections.iter().enumerate() {
         table[i] = (out.len() as u64, section.len() as u64);
         out.extend_from_slice(section);
     }
@@ -208,10 +228,13 @@ pub(crate) fn load_with(
     if meta.info.datas.iter().any(|d| d.range.end > data_len) {
         return Err(bad(path, "data segments outside the data section"));
     }
+    let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = map.clone();
+    let part = |i: usize| Bytes::slice_of(shared.clone(), sections[i].clone()).unwrap();
     let image = match meta.image {
         None if sections[IMAGE].is_empty() => None,
         Some(offset) if image_fits(&meta.info, offset, sections[IMAGE].clone()) => {
             Some(MemoryImage {
+                bytes: part(IMAGE),
                 file: Arc::new(file),
                 file_offset: sections[IMAGE].start as u64,
                 offset,
@@ -220,8 +243,6 @@ pub(crate) fn load_with(
         }
         _ => return Err(bad(path, "memory image does not fit memory 0")),
     };
-    let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = map.clone();
-    let part = |i: usize| Bytes::slice_of(shared.clone(), sections[i].clone()).unwrap();
     let funcs_for_traps = meta
         .funcs
         .iter()
@@ -236,14 +257,89 @@ pub(crate) fn load_with(
         funcs_for_traps,
         FuncNames::Encoded(part(NAMES), Default::default()),
     )?;
-    Ok(Module::assemble(
-        engine,
-        meta.info,
-        part(DATA),
-        code,
-        meta.funcs,
-        image,
-    ))
+    let module = Module::assemble(engine, meta.info, part(DATA), code, meta.funcs, image);
+    install_trampolines(
+        &module,
+        &part(TRAMPOLINES),
+        &meta.trampolines,
+        &meta.trampoline_traps,
+    )
+    .map_err(|m| bad(path, m))?;
+    Ok(module)
+}
+
+/// Types whose trampolines a module needs as soon as it runs: wasm-to-host for the types of
+/// its function imports (the host functions they link to), array-to-wasm for those of its
+/// exported functions (what the host calls). Compiled here, so that loading the artifact
+/// compiles nothing. Returns the code, (type index, kind, offset) and trap sites.
+#[allow(clippy::type_complexity)]
+fn trampolines_of(
+    module: &Module,
+) -> Result<(Vec<u8>, Vec<(u32, TrampolineKind, u32)>, Vec<(u32, u8)>)> {
+    let info = module.info();
+    let mut wanted = std::collections::BTreeSet::new();
+    for imp in &info.imports {
+        if let crate::module::ImportKind::Func(t) = imp.kind {
+            wanted.insert((t, TrampolineKind::WasmToHost));
+        }
+    }
+    for (_, e) in &info.exports {
+        if let crate::module::ExportIndex::Func(f) = e {
+            wanted.insert((info.funcs[*f as usize], TrampolineKind::ArrayToWasm));
+        }
+    }
+    let (mut code, mut entries, mut traps) = (Vec::new(), Vec::new(), Vec::new());
+    for (t, kind) in wanted {
+        let c = kind.compile(module.engine().isa(), &info.types[t as usize])?;
+        code.resize(code.len().next_multiple_of(16), 0);
+        let at = code.len() as u32;
+        entries.push((t, kind, at));
+        traps.extend(
+            c.traps
+                .iter()
+                .map(|(off, tc)| (at + off, tc.as_raw().get())),
+        );
+        code.extend_from_slice(&c.code);
+    }
+    Ok((code, entries, traps))
+}
+
+/// Hands an artifact's trampolines to the engine, after checking that they lie in `code`.
+fn install_trampolines(
+    module: &Module,
+    code: &[u8],
+    entries: &[(u32, TrampolineKind, u32)],
+    traps: &[(u32, u8)],
+) -> std::result::Result<(), String> {
+    let bad_table = || "trampoline table does not match its code".to_string();
+    let mut sites = Vec::with_capacity(traps.len());
+    for &(offset, raw) in traps {
+        let code_raw = std::num::NonZeroU8::new(raw).ok_or_else(bad_table)?;
+        if offset as usize >= code.len() {
+            return Err(bad_table());
+        }
+        sites.push(TrapSite {
+            code_offset: offset,
+            code: TrapCode::from_raw(code_raw),
+            wasm_offset: 0,
+        });
+    }
+    let ids = module.type_ids();
+    let mut resolved = Vec::with_capacity(entries.len());
+    for &(t, kind, offset) in entries {
+        let id = *ids.get(t as usize).ok_or_else(bad_table)?;
+        if offset as usize >= code.len() {
+            return Err(bad_table());
+        }
+        resolved.push((id, kind, offset));
+    }
+    if resolved.is_empty() {
+        return Ok(());
+    }
+    module
+        .engine()
+        .install_trampolines(code, sites, &resolved)
+        .map_err(|e| e.to_string())
 }
 
 /// Checks magic, version, settings, key and the section table; returns the sections' ranges.
@@ -336,13 +432,14 @@ fn memory_image(info: &ModuleInfo, data: &[u8]) -> Option<(u64, Vec<u8>)> {
 }
 
 /// The passive segments' bytes only, with `info`'s ranges rewritten to match; active segments
-/// get empty ranges (they are in the image, and dropped once it is mapped).
+/// get empty ranges and offsets (they are in the image, and dropped once it is mapped).
 fn only_passive(info: &mut ModuleInfo, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     for d in &mut info.datas {
         let start = out.len();
-        if matches!(d.mode, DataMode::Passive) {
-            out.extend_from_slice(&data[d.range.clone()]);
+        match &mut d.mode {
+            DataMode::Passive => out.extend_from_slice(&data[d.range.clone()]),
+            DataMode::Active { offset, .. } => offset.clear(),
         }
         d.range = start..out.len();
     }

@@ -55,7 +55,9 @@ pub enum ConstOp {
     I64Mul,
 }
 
-pub type ConstExpr = Vec<ConstOp>;
+/// Almost every constant expression is one operator: kept inline, so that decoding a module's
+/// metadata from an artifact does not allocate once per element or data segment.
+pub type ConstExpr = smallvec::SmallVec<[ConstOp; 1]>;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ImportKind {
@@ -129,7 +131,9 @@ pub struct ModuleInfo {
     pub start: Option<u32>,
     pub elems: Vec<ElemSegment>,
     pub datas: Vec<DataSegment>,
-    /// Byte range of each defined function's body in the module binary.
+    /// Byte range of each defined function's body in the module binary. Only compilation
+    /// needs them, so artifacts leave them out (empty in a module loaded from one).
+    #[serde(skip)]
     pub bodies: Vec<Range<usize>>,
     /// Function names from the `name` custom section.
     pub func_names: HashMap<u32, String>,
@@ -255,7 +259,7 @@ fn global_type(t: &wasmparser::GlobalType) -> GlobalType {
 
 fn const_expr(e: &wasmparser::ConstExpr) -> Result<ConstExpr> {
     use wasmparser::Operator as O;
-    let mut out = Vec::new();
+    let mut out = ConstExpr::new();
     let mut r = e.get_operators_reader();
     while !r.eof() {
         let op = r.read().map_err(invalid)?;
@@ -399,7 +403,9 @@ pub fn parse(wasm: &[u8]) -> Result<ModuleInfo> {
                     match e.items {
                         wasmparser::ElementItems::Functions(fs) => {
                             for f in fs {
-                                items.push(vec![ConstOp::RefFunc(f.map_err(invalid)?)]);
+                                items.push(smallvec::smallvec![ConstOp::RefFunc(
+                                    f.map_err(invalid)?
+                                )]);
                             }
                         }
                         wasmparser::ElementItems::Expressions(_, es) => {

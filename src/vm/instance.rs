@@ -267,7 +267,9 @@ pub unsafe fn invoke(
     // SAFETY: per the contract.
     let mut f = unsafe { &*funcref };
     if f.array_call == 0 {
-        let array_call = store.engine.trampolines(f.type_id)?.0;
+        let array_call = store
+            .engine
+            .trampoline(f.type_id, crate::api::TrampolineKind::ArrayToWasm)?;
         // SAFETY: function references live in their instance's vmctx (or a host function's
         // allocation), owned by `store`, which we borrow mutably; no wasm code runs now.
         unsafe {

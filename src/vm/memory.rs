@@ -24,6 +24,8 @@ pub struct VMMemoryDefinition {
 /// instantiation maps it copy-on-write instead of copying the data segments, so pages are read
 /// from the page cache only when the program touches them.
 pub struct MemoryImage {
+    /// The image's bytes (in the artifact's mapping), for writing the module out again.
+    pub bytes: crate::vm::bytes::Bytes,
     pub file: std::sync::Arc<std::fs::File>,
     /// Where the image starts in the file; a multiple of the host page size.
     pub file_offset: u64,
