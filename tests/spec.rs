@@ -1,5 +1,5 @@
-//! Runs the WebAssembly core spec test scripts (`../shared/testdata/spec/*.wast`, not the
-//! `simd/` folder) and requires every directive to pass or be skipped for a missing feature.
+//! Runs the WebAssembly core spec test scripts (`../shared/testdata/spec/*.wast` and
+//! `simd/*.wast`) and requires every directive to pass or be skipped for a missing feature.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +36,21 @@ fn wast_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The scripts to run: the top-level ones, then those of `simd/`.
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = wast_files(dir);
+    files.extend(wast_files(&dir.join("simd")));
+    files
+}
+
+/// A script's name relative to the spec folder, as SOURCE.md writes it.
+fn relative_name(dir: &Path, file: &Path) -> String {
+    file.strip_prefix(dir)
+        .unwrap_or(file)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// File names (relative to the spec folder) whose "first in release" is 1.0 or 2.0, from the
@@ -101,7 +116,7 @@ fn run_all(files: &[PathBuf]) -> Vec<Result<WastReport, String>> {
 #[test]
 fn spec() {
     let dir = spec_dir();
-    let files = wast_files(&dir);
+    let files = all_files(&dir);
     assert!(!files.is_empty(), "no .wast files in {}", dir.display());
     let results = run_all(&files);
 
@@ -110,7 +125,7 @@ fn spec() {
     let mut failed_files: BTreeMap<String, usize> = BTreeMap::new();
     let mut ran: BTreeMap<String, bool> = BTreeMap::new();
     for (file, result) in files.iter().zip(results) {
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let name = relative_name(&dir, file);
         match result {
             Ok(mut report) => {
                 report.path = PathBuf::from(&name);
@@ -149,13 +164,12 @@ fn spec() {
     }
     println!("spec: {passed} passed, {failed} failed, {skipped} skipped");
 
-    // Every WebAssembly 1.0/2.0 script at the top level must have run cleanly. (The 2.0 SIMD
-    // scripts live in `simd/`, which this test does not run.)
+    // Every WebAssembly 1.0/2.0 script, at the top level and in `simd/`, must have run cleanly.
     let mut missing = Vec::new();
     let mut not_clean = Vec::new();
     let mut required = 0;
     for name in required_files(&dir) {
-        if name.contains('/') {
+        if name.contains('/') && !name.starts_with("simd/") {
             continue;
         }
         required += 1;
@@ -205,6 +219,9 @@ const ARTIFACT_SCRIPTS: &[&str] = &[
     "start.wast",
     "table_init.wast",
     "traps.wast",
+    "simd/simd_lane.wast",
+    "simd/simd_linking.wast",
+    "simd/simd_load.wast",
 ];
 
 #[test]

@@ -184,7 +184,7 @@ impl Table {
         }
         let s = store.opaque_mut();
         let raw = init.to_raw(s.id)?;
-        s.tables.push(Box::new(VmTable::new(ty, raw)?));
+        s.tables.push(Box::new(VmTable::new(ty, raw as u64)?));
         Ok(Table {
             store_id: s.id,
             index: s.tables.len() - 1,
@@ -200,6 +200,6 @@ impl Table {
     pub fn get<T>(&self, store: &Store<T>, index: u32) -> Option<Val> {
         let t = &store.opaque().tables[self.index];
         let raw = *t.elements().get(index as usize)?;
-        Some(Val::from_raw(raw, t.ty().element, self.store_id))
+        Some(Val::from_raw(raw.into(), t.ty().element, self.store_id))
     }
 }

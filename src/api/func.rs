@@ -19,6 +19,8 @@ pub enum Val {
     F32(u32),
     /// An f64 as its IEEE 754 bits.
     F64(u64),
+    /// A v128; lane 0 in the low bits.
+    V128(u128),
     FuncRef(Option<Func>),
     /// An opaque host handle; `None` is `ref.null extern`.
     ExternRef(Option<u32>),
@@ -31,6 +33,7 @@ impl Val {
             Val::I64(_) => ValType::I64,
             Val::F32(_) => ValType::F32,
             Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
         }
@@ -43,6 +46,7 @@ impl Val {
             ValType::I64 => Val::I64(0),
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
         }
@@ -61,35 +65,38 @@ impl Val {
         }
     }
 
-    /// The 8-byte slot encoding used by trampolines, globals and tables.
-    pub(crate) fn to_raw(self, store_id: u64) -> Result<u64> {
+    /// The 16-byte slot encoding used by trampolines and globals (tables keep the low 8).
+    pub(crate) fn to_raw(self, store_id: u64) -> Result<u128> {
         Ok(match self {
-            Val::I32(v) => v as u32 as u64,
-            Val::I64(v) => v as u64,
-            Val::F32(b) => b as u64,
-            Val::F64(b) => b,
+            Val::I32(v) => v as u32 as u128,
+            Val::I64(v) => v as u64 as u128,
+            Val::F32(b) => b as u128,
+            Val::F64(b) => b as u128,
+            Val::V128(b) => b,
             Val::FuncRef(None) | Val::ExternRef(None) => 0,
             Val::FuncRef(Some(f)) => {
                 if f.store_id != store_id {
                     return Err(Error::Usage("function used with the wrong store".into()));
                 }
-                f.ptr as u64
+                f.ptr as u64 as u128
             }
-            Val::ExternRef(Some(n)) => n as u64 + 1,
+            Val::ExternRef(Some(n)) => n as u128 + 1,
         })
     }
 
-    pub(crate) fn from_raw(raw: u64, ty: ValType, store_id: u64) -> Val {
+    pub(crate) fn from_raw(raw: u128, ty: ValType, store_id: u64) -> Val {
+        let low = raw as u64;
         match ty {
             ValType::I32 => Val::I32(raw as u32 as i32),
-            ValType::I64 => Val::I64(raw as i64),
+            ValType::I64 => Val::I64(low as i64),
             ValType::F32 => Val::F32(raw as u32),
-            ValType::F64 => Val::F64(raw),
-            ValType::FuncRef => Val::FuncRef((raw != 0).then_some(Func {
+            ValType::F64 => Val::F64(low),
+            ValType::V128 => Val::V128(raw),
+            ValType::FuncRef => Val::FuncRef((low != 0).then_some(Func {
                 store_id,
-                ptr: raw as *const VMFuncRef,
+                ptr: low as *const VMFuncRef,
             })),
-            ValType::ExternRef => Val::ExternRef((raw != 0).then(|| (raw - 1) as u32)),
+            ValType::ExternRef => Val::ExternRef((low != 0).then(|| (low - 1) as u32)),
         }
     }
 }
@@ -104,9 +111,9 @@ pub struct Func {
 /// A host function as the user writes it, over [`Val`]s.
 pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
 
-/// A host function as the dispatcher calls it: parameters in, results out, one raw 8-byte slot
-/// each (the slot array has room for the larger of the two counts).
-pub(crate) type RawHostFn<T> = dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<()> + Send + Sync;
+/// A host function as the dispatcher calls it: parameters in, results out, one raw 16-byte
+/// slot each (the slot array has room for the larger of the two counts).
+pub(crate) type RawHostFn<T> = dyn Fn(Caller<'_, T>, &mut [u128]) -> Result<()> + Send + Sync;
 
 /// A host function as compiled code sees it: a `VMFuncRef` whose vmctx is this struct, and
 /// the dispatch entry at offset `HOST_DISPATCH` that the wasm-to-host trampoline calls.
@@ -125,7 +132,7 @@ const _: () = assert!(std::mem::offset_of!(HostFuncData<()>, dispatch) == HOST_D
 extern "C" fn dispatch<T>(
     data: *mut HostFuncData<T>,
     caller_vmctx: *mut u8,
-    values: *mut u64,
+    values: *mut u128,
     len: usize,
 ) -> u32 {
     // SAFETY: `data` is the host function's own data (the funcref's vmctx), owned by the store
@@ -159,7 +166,7 @@ extern "C" fn dispatch<T>(
 
 /// Adapts a [`Val`]-based host function to raw slots.
 pub(crate) fn untyped<T: 'static>(ty: FuncType, f: Arc<HostFn<T>>) -> Arc<RawHostFn<T>> {
-    Arc::new(move |caller: Caller<'_, T>, values: &mut [u64]| {
+    Arc::new(move |caller: Caller<'_, T>, values: &mut [u128]| {
         let id = caller.store.opaque.id;
         // Small signatures use a stack buffer: no allocation per call.
         let (np, nr) = (ty.params().len(), ty.results().len());
@@ -278,7 +285,7 @@ impl Func {
             )));
         }
         let id = store.opaque().id;
-        let mut values = vec![0u64; params.len().max(results.len()).max(1)];
+        let mut values = vec![0u128; params.len().max(results.len()).max(1)];
         for (i, (p, t)) in params.iter().zip(ty.params()).enumerate() {
             if p.ty() != *t {
                 return Err(Error::Usage(format!(
@@ -350,15 +357,15 @@ wasm_ty!(f64, F64, |x| x.to_bits(), |r| f64::from_bits(r));
 pub trait WasmParams {
     const COUNT: usize;
     fn types() -> Vec<ValType>;
-    fn store(self, values: &mut [u64]);
+    fn store(self, values: &mut [u128]);
 }
 
 /// Result lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.
 pub trait WasmResults: Sized {
     const COUNT: usize;
     fn types() -> Vec<ValType>;
-    fn load(values: &[u64]) -> Self;
-    fn store_results(self, values: &mut [u64]);
+    fn load(values: &[u128]) -> Self;
+    fn store_results(self, values: &mut [u128]);
 }
 
 impl<A: WasmTy> WasmParams for A {
@@ -366,8 +373,8 @@ impl<A: WasmTy> WasmParams for A {
     fn types() -> Vec<ValType> {
         vec![A::TYPE]
     }
-    fn store(self, values: &mut [u64]) {
-        values[0] = self.to_raw();
+    fn store(self, values: &mut [u128]) {
+        values[0] = self.to_raw().into();
     }
 }
 
@@ -376,11 +383,11 @@ impl<A: WasmTy> WasmResults for A {
     fn types() -> Vec<ValType> {
         vec![A::TYPE]
     }
-    fn load(values: &[u64]) -> Self {
-        A::from_raw(values[0])
+    fn load(values: &[u128]) -> Self {
+        A::from_raw(values[0] as u64)
     }
-    fn store_results(self, values: &mut [u64]) {
-        values[0] = self.to_raw();
+    fn store_results(self, values: &mut [u128]) {
+        values[0] = self.to_raw().into();
     }
 }
 
@@ -390,15 +397,15 @@ macro_rules! tuples {
             const COUNT: usize = <[usize]>::len(&[$($i),*]);
             fn types() -> Vec<ValType> { vec![$($n::TYPE),*] }
             #[allow(unused_variables)]
-            fn store(self, values: &mut [u64]) { $(values[$i] = self.$i.to_raw();)* }
+            fn store(self, values: &mut [u128]) { $(values[$i] = self.$i.to_raw().into();)* }
         }
         impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
             const COUNT: usize = <[usize]>::len(&[$($i),*]);
             fn types() -> Vec<ValType> { vec![$($n::TYPE),*] }
             #[allow(unused_variables, clippy::unused_unit)]
-            fn load(values: &[u64]) -> Self { ($($n::from_raw(values[$i]),)*) }
+            fn load(values: &[u128]) -> Self { ($($n::from_raw(values[$i] as u64),)*) }
             #[allow(unused_variables)]
-            fn store_results(self, values: &mut [u64]) { $(values[$i] = self.$i.to_raw();)* }
+            fn store_results(self, values: &mut [u128]) { $(values[$i] = self.$i.to_raw().into();)* }
         }
     };
 }
@@ -418,13 +425,13 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Calls the function; errors as [`Func::call`].
     pub fn call<T>(&self, store: &mut Store<T>, params: P) -> Result<R> {
         self.func.check_store(store)?;
-        let mut values = [0u64; 16];
+        let mut values = [0u128; 16];
         let n = P::COUNT.max(R::COUNT);
         let mut heap;
-        let slots: &mut [u64] = if n <= 16 {
+        let slots: &mut [u128] = if n <= 16 {
             &mut values
         } else {
-            heap = vec![0u64; n];
+            heap = vec![0u128; n];
             &mut heap
         };
         params.store(slots);
@@ -455,8 +462,8 @@ macro_rules! into_func {
             fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>) {
                 let ty = FuncType::new([$($a::TYPE),*], R::types());
                 #[allow(unused_variables)]
-                let raw = move |caller: Caller<'_, T>, values: &mut [u64]| {
-                    let r = self(caller, $($a::from_raw(values[$i])),*)?;
+                let raw = move |caller: Caller<'_, T>, values: &mut [u128]| {
+                    let r = self(caller, $($a::from_raw(values[$i] as u64)),*)?;
                     r.store_results(values);
                     Ok(())
                 };

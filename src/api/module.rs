@@ -47,7 +47,7 @@ impl Module {
     ///
     /// Errors: [`Error::Wat`] for text that does not parse, [`Error::InvalidModule`] (with the
     /// byte offset) for a malformed or invalid binary, [`Error::Unsupported`] for a module that
-    /// needs a proposal outside WebAssembly 2.0 minus SIMD plus extended-const.
+    /// needs a proposal outside WebAssembly 2.0 plus extended-const.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         Module::from_binary(engine, &to_binary(bytes.as_ref())?)
     }

@@ -42,8 +42,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub const MAGIC: &[u8; 8] = b"WASIXRTC";
-/// Bumped whenever the layout of the artifact or of the metadata changes.
-pub const FORMAT_VERSION: u32 = 3;
+/// Bumped whenever the layout of the artifact or of the metadata changes, and whenever
+/// compiled code changes its contract with the runtime (vmctx layout, trampoline slots,
+/// libcalls): an artifact from before must not load.
+pub const FORMAT_VERSION: u32 = 4;
 const SECTIONS: usize = 7;
 const TABLE_AT: usize = 112;
 const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;

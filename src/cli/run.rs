@@ -64,7 +64,8 @@ pub struct RunArgs {
 
     /// Arguments for the function named by --invoke, one per parameter, parsed by the
     /// parameter's type: i32/i64 as decimal or 0x-prefixed hex integers (optionally signed),
-    /// f32/f64 as decimal floats, `inf`, `-inf` or `nan`. Options must come before the first
+    /// f32/f64 as decimal floats, `inf`, `-inf` or `nan`, v128 as one 128-bit integer (lane 0
+    /// in the low bits, as results are printed). Options must come before the first
     /// argument; everything after it is passed to the function. Without --invoke, ARGS are the
     /// program's own command line (argv[1..]; argv[0] is FILE). Use `--` before ARGS that
     /// start with a dash.
@@ -357,6 +358,15 @@ fn parse_val(arg: &str, ty: ValType) -> Option<Val> {
             Some(Val::F32(if negative { -v } else { v }.to_bits()))
         }
         ValType::F64 => Some(Val::F64(parse_float(arg)?.to_bits())),
+        // The 128 bits as one integer, lane 0 in the low bits (as the result is printed).
+        ValType::V128 => {
+            let s = arg.replace('_', "");
+            match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                Some(hex) => u128::from_str_radix(hex, 16).ok(),
+                None => s.parse().ok(),
+            }
+            .map(Val::V128)
+        }
         ValType::FuncRef | ValType::ExternRef => None,
     }
 }
@@ -368,6 +378,7 @@ fn format_val(val: &Val) -> String {
         Val::I64(v) => v.to_string(),
         Val::F32(bits) => f32::from_bits(*bits).to_string(),
         Val::F64(bits) => f64::from_bits(*bits).to_string(),
+        Val::V128(bits) => format!("{bits:#034x}"),
         Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
         Val::FuncRef(Some(_)) => "<funcref>".to_string(),
         Val::ExternRef(Some(n)) => format!("<externref {n}>"),

@@ -7,7 +7,8 @@
 //!   `extern "C" fn(data, caller_vmctx, values: *mut u64, len) -> u32`; a non-zero status traps
 //!   with `HOST_ERROR`.
 //!
-//! Every value occupies one 8-byte slot; an i32/f32 uses the low 4 bytes.
+//! Every value occupies one 16-byte slot; an i32/f32 uses the low 4 bytes, an i64/f64 or a
+//! reference the low 8.
 
 use crate::error::{Error, Result};
 use crate::translate::env::{ir_type, trusted, wasm_signature};
@@ -21,6 +22,9 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+
+/// Bytes per value in the host's value arrays (`u128`).
+const SLOT: i32 = 16;
 
 /// Machine code of one trampoline and its trap sites (offset, code).
 pub struct TrampolineCode {
@@ -61,13 +65,16 @@ pub fn array_to_wasm(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCod
     let (callee, caller, code, values) = (p[0], p[1], p[2], p[3]);
     let mut a = vec![callee, caller];
     for (i, t) in ft.params().iter().enumerate() {
-        a.push(b.ins().load(ir_type(*t), trusted(), values, 8 * i as i32));
+        a.push(
+            b.ins()
+                .load(ir_type(*t), trusted(), values, SLOT * i as i32),
+        );
     }
     let wsig = b.import_signature(wasm_signature(ft, isa.default_call_conv()));
     let call = b.ins().call_indirect(wsig, code, &a);
     let results = b.inst_results(call).to_vec();
     for (i, r) in results.into_iter().enumerate() {
-        b.ins().store(trusted(), r, values, 8 * i as i32);
+        b.ins().store(trusted(), r, values, SLOT * i as i32);
     }
     b.ins().return_(&[]);
     b.finalize(isa.frontend_config());
@@ -89,12 +96,12 @@ pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode
     let slots = ft.params().len().max(ft.results().len()).max(1);
     let ss = b.create_sized_stack_slot(StackSlotData::new(
         StackSlotKind::ExplicitSlot,
-        8 * slots as u32,
-        3,
+        SLOT as u32 * slots as u32,
+        4,
     ));
     let values = b.ins().stack_addr(types::I64, ss, 0);
     for (i, v) in p[2..].iter().enumerate() {
-        b.ins().store(trusted(), *v, values, 8 * i as i32);
+        b.ins().store(trusted(), *v, values, SLOT * i as i32);
     }
     let mut dsig = Signature::new(CallConv::SystemV);
     dsig.params.extend([AbiParam::new(types::I64); 4]);
@@ -109,7 +116,10 @@ pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode
     b.ins().trapnz(status, traps::HOST_ERROR);
     let mut results = Vec::new();
     for (i, t) in ft.results().iter().enumerate() {
-        results.push(b.ins().load(ir_type(*t), trusted(), values, 8 * i as i32));
+        results.push(
+            b.ins()
+                .load(ir_type(*t), trusted(), values, SLOT * i as i32),
+        );
     }
     b.ins().return_(&results);
     b.finalize(isa.frontend_config());

@@ -7,19 +7,15 @@ use std::collections::HashMap;
 use std::ops::Range;
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
-/// The proposals wasix-rt implements: WebAssembly 2.0 without SIMD, plus extended constant
-/// expressions (WebAssembly 3.0).
+/// The proposals wasix-rt implements: WebAssembly 2.0 (with fixed-width SIMD), plus extended
+/// constant expressions (WebAssembly 3.0).
 pub fn supported_features() -> WasmFeatures {
-    (WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST) - WasmFeatures::SIMD
+    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
 }
 
 /// Features we name when a module needs them; tried one at a time to explain a rejection.
 const NAMED_FEATURES: &[(&str, WasmFeatures)] = &[
-    ("simd", WasmFeatures::SIMD),
-    (
-        "relaxed-simd",
-        WasmFeatures::RELAXED_SIMD.union(WasmFeatures::SIMD),
-    ),
+    ("relaxed-simd", WasmFeatures::RELAXED_SIMD),
     ("tail-call", WasmFeatures::TAIL_CALL),
     ("memory64", WasmFeatures::MEMORY64),
     ("multi-memory", WasmFeatures::MULTI_MEMORY),
@@ -44,6 +40,7 @@ pub enum ConstOp {
     I64(i64),
     F32(u32),
     F64(u64),
+    V128(u128),
     RefNull,
     RefFunc(u32),
     GlobalGet(u32),
@@ -227,7 +224,7 @@ pub(crate) fn val_type(t: wasmparser::ValType) -> ValType {
         wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::ExternRef,
         // Validation with our feature set admits only funcref and externref.
         wasmparser::ValType::Ref(_) => ValType::FuncRef,
-        wasmparser::ValType::V128 => unreachable!("SIMD is rejected by validation"),
+        wasmparser::ValType::V128 => ValType::V128,
     }
 }
 
@@ -268,6 +265,7 @@ fn const_expr(e: &wasmparser::ConstExpr) -> Result<ConstExpr> {
             O::I64Const { value } => ConstOp::I64(value),
             O::F32Const { value } => ConstOp::F32(value.bits()),
             O::F64Const { value } => ConstOp::F64(value.bits()),
+            O::V128Const { value } => ConstOp::V128(value.i128() as u128),
             O::RefNull { .. } => ConstOp::RefNull,
             O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
             O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),

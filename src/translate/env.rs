@@ -21,6 +21,8 @@ pub fn ir_type(t: ValType) -> ir::Type {
         ValType::I64 => types::I64,
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
+        // Operators bitcast to the lane shape they work on (as wasmtime does).
+        ValType::V128 => types::I8X16,
         ValType::FuncRef | ValType::ExternRef => types::I64,
     }
 }

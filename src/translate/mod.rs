@@ -5,6 +5,7 @@
 //! of [`env::FuncEnv`]; this file only knows the operators' semantics (spec 2.0 §4.4).
 
 pub mod env;
+pub mod simd;
 pub mod traps;
 
 use crate::error::{Error, Result};
@@ -107,6 +108,7 @@ pub fn translate_function(
             let zero = match ty {
                 types::F32 => b.ins().f32const(0.0),
                 types::F64 => b.ins().f64const(0.0),
+                simd::V128 => simd::zero(&mut b),
                 _ => b.ins().iconst(ty, 0),
             };
             b.def_var(var, zero);
@@ -789,6 +791,7 @@ impl Translator<'_, '_, '_> {
             O::F32ReinterpretI32 => self.bitcast(types::F32),
             O::F64ReinterpretI64 => self.bitcast(types::F64),
 
+            other if self.simd_operator(&other)? => {}
             other => {
                 return Err(Error::Unsupported {
                     feature: format!("operator {other:?}"),

@@ -53,16 +53,17 @@ fn eval(
     store: &StoreOpaque,
     globals: &[usize],
     funcs: &[*const VMFuncRef],
-) -> u64 {
-    let mut s: Vec<u64> = Vec::with_capacity(2);
+) -> u128 {
+    let mut s: Vec<u128> = Vec::with_capacity(2);
     for op in expr {
         let v = match *op {
-            ConstOp::I32(v) => v as u32 as u64,
-            ConstOp::I64(v) => v as u64,
-            ConstOp::F32(b) => b as u64,
-            ConstOp::F64(b) => b,
+            ConstOp::I32(v) => v as u32 as u128,
+            ConstOp::I64(v) => v as u64 as u128,
+            ConstOp::F32(b) => b as u128,
+            ConstOp::F64(b) => b as u128,
+            ConstOp::V128(b) => b,
             ConstOp::RefNull => 0,
-            ConstOp::RefFunc(f) => funcs[f as usize] as u64,
+            ConstOp::RefFunc(f) => funcs[f as usize] as u128,
             ConstOp::GlobalGet(g) => store.globals[globals[g as usize]].value,
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let (b, a) = (s.pop().unwrap() as u32, s.pop().unwrap() as u32);
@@ -70,15 +71,16 @@ fn eval(
                     ConstOp::I32Add => a.wrapping_add(b),
                     ConstOp::I32Sub => a.wrapping_sub(b),
                     _ => a.wrapping_mul(b),
-                }) as u64
+                }) as u128
             }
             ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                let (b, a) = (s.pop().unwrap(), s.pop().unwrap());
+                let (b, a) = (s.pop().unwrap() as u64, s.pop().unwrap() as u64);
                 match op {
                     ConstOp::I64Add => a.wrapping_add(b),
                     ConstOp::I64Sub => a.wrapping_sub(b),
                     _ => a.wrapping_mul(b),
                 }
+                .into()
             }
         };
         s.push(v);
@@ -187,7 +189,7 @@ pub fn instantiate(
         .map(|e| {
             e.items
                 .iter()
-                .map(|x| eval(x, store, &inst.globals, &inst.funcs))
+                .map(|x| eval(x, store, &inst.globals, &inst.funcs) as u64)
                 .collect()
         })
         .collect();
@@ -248,12 +250,12 @@ pub fn instantiate(
     if let Some(start) = info.start {
         let f = inst.funcs[start as usize];
         // SAFETY: `f` is a function reference of this instance, owned by `store`.
-        unsafe { invoke(store, f, &mut [0u64; 1])? };
+        unsafe { invoke(store, f, &mut [0u128; 1])? };
     }
     Ok(index)
 }
 
-/// Calls `funcref` from the host with parameters and results in `values` (one 8-byte slot
+/// Calls `funcref` from the host with parameters and results in `values` (one 16-byte slot
 /// each; `values.len()` must be at least the larger of the two counts). Traps come back as
 /// [`Error::Trap`]; a host function's error as itself.
 ///
@@ -262,7 +264,7 @@ pub fn instantiate(
 pub unsafe fn invoke(
     store: &mut StoreOpaque,
     funcref: *const VMFuncRef,
-    values: &mut [u64],
+    values: &mut [u128],
 ) -> Result<()> {
     // SAFETY: per the contract.
     let mut f = unsafe { &*funcref };
@@ -286,7 +288,8 @@ pub unsafe fn invoke(
     // SAFETY: `array_call` is the array-to-wasm trampoline for `f`'s type, and `values` has a
     // slot for every parameter and result.
     let r = traphandler::catch_traps(|| unsafe {
-        let tramp: extern "C" fn(usize, usize, usize, *mut u64) = std::mem::transmute(f.array_call);
+        let tramp: extern "C" fn(usize, usize, usize, *mut u128) =
+            std::mem::transmute(f.array_call);
         tramp(f.vmctx, f.vmctx, f.wasm_call, values_ptr)
     });
     store.depth -= 1;

@@ -38,7 +38,7 @@ pub struct VMStoreContext {
 /// A global's storage: the value's bits in the low bytes of `value`.
 #[repr(C)]
 pub struct GlobalEntity {
-    pub value: u64,
+    pub value: u128,
     pub ty: crate::types::GlobalType,
 }
 
