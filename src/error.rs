@@ -123,6 +123,10 @@ pub enum TrapKind {
     StackOverflow,
     /// A host function returned an error (kept on the store and returned instead of the trap).
     HostError,
+    /// An exception no handler caught reached the host (exception handling).
+    UncaughtException,
+    /// `throw_ref` of a null exnref.
+    NullExceptionReference,
 }
 
 impl fmt::Display for TrapKind {
@@ -140,6 +144,8 @@ impl fmt::Display for TrapKind {
             TrapKind::BadSignature => "indirect call type mismatch",
             TrapKind::StackOverflow => "call stack exhausted",
             TrapKind::HostError => "host error",
+            TrapKind::UncaughtException => "uncaught exception",
+            TrapKind::NullExceptionReference => "null exception reference",
         })
     }
 }

@@ -13,11 +13,16 @@ pub enum ValType {
     V128,
     FuncRef,
     ExternRef,
+    /// A caught exception (exception handling, WebAssembly 3.0).
+    ExnRef,
 }
 
 impl ValType {
     pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
+        matches!(
+            self,
+            ValType::FuncRef | ValType::ExternRef | ValType::ExnRef
+        )
     }
 }
 
@@ -31,6 +36,7 @@ impl std::fmt::Display for ValType {
             ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::ExnRef => "exnref",
         })
     }
 }

@@ -292,7 +292,7 @@ impl<'e> Runner<'e> {
             WastDirective::AssertUnlinkable {
                 module, message, ..
             } => self.assert_unlinkable(module, message),
-            WastDirective::AssertException { .. } => Outcome::Skip("exceptions".into()),
+            WastDirective::AssertException { exec, .. } => self.assert_exception(exec),
             WastDirective::AssertSuspension { .. } => Outcome::Skip("stack-switching".into()),
             WastDirective::Thread(_) | WastDirective::Wait { .. } => {
                 Outcome::Skip("threads".into())
@@ -681,6 +681,21 @@ impl<'e> Runner<'e> {
         }
     }
 
+    fn assert_exception(&mut self, exec: WastExecute<'_>) -> Outcome {
+        match self.execute(exec) {
+            Err(outcome) => outcome,
+            Ok(Ok(results)) => Outcome::Fail(format!(
+                "expected an uncaught exception, got results [{}]",
+                results.iter().map(fmt_val).collect::<Vec<_>>().join(", ")
+            )),
+            Ok(Err(Error::Trap(trap))) if trap.kind == TrapKind::UncaughtException => Outcome::Pass,
+            Ok(Err(e)) => match self.skip_reason(&e) {
+                Some(f) => Outcome::Skip(f),
+                None => Outcome::Fail(format!("expected an uncaught exception, got: {e}")),
+            },
+        }
+    }
+
     fn assert_exhaustion(&mut self, call: &WastInvoke<'_>, message: &str) -> Outcome {
         match self.call(call) {
             Err(outcome) => outcome,
@@ -883,8 +898,9 @@ fn heap_type_feature(ht: &HeapType<'_>) -> Option<&'static str> {
             AbstractHeapType::Func
             | AbstractHeapType::NoFunc
             | AbstractHeapType::Extern
-            | AbstractHeapType::NoExtern => None,
-            AbstractHeapType::Exn | AbstractHeapType::NoExn => Some("exceptions"),
+            | AbstractHeapType::NoExtern
+            | AbstractHeapType::Exn
+            | AbstractHeapType::NoExn => None,
             AbstractHeapType::Cont | AbstractHeapType::NoCont => Some("stack-switching"),
             _ => Some("gc"),
         },
@@ -917,6 +933,7 @@ fn make_args(args: &[WastArg<'_>], params: &[ValType]) -> Result<Vec<Val>, Strin
             WastArgCore::RefNull(_) => match ty {
                 ValType::FuncRef => Val::FuncRef(None),
                 ValType::ExternRef => Val::ExternRef(None),
+                ValType::ExnRef => Val::ExnRef(None),
                 _ => {
                     return Err(format!(
                         "argument {i}: ref.null passed for a {ty:?} parameter"
@@ -975,6 +992,13 @@ fn matches_core(want: &WastRetCore<'_>, got: &Val) -> bool {
                 ..
             }
         ),
+        (WastRetCore::RefNull(Some(ht)), Val::ExnRef(None)) => matches!(
+            ht,
+            HeapType::Abstract {
+                ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+                ..
+            }
+        ),
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(w)), Val::ExternRef(Some(g))) => w == g,
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
@@ -1029,6 +1053,8 @@ fn fmt_val(val: &Val) -> String {
         Val::FuncRef(Some(_)) => "ref.func".to_string(),
         Val::ExternRef(None) => "ref.null extern".to_string(),
         Val::ExternRef(Some(n)) => format!("ref.extern {n}"),
+        Val::ExnRef(None) => "ref.null exn".to_string(),
+        Val::ExnRef(Some(_)) => "exnref".to_string(),
     }
 }
 

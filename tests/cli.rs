@@ -224,3 +224,15 @@ fn unknown_imports_are_refused_unless_defined_to_trap() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn an_uncaught_exception_is_reported_like_a_trap() {
+    let path = temp_file(
+        "throw.wat",
+        br#"(module (tag $e (param i32)) (func (export "_start") (throw $e (i32.const 1))))"#,
+    );
+    let out = wasix_rt(&["run", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("uncaught exception"), "{stderr}");
+}

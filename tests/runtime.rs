@@ -389,11 +389,14 @@ fn unsupported_proposals_are_named() {
              local.get 0 local.get 1 local.get 2 i32x4.relaxed_laneselect))",
             "relaxed-simd",
         ),
-        ("(module (func $f return_call $f))", "tail-call"),
+        ("(module (func try end))", "legacy-exceptions"),
         ("(module (memory i64 1))", "memory64"),
         ("(module (memory 1) (memory 1))", "multi-memory"),
         ("(module (memory 1 1 shared))", "threads"),
-        ("(module (tag))", "exceptions"),
+        (
+            "(module (type $t (func)) (func (param (ref null $t)) local.get 0 call_ref $t))",
+            "function-references",
+        ),
     ];
     for (wat, feature) in cases {
         match Module::new(&engine, wat) {
@@ -565,4 +568,59 @@ fn v128_values_cross_the_host_boundary() {
         unreachable!()
     };
     assert!(matches!(g.get(&store), Val::V128(v) if v == want));
+}
+
+#[test]
+fn exceptions_are_caught_by_tag_and_uncaught_ones_reach_the_host() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let module = Module::new(
+        &engine,
+        r#"(module
+             (tag $e (param i32 i64 v128))
+             (tag $other)
+             (func $throw (export "throw") (param i32)
+               (local.get 0) (i64.const 7) (v128.const i32x4 1 2 3 4) (throw $e))
+             (func $rethrow (param i32)
+               (block $h (result exnref)
+                 (try_table (catch_all_ref $h) (call $throw (local.get 0)))
+                 (return))
+               (throw_ref))
+             ;; Deep frames between the throw and the handler, and a try_table that does not
+             ;; match on the way.
+             (func $deep (param i32 i32)
+               (if (i32.eqz (local.get 1))
+                 (then (call $rethrow (local.get 0)))
+                 (else
+                   (block $no
+                     (try_table (catch $other $no)
+                       (call $deep (local.get 0) (i32.sub (local.get 1) (i32.const 1)))))))
+             )
+             (func (export "catch") (param i32 i32) (result i32)
+               (local i64 v128)
+               (block $h (result i32 i64 v128)
+                 (try_table (catch $e $h) (call $deep (local.get 0) (local.get 1)))
+                 (return (i32.const -1)))
+               (local.set 3) (local.set 2)
+               (i32.add (i32.wrap_i64 (local.get 2)) (i32x4.extract_lane 3 (local.get 3)))
+               (i32.add)))"#,
+    )
+    .unwrap();
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let catch = inst
+        .get_typed_func::<(i32, i32), i32, _>(&store, "catch")
+        .unwrap();
+    // 100 + 7 + 4, through 1000 frames.
+    assert_eq!(catch.call(&mut store, (100, 1000)).unwrap(), 111);
+    let throw = inst.get_typed_func::<i32, (), _>(&store, "throw").unwrap();
+    match throw.call(&mut store, 1) {
+        Err(Error::Trap(t)) => assert_eq!(t.kind, TrapKind::UncaughtException),
+        other => panic!("expected an uncaught exception, got {other:?}"),
+    }
+    // The store keeps working, also after many caught exceptions.
+    for i in 0..20_000 {
+        assert_eq!(catch.call(&mut store, (i, 3)).unwrap(), i + 11);
+    }
 }

@@ -176,6 +176,7 @@ impl Engine {
             TrapTable::Sites(traps),
             Vec::new(),
             FuncNames::Map(HashMap::new()),
+            Vec::new(),
         )?;
         let entry = code.base() as usize;
         r.code.push(code);
@@ -206,6 +207,7 @@ impl Engine {
             TrapTable::Sites(traps),
             Vec::new(),
             FuncNames::Map(HashMap::new()),
+            Vec::new(),
         )?;
         let base = code.base() as usize;
         for (id, kind, offset) in entries {

@@ -14,6 +14,33 @@ pub enum Extern {
     Global(Global),
     Memory(Memory),
     Table(Table),
+    Tag(Tag),
+}
+
+/// An exception tag of a store (exception handling).
+#[derive(Clone, Copy, Debug)]
+pub struct Tag {
+    pub(crate) store_id: u64,
+    pub(crate) index: usize,
+}
+
+impl Tag {
+    /// Creates a tag whose exceptions carry the parameters of `ty` (which has no results).
+    pub fn new<T>(store: &mut Store<T>, ty: &crate::types::FuncType) -> Tag {
+        let type_id = store.engine().register_type(ty);
+        let s = store.opaque_mut();
+        s.tags.push(Box::new(crate::vm::store::VMTag { type_id }));
+        Tag {
+            store_id: s.id,
+            index: s.tags.len() - 1,
+        }
+    }
+}
+
+impl From<Tag> for Extern {
+    fn from(t: Tag) -> Extern {
+        Extern::Tag(t)
+    }
 }
 
 impl From<Func> for Extern {
@@ -68,6 +95,7 @@ impl Extern {
             Extern::Global(g) => g.store_id,
             Extern::Memory(m) => m.store_id,
             Extern::Table(t) => t.store_id,
+            Extern::Tag(t) => t.store_id,
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// An opaque host handle; `None` is `ref.null extern`.
     ExternRef(Option<u32>),
+    /// A caught exception, as an opaque handle of its store; `None` is `ref.null exn`.
+    ExnRef(Option<u64>),
 }
 
 impl Val {
@@ -36,6 +38,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -49,6 +52,7 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::ExnRef => Val::ExnRef(None),
         }
     }
 
@@ -73,7 +77,8 @@ impl Val {
             Val::F32(b) => b as u128,
             Val::F64(b) => b as u128,
             Val::V128(b) => b,
-            Val::FuncRef(None) | Val::ExternRef(None) => 0,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => 0,
+            Val::ExnRef(Some(n)) => n as u128,
             Val::FuncRef(Some(f)) => {
                 if f.store_id != store_id {
                     return Err(Error::Usage("function used with the wrong store".into()));
@@ -97,6 +102,7 @@ impl Val {
                 ptr: low as *const VMFuncRef,
             })),
             ValType::ExternRef => Val::ExternRef((low != 0).then(|| (low - 1) as u32)),
+            ValType::ExnRef => Val::ExnRef((low != 0).then_some(low)),
         }
     }
 }

@@ -42,6 +42,10 @@ impl Instance {
                 store_id,
                 index: i(&data.globals, g),
             }),
+            ExportIndex::Tag(t) => Extern::Tag(crate::api::Tag {
+                store_id,
+                index: i(&data.tags, t),
+            }),
         })
     }
 
@@ -250,6 +254,10 @@ impl<T: 'static> Linker<T> {
                 (ImportKind::Table(ty), Extern::Table(t)) => {
                     table_matches(&s.tables[t.index].ty(), ty)
                 }
+                // Tags match when their types are equal (exception handling, import matching).
+                (ImportKind::Tag(ty), Extern::Tag(t)) => {
+                    s.tags[t.index].type_id == module.type_ids()[*ty as usize]
+                }
                 _ => false,
             };
             if !ok {
@@ -275,6 +283,7 @@ impl<T: 'static> Linker<T> {
                 Extern::Global(g) => ImportValue::Global(g.index),
                 Extern::Memory(m) => ImportValue::Memory(m.index),
                 Extern::Table(t) => ImportValue::Table(t.index),
+                Extern::Tag(t) => ImportValue::Tag(t.index),
             });
         }
         let id = store.opaque().id;

@@ -10,7 +10,7 @@ mod store;
 
 pub(crate) use engine::TrampolineKind;
 pub use engine::{Config, Engine};
-pub use externals::{Extern, Global, Memory, Table};
+pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
 pub use linker::{Instance, Linker};
 pub use module::{to_binary, ImportType, Module};

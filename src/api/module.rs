@@ -75,6 +75,7 @@ impl Module {
             crate::vm::code::TrapTable::Sites(compiled.traps),
             funcs_for_traps,
             crate::vm::code::FuncNames::Map(info.func_names.clone()),
+            compiled.call_sites,
         )?;
         let data = info.take_data(wasm).into();
         Ok(Module::assemble(
@@ -154,6 +155,7 @@ impl Module {
                     ImportKind::Func(t) => format!("func {}", self.inner.info.types[*t as usize]),
                     ImportKind::Table(t) => format!("table {t:?}"),
                     ImportKind::Memory(m) => format!("memory {m:?}"),
+                    ImportKind::Tag(t) => format!("tag {}", self.inner.info.types[*t as usize]),
                     ImportKind::Global(g) => format!("global {g:?}"),
                 },
             })

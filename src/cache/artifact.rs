@@ -35,6 +35,7 @@ use crate::module::{ConstOp, DataMode};
 use crate::types::WASM_PAGE_SIZE;
 use crate::vm::bytes::Bytes;
 use crate::vm::code::{CodeMemory, FuncNames, TrapTable, TRAP_RECORD};
+use crate::vm::exception::CallSite;
 use crate::vm::memory::MemoryImage;
 use cranelift_codegen::ir::TrapCode;
 use std::ops::Range;
@@ -45,7 +46,7 @@ pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// Bumped whenever the layout of the artifact or of the metadata changes, and whenever
 /// compiled code changes its contract with the runtime (vmctx layout, trampoline slots,
 /// libcalls): an artifact from before must not load.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 const SECTIONS: usize = 7;
 const TABLE_AT: usize = 112;
 const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;
@@ -69,6 +70,8 @@ struct Metadata {
     trampolines: Vec<(u32, TrampolineKind, u32)>,
     /// (offset in the trampolines section, raw trap code) of their trap sites.
     trampoline_traps: Vec<(u32, u8)>,
+    /// Calls with exception handlers (see `vm::exception`).
+    call_sites: Vec<CallSite>,
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -139,6 +142,7 @@ pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
         image: image.as_ref().map(|(at, _)| *at),
         trampolines,
         trampoline_traps,
+        call_sites: code.info().call_sites.clone(),
     })
     .map_err(encode_err)?;
     let traps = TrapTable::encode(&code.info().traps.to_vec());
@@ -258,6 +262,7 @@ pub(crate) fn load_with(
         TrapTable::Encoded(part(TRAPS)),
         funcs_for_traps,
         FuncNames::Encoded(part(NAMES), Default::default()),
+        meta.call_sites,
     )?;
     let module = Module::assemble(engine, meta.info, part(DATA), code, meta.funcs, image);
     install_trampolines(

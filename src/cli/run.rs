@@ -261,6 +261,7 @@ fn describe_exports(store: &Store<WasiCtx>, instance: &Instance) -> String {
                 Extern::Global(_) => "global".to_string(),
                 Extern::Memory(_) => "memory".to_string(),
                 Extern::Table(_) => "table".to_string(),
+                Extern::Tag(_) => "tag".to_string(),
             };
             format!("`{name}` ({kind})")
         })
@@ -367,7 +368,7 @@ fn parse_val(arg: &str, ty: ValType) -> Option<Val> {
             }
             .map(Val::V128)
         }
-        ValType::FuncRef | ValType::ExternRef => None,
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => None,
     }
 }
 
@@ -382,6 +383,8 @@ fn format_val(val: &Val) -> String {
         Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
         Val::FuncRef(Some(_)) => "<funcref>".to_string(),
         Val::ExternRef(Some(n)) => format!("<externref {n}>"),
+        Val::ExnRef(None) => "null".to_string(),
+        Val::ExnRef(Some(_)) => "<exnref>".to_string(),
     }
 }
 

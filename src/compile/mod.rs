@@ -6,11 +6,13 @@ pub mod trampoline;
 use crate::error::{Error, Result};
 use crate::module::ModuleInfo;
 use crate::translate::{self, env::FuncEnv};
+use crate::vm::exception::CallSite;
 use crate::vm::offsets::VMOffsets;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::{ExternalName, TrapCode};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::FinalizedMachExceptionHandler;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use rayon::prelude::*;
@@ -66,6 +68,8 @@ struct CompiledFunc {
     /// (offset in function, callee function index, addend)
     calls: Vec<(u32, u32, i64)>,
     traps: Vec<(u32, TrapCode, u32)>,
+    /// Calls with exception handlers, offsets within the function.
+    call_sites: Vec<CallSite>,
     alignment: u32,
 }
 
@@ -77,6 +81,8 @@ pub struct CompiledModule {
     pub funcs: Vec<Range<u32>>,
     /// Trap sites sorted by `code_offset`.
     pub traps: Vec<TrapSite>,
+    /// Calls with exception handlers, sorted by return address.
+    pub call_sites: Vec<CallSite>,
 }
 
 fn compile_one(
@@ -93,8 +99,8 @@ fn compile_one(
     let range = info.bodies[defined].clone();
     let body = FunctionBody::new(BinaryReader::new(&wasm[range.clone()], range.start as u64));
     ctx.clear();
-    ctx.func = translate::new_function(ft, index, isa.default_call_conv());
-    let mut env = FuncEnv::new(info, offsets, isa.default_call_conv());
+    ctx.func = translate::new_function(ft, index, crate::translate::env::WASM_CALL_CONV);
+    let mut env = FuncEnv::new(info, offsets, crate::translate::env::WASM_CALL_CONV);
     translate::translate_function(
         &mut env,
         fctx,
@@ -145,10 +151,37 @@ fn compile_one(
         .iter()
         .map(|t| (t.offset, t.code, wasm_offset_at(t.offset)))
         .collect();
+    let mut call_sites = Vec::new();
+    for site in buffer.call_sites() {
+        if site.exception_handlers.is_empty() {
+            continue;
+        }
+        let frame_offset = site.frame_offset.ok_or_else(|| {
+            Error::Compile(format!(
+                "function {}: a call with exception handlers has no frame offset",
+                func_name()
+            ))
+        })?;
+        let handler = match site.exception_handlers {
+            [FinalizedMachExceptionHandler::Default(off)] => *off,
+            other => {
+                return Err(Error::Compile(format!(
+                    "function {}: unexpected exception handlers {other:?}",
+                    func_name()
+                )))
+            }
+        };
+        call_sites.push(CallSite {
+            ret_addr: site.ret_addr,
+            handler,
+            frame_offset,
+        });
+    }
     Ok(CompiledFunc {
         code: buffer.data().to_vec(),
         calls,
         traps,
+        call_sites,
         alignment: buffer.alignment.max(16),
     })
 }
@@ -192,7 +225,13 @@ fn link(info: &ModuleInfo, funcs: Vec<CompiledFunc>) -> Result<CompiledModule> {
         ranges.push(start..blob.len() as u32);
     }
     let mut traps = Vec::new();
+    let mut call_sites = Vec::new();
     for (f, range) in funcs.iter().zip(&ranges) {
+        call_sites.extend(f.call_sites.iter().map(|c| CallSite {
+            ret_addr: range.start + c.ret_addr,
+            handler: range.start + c.handler,
+            frame_offset: c.frame_offset,
+        }));
         for &(off, callee, addend) in &f.calls {
             let site = range.start + off;
             let defined = callee
@@ -212,9 +251,11 @@ fn link(info: &ModuleInfo, funcs: Vec<CompiledFunc>) -> Result<CompiledModule> {
         }
     }
     traps.sort_by_key(|t| t.code_offset);
+    call_sites.sort_by_key(|c| c.ret_addr);
     Ok(CompiledModule {
         blob,
         funcs: ranges,
         traps,
+        call_sites,
     })
 }

@@ -70,7 +70,7 @@ pub fn array_to_wasm(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCod
                 .load(ir_type(*t), trusted(), values, SLOT * i as i32),
         );
     }
-    let wsig = b.import_signature(wasm_signature(ft, isa.default_call_conv()));
+    let wsig = b.import_signature(wasm_signature(ft, crate::translate::env::WASM_CALL_CONV));
     let call = b.ins().call_indirect(wsig, code, &a);
     let results = b.inst_results(call).to_vec();
     for (i, r) in results.into_iter().enumerate() {
@@ -84,7 +84,7 @@ pub fn array_to_wasm(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCod
 pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode> {
     let mut func = ir::Function::with_name_signature(
         UserFuncName::default(),
-        wasm_signature(ft, isa.default_call_conv()),
+        wasm_signature(ft, crate::translate::env::WASM_CALL_CONV),
     );
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);

@@ -8,18 +8,19 @@ use std::ops::Range;
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
 /// The proposals wasix-rt implements: WebAssembly 2.0 (with fixed-width SIMD), plus extended
-/// constant expressions (WebAssembly 3.0).
+/// constant expressions, exception handling and tail calls (WebAssembly 3.0).
 pub fn supported_features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
+    WasmFeatures::WASM2
+        | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::TAIL_CALL
 }
 
 /// Features we name when a module needs them; tried one at a time to explain a rejection.
 const NAMED_FEATURES: &[(&str, WasmFeatures)] = &[
     ("relaxed-simd", WasmFeatures::RELAXED_SIMD),
-    ("tail-call", WasmFeatures::TAIL_CALL),
     ("memory64", WasmFeatures::MEMORY64),
     ("multi-memory", WasmFeatures::MULTI_MEMORY),
-    ("exceptions", WasmFeatures::EXCEPTIONS),
     ("threads", WasmFeatures::THREADS),
     ("function-references", WasmFeatures::FUNCTION_REFERENCES),
     (
@@ -62,6 +63,8 @@ pub enum ImportKind {
     Table(TableType),
     Memory(MemoryType),
     Global(GlobalType),
+    /// An exception tag of this function type (its parameters are the payload).
+    Tag(u32),
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -78,6 +81,7 @@ pub enum ExportIndex {
     Table(u32),
     Memory(u32),
     Global(u32),
+    Tag(u32),
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -124,6 +128,9 @@ pub struct ModuleInfo {
     pub num_imported_tables: u32,
     pub num_imported_memories: u32,
     pub num_imported_globals: u32,
+    /// Function type index of each tag (exception handling), imported tags first.
+    pub tags: Vec<u32>,
+    pub num_imported_tags: u32,
     pub exports: Vec<(String, ExportIndex)>,
     pub start: Option<u32>,
     pub elems: Vec<ElemSegment>,
@@ -222,6 +229,17 @@ pub(crate) fn val_type(t: wasmparser::ValType) -> ValType {
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::ExternRef,
+        wasmparser::ValType::Ref(r)
+            if matches!(
+                r.heap_type(),
+                wasmparser::HeapType::Abstract {
+                    ty: wasmparser::AbstractHeapType::Exn,
+                    ..
+                }
+            ) =>
+        {
+            ValType::ExnRef
+        }
         // Validation with our feature set admits only funcref and externref.
         wasmparser::ValType::Ref(_) => ValType::FuncRef,
         wasmparser::ValType::V128 => ValType::V128,
@@ -325,11 +343,10 @@ pub fn parse(wasm: &[u8]) -> Result<ModuleInfo> {
                             m.num_imported_globals += 1;
                             ImportKind::Global(global_type(&t))
                         }
-                        wasmparser::TypeRef::Tag(_) => {
-                            return Err(Error::Unsupported {
-                                feature: "exceptions".into(),
-                                offset: 0,
-                            })
+                        wasmparser::TypeRef::Tag(t) => {
+                            m.tags.push(t.func_type_idx);
+                            m.num_imported_tags += 1;
+                            ImportKind::Tag(t.func_type_idx)
                         }
                     };
                     m.imports.push(Import {
@@ -372,17 +389,17 @@ pub fn parse(wasm: &[u8]) -> Result<ModuleInfo> {
                         wasmparser::ExternalKind::Table => ExportIndex::Table(e.index),
                         wasmparser::ExternalKind::Memory => ExportIndex::Memory(e.index),
                         wasmparser::ExternalKind::Global => ExportIndex::Global(e.index),
-                        wasmparser::ExternalKind::Tag => {
-                            return Err(Error::Unsupported {
-                                feature: "exceptions".into(),
-                                offset: 0,
-                            })
-                        }
+                        wasmparser::ExternalKind::Tag => ExportIndex::Tag(e.index),
                     };
                     m.exports.push((e.name.to_string(), idx));
                 }
             }
             Payload::StartSection { func, .. } => m.start = Some(func),
+            Payload::TagSection(r) => {
+                for t in r {
+                    m.tags.push(t.map_err(invalid)?.func_type_idx);
+                }
+            }
             Payload::ElementSection(r) => {
                 for e in r {
                     let e = e.map_err(invalid)?;

@@ -14,6 +14,12 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 use std::collections::HashMap;
 
+/// The calling convention of every wasm function (and of the trampolines' wasm side). `tail`,
+/// as in wasmtime: with it, Cranelift treats every register as clobbered on the exceptional
+/// edge of a `try_call`, so the unwinder need not restore callee-saved registers
+/// (see `vm::exception`).
+pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
+
 /// The Cranelift type that holds a wasm value at run time.
 pub fn ir_type(t: ValType) -> ir::Type {
     match t {
@@ -23,7 +29,7 @@ pub fn ir_type(t: ValType) -> ir::Type {
         ValType::F64 => types::F64,
         // Operators bitcast to the lane shape they work on (as wasmtime does).
         ValType::V128 => types::I8X16,
-        ValType::FuncRef | ValType::ExternRef => types::I64,
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => types::I64,
     }
 }
 
@@ -68,6 +74,9 @@ pub struct FuncEnv<'a> {
     sigs: HashMap<u32, ir::SigRef>,
     direct: HashMap<u32, ir::FuncRef>,
     builtin_sigs: HashMap<Builtin, ir::SigRef>,
+    /// The dispatch block of the innermost `try_table` around the current instruction, if
+    /// any: it takes the exnref of anything thrown by a call made here (a `try_call` then).
+    pub handler: Option<ir::Block>,
 }
 
 impl<'a> FuncEnv<'a> {
@@ -81,6 +90,7 @@ impl<'a> FuncEnv<'a> {
             sigs: HashMap::new(),
             direct: HashMap::new(),
             builtin_sigs: HashMap::new(),
+            handler: None,
         }
     }
 
@@ -191,8 +201,49 @@ impl<'a> FuncEnv<'a> {
         s
     }
 
-    /// Calls function `func` (an index in the module's function space).
-    pub fn call(&mut self, b: &mut FunctionBuilder, func: u32, args: &[Value]) -> Vec<Value> {
+    /// Calls function `func` (an index in the module's function space); with `tail`, as
+    /// `return_call` (tail-call proposal), which returns no values to this function.
+    pub fn call(
+        &mut self,
+        b: &mut FunctionBuilder,
+        func: u32,
+        args: &[Value],
+        tail: bool,
+    ) -> Vec<Value> {
+        let (sig, callee, full) = self.callee(b, func, args);
+        self.finish_call(b, sig, callee, &full, tail)
+    }
+
+    fn finish_call(
+        &mut self,
+        b: &mut FunctionBuilder,
+        sig: ir::SigRef,
+        callee: std::result::Result<ir::FuncRef, Value>,
+        args: &[Value],
+        tail: bool,
+    ) -> Vec<Value> {
+        if !tail {
+            return self.emit_call(b, sig, callee, args);
+        }
+        // The frame is gone, so no handler of this function applies to a tail call.
+        match callee {
+            Ok(f) => b.ins().return_call(f, args),
+            Err(code) => b.ins().return_call_indirect(sig, code, args),
+        };
+        Vec::new()
+    }
+
+    /// The signature, target and full argument list of a call of function `func`.
+    fn callee(
+        &mut self,
+        b: &mut FunctionBuilder,
+        func: u32,
+        args: &[Value],
+    ) -> (
+        ir::SigRef,
+        std::result::Result<ir::FuncRef, Value>,
+        Vec<Value>,
+    ) {
         let type_index = self.info.funcs[func as usize];
         if func < self.offsets.num_imported_funcs {
             let funcref = b.ins().load(
@@ -201,7 +252,7 @@ impl<'a> FuncEnv<'a> {
                 self.vmctx,
                 self.offsets.imported_func(func) as i32,
             );
-            return self.call_funcref(b, type_index, funcref, args);
+            return self.funcref_callee(b, type_index, funcref, args);
         }
         let fref = match self.direct.get(&func) {
             Some(f) => *f,
@@ -222,18 +273,67 @@ impl<'a> FuncEnv<'a> {
         };
         let mut full = vec![self.vmctx, self.vmctx];
         full.extend_from_slice(args);
-        let call = b.ins().call(fref, &full);
-        b.inst_results(call).to_vec()
+        let sig = self.sig_ref(b, type_index);
+        (sig, Ok(fref), full)
     }
 
-    /// Calls through a non-null `*const VMFuncRef` whose type was already checked.
-    fn call_funcref(
+    /// A call, or inside a `try_table` a `try_call` whose one handler is the table's dispatch
+    /// block (see `translate::exceptions`).
+    fn emit_call(
+        &mut self,
+        b: &mut FunctionBuilder,
+        sig: ir::SigRef,
+        callee: std::result::Result<ir::FuncRef, Value>,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let Some(dispatch) = self.handler else {
+            let call = match callee {
+                Ok(f) => b.ins().call(f, args),
+                Err(code) => b.ins().call_indirect(sig, code, args),
+            };
+            return b.inst_results(call).to_vec();
+        };
+        let returns: Vec<ir::Type> = b.func.dfg.signatures[sig]
+            .returns
+            .iter()
+            .map(|r| r.value_type)
+            .collect();
+        let normal = b.create_block();
+        for t in &returns {
+            b.append_block_param(normal, *t);
+        }
+        let pool = &mut b.func.dfg.value_lists;
+        let normal_call = ir::BlockCall::new(
+            normal,
+            (0..returns.len() as u32).map(ir::BlockArg::TryCallRet),
+            pool,
+        );
+        let to = ir::BlockCall::new(dispatch, [ir::BlockArg::TryCallExn(0)], pool);
+        let items = [ir::ExceptionTableItem::Default(to)];
+        let table = ir::ExceptionTableData::new(sig, normal_call, items);
+        let et = b.func.dfg.exception_tables.push(table);
+        match callee {
+            Ok(f) => b.ins().try_call(f, args, et),
+            Err(code) => b.ins().try_call_indirect(code, args, et),
+        };
+        b.switch_to_block(normal);
+        b.seal_block(normal);
+        b.block_params(normal).to_vec()
+    }
+
+    /// A call through a non-null `*const VMFuncRef` whose type was already checked: its
+    /// signature, code pointer and full argument list.
+    fn funcref_callee(
         &mut self,
         b: &mut FunctionBuilder,
         type_index: u32,
         funcref: Value,
         args: &[Value],
-    ) -> Vec<Value> {
+    ) -> (
+        ir::SigRef,
+        std::result::Result<ir::FuncRef, Value>,
+        Vec<Value>,
+    ) {
         let code = b
             .ins()
             .load(types::I64, readonly(), funcref, offsets::FUNCREF_WASM_CALL);
@@ -243,8 +343,7 @@ impl<'a> FuncEnv<'a> {
         let sig = self.sig_ref(b, type_index);
         let mut full = vec![callee_vmctx, self.vmctx];
         full.extend_from_slice(args);
-        let call = b.ins().call_indirect(sig, code, &full);
-        b.inst_results(call).to_vec()
+        (sig, Err(code), full)
     }
 
     /// Bounds-checks `index` against table `table` and returns the element's address.
@@ -269,6 +368,7 @@ impl<'a> FuncEnv<'a> {
         b.ins().iadd(base, off)
     }
 
+    /// `call_indirect`; with `tail`, `return_call_indirect` (tail-call proposal).
     pub fn call_indirect(
         &mut self,
         b: &mut FunctionBuilder,
@@ -276,7 +376,22 @@ impl<'a> FuncEnv<'a> {
         table: u32,
         index: Value,
         args: &[Value],
+        tail: bool,
     ) -> Vec<Value> {
+        let funcref = self.checked_funcref(b, type_index, table, index);
+        let (sig, callee, full) = self.funcref_callee(b, type_index, funcref, args);
+        self.finish_call(b, sig, callee, &full, tail)
+    }
+
+    /// The function reference at `index` of `table`, checked for bounds, null and type (spec
+    /// 2.0 §4.4.8 `call_indirect`).
+    fn checked_funcref(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        table: u32,
+        index: Value,
+    ) -> Value {
         let addr = self.table_entry_addr(b, table, index, traps::UNDEFINED_ELEMENT);
         let funcref = b.ins().load(types::I64, trusted(), addr, 0);
         b.ins().trapz(funcref, traps::NULL_CALL);
@@ -291,7 +406,7 @@ impl<'a> FuncEnv<'a> {
             .load(types::I32, readonly(), ids, (4 * type_index) as i32);
         let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
         b.ins().trapnz(mismatch, traps::BAD_SIGNATURE);
-        self.call_funcref(b, type_index, funcref, args)
+        funcref
     }
 
     pub fn ref_func(&mut self, b: &mut FunctionBuilder, func: u32) -> Value {
@@ -336,7 +451,13 @@ impl<'a> FuncEnv<'a> {
         let sig = match self.builtin_sigs.get(&which) {
             Some(s) => *s,
             None => {
-                let mut sig = Signature::new(CallConv::SystemV);
+                // The throwing libcalls never return normally; as `preserve_all` callees of a
+                // `try_call`, every register counts as clobbered on their exceptional edge.
+                let conv = match which {
+                    Builtin::Throw | Builtin::ThrowRef => CallConv::PreserveAll,
+                    _ => CallConv::SystemV,
+                };
+                let mut sig = Signature::new(conv);
                 sig.params.push(AbiParam::new(types::I64));
                 for a in args {
                     sig.params.push(AbiParam::new(b.func.dfg.value_type(*a)));
@@ -357,6 +478,11 @@ impl<'a> FuncEnv<'a> {
             .load(types::I64, readonly(), table, 8 * which as i32);
         let mut full = vec![self.vmctx];
         full.extend_from_slice(args);
+        if matches!(which, Builtin::Throw | Builtin::ThrowRef) {
+            // Throwing "calls" the unwinder, which looks up this call's handlers.
+            self.emit_call(b, sig, Err(f), &full);
+            return None;
+        }
         let call = b.ins().call_indirect(sig, f, &full);
         b.inst_results(call).first().copied()
     }

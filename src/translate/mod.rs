@@ -5,6 +5,7 @@
 //! of [`env::FuncEnv`]; this file only knows the operators' semantics (spec 2.0 §4.4).
 
 pub mod env;
+mod exceptions;
 pub mod simd;
 pub mod traps;
 
@@ -25,6 +26,13 @@ enum FrameKind {
     Block,
     Loop {
         header: Block,
+    },
+    /// A `try_table`: the dispatch block its calls' exceptions land in, its catch clauses,
+    /// and the handler of the enclosing `try_table`, restored at its end.
+    TryTable {
+        dispatch: Block,
+        catches: Vec<wasmparser::Catch>,
+        outer: Option<Block>,
     },
     If {
         /// The block for the false arm, until an `else` (or the `end`) consumes it.
@@ -269,7 +277,10 @@ impl Translator<'_, '_, '_> {
             return Ok(false);
         }
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. } => {
                 self.dead_depth += 1;
                 Ok(true)
             }
@@ -295,6 +306,9 @@ impl Translator<'_, '_, '_> {
                 self.reachable = false;
             }
             O::Nop => {}
+            O::TryTable { try_table } => self.try_table(try_table),
+            O::Throw { tag_index } => self.throw(tag_index),
+            O::ThrowRef => self.throw_ref(),
             O::Block { blockty } => {
                 let (params, results) = block_arity(self.env.info, blockty);
                 let next = self.new_block(&results);
@@ -386,6 +400,11 @@ impl Translator<'_, '_, '_> {
                         reachable_after = true;
                     }
                     FrameKind::Loop { header } => self.b.seal_block(header),
+                    FrameKind::TryTable {
+                        dispatch,
+                        catches,
+                        outer,
+                    } => self.end_try_table(dispatch, catches, outer),
                     _ => {}
                 }
                 self.stack.truncate(f.height);
@@ -462,24 +481,16 @@ impl Translator<'_, '_, '_> {
                 self.b.ins().return_(&vals);
                 self.reachable = false;
             }
-            O::Call { function_index } => {
-                let ft = self.env.info.func_type(function_index).clone();
-                let a = self.popn(ft.params().len());
-                let r = self.env.call(&mut self.b, function_index, &a);
-                self.stack.extend(r);
-            }
+            O::Call { function_index } => self.call(function_index, false),
+            O::ReturnCall { function_index } => self.call(function_index, true),
             O::CallIndirect {
                 type_index,
                 table_index,
-            } => {
-                let n = self.env.info.types[type_index as usize].params().len();
-                let index = self.pop();
-                let a = self.popn(n);
-                let r = self
-                    .env
-                    .call_indirect(&mut self.b, type_index, table_index, index, &a);
-                self.stack.extend(r);
-            }
+            } => self.call_indirect(type_index, table_index, false),
+            O::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(type_index, table_index, true),
             O::Drop => {
                 self.pop();
             }
@@ -802,6 +813,33 @@ impl Translator<'_, '_, '_> {
         Ok(())
     }
 
+    /// `call`, or `return_call` with `tail`.
+    fn call(&mut self, func: u32, tail: bool) {
+        let n = self.env.info.func_type(func).params().len();
+        let a = self.popn(n);
+        let r = self.env.call(&mut self.b, func, &a, tail);
+        self.after_call(r, tail);
+    }
+
+    /// `call_indirect`, or `return_call_indirect` with `tail`.
+    fn call_indirect(&mut self, type_index: u32, table: u32, tail: bool) {
+        let n = self.env.info.types[type_index as usize].params().len();
+        let index = self.pop();
+        let a = self.popn(n);
+        let r = self
+            .env
+            .call_indirect(&mut self.b, type_index, table, index, &a, tail);
+        self.after_call(r, tail);
+    }
+
+    fn after_call(&mut self, results: Vec<Value>, tail: bool) {
+        if tail {
+            self.reachable = false;
+        } else {
+            self.stack.extend(results);
+        }
+    }
+
     fn sext(&mut self, from: ir::Type, to: ir::Type) {
         self.unop(|b, x| {
             let n = b.ins().ireduce(from, x);
@@ -861,8 +899,8 @@ mod tests {
             &wasm[range.clone()],
             range.start as u64,
         ));
-        let mut func = new_function(&ft, index, isa.default_call_conv());
-        let mut env = FuncEnv::new(&info, &offsets, isa.default_call_conv());
+        let mut func = new_function(&ft, index, crate::translate::env::WASM_CALL_CONV);
+        let mut env = FuncEnv::new(&info, &offsets, crate::translate::env::WASM_CALL_CONV);
         let mut ctx = FunctionBuilderContext::new();
         translate_function(
             &mut env,

@@ -10,6 +10,8 @@ pub const UNDEFINED_ELEMENT: TrapCode = TrapCode::unwrap_user(4);
 pub const BAD_SIGNATURE: TrapCode = TrapCode::unwrap_user(5);
 /// A host function or libcall reported an error kept on the store.
 pub const HOST_ERROR: TrapCode = TrapCode::unwrap_user(6);
+/// `throw_ref` of a null exnref.
+pub const NULL_EXN_REF: TrapCode = TrapCode::unwrap_user(7);
 
 pub fn kind_of(code: TrapCode) -> Option<TrapKind> {
     Some(match code {
@@ -24,6 +26,7 @@ pub fn kind_of(code: TrapCode) -> Option<TrapKind> {
         UNDEFINED_ELEMENT => TrapKind::UndefinedElement,
         BAD_SIGNATURE => TrapKind::BadSignature,
         HOST_ERROR => TrapKind::HostError,
+        NULL_EXN_REF => TrapKind::NullExceptionReference,
         _ => return None,
     })
 }

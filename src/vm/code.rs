@@ -42,6 +42,8 @@ pub struct CodeInfo {
     pub funcs: Vec<(Range<u32>, u32)>,
     /// Name section names, for trap messages.
     pub names: FuncNames,
+    /// Calls with exception handlers, sorted by return address (see `vm::exception`).
+    pub call_sites: Vec<crate::vm::exception::CallSite>,
 }
 
 /// Function names for trap messages: a map, or (from an artifact) its encoding, decoded only
@@ -146,6 +148,15 @@ impl CodeInfo {
         let off = u32::try_from(pc.checked_sub(self.start)?).ok()?;
         self.traps.find(off)
     }
+    /// The call with handlers that returns to `pc`, if any.
+    pub fn call_site(&self, pc: usize) -> Option<&crate::vm::exception::CallSite> {
+        let off = u32::try_from(pc.checked_sub(self.start)?).ok()?;
+        let i = self
+            .call_sites
+            .binary_search_by_key(&off, |c| c.ret_addr)
+            .ok()?;
+        self.call_sites.get(i)
+    }
     pub fn func_at(&self, pc: usize) -> Option<u32> {
         let off = pc.checked_sub(self.start)? as u32;
         let i = self.funcs.partition_point(|(r, _)| r.end <= off);
@@ -179,6 +190,7 @@ impl CodeMemory {
         traps: TrapTable,
         funcs: Vec<(Range<u32>, u32)>,
         names: FuncNames,
+        call_sites: Vec<crate::vm::exception::CallSite>,
     ) -> Result<CodeMemory> {
         let page = crate::vm::page_size();
         let len = code.len().max(1).div_ceil(page) * page;
@@ -219,6 +231,7 @@ impl CodeMemory {
             traps,
             funcs,
             names,
+            call_sites,
         ))
     }
 
@@ -230,6 +243,7 @@ impl CodeMemory {
         traps: TrapTable,
         funcs: Vec<(Range<u32>, u32)>,
         names: FuncNames,
+        call_sites: Vec<crate::vm::exception::CallSite>,
     ) -> Result<CodeMemory> {
         if offset.checked_add(len).is_none_or(|end| end > map.len()) {
             return Err(Error::Resource("code section outside the mapping".into()));
@@ -243,6 +257,7 @@ impl CodeMemory {
             traps,
             funcs,
             names,
+            call_sites,
         ))
     }
 
@@ -253,6 +268,7 @@ impl CodeMemory {
         traps: TrapTable,
         funcs: Vec<(Range<u32>, u32)>,
         names: FuncNames,
+        call_sites: Vec<crate::vm::exception::CallSite>,
     ) -> CodeMemory {
         let info = Arc::new(CodeInfo {
             start: ptr as usize,
@@ -260,6 +276,7 @@ impl CodeMemory {
             traps,
             funcs,
             names,
+            call_sites,
         });
         // Empty code is not registered: nothing runs there, and in a file mapping its address
         // is the end of the mapping, which may be the start of someone else's code.

@@ -19,6 +19,7 @@ pub enum ImportValue {
     Memory(usize),
     Table(usize),
     Global(usize),
+    Tag(usize),
 }
 
 pub struct InstanceData {
@@ -29,6 +30,7 @@ pub struct InstanceData {
     pub memories: Vec<usize>,
     pub tables: Vec<usize>,
     pub globals: Vec<usize>,
+    pub tags: Vec<usize>,
     /// The function reference of every function in the module's index space.
     pub funcs: Vec<*const VMFuncRef>,
     pub dropped_data: Vec<bool>,
@@ -106,6 +108,7 @@ pub fn instantiate(
         memories: Vec::new(),
         tables: Vec::new(),
         globals: Vec::new(),
+        tags: Vec::new(),
         funcs: Vec::new(),
         dropped_data: vec![false; info.datas.len()],
         elems: Vec::new(),
@@ -136,6 +139,7 @@ pub fn instantiate(
             ImportValue::Memory(m) => inst.memories.push(m),
             ImportValue::Table(t) => inst.tables.push(t),
             ImportValue::Global(g) => inst.globals.push(g),
+            ImportValue::Tag(t) => inst.tags.push(t),
         }
     }
     for (i, f) in inst.funcs.clone().into_iter().enumerate() {
@@ -150,6 +154,17 @@ pub fn instantiate(
     for ty in &info.tables[info.num_imported_tables as usize..] {
         store.tables.push(Box::new(Table::new(*ty, 0)?));
         inst.tables.push(store.tables.len() - 1);
+    }
+    for &t in &info.tags[info.num_imported_tags as usize..] {
+        let type_id = module.type_ids()[t as usize];
+        store
+            .tags
+            .push(Box::new(crate::vm::store::VMTag { type_id }));
+        inst.tags.push(store.tags.len() - 1);
+    }
+    for i in 0..inst.tags.len() {
+        let tag: *const crate::vm::store::VMTag = &*store.tags[inst.tags[i]];
+        inst.set(offs.tag(i as u32), tag as u64);
     }
     for i in 0..inst.memories.len() {
         let def = store.memories[inst.memories[i]].definition();
@@ -301,7 +316,11 @@ pub unsafe fn invoke(
 
 fn trap_error(store: &mut StoreOpaque, pc: usize) -> Error {
     let Some(info) = code::lookup(pc) else {
-        return Error::Trap(Trap::new(TrapKind::HostError));
+        // An uncaught exception (see `vm::exception`) or a host error.
+        return store
+            .pending_error
+            .take()
+            .unwrap_or(Error::Trap(Trap::new(TrapKind::HostError)));
     };
     let site: Option<TrapSite> = info.trap_at(pc);
     let kind = site

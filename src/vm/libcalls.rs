@@ -23,6 +23,10 @@ pub fn builtins() -> &'static [usize; Builtin::COUNT] {
         t[Builtin::TableCopy as usize] = table_copy as *const () as usize;
         t[Builtin::TableInit as usize] = table_init as *const () as usize;
         t[Builtin::ElemDrop as usize] = elem_drop as *const () as usize;
+        t[Builtin::Throw as usize] = crate::vm::exception::throw_stub as *const () as usize;
+        t[Builtin::ThrowRef as usize] = crate::vm::exception::throw_ref_stub as *const () as usize;
+        t[Builtin::ExnTake as usize] = crate::vm::exception::exn_take as *const () as usize;
+        t[Builtin::ExnIs as usize] = crate::vm::exception::exn_is as *const () as usize;
         t
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod bytes;
 pub mod code;
+pub mod exception;
 pub mod instance;
 pub mod libcalls;
 pub mod memory;

@@ -11,6 +11,7 @@
 //!      [*mut VMMemoryDefinition; memories]
 //!      [*mut VMTableDefinition; tables]
 //!      [*mut VMGlobal; globals]
+//!      [*const VMTag; tags]
 //!      [VMFuncRef; defined funcs]
 //! ```
 //! All offsets are in bytes.
@@ -58,10 +59,19 @@ pub enum Builtin {
     TableCopy,
     TableInit,
     ElemDrop,
+    /// `(tag index, *const u128 payload)`: never returns (see `vm::exception`).
+    Throw,
+    /// `(exnref)`: never returns.
+    ThrowRef,
+    /// `(exnref, *mut u128 out, capacity, keep)`: copies the payload out; frees the exception
+    /// unless `keep` (a `catch_ref` keeps the reference).
+    ExnTake,
+    /// `(exnref, tag index)`: 1 if the exception has that tag of the calling instance.
+    ExnIs,
 }
 
 impl Builtin {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 14;
 }
 
 /// Offsets of the variable-length parts of one module's vmctx.
@@ -72,10 +82,12 @@ pub struct VMOffsets {
     pub num_memories: u32,
     pub num_tables: u32,
     pub num_globals: u32,
+    pub num_tags: u32,
     pub imported_funcs: u32,
     pub memories: u32,
     pub tables: u32,
     pub globals: u32,
+    pub tags: u32,
     pub defined_funcrefs: u32,
     /// Total size of the vmctx in bytes.
     pub size: u32,
@@ -88,11 +100,13 @@ impl VMOffsets {
         let num_memories = m.memories.len() as u32;
         let num_tables = m.tables.len() as u32;
         let num_globals = m.globals.len() as u32;
+        let num_tags = m.tags.len() as u32;
         let imported_funcs = VMCTX_HEADER;
         let memories = imported_funcs + 8 * num_imported_funcs;
         let tables = memories + 8 * num_memories;
         let globals = tables + 8 * num_tables;
-        let defined_funcrefs = globals + 8 * num_globals;
+        let tags = globals + 8 * num_globals;
+        let defined_funcrefs = tags + 8 * num_tags;
         let size = defined_funcrefs + FUNCREF_SIZE * num_defined_funcs;
         VMOffsets {
             num_imported_funcs,
@@ -100,10 +114,12 @@ impl VMOffsets {
             num_memories,
             num_tables,
             num_globals,
+            num_tags,
             imported_funcs,
             memories,
             tables,
             globals,
+            tags,
             defined_funcrefs,
             size,
         }
@@ -119,6 +135,9 @@ impl VMOffsets {
     }
     pub fn global(&self, i: u32) -> u32 {
         self.globals + 8 * i
+    }
+    pub fn tag(&self, i: u32) -> u32 {
+        self.tags + 8 * i
     }
     /// Offset of the `VMFuncRef` of function `func` (a defined function's index in the module's
     /// function index space).

@@ -8,6 +8,21 @@ use crate::vm::table::Table;
 use crate::vm::{GlobalEntity, VMStoreContext};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// An exception tag (exception handling): the engine type id of its payload's function type.
+#[repr(C)]
+pub struct VMTag {
+    pub type_id: u32,
+}
+
+/// A thrown exception: its tag and payload (one 16-byte slot per value).
+pub struct ExnObject {
+    pub tag: *const VMTag,
+    pub values: Vec<u128>,
+    /// Whether a reference to it reached wasm code (`catch_ref`, `catch_all_ref`), so that it
+    /// must live on after it is caught.
+    pub escaped: bool,
+}
+
 pub struct StoreOpaque {
     /// Distinguishes stores, so a handle from one store is refused by another.
     pub id: u64,
@@ -16,6 +31,12 @@ pub struct StoreOpaque {
     pub memories: Vec<Box<LinearMemory>>,
     pub tables: Vec<Box<Table>>,
     pub globals: Vec<Box<GlobalEntity>>,
+    /// Exception tags; a tag's identity is its address.
+    pub tags: Vec<Box<VMTag>>,
+    /// Thrown exceptions (exnref `n` is `exns[n - 1]`); a slot is reused once the exception
+    /// is caught by a handler that does not keep a reference to it.
+    pub exns: Vec<Option<ExnObject>>,
+    free_exns: Vec<usize>,
     pub instances: Vec<Box<InstanceData>>,
     /// The error of a host function, kept while the wasm code that called it unwinds.
     pub pending_error: Option<Error>,
@@ -37,9 +58,41 @@ impl StoreOpaque {
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
+            tags: Vec::new(),
+            exns: Vec::new(),
+            free_exns: Vec::new(),
             instances: Vec::new(),
             pending_error: None,
             depth: 0,
+        }
+    }
+
+    /// Stores a new exception; returns its exnref (never 0).
+    pub fn new_exn(&mut self, exn: ExnObject) -> u64 {
+        match self.free_exns.pop() {
+            Some(i) => {
+                self.exns[i] = Some(exn);
+                i as u64 + 1
+            }
+            None => {
+                self.exns.push(Some(exn));
+                self.exns.len() as u64
+            }
+        }
+    }
+
+    pub fn exn(&mut self, exnref: u64) -> Option<&mut ExnObject> {
+        let i = usize::try_from(exnref).ok()?.checked_sub(1)?;
+        self.exns.get_mut(i)?.as_mut()
+    }
+
+    /// Frees an exception no wasm code can refer to any more.
+    pub fn drop_exn(&mut self, exnref: u64) {
+        if let Some(i) = usize::try_from(exnref).ok().and_then(|n| n.checked_sub(1)) {
+            if let Some(slot @ Some(_)) = self.exns.get_mut(i) {
+                *slot = None;
+                self.free_exns.push(i);
+            }
         }
     }
 }

@@ -188,6 +188,19 @@ pub fn catch_traps<F: FnMut()>(mut f: F) -> Result<(), usize> {
     }
 }
 
+/// Returns to the innermost host entry into wasm on this thread as if the code had trapped at
+/// no known site (`instance::invoke` then reports the store's pending error).
+///
+/// # Safety
+/// Must be called from a libcall of wasm code entered through `catch_traps`, with nothing on
+/// the stack between here and that entry that needs dropping.
+pub unsafe fn unwind_to_host() -> ! {
+    let jmp = JMP_BUF.with(|j| j.get());
+    TRAP_PC.with(|t| t.set(0));
+    // SAFETY: per the contract, `jmp` is the live buffer of the innermost `catch_traps`.
+    unsafe { wasixrt_unwind(jmp) }
+}
+
 /// Whether this thread is currently inside wasm code called from the host.
 pub fn in_wasm() -> bool {
     JMP_BUF.with(|j| !j.get().is_null())
