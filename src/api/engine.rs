@@ -174,9 +174,9 @@ impl Engine {
         let code = CodeMemory::new(
             &c.code,
             TrapTable::Sites(traps),
-            Vec::new(),
+            crate::vm::code::FuncRanges::none(),
             FuncNames::Map(HashMap::new()),
-            Vec::new(),
+            crate::vm::code::CallSites::Sites(Vec::new()),
         )?;
         let entry = code.base() as usize;
         r.code.push(code);
@@ -205,9 +205,9 @@ impl Engine {
         let code = CodeMemory::new(
             code,
             TrapTable::Sites(traps),
-            Vec::new(),
+            crate::vm::code::FuncRanges::none(),
             FuncNames::Map(HashMap::new()),
-            Vec::new(),
+            crate::vm::code::CallSites::Sites(Vec::new()),
         )?;
         let base = code.base() as usize;
         for (id, kind, offset) in entries {

@@ -28,7 +28,7 @@ impl Instance {
         Some(match *idx {
             ExportIndex::Func(f) => Extern::Func(Func {
                 store_id,
-                ptr: data.funcs[f as usize],
+                ptr: data.func_ref(f),
             }),
             ExportIndex::Memory(m) => Extern::Memory(Memory {
                 store_id,

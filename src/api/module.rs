@@ -19,7 +19,7 @@ struct ModuleInner {
     /// The data segments' bytes (see [`ModuleInfo::take_data`]).
     data: Bytes,
     code: CodeMemory,
-    funcs: Vec<Range<u32>>,
+    funcs: Arc<[Range<u32>]>,
     offsets: VMOffsets,
     type_ids: Vec<u32>,
     /// Memory 0's initial contents when loaded from an artifact that has them (then every
@@ -64,18 +64,16 @@ impl Module {
             wasm,
             engine.config().parallel_compilation,
         )?;
-        let funcs_for_traps = compiled
-            .funcs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.clone(), info.num_imported_funcs + i as u32))
-            .collect();
+        let funcs = crate::vm::code::FuncRanges {
+            ranges: compiled.funcs.into(),
+            first: info.num_imported_funcs,
+        };
         let code = CodeMemory::new(
             &compiled.blob,
             crate::vm::code::TrapTable::Sites(compiled.traps),
-            funcs_for_traps,
+            funcs.clone(),
             crate::vm::code::FuncNames::Map(info.func_names.clone()),
-            compiled.call_sites,
+            crate::vm::code::CallSites::Sites(compiled.call_sites),
         )?;
         let data = info.take_data(wasm).into();
         Ok(Module::assemble(
@@ -83,7 +81,7 @@ impl Module {
             info,
             data,
             code,
-            compiled.funcs,
+            funcs.ranges,
             None,
         ))
     }
@@ -94,7 +92,7 @@ impl Module {
         info: ModuleInfo,
         data: Bytes,
         code: CodeMemory,
-        funcs: Vec<Range<u32>>,
+        funcs: Arc<[Range<u32>]>,
         image: Option<MemoryImage>,
     ) -> Module {
         let offsets = VMOffsets::new(&info);

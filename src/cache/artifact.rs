@@ -13,12 +13,16 @@
 //!        names     postcard: function names, decoded only when a trap message needs one
 //!        data      the data segments' bytes, used in place
 //!        traps     trap sites, 12-byte records sorted by code offset, searched in place
+//!        call sites  calls inside `try_table`s, 12-byte records sorted by return address,
+//!                  searched in place (see `vm::exception`)
+//!        functions the type index of every function (u32 LE each), then the code range of
+//!                  each defined function (two u32 LE each)
 //!        trampolines  machine code of the trampolines the module's imports and exports
 //!                  need (see `compile::trampoline`), copied into the engine on load
 //!        image     memory 0's initial contents from its active data segments, page
 //!                  aligned, mapped copy-on-write into each instance (may be empty)
 //!        code      the machine code, page aligned, last
-//! 224  the sections, in that order
+//! 256  the sections, in that order
 //! ```
 //!
 //! Only the metadata is decoded on load; the other sections are used where they lie in the
@@ -34,8 +38,9 @@ use crate::module::ModuleInfo;
 use crate::module::{ConstOp, DataMode};
 use crate::types::WASM_PAGE_SIZE;
 use crate::vm::bytes::Bytes;
-use crate::vm::code::{CodeMemory, FuncNames, TrapTable, TRAP_RECORD};
-use crate::vm::exception::CallSite;
+use crate::vm::code::{
+    CallSites, CodeMemory, FuncNames, FuncRanges, TrapTable, CALL_SITE_RECORD, TRAP_RECORD,
+};
 use crate::vm::memory::MemoryImage;
 use cranelift_codegen::ir::TrapCode;
 use std::ops::Range;
@@ -46,32 +51,30 @@ pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// Bumped whenever the layout of the artifact or of the metadata changes, and whenever
 /// compiled code changes its contract with the runtime (vmctx layout, trampoline slots,
 /// libcalls): an artifact from before must not load.
-pub const FORMAT_VERSION: u32 = 5;
-const SECTIONS: usize = 7;
+pub const FORMAT_VERSION: u32 = 6;
+const SECTIONS: usize = 9;
 const TABLE_AT: usize = 112;
 const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;
 const META: usize = 0;
 const NAMES: usize = 1;
 const DATA: usize = 2;
 const TRAPS: usize = 3;
-const TRAMPOLINES: usize = 4;
-const IMAGE: usize = 5;
-const CODE: usize = 6;
+const CALL_SITES: usize = 4;
+const FUNCS: usize = 5;
+const TRAMPOLINES: usize = 6;
+const IMAGE: usize = 7;
+const CODE: usize = 8;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Metadata {
-    /// The module without its function names (those are their own section).
+    /// The module without its function names and function types (their own sections).
     info: ModuleInfo,
-    /// Code range of each defined function.
-    funcs: Vec<Range<u32>>,
     /// Where the image section goes in memory 0 (bytes, page aligned), if there is one.
     image: Option<u64>,
     /// (module type index, kind, offset in the trampolines section) of each trampoline.
     trampolines: Vec<(u32, TrampolineKind, u32)>,
     /// (offset in the trampolines section, raw trap code) of their trap sites.
     trampoline_traps: Vec<(u32, u8)>,
-    /// Calls with exception handlers (see `vm::exception`).
-    call_sites: Vec<CallSite>,
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -136,20 +139,35 @@ pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
         },
     };
     let (tramp_code, trampolines, trampoline_traps) = trampolines_of(module)?;
+    let mut funcs = Vec::new();
+    for t in &info.funcs {
+        funcs.extend_from_slice(&t.to_le_bytes());
+    }
+    for r in module.func_ranges() {
+        funcs.extend_from_slice(&r.start.to_le_bytes());
+        funcs.extend_from_slice(&r.end.to_le_bytes());
+    }
     let meta = postcard::to_stdvec(&Metadata {
         info,
-        funcs: module.func_ranges().to_vec(),
         image: image.as_ref().map(|(at, _)| *at),
         trampolines,
         trampoline_traps,
-        call_sites: code.info().call_sites.clone(),
     })
     .map_err(encode_err)?;
     let traps = TrapTable::encode(&code.info().traps.to_vec());
+    let call_sites = CallSites::encode(&code.info().call_sites.to_vec());
     let page = crate::vm::page_size();
     let mut out = vec![0u8; HEADER_LEN];
     let mut table = [(0u64, 0u64); SECTIONS];
-    let sections = [&meta[..], &names, &data, &traps, &tramp_code];
+    let sections = [
+        &meta[..],
+        &names,
+        &data,
+        &traps,
+        &call_sites,
+        &funcs,
+        &tramp_code,
+    ];
     for (i, section) in sections.iter().enumerate() {
         table[i] = (out.len() as u64, section.len() as u64);
         out.extend_from_slice(section);
@@ -219,17 +237,11 @@ pub(crate) fn load_with(
     if verify == Verify::Full && checksum(&map) != map[80..112] {
         return Err(bad(path, "checksum mismatch (corrupted or tampered)"));
     }
-    let meta: Metadata = postcard::from_bytes(&map[sections[META].clone()])
+    let mut meta: Metadata = postcard::from_bytes(&map[sections[META].clone()])
         .map_err(|e| bad(path, format!("metadata does not decode: {e}")))?;
     let code_len = sections[CODE].len();
-    if meta.funcs.len() != meta.info.num_defined_funcs()
-        || meta
-            .funcs
-            .iter()
-            .any(|r| r.start > r.end || r.end as usize > code_len)
-    {
-        return Err(bad(path, "function table does not match the code"));
-    }
+    let funcs = unpack_funcs(&mut meta.info, &map[sections[FUNCS].clone()], code_len)
+        .ok_or_else(|| bad(path, "function table does not match the code"))?;
     let data_len = sections[DATA].len();
     if meta.info.datas.iter().any(|d| d.range.end > data_len) {
         return Err(bad(path, "data segments outside the data section"));
@@ -249,22 +261,20 @@ pub(crate) fn load_with(
         }
         _ => return Err(bad(path, "memory image does not fit memory 0")),
     };
-    let funcs_for_traps = meta
-        .funcs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.clone(), meta.info.num_imported_funcs + i as u32))
-        .collect();
+    let funcs = FuncRanges {
+        ranges: funcs,
+        first: meta.info.num_imported_funcs,
+    };
     let code = CodeMemory::from_mapping(
         map,
         sections[CODE].start,
         code_len,
         TrapTable::Encoded(part(TRAPS)),
-        funcs_for_traps,
+        funcs.clone(),
         FuncNames::Encoded(part(NAMES), Default::default()),
-        meta.call_sites,
+        CallSites::Encoded(part(CALL_SITES)),
     )?;
-    let module = Module::assemble(engine, meta.info, part(DATA), code, meta.funcs, image);
+    let module = Module::assemble(engine, meta.info, part(DATA), code, funcs.ranges, image);
     install_trampolines(
         &module,
         &part(TRAMPOLINES),
@@ -390,10 +400,35 @@ fn check_header(
         || !sections[IMAGE].start.is_multiple_of(page)
         || sections[CODE].end != map.len()
         || !sections[TRAPS].len().is_multiple_of(TRAP_RECORD)
+        || !sections[CALL_SITES].len().is_multiple_of(CALL_SITE_RECORD)
     {
         return Err(inconsistent());
     }
     Ok(sections)
+}
+
+/// Reads the functions section: sets `info.funcs` and returns the defined functions' code
+/// ranges; `None` if it does not fit the module or a range lies outside the code.
+fn unpack_funcs(info: &mut ModuleInfo, bytes: &[u8], code_len: usize) -> Option<Arc<[Range<u32>]>> {
+    // num_imported + defined type indices (4 bytes each), then defined ranges (8 bytes each).
+    let imported = info.num_imported_funcs as usize;
+    let defined = (bytes.len() / 4).checked_sub(imported)? / 3;
+    let total = imported + defined;
+    if bytes.len() != 4 * total + 8 * defined {
+        return None;
+    }
+    let (types, ranges) = bytes.split_at(4 * total);
+    let u32_of = |c: &[u8]| u32::from_le_bytes(c.try_into().unwrap());
+    info.funcs = types.chunks_exact(4).map(u32_of).collect();
+    if info.funcs.iter().any(|t| *t as usize >= info.types.len()) {
+        return None;
+    }
+    let ranges: Arc<[Range<u32>]> = ranges
+        .chunks_exact(8)
+        .map(|r| u32_of(&r[..4])..u32_of(&r[4..]))
+        .collect();
+    let bad = |r: &Range<u32>| r.start > r.end || r.end as usize > code_len;
+    (!ranges.iter().any(bad)).then_some(ranges)
 }
 
 /// Memory 0's initial contents as (offset in memory, bytes), both page aligned, when every

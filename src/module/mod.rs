@@ -94,7 +94,27 @@ pub enum ElemMode {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ElemSegment {
     pub mode: ElemMode,
-    pub items: Vec<ConstExpr>,
+    pub items: ElemItems,
+}
+
+/// An element segment's items: function indices (the common case, kept compact), or
+/// constant expressions.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum ElemItems {
+    Funcs(Vec<u32>),
+    Exprs(Vec<ConstExpr>),
+}
+
+impl ElemItems {
+    pub fn len(&self) -> usize {
+        match self {
+            ElemItems::Funcs(v) => v.len(),
+            ElemItems::Exprs(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -116,7 +136,9 @@ pub struct DataSegment {
 pub struct ModuleInfo {
     /// Function types by type index.
     pub types: Vec<FuncType>,
-    /// Type index of each function, imported functions first.
+    /// Type index of each function, imported functions first. (Artifacts keep it in a
+    /// section of its own, see `cache::artifact`.)
+    #[serde(skip)]
     pub funcs: Vec<u32>,
     pub tables: Vec<TableType>,
     pub memories: Vec<MemoryType>,
@@ -414,21 +436,18 @@ pub fn parse(wasm: &[u8]) -> Result<ModuleInfo> {
                             offset: const_expr(&offset_expr)?,
                         },
                     };
-                    let mut items = Vec::new();
-                    match e.items {
-                        wasmparser::ElementItems::Functions(fs) => {
-                            for f in fs {
-                                items.push(smallvec::smallvec![ConstOp::RefFunc(
-                                    f.map_err(invalid)?
-                                )]);
-                            }
-                        }
-                        wasmparser::ElementItems::Expressions(_, es) => {
-                            for x in es {
-                                items.push(const_expr(&x.map_err(invalid)?)?);
-                            }
-                        }
-                    }
+                    let items = match e.items {
+                        wasmparser::ElementItems::Functions(fs) => ElemItems::Funcs(
+                            fs.into_iter()
+                                .collect::<std::result::Result<_, _>>()
+                                .map_err(invalid)?,
+                        ),
+                        wasmparser::ElementItems::Expressions(_, es) => ElemItems::Exprs(
+                            es.into_iter()
+                                .map(|x| const_expr(&x.map_err(invalid)?))
+                                .collect::<Result<_>>()?,
+                        ),
+                    };
                     m.elems.push(ElemSegment { mode, items });
                 }
             }

@@ -4,6 +4,7 @@
 use crate::compile::TrapSite;
 use crate::error::{Error, Result};
 use crate::vm::bytes::Bytes;
+use crate::vm::exception::CallSite;
 use cranelift_codegen::ir::TrapCode;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -38,12 +39,30 @@ pub struct CodeInfo {
     pub start: usize,
     pub len: usize,
     pub traps: TrapTable,
-    /// Code range and wasm function index of each function (empty for trampolines).
-    pub funcs: Vec<(Range<u32>, u32)>,
+    /// Code range of each function (none for trampolines).
+    pub funcs: FuncRanges,
     /// Name section names, for trap messages.
     pub names: FuncNames,
-    /// Calls with exception handlers, sorted by return address (see `vm::exception`).
-    pub call_sites: Vec<crate::vm::exception::CallSite>,
+    /// Calls with exception handlers (see `vm::exception`).
+    pub call_sites: CallSites,
+}
+
+/// The code ranges of a module's defined functions (shared with the module), the first of
+/// which has function index `first`.
+#[derive(Clone)]
+pub struct FuncRanges {
+    pub ranges: Arc<[Range<u32>]>,
+    pub first: u32,
+}
+
+impl FuncRanges {
+    /// No functions (trampolines).
+    pub fn none() -> FuncRanges {
+        FuncRanges {
+            ranges: Arc::new([]),
+            first: 0,
+        }
+    }
 }
 
 /// Function names for trap messages: a map, or (from an artifact) its encoding, decoded only
@@ -103,43 +122,111 @@ impl TrapTable {
             TrapTable::Sites(v) => v.get(i).copied(),
             TrapTable::Encoded(b) => {
                 let r = b.get(i * TRAP_RECORD..(i + 1) * TRAP_RECORD)?;
-                let u32_at = |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap());
                 Some(TrapSite {
-                    code_offset: u32_at(0),
-                    wasm_offset: u32_at(4),
+                    code_offset: u32_at(r, 0),
+                    wasm_offset: u32_at(r, 4),
                     code: TrapCode::from_raw(std::num::NonZeroU8::new(r[8])?),
                 })
             }
         }
     }
 
-    fn code_offset(&self, i: usize) -> u32 {
-        match self {
-            TrapTable::Sites(v) => v[i].code_offset,
-            TrapTable::Encoded(b) => {
-                let at = i * TRAP_RECORD;
-                u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-            }
-        }
-    }
-
-    /// The site at code offset `off`, by binary search.
+    /// The site at code offset `off`.
     pub fn find(&self, off: u32) -> Option<TrapSite> {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.code_offset(mid).cmp(&off) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return self.get(mid),
+        match self {
+            TrapTable::Sites(v) => {
+                let i = v.binary_search_by_key(&off, |t| t.code_offset).ok()?;
+                Some(v[i])
+            }
+            TrapTable::Encoded(b) => {
+                let r = find_record(b, TRAP_RECORD, off)?;
+                Some(TrapSite {
+                    code_offset: off,
+                    wasm_offset: u32_at(r, 4),
+                    code: TrapCode::from_raw(std::num::NonZeroU8::new(r[8])?),
+                })
             }
         }
-        None
     }
 
     /// Every site, in order (for writing an artifact).
     pub fn to_vec(&self) -> Vec<TrapSite> {
         (0..self.len()).filter_map(|i| self.get(i)).collect()
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// Binary search over `size`-byte records sorted by their first field (u32 LE) for `key`.
+fn find_record(records: &[u8], size: usize, key: u32) -> Option<&[u8]> {
+    let (mut lo, mut hi) = (0, records.len() / size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let r = &records[mid * size..(mid + 1) * size];
+        match u32_at(r, 0).cmp(&key) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Some(r),
+        }
+    }
+    None
+}
+
+/// Calls with exception handlers sorted by return address: decoded, or (from an artifact)
+/// [`CALL_SITE_RECORD`]-byte records read in place: return address, handler, frame offset
+/// (u32 LE each).
+pub enum CallSites {
+    Sites(Vec<CallSite>),
+    Encoded(Bytes),
+}
+
+/// Size in bytes of one encoded call site.
+pub const CALL_SITE_RECORD: usize = 12;
+
+impl CallSites {
+    /// The records of `sites` (sorted by return address), for an artifact.
+    pub fn encode(sites: &[CallSite]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(sites.len() * CALL_SITE_RECORD);
+        for c in sites {
+            for v in [c.ret_addr, c.handler, c.frame_offset] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Every site, in order (for writing an artifact).
+    pub fn to_vec(&self) -> Vec<CallSite> {
+        match self {
+            CallSites::Sites(v) => v.clone(),
+            CallSites::Encoded(b) => b
+                .chunks_exact(CALL_SITE_RECORD)
+                .map(|r| CallSite {
+                    ret_addr: u32_at(r, 0),
+                    handler: u32_at(r, 4),
+                    frame_offset: u32_at(r, 8),
+                })
+                .collect(),
+        }
+    }
+
+    fn find(&self, ret_addr: u32) -> Option<CallSite> {
+        match self {
+            CallSites::Sites(v) => {
+                let i = v.binary_search_by_key(&ret_addr, |c| c.ret_addr).ok()?;
+                Some(v[i])
+            }
+            CallSites::Encoded(b) => {
+                let r = find_record(b, CALL_SITE_RECORD, ret_addr)?;
+                Some(CallSite {
+                    ret_addr,
+                    handler: u32_at(r, 4),
+                    frame_offset: u32_at(r, 8),
+                })
+            }
+        }
     }
 }
 
@@ -149,21 +236,18 @@ impl CodeInfo {
         self.traps.find(off)
     }
     /// The call with handlers that returns to `pc`, if any.
-    pub fn call_site(&self, pc: usize) -> Option<&crate::vm::exception::CallSite> {
+    pub fn call_site(&self, pc: usize) -> Option<CallSite> {
         let off = u32::try_from(pc.checked_sub(self.start)?).ok()?;
-        let i = self
-            .call_sites
-            .binary_search_by_key(&off, |c| c.ret_addr)
-            .ok()?;
-        self.call_sites.get(i)
+        self.call_sites.find(off)
     }
     pub fn func_at(&self, pc: usize) -> Option<u32> {
         let off = pc.checked_sub(self.start)? as u32;
-        let i = self.funcs.partition_point(|(r, _)| r.end <= off);
-        self.funcs
+        let ranges = &self.funcs.ranges;
+        let i = ranges.partition_point(|r| r.end <= off);
+        ranges
             .get(i)
-            .filter(|(r, _)| r.start <= off)
-            .map(|(_, f)| *f)
+            .filter(|r| r.start <= off)
+            .map(|_| self.funcs.first + i as u32)
     }
 }
 
@@ -188,9 +272,9 @@ impl CodeMemory {
     pub fn new(
         code: &[u8],
         traps: TrapTable,
-        funcs: Vec<(Range<u32>, u32)>,
+        funcs: FuncRanges,
         names: FuncNames,
-        call_sites: Vec<crate::vm::exception::CallSite>,
+        call_sites: CallSites,
     ) -> Result<CodeMemory> {
         let page = crate::vm::page_size();
         let len = code.len().max(1).div_ceil(page) * page;
@@ -241,9 +325,9 @@ impl CodeMemory {
         offset: usize,
         len: usize,
         traps: TrapTable,
-        funcs: Vec<(Range<u32>, u32)>,
+        funcs: FuncRanges,
         names: FuncNames,
-        call_sites: Vec<crate::vm::exception::CallSite>,
+        call_sites: CallSites,
     ) -> Result<CodeMemory> {
         if offset.checked_add(len).is_none_or(|end| end > map.len()) {
             return Err(Error::Resource("code section outside the mapping".into()));
@@ -266,9 +350,9 @@ impl CodeMemory {
         len: usize,
         backing: Backing,
         traps: TrapTable,
-        funcs: Vec<(Range<u32>, u32)>,
+        funcs: FuncRanges,
         names: FuncNames,
-        call_sites: Vec<crate::vm::exception::CallSite>,
+        call_sites: CallSites,
     ) -> CodeMemory {
         let info = Arc::new(CodeInfo {
             start: ptr as usize,

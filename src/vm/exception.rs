@@ -20,7 +20,7 @@ use crate::vm::store::{ExnObject, StoreOpaque, VMTag};
 
 /// A call inside a `try_table`: where it returns to and where its handler starts (offsets
 /// from the start of the module's code), and the frame size below the frame pointer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallSite {
     pub ret_addr: u32,
     pub handler: u32,

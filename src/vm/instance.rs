@@ -4,7 +4,7 @@
 use crate::api::Module;
 use crate::compile::TrapSite;
 use crate::error::{Error, Result, Trap, TrapKind};
-use crate::module::{ConstOp, DataMode, ElemMode};
+use crate::module::{ConstOp, DataMode, ElemItems, ElemMode};
 use crate::translate::traps;
 use crate::vm::memory::LinearMemory;
 use crate::vm::offsets::{self, VMOffsets};
@@ -31,8 +31,6 @@ pub struct InstanceData {
     pub tables: Vec<usize>,
     pub globals: Vec<usize>,
     pub tags: Vec<usize>,
-    /// The function reference of every function in the module's index space.
-    pub funcs: Vec<*const VMFuncRef>,
     pub dropped_data: Vec<bool>,
     /// Evaluated element segments (emptied by `elem.drop` and after active initialisation).
     pub elems: Vec<Vec<u64>>,
@@ -48,14 +46,45 @@ impl InstanceData {
     fn set(&mut self, byte_offset: u32, value: u64) {
         self.vmctx[byte_offset as usize / 8] = value;
     }
+    /// The function reference of function `index` of the module's index space (an imported
+    /// one's, or the one in this vmctx).
+    pub fn func_ref(&self, index: u32) -> *const VMFuncRef {
+        let offs = self.module.offsets();
+        if index < offs.num_imported_funcs {
+            self.vmctx[offs.imported_func(index) as usize / 8] as *const VMFuncRef
+        } else {
+            (self.vmctx_ptr() as usize + offs.defined_funcref(index) as usize) as *const VMFuncRef
+        }
+    }
+    /// The values of an element segment's items.
+    fn elem_items<'a>(
+        &'a self,
+        store: &'a StoreOpaque,
+        items: &'a ElemItems,
+    ) -> Box<dyn Iterator<Item = u64> + 'a> {
+        match items {
+            ElemItems::Funcs(fs) => Box::new(fs.iter().map(|f| self.func_ref(*f) as u64)),
+            ElemItems::Exprs(xs) => Box::new(xs.iter().map(|x| eval(x, store, self) as u64)),
+        }
+    }
 }
 
-fn eval(
-    expr: &[ConstOp],
-    store: &StoreOpaque,
-    globals: &[usize],
-    funcs: &[*const VMFuncRef],
-) -> u128 {
+/// Asks the kernel to map the pages of a large vmctx at once (one call instead of a page
+/// fault per 4 KiB as the function references are written); a hint, failures are ignored.
+fn prefault(vmctx: &[u64]) {
+    let page = crate::vm::page_size();
+    let p = vmctx.as_ptr() as usize;
+    let (start, end) = (p.div_ceil(page) * page, (p + 8 * vmctx.len()) / page * page);
+    if end > start {
+        // SAFETY: the pages lie inside `vmctx`'s allocation; MADV_POPULATE_WRITE only faults
+        // them in (contents unchanged) and fails harmlessly on kernels without it.
+        unsafe {
+            libc::madvise(start as *mut _, end - start, libc::MADV_POPULATE_WRITE);
+        }
+    }
+}
+
+fn eval(expr: &[ConstOp], store: &StoreOpaque, inst: &InstanceData) -> u128 {
     let mut s: Vec<u128> = Vec::with_capacity(2);
     for op in expr {
         let v = match *op {
@@ -65,8 +94,8 @@ fn eval(
             ConstOp::F64(b) => b as u128,
             ConstOp::V128(b) => b,
             ConstOp::RefNull => 0,
-            ConstOp::RefFunc(f) => funcs[f as usize] as u128,
-            ConstOp::GlobalGet(g) => store.globals[globals[g as usize]].value,
+            ConstOp::RefFunc(f) => inst.func_ref(f) as u128,
+            ConstOp::GlobalGet(g) => store.globals[inst.globals[g as usize]].value,
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let (b, a) = (s.pop().unwrap() as u32, s.pop().unwrap() as u32);
                 (match op {
@@ -109,12 +138,12 @@ pub fn instantiate(
         tables: Vec::new(),
         globals: Vec::new(),
         tags: Vec::new(),
-        funcs: Vec::new(),
         dropped_data: vec![false; info.datas.len()],
         elems: Vec::new(),
         store,
         memory_export: None,
     });
+    prefault(&inst.vmctx);
     let vmctx = inst.vmctx_ptr() as u64;
     inst.set(
         offsets::VMCTX_STORE_CTX as u32,
@@ -133,17 +162,18 @@ pub fn instantiate(
         module.type_ids().as_ptr() as u64,
     );
 
+    let mut imported_funcs = 0;
     for imp in imports {
         match *imp {
-            ImportValue::Func(f) => inst.funcs.push(f),
+            ImportValue::Func(f) => {
+                inst.set(offs.imported_func(imported_funcs), f as u64);
+                imported_funcs += 1;
+            }
             ImportValue::Memory(m) => inst.memories.push(m),
             ImportValue::Table(t) => inst.tables.push(t),
             ImportValue::Global(g) => inst.globals.push(g),
             ImportValue::Tag(t) => inst.tags.push(t),
         }
-    }
-    for (i, f) in inst.funcs.clone().into_iter().enumerate() {
-        inst.set(offs.imported_func(i as u32), f as u64);
     }
     for ty in &info.memories[info.num_imported_memories as usize..] {
         store
@@ -176,21 +206,19 @@ pub fn instantiate(
     }
     // Defined functions' references, before globals: a global may hold a `ref.func`.
     let code_base = module.code_base() as u64;
-    for (d, range) in module.func_ranges().iter().enumerate() {
-        let index = info.num_imported_funcs + d as u32;
-        let type_id = module.type_ids()[info.funcs[index as usize] as usize];
-        let at = offs.defined_funcref(index);
-        inst.set(
-            at + offsets::FUNCREF_WASM_CALL as u32,
-            code_base + range.start as u64,
-        );
-        inst.set(at + offsets::FUNCREF_VMCTX as u32, vmctx);
-        inst.set(at + offsets::FUNCREF_TYPE_ID as u32, type_id as u64);
-        inst.funcs.push((vmctx + at as u64) as *const VMFuncRef);
+    let type_ids = module.type_ids();
+    let first = offs.defined_funcref(info.num_imported_funcs) as usize / 8;
+    let words = offsets::FUNCREF_SIZE as usize / 8;
+    let defined = &info.funcs[info.num_imported_funcs as usize..];
+    let slots = inst.vmctx[first..].chunks_exact_mut(words);
+    for ((slot, range), ty) in slots.zip(module.func_ranges()).zip(defined) {
+        slot[offsets::FUNCREF_WASM_CALL as usize / 8] = code_base + u64::from(range.start);
+        slot[offsets::FUNCREF_VMCTX as usize / 8] = vmctx;
+        slot[offsets::FUNCREF_TYPE_ID as usize / 8] = u64::from(type_ids[*ty as usize]);
     }
     for (i, init) in info.global_inits.iter().enumerate() {
         let ty = info.globals[info.num_imported_globals as usize + i];
-        let value = eval(init, store, &inst.globals, &inst.funcs);
+        let value = eval(init, store, &inst);
         store.globals.push(Box::new(GlobalEntity { value, ty }));
         inst.globals.push(store.globals.len() - 1);
     }
@@ -198,14 +226,14 @@ pub fn instantiate(
         let g: *const GlobalEntity = &*store.globals[inst.globals[i]];
         inst.set(offs.global(i as u32), g as u64);
     }
+    // Passive segments keep their values for `table.init`; active ones are written straight
+    // into their tables below, and declarative ones are dropped (spec 2.0 §4.5.4).
     inst.elems = info
         .elems
         .iter()
-        .map(|e| {
-            e.items
-                .iter()
-                .map(|x| eval(x, store, &inst.globals, &inst.funcs) as u64)
-                .collect()
+        .map(|e| match e.mode {
+            ElemMode::Passive => inst.elem_items(store, &e.items).collect(),
+            _ => Vec::new(),
         })
         .collect();
 
@@ -222,20 +250,31 @@ pub fn instantiate(
     let inst = unsafe { &mut *inst_ptr };
 
     // Active and declarative element segments, then active data segments (spec 2.0 §4.5.4).
-    for (i, e) in info.elems.iter().enumerate() {
+    for e in &info.elems {
         match &e.mode {
             ElemMode::Active { table, offset } => {
-                let dst = eval(offset, store, &inst.globals, &inst.funcs) as u32;
-                let items = std::mem::take(&mut inst.elems[i]);
-                let t = &mut store.tables[inst.tables[*table as usize]];
-                let end = dst as u64 + items.len() as u64;
-                if end > t.size() as u64 {
+                let dst = eval(offset, store, inst) as u32;
+                let ti = inst.tables[*table as usize];
+                let end = dst as u64 + e.items.len() as u64;
+                if end > store.tables[ti].size() as u64 {
                     return Err(Error::Trap(Trap::new(TrapKind::TableOutOfBounds)));
                 }
-                t.elements_mut()[dst as usize..end as usize].copy_from_slice(&items);
+                let slots = dst as usize..end as usize;
+                match &e.items {
+                    // Written in place: a large table of functions is the common case.
+                    ElemItems::Funcs(fs) => {
+                        let t = &mut store.tables[ti].elements_mut()[slots];
+                        for (slot, f) in t.iter_mut().zip(fs) {
+                            *slot = inst.func_ref(*f) as u64;
+                        }
+                    }
+                    ElemItems::Exprs(_) => {
+                        let items: Vec<u64> = inst.elem_items(store, &e.items).collect();
+                        store.tables[ti].elements_mut()[slots].copy_from_slice(&items);
+                    }
+                }
             }
-            ElemMode::Declared => inst.elems[i].clear(),
-            ElemMode::Passive => {}
+            ElemMode::Declared | ElemMode::Passive => {}
         }
     }
     if let Some(image) = module.image() {
@@ -251,7 +290,7 @@ pub fn instantiate(
     let active = info.datas.iter().enumerate();
     for (i, d) in active.filter(|_| module.image().is_none()) {
         if let DataMode::Active { memory, offset } = &d.mode {
-            let dst = eval(offset, store, &inst.globals, &inst.funcs) as u32 as u64;
+            let dst = eval(offset, store, inst) as u32 as u64;
             let bytes = &wasm[d.range.clone()];
             let m = &mut store.memories[inst.memories[*memory as usize]];
             let end = dst + bytes.len() as u64;
@@ -263,7 +302,7 @@ pub fn instantiate(
         }
     }
     if let Some(start) = info.start {
-        let f = inst.funcs[start as usize];
+        let f = inst.func_ref(start);
         // SAFETY: `f` is a function reference of this instance, owned by `store`.
         unsafe { invoke(store, f, &mut [0u128; 1])? };
     }
