@@ -120,7 +120,7 @@ impl Cache {
             source,
         };
         let checked_at = std::time::SystemTime::now();
-        let file = std::fs::File::open(path).map_err(io)?;
+        let mut file = std::fs::File::open(path).map_err(io)?;
         let module_stamp = Stamp::of(&file.metadata().map_err(io)?);
         let index_path = std::fs::canonicalize(path)
             .ok()
@@ -129,19 +129,22 @@ impl Cache {
             .as_deref()
             .and_then(index::read)
             .filter(|e| e.module == module_stamp);
-        // SAFETY: the module file is only read; a concurrent writer could change what we hash
-        // or compile, which is then a different module, never memory unsafety of ours (the
-        // bytes are validated before compilation). Mapped only when it must be read at all.
-        let map = std::cell::OnceCell::new();
-        let bytes = || -> Result<&[u8]> {
-            if map.get().is_none() {
-                let _ = map.set(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
-            }
-            Ok(&map.get().unwrap()[..])
+        // The module's bytes are read (once, into memory: a file changed meanwhile cannot make
+        // us compile other bytes than we hashed) only when they must be.
+        let read = |file: &mut std::fs::File| -> Result<Vec<u8>> {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(file, &mut v).map_err(io)?;
+            Ok(v)
         };
-        let digest = match &known {
+        let mut owned = None;
+        let mut digest = match &known {
             Some(e) => e.digest,
-            None => artifact::hash(bytes()?),
+            None => {
+                let bytes = read(&mut file)?;
+                let d = artifact::hash(&bytes);
+                owned = Some(bytes);
+                d
+            }
         };
         let k = key_of_digest(engine, &digest);
         let art_path = self.path_for(&k);
@@ -159,7 +162,14 @@ impl Cache {
             Ok(m) => (m, Outcome::Hit),
             Err(e) => {
                 let outcome = self.drop_bad(e, &art_path);
-                let module = self.compile_and_store(engine, bytes()?, k, &art_path)?;
+                let bytes = match owned.take() {
+                    Some(b) => b,
+                    None => read(&mut file)?,
+                };
+                // What is compiled is filed under the hash of exactly those bytes.
+                digest = artifact::hash(&bytes);
+                let k = key_of_digest(engine, &digest);
+                let module = self.compile_and_store(engine, &bytes, k, &self.path_for(&k))?;
                 (module, outcome)
             }
         };
