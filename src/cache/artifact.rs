@@ -242,6 +242,17 @@ pub(crate) fn load_with(
     let code_len = sections[CODE].len();
     let funcs = unpack_funcs(&mut meta.info, &map[sections[FUNCS].clone()], code_len)
         .ok_or_else(|| bad(path, "function table does not match the code"))?;
+    // The unwinder jumps to these handlers: they must lie in the code.
+    let in_code = |r: &[u8]| {
+        let at = |i: usize| u32::from_le_bytes(r[i..i + 4].try_into().unwrap()) as usize;
+        at(0) <= code_len && at(4) < code_len
+    };
+    if !map[sections[CALL_SITES].clone()]
+        .chunks_exact(CALL_SITE_RECORD)
+        .all(in_code)
+    {
+        return Err(bad(path, "exception handler outside the code"));
+    }
     let data_len = sections[DATA].len();
     if meta.info.datas.iter().any(|d| d.range.end > data_len) {
         return Err(bad(path, "data segments outside the data section"));
