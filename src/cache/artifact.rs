@@ -117,6 +117,10 @@ fn checksum(artifact: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
@@ -243,10 +247,8 @@ pub(crate) fn load_with(
     let funcs = unpack_funcs(&mut meta.info, &map[sections[FUNCS].clone()], code_len)
         .ok_or_else(|| bad(path, "function table does not match the code"))?;
     // The unwinder jumps to these handlers: they must lie in the code.
-    let in_code = |r: &[u8]| {
-        let at = |i: usize| u32::from_le_bytes(r[i..i + 4].try_into().unwrap()) as usize;
-        at(0) <= code_len && at(4) < code_len
-    };
+    let in_code =
+        |r: &[u8]| u32_at(r, 0) as usize <= code_len && (u32_at(r, 4) as usize) < code_len;
     if !map[sections[CALL_SITES].clone()]
         .chunks_exact(CALL_SITE_RECORD)
         .all(in_code)
@@ -429,14 +431,13 @@ fn unpack_funcs(info: &mut ModuleInfo, bytes: &[u8], code_len: usize) -> Option<
         return None;
     }
     let (types, ranges) = bytes.split_at(4 * total);
-    let u32_of = |c: &[u8]| u32::from_le_bytes(c.try_into().unwrap());
-    info.funcs = types.chunks_exact(4).map(u32_of).collect();
+    info.funcs = types.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
     if info.funcs.iter().any(|t| *t as usize >= info.types.len()) {
         return None;
     }
     let ranges: Arc<[Range<u32>]> = ranges
         .chunks_exact(8)
-        .map(|r| u32_of(&r[..4])..u32_of(&r[4..]))
+        .map(|r| u32_at(r, 0)..u32_at(r, 4))
         .collect();
     let bad = |r: &Range<u32>| r.start > r.end || r.end as usize > code_len;
     (!ranges.iter().any(bad)).then_some(ranges)

@@ -14,8 +14,7 @@
 
 use crate::error::{Error, Trap, TrapKind};
 use crate::vm::code;
-use crate::vm::instance::InstanceData;
-use crate::vm::offsets::VMCTX_INSTANCE;
+use crate::vm::libcalls::instance;
 use crate::vm::store::{ExnObject, StoreOpaque, VMTag};
 
 /// A call inside a `try_table`: where it returns to and where its handler starts (offsets
@@ -54,16 +53,6 @@ pub extern "C" fn throw_ref_stub() {
 #[unsafe(naked)]
 unsafe extern "C" fn resume(pc: usize, sp: usize, fp: usize, payload: u64) -> ! {
     core::arch::naked_asm!("mov rsp, rsi", "mov rbp, rdx", "mov rax, rcx", "jmp rdi")
-}
-
-/// # Safety
-/// `vmctx` must be the vmctx of a live instance.
-unsafe fn instance<'a>(vmctx: *mut u8) -> (&'a InstanceData, &'a mut StoreOpaque) {
-    // SAFETY: per the contract, as in `libcalls::instance`.
-    unsafe {
-        let inst = &**(vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceData);
-        (inst, &mut *inst.store)
-    }
 }
 
 /// The tag that tag index `index` of the instance with `vmctx` refers to.

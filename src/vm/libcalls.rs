@@ -33,7 +33,7 @@ pub fn builtins() -> &'static [usize; Builtin::COUNT] {
 
 /// # Safety
 /// `vmctx` must be the vmctx of a live instance.
-unsafe fn instance<'a>(vmctx: *mut u8) -> (&'a mut InstanceData, &'a mut StoreOpaque) {
+pub(crate) unsafe fn instance<'a>(vmctx: *mut u8) -> (&'a mut InstanceData, &'a mut StoreOpaque) {
     // SAFETY: per the contract, the instance pointer slot holds the owning InstanceData, whose
     // `store` points to the store that owns it; both outlive the call.
     unsafe {
