@@ -127,6 +127,12 @@ pub enum TrapKind {
     UncaughtException,
     /// `throw_ref` of a null exnref.
     NullExceptionReference,
+    /// An atomic access at an address that is not a multiple of its size (threads proposal).
+    UnalignedAtomic,
+    /// `memory.atomic.wait32/64` on an unshared memory (threads proposal).
+    AtomicWaitNonSharedMemory,
+    /// The process is stopping and ended a blocked wait (`vm::waitqueue::interrupt_all`).
+    Interrupted,
 }
 
 impl fmt::Display for TrapKind {
@@ -146,6 +152,9 @@ impl fmt::Display for TrapKind {
             TrapKind::HostError => "host error",
             TrapKind::UncaughtException => "uncaught exception",
             TrapKind::NullExceptionReference => "null exception reference",
+            TrapKind::UnalignedAtomic => "unaligned atomic",
+            TrapKind::AtomicWaitNonSharedMemory => "atomic wait on non-shared memory",
+            TrapKind::Interrupted => "interrupted",
         })
     }
 }

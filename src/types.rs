@@ -88,11 +88,32 @@ pub struct GlobalType {
     pub mutable: bool,
 }
 
-/// A linear memory's limits, in pages of 64 KiB.
+/// A linear memory's limits, in pages of 64 KiB, and whether it is shared between threads
+/// (threads proposal: a shared memory must declare a maximum).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemoryType {
     pub minimum: u32,
     pub maximum: Option<u32>,
+    pub shared: bool,
+}
+
+impl MemoryType {
+    /// An unshared memory type of `minimum` pages, growable to `maximum`.
+    pub fn new(minimum: u32, maximum: Option<u32>) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum,
+            shared: false,
+        }
+    }
+    /// A shared memory type (threads proposal): `maximum` is required.
+    pub fn shared(minimum: u32, maximum: u32) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum: Some(maximum),
+            shared: true,
+        }
+    }
 }
 
 /// A table's element type and limits, in elements.

@@ -263,3 +263,57 @@ fn spec_scripts_pass_from_compiled_artifacts() {
     );
     assert!(passed > 1000, "too few directives ran: {passed}");
 }
+
+/// The threads proposal's scripts (`../shared/testdata/threads/`, see its SOURCE.md): the
+/// proposal's own `atomic`, `memory`, `imports` and `exports`, and wasmtime's litmus and
+/// wait/notify scripts, whose `thread` directives run concurrently on OS threads.
+#[test]
+fn threads_scripts() {
+    let dir = spec_dir().join("../threads");
+    let mut files = wast_files(&dir.join("testsuite"));
+    files.extend(wast_files(&dir.join("wasmtime-misc")));
+    assert!(
+        files.len() >= 17,
+        "expected the 17 threads scripts in {}, found {}",
+        dir.display(),
+        files.len()
+    );
+    let results = run_all(&files);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut problems = Vec::new();
+    for (file, result) in files.iter().zip(results) {
+        let name = relative_name(&dir, file);
+        match result {
+            Ok(report) => {
+                println!(
+                    "{}",
+                    report
+                        .summary_line()
+                        .replace(&*file.to_string_lossy(), &name)
+                );
+                for failure in &report.failures {
+                    println!("    {failure}");
+                }
+                passed += report.passed;
+                failed += report.failed;
+                skipped += report.skipped;
+                // Only features wasix-rt leaves out on purpose may be skipped: never threads.
+                let unexpected: Vec<&String> = report
+                    .skip_features
+                    .keys()
+                    .filter(|f| *f != "multi-memory" && !f.starts_with("pre-2.0 expectation"))
+                    .collect();
+                if report.failed > 0 || !unexpected.is_empty() || report.passed == 0 {
+                    problems.push(format!(
+                        "{name}: {} failed, skipped {unexpected:?}",
+                        report.failed
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("{name}: could not run: {e}")),
+        }
+    }
+    println!("threads: {passed} passed, {failed} failed, {skipped} skipped");
+    assert!(problems.is_empty(), "threads scripts: {problems:?}");
+    assert!(passed > 700, "too few threads directives ran: {passed}");
+}

@@ -6,13 +6,18 @@ use crate::types::{GlobalType, MemoryType, TableType, ValType};
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::Table as VmTable;
 use crate::vm::GlobalEntity;
+use std::sync::Arc;
+
+pub use crate::api::shared_memory::SharedMemory;
 
 /// Anything a module can import or export.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Extern {
     Func(Func),
     Global(Global),
     Memory(Memory),
+    /// A shared linear memory (threads proposal): not tied to a store, usable by any.
+    SharedMemory(SharedMemory),
     Table(Table),
     Tag(Tag),
 }
@@ -64,6 +69,12 @@ impl From<Table> for Extern {
     }
 }
 
+impl From<SharedMemory> for Extern {
+    fn from(m: SharedMemory) -> Extern {
+        Extern::SharedMemory(m)
+    }
+}
+
 impl Extern {
     pub fn into_func(self) -> Option<Func> {
         match self {
@@ -74,6 +85,12 @@ impl Extern {
     pub fn into_memory(self) -> Option<Memory> {
         match self {
             Extern::Memory(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn into_shared_memory(self) -> Option<SharedMemory> {
+        match self {
+            Extern::SharedMemory(m) => Some(m),
             _ => None,
         }
     }
@@ -89,11 +106,13 @@ impl Extern {
             _ => None,
         }
     }
+    /// The store the item belongs to; 0 for items of no store (shared memories).
     pub(crate) fn store_id(&self) -> u64 {
         match self {
             Extern::Func(f) => f.store_id,
             Extern::Global(g) => g.store_id,
             Extern::Memory(m) => m.store_id,
+            Extern::SharedMemory(_) => 0,
             Extern::Table(t) => t.store_id,
             Extern::Tag(t) => t.store_id,
         }
@@ -165,12 +184,18 @@ pub struct Memory {
 
 impl Memory {
     /// Creates a memory of `ty.minimum` zeroed pages (64 KiB each). Errors with
-    /// [`Error::Resource`] past the engine's page limit or when address space runs out.
+    /// [`Error::Resource`] past the engine's page limit or when address space runs out, and
+    /// [`Error::Usage`] for a shared type (use [`SharedMemory::new`]).
     pub fn new<T>(store: &mut Store<T>, ty: MemoryType) -> Result<Memory> {
+        if ty.shared {
+            return Err(Error::Usage(
+                "Memory::new takes an unshared memory type; use SharedMemory::new".into(),
+            ));
+        }
         let limit = store.engine().config().max_memory_pages;
         let m = LinearMemory::new(ty, limit)?;
         let s = store.opaque_mut();
-        s.memories.push(Box::new(m));
+        s.memories.push(Arc::new(m));
         Ok(Memory {
             store_id: s.id,
             index: s.memories.len() - 1,
@@ -184,10 +209,10 @@ impl Memory {
         store.opaque().memories[self.index].pages()
     }
     pub fn data<'a, T>(&self, store: &'a Store<T>) -> &'a [u8] {
-        store.opaque().memories[self.index].data()
+        store.opaque().memory_data(self.index)
     }
     pub fn data_mut<'a, T>(&self, store: &'a mut Store<T>) -> &'a mut [u8] {
-        store.opaque_mut().memories[self.index].data_mut()
+        store.opaque_mut().memory_data_mut(self.index)
     }
     /// Grows by `delta` pages; returns the previous size, or [`Error::Resource`] past the limit.
     pub fn grow<T>(&self, store: &mut Store<T>, delta: u32) -> Result<u32> {

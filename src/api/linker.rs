@@ -1,7 +1,7 @@
 //! `Instance` and `Linker`: resolving a module's imports by name and instantiating it.
 
 use crate::api::func::{untyped, IntoFunc, RawHostFn};
-use crate::api::{Caller, Extern, Func, Global, Memory, Module, Store, Table, Val};
+use crate::api::{Caller, Extern, Func, Global, Memory, Module, SharedMemory, Store, Table, Val};
 use crate::error::{Error, LinkErrorKind, Result};
 use crate::module::{ExportIndex, ImportKind};
 use crate::types::{FuncType, MemoryType, TableType};
@@ -30,10 +30,15 @@ impl Instance {
                 store_id,
                 ptr: data.func_ref(f),
             }),
-            ExportIndex::Memory(m) => Extern::Memory(Memory {
-                store_id,
-                index: i(&data.memories, m),
-            }),
+            ExportIndex::Memory(m) => {
+                let index = i(&data.memories, m);
+                let memory = &s.memories[index];
+                if memory.is_shared() {
+                    Extern::SharedMemory(SharedMemory::from_inner(memory.clone()))
+                } else {
+                    Extern::Memory(Memory { store_id, index })
+                }
+            }
             ExportIndex::Table(t) => Extern::Table(Table {
                 store_id,
                 index: i(&data.tables, t),
@@ -56,8 +61,13 @@ impl Instance {
     pub fn get_func<T>(&self, store: &Store<T>, name: &str) -> Option<Func> {
         self.get_export(store, name)?.into_func()
     }
+    /// The unshared memory exported as `name` (a shared one is [`Instance::get_shared_memory`]).
     pub fn get_memory<T>(&self, store: &Store<T>, name: &str) -> Option<Memory> {
         self.get_export(store, name)?.into_memory()
+    }
+    /// The shared memory exported as `name` (threads proposal).
+    pub fn get_shared_memory<T>(&self, store: &Store<T>, name: &str) -> Option<SharedMemory> {
+        self.get_export(store, name)?.into_shared_memory()
     }
     pub fn get_global<T>(&self, store: &Store<T>, name: &str) -> Option<Global> {
         self.get_export(store, name)?.into_global()
@@ -187,10 +197,25 @@ impl<T: 'static> Linker<T> {
         Ok(self)
     }
 
+    /// The items defined under module name `module` (host functions left out), by name.
+    pub(crate) fn definitions_of(&self, module: &str) -> Vec<(String, Extern)> {
+        let mut items: Vec<(String, Extern)> = self
+            .defs
+            .iter()
+            .filter(|((m, _), _)| m == module)
+            .filter_map(|((_, name), def)| match def {
+                Definition::Extern(e) => Some((name.clone(), e.clone())),
+                Definition::HostFunc(..) => None,
+            })
+            .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items
+    }
+
     /// The definition of `module::name` as an item of `store`, if any.
     pub fn get(&self, store: &mut Store<T>, module: &str, name: &str) -> Option<Extern> {
         match self.defs.get(&(module.to_string(), name.to_string()))? {
-            Definition::Extern(e) => Some(*e),
+            Definition::Extern(e) => Some(e.clone()),
             Definition::HostFunc(ty, f) => {
                 Some(Extern::Func(Func::new_raw(store, ty.clone(), f.clone())))
             }
@@ -219,7 +244,7 @@ impl<T: 'static> Linker<T> {
             };
             let item = match self.defs.get(&(imp.module.clone(), imp.name.clone())) {
                 None => return Err(link_err(LinkErrorKind::UnknownImport, "unknown import")),
-                Some(Definition::Extern(e)) => *e,
+                Some(Definition::Extern(e)) => e.clone(),
                 Some(Definition::HostFunc(ty, _)) => {
                     // Checked before the function is created, so a failed link creates nothing.
                     if let ImportKind::Func(t) = imp.kind {
@@ -243,7 +268,7 @@ impl<T: 'static> Linker<T> {
                 )));
             }
             let s = store.opaque();
-            let ok = match (&imp.kind, item) {
+            let ok = match (&imp.kind, &item) {
                 (ImportKind::Func(t), Extern::Func(f)) => {
                     f.ptr.is_null() || f.type_id() == module.type_ids()[*t as usize]
                 }
@@ -251,6 +276,7 @@ impl<T: 'static> Linker<T> {
                 (ImportKind::Memory(ty), Extern::Memory(m)) => {
                     memory_matches(&s.memories[m.index].ty(), ty)
                 }
+                (ImportKind::Memory(ty), Extern::SharedMemory(m)) => memory_matches(&m.ty(), ty),
                 (ImportKind::Table(ty), Extern::Table(t)) => {
                     table_matches(&s.tables[t.index].ty(), ty)
                 }
@@ -282,6 +308,9 @@ impl<T: 'static> Linker<T> {
                 Extern::Func(f) => ImportValue::Func(f.ptr),
                 Extern::Global(g) => ImportValue::Global(g.index),
                 Extern::Memory(m) => ImportValue::Memory(m.index),
+                Extern::SharedMemory(m) => {
+                    ImportValue::Memory(store.opaque_mut().add_shared_memory(&m.inner))
+                }
                 Extern::Table(t) => ImportValue::Table(t.index),
                 Extern::Tag(t) => ImportValue::Tag(t.index),
             });
@@ -303,8 +332,10 @@ fn limits_match(min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>
         }
 }
 
+/// Spec 2.0 §4.5.4 limits matching; the threads proposal adds that sharedness must be equal.
 fn memory_matches(have: &MemoryType, want: &MemoryType) -> bool {
-    limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+    have.shared == want.shared
+        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
 }
 
 fn table_matches(have: &TableType, want: &TableType) -> bool {

@@ -6,11 +6,13 @@ mod externals;
 mod func;
 mod linker;
 mod module;
+mod shared_memory;
 mod store;
 
+pub use crate::vm::waitqueue::WaitOutcome;
 pub(crate) use engine::TrampolineKind;
 pub use engine::{Config, Engine};
-pub use externals::{Extern, Global, Memory, Table, Tag};
+pub use externals::{Extern, Global, Memory, SharedMemory, Table, Tag};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
 pub use linker::{Instance, Linker};
 pub use module::{to_binary, ImportType, Module};

@@ -16,10 +16,19 @@ pub(crate) struct StoreInner<T> {
 }
 
 /// All WebAssembly state of one program run. Values from one store cannot be used with another.
+/// A store may be moved to another thread (it is `Send` when `T` is), and is used by one thread
+/// at a time; to run wasm on several threads at once, give each thread its own store and share
+/// a [`crate::SharedMemory`] between them.
 pub struct Store<T> {
     // Boxed so that host functions can point back to it while the `Store` value moves.
     pub(crate) inner: Box<StoreInner<T>>,
 }
+
+// SAFETY: every raw pointer inside a store (vmctx slots, host functions' back pointers,
+// instance and memory definitions) points into allocations the store itself owns, or into
+// engine-wide code and shared memories, which are `Sync`. Moving the store moves the owner of
+// all of them; `&mut Store` guarantees no wasm code of the store runs elsewhere meanwhile.
+unsafe impl<T: Send> Send for Store<T> {}
 
 impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
@@ -103,12 +112,12 @@ impl<T> Caller<'_, T> {
             &**(self.caller_vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceData)
         };
         let m = data.memory_export?;
-        let bytes = self.store.opaque.memories[m].data_mut();
+        let bytes = self.store.opaque.memory_data_mut(m);
         Some((bytes, &mut self.store.data))
     }
 
     /// The bytes of a memory of this store.
     pub fn memory_data_mut(&mut self, memory: crate::Memory) -> &mut [u8] {
-        self.store.opaque.memories[memory.index].data_mut()
+        self.store.opaque.memory_data_mut(memory.index)
     }
 }

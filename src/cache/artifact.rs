@@ -51,7 +51,7 @@ pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// Bumped whenever the layout of the artifact or of the metadata changes, and whenever
 /// compiled code changes its contract with the runtime (vmctx layout, trampoline slots,
 /// libcalls): an artifact from before must not load.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 const SECTIONS: usize = 9;
 const TABLE_AT: usize = 112;
 const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;

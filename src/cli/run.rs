@@ -260,6 +260,7 @@ fn describe_exports(store: &Store<WasiCtx>, instance: &Instance) -> String {
                 Extern::Func(f) => format!("func {}", f.ty(store)),
                 Extern::Global(_) => "global".to_string(),
                 Extern::Memory(_) => "memory".to_string(),
+                Extern::SharedMemory(_) => "shared memory".to_string(),
                 Extern::Table(_) => "table".to_string(),
                 Extern::Tag(_) => "tag".to_string(),
             };

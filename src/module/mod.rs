@@ -8,12 +8,14 @@ use std::ops::Range;
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
 /// The proposals wasix-rt implements: WebAssembly 2.0 (with fixed-width SIMD), plus extended
-/// constant expressions, exception handling and tail calls (WebAssembly 3.0).
+/// constant expressions, exception handling and tail calls (WebAssembly 3.0), and threads
+/// (shared memories, atomic operators, `memory.atomic.wait`/`notify`).
 pub fn supported_features() -> WasmFeatures {
     WasmFeatures::WASM2
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::TAIL_CALL
+        | WasmFeatures::THREADS
 }
 
 /// Features we name when a module needs them; tried one at a time to explain a rejection.
@@ -21,7 +23,10 @@ const NAMED_FEATURES: &[(&str, WasmFeatures)] = &[
     ("relaxed-simd", WasmFeatures::RELAXED_SIMD),
     ("memory64", WasmFeatures::MEMORY64),
     ("multi-memory", WasmFeatures::MULTI_MEMORY),
-    ("threads", WasmFeatures::THREADS),
+    (
+        "shared-everything-threads",
+        WasmFeatures::SHARED_EVERYTHING_THREADS,
+    ),
     ("function-references", WasmFeatures::FUNCTION_REFERENCES),
     (
         "gc",
@@ -284,6 +289,7 @@ fn memory_type(t: &wasmparser::MemoryType) -> MemoryType {
     MemoryType {
         minimum: t.initial as u32,
         maximum: t.maximum.map(|m| m as u32),
+        shared: t.shared,
     }
 }
 

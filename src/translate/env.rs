@@ -161,13 +161,75 @@ impl<'a> FuncEnv<'a> {
         }
     }
 
-    pub fn memory_size(&mut self, b: &mut FunctionBuilder, memory: u32) -> Value {
+    /// Whether memory `memory` is shared (threads proposal).
+    pub fn is_shared(&self, memory: u32) -> bool {
+        self.info.memories[memory as usize].shared
+    }
+
+    /// The current length of `memory` in bytes (i64). A shared memory's length may be grown by
+    /// another thread at any time, so it is loaded atomically there.
+    pub fn memory_length(&mut self, b: &mut FunctionBuilder, memory: u32) -> Value {
         let def = self.memory_definition(b, memory);
-        let len = b
-            .ins()
-            .load(types::I64, trusted(), def, offsets::MEMORY_LENGTH);
+        if self.is_shared(memory) {
+            let addr = b.ins().iadd_imm_u(def, offsets::MEMORY_LENGTH as i64);
+            b.ins().atomic_load(types::I64, trusted(), addr)
+        } else {
+            b.ins()
+                .load(types::I64, trusted(), def, offsets::MEMORY_LENGTH)
+        }
+    }
+
+    pub fn memory_size(&mut self, b: &mut FunctionBuilder, memory: u32) -> Value {
+        let len = self.memory_length(b, memory);
         let pages = b.ins().ushr_imm_u(len, 16);
         b.ins().ireduce(types::I32, pages)
+    }
+
+    /// The effective address `index + offset` (i64) of an atomic access of `size` bytes,
+    /// trapping with "unaligned atomic" unless it is a multiple of `size` (threads proposal:
+    /// alignment is checked before bounds).
+    pub fn atomic_effective_address(
+        &mut self,
+        b: &mut FunctionBuilder,
+        index: Value,
+        offset: u64,
+        size: u32,
+    ) -> Value {
+        let index = b.ins().uextend(types::I64, index);
+        let ea = if offset == 0 {
+            index
+        } else {
+            b.ins().iadd_imm_u(index, offset as i64)
+        };
+        if size > 1 {
+            let misaligned = b.ins().band_imm_u(ea, i64::from(size - 1));
+            b.ins().trapnz(misaligned, traps::UNALIGNED_ATOMIC);
+        }
+        ea
+    }
+
+    /// The host address of an atomic access of `size` bytes at `index + offset` of `memory`,
+    /// checked for alignment. Bounds are left to the guard pages, as for plain accesses.
+    pub fn atomic_addr(
+        &mut self,
+        b: &mut FunctionBuilder,
+        memory: u32,
+        index: Value,
+        offset: u64,
+        size: u32,
+    ) -> Value {
+        let ea = self.atomic_effective_address(b, index, offset, size);
+        let base = self.memory_bases[&memory];
+        b.ins().iadd(base, ea)
+    }
+
+    /// Traps with "out of bounds memory access" unless `ea + size` is within `memory`'s
+    /// current length: for wait and notify, which do not touch memory themselves.
+    pub fn check_bounds(&mut self, b: &mut FunctionBuilder, memory: u32, ea: Value, size: u32) {
+        let len = self.memory_length(b, memory);
+        let end = b.ins().iadd_imm_u(ea, i64::from(size));
+        let out = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+        b.ins().trapnz(out, TrapCode::HEAP_OUT_OF_BOUNDS);
     }
 
     fn global_addr(&self, b: &mut FunctionBuilder, g: u32) -> Value {

@@ -4,6 +4,7 @@
 //! control frames. Where values live (vmctx, memory, tables, globals, callees) is the business
 //! of [`env::FuncEnv`]; this file only knows the operators' semantics (spec 2.0 §4.4).
 
+mod atomics;
 pub mod env;
 mod exceptions;
 pub mod simd;
@@ -803,6 +804,7 @@ impl Translator<'_, '_, '_> {
             O::F64ReinterpretI64 => self.bitcast(types::F64),
 
             other if self.simd_operator(&other)? => {}
+            other if self.atomic_operator(&other)? => {}
             other => {
                 return Err(Error::Unsupported {
                     feature: format!("operator {other:?}"),

@@ -12,6 +12,12 @@ pub const BAD_SIGNATURE: TrapCode = TrapCode::unwrap_user(5);
 pub const HOST_ERROR: TrapCode = TrapCode::unwrap_user(6);
 /// `throw_ref` of a null exnref.
 pub const NULL_EXN_REF: TrapCode = TrapCode::unwrap_user(7);
+/// An atomic access at an address that is not a multiple of its size (threads proposal).
+pub const UNALIGNED_ATOMIC: TrapCode = TrapCode::unwrap_user(8);
+/// `memory.atomic.wait32/64` on an unshared memory (threads proposal).
+pub const WAIT_ON_UNSHARED: TrapCode = TrapCode::unwrap_user(9);
+/// A wait ended because the process is stopping (`vm::waitqueue::interrupt_all`).
+pub const INTERRUPTED: TrapCode = TrapCode::unwrap_user(10);
 
 pub fn kind_of(code: TrapCode) -> Option<TrapKind> {
     Some(match code {
@@ -27,6 +33,9 @@ pub fn kind_of(code: TrapCode) -> Option<TrapKind> {
         BAD_SIGNATURE => TrapKind::BadSignature,
         HOST_ERROR => TrapKind::HostError,
         NULL_EXN_REF => TrapKind::NullExceptionReference,
+        UNALIGNED_ATOMIC => TrapKind::UnalignedAtomic,
+        WAIT_ON_UNSHARED => TrapKind::AtomicWaitNonSharedMemory,
+        INTERRUPTED => TrapKind::Interrupted,
         _ => return None,
     })
 }

@@ -178,7 +178,7 @@ pub fn instantiate(
     for ty in &info.memories[info.num_imported_memories as usize..] {
         store
             .memories
-            .push(Box::new(LinearMemory::new(*ty, limit)?));
+            .push(std::sync::Arc::new(LinearMemory::new(*ty, limit)?));
         inst.memories.push(store.memories.len() - 1);
     }
     for ty in &info.tables[info.num_imported_tables as usize..] {
@@ -292,12 +292,12 @@ pub fn instantiate(
         if let DataMode::Active { memory, offset } = &d.mode {
             let dst = eval(offset, store, inst) as u32 as u64;
             let bytes = &wasm[d.range.clone()];
-            let m = &mut store.memories[inst.memories[*memory as usize]];
+            let m = store.memory_data_mut(inst.memories[*memory as usize]);
             let end = dst + bytes.len() as u64;
-            if end > m.data().len() as u64 {
+            if end > m.len() as u64 {
                 return Err(Error::Trap(Trap::new(TrapKind::MemoryOutOfBounds)));
             }
-            m.data_mut()[dst as usize..end as usize].copy_from_slice(bytes);
+            m[dst as usize..end as usize].copy_from_slice(bytes);
             inst.dropped_data[i] = true;
         }
     }

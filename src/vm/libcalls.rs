@@ -4,8 +4,9 @@
 //! caller traps with the matching code, so no libcall ever unwinds through Rust frames.
 
 use crate::vm::instance::InstanceData;
-use crate::vm::offsets::{Builtin, VMCTX_INSTANCE};
+use crate::vm::offsets::{Builtin, VMCTX_INSTANCE, WAIT_INTERRUPTED, WAIT_NOT_SHARED};
 use crate::vm::store::StoreOpaque;
+use crate::vm::waitqueue::{self, WaitOutcome};
 use std::sync::OnceLock;
 
 /// The builtins table, indexed by `Builtin as usize`.
@@ -27,6 +28,9 @@ pub fn builtins() -> &'static [usize; Builtin::COUNT] {
         t[Builtin::ThrowRef as usize] = crate::vm::exception::throw_ref_stub as *const () as usize;
         t[Builtin::ExnTake as usize] = crate::vm::exception::exn_take as *const () as usize;
         t[Builtin::ExnIs as usize] = crate::vm::exception::exn_is as *const () as usize;
+        t[Builtin::AtomicWait32 as usize] = atomic_wait32 as *const () as usize;
+        t[Builtin::AtomicWait64 as usize] = atomic_wait64 as *const () as usize;
+        t[Builtin::AtomicNotify as usize] = atomic_notify as *const () as usize;
         t
     })
 }
@@ -59,7 +63,7 @@ extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u32) -> u32 {
 extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u32, val: u32, len: u32) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, store) = unsafe { instance(vmctx) };
-    let data = store.memories[inst.memories[mem as usize]].data_mut();
+    let data = store.memory_data_mut(inst.memories[mem as usize]);
     if !in_bounds(dst, len, data.len()) {
         return 1;
     }
@@ -78,15 +82,12 @@ extern "C" fn memory_copy(
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, store) = unsafe { instance(vmctx) };
     let (di, si) = (inst.memories[dmem as usize], inst.memories[smem as usize]);
-    let (dlen, slen) = (
-        store.memories[di].data().len(),
-        store.memories[si].data().len(),
-    );
+    let (dlen, slen) = (store.memories[di].byte_len(), store.memories[si].byte_len());
     if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
         return 1;
     }
-    let s = store.memories[si].data().as_ptr();
-    let d = store.memories[di].data_mut().as_mut_ptr();
+    let s = store.memories[si].base();
+    let d = store.memories[di].base();
     // SAFETY: both ranges were checked to lie within their memories; `copy` allows overlap.
     unsafe { std::ptr::copy(s.add(src as usize), d.add(dst as usize), len as usize) };
     0
@@ -107,7 +108,7 @@ extern "C" fn memory_init(
     } else {
         &inst.module.data()[inst.module.info().datas[data as usize].range.clone()]
     };
-    let m = store.memories[inst.memories[mem as usize]].data_mut();
+    let m = store.memory_data_mut(inst.memories[mem as usize]);
     if !in_bounds(src, len, seg.len()) || !in_bounds(dst, len, m.len()) {
         return 1;
     }
@@ -186,4 +187,61 @@ extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, _) = unsafe { instance(vmctx) };
     inst.elems[elem as usize] = Vec::new();
+}
+
+/// The host address of `addr` in memory `mem` of the calling instance, if that memory is
+/// shared. Compiled code has checked that `addr` is aligned for the access and in bounds.
+fn shared_location(vmctx: *mut u8, mem: u32, addr: u64) -> Option<usize> {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (inst, store) = unsafe { instance(vmctx) };
+    let m = &store.memories[inst.memories[mem as usize]];
+    m.is_shared().then(|| m.base() as usize + addr as usize)
+}
+
+fn wait_result(outcome: WaitOutcome) -> u32 {
+    outcome.code().unwrap_or(WAIT_INTERRUPTED)
+}
+
+extern "C" fn atomic_wait32(
+    vmctx: *mut u8,
+    mem: u32,
+    addr: u64,
+    expected: u32,
+    timeout: i64,
+) -> u32 {
+    let Some(p) = shared_location(vmctx, mem, addr) else {
+        return WAIT_NOT_SHARED;
+    };
+    // SAFETY: `p` is 4-byte aligned and inside the accessible part of a shared memory, which
+    // stays mapped while the calling instance (which holds the memory) runs.
+    let cell = unsafe { &*(p as *const std::sync::atomic::AtomicU32) };
+    wait_result(waitqueue::wait32(
+        cell,
+        expected,
+        waitqueue::deadline(timeout),
+    ))
+}
+
+extern "C" fn atomic_wait64(
+    vmctx: *mut u8,
+    mem: u32,
+    addr: u64,
+    expected: u64,
+    timeout: i64,
+) -> u32 {
+    let Some(p) = shared_location(vmctx, mem, addr) else {
+        return WAIT_NOT_SHARED;
+    };
+    // SAFETY: as in `atomic_wait32`, with 8-byte alignment.
+    let cell = unsafe { &*(p as *const std::sync::atomic::AtomicU64) };
+    wait_result(waitqueue::wait64(
+        cell,
+        expected,
+        waitqueue::deadline(timeout),
+    ))
+}
+
+extern "C" fn atomic_notify(vmctx: *mut u8, mem: u32, addr: u64, count: u32) -> u32 {
+    // An unshared memory has no waiters: nothing to wake (threads proposal).
+    shared_location(vmctx, mem, addr).map_or(0, |p| waitqueue::notify(p, count))
 }

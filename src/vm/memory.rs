@@ -4,21 +4,36 @@
 //! guard for every 32-bit static offset, all `PROT_NONE` except the accessible pages. Compiled
 //! code therefore needs no bounds checks: an out-of-bounds access faults in the guard and the
 //! signal handler turns it into a trap. The base never moves, so `memory.grow` is an mprotect.
+//!
+//! A shared memory (threads proposal) is the same structure behind an `Arc`, held by every
+//! store whose instances import it: all of them point at its one [`VMMemoryDefinition`], so a
+//! `memory.grow` on any thread is seen by `memory.size` on all. Growth is serialised by a lock;
+//! the length is published with a release store after the pages are made accessible, so a
+//! thread that sees the new length can use the new pages.
 
 use crate::error::{Error, Result};
 use crate::types::{MemoryType, WASM_PAGE_SIZE};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Address space reserved per memory: 4 GiB of index space and a 4 GiB guard.
 pub const RESERVATION: usize = 8 << 30;
 /// Most pages a 32-bit memory can have (4 GiB).
 pub const MAX_PAGES: u32 = 65536;
 
-/// What compiled code reads: the base (constant) and the current length in bytes.
+/// What compiled code reads: the base (constant) and the current length in bytes (loaded
+/// atomically by code using a shared memory; `AtomicU64` has the layout of `u64`).
 #[repr(C)]
 pub struct VMMemoryDefinition {
     pub base: *mut u8,
-    pub current_length: u64,
+    pub current_length: AtomicU64,
 }
+
+const _: () = {
+    use crate::vm::offsets::{MEMORY_BASE, MEMORY_LENGTH};
+    assert!(std::mem::offset_of!(VMMemoryDefinition, base) == MEMORY_BASE as usize);
+    assert!(std::mem::offset_of!(VMMemoryDefinition, current_length) == MEMORY_LENGTH as usize);
+};
 
 /// The initial contents of a memory as a page-aligned range of a file (a compiled artifact):
 /// instantiation maps it copy-on-write instead of copying the data segments, so pages are read
@@ -40,10 +55,20 @@ pub struct LinearMemory {
     maximum: Option<u32>,
     /// The most pages this memory may grow to: the declared maximum and the engine's limit.
     limit: u32,
+    shared: bool,
+    /// Held while growing, so that two threads growing a shared memory at once each get a
+    /// consistent old size.
+    grow_lock: Mutex<()>,
 }
 
-// SAFETY: the memory is owned by one store, which is only used by one thread at a time.
+// SAFETY: the base pointer is fixed for the memory's life and the length is atomic; growth
+// takes `grow_lock`. Unshared memories are reachable from one store only, which one thread
+// uses at a time; a shared memory's bytes may be accessed by several threads at once, which
+// is the threads proposal's semantics (racy accesses to linear memory are allowed and only
+// the atomic operators are ordered).
 unsafe impl Send for LinearMemory {}
+// SAFETY: see above: every `&self` method is safe to call from several threads.
+unsafe impl Sync for LinearMemory {}
 
 impl LinearMemory {
     /// Reserves the address space and makes `ty.minimum` pages accessible (zeroed).
@@ -77,13 +102,15 @@ impl LinearMemory {
                 std::io::Error::last_os_error()
             )));
         }
-        let mut m = LinearMemory {
+        let m = LinearMemory {
             def: Box::new(VMMemoryDefinition {
                 base: base as *mut u8,
-                current_length: 0,
+                current_length: AtomicU64::new(0),
             }),
             maximum: ty.maximum,
             limit,
+            shared: ty.shared,
+            grow_lock: Mutex::new(()),
         };
         if m.grow(ty.minimum).is_none() {
             return Err(Error::Resource(format!(
@@ -94,8 +121,24 @@ impl LinearMemory {
         Ok(m)
     }
 
+    /// Current length in bytes (a multiple of 64 KiB).
+    pub fn byte_len(&self) -> usize {
+        self.def.current_length.load(Ordering::Acquire) as usize
+    }
+
+    /// Current size in pages of 64 KiB.
     pub fn pages(&self) -> u32 {
-        (self.def.current_length / WASM_PAGE_SIZE) as u32
+        (self.byte_len() as u64 / WASM_PAGE_SIZE) as u32
+    }
+
+    /// Whether this is a shared memory (threads proposal).
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// The first byte of the memory; fixed for the memory's life.
+    pub fn base(&self) -> *mut u8 {
+        self.def.base
     }
 
     /// The memory's current type: its size now as the minimum (spec 2.0 §4.5.4 matching).
@@ -103,18 +146,23 @@ impl LinearMemory {
         MemoryType {
             minimum: self.pages(),
             maximum: self.maximum,
+            shared: self.shared,
         }
     }
 
-    /// Grows by `delta` pages; returns the previous size in pages, or `None` past the limit.
-    pub fn grow(&mut self, delta: u32) -> Option<u32> {
+    /// Grows by `delta` pages; returns the previous size in pages, or `None` past the limit
+    /// (the contents are kept either way). Safe to call from several threads at once.
+    pub fn grow(&self, delta: u32) -> Option<u32> {
+        // A poisoned lock guards no data of its own: the length is only stored once a grow
+        // has succeeded.
+        let _guard = self.grow_lock.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.pages();
         let new = old.checked_add(delta)?;
         if new > self.limit {
             return None;
         }
         if delta > 0 {
-            let old_len = self.def.current_length as usize;
+            let old_len = self.byte_len();
             let new_len = new as usize * WASM_PAGE_SIZE as usize;
             // SAFETY: [old_len, new_len) lies inside our reservation (new <= 65536 pages).
             let r = unsafe {
@@ -127,18 +175,20 @@ impl LinearMemory {
             if r != 0 {
                 return None;
             }
-            self.def.current_length = new_len as u64;
+            self.def
+                .current_length
+                .store(new_len as u64, Ordering::Release);
         }
         Some(old)
     }
 
     /// Maps `image` over its range of this memory, private and writable. Errors:
     /// [`Error::Resource`] if the range is not accessible memory or the mapping fails.
-    pub fn map_image(&mut self, image: &MemoryImage) -> Result<()> {
+    pub fn map_image(&self, image: &MemoryImage) -> Result<()> {
         use std::os::fd::AsRawFd;
         let page = crate::vm::page_size() as u64;
         let end = image.offset.checked_add(image.len);
-        if end.is_none_or(|e| e > self.def.current_length)
+        if end.is_none_or(|e| e > self.byte_len() as u64)
             || !image.offset.is_multiple_of(page)
             || !image.len.is_multiple_of(page)
             || !image.file_offset.is_multiple_of(page)
@@ -149,9 +199,9 @@ impl LinearMemory {
             return Ok(());
         }
         // SAFETY: the target range lies inside this memory's accessible pages (checked above),
-        // which only wasm code and the host calls of this store use; MAP_FIXED replaces those
-        // pages with a private copy-on-write view of the file. Artifacts are never written in
-        // place, so the file's pages do not change under the guest.
+        // and the memory was just created by instantiation, so no code uses it yet; MAP_FIXED
+        // replaces those pages with a private copy-on-write view of the file. Artifacts are
+        // never written in place, so the file's pages do not change under the guest.
         let r = unsafe {
             libc::mmap(
                 self.def.base.add(image.offset as usize).cast(),
@@ -171,25 +221,38 @@ impl LinearMemory {
         Ok(())
     }
 
-    pub fn data(&self) -> &[u8] {
-        // SAFETY: the first current_length bytes are mapped read/write and owned by us.
-        unsafe { std::slice::from_raw_parts(self.def.base, self.def.current_length as usize) }
+    /// The accessible bytes.
+    ///
+    /// # Safety
+    /// No other reference to the bytes may be used to write them while the slice lives, except
+    /// by other threads using a shared memory (whose races the threads proposal permits).
+    pub unsafe fn data(&self) -> &[u8] {
+        // SAFETY: the first byte_len bytes are mapped read/write for the memory's life (the
+        // length only grows); aliasing per the contract.
+        unsafe { std::slice::from_raw_parts(self.def.base, self.byte_len()) }
     }
 
-    pub fn data_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `data`, and we hold the only Rust reference.
-        unsafe { std::slice::from_raw_parts_mut(self.def.base, self.def.current_length as usize) }
+    /// The accessible bytes, writable.
+    ///
+    /// # Safety
+    /// No other reference to the bytes may be used while the slice lives, except by other
+    /// threads using a shared memory (whose races the threads proposal permits).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn data_mut(&self) -> &mut [u8] {
+        // SAFETY: as in `data`; exclusivity per the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.def.base, self.byte_len()) }
     }
 
-    pub fn definition(&mut self) -> *mut VMMemoryDefinition {
-        &mut *self.def
+    /// The definition compiled code reads (stable for the memory's life).
+    pub fn definition(&self) -> *mut VMMemoryDefinition {
+        &*self.def as *const VMMemoryDefinition as *mut VMMemoryDefinition
     }
 }
 
 impl Drop for LinearMemory {
     fn drop(&mut self) {
-        // SAFETY: unmapping the reservation made in `new`; no code runs on it any more
-        // (the store that owns the memory is being dropped).
+        // SAFETY: unmapping the reservation made in `new`; no code runs on it any more (the
+        // last store or handle holding the memory is being dropped).
         unsafe {
             libc::munmap(self.def.base.cast(), RESERVATION);
         }

@@ -11,6 +11,7 @@ pub mod offsets;
 pub mod store;
 pub mod table;
 pub mod traphandler;
+pub mod waitqueue;
 
 /// A function reference as compiled code sees it (layout in [`offsets`]).
 #[repr(C)]

@@ -68,11 +68,24 @@ pub enum Builtin {
     ExnTake,
     /// `(exnref, tag index)`: 1 if the exception has that tag of the calling instance.
     ExnIs,
+    /// `(memory, effective address: u64, expected: i32, timeout ns: i64)`: 0 woken,
+    /// 1 not-equal, 2 timed-out, [`WAIT_NOT_SHARED`] or [`WAIT_INTERRUPTED`]. The address is
+    /// already checked for alignment and bounds.
+    AtomicWait32,
+    /// As `AtomicWait32` with an i64 expected value.
+    AtomicWait64,
+    /// `(memory, effective address: u64, count: i32)`: how many waiters were woken.
+    AtomicNotify,
 }
 
 impl Builtin {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 17;
 }
+
+/// What the wait libcalls return for a wait on an unshared memory (the caller traps).
+pub const WAIT_NOT_SHARED: u32 = 3;
+/// What the wait libcalls return when the process is stopping (the caller traps).
+pub const WAIT_INTERRUPTED: u32 = 4;
 
 /// Offsets of the variable-length parts of one module's vmctx.
 #[derive(Debug, Clone)]

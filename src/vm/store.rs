@@ -7,6 +7,7 @@ use crate::vm::memory::LinearMemory;
 use crate::vm::table::Table;
 use crate::vm::{GlobalEntity, VMStoreContext};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// An exception tag (exception handling): the engine type id of its payload's function type.
 #[repr(C)]
@@ -28,7 +29,9 @@ pub struct StoreOpaque {
     pub id: u64,
     pub engine: Engine,
     pub ctx: Box<VMStoreContext>,
-    pub memories: Vec<Box<LinearMemory>>,
+    /// Every memory instances of this store use. Unshared ones belong to this store alone;
+    /// a shared memory is also held by the other stores that import it and by host handles.
+    pub memories: Vec<Arc<LinearMemory>>,
     pub tables: Vec<Box<Table>>,
     pub globals: Vec<Box<GlobalEntity>>,
     /// Exception tags; a tag's identity is its address.
@@ -65,6 +68,31 @@ impl StoreOpaque {
             pending_error: None,
             depth: 0,
         }
+    }
+
+    /// The bytes of memory `index` of this store.
+    pub fn memory_data(&self, index: usize) -> &[u8] {
+        // SAFETY: an unshared memory is reachable only through this store, which is borrowed
+        // for the slice's life; a shared one may be written by other threads meanwhile, which
+        // the threads proposal allows (racy bytes, never a dangling slice: the base never
+        // moves and the length only grows).
+        unsafe { self.memories[index].data() }
+    }
+
+    /// The bytes of memory `index` of this store, writable.
+    pub fn memory_data_mut(&mut self, index: usize) -> &mut [u8] {
+        // SAFETY: as in `memory_data`, with this store borrowed mutably.
+        unsafe { self.memories[index].data_mut() }
+    }
+
+    /// The store index of `memory`, adding it if this store does not hold it yet (a shared
+    /// memory imported from another store or a host handle).
+    pub fn add_shared_memory(&mut self, memory: &Arc<LinearMemory>) -> usize {
+        if let Some(i) = self.memories.iter().position(|m| Arc::ptr_eq(m, memory)) {
+            return i;
+        }
+        self.memories.push(memory.clone());
+        self.memories.len() - 1
     }
 
     /// Stores a new exception; returns its exnref (never 0).

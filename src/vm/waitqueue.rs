@@ -1,0 +1,170 @@
+//! The wait queue behind `memory.atomic.wait32/wait64` and `memory.atomic.notify` (threads
+//! proposal), and later WASIX `futex_wait`/`futex_wake`: threads park keyed by the host
+//! address of the waited-on location. Linear memories never overlap in the address space, so
+//! the address alone names (memory, offset). Parking is `parking_lot_core`'s, which keeps the
+//! queues in a global hash table and never wakes a waiter spuriously.
+//!
+//! [`interrupt_all`] ends every wait of the process, now and later, so that a program whose
+//! threads are blocked in waits can still be stopped (SIGINT/SIGTERM).
+
+use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkToken, DEFAULT_PARK_TOKEN};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How a wait ended. The first three are the results `memory.atomic.wait` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// Woken by a notify (0).
+    Woken,
+    /// The location did not hold the expected value (1).
+    NotEqual,
+    /// The timeout passed first (2).
+    TimedOut,
+    /// [`interrupt_all`] was called: the process is stopping.
+    Interrupted,
+}
+
+impl WaitOutcome {
+    /// The result of `memory.atomic.wait*` (threads proposal): 0 woken, 1 not-equal,
+    /// 2 timed-out; `None` for an interrupted wait, which has no wasm result.
+    pub fn code(self) -> Option<u32> {
+        match self {
+            WaitOutcome::Woken => Some(0),
+            WaitOutcome::NotEqual => Some(1),
+            WaitOutcome::TimedOut => Some(2),
+            WaitOutcome::Interrupted => None,
+        }
+    }
+}
+
+/// Set once by [`interrupt_all`].
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The addresses threads are parked on now, with how many; [`interrupt_all`] wakes them.
+static PARKED: Mutex<Option<HashMap<usize, usize>>> = Mutex::new(None);
+
+const NOTIFIED: UnparkToken = UnparkToken(0);
+const INTERRUPT: UnparkToken = UnparkToken(1);
+
+fn parked() -> std::sync::MutexGuard<'static, Option<HashMap<usize, usize>>> {
+    // The map is updated in single steps, so a panic elsewhere cannot leave it inconsistent.
+    PARKED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The deadline of a wait of `timeout_ns` ns from now; negative means forever (threads
+/// proposal), as does a deadline too far away to represent.
+pub fn deadline(timeout_ns: i64) -> Option<Instant> {
+    u64::try_from(timeout_ns)
+        .ok()
+        .and_then(|ns| Instant::now().checked_add(Duration::from_nanos(ns)))
+}
+
+/// Parks the calling thread on `key` while `still_expected()` holds, until notified, the
+/// deadline, or an interrupt. `still_expected` runs under the queue's lock, so a notify after
+/// the value changed cannot be missed.
+fn park(key: usize, still_expected: impl FnOnce() -> bool, until: Option<Instant>) -> WaitOutcome {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return WaitOutcome::Interrupted;
+    }
+    *parked()
+        .get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_insert(0) += 1;
+    let mut mismatch = false;
+    // SAFETY: the validate closure neither parks nor panics (an atomic load and compare), and
+    // the timed-out callback does nothing; these are `park`'s requirements.
+    let result = unsafe {
+        parking_lot_core::park(
+            key,
+            || {
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    return false;
+                }
+                mismatch = !still_expected();
+                !mismatch
+            },
+            || {},
+            |_, _| {},
+            DEFAULT_PARK_TOKEN,
+            until,
+        )
+    };
+    {
+        let mut map = parked();
+        if let Some(map) = map.as_mut() {
+            if let Some(n) = map.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+    match result {
+        ParkResult::Unparked(INTERRUPT) => WaitOutcome::Interrupted,
+        ParkResult::Unparked(_) => WaitOutcome::Woken,
+        ParkResult::Invalid if mismatch => WaitOutcome::NotEqual,
+        ParkResult::Invalid => WaitOutcome::Interrupted,
+        ParkResult::TimedOut => WaitOutcome::TimedOut,
+    }
+}
+
+/// `memory.atomic.wait32`: waits on `cell` while it holds `expected` (read with sequentially
+/// consistent ordering), until notified or `until`.
+pub fn wait32(cell: &AtomicU32, expected: u32, until: Option<Instant>) -> WaitOutcome {
+    let key = cell as *const AtomicU32 as usize;
+    park(key, || cell.load(Ordering::SeqCst) == expected, until)
+}
+
+/// `memory.atomic.wait64`: as [`wait32`] for a 64-bit location.
+pub fn wait64(cell: &AtomicU64, expected: u64, until: Option<Instant>) -> WaitOutcome {
+    let key = cell as *const AtomicU64 as usize;
+    park(key, || cell.load(Ordering::SeqCst) == expected, until)
+}
+
+/// `memory.atomic.notify`: wakes at most `count` threads waiting on the location at host
+/// address `addr`, oldest first; returns how many it woke.
+pub fn notify(addr: usize, count: u32) -> u32 {
+    if count == 0 {
+        return 0;
+    }
+    let mut woken = 0u32;
+    // SAFETY: the filter and callback neither park nor panic.
+    unsafe {
+        parking_lot_core::unpark_filter(
+            addr,
+            |_: ParkToken| {
+                if woken < count {
+                    woken += 1;
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Stop
+                }
+            },
+            |_| NOTIFIED,
+        );
+    }
+    woken
+}
+
+/// Ends every current and future wait of this process with [`WaitOutcome::Interrupted`]. For
+/// a process that is stopping (the CLI calls it on SIGINT/SIGTERM); there is no undoing it.
+pub fn interrupt_all() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let keys: Vec<usize> = parked()
+        .as_ref()
+        .map(|m| m.keys().copied().collect())
+        .unwrap_or_default();
+    for key in keys {
+        // SAFETY: parking_lot_core::unpark_all has no preconditions beyond a valid key.
+        unsafe {
+            parking_lot_core::unpark_all(key, INTERRUPT);
+        }
+    }
+}
+
+/// Whether [`interrupt_all`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
