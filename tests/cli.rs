@@ -236,3 +236,63 @@ fn an_uncaught_exception_is_reported_like_a_trap() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("uncaught exception"), "{stderr}");
 }
+
+/// A module with a shared memory, an atomic counter and a wait on a word nobody changes.
+const THREADED: &[u8] = br#"(module
+  (memory (export "memory") 1 1 shared)
+  (data (i32.const 16) "\2a")
+  (func (export "bump") (param i32) (result i32)
+    (drop (i32.atomic.rmw.add (i32.const 0) (local.get 0)))
+    (i32.add (i32.atomic.load (i32.const 0)) (i32.atomic.load8_u (i32.const 16))))
+  (func (export "_start")
+    (drop (memory.atomic.wait32 (i32.const 4) (i32.const 0) (i64.const -1)))))"#;
+
+#[test]
+fn threaded_modules_compile_to_artifacts_and_run_from_them() {
+    let wat = temp_file("threaded.wat", THREADED);
+    let out = wasix_rt(&["run", wat.to_str().unwrap(), "--invoke", "bump", "5"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "47\n");
+    let cwasm = wat.with_extension("cwasm");
+    let out = wasix_rt(&[
+        "compile",
+        wat.to_str().unwrap(),
+        "-o",
+        cwasm.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = wasix_rt(&["run", cwasm.to_str().unwrap(), "--invoke", "bump", "3"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "45\n");
+}
+
+#[test]
+fn sigint_ends_a_program_blocked_in_an_atomic_wait() {
+    let wat = temp_file("wait-forever.wat", THREADED);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .env(
+            "WASIX_RT_CACHE_DIR",
+            std::env::temp_dir().join("wasix-rt-test-cache"),
+        )
+        .args(["run", wat.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs wasix-rt");
+    // Let it reach the wait (it would block forever).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the program should be waiting"
+    );
+    let sent = std::time::Instant::now();
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGINT));
+    // The wait is woken, not left to the one-second fallback that kills a busy guest.
+    assert!(
+        sent.elapsed() < std::time::Duration::from_millis(900),
+        "took {:?}",
+        sent.elapsed()
+    );
+}

@@ -340,7 +340,7 @@ fn unknown_and_mismatched_imports_are_link_errors() {
 #[test]
 fn bad_modules_are_errors_with_offsets() {
     let engine = Engine::default();
-    let err = |bytes: &[u8]| Module::new(&engine, bytes).err().expect("must fail");
+    let err = |bytes: &[u8]| Module::new(&engine, bytes).expect_err("must fail");
     assert!(matches!(err(b""), Error::InvalidModule { offset: 0, .. }));
     assert!(matches!(err(b"\0asm"), Error::InvalidModule { .. }));
     assert!(matches!(
@@ -392,7 +392,10 @@ fn unsupported_proposals_are_named() {
         ("(module (func try end))", "legacy-exceptions"),
         ("(module (memory i64 1))", "memory64"),
         ("(module (memory 1) (memory 1))", "multi-memory"),
-        ("(module (memory 1 1 shared))", "threads"),
+        (
+            "(module (global (shared mut i32) (i32.const 0)))",
+            "shared-everything-threads",
+        ),
         (
             "(module (type $t (func)) (func (param (ref null $t)) local.get 0 call_ref $t))",
             "function-references",

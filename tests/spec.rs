@@ -226,6 +226,11 @@ const ARTIFACT_SCRIPTS: &[&str] = &[
     "simd/simd_lane.wast",
     "simd/simd_linking.wast",
     "simd/simd_load.wast",
+    "../threads/testsuite/atomic.wast",
+    "../threads/testsuite/memory.wast",
+    "../threads/wasmtime-misc/MP_wait.wast",
+    "../threads/wasmtime-misc/wait_notify.wast",
+    "../threads/wasmtime-misc/atomics_wait_address.wast",
 ];
 
 #[test]

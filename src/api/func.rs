@@ -114,6 +114,13 @@ pub struct Func {
     pub(crate) ptr: *const VMFuncRef,
 }
 
+// SAFETY: a `Func` is a handle: the pointer is only dereferenced by calls that also take the
+// store that owns it (`&mut Store`, checked by `store_id`), so sending or sharing the handle
+// itself gives no access to anything.
+unsafe impl Send for Func {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Func {}
+
 /// A host function as the user writes it, over [`Val`]s.
 pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
 

@@ -41,6 +41,18 @@ pub struct ImportType {
     pub kind: String,
 }
 
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let info = self.info();
+        f.debug_struct("Module")
+            .field("name", &info.name)
+            .field("functions", &info.funcs.len())
+            .field("imports", &info.imports.len())
+            .field("exports", &info.exports.len())
+            .finish()
+    }
+}
+
 impl Module {
     /// Compiles a module from its binary encoding or its text format (`.wat`); text is
     /// recognised by the absence of the `\0asm` magic.

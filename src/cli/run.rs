@@ -143,7 +143,15 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     if args.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(&module)?;
     }
-    let result = run_module(args, &linker, &mut store, &module);
+    let mut result = run_module(args, &linker, &mut store, &module);
+    // A wait ended by SIGINT/SIGTERM (see `signals`) ends the program as the signal does.
+    if let (Err(Failure::Wasm(Error::Trap(t))), Some(sig)) =
+        (&result, store.data().waiter.stop_signal())
+    {
+        if t.kind == wasix_rt::TrapKind::Interrupted {
+            result = Err(Failure::Wasm(Error::Exit(128 + sig)));
+        }
+    }
     if let Some(p) = &store.data().profile {
         if args.profile {
             eprint!("{}", p.table());

@@ -1,6 +1,7 @@
 //! SIGINT/SIGTERM: stop the guest cleanly. A guest blocked in a host call (accept, recv,
-//! poll_oneoff) is woken and ends with exit status 128 + signal; one that does not return to
-//! the host within a second (busy in wasm code), or a second signal, ends the process.
+//! poll_oneoff) or in `memory.atomic.wait` is woken and ends with exit status 128 + signal;
+//! one that does not return to the host within a second (busy in wasm code), or a second
+//! signal, ends the process.
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -22,6 +23,7 @@ pub fn stop_on_signals(waiter: &Waiter) {
             first = false;
             flag.store(sig, Ordering::Relaxed);
             let _ = waker.wake();
+            wasix_rt::vm::waitqueue::interrupt_all();
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_secs(1));
                 std::process::exit(128 + sig);
