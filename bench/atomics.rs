@@ -99,7 +99,54 @@ fn atomics(c: &mut Criterion) {
             start.elapsed()
         })
     });
+    // The same hand-over in native code: two Rust threads on one word, Linux futex wait/wake.
+    g.bench_function(
+        "native futex ping-pong round trip (Rust, libc::syscall)",
+        |bench| {
+            let turn = AtomicU32::new(0);
+            bench.iter_custom(|rounds| {
+                turn.store(0, Ordering::SeqCst);
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    let partner = s.spawn(|| native_ping_pong(&turn, 1, rounds));
+                    native_ping_pong(&turn, 0, rounds);
+                    partner.join().unwrap();
+                });
+                start.elapsed()
+            })
+        },
+    );
     g.finish();
+}
+
+/// `rounds` times: wait for `turn == me` (FUTEX_WAIT while it holds the other value), hand the
+/// turn over, FUTEX_WAKE one waiter.
+fn native_ping_pong(turn: &AtomicU32, me: u32, rounds: u64) {
+    let other = 1 - me;
+    for _ in 0..rounds {
+        while turn.load(Ordering::SeqCst) != me {
+            // SAFETY: FUTEX_WAIT on a live, aligned u32 with no timeout.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    turn.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    other,
+                    std::ptr::null::<libc::timespec>(),
+                );
+            }
+        }
+        turn.store(other, Ordering::SeqCst);
+        // SAFETY: FUTEX_WAKE of one waiter on a live u32.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                turn.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                1,
+            );
+        }
+    }
 }
 
 criterion_group!(benches, atomics);

@@ -15,5 +15,5 @@ pub use engine::{Config, Engine};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table, Tag};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
 pub use linker::{Instance, Linker};
-pub use module::{to_binary, ImportType, Module};
+pub use module::{to_binary, ExternType, ImportType, Module};
 pub use store::{Caller, Store};

@@ -4,7 +4,7 @@ use crate::api::Engine;
 use crate::compile;
 use crate::error::{Error, Result};
 use crate::module::{self, ExportIndex, ImportKind, ModuleInfo};
-use crate::types::FuncType;
+use crate::types::{FuncType, GlobalType, MemoryType, TableType};
 use crate::vm::bytes::Bytes;
 use crate::vm::code::CodeMemory;
 use crate::vm::memory::MemoryImage;
@@ -38,7 +38,22 @@ pub struct Module {
 pub struct ImportType {
     pub module: String,
     pub name: String,
+    /// The kind and type in words, e.g. `func [i32] -> []`.
     pub kind: String,
+    /// The type the import must match.
+    pub ty: ExternType,
+}
+
+/// The type of an importable or exportable item (spec 2.0 §2.5.10 external types).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExternType {
+    Func(FuncType),
+    Table(TableType),
+    /// A linear memory; `shared` for the threads proposal's shared memories.
+    Memory(MemoryType),
+    Global(GlobalType),
+    /// An exception tag whose payload is the function type's parameters.
+    Tag(FuncType),
 }
 
 impl std::fmt::Debug for Module {
@@ -161,6 +176,17 @@ impl Module {
             .map(|i| ImportType {
                 module: i.module.clone(),
                 name: i.name.clone(),
+                ty: match &i.kind {
+                    ImportKind::Func(t) => {
+                        ExternType::Func(self.inner.info.types[*t as usize].clone())
+                    }
+                    ImportKind::Table(t) => ExternType::Table(*t),
+                    ImportKind::Memory(m) => ExternType::Memory(*m),
+                    ImportKind::Tag(t) => {
+                        ExternType::Tag(self.inner.info.types[*t as usize].clone())
+                    }
+                    ImportKind::Global(g) => ExternType::Global(*g),
+                },
                 kind: match &i.kind {
                     ImportKind::Func(t) => format!("func {}", self.inner.info.types[*t as usize]),
                     ImportKind::Table(t) => format!("table {t:?}"),
