@@ -433,3 +433,45 @@ fn named_shared_memory_exports_are_shared_memories() {
     let get = i.get_typed_func::<(), i32, _>(&other, "get").unwrap();
     assert_eq!(get.call(&mut other, ()).unwrap(), 99);
 }
+
+/// Every form of atomic access past the end of memory traps as a plain access does (the guard
+/// pages), and notify and wait, which touch no memory, check bounds after alignment.
+#[test]
+fn atomics_out_of_bounds_trap_in_every_form() {
+    let script = r#"(module (memory 1 1 shared)
+  (func (export "rmw8") (param i32) (result i32) (i32.atomic.rmw8.add_u (local.get 0) (i32.const 1)))
+  (func (export "rmw16xor") (param i32) (result i32) (i32.atomic.rmw16.xor_u (local.get 0) (i32.const 1)))
+  (func (export "rmw") (param i32) (result i32) (i32.atomic.rmw.add (local.get 0) (i32.const 1)))
+  (func (export "rmw64and") (param i32) (result i64) (i64.atomic.rmw.and (local.get 0) (i64.const 1)))
+  (func (export "xchg") (param i32) (result i64) (i64.atomic.rmw32.xchg_u (local.get 0) (i64.const 1)))
+  (func (export "cas") (param i32) (result i32) (i32.atomic.rmw.cmpxchg (local.get 0) (i32.const 0) (i32.const 1)))
+  (func (export "cas8") (param i32) (result i64) (i64.atomic.rmw8.cmpxchg_u (local.get 0) (i64.const 0) (i64.const 1)))
+  (func (export "store") (param i32) (i64.atomic.store (local.get 0) (i64.const 1)))
+  (func (export "store16") (param i32) (i32.atomic.store16 (local.get 0) (i32.const 1)))
+  (func (export "load8") (param i32) (result i32) (i32.atomic.load8_u (local.get 0)))
+  (func (export "notify") (param i32) (result i32) (memory.atomic.notify (local.get 0) (i32.const 1)))
+  (func (export "wait") (param i32) (result i32) (memory.atomic.wait64 (local.get 0) (i64.const 0) (i64.const 0)))
+)
+(assert_trap (invoke "rmw8" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "rmw16xor" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "rmw" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "rmw64and" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "xchg" (i32.const -4)) "out of bounds memory access")
+(assert_trap (invoke "cas" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "cas8" (i32.const -1)) "out of bounds memory access")
+(assert_trap (invoke "store" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "store16" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "load8" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "notify" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "notify" (i32.const 65533)) "unaligned atomic")
+(assert_trap (invoke "wait" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "wait" (i32.const 65532)) "unaligned atomic")
+(assert_return (invoke "rmw" (i32.const 65532)) (i32.const 0))
+(assert_return (invoke "notify" (i32.const 65532)) (i32.const 0))
+(assert_return (invoke "wait" (i32.const 65528)) (i32.const 1))
+(assert_return (invoke "wait" (i32.const 0)) (i32.const 2))
+"#;
+    let report = wasix_rt::wast::run_wast_text("atomics-oob.wast", script).unwrap();
+    assert!(report.ok(), "{:?}", report.failures);
+    assert_eq!(report.passed, 19);
+}
