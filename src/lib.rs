@@ -22,6 +22,7 @@ pub mod api;
 pub mod cache;
 pub mod compile;
 pub mod error;
+pub mod host;
 pub mod module;
 pub mod profile;
 pub mod translate;

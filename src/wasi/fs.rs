@@ -13,10 +13,12 @@
 
 use crate::api::{Caller, Linker};
 use crate::error::Result;
-use crate::wasi::errno::Errno;
-use crate::wasi::fdtable::{fdflags, filetype, rights, FdEntry, FdKind};
-use crate::wasi::memory::GuestMemory;
-use crate::wasi::{WasiCtx, PREVIEW1};
+use crate::host::calls::host_call;
+use crate::host::errno::Errno;
+use crate::host::fdtable::{fdflags, filetype, rights, FdEntry, FdKind};
+use crate::host::memory::GuestMemory;
+use crate::host::WasiCtx;
+use crate::wasi::PREVIEW1;
 use std::collections::VecDeque;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, Metadata, OpenOptions};

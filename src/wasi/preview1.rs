@@ -4,11 +4,13 @@
 
 use crate::api::{Caller, Linker};
 use crate::error::{Error, Result};
-use crate::wasi::errno::Errno;
-use crate::wasi::fdtable::{fdflags, rights, FdEntry, FdKind};
-use crate::wasi::memory::{GuestMemory, IoVec};
-use crate::wasi::wait::Ready;
-use crate::wasi::{WasiCtx, PREVIEW1};
+use crate::host::calls::host_call;
+use crate::host::errno::Errno;
+use crate::host::fdtable::{fdflags, rights, FdEntry, FdKind};
+use crate::host::memory::{GuestMemory, IoVec};
+use crate::host::wait::Ready;
+use crate::host::WasiCtx;
+use crate::wasi::PREVIEW1;
 use mio::Interest;
 use std::io::{Read, Write};
 use std::mem::ManuallyDrop;

@@ -3,15 +3,17 @@
 //! `proc_exit2`). Signatures: wasix-abi.md §5.
 
 pub mod net;
-pub mod offload;
+pub mod socket;
 mod sys;
 
 use crate::api::{Caller, Linker};
 use crate::error::{Error, Result};
-use crate::wasi::errno::Errno;
-use crate::wasi::fdtable::{FdEntry, FdKind};
-use crate::wasi::memory::GuestMemory;
-use crate::wasi::{host_call, WasiCtx, PREVIEW1};
+use crate::host::calls::host_call;
+use crate::host::errno::Errno;
+use crate::host::fdtable::{FdEntry, FdKind};
+use crate::host::memory::GuestMemory;
+use crate::host::WasiCtx;
+use crate::wasi::PREVIEW1;
 use std::fs::File;
 use std::os::fd::FromRawFd;
 use std::sync::Arc;

@@ -5,11 +5,13 @@
 //! readiness through the context's mio poller, then tries again. A busy server therefore makes
 //! exactly the system calls it asks for.
 
-use crate::wasi::errno::Errno;
-use crate::wasi::fdtable::{FdEntry, FdKind, SocketEntry, SocketState};
-use crate::wasi::memory::{GuestMemory, IoVec};
-use crate::wasi::WasiCtx;
-use crate::wasix::{offload, sys};
+use crate::host::errno::Errno;
+use crate::host::fdtable::{FdEntry, FdKind};
+use crate::host::memory::{GuestMemory, IoVec};
+use crate::host::offload;
+use crate::host::WasiCtx;
+use crate::wasix::socket::{self, SocketEntry, SocketState};
+use crate::wasix::sys;
 use mio::Interest;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::ErrorKind;
@@ -76,17 +78,11 @@ fn unspecified(family: u8) -> SocketAddr {
 /// The socket behind `fd`: BADF if there is no such fd, NOTSOCK for other kinds. (Sockets
 /// exist only if `sock_open` passed [`check_net`].)
 pub fn socket(ctx: &WasiCtx, fd: u32) -> Result<&SocketEntry, Errno> {
-    match &ctx.fds.get(fd)?.kind {
-        FdKind::Socket(s) => Ok(s),
-        _ => Err(Errno::NOTSOCK),
-    }
+    socket::of(ctx.fds.get(fd)?).ok_or(Errno::NOTSOCK)
 }
 
 fn socket_mut(ctx: &mut WasiCtx, fd: u32) -> Result<&mut SocketEntry, Errno> {
-    match &mut ctx.fds.get_mut(fd)?.kind {
-        FdKind::Socket(s) => Ok(s),
-        _ => Err(Errno::NOTSOCK),
-    }
+    socket::of_mut(ctx.fds.get_mut(fd)?).ok_or(Errno::NOTSOCK)
 }
 
 /// Refuses socket calls when the network is off (`--net` not given).
@@ -147,12 +143,13 @@ pub fn sock_open(ctx: &mut WasiCtx, af: u32, ty: u32, proto: u32) -> Result<u32,
     };
     let s = Socket::new(domain, sty, Some(protocol))?;
     s.set_nonblocking(true)?;
-    ctx.fds.insert(FdEntry::new(FdKind::Socket(SocketEntry::new(
-        s,
-        family,
-        ty,
-        SocketState::Opened,
-    ))))
+    ctx.fds
+        .insert(FdEntry::new(FdKind::Socket(Box::new(SocketEntry::new(
+            s,
+            family,
+            ty,
+            SocketState::Opened,
+        )))))
 }
 
 pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
@@ -189,9 +186,7 @@ pub fn sock_listen(ctx: &mut WasiCtx, fd: u32, backlog: i32) -> Result<(), Errno
 pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, fdflags: u32) -> Result<(u32, SocketAddr), Errno> {
     let entry = ctx.fds.get(fd)?;
     let listener_nonblocking = entry.nonblocking();
-    let FdKind::Socket(s) = &entry.kind else {
-        return Err(Errno::NOTSOCK);
-    };
+    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
     match s.state {
         SocketState::Listening => {}
         SocketState::Opened => return Err(Errno::NOTCONN),
@@ -216,9 +211,9 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, fdflags: u32) -> Result<(u32, Soc
         SocketState::Connected,
     );
     entry.peer = Some(peer);
-    let mut e = FdEntry::new(FdKind::Socket(entry));
+    let mut e = FdEntry::new(FdKind::Socket(Box::new(entry)));
     if nonblocking {
-        e.flags |= crate::wasi::fdtable::fdflags::NONBLOCK;
+        e.flags |= crate::host::fdtable::fdflags::NONBLOCK;
     }
     Ok((ctx.fds.insert(e)?, peer))
 }
@@ -226,9 +221,7 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, fdflags: u32) -> Result<(u32, Soc
 pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
     let entry = ctx.fds.get(fd)?;
     let nonblocking = entry.nonblocking();
-    let FdKind::Socket(s) = &entry.kind else {
-        return Err(Errno::NOTSOCK);
-    };
+    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
     if (addr.is_ipv4() && s.family != 1) || (addr.is_ipv6() && s.family != 2) {
         return Err(Errno::INVAL);
     }
@@ -290,9 +283,7 @@ pub fn send_to(
 ) -> Result<u32, Errno> {
     let entry = ctx.fds.get(fd)?;
     let nonblocking = entry.nonblocking() || siflags & SEND_DONT_WAIT != 0;
-    let FdKind::Socket(s) = &entry.kind else {
-        return Err(Errno::NOTSOCK);
-    };
+    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
     match (s.state, s.ty, to) {
         (SocketState::Listening, _, _) => return Err(Errno::NOTSUP),
         (SocketState::Connected, _, _) | (_, 2, Some(_)) => {}
@@ -336,9 +327,7 @@ pub fn recv_from(
 ) -> Result<(u32, Option<SocketAddr>, bool), Errno> {
     let entry = ctx.fds.get(fd)?;
     let nonblocking = entry.nonblocking() || riflags & RECV_DONT_WAIT != 0;
-    let FdKind::Socket(s) = &entry.kind else {
-        return Err(Errno::NOTSOCK);
-    };
+    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
     match (s.state, s.ty) {
         (SocketState::Listening, _) => return Err(Errno::NOTSUP),
         (SocketState::Connected, _) | (SocketState::Bound, 2) => {}
@@ -558,7 +547,7 @@ pub fn get_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<u64, Errn
 /// by the offload thread after its queued operations.
 pub fn close_fd(ctx: &mut WasiCtx, fd: u32) -> Result<(), Errno> {
     let entry = ctx.fds.remove(fd)?;
-    if let (Some(off), FdKind::Socket(s)) = (&ctx.offload, &entry.kind) {
+    if let (Some(off), Some(s)) = (&ctx.offload, socket::of(&entry)) {
         off.close(offload::OffloadSocket {
             socket: s.socket.clone(),
             pending: s.pending.clone(),

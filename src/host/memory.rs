@@ -2,7 +2,7 @@
 //! here first: an access outside memory is `MEMVIOLATION` (78) to the guest, never a host fault
 //! (wasix-abi.md §1).
 
-use crate::wasi::errno::Errno;
+use crate::host::errno::Errno;
 
 /// A view of the calling instance's linear memory.
 pub struct GuestMemory<'a> {

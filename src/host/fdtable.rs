@@ -1,8 +1,7 @@
 //! The guest's file descriptors: one table per instance, mapping fd numbers to host resources.
 //! New fds take the lowest free number (POSIX; wasix-abi.md §7.1).
 
-use crate::wasi::errno::Errno;
-use socket2::Socket;
+use crate::host::errno::Errno;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
@@ -102,53 +101,17 @@ pub mod rights {
         | POLL_FD_READWRITE;
 }
 
-/// The lifecycle of a socket (wasix-abi.md §5.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SocketState {
-    /// Created by `sock_open`, not bound.
-    Opened,
-    Bound,
-    Listening,
-    Connected,
-    /// A TCP connect the host refused.
-    Failed,
-}
-
-/// A guest socket over a non-blocking host socket.
-pub struct SocketEntry {
-    pub socket: Arc<socket2::Socket>,
-    /// `address_family`: 1 INET4, 2 INET6.
-    pub family: u8,
-    /// `sock_type`: 1 STREAM, 2 DGRAM.
-    pub ty: u8,
-    pub state: SocketState,
-    /// Timeouts set with `sock_set_opt_time` (RECV, SEND, CONNECT, ACCEPT), in ns.
-    pub recv_timeout: Option<u64>,
-    pub send_timeout: Option<u64>,
-    pub connect_timeout: Option<u64>,
-    pub accept_timeout: Option<u64>,
-    /// Default peer of a connected UDP socket.
-    pub peer: Option<std::net::SocketAddr>,
-    /// Operations of this socket queued for the offload thread and not yet done.
-    pub pending: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl SocketEntry {
-    /// A fresh entry for a host socket.
-    pub fn new(socket: Socket, family: u8, ty: u8, state: SocketState) -> SocketEntry {
-        SocketEntry {
-            socket: Arc::new(socket),
-            family,
-            ty,
-            state,
-            recv_timeout: None,
-            send_timeout: None,
-            connect_timeout: None,
-            accept_timeout: None,
-            peer: None,
-            pending: Arc::default(),
-        }
-    }
+/// A guest socket, as the fd table sees it. The socket itself (its state machine, options and
+/// calls) belongs to [`crate::wasix`], which reaches its own type through [`GuestSocket::as_any`].
+pub trait GuestSocket: std::any::Any + Send {
+    /// The host socket behind it, for readiness waits.
+    fn host_fd(&self) -> RawFd;
+    /// `filetype::SOCKET_STREAM` or `filetype::SOCKET_DGRAM`.
+    fn filetype(&self) -> u8;
+    /// A second guest socket over the same host socket (`fd_dup`, `fd_renumber`).
+    fn duplicate(&self) -> Box<dyn GuestSocket>;
+    fn as_any(&self) -> &dyn std::any::Any;
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 /// What an fd refers to.
@@ -166,7 +129,7 @@ pub enum FdKind {
         /// For preopens: the name the guest sees (`fd_prestat_dir_name`).
         preopen: Option<String>,
     },
-    Socket(SocketEntry),
+    Socket(Box<dyn GuestSocket>),
     /// One end of a host pipe (`fd_pipe`).
     Pipe(Arc<File>),
     /// A host eventfd (`fd_event`).
@@ -208,8 +171,7 @@ impl FdEntry {
             FdKind::Stdio(_) => filetype::CHARACTER_DEVICE,
             FdKind::File { .. } => filetype::REGULAR_FILE,
             FdKind::Dir { .. } => filetype::DIRECTORY,
-            FdKind::Socket(s) if s.ty == 2 => filetype::SOCKET_DGRAM,
-            FdKind::Socket(_) => filetype::SOCKET_STREAM,
+            FdKind::Socket(s) => s.filetype(),
             FdKind::Pipe(_) | FdKind::Event(_) => filetype::UNKNOWN,
         }
     }
@@ -221,7 +183,7 @@ impl FdEntry {
             FdKind::File { file, .. } | FdKind::Pipe(file) | FdKind::Event(file) => {
                 file.as_raw_fd()
             }
-            FdKind::Socket(s) => s.socket.as_raw_fd(),
+            FdKind::Socket(s) => s.host_fd(),
             FdKind::Dir { .. } => return None,
         })
     }
@@ -238,18 +200,7 @@ impl FdEntry {
                 path: path.clone(),
                 preopen: None,
             },
-            FdKind::Socket(s) => FdKind::Socket(SocketEntry {
-                socket: s.socket.clone(),
-                family: s.family,
-                ty: s.ty,
-                state: s.state,
-                recv_timeout: s.recv_timeout,
-                send_timeout: s.send_timeout,
-                connect_timeout: s.connect_timeout,
-                accept_timeout: s.accept_timeout,
-                peer: s.peer,
-                pending: s.pending.clone(),
-            }),
+            FdKind::Socket(s) => FdKind::Socket(s.duplicate()),
             FdKind::Pipe(f) => FdKind::Pipe(f.clone()),
             FdKind::Event(f) => FdKind::Event(f.clone()),
         };

@@ -6,7 +6,7 @@
 //! registers only if there is none. The kernel drops a registration when its socket closes,
 //! so closing an fd costs no extra system call.
 
-use crate::wasi::errno::Errno;
+use crate::host::errno::Errno;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::os::fd::RawFd;

@@ -1,0 +1,14 @@
+//! The host environment shared by the WASI and WASIX namespaces: the guest's context and fd
+//! table, bounds-checked guest memory, errno values, readiness waits, the offload thread and the
+//! machinery every host call runs through. `wasi` (preview1) and `wasix` both build on it;
+//! neither depends on the other's internals.
+
+pub mod calls;
+pub mod ctx;
+pub mod errno;
+pub mod fdtable;
+pub mod memory;
+pub mod offload;
+pub mod wait;
+
+pub use ctx::{WasiCtx, WasiCtxBuilder};
