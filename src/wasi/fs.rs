@@ -11,14 +11,10 @@
 //! and without following a symlink in the final component. Errors for escaping: `NOTCAPABLE`.
 //! (A concurrent host process renaming directories could race this; guests cannot.)
 
-use crate::api::{Caller, Linker};
-use crate::error::Result;
-use crate::host::calls::host_call;
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, filetype, rights, FdEntry, FdKind};
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
-use crate::wasi::PREVIEW1;
 use std::collections::VecDeque;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, Metadata, OpenOptions};
@@ -28,8 +24,6 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-type C<'a> = Caller<'a, WasiCtx>;
 
 /// `oflags` bits (wasix-abi.md §3).
 mod oflags {
@@ -431,7 +425,7 @@ enum Positioned<'a, 'b> {
     Write(&'a [std::io::IoSlice<'b>]),
 }
 
-fn fd_pread(
+pub(crate) fn fd_pread(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
@@ -449,7 +443,7 @@ fn fd_pread(
     mem.write_u32(nread, n as u32)
 }
 
-fn fd_pwrite(
+pub(crate) fn fd_pwrite(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
@@ -471,7 +465,7 @@ fn fd_pwrite(
     mem.write_u32(nwritten, n as u32)
 }
 
-fn fd_seek(
+pub(crate) fn fd_seek(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
@@ -480,6 +474,8 @@ fn fd_seek(
     out: u32,
 ) -> Result<(), Errno> {
     mem.check(out, 8)?;
+    // The header's `whence` is one byte.
+    let whence = whence & 0xff;
     let pos = match whence {
         0 => SeekFrom::Start(u64::try_from(delta).map_err(|_| Errno::INVAL)?),
         1 => SeekFrom::Current(delta),
@@ -496,7 +492,7 @@ fn fd_seek(
     mem.write_u64(out, new)
 }
 
-fn fd_filestat_get(
+pub(crate) fn fd_filestat_get(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
@@ -517,7 +513,12 @@ fn fd_filestat_get(
     write_filestat(mem, out, &st)
 }
 
-fn fd_filestat_set_size(ctx: &mut WasiCtx, fd: u32, size: u64) -> Result<(), Errno> {
+pub(crate) fn fd_filestat_set_size(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    size: u64,
+) -> Result<(), Errno> {
     let entry = ctx.fds.get(fd)?;
     match &entry.kind {
         FdKind::File { file, .. } => {
@@ -533,16 +534,17 @@ fn fd_filestat_set_size(ctx: &mut WasiCtx, fd: u32, size: u64) -> Result<(), Err
     }
 }
 
-fn fd_filestat_set_times(
+pub(crate) fn fd_filestat_set_times(
     ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
     fd: u32,
     atim: u64,
     mtim: u64,
-    flags: u16,
+    flags: u32,
 ) -> Result<(), Errno> {
     let entry = ctx.fds.get(fd)?;
     require(entry, rights::FD_FILESTAT_SET_TIMES)?;
-    let ts = timespecs(atim, mtim, flags)?;
+    let ts = timespecs(atim, mtim, flags as u16)?;
     match &entry.kind {
         FdKind::File { file, .. } => set_times_file(file, &ts),
         FdKind::Dir { path, .. } => set_times_path(&still_there(path)?, &ts),
@@ -550,7 +552,13 @@ fn fd_filestat_set_times(
     }
 }
 
-fn fd_allocate(ctx: &mut WasiCtx, fd: u32, offset: u64, len: u64) -> Result<(), Errno> {
+pub(crate) fn fd_allocate(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    offset: u64,
+    len: u64,
+) -> Result<(), Errno> {
     let file = file_of(ctx, fd, rights::FD_ALLOCATE)?;
     let end = offset
         .checked_add(len)
@@ -563,8 +571,16 @@ fn fd_allocate(ctx: &mut WasiCtx, fd: u32, offset: u64, len: u64) -> Result<(), 
     Ok(())
 }
 
-fn fd_advise(ctx: &mut WasiCtx, fd: u32, offset: u64, len: u64, advice: u32) -> Result<(), Errno> {
-    if advice > 5 {
+pub(crate) fn fd_advise(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    offset: u64,
+    len: u64,
+    advice: u32,
+) -> Result<(), Errno> {
+    // The header's `advice` is one byte.
+    if advice & 0xff > 5 {
         return Err(Errno::INVAL);
     }
     offset.checked_add(len).ok_or(Errno::INVAL)?;
@@ -572,7 +588,24 @@ fn fd_advise(ctx: &mut WasiCtx, fd: u32, offset: u64, len: u64, advice: u32) -> 
     file_of(ctx, fd, rights::FD_ADVISE).map(drop)
 }
 
-fn fd_sync(ctx: &mut WasiCtx, fd: u32, data_only: bool) -> Result<(), Errno> {
+pub(crate) fn fd_tell(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    fd_seek(ctx, mem, fd, 0, 1, out)
+}
+
+pub(crate) fn fd_sync(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
+    sync(ctx, fd, false)
+}
+
+pub(crate) fn fd_datasync(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
+    sync(ctx, fd, true)
+}
+
+fn sync(ctx: &mut WasiCtx, fd: u32, data_only: bool) -> Result<(), Errno> {
     let entry = ctx.fds.get(fd)?;
     require(
         entry,
@@ -635,7 +668,7 @@ fn list_dir(path: &Path) -> Result<Vec<DirEnt>, Errno> {
     Ok(all)
 }
 
-fn fd_readdir(
+pub(crate) fn fd_readdir(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
@@ -678,19 +711,21 @@ fn fd_readdir(
 // ---------------------------------------------------------------------------------------------
 
 #[allow(clippy::too_many_arguments)]
-fn path_open(
+pub(crate) fn path_open(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     dirfd: u32,
     lookup: u32,
     path_ptr: u32,
     path_len: u32,
-    oflags: u16,
+    oflags: u32,
     base: u64,
     inheriting: u64,
-    flags: u16,
+    flags: u32,
     out: u32,
 ) -> Result<(), Errno> {
+    // The header's `oflags` and `fdflags` are 16 bits wide.
+    let (oflags, flags) = (oflags as u16, flags as u16);
     mem.check(out, 4)?;
     let path = read_path(mem, path_ptr, path_len)?;
     let creat = oflags & oflags::CREAT != 0;
@@ -823,7 +858,7 @@ fn path_open(
     mem.write_u32(out, fd)
 }
 
-fn path_filestat_get(
+pub(crate) fn path_filestat_get(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     dirfd: u32,
@@ -846,7 +881,7 @@ fn path_filestat_get(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn path_filestat_set_times(
+pub(crate) fn path_filestat_set_times(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     dirfd: u32,
@@ -855,8 +890,9 @@ fn path_filestat_set_times(
     len: u32,
     atim: u64,
     mtim: u64,
-    flags: u16,
+    flags: u32,
 ) -> Result<(), Errno> {
+    let flags = flags as u16;
     let path = read_path(mem, path, len)?;
     let (root, _) = dir_fd(ctx, dirfd, rights::PATH_FILESTAT_SET_TIMES)?;
     let ts = timespecs(atim, mtim, flags)?;
@@ -893,7 +929,7 @@ fn path_op(
     Ok(())
 }
 
-fn path_create_directory(
+pub(crate) fn path_create_directory(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     dirfd: u32,
@@ -912,7 +948,7 @@ fn path_create_directory(
     )
 }
 
-fn path_remove_directory(
+pub(crate) fn path_remove_directory(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     dirfd: u32,
@@ -931,7 +967,7 @@ fn path_remove_directory(
     )
 }
 
-fn path_unlink_file(
+pub(crate) fn path_unlink_file(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     dirfd: u32,
@@ -951,7 +987,7 @@ fn path_unlink_file(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn path_rename(
+pub(crate) fn path_rename(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     old_fd: u32,
@@ -975,7 +1011,7 @@ fn path_rename(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn path_link(
+pub(crate) fn path_link(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     old_fd: u32,
@@ -1008,7 +1044,7 @@ fn path_link(
     Ok(())
 }
 
-fn path_symlink(
+pub(crate) fn path_symlink(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     old: u32,
@@ -1039,7 +1075,7 @@ fn path_symlink(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn path_readlink(
+pub(crate) fn path_readlink(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     dirfd: u32,
@@ -1069,240 +1105,6 @@ fn path_readlink(
 // ---------------------------------------------------------------------------------------------
 // Registration
 // ---------------------------------------------------------------------------------------------
-
-pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
-    let m = PREVIEW1;
-    linker.func_wrap(
-        m,
-        "fd_pread",
-        |mut c: C, fd: u32, iovs: u32, len: u32, offset: u64, nread: u32| {
-            host_call!(&mut c, "fd_pread", [fd, len, offset], |ctx, mem| {
-                fd_pread(ctx, mem, fd, iovs, len, offset, nread)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_pwrite",
-        |mut c: C, fd: u32, iovs: u32, len: u32, offset: u64, nwritten: u32| {
-            host_call!(&mut c, "fd_pwrite", [fd, len, offset], |ctx, mem| {
-                fd_pwrite(ctx, mem, fd, iovs, len, offset, nwritten)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_seek",
-        |mut c: C, fd: u32, delta: i64, whence: u32, out: u32| {
-            host_call!(&mut c, "fd_seek", [fd, whence], |ctx, mem| {
-                fd_seek(ctx, mem, fd, delta, whence & 0xff, out)
-            })
-        },
-    )?;
-    linker.func_wrap(m, "fd_tell", |mut c: C, fd: u32, out: u32| {
-        host_call!(&mut c, "fd_tell", [fd], |ctx, mem| fd_seek(
-            ctx, mem, fd, 0, 1, out
-        ))
-    })?;
-    linker.func_wrap(m, "fd_sync", |mut c: C, fd: u32| {
-        host_call!(&mut c, "fd_sync", [fd], |ctx, _| fd_sync(ctx, fd, false))
-    })?;
-    linker.func_wrap(m, "fd_datasync", |mut c: C, fd: u32| {
-        host_call!(&mut c, "fd_datasync", [fd], |ctx, _| fd_sync(ctx, fd, true))
-    })?;
-    linker.func_wrap(
-        m,
-        "fd_advise",
-        |mut c: C, fd: u32, offset: u64, len: u64, advice: u32| {
-            host_call!(&mut c, "fd_advise", [fd, offset, len], |ctx, _| {
-                fd_advise(ctx, fd, offset, len, advice & 0xff)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_allocate",
-        |mut c: C, fd: u32, offset: u64, len: u64| {
-            host_call!(&mut c, "fd_allocate", [fd, offset, len], |ctx, _| {
-                fd_allocate(ctx, fd, offset, len)
-            })
-        },
-    )?;
-    linker.func_wrap(m, "fd_filestat_get", |mut c: C, fd: u32, out: u32| {
-        host_call!(&mut c, "fd_filestat_get", [fd], |ctx, mem| fd_filestat_get(
-            ctx, mem, fd, out
-        ))
-    })?;
-    linker.func_wrap(m, "fd_filestat_set_size", |mut c: C, fd: u32, size: u64| {
-        host_call!(&mut c, "fd_filestat_set_size", [fd, size], |ctx, _| {
-            fd_filestat_set_size(ctx, fd, size)
-        })
-    })?;
-    linker.func_wrap(
-        m,
-        "fd_filestat_set_times",
-        |mut c: C, fd: u32, atim: u64, mtim: u64, flags: u32| {
-            host_call!(&mut c, "fd_filestat_set_times", [fd, flags], |ctx, _| {
-                fd_filestat_set_times(ctx, fd, atim, mtim, flags as u16)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_readdir",
-        |mut c: C, fd: u32, buf: u32, buf_len: u32, cookie: u64, used: u32| {
-            host_call!(&mut c, "fd_readdir", [fd], |ctx, mem| {
-                fd_readdir(ctx, mem, fd, buf, buf_len, cookie, used)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_open",
-        |mut c: C,
-         dirfd: u32,
-         lookup: u32,
-         path: u32,
-         len: u32,
-         oflags: u32,
-         base: u64,
-         inheriting: u64,
-         flags: u32,
-         out: u32| {
-            host_call!(
-                &mut c,
-                "path_open",
-                [dirfd, len, oflags, flags],
-                |ctx, mem| {
-                    path_open(
-                        ctx,
-                        mem,
-                        dirfd,
-                        lookup,
-                        path,
-                        len,
-                        oflags as u16,
-                        base,
-                        inheriting,
-                        flags as u16,
-                        out,
-                    )
-                }
-            )
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_filestat_get",
-        |mut c: C, dirfd: u32, lookup: u32, path: u32, len: u32, out: u32| {
-            host_call!(&mut c, "path_filestat_get", [dirfd, len], |ctx, mem| {
-                path_filestat_get(ctx, mem, dirfd, lookup, path, len, out)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_filestat_set_times",
-        |mut c: C,
-         dirfd: u32,
-         lookup: u32,
-         path: u32,
-         len: u32,
-         atim: u64,
-         mtim: u64,
-         flags: u32| {
-            host_call!(
-                &mut c,
-                "path_filestat_set_times",
-                [dirfd, len, flags],
-                |ctx, mem| {
-                    path_filestat_set_times(
-                        ctx,
-                        mem,
-                        dirfd,
-                        lookup,
-                        path,
-                        len,
-                        atim,
-                        mtim,
-                        flags as u16,
-                    )
-                }
-            )
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_create_directory",
-        |mut c: C, dirfd: u32, path: u32, len: u32| {
-            host_call!(&mut c, "path_create_directory", [dirfd, len], |ctx, mem| {
-                path_create_directory(ctx, mem, dirfd, path, len)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_remove_directory",
-        |mut c: C, dirfd: u32, path: u32, len: u32| {
-            host_call!(&mut c, "path_remove_directory", [dirfd, len], |ctx, mem| {
-                path_remove_directory(ctx, mem, dirfd, path, len)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_unlink_file",
-        |mut c: C, dirfd: u32, path: u32, len: u32| {
-            host_call!(&mut c, "path_unlink_file", [dirfd, len], |ctx, mem| {
-                path_unlink_file(ctx, mem, dirfd, path, len)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_rename",
-        |mut c: C, old_fd: u32, old: u32, old_len: u32, new_fd: u32, new: u32, new_len: u32| {
-            host_call!(&mut c, "path_rename", [old_fd, new_fd], |ctx, mem| {
-                path_rename(ctx, mem, old_fd, old, old_len, new_fd, new, new_len)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_link",
-        |mut c: C,
-         old_fd: u32,
-         lookup: u32,
-         old: u32,
-         old_len: u32,
-         new_fd: u32,
-         new: u32,
-         new_len: u32| {
-            host_call!(&mut c, "path_link", [old_fd, new_fd], |ctx, mem| {
-                path_link(ctx, mem, old_fd, lookup, old, old_len, new_fd, new, new_len)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_symlink",
-        |mut c: C, old: u32, old_len: u32, dirfd: u32, new: u32, new_len: u32| {
-            host_call!(&mut c, "path_symlink", [dirfd], |ctx, mem| {
-                path_symlink(ctx, mem, old, old_len, dirfd, new, new_len)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_readlink",
-        |mut c: C, dirfd: u32, path: u32, len: u32, buf: u32, buf_len: u32, used: u32| {
-            host_call!(&mut c, "path_readlink", [dirfd, len], |ctx, mem| {
-                path_readlink(ctx, mem, dirfd, path, len, buf, buf_len, used)
-            })
-        },
-    )?;
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

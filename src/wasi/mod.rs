@@ -5,8 +5,13 @@
 //!
 //! ABI reference: ../shared/docs/wasix-abi.md (signatures §6, layouts §4, errno §2).
 
+pub mod args;
+pub mod clock;
 pub mod fs;
+pub mod io;
+pub mod poll;
 pub mod preview1;
+pub mod proc;
 
 pub use crate::host::{errno, fdtable, memory, wait, WasiCtx, WasiCtxBuilder};
 
@@ -19,7 +24,6 @@ pub const PREVIEW1: &str = "wasi_snapshot_preview1";
 /// Defines every `wasi_snapshot_preview1` and `wasix_32v1` function in `linker`.
 pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
     preview1::add_to_linker(linker)?;
-    fs::add_to_linker(linker)?;
     crate::wasix::add_to_linker(linker)?;
     Ok(())
 }

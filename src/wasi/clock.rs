@@ -1,0 +1,76 @@
+//! Clocks and randomness: `clock_res_get`, `clock_time_get`, `random_get`.
+
+use crate::host::errno::Errno;
+use crate::host::memory::GuestMemory;
+use crate::host::WasiCtx;
+
+pub(crate) fn clock_id(id: u32) -> Result<libc::clockid_t, Errno> {
+    Ok(match id {
+        0 => libc::CLOCK_REALTIME,
+        1 => libc::CLOCK_MONOTONIC,
+        2 => libc::CLOCK_PROCESS_CPUTIME_ID,
+        3 => libc::CLOCK_THREAD_CPUTIME_ID,
+        _ => return Err(Errno::INVAL),
+    })
+}
+
+/// Current time of a WASI clock in ns.
+pub fn clock_now(id: u32) -> Result<u64, Errno> {
+    let clock = clock_id(id)?;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Err(Errno::from_io(&std::io::Error::last_os_error()));
+    }
+    Ok(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+fn clock_res(id: u32) -> Result<u64, Errno> {
+    let clock = clock_id(id)?;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_getres writes the timespec we pass.
+    if unsafe { libc::clock_getres(clock, &mut ts) } != 0 {
+        return Err(Errno::from_io(&std::io::Error::last_os_error()));
+    }
+    Ok((ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64).max(1))
+}
+
+/// `clock_res_get`.
+pub(crate) fn clock_res_get(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    id: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 8)?;
+    mem.write_u64(out, clock_res(id)?)
+}
+
+/// `clock_time_get`.
+pub(crate) fn clock_time_get(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    id: u32,
+    _precision: u64,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 8)?;
+    mem.write_u64(out, clock_now(id)?)
+}
+
+/// `random_get`.
+pub(crate) fn random_get(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    buf: u32,
+    len: u32,
+) -> Result<(), Errno> {
+    let b = mem.slice_mut(buf, len)?;
+    getrandom::fill(b).map_err(|_| Errno::IO)
+}

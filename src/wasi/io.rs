@@ -1,0 +1,276 @@
+//! Fd I/O and fd state: `fd_read`, `fd_write`, `fd_close`, `fd_fdstat_*`, preopen discovery
+//! (`fd_prestat_*`) and `fd_renumber`. Sockets are [`crate::wasix`]'s: their reads, writes and
+//! closes go there.
+
+use crate::host::errno::Errno;
+use crate::host::fdtable::{fdflags, rights, FdEntry, FdKind};
+use crate::host::memory::{GuestMemory, IoVec};
+use crate::host::WasiCtx;
+use mio::Interest;
+use std::io::{Read, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::{FromRawFd, RawFd};
+
+/// A `File` view of a host fd we do not own (stdio): never closed on drop.
+fn borrowed_file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
+    // SAFETY: the fd stays open for the life of the process; ManuallyDrop prevents closing it.
+    ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// Writes the iovecs to fd with one gathering host write where the kind allows.
+pub fn fd_write_iovs(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: &[IoVec],
+) -> Result<u32, Errno> {
+    let entry = ctx.fds.get(fd)?;
+    let nonblocking = entry.nonblocking();
+    let n = match &entry.kind {
+        FdKind::Stdio(h) => {
+            let slices = mem.gather(iovs);
+            let mut f = borrowed_file(*h);
+            f.write_vectored(&slices)?
+        }
+        FdKind::File { file, .. } => {
+            if entry.rights_base & rights::FD_WRITE == 0 {
+                return Err(Errno::NOTCAPABLE);
+            }
+            let slices = mem.gather(iovs);
+            (&**file).write_vectored(&slices)?
+        }
+        FdKind::Pipe(file) | FdKind::Event(file) => {
+            let file = file.clone();
+            let host = entry.host_fd().unwrap();
+            loop {
+                let slices = mem.gather(iovs);
+                match (&*file).write_vectored(&slices) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
+                        ctx.waiter.wait(host, Interest::WRITABLE, None)?;
+                    }
+                    r => break r?,
+                }
+            }
+        }
+        FdKind::Socket(_) => return crate::wasix::net::send(ctx, mem, fd, iovs, 0),
+        FdKind::Dir { .. } => return Err(Errno::ISDIR),
+    };
+    Ok(n as u32)
+}
+
+/// Reads into the iovecs from fd, with one scattering host read where the kind allows.
+pub fn fd_read_iovs(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: &[IoVec],
+) -> Result<u32, Errno> {
+    let entry = ctx.fds.get(fd)?;
+    let nonblocking = entry.nonblocking();
+    let read = |mut f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<usize> {
+        mem.read_into(iovs, |bufs| f.read_vectored(bufs).map(|n| (n, ())))
+            .map(|(n, ())| n)
+    };
+    let n = match &entry.kind {
+        FdKind::Stdio(h) => read(&borrowed_file(*h), mem)?,
+        FdKind::File { file, .. } => {
+            if entry.rights_base & rights::FD_READ == 0 {
+                return Err(Errno::NOTCAPABLE);
+            }
+            read(file, mem)?
+        }
+        FdKind::Pipe(file) | FdKind::Event(file) => {
+            let file = file.clone();
+            let host = entry.host_fd().unwrap();
+            loop {
+                match read(&file, mem) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
+                        ctx.waiter.wait(host, Interest::READABLE, None)?;
+                    }
+                    r => break r?,
+                }
+            }
+        }
+        FdKind::Socket(_) => return crate::wasix::net::recv(ctx, mem, fd, iovs, 0).map(|(n, _)| n),
+        FdKind::Dir { .. } => return Err(Errno::ISDIR),
+    };
+    Ok(n as u32)
+}
+
+/// Writes the 24-byte `fdstat` of `entry` at `ptr`.
+pub fn write_fdstat(mem: &mut GuestMemory, ptr: u32, entry: &FdEntry) -> Result<(), Errno> {
+    let mut b = [0u8; 24];
+    b[0] = entry.filetype();
+    b[2..4].copy_from_slice(&entry.flags.to_le_bytes());
+    b[8..16].copy_from_slice(&entry.rights_base.to_le_bytes());
+    b[16..24].copy_from_slice(&entry.rights_inheriting.to_le_bytes());
+    mem.write_bytes(ptr, &b)
+}
+
+fn set_fd_flags(ctx: &mut WasiCtx, fd: u32, flags: u16) -> Result<(), Errno> {
+    let entry = ctx.fds.get_mut(fd)?;
+    let known =
+        fdflags::APPEND | fdflags::DSYNC | fdflags::NONBLOCK | fdflags::RSYNC | fdflags::SYNC;
+    let flags = flags & known;
+    if let FdKind::File { file, .. } = &entry.kind {
+        // APPEND reaches the host file; sockets, pipes and events stay non-blocking on the
+        // host and NONBLOCK only changes how wasix-rt waits.
+        use std::os::fd::AsRawFd;
+        let h = file.as_raw_fd();
+        // SAFETY: fcntl on an fd we own, with plain integer arguments.
+        unsafe {
+            let cur = libc::fcntl(h, libc::F_GETFL);
+            let new = if flags & fdflags::APPEND != 0 {
+                cur | libc::O_APPEND
+            } else {
+                cur & !libc::O_APPEND
+            };
+            if cur >= 0 {
+                libc::fcntl(h, libc::F_SETFL, new);
+            }
+        }
+    }
+    entry.flags = flags;
+    Ok(())
+}
+
+/// `fd_renumber(from, to)`: closes `to` and moves `from` there (preview1 semantics: `from` is
+/// closed afterwards).
+fn renumber(ctx: &mut WasiCtx, from: u32, to: u32) -> Result<(), Errno> {
+    ctx.fds.get(from)?;
+    ctx.fds.get(to)?;
+    if from == to {
+        return Ok(());
+    }
+    let entry = ctx.fds.remove(from)?;
+    ctx.fds.insert_at(to, entry)?;
+    Ok(())
+}
+
+/// `fd_write`.
+pub(crate) fn fd_write(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    nwritten: u32,
+) -> Result<(), Errno> {
+    mem.check(nwritten, 4)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let n = fd_write_iovs(ctx, mem, fd, &iovs)?;
+    tracing::Span::current().record("nbytes", n);
+    mem.write_u32(nwritten, n)
+}
+
+/// `fd_read`.
+pub(crate) fn fd_read(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    nread: u32,
+) -> Result<(), Errno> {
+    mem.check(nread, 4)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let n = fd_read_iovs(ctx, mem, fd, &iovs)?;
+    tracing::Span::current().record("nbytes", n);
+    mem.write_u32(nread, n)
+}
+
+/// `fd_close`.
+pub(crate) fn fd_close(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
+    crate::wasix::net::close_fd(ctx, fd)
+}
+
+/// `fd_fdstat_get`.
+pub(crate) fn fd_fdstat_get(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 24)?;
+    write_fdstat(mem, out, ctx.fds.get(fd)?)
+}
+
+/// `fd_fdstat_set_flags`.
+pub(crate) fn fd_fdstat_set_flags(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    flags: u32,
+) -> Result<(), Errno> {
+    set_fd_flags(ctx, fd, flags as u16)
+}
+
+/// `fd_fdstat_set_rights`.
+pub(crate) fn fd_fdstat_set_rights(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    base: u64,
+    inheriting: u64,
+) -> Result<(), Errno> {
+    let e = ctx.fds.get_mut(fd)?;
+    // Rights can only be dropped, never gained.
+    if base & !e.rights_base != 0 || inheriting & !e.rights_inheriting != 0 {
+        return Err(Errno::NOTCAPABLE);
+    }
+    e.rights_base = base;
+    e.rights_inheriting = inheriting;
+    Ok(())
+}
+
+/// `fd_prestat_get`.
+pub(crate) fn fd_prestat_get(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 8)?;
+    match &ctx.fds.get(fd)?.kind {
+        FdKind::Dir {
+            preopen: Some(name),
+            ..
+        } => {
+            mem.write_u32(out, 0)?;
+            mem.write_u32(out + 4, name.len() as u32)
+        }
+        _ => Err(Errno::BADF),
+    }
+}
+
+/// `fd_prestat_dir_name`.
+pub(crate) fn fd_prestat_dir_name(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    buf: u32,
+    len: u32,
+) -> Result<(), Errno> {
+    match &ctx.fds.get(fd)?.kind {
+        FdKind::Dir {
+            preopen: Some(name),
+            ..
+        } => {
+            if (len as usize) < name.len() {
+                return Err(Errno::NAMETOOLONG);
+            }
+            mem.write_bytes(buf, name.as_bytes())
+        }
+        _ => Err(Errno::BADF),
+    }
+}
+
+/// `fd_renumber`.
+pub(crate) fn fd_renumber(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    from: u32,
+    to: u32,
+) -> Result<(), Errno> {
+    renumber(ctx, from, to)
+}

@@ -1,0 +1,308 @@
+//! The `sock_*` calls: guest pointers and layouts in and out, the socket operations of
+//! [`crate::wasix::net`] in between (wasix-abi.md §5.1).
+
+use crate::host::errno::Errno;
+use crate::host::memory::GuestMemory;
+use crate::host::WasiCtx;
+use crate::wasix::net;
+
+/// Writes `addr` as an `addr_port` at `ptr`.
+fn write_addr(
+    mem: &mut GuestMemory,
+    ptr: u32,
+    addr: &std::net::SocketAddr,
+) -> std::result::Result<(), Errno> {
+    mem.write_bytes(ptr, &net::encode_addr(addr))
+}
+
+/// `sock_open`.
+pub(crate) fn sock_open(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    af: u32,
+    ty: u32,
+    proto: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 4)?;
+    let fd = net::sock_open(ctx, af, ty, proto)?;
+    mem.write_u32(out, fd)
+}
+
+/// `sock_bind`.
+pub(crate) fn sock_bind(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    addr: u32,
+) -> Result<(), Errno> {
+    let a = net::read_addr(mem, addr)?;
+    net::sock_bind(ctx, fd, a)
+}
+
+/// `sock_listen`.
+pub(crate) fn sock_listen(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    backlog: i32,
+) -> Result<(), Errno> {
+    net::sock_listen(ctx, fd, backlog)
+}
+
+/// `sock_accept_v2`.
+pub(crate) fn sock_accept_v2(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    flags: u32,
+    out_fd: u32,
+    out_addr: u32,
+) -> Result<(), Errno> {
+    mem.check(out_fd, 4)?;
+    mem.check(out_addr, net::ADDR_PORT_SIZE)?;
+    let (new, peer) = net::sock_accept(ctx, fd, flags)?;
+    mem.write_u32(out_fd, new)?;
+    write_addr(mem, out_addr, &peer)
+}
+
+/// `sock_accept` of preview1 (no peer address).
+pub(crate) fn sock_accept_p1(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    flags: u32,
+    out_fd: u32,
+) -> Result<(), Errno> {
+    mem.check(out_fd, 4)?;
+    let (new, _) = net::sock_accept(ctx, fd, flags)?;
+    mem.write_u32(out_fd, new)
+}
+
+/// `sock_connect`.
+pub(crate) fn sock_connect(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    addr: u32,
+) -> Result<(), Errno> {
+    let a = net::read_addr(mem, addr)?;
+    net::sock_connect(ctx, fd, a)
+}
+
+/// `sock_send`.
+pub(crate) fn sock_send(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    flags: u32,
+    nsent: u32,
+) -> Result<(), Errno> {
+    mem.check(nsent, 4)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let n = net::send(ctx, mem, fd, &iovs, flags)?;
+    tracing::Span::current().record("nbytes", n);
+    mem.write_u32(nsent, n)
+}
+
+/// `sock_send_to`.
+// The parameters are the call's, as `api_wasix.h` declares it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sock_send_to(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    flags: u32,
+    addr: u32,
+    nsent: u32,
+) -> Result<(), Errno> {
+    mem.check(nsent, 4)?;
+    let to = net::read_addr(mem, addr)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let n = net::send_to(ctx, mem, fd, &iovs, flags, Some(to))?;
+    tracing::Span::current().record("nbytes", n);
+    mem.write_u32(nsent, n)
+}
+
+/// `sock_recv`.
+// The parameters are the call's, as `api_wasix.h` declares it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sock_recv(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    flags: u32,
+    nread: u32,
+    roflags: u32,
+) -> Result<(), Errno> {
+    mem.check(nread, 4)?;
+    mem.check(roflags, 2)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let (n, truncated) = net::recv(ctx, mem, fd, &iovs, flags)?;
+    tracing::Span::current().record("nbytes", n);
+    mem.write_u32(nread, n)?;
+    mem.write_u16(roflags, truncated as u16)
+}
+
+/// `sock_recv_from`.
+// The parameters are the call's, as `api_wasix.h` declares it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sock_recv_from(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    flags: u32,
+    nread: u32,
+    roflags: u32,
+    addr: u32,
+) -> Result<(), Errno> {
+    mem.check(nread, 4)?;
+    mem.check(roflags, 2)?;
+    mem.check(addr, net::ADDR_PORT_SIZE)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let (n, from, truncated) = net::recv_from(ctx, mem, fd, &iovs, flags)?;
+    tracing::Span::current().record("nbytes", n);
+    mem.write_u32(nread, n)?;
+    mem.write_u16(roflags, truncated as u16)?;
+    let from = from.unwrap_or_else(net::unspecified_v4);
+    write_addr(mem, addr, &from)
+}
+
+/// `sock_shutdown`.
+pub(crate) fn sock_shutdown(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    how: u32,
+) -> Result<(), Errno> {
+    net::sock_shutdown(ctx, fd, how)
+}
+
+/// `sock_status`.
+pub(crate) fn sock_status(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 1)?;
+    let s = net::sock_status(ctx, fd)?;
+    mem.write_u8(out, s)
+}
+
+/// `sock_addr_local`.
+pub(crate) fn sock_addr_local(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, net::ADDR_PORT_SIZE)?;
+    let a = net::sock_addr_local(ctx, fd)?;
+    write_addr(mem, out, &a)
+}
+
+/// `sock_addr_peer`.
+pub(crate) fn sock_addr_peer(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, net::ADDR_PORT_SIZE)?;
+    let a = net::sock_addr_peer(ctx, fd)?;
+    write_addr(mem, out, &a)
+}
+
+/// `sock_set_opt_flag`.
+pub(crate) fn sock_set_opt_flag(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    opt: u32,
+    flag: u32,
+) -> Result<(), Errno> {
+    net::set_opt_flag(ctx, fd, opt, flag & 0xff == 1)
+}
+
+/// `sock_get_opt_flag`.
+pub(crate) fn sock_get_opt_flag(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    opt: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 1)?;
+    let f = net::get_opt_flag(ctx, fd, opt)?;
+    mem.write_u8(out, f as u8)
+}
+
+/// `sock_set_opt_time`.
+pub(crate) fn sock_set_opt_time(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    opt: u32,
+    time: u32,
+) -> Result<(), Errno> {
+    mem.check(time, 16)?;
+    let tag = mem.read_u8(time)?;
+    let value = mem.read_u64(time + 8)?;
+    let v = match tag {
+        0 => None,
+        1 => Some(value),
+        _ => return Err(Errno::INVAL),
+    };
+    net::set_opt_time(ctx, fd, opt, v)
+}
+
+/// `sock_get_opt_time`.
+pub(crate) fn sock_get_opt_time(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    opt: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 16)?;
+    let v = net::get_opt_time(ctx, fd, opt)?;
+    let mut b = [0u8; 16];
+    if let Some(ns) = v {
+        b[0] = 1;
+        b[8..16].copy_from_slice(&ns.to_le_bytes());
+    }
+    mem.write_bytes(out, &b)
+}
+
+/// `sock_set_opt_size`.
+pub(crate) fn sock_set_opt_size(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    opt: u32,
+    size: u64,
+) -> Result<(), Errno> {
+    net::set_opt_size(ctx, fd, opt, size)
+}
+
+/// `sock_get_opt_size`.
+pub(crate) fn sock_get_opt_size(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    opt: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 8)?;
+    let v = net::get_opt_size(ctx, fd, opt)?;
+    mem.write_u64(out, v)
+}
