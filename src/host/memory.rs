@@ -2,6 +2,7 @@
 //! here first: an access outside memory is `MEMVIOLATION` (78) to the guest, never a host fault
 //! (wasix-abi.md §1).
 
+use crate::host::abi;
 use crate::host::errno::Errno;
 
 /// A view of the calling instance's linear memory.
@@ -78,19 +79,45 @@ impl<'a> GuestMemory<'a> {
         Ok(())
     }
 
+    /// Reads a guest ABI structure ([`crate::host::abi`]) at `ptr` (any alignment).
+    pub fn read<T: bytemuck::Pod>(&self, ptr: u32) -> Result<T, Errno> {
+        Ok(bytemuck::pod_read_unaligned(
+            self.slice(ptr, std::mem::size_of::<T>() as u32)?,
+        ))
+    }
+
+    /// Writes a guest ABI structure ([`crate::host::abi`]) at `ptr` (any alignment).
+    pub fn write<T: bytemuck::Pod>(&mut self, ptr: u32, value: &T) -> Result<(), Errno> {
+        self.write_bytes(ptr, bytemuck::bytes_of(value))
+    }
+
+    /// Checks that an array of `count` structures `T` at `ptr` lies in memory.
+    pub fn check_array<T>(&self, ptr: u32, count: u32) -> Result<(), Errno> {
+        let len = count
+            .checked_mul(std::mem::size_of::<T>() as u32)
+            .ok_or(Errno::MEMVIOLATION)?;
+        self.check(ptr, len)
+    }
+
     /// Reads a guest string (UTF-8, not NUL-terminated).
     pub fn read_str(&self, ptr: u32, len: u32) -> Result<&str, Errno> {
         std::str::from_utf8(self.slice(ptr, len)?).map_err(|_| Errno::ILSEQ)
     }
 
-    /// Reads an array of `count` iovecs (8 bytes each) at `ptr` and checks every buffer.
+    /// Reads an array of `count` iovecs ([`abi::Iovec`], 8 bytes each) at `ptr` and checks
+    /// every buffer.
     pub fn iovecs(&self, ptr: u32, count: u32) -> Result<Vec<IoVec>, Errno> {
-        let raw = self.slice(ptr, count.checked_mul(8).ok_or(Errno::MEMVIOLATION)?)?;
+        const SIZE: usize = std::mem::size_of::<abi::Iovec>();
+        let raw = self.slice(
+            ptr,
+            count.checked_mul(SIZE as u32).ok_or(Errno::MEMVIOLATION)?,
+        )?;
         let mut out = Vec::with_capacity(count as usize);
-        for c in raw.chunks_exact(8) {
+        for c in raw.chunks_exact(SIZE) {
+            let iov: abi::Iovec = bytemuck::pod_read_unaligned(c);
             let v = IoVec {
-                buf: u32::from_le_bytes(c[0..4].try_into().unwrap()),
-                len: u32::from_le_bytes(c[4..8].try_into().unwrap()),
+                buf: iov.buf,
+                len: iov.buf_len,
             };
             self.check(v.buf, v.len)?;
             out.push(v);

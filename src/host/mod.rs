@@ -3,6 +3,7 @@
 //! machinery every host call runs through. `wasi` (preview1) and `wasix` both build on it;
 //! neither depends on the other's internals.
 
+pub mod abi;
 pub mod calls;
 pub mod ctx;
 pub mod errno;

@@ -1,15 +1,16 @@
 //! Clocks and randomness: `clock_res_get`, `clock_time_get`, `random_get`.
 
+use crate::host::abi::clockid;
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 
 pub(crate) fn clock_id(id: u32) -> Result<libc::clockid_t, Errno> {
     Ok(match id {
-        0 => libc::CLOCK_REALTIME,
-        1 => libc::CLOCK_MONOTONIC,
-        2 => libc::CLOCK_PROCESS_CPUTIME_ID,
-        3 => libc::CLOCK_THREAD_CPUTIME_ID,
+        clockid::REALTIME => libc::CLOCK_REALTIME,
+        clockid::MONOTONIC => libc::CLOCK_MONOTONIC,
+        clockid::PROCESS_CPUTIME_ID => libc::CLOCK_PROCESS_CPUTIME_ID,
+        clockid::THREAD_CPUTIME_ID => libc::CLOCK_THREAD_CPUTIME_ID,
         _ => return Err(Errno::INVAL),
     })
 }

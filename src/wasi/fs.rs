@@ -11,6 +11,7 @@
 //! and without following a symlink in the final component. Errors for escaping: `NOTCAPABLE`.
 //! (A concurrent host process renaming directories could race this; guests cannot.)
 
+use crate::host::abi::{fstflags, oflags, whence, Dirent, Filestat};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, filetype, rights, FdEntry, FdKind};
 use crate::host::memory::GuestMemory;
@@ -25,30 +26,10 @@ use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// `oflags` bits (wasix-abi.md §3).
-mod oflags {
-    pub const CREAT: u16 = 1;
-    pub const DIRECTORY: u16 = 2;
-    pub const EXCL: u16 = 4;
-    pub const TRUNC: u16 = 8;
-}
-
-/// `fstflags` bits (wasix-abi.md §3).
-mod fstflags {
-    pub const ATIM: u16 = 1;
-    pub const ATIM_NOW: u16 = 2;
-    pub const MTIM: u16 = 4;
-    pub const MTIM_NOW: u16 = 8;
-}
-
-/// `lookupflags` SYMLINK_FOLLOW.
 const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
 
 /// Symlinks one resolution may expand before giving up with `LOOP` (Linux's limit).
 const MAX_SYMLINKS: usize = 40;
-
-const FILESTAT_SIZE: u32 = 64;
-const DIRENT_SIZE: usize = 24;
 
 // ---------------------------------------------------------------------------------------------
 // Path resolution
@@ -274,45 +255,19 @@ fn timestamp(secs: i64, nsec: i64) -> u64 {
     ns.clamp(0, u64::MAX as i128) as u64
 }
 
-/// The 64-byte `filestat` (wasix-abi.md §4).
-#[derive(Default)]
-struct Filestat {
-    dev: u64,
-    ino: u64,
-    filetype: u8,
-    nlink: u64,
-    size: u64,
-    atim: u64,
-    mtim: u64,
-    ctim: u64,
-}
-
-impl From<&Metadata> for Filestat {
-    fn from(m: &Metadata) -> Filestat {
-        Filestat {
-            dev: m.dev(),
-            ino: m.ino(),
-            filetype: filetype_of(m.file_type()),
-            nlink: m.nlink(),
-            size: m.size(),
-            atim: timestamp(m.atime(), m.atime_nsec()),
-            mtim: timestamp(m.mtime(), m.mtime_nsec()),
-            ctim: timestamp(m.ctime(), m.ctime_nsec()),
-        }
+/// The `filestat` of host metadata.
+fn filestat(m: &Metadata) -> Filestat {
+    Filestat {
+        dev: m.dev(),
+        ino: m.ino(),
+        filetype: filetype_of(m.file_type()),
+        nlink: m.nlink(),
+        size: m.size(),
+        atim: timestamp(m.atime(), m.atime_nsec()),
+        mtim: timestamp(m.mtime(), m.mtime_nsec()),
+        ctim: timestamp(m.ctime(), m.ctime_nsec()),
+        ..Filestat::default()
     }
-}
-
-fn write_filestat(mem: &mut GuestMemory, ptr: u32, st: &Filestat) -> Result<(), Errno> {
-    let mut b = [0u8; FILESTAT_SIZE as usize];
-    b[0..8].copy_from_slice(&st.dev.to_le_bytes());
-    b[8..16].copy_from_slice(&st.ino.to_le_bytes());
-    b[16] = st.filetype;
-    b[24..32].copy_from_slice(&st.nlink.to_le_bytes());
-    b[32..40].copy_from_slice(&st.size.to_le_bytes());
-    b[40..48].copy_from_slice(&st.atim.to_le_bytes());
-    b[48..56].copy_from_slice(&st.mtim.to_le_bytes());
-    b[56..64].copy_from_slice(&st.ctim.to_le_bytes());
-    mem.write_bytes(ptr, &b)
 }
 
 /// The two `timespec`s of `utimensat`/`futimens` for the given `fstflags`; `INVAL` when a
@@ -477,12 +432,12 @@ pub(crate) fn fd_seek(
     // The header's `whence` is one byte.
     let whence = whence & 0xff;
     let pos = match whence {
-        0 => SeekFrom::Start(u64::try_from(delta).map_err(|_| Errno::INVAL)?),
-        1 => SeekFrom::Current(delta),
-        2 => SeekFrom::End(delta),
+        whence::SET => SeekFrom::Start(u64::try_from(delta).map_err(|_| Errno::INVAL)?),
+        whence::CUR => SeekFrom::Current(delta),
+        whence::END => SeekFrom::End(delta),
         _ => return Err(Errno::INVAL),
     };
-    let needed = if delta == 0 && whence == 1 {
+    let needed = if delta == 0 && whence == whence::CUR {
         rights::FD_TELL
     } else {
         rights::FD_SEEK
@@ -498,19 +453,19 @@ pub(crate) fn fd_filestat_get(
     fd: u32,
     out: u32,
 ) -> Result<(), Errno> {
-    mem.check(out, FILESTAT_SIZE)?;
+    mem.check_array::<Filestat>(out, 1)?;
     let entry = ctx.fds.get(fd)?;
     require(entry, rights::FD_FILESTAT_GET)?;
     let st = match &entry.kind {
-        FdKind::File { file, .. } => Filestat::from(&file.metadata()?),
-        FdKind::Pipe(f) | FdKind::Event(f) => Filestat::from(&f.metadata()?),
-        FdKind::Dir { path, .. } => Filestat::from(&std::fs::metadata(still_there(path)?)?),
+        FdKind::File { file, .. } => filestat(&file.metadata()?),
+        FdKind::Pipe(f) | FdKind::Event(f) => filestat(&f.metadata()?),
+        FdKind::Dir { path, .. } => filestat(&std::fs::metadata(still_there(path)?)?),
         FdKind::Stdio(_) | FdKind::Socket(_) => Filestat {
             filetype: entry.filetype(),
             ..Filestat::default()
         },
     };
-    write_filestat(mem, out, &st)
+    mem.write(out, &st)
 }
 
 pub(crate) fn fd_filestat_set_size(
@@ -594,7 +549,7 @@ pub(crate) fn fd_tell(
     fd: u32,
     out: u32,
 ) -> Result<(), Errno> {
-    fd_seek(ctx, mem, fd, 0, 1, out)
+    fd_seek(ctx, mem, fd, 0, whence::CUR, out)
 }
 
 pub(crate) fn fd_sync(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
@@ -692,12 +647,14 @@ pub(crate) fn fd_readdir(
         if out.len() >= cap {
             break;
         }
-        let mut d = [0u8; DIRENT_SIZE];
-        d[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-        d[8..16].copy_from_slice(&e.ino.to_le_bytes());
-        d[16..20].copy_from_slice(&(e.name.len() as u32).to_le_bytes());
-        d[20] = e.ty;
-        out.extend_from_slice(&d);
+        let d = Dirent {
+            d_next: i as u64 + 1,
+            d_ino: e.ino,
+            d_namlen: e.name.len() as u32,
+            d_type: e.ty,
+            _pad: [0; 3],
+        };
+        out.extend_from_slice(bytemuck::bytes_of(&d));
         out.extend_from_slice(&e.name);
     }
     // The last entry may be cut off: `used == buf_len` tells the guest to ask again.
@@ -867,7 +824,7 @@ pub(crate) fn path_filestat_get(
     len: u32,
     out: u32,
 ) -> Result<(), Errno> {
-    mem.check(out, FILESTAT_SIZE)?;
+    mem.check_array::<Filestat>(out, 1)?;
     let path = read_path(mem, path, len)?;
     let (root, _) = dir_fd(ctx, dirfd, rights::PATH_FILESTAT_GET)?;
     let follow = if lookup & LOOKUP_SYMLINK_FOLLOW != 0 {
@@ -877,7 +834,7 @@ pub(crate) fn path_filestat_get(
     };
     let res = resolve(&root, &path, follow)?;
     let m = std::fs::symlink_metadata(res.host_path())?;
-    write_filestat(mem, out, &Filestat::from(&m))
+    mem.write(out, &filestat(&m))
 }
 
 #[allow(clippy::too_many_arguments)]

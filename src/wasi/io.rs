@@ -2,6 +2,7 @@
 //! (`fd_prestat_*`) and `fd_renumber`. Sockets are [`crate::wasix`]'s: their reads, writes and
 //! closes go there.
 
+use crate::host::abi::{Fdstat, Prestat, PREOPENTYPE_DIR};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, rights, FdEntry, FdKind};
 use crate::host::memory::{GuestMemory, IoVec};
@@ -97,14 +98,19 @@ pub fn fd_read_iovs(
     Ok(n as u32)
 }
 
-/// Writes the 24-byte `fdstat` of `entry` at `ptr`.
+/// Writes the `fdstat` of `entry` at `ptr`.
 pub fn write_fdstat(mem: &mut GuestMemory, ptr: u32, entry: &FdEntry) -> Result<(), Errno> {
-    let mut b = [0u8; 24];
-    b[0] = entry.filetype();
-    b[2..4].copy_from_slice(&entry.flags.to_le_bytes());
-    b[8..16].copy_from_slice(&entry.rights_base.to_le_bytes());
-    b[16..24].copy_from_slice(&entry.rights_inheriting.to_le_bytes());
-    mem.write_bytes(ptr, &b)
+    mem.write(
+        ptr,
+        &Fdstat {
+            fs_filetype: entry.filetype(),
+            fs_flags: entry.flags,
+            fs_rights_base: entry.rights_base,
+            fs_rights_inheriting: entry.rights_inheriting,
+            _pad0: 0,
+            _pad1: 0,
+        },
+    )
 }
 
 fn set_fd_flags(ctx: &mut WasiCtx, fd: u32, flags: u16) -> Result<(), Errno> {
@@ -191,7 +197,7 @@ pub(crate) fn fd_fdstat_get(
     fd: u32,
     out: u32,
 ) -> Result<(), Errno> {
-    mem.check(out, 24)?;
+    mem.check_array::<Fdstat>(out, 1)?;
     write_fdstat(mem, out, ctx.fds.get(fd)?)
 }
 
@@ -230,15 +236,19 @@ pub(crate) fn fd_prestat_get(
     fd: u32,
     out: u32,
 ) -> Result<(), Errno> {
-    mem.check(out, 8)?;
+    mem.check_array::<Prestat>(out, 1)?;
     match &ctx.fds.get(fd)?.kind {
         FdKind::Dir {
             preopen: Some(name),
             ..
-        } => {
-            mem.write_u32(out, 0)?;
-            mem.write_u32(out + 4, name.len() as u32)
-        }
+        } => mem.write(
+            out,
+            &Prestat {
+                tag: PREOPENTYPE_DIR,
+                _pad: [0; 3],
+                pr_name_len: name.len() as u32,
+            },
+        ),
         _ => Err(Errno::BADF),
     }
 }

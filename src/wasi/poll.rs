@@ -1,6 +1,9 @@
 //! `poll_oneoff`: clock timeouts and fd readiness (wasix-abi.md §4 for the subscription and
 //! event layouts).
 
+use crate::host::abi::{
+    self, eventrwflags, eventtype, subclockflags, EventFdReadwrite, Subscription,
+};
 use crate::host::errno::Errno;
 use crate::host::fdtable::FdKind;
 use crate::host::memory::GuestMemory;
@@ -11,9 +14,8 @@ use mio::Interest;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-/// The subscription/event layouts of `poll_oneoff` (wasix-abi.md §4).
-const SUBSCRIPTION_SIZE: u32 = 48;
-const EVENT_SIZE: u32 = 32;
+const SUBSCRIPTION_SIZE: u32 = std::mem::size_of::<Subscription>() as u32;
+const EVENT_SIZE: u32 = std::mem::size_of::<abi::Event>() as u32;
 
 struct Event {
     userdata: u64,
@@ -34,37 +36,28 @@ pub(crate) fn poll_oneoff(
     if n == 0 {
         return Err(Errno::INVAL);
     }
-    mem.check(
-        subs,
-        n.checked_mul(SUBSCRIPTION_SIZE)
-            .ok_or(Errno::MEMVIOLATION)?,
-    )?;
-    mem.check(
-        events,
-        n.checked_mul(EVENT_SIZE).ok_or(Errno::MEMVIOLATION)?,
-    )?;
+    mem.check_array::<Subscription>(subs, n)?;
+    mem.check_array::<abi::Event>(events, n)?;
     mem.check(nevents, 4)?;
     let mut out: Vec<Event> = Vec::new();
     let mut timeout: Option<(u64, u64)> = None; // (ns from now, userdata)
     let mut clocks: Vec<(u64, u64)> = Vec::new();
     let mut waits: Vec<(RawFd, Interest, u64, u8)> = Vec::new();
     for i in 0..n {
-        let s = subs + i * SUBSCRIPTION_SIZE;
-        let userdata = mem.read_u64(s)?;
-        let tag = mem.read_u8(s + 8)?;
+        let sub: Subscription = mem.read(subs + i * SUBSCRIPTION_SIZE)?;
+        let (userdata, tag) = (sub.userdata, sub.tag);
         match tag {
-            0 => {
-                let id = mem.read_u32(s + 16)?;
-                let t = mem.read_u64(s + 24)?;
-                let flags = mem.read_u16(s + 40)?;
-                let rel = if flags & 1 != 0 {
+            eventtype::CLOCK => {
+                let clock = sub.clock();
+                let (id, t) = (clock.id, clock.timeout);
+                let rel = if clock.flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME != 0 {
                     match clock_now(id) {
                         Ok(now) => t.saturating_sub(now),
                         Err(e) => {
                             out.push(Event {
                                 userdata,
                                 error: e,
-                                ty: 0,
+                                ty: eventtype::CLOCK,
                                 nbytes: 0,
                                 hangup: false,
                             });
@@ -76,7 +69,7 @@ pub(crate) fn poll_oneoff(
                         out.push(Event {
                             userdata,
                             error: e,
-                            ty: 0,
+                            ty: eventtype::CLOCK,
                             nbytes: 0,
                             hangup: false,
                         });
@@ -89,8 +82,8 @@ pub(crate) fn poll_oneoff(
                     timeout = Some((rel, userdata));
                 }
             }
-            1 | 2 => {
-                let fd = mem.read_u32(s + 16)?;
+            eventtype::FD_READ | eventtype::FD_WRITE => {
+                let fd = sub.fd();
                 let entry = match ctx.fds.get(fd) {
                     Ok(e) => e,
                     Err(e) => {
@@ -114,7 +107,7 @@ pub(crate) fn poll_oneoff(
                         hangup: false,
                     }),
                     (_, Some(h)) => {
-                        let interest = if tag == 1 {
+                        let interest = if tag == eventtype::FD_READ {
                             Interest::READABLE
                         } else {
                             Interest::WRITABLE
@@ -155,7 +148,11 @@ pub(crate) fn poll_oneoff(
             }
         };
         for ((_, _, userdata, tag), r) in waits.iter().zip(&ready) {
-            if (*tag == 1 && r.readable) || (*tag == 2 && r.writable) || r.hangup {
+            let wanted = match *tag {
+                eventtype::FD_READ => r.readable,
+                _ => r.writable,
+            };
+            if wanted || r.hangup {
                 out.push(Event {
                     userdata: *userdata,
                     error: Errno::SUCCESS,
@@ -172,7 +169,7 @@ pub(crate) fn poll_oneoff(
                     out.push(Event {
                         userdata: *userdata,
                         error: Errno::SUCCESS,
-                        ty: 0,
+                        ty: eventtype::CLOCK,
                         nbytes: 0,
                         hangup: false,
                     });
@@ -181,14 +178,22 @@ pub(crate) fn poll_oneoff(
         }
     }
     for (i, e) in out.iter().enumerate() {
-        let at = events + i as u32 * EVENT_SIZE;
-        let mut b = [0u8; 32];
-        b[0..8].copy_from_slice(&e.userdata.to_le_bytes());
-        b[8..10].copy_from_slice(&e.error.0.to_le_bytes());
-        b[10] = e.ty;
-        b[16..24].copy_from_slice(&e.nbytes.to_le_bytes());
-        b[24..26].copy_from_slice(&(e.hangup as u16).to_le_bytes());
-        mem.write_bytes(at, &b)?;
+        let event = abi::Event {
+            userdata: e.userdata,
+            error: e.error.0,
+            ty: e.ty,
+            fd_readwrite: EventFdReadwrite {
+                nbytes: e.nbytes,
+                flags: if e.hangup {
+                    eventrwflags::FD_READWRITE_HANGUP
+                } else {
+                    0
+                },
+                ..EventFdReadwrite::default()
+            },
+            ..abi::Event::default()
+        };
+        mem.write(events + i as u32 * EVENT_SIZE, &event)?;
     }
     mem.write_u32(nevents, out.len() as u32)
 }

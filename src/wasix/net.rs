@@ -5,6 +5,10 @@
 //! readiness through the context's mio poller, then tries again. A busy server therefore makes
 //! exactly the system calls it asks for.
 
+use crate::host::abi::sock_flags::{RECV_DONT_WAIT, RECV_PEEK, RECV_WAITALL, SEND_DONT_WAIT};
+use crate::host::abi::{
+    address_family, fdflags, sdflags, sock_option, sock_status, sock_type, AddrPort,
+};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
 use crate::host::memory::{GuestMemory, IoVec};
@@ -20,47 +24,44 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Size of an `addr_port` as wasix-rt reads and writes it (wasix-abi.md §4: 20 bytes).
-pub const ADDR_PORT_SIZE: u32 = 20;
+/// Bytes of an `addr_port` as wasix-rt reads and writes it ([`AddrPort`]).
+pub const ADDR_PORT_SIZE: u32 = std::mem::size_of::<AddrPort>() as u32;
 
-/// `riflags`/`siflags` bits.
-const RECV_PEEK: u32 = 1;
-const RECV_WAITALL: u32 = 2;
-const RECV_DONT_WAIT: u32 = 8;
-const SEND_DONT_WAIT: u32 = 1;
-
-/// Decodes a guest `addr_port` (tag 1 INET4 / 2 INET6, port as little-endian host-order u16).
+/// Decodes a guest `addr_port` (INET4 or INET6; the port as a little-endian u16).
 pub fn read_addr(mem: &GuestMemory, ptr: u32) -> Result<SocketAddr, Errno> {
-    let b = mem.slice(ptr, ADDR_PORT_SIZE)?;
-    let port = u16::from_le_bytes([b[2], b[3]]);
-    match b[0] {
-        1 => Ok(SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(b[4], b[5], b[6], b[7])),
-            port,
-        )),
-        2 => {
-            let octets: [u8; 16] = b[4..20].try_into().unwrap();
-            Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(octets)), port))
+    let a: AddrPort = mem.read(ptr)?;
+    let port = u16::from_le_bytes(a.port);
+    match a.tag {
+        address_family::INET4 => {
+            let [a0, a1, a2, a3, ..] = a.addr;
+            Ok(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::new(a0, a1, a2, a3)),
+                port,
+            ))
         }
+        address_family::INET6 => Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(a.addr)), port)),
         _ => Err(Errno::INVAL),
     }
 }
 
-/// Encodes an `addr_port` as Wasmer does: port big-endian (wasix-abi.md §4, "port byte-order").
-pub fn encode_addr(addr: &SocketAddr) -> [u8; ADDR_PORT_SIZE as usize] {
-    let mut b = [0u8; ADDR_PORT_SIZE as usize];
-    b[2..4].copy_from_slice(&addr.port().to_be_bytes());
+/// Encodes an `addr_port` as wasmer does: the port big-endian (wasix-abi.md §4, "port
+/// byte-order"; `docs/abi.md`).
+pub fn encode_addr(addr: &SocketAddr) -> AddrPort {
+    let mut a = AddrPort {
+        port: addr.port().to_be_bytes(),
+        ..AddrPort::default()
+    };
     match addr.ip() {
         IpAddr::V4(ip) => {
-            b[0] = 1;
-            b[4..8].copy_from_slice(&ip.octets());
+            a.tag = address_family::INET4;
+            a.addr[..4].copy_from_slice(&ip.octets());
         }
         IpAddr::V6(ip) => {
-            b[0] = 2;
-            b[4..20].copy_from_slice(&ip.octets());
+            a.tag = address_family::INET6;
+            a.addr = ip.octets();
         }
     }
-    b
+    a
 }
 
 /// 0.0.0.0:0, for outputs that have no address to report.
@@ -70,7 +71,7 @@ pub fn unspecified_v4() -> SocketAddr {
 
 fn unspecified(family: u8) -> SocketAddr {
     match family {
-        2 => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+        address_family::INET6 => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
         _ => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
     }
 }
@@ -126,19 +127,20 @@ fn retry<T>(
 
 pub fn sock_open(ctx: &mut WasiCtx, af: u32, ty: u32, proto: u32) -> Result<u32, Errno> {
     check_net(ctx)?;
-    let (family, domain) = match af & 0xff {
-        1 => (1u8, Domain::IPV4),
-        2 => (2u8, Domain::IPV6),
+    let (family, domain) = match (af & 0xff) as u8 {
+        address_family::INET4 => (address_family::INET4, Domain::IPV4),
+        address_family::INET6 => (address_family::INET6, Domain::IPV6),
         _ => return Err(Errno::AFNOSUPPORT),
     };
-    let (ty, sty) = match ty & 0xff {
-        1 => (1u8, Type::STREAM),
-        2 => (2u8, Type::DGRAM),
+    let (ty, sty) = match (ty & 0xff) as u8 {
+        sock_type::STREAM => (sock_type::STREAM, Type::STREAM),
+        sock_type::DGRAM => (sock_type::DGRAM, Type::DGRAM),
         _ => return Err(Errno::NOTSUP),
     };
     let protocol = match (proto & 0xffff, ty) {
-        (0, 1) | (6, 1) => Protocol::TCP,
-        (0, 2) | (17, 2) => Protocol::UDP,
+        // 0 picks the type's protocol; 6 and 17 are IPPROTO_TCP and IPPROTO_UDP.
+        (0 | 6, sock_type::STREAM) => Protocol::TCP,
+        (0 | 17, sock_type::DGRAM) => Protocol::UDP,
         _ => return Err(Errno::NOTSUP),
     };
     let s = Socket::new(domain, sty, Some(protocol))?;
@@ -154,7 +156,9 @@ pub fn sock_open(ctx: &mut WasiCtx, af: u32, ty: u32, proto: u32) -> Result<u32,
 
 pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
     let s = socket_mut(ctx, fd)?;
-    if (addr.is_ipv4() && s.family != 1) || (addr.is_ipv6() && s.family != 2) {
+    if (addr.is_ipv4() && s.family != address_family::INET4)
+        || (addr.is_ipv6() && s.family != address_family::INET6)
+    {
         return Err(Errno::INVAL);
     }
     match s.state {
@@ -169,7 +173,7 @@ pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Err
 
 pub fn sock_listen(ctx: &mut WasiCtx, fd: u32, backlog: i32) -> Result<(), Errno> {
     let s = socket_mut(ctx, fd)?;
-    if s.ty != 1 {
+    if s.ty != sock_type::STREAM {
         return Err(Errno::NOTSUP);
     }
     match s.state {
@@ -183,7 +187,7 @@ pub fn sock_listen(ctx: &mut WasiCtx, fd: u32, backlog: i32) -> Result<(), Errno
 }
 
 /// Accepts a connection; the new fd is non-blocking if `fdflags` or the listener says so.
-pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, fdflags: u32) -> Result<(u32, SocketAddr), Errno> {
+pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, SocketAddr), Errno> {
     let entry = ctx.fds.get(fd)?;
     let listener_nonblocking = entry.nonblocking();
     let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
@@ -192,7 +196,7 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, fdflags: u32) -> Result<(u32, Soc
         SocketState::Opened => return Err(Errno::NOTCONN),
         _ => return Err(Errno::NOTSUP),
     }
-    let nonblocking = listener_nonblocking || fdflags & 4 != 0;
+    let nonblocking = listener_nonblocking || flags & u32::from(fdflags::NONBLOCK) != 0;
     let (sock, family, wait_for) = (s.socket.clone(), s.family, timeout(s.accept_timeout));
     let (conn, peer) = retry(
         ctx,
@@ -222,12 +226,14 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
     let entry = ctx.fds.get(fd)?;
     let nonblocking = entry.nonblocking();
     let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
-    if (addr.is_ipv4() && s.family != 1) || (addr.is_ipv6() && s.family != 2) {
+    if (addr.is_ipv4() && s.family != address_family::INET4)
+        || (addr.is_ipv6() && s.family != address_family::INET6)
+    {
         return Err(Errno::INVAL);
     }
     match s.state {
         SocketState::Opened | SocketState::Bound => {}
-        SocketState::Connected if s.ty == 2 => {}
+        SocketState::Connected if s.ty == sock_type::DGRAM => {}
         SocketState::Connected => return Err(Errno::ISCONN),
         _ => return Err(Errno::NOTSUP),
     }
@@ -263,7 +269,7 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
             Ok(())
         }
         Err(e) => {
-            if s.ty == 1 && e != Errno::INTR {
+            if s.ty == sock_type::STREAM && e != Errno::INTR {
                 s.state = SocketState::Failed;
             }
             Err(e)
@@ -286,11 +292,11 @@ pub fn send_to(
     let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
     match (s.state, s.ty, to) {
         (SocketState::Listening, _, _) => return Err(Errno::NOTSUP),
-        (SocketState::Connected, _, _) | (_, 2, Some(_)) => {}
+        (SocketState::Connected, _, _) | (_, sock_type::DGRAM, Some(_)) => {}
         (SocketState::Failed, _, _) => return Err(Errno::PIPE),
         _ => return Err(Errno::NOTCONN),
     }
-    let to = if s.ty == 2 { to } else { None };
+    let to = if s.ty == sock_type::DGRAM { to } else { None };
     let (sock, wait_for) = (s.socket.clone(), timeout(s.send_timeout));
     let fd_host = sock.as_raw_fd();
     let n = retry(
@@ -330,7 +336,7 @@ pub fn recv_from(
     let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
     match (s.state, s.ty) {
         (SocketState::Listening, _) => return Err(Errno::NOTSUP),
-        (SocketState::Connected, _) | (SocketState::Bound, 2) => {}
+        (SocketState::Connected, _) | (SocketState::Bound, sock_type::DGRAM) => {}
         _ => return Err(Errno::NOTCONN),
     }
     let mut flags = 0;
@@ -368,15 +374,15 @@ pub fn recv(
 }
 
 pub fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u32) -> Result<(), Errno> {
-    let how = match how & 0xff {
-        1 => std::net::Shutdown::Read,
-        2 => std::net::Shutdown::Write,
-        3 => std::net::Shutdown::Both,
+    let how = match (how & 0xff) as u8 {
+        sdflags::RD => std::net::Shutdown::Read,
+        sdflags::WR => std::net::Shutdown::Write,
+        both if both == sdflags::RD | sdflags::WR => std::net::Shutdown::Both,
         _ => return Err(Errno::INVAL),
     };
     let s = socket(ctx, fd)?;
     match (s.state, s.ty) {
-        (SocketState::Listening, _) | (_, 2) => return Err(Errno::NOTSUP),
+        (SocketState::Listening, _) | (_, sock_type::DGRAM) => return Err(Errno::NOTSUP),
         (SocketState::Connected, _) => {}
         _ => return Err(Errno::NOTCONN),
     }
@@ -396,9 +402,9 @@ pub fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u32) -> Result<(), Errno> 
 
 pub fn sock_status(ctx: &mut WasiCtx, fd: u32) -> Result<u8, Errno> {
     Ok(match socket(ctx, fd)?.state {
-        SocketState::Opened => 0,
-        SocketState::Bound | SocketState::Listening | SocketState::Connected => 1,
-        SocketState::Failed => 3,
+        SocketState::Opened => sock_status::OPENING,
+        SocketState::Bound | SocketState::Listening | SocketState::Connected => sock_status::OPENED,
+        SocketState::Failed => sock_status::FAILED,
     })
 }
 
@@ -425,43 +431,19 @@ pub fn sock_addr_peer(ctx: &mut WasiCtx, fd: u32) -> Result<SocketAddr, Errno> {
     }
 }
 
-/// `sock_option` numbers (wasix-abi.md §3).
-mod opt {
-    pub const REUSE_PORT: u32 = 1;
-    pub const REUSE_ADDR: u32 = 2;
-    pub const NO_DELAY: u32 = 3;
-    pub const DONT_ROUTE: u32 = 4;
-    pub const ONLY_V6: u32 = 5;
-    pub const BROADCAST: u32 = 6;
-    pub const MULTICAST_LOOP_V4: u32 = 7;
-    pub const MULTICAST_LOOP_V6: u32 = 8;
-    pub const LISTENING: u32 = 10;
-    pub const KEEP_ALIVE: u32 = 12;
-    pub const LINGER: u32 = 13;
-    pub const OOB_INLINE: u32 = 14;
-    pub const RECV_BUF_SIZE: u32 = 15;
-    pub const SEND_BUF_SIZE: u32 = 16;
-    pub const RECV_TIMEOUT: u32 = 19;
-    pub const SEND_TIMEOUT: u32 = 20;
-    pub const CONNECT_TIMEOUT: u32 = 21;
-    pub const ACCEPT_TIMEOUT: u32 = 22;
-    pub const TTL: u32 = 23;
-    pub const MULTICAST_TTL_V4: u32 = 24;
-}
-
 pub fn set_opt_flag(ctx: &mut WasiCtx, fd: u32, option: u32, flag: bool) -> Result<(), Errno> {
     let s = &socket(ctx, fd)?.socket;
     match option & 0xff {
-        opt::REUSE_PORT => s.set_reuse_port(flag)?,
-        opt::REUSE_ADDR => s.set_reuse_address(flag)?,
-        opt::NO_DELAY => s.set_tcp_nodelay(flag)?,
-        opt::DONT_ROUTE => return Err(Errno::NOTSUP),
-        opt::ONLY_V6 => s.set_only_v6(flag)?,
-        opt::BROADCAST => s.set_broadcast(flag)?,
-        opt::MULTICAST_LOOP_V4 => s.set_multicast_loop_v4(flag)?,
-        opt::MULTICAST_LOOP_V6 => s.set_multicast_loop_v6(flag)?,
-        opt::KEEP_ALIVE => s.set_keepalive(flag)?,
-        opt::OOB_INLINE => s.set_out_of_band_inline(flag)?,
+        sock_option::REUSE_PORT => s.set_reuse_port(flag)?,
+        sock_option::REUSE_ADDR => s.set_reuse_address(flag)?,
+        sock_option::NO_DELAY => s.set_tcp_nodelay(flag)?,
+        sock_option::DONT_ROUTE => return Err(Errno::NOTSUP),
+        sock_option::ONLY_V6 => s.set_only_v6(flag)?,
+        sock_option::BROADCAST => s.set_broadcast(flag)?,
+        sock_option::MULTICAST_LOOP_V4 => s.set_multicast_loop_v4(flag)?,
+        sock_option::MULTICAST_LOOP_V6 => s.set_multicast_loop_v6(flag)?,
+        sock_option::KEEP_ALIVE => s.set_keepalive(flag)?,
+        sock_option::OOB_INLINE => s.set_out_of_band_inline(flag)?,
         _ => return Err(Errno::INVAL),
     }
     Ok(())
@@ -471,17 +453,17 @@ pub fn get_opt_flag(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<bool, Err
     let e = socket(ctx, fd)?;
     let s = &e.socket;
     Ok(match option & 0xff {
-        opt::REUSE_PORT => s.reuse_port()?,
-        opt::REUSE_ADDR => s.reuse_address()?,
-        opt::NO_DELAY => s.tcp_nodelay()?,
-        opt::DONT_ROUTE => return Err(Errno::NOTSUP),
-        opt::ONLY_V6 => s.only_v6()?,
-        opt::BROADCAST => s.broadcast()?,
-        opt::MULTICAST_LOOP_V4 => s.multicast_loop_v4()?,
-        opt::MULTICAST_LOOP_V6 => s.multicast_loop_v6()?,
-        opt::KEEP_ALIVE => s.keepalive()?,
-        opt::OOB_INLINE => s.out_of_band_inline()?,
-        opt::LISTENING => e.state == SocketState::Listening,
+        sock_option::REUSE_PORT => s.reuse_port()?,
+        sock_option::REUSE_ADDR => s.reuse_address()?,
+        sock_option::NO_DELAY => s.tcp_nodelay()?,
+        sock_option::DONT_ROUTE => return Err(Errno::NOTSUP),
+        sock_option::ONLY_V6 => s.only_v6()?,
+        sock_option::BROADCAST => s.broadcast()?,
+        sock_option::MULTICAST_LOOP_V4 => s.multicast_loop_v4()?,
+        sock_option::MULTICAST_LOOP_V6 => s.multicast_loop_v6()?,
+        sock_option::KEEP_ALIVE => s.keepalive()?,
+        sock_option::OOB_INLINE => s.out_of_band_inline()?,
+        sock_option::LISTENING => e.state == SocketState::Listening,
         _ => return Err(Errno::INVAL),
     })
 }
@@ -495,11 +477,11 @@ pub fn set_opt_time(
 ) -> Result<(), Errno> {
     let s = socket_mut(ctx, fd)?;
     match option & 0xff {
-        opt::RECV_TIMEOUT => s.recv_timeout = value,
-        opt::SEND_TIMEOUT => s.send_timeout = value,
-        opt::CONNECT_TIMEOUT => s.connect_timeout = value,
-        opt::ACCEPT_TIMEOUT => s.accept_timeout = value,
-        opt::LINGER => s.socket.set_linger(value.map(Duration::from_nanos))?,
+        sock_option::RECV_TIMEOUT => s.recv_timeout = value,
+        sock_option::SEND_TIMEOUT => s.send_timeout = value,
+        sock_option::CONNECT_TIMEOUT => s.connect_timeout = value,
+        sock_option::ACCEPT_TIMEOUT => s.accept_timeout = value,
+        sock_option::LINGER => s.socket.set_linger(value.map(Duration::from_nanos))?,
         _ => return Err(Errno::INVAL),
     }
     Ok(())
@@ -508,11 +490,11 @@ pub fn set_opt_time(
 pub fn get_opt_time(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<Option<u64>, Errno> {
     let s = socket(ctx, fd)?;
     Ok(match option & 0xff {
-        opt::RECV_TIMEOUT => s.recv_timeout,
-        opt::SEND_TIMEOUT => s.send_timeout,
-        opt::CONNECT_TIMEOUT => s.connect_timeout,
-        opt::ACCEPT_TIMEOUT => s.accept_timeout,
-        opt::LINGER => s.socket.linger()?.map(|d| d.as_nanos() as u64),
+        sock_option::RECV_TIMEOUT => s.recv_timeout,
+        sock_option::SEND_TIMEOUT => s.send_timeout,
+        sock_option::CONNECT_TIMEOUT => s.connect_timeout,
+        sock_option::ACCEPT_TIMEOUT => s.accept_timeout,
+        sock_option::LINGER => s.socket.linger()?.map(|d| d.as_nanos() as u64),
         _ => return Err(Errno::INVAL),
     })
 }
@@ -521,10 +503,10 @@ pub fn set_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32, size: u64) -> Resul
     let s = &socket(ctx, fd)?.socket;
     let n = usize::try_from(size).map_err(|_| Errno::INVAL)?;
     match option & 0xff {
-        opt::RECV_BUF_SIZE => s.set_recv_buffer_size(n)?,
-        opt::SEND_BUF_SIZE => s.set_send_buffer_size(n)?,
-        opt::TTL => s.set_ttl_v4(u32::try_from(size).map_err(|_| Errno::INVAL)?)?,
-        opt::MULTICAST_TTL_V4 => {
+        sock_option::RECV_BUF_SIZE => s.set_recv_buffer_size(n)?,
+        sock_option::SEND_BUF_SIZE => s.set_send_buffer_size(n)?,
+        sock_option::TTL => s.set_ttl_v4(u32::try_from(size).map_err(|_| Errno::INVAL)?)?,
+        sock_option::MULTICAST_TTL_V4 => {
             s.set_multicast_ttl_v4(u32::try_from(size).map_err(|_| Errno::INVAL)?)?
         }
         _ => return Err(Errno::INVAL),
@@ -535,10 +517,10 @@ pub fn set_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32, size: u64) -> Resul
 pub fn get_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<u64, Errno> {
     let s = &socket(ctx, fd)?.socket;
     Ok(match option & 0xff {
-        opt::RECV_BUF_SIZE => s.recv_buffer_size()? as u64,
-        opt::SEND_BUF_SIZE => s.send_buffer_size()? as u64,
-        opt::TTL => s.ttl_v4()? as u64,
-        opt::MULTICAST_TTL_V4 => s.multicast_ttl_v4()? as u64,
+        sock_option::RECV_BUF_SIZE => s.recv_buffer_size()? as u64,
+        sock_option::SEND_BUF_SIZE => s.send_buffer_size()? as u64,
+        sock_option::TTL => s.ttl_v4()? as u64,
+        sock_option::MULTICAST_TTL_V4 => s.multicast_ttl_v4()? as u64,
         _ => return Err(Errno::INVAL),
     })
 }

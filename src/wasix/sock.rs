@@ -1,6 +1,7 @@
 //! The `sock_*` calls: guest pointers and layouts in and out, the socket operations of
 //! [`crate::wasix::net`] in between (wasix-abi.md §5.1).
 
+use crate::host::abi::OptionTimestamp;
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
@@ -12,7 +13,7 @@ fn write_addr(
     ptr: u32,
     addr: &std::net::SocketAddr,
 ) -> std::result::Result<(), Errno> {
-    mem.write_bytes(ptr, &net::encode_addr(addr))
+    mem.write(ptr, &net::encode_addr(addr))
 }
 
 /// `sock_open`.
@@ -254,12 +255,10 @@ pub(crate) fn sock_set_opt_time(
     opt: u32,
     time: u32,
 ) -> Result<(), Errno> {
-    mem.check(time, 16)?;
-    let tag = mem.read_u8(time)?;
-    let value = mem.read_u64(time + 8)?;
-    let v = match tag {
+    let t: OptionTimestamp = mem.read(time)?;
+    let v = match t.tag {
         0 => None,
-        1 => Some(value),
+        1 => Some(t.u),
         _ => return Err(Errno::INVAL),
     };
     net::set_opt_time(ctx, fd, opt, v)
@@ -273,14 +272,16 @@ pub(crate) fn sock_get_opt_time(
     opt: u32,
     out: u32,
 ) -> Result<(), Errno> {
-    mem.check(out, 16)?;
-    let v = net::get_opt_time(ctx, fd, opt)?;
-    let mut b = [0u8; 16];
-    if let Some(ns) = v {
-        b[0] = 1;
-        b[8..16].copy_from_slice(&ns.to_le_bytes());
-    }
-    mem.write_bytes(out, &b)
+    mem.check_array::<OptionTimestamp>(out, 1)?;
+    let t = match net::get_opt_time(ctx, fd, opt)? {
+        Some(ns) => OptionTimestamp {
+            tag: 1,
+            u: ns,
+            ..OptionTimestamp::default()
+        },
+        None => OptionTimestamp::default(),
+    };
+    mem.write(out, &t)
 }
 
 /// `sock_set_opt_size`.

@@ -1,6 +1,7 @@
 //! A guest socket: a non-blocking host socket with the state and options the guest set, kept in
 //! the fd table as a [`GuestSocket`].
 
+use crate::host::abi::sock_type;
 use crate::host::fdtable::{filetype, FdEntry, FdKind, GuestSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
@@ -20,9 +21,9 @@ pub enum SocketState {
 /// A guest socket over a non-blocking host socket.
 pub struct SocketEntry {
     pub socket: Arc<socket2::Socket>,
-    /// `address_family`: 1 INET4, 2 INET6.
+    /// `address_family::INET4` or `INET6`.
     pub family: u8,
-    /// `sock_type`: 1 STREAM, 2 DGRAM.
+    /// `sock_type::STREAM` or `DGRAM`.
     pub ty: u8,
     pub state: SocketState,
     /// Timeouts set with `sock_set_opt_time` (RECV, SEND, CONNECT, ACCEPT), in ns.
@@ -59,7 +60,7 @@ impl GuestSocket for SocketEntry {
         self.socket.as_raw_fd()
     }
     fn filetype(&self) -> u8 {
-        if self.ty == 2 {
+        if self.ty == sock_type::DGRAM {
             filetype::SOCKET_DGRAM
         } else {
             filetype::SOCKET_STREAM
