@@ -296,3 +296,31 @@ fn sigint_ends_a_program_blocked_in_an_atomic_wait() {
         sent.elapsed()
     );
 }
+
+/// A call the guest imports under an alias (wasmer's old name `sock_accept` for the
+/// four-argument `sock_accept_v2`) is profiled under the name the guest called.
+#[test]
+fn an_aliased_call_is_profiled_under_the_name_the_guest_imported() {
+    let wat = temp_file(
+        "alias.wat",
+        br#"(module
+  (import "wasix_32v1" "sock_accept" (func $accept (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $accept (i32.const 99) (i32.const 0) (i32.const 0) (i32.const 16)))
+    (drop (call $accept (i32.const 99) (i32.const 0) (i32.const 0) (i32.const 16)))))"#,
+    );
+    let json = wat.with_extension("json");
+    let out = wasix_rt(&[
+        "run",
+        wat.to_str().unwrap(),
+        "--profile-json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let data: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let calls = data["calls"].as_array().unwrap();
+    let names: Vec<&str> = calls.iter().map(|c| c["call"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sock_accept"], "{data}");
+    assert_eq!(calls[0]["count"], 2);
+}
