@@ -7,6 +7,8 @@
 #
 #   scripts/bench-http.sh                 # wrk -t1 -c50 -d10s, 3 runs per server
 #   WRK_ARGS="-t2 -c100 -d5s" RUNS=5 PORT=9090 scripts/bench-http.sh
+#   COMPARE=/path/to/other/wasix-rt scripts/bench-http.sh   # adds a row for another build
+#                                                            # (e.g. an earlier commit's)
 #
 # Prints a markdown table: req/s (median of RUNS), latency p50/p99 of that run, socket
 # errors summed over the runs, and the ratio of req/s to the C baseline. Installs wrk with
@@ -94,6 +96,12 @@ run_server "wasix-rt --offload" ./target/release/wasix-rt run "$tmp/server.wat" 
 run_server "wasix-rt --profile" ./target/release/wasix-rt run "$tmp/server.wat" --net --profile
 cp "$tmp/last.err" "$tmp/profile.txt"
 run_server "wasix-rt, spans compiled out" ./target/no-trace/release/wasix-rt run "$tmp/server.wat" --net
+names=("C baseline" "C offload" "wasix-rt" "wasix-rt --offload" "wasix-rt --profile" "wasix-rt, spans compiled out")
+if [ -n "${COMPARE:-}" ]; then
+  run_server "COMPARE build" "$COMPARE" run "$tmp/server.wat" --net --disable-cache
+  run_server "wasix-rt (again)" ./target/release/wasix-rt run "$tmp/server.wat" --net --disable-cache
+  names+=("COMPARE build" "wasix-rt (again)")
+fi
 
 base=$(awk '{print $1}' <<<"${row[C baseline]}")
 echo
@@ -101,12 +109,16 @@ echo "wrk $WRK_ARGS, $RUNS runs per server, median by req/s ($(nproc) cores, $(d
 echo
 echo "| server | req/s | latency p50 | latency p99 | socket errors | ratio to C |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for name in "C baseline" "C offload" "wasix-rt" "wasix-rt --offload" "wasix-rt --profile" "wasix-rt, spans compiled out"; do
+for name in "${names[@]}"; do
   read -r rps p50 p99 errors <<<"${row[$name]}"
   ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { printf "%.2fx", a / b }')
   echo "| $name | $rps | $p50 | $p99 | $errors | $ratio |"
 done
 
+if [ -n "${COMPARE:-}" ]; then
+  echo
+  echo "COMPARE build: $COMPARE (both it and \"wasix-rt (again)\" run with --disable-cache)"
+fi
 echo
 echo "Per-call profile of the wasix-rt --profile server (all $RUNS runs, printed at SIGTERM):"
 echo
