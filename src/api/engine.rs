@@ -1,7 +1,8 @@
 //! `Engine` and `Config`: compilation settings, the engine-wide registry of function types,
 //! and the per-type trampolines.
 
-use crate::compile::{self, trampoline, TrapSite};
+use crate::compile::{self, trampoline};
+use crate::environ::TrapSite;
 use crate::error::Result;
 use crate::types::FuncType;
 use crate::vm::code::{CodeMemory, FuncNames, TrapTable};

@@ -3,10 +3,10 @@
 
 use crate::api::store::{Caller, StoreInner};
 use crate::api::Store;
+use crate::environ::vmctx::HOST_DISPATCH;
 use crate::error::{Error, Result};
 use crate::types::{FuncType, ValType};
 use crate::vm::instance;
-use crate::vm::offsets::HOST_DISPATCH;
 use crate::vm::VMFuncRef;
 use std::sync::Arc;
 

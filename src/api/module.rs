@@ -2,13 +2,13 @@
 
 use crate::api::Engine;
 use crate::compile;
+use crate::environ::VMOffsets;
 use crate::error::{Error, Result};
 use crate::module::{self, ExportIndex, ImportKind, ModuleInfo};
 use crate::types::{FuncType, GlobalType, MemoryType, TableType};
 use crate::vm::bytes::Bytes;
 use crate::vm::code::CodeMemory;
 use crate::vm::memory::MemoryImage;
-use crate::vm::offsets::VMOffsets;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;

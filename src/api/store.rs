@@ -3,8 +3,8 @@
 
 use crate::api::func::HostFuncData;
 use crate::api::{Engine, Extern, Instance};
+use crate::environ::vmctx::VMCTX_INSTANCE;
 use crate::vm::instance::InstanceData;
-use crate::vm::offsets::VMCTX_INSTANCE;
 use crate::vm::store::StoreOpaque;
 
 pub(crate) struct StoreInner<T> {

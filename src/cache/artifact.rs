@@ -32,7 +32,7 @@
 
 use crate::api::TrampolineKind;
 use crate::api::{Engine, Module};
-use crate::compile::TrapSite;
+use crate::environ::TrapSite;
 use crate::error::{Error, Result};
 use crate::module::ModuleInfo;
 use crate::module::{ConstOp, DataMode};

@@ -9,9 +9,9 @@
 //! unwinder (`vm::exception`) finds the throwing frame's handler too.
 
 use super::{block_arity, Frame, FrameKind, Translator};
+use crate::environ::traps;
+use crate::environ::Builtin;
 use crate::translate::env::{ir_type, trusted};
-use crate::translate::traps;
-use crate::vm::offsets::Builtin;
 use cranelift_codegen::ir::{
     types, Block, BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value,
 };

@@ -8,12 +8,11 @@ mod atomics;
 pub mod env;
 mod exceptions;
 pub mod simd;
-pub mod traps;
 
+use crate::environ::{traps, Builtin};
 use crate::error::{Error, Result};
 use crate::module::{val_type, ModuleInfo};
 use crate::types::{FuncType, ValType};
-use crate::vm::offsets::Builtin;
 use cranelift_codegen::ir::{
     self, condcodes::FloatCC, condcodes::IntCC, types, Block, BlockArg, InstBuilder, JumpTableData,
     MemFlagsData, Value,
@@ -883,8 +882,8 @@ pub fn new_function(ft: &FuncType, index: u32, call_conv: CallConv) -> ir::Funct
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::environ::VMOffsets;
     use crate::module;
-    use crate::vm::offsets::VMOffsets;
 
     /// Translates the first defined function of `wat`, runs the Cranelift verifier, and
     /// returns the CLIF text.
@@ -893,7 +892,13 @@ mod tests {
         module::validate(&wasm).unwrap();
         let info = module::parse(&wasm).unwrap();
         let offsets = VMOffsets::new(&info);
-        let isa = crate::compile::host_isa(false).unwrap();
+        // The default flags: the verifier and the frontend need an ISA, not `compile`'s tuning.
+        let isa = cranelift_native::builder()
+            .unwrap()
+            .finish(cranelift_codegen::settings::Flags::new(
+                cranelift_codegen::settings::builder(),
+            ))
+            .unwrap();
         let index = info.num_imported_funcs;
         let ft = info.func_type(index).clone();
         let range = info.bodies[0].clone();

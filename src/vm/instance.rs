@@ -2,12 +2,12 @@
 //! and the start function (spec 2.0 §4.5.4), and entering wasm code from the host.
 
 use crate::api::Module;
-use crate::compile::TrapSite;
+use crate::environ::traps;
+use crate::environ::vmctx::{self, VMOffsets};
+use crate::environ::TrapSite;
 use crate::error::{Error, Result, Trap, TrapKind};
 use crate::module::{ConstOp, DataMode, ElemItems, ElemMode};
-use crate::translate::traps;
 use crate::vm::memory::LinearMemory;
-use crate::vm::offsets::{self, VMOffsets};
 use crate::vm::store::StoreOpaque;
 use crate::vm::table::Table;
 use crate::vm::{code, libcalls, traphandler, GlobalEntity, VMFuncRef};
@@ -24,7 +24,7 @@ pub enum ImportValue {
 
 pub struct InstanceData {
     pub module: Module,
-    /// The vmctx (layout in [`offsets`]); 8-byte aligned.
+    /// The vmctx (layout in [`vmctx`]); 8-byte aligned.
     pub vmctx: Vec<u64>,
     /// Store indices of this instance's memories, tables and globals (imported ones first).
     pub memories: Vec<usize>,
@@ -146,19 +146,19 @@ pub fn instantiate(
     prefault(&inst.vmctx);
     let vmctx = inst.vmctx_ptr() as u64;
     inst.set(
-        offsets::VMCTX_STORE_CTX as u32,
+        vmctx::VMCTX_STORE_CTX as u32,
         &*store.ctx as *const _ as u64,
     );
     inst.set(
-        offsets::VMCTX_BUILTINS as u32,
+        vmctx::VMCTX_BUILTINS as u32,
         libcalls::builtins().as_ptr() as u64,
     );
     inst.set(
-        offsets::VMCTX_INSTANCE as u32,
+        vmctx::VMCTX_INSTANCE as u32,
         &*inst as *const InstanceData as u64,
     );
     inst.set(
-        offsets::VMCTX_TYPE_IDS as u32,
+        vmctx::VMCTX_TYPE_IDS as u32,
         module.type_ids().as_ptr() as u64,
     );
 
@@ -208,13 +208,13 @@ pub fn instantiate(
     let code_base = module.code_base() as u64;
     let type_ids = module.type_ids();
     let first = offs.defined_funcref(info.num_imported_funcs) as usize / 8;
-    let words = offsets::FUNCREF_SIZE as usize / 8;
+    let words = vmctx::FUNCREF_SIZE as usize / 8;
     let defined = &info.funcs[info.num_imported_funcs as usize..];
     let slots = inst.vmctx[first..].chunks_exact_mut(words);
     for ((slot, range), ty) in slots.zip(module.func_ranges()).zip(defined) {
-        slot[offsets::FUNCREF_WASM_CALL as usize / 8] = code_base + u64::from(range.start);
-        slot[offsets::FUNCREF_VMCTX as usize / 8] = vmctx;
-        slot[offsets::FUNCREF_TYPE_ID as usize / 8] = u64::from(type_ids[*ty as usize]);
+        slot[vmctx::FUNCREF_WASM_CALL as usize / 8] = code_base + u64::from(range.start);
+        slot[vmctx::FUNCREF_VMCTX as usize / 8] = vmctx;
+        slot[vmctx::FUNCREF_TYPE_ID as usize / 8] = u64::from(type_ids[*ty as usize]);
     }
     for (i, init) in info.global_inits.iter().enumerate() {
         let ty = info.globals[info.num_imported_globals as usize + i];

@@ -7,13 +7,12 @@ pub mod exception;
 pub mod instance;
 pub mod libcalls;
 pub mod memory;
-pub mod offsets;
 pub mod store;
 pub mod table;
 pub mod traphandler;
 pub mod waitqueue;
 
-/// A function reference as compiled code sees it (layout in [`offsets`]).
+/// A function reference as compiled code sees it (layout in [`crate::environ::vmctx`]).
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMFuncRef {
