@@ -25,6 +25,7 @@ pub const VMCTX_BUILTINS: i32 = 8;
 pub const VMCTX_INSTANCE: i32 = 16;
 pub const VMCTX_TYPE_IDS: i32 = 24;
 const VMCTX_HEADER: u32 = 32;
+const _: () = assert!(VMCTX_TYPE_IDS as u32 + POINTER_SIZE <= VMCTX_HEADER);
 
 /// `VMStoreContext.stack_limit`: lowest stack address wasm code may use.
 pub const STORE_CTX_STACK_LIMIT: i32 = 0;
