@@ -112,23 +112,6 @@ impl Engine {
         &*self.inner.isa
     }
 
-    /// Everything that decides the machine code this engine generates: target, CPU features,
-    /// Cranelift flags, wasix-rt and artifact format versions (the cache key includes it).
-    pub fn settings_fingerprint(&self) -> String {
-        let isa = self.isa();
-        format!(
-            "wasix-rt {} artifact-format {} {} {} {:?}",
-            env!("CARGO_PKG_VERSION"),
-            crate::cache::FORMAT_VERSION,
-            isa.triple(),
-            isa.flags(),
-            isa.isa_flags()
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-        )
-    }
-
     pub(crate) fn same(&self, other: &Engine) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }

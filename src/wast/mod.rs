@@ -1,9 +1,10 @@
 //! A runner for the WebAssembly spec test scripts (`.wast`).
 //!
 //! Each script is parsed with the `wast` crate and its directives are executed in order
-//! against a fresh [`Store`] and [`Linker`] that start out holding only the `spectest` host
-//! module. Every directive ends as passed, failed (with a message) or skipped (because it needs a
-//! WebAssembly feature that wasix-rt does not implement).
+//! against a fresh [`Store`](crate::Store) and [`Linker`](crate::Linker) that start out
+//! holding only the `spectest` host module. Every directive ends as passed, failed (with a
+//! message) or skipped (because it needs a WebAssembly feature that wasix-rt does not
+//! implement).
 //!
 //! Skipping is automatic: when the runtime rejects a module with [`Error::Unsupported`], that
 //! directive is skipped under the feature's name, and so is every later directive that uses the
