@@ -133,6 +133,9 @@ pub enum TrapKind {
     AtomicWaitNonSharedMemory,
     /// The process is stopping and ended a blocked wait (`vm::waitqueue::interrupt_all`).
     Interrupted,
+    /// A fault in wasm code at a place the compiler recorded no trap for, or with a trap code
+    /// the runtime does not know: a bug in wasix-rt, reported rather than misnamed.
+    Unknown,
 }
 
 impl fmt::Display for TrapKind {
@@ -155,6 +158,7 @@ impl fmt::Display for TrapKind {
             TrapKind::UnalignedAtomic => "unaligned atomic",
             TrapKind::AtomicWaitNonSharedMemory => "atomic wait on non-shared memory",
             TrapKind::Interrupted => "interrupted",
+            TrapKind::Unknown => "unknown trap site (a wasix-rt bug)",
         })
     }
 }

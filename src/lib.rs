@@ -3,7 +3,8 @@
 //!
 //! The data path, one module each: bytes -> [`module`] (validate, decode) -> [`translate`]
 //! (wasm operators to Cranelift IR) -> [`compile`] (machine code, linked into one blob) ->
-//! [`vm`] (instances, memories, tables, traps) -> host calls.
+//! [`vm`] (instances, memories, tables, traps) -> host calls. What compiled code and the
+//! runtime agree on (vmctx layout, libcalls, trap codes) is in [`environ`], below all three.
 //!
 //! ```
 //! use wasix_rt::{Engine, Linker, Module, Store};
@@ -21,6 +22,7 @@
 pub mod api;
 pub mod cache;
 pub mod compile;
+pub mod environ;
 pub mod error;
 pub mod host;
 pub mod module;

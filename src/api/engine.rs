@@ -1,7 +1,8 @@
 //! `Engine` and `Config`: compilation settings, the engine-wide registry of function types,
 //! and the per-type trampolines.
 
-use crate::compile::{self, trampoline, TrapSite};
+use crate::compile::{self, trampoline};
+use crate::environ::TrapSite;
 use crate::error::Result;
 use crate::types::FuncType;
 use crate::vm::code::{CodeMemory, FuncNames, TrapTable};
@@ -109,23 +110,6 @@ impl Engine {
 
     pub(crate) fn isa(&self) -> &dyn cranelift_codegen::isa::TargetIsa {
         &*self.inner.isa
-    }
-
-    /// Everything that decides the machine code this engine generates: target, CPU features,
-    /// Cranelift flags, wasix-rt and artifact format versions (the cache key includes it).
-    pub fn settings_fingerprint(&self) -> String {
-        let isa = self.isa();
-        format!(
-            "wasix-rt {} artifact-format {} {} {} {:?}",
-            env!("CARGO_PKG_VERSION"),
-            crate::cache::FORMAT_VERSION,
-            isa.triple(),
-            isa.flags(),
-            isa.isa_flags()
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-        )
     }
 
     pub(crate) fn same(&self, other: &Engine) -> bool {

@@ -1,12 +1,11 @@
 //! `Func` and `Val`: calling wasm functions from the host, and host functions (Rust closures)
 //! callable from wasm.
 
-use crate::api::store::{Caller, StoreInner};
+use crate::api::store::{Caller, RawHostFn};
 use crate::api::Store;
 use crate::error::{Error, Result};
 use crate::types::{FuncType, ValType};
 use crate::vm::instance;
-use crate::vm::offsets::HOST_DISPATCH;
 use crate::vm::VMFuncRef;
 use std::sync::Arc;
 
@@ -124,59 +123,6 @@ unsafe impl Sync for Func {}
 /// A host function as the user writes it, over [`Val`]s.
 pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
 
-/// A host function as the dispatcher calls it: parameters in, results out, one raw 16-byte
-/// slot each (the slot array has room for the larger of the two counts).
-pub(crate) type RawHostFn<T> = dyn Fn(Caller<'_, T>, &mut [u128]) -> Result<()> + Send + Sync;
-
-/// A host function as compiled code sees it: a `VMFuncRef` whose vmctx is this struct, and
-/// the dispatch entry at offset `HOST_DISPATCH` that the wasm-to-host trampoline calls.
-#[repr(C)]
-pub(crate) struct HostFuncData<T> {
-    funcref: VMFuncRef,
-    dispatch: usize,
-    store: *mut StoreInner<T>,
-    func: Arc<RawHostFn<T>>,
-}
-
-const _: () = assert!(std::mem::offset_of!(HostFuncData<()>, dispatch) == HOST_DISPATCH as usize);
-
-/// Called by the wasm-to-host trampoline. Returns 0, or 1 after storing the error (or a
-/// caught panic) in the store's `pending_error`.
-extern "C" fn dispatch<T>(
-    data: *mut HostFuncData<T>,
-    caller_vmctx: *mut u8,
-    values: *mut u128,
-    len: usize,
-) -> u32 {
-    // SAFETY: `data` is the host function's own data (the funcref's vmctx), owned by the store
-    // it points to; `values` has `len` slots on the trampoline's stack.
-    let (data, values) = unsafe { (&*data, std::slice::from_raw_parts_mut(values, len)) };
-    // SAFETY: the store outlives every call into its functions.
-    let store = unsafe { &mut *data.store };
-    let f = &data.func;
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let caller = Caller {
-            store: &mut *store,
-            caller_vmctx,
-        };
-        f(caller, values)
-    }));
-    let err = match outcome {
-        Ok(Ok(())) => return 0,
-        Ok(Err(e)) => e,
-        Err(panic) => Error::Host(format!(
-            "host function panicked: {}",
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        )),
-    };
-    store.opaque.pending_error = Some(err);
-    1
-}
-
 /// Adapts a [`Val`]-based host function to raw slots.
 pub(crate) fn untyped<T: 'static>(ty: FuncType, f: Arc<HostFn<T>>) -> Arc<RawHostFn<T>> {
     Arc::new(move |caller: Caller<'_, T>, values: &mut [u128]| {
@@ -242,23 +188,7 @@ impl Func {
         let host_call = engine
             .trampoline(type_id, crate::api::TrampolineKind::WasmToHost)
             .expect("trampoline compilation for a valid function type");
-        let inner: *mut StoreInner<T> = &mut *store.inner;
-        let mut data = Box::new(HostFuncData {
-            funcref: VMFuncRef {
-                wasm_call: host_call,
-                // Made when the host first calls the function (see `instance::invoke`).
-                array_call: 0,
-                vmctx: 0,
-                type_id,
-                _pad: 0,
-            },
-            dispatch: dispatch::<T> as *const () as usize,
-            store: inner,
-            func,
-        });
-        data.funcref.vmctx = &*data as *const HostFuncData<T> as usize;
-        let ptr = &data.funcref as *const VMFuncRef;
-        store.inner.host_funcs.push(data);
+        let ptr = store.add_host_func(host_call, type_id, func);
         Func {
             store_id: store.opaque().id,
             ptr,

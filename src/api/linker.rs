@@ -1,6 +1,7 @@
 //! `Instance` and `Linker`: resolving a module's imports by name and instantiating it.
 
-use crate::api::func::{untyped, IntoFunc, RawHostFn};
+use crate::api::func::{untyped, IntoFunc};
+use crate::api::store::RawHostFn;
 use crate::api::{Caller, Extern, Func, Global, Memory, Module, SharedMemory, Store, Table, Val};
 use crate::error::{Error, LinkErrorKind, Result};
 use crate::module::{ExportIndex, ImportKind};

@@ -2,15 +2,14 @@
 
 use crate::api::Engine;
 use crate::compile;
+use crate::environ::VMOffsets;
 use crate::error::{Error, Result};
 use crate::module::{self, ExportIndex, ImportKind, ModuleInfo};
 use crate::types::{FuncType, GlobalType, MemoryType, TableType};
 use crate::vm::bytes::Bytes;
 use crate::vm::code::CodeMemory;
 use crate::vm::memory::MemoryImage;
-use crate::vm::offsets::VMOffsets;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 struct ModuleInner {
@@ -136,27 +135,6 @@ impl Module {
                 image,
             }),
         }
-    }
-
-    /// Reads and compiles a `.wasm` or `.wat` file, or loads a compiled artifact (`.cwasm`,
-    /// recognised by its magic) without compiling. Errors as [`Module::new`], plus
-    /// [`Error::Io`] naming the file and [`Error::Artifact`] for an artifact that must not run.
-    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if crate::cache::is_artifact(&bytes) {
-            return crate::cache::load(engine, path, None);
-        }
-        Module::new(engine, bytes)
-    }
-
-    /// The compiled artifact of this module (see [`crate::cache`]), as `wasix-rt compile`
-    /// writes it.
-    pub fn serialize(&self, wasm: &[u8]) -> Result<Vec<u8>> {
-        crate::cache::serialize(self, crate::cache::key(self.engine(), wasm))
     }
 
     pub fn engine(&self) -> &Engine {

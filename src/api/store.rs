@@ -1,11 +1,14 @@
 //! `Store`: owns every instance, memory, table, global and host function, plus the embedder's
-//! data `T`; and `Caller`, a host function's view of the store and the calling instance.
+//! data `T`; `Caller`, a host function's view of the store and the calling instance; and the
+//! data through which compiled code calls a host function (`HostFuncData`, `dispatch`).
 
-use crate::api::func::HostFuncData;
 use crate::api::{Engine, Extern, Instance};
+use crate::environ::vmctx::{HOST_DISPATCH, VMCTX_INSTANCE};
+use crate::error::{Error, Result};
 use crate::vm::instance::InstanceData;
-use crate::vm::offsets::VMCTX_INSTANCE;
 use crate::vm::store::StoreOpaque;
+use crate::vm::VMFuncRef;
+use std::sync::Arc;
 
 pub(crate) struct StoreInner<T> {
     pub opaque: StoreOpaque,
@@ -13,6 +16,59 @@ pub(crate) struct StoreInner<T> {
     #[allow(clippy::vec_box)]
     pub host_funcs: Vec<Box<HostFuncData<T>>>,
     pub data: T,
+}
+
+/// A host function as the dispatcher calls it: parameters in, results out, one raw 16-byte
+/// slot each (the slot array has room for the larger of the two counts).
+pub(crate) type RawHostFn<T> = dyn Fn(Caller<'_, T>, &mut [u128]) -> Result<()> + Send + Sync;
+
+/// A host function as compiled code sees it: a `VMFuncRef` whose vmctx is this struct, and
+/// the dispatch entry at offset `HOST_DISPATCH` that the wasm-to-host trampoline calls.
+#[repr(C)]
+pub(crate) struct HostFuncData<T> {
+    funcref: VMFuncRef,
+    dispatch: usize,
+    store: *mut StoreInner<T>,
+    func: Arc<RawHostFn<T>>,
+}
+
+const _: () = assert!(std::mem::offset_of!(HostFuncData<()>, dispatch) == HOST_DISPATCH as usize);
+
+/// Called by the wasm-to-host trampoline. Returns 0, or 1 after storing the error (or a
+/// caught panic) in the store's `pending_error`.
+extern "C" fn dispatch<T>(
+    data: *mut HostFuncData<T>,
+    caller_vmctx: *mut u8,
+    values: *mut u128,
+    len: usize,
+) -> u32 {
+    // SAFETY: `data` is the host function's own data (the funcref's vmctx), owned by the store
+    // it points to; `values` has `len` slots on the trampoline's stack.
+    let (data, values) = unsafe { (&*data, std::slice::from_raw_parts_mut(values, len)) };
+    // SAFETY: the store outlives every call into its functions.
+    let store = unsafe { &mut *data.store };
+    let f = &data.func;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let caller = Caller {
+            store: &mut *store,
+            caller_vmctx,
+        };
+        f(caller, values)
+    }));
+    let err = match outcome {
+        Ok(Ok(())) => return 0,
+        Ok(Err(e)) => e,
+        Err(panic) => Error::Host(format!(
+            "host function panicked: {}",
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default()
+        )),
+    };
+    store.opaque.pending_error = Some(err);
+    1
 }
 
 /// All WebAssembly state of one program run. Values from one store cannot be used with another.
@@ -57,6 +113,35 @@ impl<T> Store<T> {
     }
     pub(crate) fn opaque_mut(&mut self) -> &mut StoreOpaque {
         &mut self.inner.opaque
+    }
+
+    /// Keeps host function `func` of type `type_id`, entered from wasm through the
+    /// wasm-to-host trampoline at `wasm_call`; returns its function reference, valid for the
+    /// store's lifetime.
+    pub(crate) fn add_host_func(
+        &mut self,
+        wasm_call: usize,
+        type_id: u32,
+        func: Arc<RawHostFn<T>>,
+    ) -> *const VMFuncRef {
+        let inner: *mut StoreInner<T> = &mut *self.inner;
+        let mut data = Box::new(HostFuncData {
+            funcref: VMFuncRef {
+                wasm_call,
+                // Made when the host first calls the function (see `instance::invoke`).
+                array_call: 0,
+                vmctx: 0,
+                type_id,
+                _pad: 0,
+            },
+            dispatch: dispatch::<T> as *const () as usize,
+            store: inner,
+            func,
+        });
+        data.funcref.vmctx = &*data as *const HostFuncData<T> as usize;
+        let ptr = &data.funcref as *const VMFuncRef;
+        self.inner.host_funcs.push(data);
+        ptr
     }
 }
 

@@ -32,7 +32,7 @@
 
 use crate::api::TrampolineKind;
 use crate::api::{Engine, Module};
-use crate::compile::TrapSite;
+use crate::environ::TrapSite;
 use crate::error::{Error, Result};
 use crate::module::ModuleInfo;
 use crate::module::{ConstOp, DataMode};
@@ -81,6 +81,50 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
     Error::Artifact {
         path: path.to_path_buf(),
         message: message.into(),
+    }
+}
+
+// The artifact entry points of `Module` and `Engine` are defined here rather than in `api`,
+// so that `api` does not depend on the cache (which is built on `api`).
+impl Module {
+    /// Reads and compiles a `.wasm` or `.wat` file, or loads a compiled artifact (`.cwasm`,
+    /// recognised by its magic) without compiling. Errors as [`Module::new`], plus
+    /// [`Error::Io`] naming the file and [`Error::Artifact`] for an artifact that must not run.
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if is_artifact(&bytes) {
+            return load(engine, path, None);
+        }
+        Module::new(engine, bytes)
+    }
+
+    /// The compiled artifact of this module (see [`crate::cache`]), as `wasix-rt compile`
+    /// writes it.
+    pub fn serialize(&self, wasm: &[u8]) -> Result<Vec<u8>> {
+        serialize(self, key(self.engine(), wasm))
+    }
+}
+
+impl Engine {
+    /// Everything that decides the machine code this engine generates: target, CPU features,
+    /// Cranelift flags, wasix-rt and artifact format versions (the cache key includes it).
+    pub fn settings_fingerprint(&self) -> String {
+        let isa = self.isa();
+        format!(
+            "wasix-rt {} artifact-format {} {} {} {:?}",
+            env!("CARGO_PKG_VERSION"),
+            FORMAT_VERSION,
+            isa.triple(),
+            isa.flags(),
+            isa.isa_flags()
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+        )
     }
 }
 

@@ -3,11 +3,10 @@
 
 pub mod trampoline;
 
+use crate::environ::{CallSite, TrapSite, VMOffsets};
 use crate::error::{Error, Result};
 use crate::module::ModuleInfo;
 use crate::translate::{self, env::FuncEnv};
-use crate::vm::exception::CallSite;
-use crate::vm::offsets::VMOffsets;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::{ExternalName, TrapCode};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -50,16 +49,6 @@ pub fn host_isa(opt_speed: bool) -> Result<OwnedTargetIsa> {
         .map_err(|e| Error::Compile(format!("host CPU not supported by Cranelift: {e}")))?;
     isa.finish(settings::Flags::new(flags))
         .map_err(|e| Error::Compile(format!("building the target ISA: {e}")))
-}
-
-/// A trap site in compiled code.
-#[derive(Debug, Clone, Copy)]
-pub struct TrapSite {
-    /// Offset of the trapping instruction in the code blob.
-    pub code_offset: u32,
-    pub code: TrapCode,
-    /// Byte offset of the wasm instruction in the module binary.
-    pub wasm_offset: u32,
 }
 
 /// One function's machine code before linking.

@@ -10,11 +10,11 @@
 //! Every value occupies one 16-byte slot; an i32/f32 uses the low 4 bytes, an i64/f64 or a
 //! reference the low 8.
 
+use crate::environ::traps;
+use crate::environ::vmctx::HOST_DISPATCH;
 use crate::error::{Error, Result};
 use crate::translate::env::{ir_type, trusted, wasm_signature};
-use crate::translate::traps;
 use crate::types::FuncType;
-use crate::vm::offsets::HOST_DISPATCH;
 use cranelift_codegen::ir::{
     self, types, AbiParam, InstBuilder, Signature, StackSlotData, StackSlotKind, TrapCode,
     UserFuncName,

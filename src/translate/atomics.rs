@@ -4,9 +4,10 @@
 //! atomic instructions provide. Narrow forms zero-extend the old value (the `_u` suffix).
 
 use super::env::heap;
-use super::{mem_index, traps, Translator};
+use super::{mem_index, Translator};
+use crate::environ::libcalls::{Builtin, WAIT_INTERRUPTED, WAIT_NOT_SHARED};
+use crate::environ::traps;
 use crate::error::Result;
-use crate::vm::offsets::{Builtin, WAIT_INTERRUPTED, WAIT_NOT_SHARED};
 use cranelift_codegen::ir::{self, condcodes::IntCC, types, AtomicRmwOp, InstBuilder, Value};
 use wasmparser::{MemArg, Operator};
 

@@ -2,10 +2,11 @@
 //! globals, other functions and libcalls. The operator translator never computes an offset
 //! itself; it asks this type.
 
+use crate::environ::libcalls::{Builtin, Returns};
+use crate::environ::traps;
+use crate::environ::vmctx::{self, VMOffsets};
 use crate::module::ModuleInfo;
-use crate::translate::traps;
 use crate::types::{FuncType, ValType};
-use crate::vm::offsets::{self, Builtin, VMOffsets};
 use cranelift_codegen::ir::{
     self, condcodes::IntCC, types, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName,
     InstBuilder, MemFlagsData, Signature, TrapCode, UserExternalName, Value,
@@ -100,7 +101,7 @@ impl<'a> FuncEnv<'a> {
             let def = self.memory_definition(b, i);
             let base = b
                 .ins()
-                .load(types::I64, readonly(), def, offsets::MEMORY_BASE);
+                .load(types::I64, readonly(), def, vmctx::MEMORY_BASE);
             self.memory_bases.insert(i, base);
         }
     }
@@ -129,13 +130,13 @@ impl<'a> FuncEnv<'a> {
         let vmctx = func.create_global_value(ir::GlobalValueData::VMContext);
         let store_ctx = func.create_global_value(ir::GlobalValueData::Load {
             base: vmctx,
-            offset: offsets::VMCTX_STORE_CTX.into(),
+            offset: vmctx::VMCTX_STORE_CTX.into(),
             global_type: types::I64,
             flags,
         });
         func.create_global_value(ir::GlobalValueData::Load {
             base: store_ctx,
-            offset: offsets::STORE_CTX_STACK_LIMIT.into(),
+            offset: vmctx::STORE_CTX_STACK_LIMIT.into(),
             global_type: types::I64,
             flags,
         })
@@ -171,11 +172,11 @@ impl<'a> FuncEnv<'a> {
     pub fn memory_length(&mut self, b: &mut FunctionBuilder, memory: u32) -> Value {
         let def = self.memory_definition(b, memory);
         if self.is_shared(memory) {
-            let addr = b.ins().iadd_imm_u(def, offsets::MEMORY_LENGTH as i64);
+            let addr = b.ins().iadd_imm_u(def, vmctx::MEMORY_LENGTH as i64);
             b.ins().atomic_load(types::I64, trusted(), addr)
         } else {
             b.ins()
-                .load(types::I64, trusted(), def, offsets::MEMORY_LENGTH)
+                .load(types::I64, trusted(), def, vmctx::MEMORY_LENGTH)
         }
     }
 
@@ -245,12 +246,13 @@ impl<'a> FuncEnv<'a> {
         let ty = self.info.globals[g as usize];
         let addr = self.global_addr(b, g);
         let flags = if ty.mutable { trusted() } else { readonly() };
-        b.ins().load(ir_type(ty.content), flags, addr, 0)
+        b.ins()
+            .load(ir_type(ty.content), flags, addr, vmctx::GLOBAL_VALUE)
     }
 
     pub fn global_set(&mut self, b: &mut FunctionBuilder, g: u32, v: Value) {
         let addr = self.global_addr(b, g);
-        b.ins().store(trusted(), v, addr, 0);
+        b.ins().store(trusted(), v, addr, vmctx::GLOBAL_VALUE);
     }
 
     fn sig_ref(&mut self, b: &mut FunctionBuilder, type_index: u32) -> ir::SigRef {
@@ -398,10 +400,10 @@ impl<'a> FuncEnv<'a> {
     ) {
         let code = b
             .ins()
-            .load(types::I64, readonly(), funcref, offsets::FUNCREF_WASM_CALL);
+            .load(types::I64, readonly(), funcref, vmctx::FUNCREF_WASM_CALL);
         let callee_vmctx = b
             .ins()
-            .load(types::I64, readonly(), funcref, offsets::FUNCREF_VMCTX);
+            .load(types::I64, readonly(), funcref, vmctx::FUNCREF_VMCTX);
         let sig = self.sig_ref(b, type_index);
         let mut full = vec![callee_vmctx, self.vmctx];
         full.extend_from_slice(args);
@@ -419,13 +421,11 @@ impl<'a> FuncEnv<'a> {
         let def = self.table_definition(b, table);
         let len = b
             .ins()
-            .load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
+            .load(types::I64, trusted(), def, vmctx::TABLE_LENGTH);
         let index = b.ins().uextend(types::I64, index);
         let out = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(out, oob);
-        let base = b
-            .ins()
-            .load(types::I64, trusted(), def, offsets::TABLE_BASE);
+        let base = b.ins().load(types::I64, trusted(), def, vmctx::TABLE_BASE);
         let off = b.ins().ishl_imm_u(index, 3);
         b.ins().iadd(base, off)
     }
@@ -459,10 +459,10 @@ impl<'a> FuncEnv<'a> {
         b.ins().trapz(funcref, traps::NULL_CALL);
         let actual = b
             .ins()
-            .load(types::I32, trusted(), funcref, offsets::FUNCREF_TYPE_ID);
+            .load(types::I32, trusted(), funcref, vmctx::FUNCREF_TYPE_ID);
         let ids = b
             .ins()
-            .load(types::I64, readonly(), self.vmctx, offsets::VMCTX_TYPE_IDS);
+            .load(types::I64, readonly(), self.vmctx, vmctx::VMCTX_TYPE_IDS);
         let expected = b
             .ins()
             .load(types::I32, readonly(), ids, (4 * type_index) as i32);
@@ -499,48 +499,47 @@ impl<'a> FuncEnv<'a> {
         let def = self.table_definition(b, table);
         let len = b
             .ins()
-            .load(types::I64, trusted(), def, offsets::TABLE_LENGTH);
+            .load(types::I64, trusted(), def, vmctx::TABLE_LENGTH);
         b.ins().ireduce(types::I32, len)
     }
 
-    /// Calls a libcall through the builtins table. Every libcall takes the vmctx first.
+    /// Calls a libcall through the builtins table with `args` (after the vmctx, which every
+    /// libcall takes first; types as `environ::libcalls` declares them). Returns its result,
+    /// if it has one.
     pub fn builtin(
         &mut self,
         b: &mut FunctionBuilder,
         which: Builtin,
         args: &[Value],
     ) -> Option<Value> {
+        assert!(
+            which
+                .params()
+                .iter()
+                .copied()
+                .eq(args.iter().map(|a| b.func.dfg.value_type(*a))),
+            "arguments of {which:?}"
+        );
         let sig = match self.builtin_sigs.get(&which) {
             Some(s) => *s,
             None => {
-                // The throwing libcalls never return normally; as `preserve_all` callees of a
-                // `try_call`, every register counts as clobbered on their exceptional edge.
-                let conv = match which {
-                    Builtin::Throw | Builtin::ThrowRef => CallConv::PreserveAll,
-                    _ => CallConv::SystemV,
-                };
-                let mut sig = Signature::new(conv);
-                sig.params.push(AbiParam::new(types::I64));
-                for a in args {
-                    sig.params.push(AbiParam::new(b.func.dfg.value_type(*a)));
-                }
-                if !matches!(which, Builtin::DataDrop | Builtin::ElemDrop) {
-                    sig.returns.push(AbiParam::new(types::I32));
-                }
-                let s = b.import_signature(sig);
+                let s = b.import_signature(which.signature());
                 self.builtin_sigs.insert(which, s);
                 s
             }
         };
         let table = b
             .ins()
-            .load(types::I64, readonly(), self.vmctx, offsets::VMCTX_BUILTINS);
-        let f = b
-            .ins()
-            .load(types::I64, readonly(), table, 8 * which as i32);
+            .load(types::I64, readonly(), self.vmctx, vmctx::VMCTX_BUILTINS);
+        let f = b.ins().load(
+            types::I64,
+            readonly(),
+            table,
+            vmctx::POINTER_SIZE as i32 * which as i32,
+        );
         let mut full = vec![self.vmctx];
         full.extend_from_slice(args);
-        if matches!(which, Builtin::Throw | Builtin::ThrowRef) {
+        if which.returns() == Returns::Never {
             // Throwing "calls" the unwinder, which looks up this call's handlers.
             self.emit_call(b, sig, Err(f), &full);
             return None;

@@ -8,10 +8,11 @@
 //! the enclosing `try_table`, or to the caller. Throwing is a libcall made the same way, so the
 //! unwinder (`vm::exception`) finds the throwing frame's handler too.
 
-use super::{block_arity, Frame, FrameKind, Translator};
+use super::control::{block_arity, FrameKind};
+use super::Translator;
+use crate::environ::traps;
+use crate::environ::Builtin;
 use crate::translate::env::{ir_type, trusted};
-use crate::translate::traps;
-use crate::vm::offsets::Builtin;
 use cranelift_codegen::ir::{
     types, Block, BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value,
 };
@@ -61,18 +62,16 @@ impl Translator<'_, '_, '_> {
         let dispatch = self.b.create_block();
         self.b.append_block_param(dispatch, types::I64);
         let outer = self.env.handler.replace(dispatch);
-        self.frames.push(Frame {
-            kind: FrameKind::TryTable {
+        self.push_frame(
+            FrameKind::TryTable {
                 dispatch,
                 catches: tt.catches,
                 outer,
             },
             next,
-            num_params: params.len(),
-            num_results: results.len(),
-            height: self.stack.len() - params.len(),
-            branched_to: false,
-        });
+            params.len(),
+            results.len(),
+        );
     }
 
     /// At the `end` of a `try_table` (its frame already popped): its handler stops applying,

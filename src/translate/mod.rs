@@ -2,57 +2,28 @@
 //!
 //! One pass over the operators with an operand stack of Cranelift values and a stack of
 //! control frames. Where values live (vmctx, memory, tables, globals, callees) is the business
-//! of [`env::FuncEnv`]; this file only knows the operators' semantics (spec 2.0 §4.4).
+//! of [`env::FuncEnv`]; this file and its siblings only know the operators' semantics (spec
+//! 2.0 §4.4): control flow and calls in `control.rs`, SIMD in `simd.rs`, exception handling in
+//! `exceptions.rs`, threads' atomics in `atomics.rs`, everything else here.
 
 mod atomics;
+mod control;
 pub mod env;
 mod exceptions;
 pub mod simd;
-pub mod traps;
 
+use crate::environ::{traps, Builtin};
 use crate::error::{Error, Result};
-use crate::module::{val_type, ModuleInfo};
-use crate::types::{FuncType, ValType};
-use crate::vm::offsets::Builtin;
+use crate::module::val_type;
+use crate::types::FuncType;
+use control::{Frame, FrameKind};
 use cranelift_codegen::ir::{
-    self, condcodes::FloatCC, condcodes::IntCC, types, Block, BlockArg, InstBuilder, JumpTableData,
-    MemFlagsData, Value,
+    self, condcodes::FloatCC, condcodes::IntCC, types, InstBuilder, MemFlagsData, Value,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use env::{heap, ir_type, FuncEnv};
-use wasmparser::{BlockType, FunctionBody, MemArg, Operator};
-
-enum FrameKind {
-    Block,
-    Loop {
-        header: Block,
-    },
-    /// A `try_table`: the dispatch block its calls' exceptions land in, its catch clauses,
-    /// and the handler of the enclosing `try_table`, restored at its end.
-    TryTable {
-        dispatch: Block,
-        catches: Vec<wasmparser::Catch>,
-        outer: Option<Block>,
-    },
-    If {
-        /// The block for the false arm, until an `else` (or the `end`) consumes it.
-        else_block: Option<Block>,
-        /// The block's parameters, which the else arm starts from again.
-        params: Vec<Value>,
-    },
-}
-
-struct Frame {
-    kind: FrameKind,
-    /// The block after `end`; its parameters are the frame's results.
-    next: Block,
-    num_params: usize,
-    num_results: usize,
-    /// Operand stack height below the frame's parameters.
-    height: usize,
-    branched_to: bool,
-}
+use wasmparser::{FunctionBody, MemArg, Operator};
 
 struct Translator<'e, 'a, 'b> {
     env: &'e mut FuncEnv<'a>,
@@ -65,22 +36,6 @@ struct Translator<'e, 'a, 'b> {
     dead_depth: usize,
 }
 
-fn block_arity(info: &ModuleInfo, bt: BlockType) -> (Vec<ValType>, Vec<ValType>) {
-    match bt {
-        BlockType::Empty => (vec![], vec![]),
-        BlockType::Type(t) => (vec![], vec![val_type(t)]),
-        BlockType::FuncType(i) => {
-            let ft = &info.types[i as usize];
-            (ft.params().to_vec(), ft.results().to_vec())
-        }
-    }
-}
-
-fn args(values: &[Value]) -> Vec<BlockArg> {
-    values.iter().map(|v| BlockArg::Value(*v)).collect()
-}
-
-/// Translates the body of defined function `func_index` into `func`.
 pub fn translate_function(
     env: &mut FuncEnv,
     ctx: &mut FunctionBuilderContext,
@@ -211,27 +166,6 @@ impl Translator<'_, '_, '_> {
         });
     }
 
-    fn new_block(&mut self, tys: &[ValType]) -> Block {
-        let blk = self.b.create_block();
-        for t in tys {
-            self.b.append_block_param(blk, ir_type(*t));
-        }
-        blk
-    }
-
-    /// The block a branch to relative depth `depth` jumps to, and how many values it takes.
-    fn branch_target(&mut self, depth: u32) -> (Block, usize) {
-        let i = self.frames.len() - 1 - depth as usize;
-        let f = &mut self.frames[i];
-        match f.kind {
-            FrameKind::Loop { header } => (header, f.num_params),
-            _ => {
-                f.branched_to = true;
-                (f.next, f.num_results)
-            }
-        }
-    }
-
     fn load(&mut self, ty: ir::Type, m: &MemArg, kind: LoadKind) {
         let index = self.pop();
         let (addr, off) = self
@@ -310,188 +244,6 @@ impl Translator<'_, '_, '_> {
             O::TryTable { try_table } => self.try_table(try_table),
             O::Throw { tag_index } => self.throw(tag_index),
             O::ThrowRef => self.throw_ref(),
-            O::Block { blockty } => {
-                let (params, results) = block_arity(self.env.info, blockty);
-                let next = self.new_block(&results);
-                self.frames.push(Frame {
-                    kind: FrameKind::Block,
-                    next,
-                    num_params: params.len(),
-                    num_results: results.len(),
-                    height: self.stack.len() - params.len(),
-                    branched_to: false,
-                });
-            }
-            O::Loop { blockty } => {
-                let (params, results) = block_arity(self.env.info, blockty);
-                let header = self.new_block(&params);
-                let next = self.new_block(&results);
-                let vals = self.popn(params.len());
-                self.b.ins().jump(header, &args(&vals));
-                self.b.switch_to_block(header);
-                let hp = self.b.block_params(header).to_vec();
-                self.stack.extend(hp);
-                self.frames.push(Frame {
-                    kind: FrameKind::Loop { header },
-                    next,
-                    num_params: params.len(),
-                    num_results: results.len(),
-                    height: self.stack.len() - params.len(),
-                    branched_to: false,
-                });
-            }
-            O::If { blockty } => {
-                let (params, results) = block_arity(self.env.info, blockty);
-                let cond = self.pop();
-                let next = self.new_block(&results);
-                let then_block = self.b.create_block();
-                let else_block = self.b.create_block();
-                self.b.ins().brif(cond, then_block, &[], else_block, &[]);
-                self.b.switch_to_block(then_block);
-                self.b.seal_block(then_block);
-                let params_v = self.peekn(params.len()).to_vec();
-                self.frames.push(Frame {
-                    kind: FrameKind::If {
-                        else_block: Some(else_block),
-                        params: params_v,
-                    },
-                    next,
-                    num_params: params.len(),
-                    num_results: results.len(),
-                    height: self.stack.len() - params.len(),
-                    branched_to: false,
-                });
-            }
-            O::Else => {
-                let f = self.frames.last_mut().unwrap();
-                if self.reachable {
-                    let vals = self.stack[self.stack.len() - f.num_results..].to_vec();
-                    self.b.ins().jump(f.next, &args(&vals));
-                    f.branched_to = true;
-                }
-                let (else_block, params) = match &mut f.kind {
-                    FrameKind::If { else_block, params } => {
-                        (else_block.take().unwrap(), params.clone())
-                    }
-                    _ => unreachable!("validated else"),
-                };
-                self.stack.truncate(f.height);
-                self.stack.extend(params);
-                self.b.switch_to_block(else_block);
-                self.b.seal_block(else_block);
-                self.reachable = true;
-            }
-            O::End => {
-                let f = self.frames.pop().unwrap();
-                let mut reachable_after = f.branched_to;
-                if self.reachable {
-                    let vals = self.popn(f.num_results);
-                    self.b.ins().jump(f.next, &args(&vals));
-                    reachable_after = true;
-                }
-                match f.kind {
-                    FrameKind::If {
-                        else_block: Some(else_block),
-                        params,
-                    } => {
-                        // No else arm: the parameters pass through unchanged.
-                        self.b.switch_to_block(else_block);
-                        self.b.seal_block(else_block);
-                        self.b.ins().jump(f.next, &args(&params));
-                        reachable_after = true;
-                    }
-                    FrameKind::Loop { header } => self.b.seal_block(header),
-                    FrameKind::TryTable {
-                        dispatch,
-                        catches,
-                        outer,
-                    } => self.end_try_table(dispatch, catches, outer),
-                    _ => {}
-                }
-                self.stack.truncate(f.height);
-                self.reachable = reachable_after;
-                if reachable_after {
-                    self.b.switch_to_block(f.next);
-                    self.b.seal_block(f.next);
-                    let p = self.b.block_params(f.next).to_vec();
-                    self.stack.extend(p);
-                }
-            }
-            O::Br { relative_depth } => {
-                let (target, n) = self.branch_target(relative_depth);
-                let vals = self.peekn(n).to_vec();
-                self.b.ins().jump(target, &args(&vals));
-                self.reachable = false;
-            }
-            O::BrIf { relative_depth } => {
-                let cond = self.pop();
-                let (target, n) = self.branch_target(relative_depth);
-                let vals = self.peekn(n).to_vec();
-                let cont = self.b.create_block();
-                self.b.ins().brif(cond, target, &args(&vals), cont, &[]);
-                self.b.switch_to_block(cont);
-                self.b.seal_block(cont);
-            }
-            O::BrTable { targets } => {
-                let index = self.pop();
-                let err = |e: wasmparser::BinaryReaderError| Error::InvalidModule {
-                    message: e.message().to_string(),
-                    offset: e.offset() as usize,
-                };
-                let depths: Vec<u32> = targets
-                    .targets()
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(err)?;
-                let default = targets.default();
-                let (_, n) = self.branch_target(default);
-                let vals = self.peekn(n).to_vec();
-                // Jump tables carry no arguments: with values to pass, each distinct target
-                // gets a small block that jumps on with them.
-                let mut made: std::collections::HashMap<u32, Block> = Default::default();
-                let mut block_for = |t: &mut Self, depth: u32| -> Block {
-                    let (target, _) = t.branch_target(depth);
-                    if n == 0 {
-                        return target;
-                    }
-                    *made.entry(depth).or_insert_with(|| t.b.create_block())
-                };
-                let def_blk = block_for(self, default);
-                let blks: Vec<Block> = depths.iter().map(|d| block_for(self, *d)).collect();
-                let def_call = self.b.func.dfg.block_call(def_blk, &[]);
-                let calls: Vec<_> = blks
-                    .iter()
-                    .map(|blk| self.b.func.dfg.block_call(*blk, &[]))
-                    .collect();
-                let jt = self
-                    .b
-                    .create_jump_table(JumpTableData::new(def_call, &calls));
-                self.b.ins().br_table(index, jt);
-                let mut made: Vec<(u32, Block)> = made.into_iter().collect();
-                made.sort_by_key(|(d, _)| *d);
-                for (depth, blk) in made {
-                    let (target, _) = self.branch_target(depth);
-                    self.b.switch_to_block(blk);
-                    self.b.seal_block(blk);
-                    self.b.ins().jump(target, &args(&vals));
-                }
-                self.reachable = false;
-            }
-            O::Return => {
-                let n = self.frames[0].num_results;
-                let vals = self.peekn(n).to_vec();
-                self.b.ins().return_(&vals);
-                self.reachable = false;
-            }
-            O::Call { function_index } => self.call(function_index, false),
-            O::ReturnCall { function_index } => self.call(function_index, true),
-            O::CallIndirect {
-                type_index,
-                table_index,
-            } => self.call_indirect(type_index, table_index, false),
-            O::ReturnCallIndirect {
-                type_index,
-                table_index,
-            } => self.call_indirect(type_index, table_index, true),
             O::Drop => {
                 self.pop();
             }
@@ -803,6 +555,7 @@ impl Translator<'_, '_, '_> {
             O::F32ReinterpretI32 => self.bitcast(types::F32),
             O::F64ReinterpretI64 => self.bitcast(types::F64),
 
+            other if self.control_operator(&other)? => {}
             other if self.simd_operator(&other)? => {}
             other if self.atomic_operator(&other)? => {}
             other => {
@@ -813,33 +566,6 @@ impl Translator<'_, '_, '_> {
             }
         }
         Ok(())
-    }
-
-    /// `call`, or `return_call` with `tail`.
-    fn call(&mut self, func: u32, tail: bool) {
-        let n = self.env.info.func_type(func).params().len();
-        let a = self.popn(n);
-        let r = self.env.call(&mut self.b, func, &a, tail);
-        self.after_call(r, tail);
-    }
-
-    /// `call_indirect`, or `return_call_indirect` with `tail`.
-    fn call_indirect(&mut self, type_index: u32, table: u32, tail: bool) {
-        let n = self.env.info.types[type_index as usize].params().len();
-        let index = self.pop();
-        let a = self.popn(n);
-        let r = self
-            .env
-            .call_indirect(&mut self.b, type_index, table, index, &a, tail);
-        self.after_call(r, tail);
-    }
-
-    fn after_call(&mut self, results: Vec<Value>, tail: bool) {
-        if tail {
-            self.reachable = false;
-        } else {
-            self.stack.extend(results);
-        }
     }
 
     fn sext(&mut self, from: ir::Type, to: ir::Type) {
@@ -881,106 +607,4 @@ pub fn new_function(ft: &FuncType, index: u32, call_conv: CallConv) -> ir::Funct
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::module;
-    use crate::vm::offsets::VMOffsets;
-
-    /// Translates the first defined function of `wat`, runs the Cranelift verifier, and
-    /// returns the CLIF text.
-    fn clif(wat: &str) -> String {
-        let wasm = wat::parse_str(wat).unwrap();
-        module::validate(&wasm).unwrap();
-        let info = module::parse(&wasm).unwrap();
-        let offsets = VMOffsets::new(&info);
-        let isa = crate::compile::host_isa(false).unwrap();
-        let index = info.num_imported_funcs;
-        let ft = info.func_type(index).clone();
-        let range = info.bodies[0].clone();
-        let body = FunctionBody::new(wasmparser::BinaryReader::new(
-            &wasm[range.clone()],
-            range.start as u64,
-        ));
-        let mut func = new_function(&ft, index, crate::translate::env::WASM_CALL_CONV);
-        let mut env = FuncEnv::new(&info, &offsets, crate::translate::env::WASM_CALL_CONV);
-        let mut ctx = FunctionBuilderContext::new();
-        translate_function(
-            &mut env,
-            &mut ctx,
-            &mut func,
-            &ft,
-            &body,
-            isa.frontend_config(),
-        )
-        .unwrap();
-        cranelift_codegen::verify_function(&func, &*isa).expect("verifier accepts the IR");
-        func.display().to_string()
-    }
-
-    #[test]
-    fn loads_have_no_explicit_bounds_check() {
-        let ir = clif(
-            "(module (memory 1) (func (param i32) (result i64) local.get 0 i64.load offset=16))",
-        );
-        assert!(
-            !ir.contains("icmp") && !ir.contains("trapnz") && !ir.contains("trapz"),
-            "{ir}"
-        );
-        assert!(ir.contains("uextend.i64") && ir.contains("+16"), "{ir}");
-        // The access may fault (no `notrap`); Cranelift's default trap code for it is heap_oob.
-        assert!(ir.contains("load.i64 little"), "{ir}");
-    }
-
-    #[test]
-    fn large_static_offsets_are_added_explicitly() {
-        let ir = clif("(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load offset=0xfffffff0))");
-        assert!(ir.contains("0xffff_fff0"), "{ir}");
-    }
-
-    #[test]
-    fn every_function_checks_the_stack_limit() {
-        let ir = clif("(module (func))");
-        assert!(ir.contains("stack_limit"), "{ir}");
-    }
-
-    #[test]
-    fn unreachable_code_after_br_is_not_translated() {
-        let ir = clif(
-            "(module (func (result i32) (block (result i32) i32.const 1 br 0 i32.const 2 i32.const 3 i32.add)))",
-        );
-        assert!(!ir.contains("iadd"), "dead code was emitted: {ir}");
-        assert!(!ir.contains("iconst.i32 2"), "{ir}");
-    }
-
-    #[test]
-    fn br_table_with_values_gets_edge_blocks() {
-        let ir = clif(
-            "(module (func (param i32) (result i32)
-               (block (result i32) (block (result i32) i32.const 7 local.get 0 br_table 0 1 0) i32.const 1 i32.add)))",
-        );
-        assert!(ir.contains("br_table"), "{ir}");
-    }
-
-    #[test]
-    fn division_lowers_to_trapping_cranelift_ops() {
-        let ir =
-            clif("(module (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s))");
-        assert!(ir.contains("sdiv"), "{ir}");
-        let ir = clif("(module (func (param f64) (result i64) local.get 0 i64.trunc_f64_u))");
-        assert!(ir.contains("fcvt_to_uint.i64"), "{ir}");
-        let ir = clif("(module (func (param f64) (result i64) local.get 0 i64.trunc_sat_f64_u))");
-        assert!(ir.contains("fcvt_to_uint_sat.i64"), "{ir}");
-    }
-
-    #[test]
-    fn call_indirect_checks_bounds_null_and_signature() {
-        let ir =
-            clif("(module (table 1 funcref) (func (param i32) (call_indirect (local.get 0))))");
-        assert!(
-            ir.contains("user4"),
-            "index past the end traps (undefined element): {ir}"
-        );
-        assert!(ir.contains("user3"), "null entry traps: {ir}");
-        assert!(ir.contains("user5"), "signature mismatch traps: {ir}");
-    }
-}
+mod tests;

@@ -1,10 +1,10 @@
 //! Executable memory for compiled code, and the process-wide registry that maps a program
 //! counter back to its code (trap sites, function ranges) for the signal handler.
 
-use crate::compile::TrapSite;
+use crate::environ::CallSite;
+use crate::environ::TrapSite;
 use crate::error::{Error, Result};
 use crate::vm::bytes::Bytes;
-use crate::vm::exception::CallSite;
 use cranelift_codegen::ir::TrapCode;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;

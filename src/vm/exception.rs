@@ -17,15 +17,6 @@ use crate::vm::code;
 use crate::vm::libcalls::instance;
 use crate::vm::store::{ExnObject, StoreOpaque, VMTag};
 
-/// A call inside a `try_table`: where it returns to and where its handler starts (offsets
-/// from the start of the module's code), and the frame size below the frame pointer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallSite {
-    pub ret_addr: u32,
-    pub handler: u32,
-    pub frame_offset: u32,
-}
-
 /// Entry of `Builtin::Throw`: `(vmctx, tag index, *const u128 payload)`.
 #[unsafe(naked)]
 pub extern "C" fn throw_stub() {
@@ -60,7 +51,7 @@ unsafe extern "C" fn resume(pc: usize, sp: usize, fp: usize, payload: u64) -> ! 
 /// # Safety
 /// `vmctx` must be the vmctx of a live instance with more than `index` tags.
 unsafe fn tag_of(vmctx: *mut u8, index: u32) -> *const VMTag {
-    // SAFETY: per the contract; the tag slots hold `*const VMTag` (see `offsets`).
+    // SAFETY: per the contract; the tag slots hold `*const VMTag` (see `environ::vmctx`).
     unsafe {
         let (inst, _) = instance(vmctx);
         let at = inst.module.offsets().tag(index) as usize;

@@ -2,15 +2,17 @@
 //! and the start function (spec 2.0 §4.5.4), and entering wasm code from the host.
 
 use crate::api::Module;
-use crate::compile::TrapSite;
+use crate::environ::traps;
+use crate::environ::vmctx::{self, VMOffsets};
+use crate::environ::TrapSite;
 use crate::error::{Error, Result, Trap, TrapKind};
 use crate::module::{ConstOp, DataMode, ElemItems, ElemMode};
-use crate::translate::traps;
 use crate::vm::memory::LinearMemory;
-use crate::vm::offsets::{self, VMOffsets};
 use crate::vm::store::StoreOpaque;
 use crate::vm::table::Table;
-use crate::vm::{code, libcalls, traphandler, GlobalEntity, VMFuncRef};
+use crate::vm::traphandler::{self, Trapped};
+use crate::vm::{code, libcalls, GlobalEntity, VMFuncRef};
+use cranelift_codegen::ir::TrapCode;
 
 /// A resolved import: a function reference, or the store index of a memory, table or global.
 #[derive(Clone, Copy, Debug)]
@@ -24,7 +26,7 @@ pub enum ImportValue {
 
 pub struct InstanceData {
     pub module: Module,
-    /// The vmctx (layout in [`offsets`]); 8-byte aligned.
+    /// The vmctx (layout in [`vmctx`]); 8-byte aligned.
     pub vmctx: Vec<u64>,
     /// Store indices of this instance's memories, tables and globals (imported ones first).
     pub memories: Vec<usize>,
@@ -146,19 +148,19 @@ pub fn instantiate(
     prefault(&inst.vmctx);
     let vmctx = inst.vmctx_ptr() as u64;
     inst.set(
-        offsets::VMCTX_STORE_CTX as u32,
+        vmctx::VMCTX_STORE_CTX as u32,
         &*store.ctx as *const _ as u64,
     );
     inst.set(
-        offsets::VMCTX_BUILTINS as u32,
+        vmctx::VMCTX_BUILTINS as u32,
         libcalls::builtins().as_ptr() as u64,
     );
     inst.set(
-        offsets::VMCTX_INSTANCE as u32,
+        vmctx::VMCTX_INSTANCE as u32,
         &*inst as *const InstanceData as u64,
     );
     inst.set(
-        offsets::VMCTX_TYPE_IDS as u32,
+        vmctx::VMCTX_TYPE_IDS as u32,
         module.type_ids().as_ptr() as u64,
     );
 
@@ -208,13 +210,13 @@ pub fn instantiate(
     let code_base = module.code_base() as u64;
     let type_ids = module.type_ids();
     let first = offs.defined_funcref(info.num_imported_funcs) as usize / 8;
-    let words = offsets::FUNCREF_SIZE as usize / 8;
+    let words = vmctx::FUNCREF_SIZE as usize / 8;
     let defined = &info.funcs[info.num_imported_funcs as usize..];
     let slots = inst.vmctx[first..].chunks_exact_mut(words);
     for ((slot, range), ty) in slots.zip(module.func_ranges()).zip(defined) {
-        slot[offsets::FUNCREF_WASM_CALL as usize / 8] = code_base + u64::from(range.start);
-        slot[offsets::FUNCREF_VMCTX as usize / 8] = vmctx;
-        slot[offsets::FUNCREF_TYPE_ID as usize / 8] = u64::from(type_ids[*ty as usize]);
+        slot[vmctx::FUNCREF_WASM_CALL as usize / 8] = code_base + u64::from(range.start);
+        slot[vmctx::FUNCREF_VMCTX as usize / 8] = vmctx;
+        slot[vmctx::FUNCREF_TYPE_ID as usize / 8] = u64::from(type_ids[*ty as usize]);
     }
     for (i, init) in info.global_inits.iter().enumerate() {
         let ty = info.globals[info.num_imported_globals as usize + i];
@@ -349,11 +351,12 @@ pub unsafe fn invoke(
     store.depth -= 1;
     match r {
         Ok(()) => Ok(()),
-        Err(pc) => Err(trap_error(store, pc)),
+        Err(trapped) => Err(trap_error(store, trapped)),
     }
 }
 
-fn trap_error(store: &mut StoreOpaque, pc: usize) -> Error {
+fn trap_error(store: &mut StoreOpaque, trapped: Trapped) -> Error {
+    let pc = trapped.pc;
     let Some(info) = code::lookup(pc) else {
         // An uncaught exception (see `vm::exception`) or a host error.
         return store
@@ -362,19 +365,60 @@ fn trap_error(store: &mut StoreOpaque, pc: usize) -> Error {
             .unwrap_or(Error::Trap(Trap::new(TrapKind::HostError)));
     };
     let site: Option<TrapSite> = info.trap_at(pc);
-    let kind = site
-        .and_then(|s| traps::kind_of(s.code))
-        .unwrap_or(TrapKind::IntegerDivisionByZero);
+    let func_index = info.func_at(pc);
+    let kind = trap_kind(site.map(|s| s.code), trapped.signal, func_index.is_some());
     if kind == TrapKind::HostError {
         if let Some(e) = store.pending_error.take() {
             return e;
         }
     }
-    let func_index = info.func_at(pc);
     Error::Trap(Trap {
         kind,
         func_index,
         func_name: func_index.and_then(|i| info.names.get(i)),
         wasm_offset: site.map(|s| s.wasm_offset).filter(|_| func_index.is_some()),
     })
+}
+
+/// What a fault in compiled code means, from the trap code recorded at its site (if any), the
+/// signal, and whether it hit a wasm function (rather than a trampoline).
+fn trap_kind(code: Option<TrapCode>, signal: libc::c_int, in_func: bool) -> TrapKind {
+    match code {
+        Some(code) => traps::kind_of(code).unwrap_or(TrapKind::Unknown),
+        // x86-64 `div`/`idiv` fault without a trap record when the divisor is zero (or on
+        // INT_MIN / -1, which compiled code checks for before dividing).
+        None if signal == libc::SIGFPE && in_func => TrapKind::IntegerDivisionByZero,
+        None => TrapKind::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_without_a_known_trap_code_are_not_misnamed() {
+        let sigfpe = libc::SIGFPE;
+        assert_eq!(
+            trap_kind(Some(traps::UNREACHABLE), libc::SIGILL, true),
+            TrapKind::Unreachable
+        );
+        assert_eq!(
+            trap_kind(Some(TrapCode::HEAP_OUT_OF_BOUNDS), libc::SIGSEGV, true),
+            TrapKind::MemoryOutOfBounds
+        );
+        assert_eq!(
+            trap_kind(None, sigfpe, true),
+            TrapKind::IntegerDivisionByZero
+        );
+        assert_eq!(trap_kind(None, sigfpe, false), TrapKind::Unknown);
+        assert_eq!(trap_kind(None, libc::SIGSEGV, true), TrapKind::Unknown);
+        assert_eq!(trap_kind(None, libc::SIGBUS, true), TrapKind::Unknown);
+        let unmapped = TrapCode::unwrap_user(200);
+        assert_eq!(trap_kind(Some(unmapped), sigfpe, true), TrapKind::Unknown);
+        assert_eq!(
+            TrapKind::Unknown.to_string(),
+            "unknown trap site (a wasix-rt bug)"
+        );
+    }
 }

@@ -1,10 +1,14 @@
 //! Libcalls: the operations compiled code does not inline (bulk memory and table operations,
-//! growth). Compiled code reaches them through the builtins table in the vmctx, in the order
-//! of [`Builtin`]. Those that can trap return 0 on success and 1 for "out of bounds"; the
-//! caller traps with the matching code, so no libcall ever unwinds through Rust frames.
+//! growth, atomic waits; the exception libcalls are in `vm::exception`). Compiled code reaches
+//! them through the builtins table in the vmctx, in the order of [`Builtin`] (declared in
+//! `environ::libcalls`). Those that can trap return 0 on success and 1 for "out of bounds";
+//! the caller traps with the matching code, so no libcall ever unwinds through Rust frames.
 
+use crate::environ::libcalls::{WAIT_INTERRUPTED, WAIT_NOT_SHARED};
+use crate::environ::vmctx::VMCTX_INSTANCE;
+use crate::environ::Builtin;
+use crate::vm::exception;
 use crate::vm::instance::InstanceData;
-use crate::vm::offsets::{Builtin, VMCTX_INSTANCE, WAIT_INTERRUPTED, WAIT_NOT_SHARED};
 use crate::vm::store::StoreOpaque;
 use crate::vm::waitqueue::{self, WaitOutcome};
 use std::sync::OnceLock;
@@ -12,27 +16,32 @@ use std::sync::OnceLock;
 /// The builtins table, indexed by `Builtin as usize`.
 pub fn builtins() -> &'static [usize; Builtin::COUNT] {
     static TABLE: OnceLock<[usize; Builtin::COUNT]> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = [0usize; Builtin::COUNT];
-        t[Builtin::MemoryGrow as usize] = memory_grow as *const () as usize;
-        t[Builtin::MemoryFill as usize] = memory_fill as *const () as usize;
-        t[Builtin::MemoryCopy as usize] = memory_copy as *const () as usize;
-        t[Builtin::MemoryInit as usize] = memory_init as *const () as usize;
-        t[Builtin::DataDrop as usize] = data_drop as *const () as usize;
-        t[Builtin::TableGrow as usize] = table_grow as *const () as usize;
-        t[Builtin::TableFill as usize] = table_fill as *const () as usize;
-        t[Builtin::TableCopy as usize] = table_copy as *const () as usize;
-        t[Builtin::TableInit as usize] = table_init as *const () as usize;
-        t[Builtin::ElemDrop as usize] = elem_drop as *const () as usize;
-        t[Builtin::Throw as usize] = crate::vm::exception::throw_stub as *const () as usize;
-        t[Builtin::ThrowRef as usize] = crate::vm::exception::throw_ref_stub as *const () as usize;
-        t[Builtin::ExnTake as usize] = crate::vm::exception::exn_take as *const () as usize;
-        t[Builtin::ExnIs as usize] = crate::vm::exception::exn_is as *const () as usize;
-        t[Builtin::AtomicWait32 as usize] = atomic_wait32 as *const () as usize;
-        t[Builtin::AtomicWait64 as usize] = atomic_wait64 as *const () as usize;
-        t[Builtin::AtomicNotify as usize] = atomic_notify as *const () as usize;
-        t
-    })
+    TABLE.get_or_init(|| std::array::from_fn(|i| entry(Builtin::ALL[i])))
+}
+
+/// The entry point of a libcall; each must have the signature `environ::libcalls` declares
+/// (`extern "C"`, the vmctx first, i32 as u32, i64 as u64 or a pointer).
+fn entry(which: Builtin) -> usize {
+    let f: *const () = match which {
+        Builtin::MemoryGrow => memory_grow as *const (),
+        Builtin::MemoryFill => memory_fill as *const (),
+        Builtin::MemoryCopy => memory_copy as *const (),
+        Builtin::MemoryInit => memory_init as *const (),
+        Builtin::DataDrop => data_drop as *const (),
+        Builtin::TableGrow => table_grow as *const (),
+        Builtin::TableFill => table_fill as *const (),
+        Builtin::TableCopy => table_copy as *const (),
+        Builtin::TableInit => table_init as *const (),
+        Builtin::ElemDrop => elem_drop as *const (),
+        Builtin::Throw => exception::throw_stub as *const (),
+        Builtin::ThrowRef => exception::throw_ref_stub as *const (),
+        Builtin::ExnTake => exception::exn_take as *const (),
+        Builtin::ExnIs => exception::exn_is as *const (),
+        Builtin::AtomicWait32 => atomic_wait32 as *const (),
+        Builtin::AtomicWait64 => atomic_wait64 as *const (),
+        Builtin::AtomicNotify => atomic_notify as *const (),
+    };
+    f as usize
 }
 
 /// # Safety

@@ -30,7 +30,7 @@ pub struct VMMemoryDefinition {
 }
 
 const _: () = {
-    use crate::vm::offsets::{MEMORY_BASE, MEMORY_LENGTH};
+    use crate::environ::vmctx::{MEMORY_BASE, MEMORY_LENGTH};
     assert!(std::mem::offset_of!(VMMemoryDefinition, base) == MEMORY_BASE as usize);
     assert!(std::mem::offset_of!(VMMemoryDefinition, current_length) == MEMORY_LENGTH as usize);
 };

@@ -7,13 +7,12 @@ pub mod exception;
 pub mod instance;
 pub mod libcalls;
 pub mod memory;
-pub mod offsets;
 pub mod store;
 pub mod table;
 pub mod traphandler;
 pub mod waitqueue;
 
-/// A function reference as compiled code sees it (layout in [`offsets`]).
+/// A function reference as compiled code sees it (layout in [`crate::environ::vmctx`]).
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMFuncRef {
@@ -43,6 +42,22 @@ pub struct GlobalEntity {
     pub value: u128,
     pub ty: crate::types::GlobalType,
 }
+
+// Compiled code reads these structures at the offsets `environ::vmctx` declares.
+const _: () = {
+    use crate::environ::vmctx::*;
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(VMFuncRef, wasm_call) == FUNCREF_WASM_CALL as usize);
+    assert!(offset_of!(VMFuncRef, array_call) == FUNCREF_ARRAY_CALL as usize);
+    assert!(offset_of!(VMFuncRef, vmctx) == FUNCREF_VMCTX as usize);
+    assert!(offset_of!(VMFuncRef, type_id) == FUNCREF_TYPE_ID as usize);
+    // The vmctx holds the defined functions' references back to back.
+    assert!(size_of::<VMFuncRef>() == FUNCREF_SIZE as usize);
+    assert!(offset_of!(VMStoreContext, stack_limit) == STORE_CTX_STACK_LIMIT as usize);
+    assert!(offset_of!(GlobalEntity, value) == GLOBAL_VALUE as usize);
+    // vmctx slots and builtins-table entries.
+    assert!(size_of::<usize>() == POINTER_SIZE as usize);
+};
 
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.

@@ -15,6 +15,11 @@ pub struct VMTag {
     pub type_id: u32,
 }
 
+// Compiled code never reads a `VMTag` (tags are compared by identity in `exn_is`); it only
+// holds pointers to them in the vmctx's tag slots.
+const _: () =
+    assert!(std::mem::size_of::<*const VMTag>() == crate::environ::vmctx::POINTER_SIZE as usize);
+
 /// A thrown exception: its tag and payload (one 16-byte slot per value).
 pub struct ExnObject {
     pub tag: *const VMTag,

@@ -15,6 +15,15 @@ pub struct VMTableDefinition {
     pub current_elements: u64,
 }
 
+const _: () = {
+    use crate::environ::vmctx::{POINTER_SIZE, TABLE_BASE, TABLE_LENGTH};
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(VMTableDefinition, base) == TABLE_BASE as usize);
+    assert!(offset_of!(VMTableDefinition, current_elements) == TABLE_LENGTH as usize);
+    // Compiled code scales an element index by shifting it left by 3.
+    assert!(size_of::<u64>() == POINTER_SIZE as usize);
+};
+
 pub struct Table {
     elements: Vec<u64>,
     def: Box<VMTableDefinition>,

@@ -23,8 +23,8 @@ extern "C" {
 thread_local! {
     /// Jump buffer of the innermost host-to-wasm entry on this thread (null outside wasm).
     static JMP_BUF: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
-    /// PC of the last trap caught on this thread.
-    static TRAP_PC: Cell<usize> = const { Cell::new(0) };
+    /// The last trap caught on this thread.
+    static TRAPPED: Cell<Trapped> = const { Cell::new(Trapped { pc: 0, signal: 0 }) };
     static ALT_STACK: AltStack = const { AltStack::new() };
     /// Lowest usable address of this thread's stack (0 until asked).
     static STACK_LOW: Cell<usize> = const { Cell::new(0) };
@@ -139,7 +139,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_
         if let Some(code) = code::lookup(pc) {
             // SIGFPE from a hardware divide has no trap record; any fault at a trap site is ours.
             if code.trap_at(pc).is_some() || (sig == libc::SIGFPE && code.func_at(pc).is_some()) {
-                TRAP_PC.with(|t| t.set(pc));
+                TRAPPED.with(|t| t.set(Trapped { pc, signal: sig }));
                 // SAFETY: `jmp` is the live buffer of the innermost `catch` on this thread;
                 // only wasm frames and trampolines are between it and here.
                 unsafe { wasixrt_unwind(jmp) }
@@ -168,9 +168,18 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_
     }
 }
 
-/// Runs `f` (which enters wasm code) so that a trap in it returns `Err(pc)` with the PC of the
-/// trapping instruction. `f` must not unwind (panic).
-pub fn catch_traps<F: FnMut()>(mut f: F) -> Result<(), usize> {
+/// Where and how wasm code stopped: a fault, or a libcall that unwound to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trapped {
+    /// Address of the faulting instruction; 0 after [`unwind_to_host`].
+    pub pc: usize,
+    /// The signal (`SIGSEGV`, `SIGFPE`, ...); 0 after [`unwind_to_host`].
+    pub signal: libc::c_int,
+}
+
+/// Runs `f` (which enters wasm code) so that a trap in it returns `Err` with where it stopped.
+/// `f` must not unwind (panic).
+pub fn catch_traps<F: FnMut()>(mut f: F) -> Result<(), Trapped> {
     install();
     ALT_STACK.with(|a| a.ensure());
     extern "C" fn body<F: FnMut()>(p: *mut c_void) {
@@ -184,7 +193,7 @@ pub fn catch_traps<F: FnMut()>(mut f: F) -> Result<(), usize> {
     if ok == 1 {
         Ok(())
     } else {
-        Err(TRAP_PC.with(|t| t.get()))
+        Err(TRAPPED.with(|t| t.get()))
     }
 }
 
@@ -196,7 +205,7 @@ pub fn catch_traps<F: FnMut()>(mut f: F) -> Result<(), usize> {
 /// the stack between here and that entry that needs dropping.
 pub unsafe fn unwind_to_host() -> ! {
     let jmp = JMP_BUF.with(|j| j.get());
-    TRAP_PC.with(|t| t.set(0));
+    TRAPPED.with(|t| t.set(Trapped { pc: 0, signal: 0 }));
     // SAFETY: per the contract, `jmp` is the live buffer of the innermost `catch_traps`.
     unsafe { wasixrt_unwind(jmp) }
 }

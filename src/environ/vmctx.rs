@@ -1,10 +1,12 @@
-//! Layout of the vmctx and of the runtime structures that compiled code reads directly.
+//! Layout of the vmctx and of the runtime structures that compiled code reads directly. The
+//! structures themselves live in `vm`, which checks their layout against these constants at
+//! compile time.
 //!
 //! The vmctx is one block per instance:
 //!
 //! ```text
 //!   0  *const VMStoreContext      (stack limit of the store)
-//!   8  *const [usize; Builtin::COUNT]  libcall entry points
+//!   8  *const [usize; Builtin::COUNT]  libcall entry points (see `environ::libcalls`)
 //!  16  *mut InstanceData
 //!  24  *const u32                 engine-wide type id of each module type index
 //!  32  [*const VMFuncRef; imported funcs]
@@ -23,6 +25,7 @@ pub const VMCTX_BUILTINS: i32 = 8;
 pub const VMCTX_INSTANCE: i32 = 16;
 pub const VMCTX_TYPE_IDS: i32 = 24;
 const VMCTX_HEADER: u32 = 32;
+const _: () = assert!(VMCTX_TYPE_IDS as u32 + POINTER_SIZE <= VMCTX_HEADER);
 
 /// `VMStoreContext.stack_limit`: lowest stack address wasm code may use.
 pub const STORE_CTX_STACK_LIMIT: i32 = 0;
@@ -43,49 +46,16 @@ pub const MEMORY_LENGTH: i32 = 8;
 pub const TABLE_BASE: i32 = 0;
 pub const TABLE_LENGTH: i32 = 8;
 
-/// Offset of the dispatch function pointer in a host function's data (see `vm::host`).
+/// Offset of the dispatch function pointer in a host function's data (`api::func`): right
+/// after its `VMFuncRef`, which is what the host function's funcref points to.
 pub const HOST_DISPATCH: i32 = 32;
 
-/// Libcalls reached through the builtins table (index = discriminant).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Builtin {
-    MemoryGrow,
-    MemoryFill,
-    MemoryCopy,
-    MemoryInit,
-    DataDrop,
-    TableGrow,
-    TableFill,
-    TableCopy,
-    TableInit,
-    ElemDrop,
-    /// `(tag index, *const u128 payload)`: never returns (see `vm::exception`).
-    Throw,
-    /// `(exnref)`: never returns.
-    ThrowRef,
-    /// `(exnref, *mut u128 out, capacity, keep)`: copies the payload out; frees the exception
-    /// unless `keep` (a `catch_ref` keeps the reference).
-    ExnTake,
-    /// `(exnref, tag index)`: 1 if the exception has that tag of the calling instance.
-    ExnIs,
-    /// `(memory, effective address: u64, expected: i32, timeout ns: i64)`: 0 woken,
-    /// 1 not-equal, 2 timed-out, [`WAIT_NOT_SHARED`] or [`WAIT_INTERRUPTED`]. The address is
-    /// already checked for alignment and bounds.
-    AtomicWait32,
-    /// As `AtomicWait32` with an i64 expected value.
-    AtomicWait64,
-    /// `(memory, effective address: u64, count: i32)`: how many waiters were woken.
-    AtomicNotify,
-}
+/// Offset of the value in a global's storage (`vm::GlobalEntity`): the value's bits in the
+/// low bytes of a 16-byte slot.
+pub const GLOBAL_VALUE: i32 = 0;
 
-impl Builtin {
-    pub const COUNT: usize = 17;
-}
-
-/// What the wait libcalls return for a wait on an unshared memory (the caller traps).
-pub const WAIT_NOT_SHARED: u32 = 3;
-/// What the wait libcalls return when the process is stopping (the caller traps).
-pub const WAIT_INTERRUPTED: u32 = 4;
+/// Bytes per vmctx slot and per table element: a pointer (or an externref handle).
+pub const POINTER_SIZE: u32 = 8;
 
 /// Offsets of the variable-length parts of one module's vmctx.
 #[derive(Debug, Clone)]
@@ -115,11 +85,11 @@ impl VMOffsets {
         let num_globals = m.globals.len() as u32;
         let num_tags = m.tags.len() as u32;
         let imported_funcs = VMCTX_HEADER;
-        let memories = imported_funcs + 8 * num_imported_funcs;
-        let tables = memories + 8 * num_memories;
-        let globals = tables + 8 * num_tables;
-        let tags = globals + 8 * num_globals;
-        let defined_funcrefs = tags + 8 * num_tags;
+        let memories = imported_funcs + POINTER_SIZE * num_imported_funcs;
+        let tables = memories + POINTER_SIZE * num_memories;
+        let globals = tables + POINTER_SIZE * num_tables;
+        let tags = globals + POINTER_SIZE * num_globals;
+        let defined_funcrefs = tags + POINTER_SIZE * num_tags;
         let size = defined_funcrefs + FUNCREF_SIZE * num_defined_funcs;
         VMOffsets {
             num_imported_funcs,
@@ -138,19 +108,19 @@ impl VMOffsets {
         }
     }
     pub fn imported_func(&self, i: u32) -> u32 {
-        self.imported_funcs + 8 * i
+        self.imported_funcs + POINTER_SIZE * i
     }
     pub fn memory(&self, i: u32) -> u32 {
-        self.memories + 8 * i
+        self.memories + POINTER_SIZE * i
     }
     pub fn table(&self, i: u32) -> u32 {
-        self.tables + 8 * i
+        self.tables + POINTER_SIZE * i
     }
     pub fn global(&self, i: u32) -> u32 {
-        self.globals + 8 * i
+        self.globals + POINTER_SIZE * i
     }
     pub fn tag(&self, i: u32) -> u32 {
-        self.tags + 8 * i
+        self.tags + POINTER_SIZE * i
     }
     /// Offset of the `VMFuncRef` of function `func` (a defined function's index in the module's
     /// function index space).

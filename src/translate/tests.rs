@@ -1,0 +1,106 @@
+//! Translation checked on the Cranelift IR it produces.
+
+use super::*;
+use crate::environ::VMOffsets;
+use crate::module;
+
+/// Translates the first defined function of `wat`, runs the Cranelift verifier, and
+/// returns the CLIF text.
+fn clif(wat: &str) -> String {
+    let wasm = wat::parse_str(wat).unwrap();
+    module::validate(&wasm).unwrap();
+    let info = module::parse(&wasm).unwrap();
+    let offsets = VMOffsets::new(&info);
+    // The default flags: the verifier and the frontend need an ISA, not `compile`'s tuning.
+    let isa = cranelift_native::builder()
+        .unwrap()
+        .finish(cranelift_codegen::settings::Flags::new(
+            cranelift_codegen::settings::builder(),
+        ))
+        .unwrap();
+    let index = info.num_imported_funcs;
+    let ft = info.func_type(index).clone();
+    let range = info.bodies[0].clone();
+    let body = FunctionBody::new(wasmparser::BinaryReader::new(
+        &wasm[range.clone()],
+        range.start as u64,
+    ));
+    let mut func = new_function(&ft, index, crate::translate::env::WASM_CALL_CONV);
+    let mut env = FuncEnv::new(&info, &offsets, crate::translate::env::WASM_CALL_CONV);
+    let mut ctx = FunctionBuilderContext::new();
+    translate_function(
+        &mut env,
+        &mut ctx,
+        &mut func,
+        &ft,
+        &body,
+        isa.frontend_config(),
+    )
+    .unwrap();
+    cranelift_codegen::verify_function(&func, &*isa).expect("verifier accepts the IR");
+    func.display().to_string()
+}
+
+#[test]
+fn loads_have_no_explicit_bounds_check() {
+    let ir =
+        clif("(module (memory 1) (func (param i32) (result i64) local.get 0 i64.load offset=16))");
+    assert!(
+        !ir.contains("icmp") && !ir.contains("trapnz") && !ir.contains("trapz"),
+        "{ir}"
+    );
+    assert!(ir.contains("uextend.i64") && ir.contains("+16"), "{ir}");
+    // The access may fault (no `notrap`); Cranelift's default trap code for it is heap_oob.
+    assert!(ir.contains("load.i64 little"), "{ir}");
+}
+
+#[test]
+fn large_static_offsets_are_added_explicitly() {
+    let ir = clif("(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load offset=0xfffffff0))");
+    assert!(ir.contains("0xffff_fff0"), "{ir}");
+}
+
+#[test]
+fn every_function_checks_the_stack_limit() {
+    let ir = clif("(module (func))");
+    assert!(ir.contains("stack_limit"), "{ir}");
+}
+
+#[test]
+fn unreachable_code_after_br_is_not_translated() {
+    let ir = clif(
+        "(module (func (result i32) (block (result i32) i32.const 1 br 0 i32.const 2 i32.const 3 i32.add)))",
+    );
+    assert!(!ir.contains("iadd"), "dead code was emitted: {ir}");
+    assert!(!ir.contains("iconst.i32 2"), "{ir}");
+}
+
+#[test]
+fn br_table_with_values_gets_edge_blocks() {
+    let ir = clif(
+        "(module (func (param i32) (result i32)
+           (block (result i32) (block (result i32) i32.const 7 local.get 0 br_table 0 1 0) i32.const 1 i32.add)))",
+    );
+    assert!(ir.contains("br_table"), "{ir}");
+}
+
+#[test]
+fn division_lowers_to_trapping_cranelift_ops() {
+    let ir = clif("(module (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s))");
+    assert!(ir.contains("sdiv"), "{ir}");
+    let ir = clif("(module (func (param f64) (result i64) local.get 0 i64.trunc_f64_u))");
+    assert!(ir.contains("fcvt_to_uint.i64"), "{ir}");
+    let ir = clif("(module (func (param f64) (result i64) local.get 0 i64.trunc_sat_f64_u))");
+    assert!(ir.contains("fcvt_to_uint_sat.i64"), "{ir}");
+}
+
+#[test]
+fn call_indirect_checks_bounds_null_and_signature() {
+    let ir = clif("(module (table 1 funcref) (func (param i32) (call_indirect (local.get 0))))");
+    assert!(
+        ir.contains("user4"),
+        "index past the end traps (undefined element): {ir}"
+    );
+    assert!(ir.contains("user3"), "null entry traps: {ir}");
+    assert!(ir.contains("user5"), "signature mismatch traps: {ir}");
+}
