@@ -10,6 +10,7 @@
 //! wasix-rt deliberately differs from the header (the 20-byte [`AddrPort`]), `docs/abi.md` says
 //! why.
 
+use crate::host::calls::GuestOut;
 use bytemuck::{Pod, Zeroable};
 use std::mem::{offset_of, size_of};
 
@@ -264,6 +265,23 @@ pub mod fstflags {
 }
 
 /// `lookupflags` SYMLINK_FOLLOW.
+/// Layouts a host call can return as its output ([`GuestOut`]).
+macro_rules! guest_out_layout {
+    ($($t:ty),*) => {$(
+        impl GuestOut for $t {
+            const SIZE: u32 = size_of::<$t>() as u32;
+            fn write_to(
+                self,
+                mem: &mut crate::host::memory::GuestMemory,
+                ptr: u32,
+            ) -> Result<(), crate::host::errno::Errno> {
+                mem.write(ptr, &self)
+            }
+        }
+    )*};
+}
+guest_out_layout!(Fdstat, Filestat, Prestat, OptionTimestamp);
+
 /// `__wasi_address_family_t`.
 pub mod address_family {
     pub const UNSPEC: u8 = 0;

@@ -14,26 +14,34 @@ use crate::host::WasiCtx;
 /// host_calls! {
 ///     /// Defines every call of the namespace.
 ///     pub fn add_to_linker(namespace = "wasix_32v1") {
-///         call "fd_dup" => fdx::fd_dup(fd: u32, out: u32) [fd];
-///         call "sock_accept_v2" | "sock_accept" => sock::accept(fd: u32, ...) [fd];
-///         raw "proc_exit2" => proc::exit(code: u32);
+///         op "fd_dup" => fdx::fd_dup(fd: u32) -> out: u32 [fd];
+///         call "fd_pipe" => fdx::fd_pipe(out_a: u32, out_b: u32);
+///         call "sock_accept_v2" | "sock_accept" => sock::sock_accept_v2(fd: u32, ...) [fd];
+///         raw "proc_exit2" => proc::proc_exit2(code: u32);
 ///     }
 /// }
 /// ```
 ///
-/// A `call` entry: the name the guest imports, then aliases (each defined under, traced under
-/// and profiled under its own name), the body and its typed wasm parameters, and the
-/// parameters recorded on the call's `tracing` span. The body is a plain function
-/// `fn(&mut WasiCtx, &mut GuestMemory, params...) -> Result<(), Errno>`; it runs through
-/// [`errno_call`], which gives the guest its errno. A `raw` entry's body gets the [`Caller`] and
-/// returns what the wasm function returns (`proc_exit` ends the program with an error).
+/// Each entry gives the name the guest imports, then its aliases (each defined, traced and
+/// profiled under its own name), the body with the call's typed wasm parameters, optionally
+/// the output pointer parameter and the type written there, and the parameters recorded on the
+/// call's `tracing` span. Bodies are plain functions returning `Result<T, Errno>`:
+/// - `op`: `fn(&mut WasiCtx, params...)`, for calls that touch no guest memory but the output;
+/// - `call`: `fn(&mut WasiCtx, &mut GuestMemory, params...)`, for calls that read or write it;
+/// - with `-> out: T`, the output pointer is checked before the body runs (a bad pointer fails
+///   with no effect) and the body's `T` is written there ([`GuestOut`]);
+/// - `raw`: `fn(Caller, params...)` returning what the wasm function returns (`proc_exit` ends
+///   the program with an error).
+///
+/// Everything but `raw` runs through [`errno_call`], which gives the guest its errno.
 macro_rules! host_calls {
     (
         $(#[$doc:meta])*
         $vis:vis fn $register:ident(namespace = $ns:expr) {
             $(
                 $how:ident $name:literal $(| $alias:literal)* => $($body:ident)::+
-                    ( $($arg:ident : $ty:ty),* ) $([ $($field:ident),* ])? ;
+                    ( $($arg:ident : $ty:ty),* ) $(-> $out:ident : $oty:ty)?
+                    $([ $($field:ident),* ])? ;
             )*
         }
     ) => {
@@ -44,7 +52,7 @@ macro_rules! host_calls {
             $(
                 $crate::host::calls::host_call_entry!(
                     $how, linker, $ns, [$name $(, $alias)*], $($body)::+,
-                    ( $($arg : $ty),* ), [ $($($field),*)? ]
+                    ( $($arg : $ty),* ), ( $($out : $oty)? ), [ $($($field),*)? ]
                 );
             )*
             Ok(())
@@ -55,33 +63,13 @@ pub(crate) use host_calls;
 
 /// One entry of [`host_calls!`], defined under each of its names.
 macro_rules! host_call_entry {
-    (call, $linker:ident, $ns:expr, [$($name:literal),+], $body:path, $args:tt, $fields:tt) => {
-        $( $crate::host::calls::host_call_entry!(@call $linker, $ns, $name, $body, $args, $fields); )+
+    ($how:ident, $linker:ident, $ns:expr, [$($name:literal),+], $body:path, $args:tt, $out:tt,
+        $fields:tt) => {
+        $( $crate::host::calls::host_call_entry!(@$how $linker, $ns, $name, $body, $args, $out,
+            $fields); )+
     };
-    (raw, $linker:ident, $ns:expr, [$($name:literal),+], $body:path, $args:tt, $fields:tt) => {
-        $( $crate::host::calls::host_call_entry!(@raw $linker, $ns, $name, $body, $args); )+
-    };
-    (@call $linker:ident, $ns:expr, $name:literal, $body:path,
-        ( $($arg:ident : $ty:ty),* ), [ $($field:ident),* ]) => {
-        $linker.func_wrap(
-            $ns,
-            $name,
-            |mut caller: $crate::api::Caller<'_, $crate::host::WasiCtx>, $($arg: $ty),*| {
-                // With tracing off the span is a disabled callsite: one relaxed atomic load.
-                let span = tracing::trace_span!(
-                    $name,
-                    $($field = $field,)*
-                    errno = tracing::field::Empty,
-                    nbytes = tracing::field::Empty
-                );
-                let _entered = span.enter();
-                $crate::host::calls::errno_call(&mut caller, $name, &span, |ctx, mem| {
-                    $body(ctx, mem, $($arg),*)
-                })
-            },
-        )?;
-    };
-    (@raw $linker:ident, $ns:expr, $name:literal, $body:path, ( $($arg:ident : $ty:ty),* )) => {
+    (@raw $linker:ident, $ns:expr, $name:literal, $body:path, ( $($arg:ident : $ty:ty),* ),
+        (), $fields:tt) => {
         $linker.func_wrap(
             $ns,
             $name,
@@ -90,8 +78,76 @@ macro_rules! host_call_entry {
             },
         )?;
     };
+    (@$how:ident $linker:ident, $ns:expr, $name:literal, $body:path,
+        ( $($arg:ident : $ty:ty),* ), ( $($out:ident : $oty:ty)? ), [ $($field:ident),* ]) => {
+        $linker.func_wrap(
+            $ns,
+            $name,
+            |mut caller: $crate::api::Caller<'_, $crate::host::WasiCtx>,
+             $($arg: $ty,)* $($out: u32)?| {
+                // With tracing off the span is a disabled callsite: one relaxed atomic load.
+                let span = tracing::trace_span!(
+                    $name,
+                    $($field = $field,)*
+                    errno = tracing::field::Empty,
+                    nbytes = tracing::field::Empty
+                );
+                let _entered = span.enter();
+                #[allow(unused_variables)] // `op` bodies take no memory
+                $crate::host::calls::errno_call(&mut caller, $name, &span, |ctx, mem| {
+                    $( mem.check($out, <$oty as $crate::host::calls::GuestOut>::SIZE)?; )?
+                    let _value = $crate::host::calls::host_call_entry!(
+                        @invoke $how, $body, ctx, mem, ($($arg),*)
+                    )?;
+                    $( $crate::host::calls::GuestOut::write_to(_value, mem, $out)?; )?
+                    Ok(())
+                })
+            },
+        )?;
+    };
+    (@invoke op, $body:path, $ctx:ident, $mem:ident, ($($arg:ident),*)) => {
+        $body($ctx, $($arg),*)
+    };
+    (@invoke call, $body:path, $ctx:ident, $mem:ident, ($($arg:ident),*)) => {
+        $body($ctx, $mem, $($arg),*)
+    };
 }
 pub(crate) use host_call_entry;
+
+/// A value a host call writes to the guest's output pointer.
+pub trait GuestOut {
+    /// Bytes it takes in guest memory.
+    const SIZE: u32;
+    /// Writes it at `ptr` (already checked to hold `SIZE` bytes).
+    fn write_to(self, mem: &mut GuestMemory, ptr: u32) -> std::result::Result<(), Errno>;
+}
+
+impl GuestOut for () {
+    const SIZE: u32 = 0;
+    fn write_to(self, _: &mut GuestMemory, _: u32) -> std::result::Result<(), Errno> {
+        Ok(())
+    }
+}
+
+macro_rules! guest_out_int {
+    ($($t:ty),*) => {$(
+        impl GuestOut for $t {
+            const SIZE: u32 = std::mem::size_of::<$t>() as u32;
+            fn write_to(self, mem: &mut GuestMemory, ptr: u32) -> std::result::Result<(), Errno> {
+                mem.write_bytes(ptr, &self.to_le_bytes())
+            }
+        }
+    )*};
+}
+guest_out_int!(u8, u16, u32, u64);
+
+/// A WASI `bool`: one byte, 0 or 1.
+impl GuestOut for bool {
+    const SIZE: u32 = 1;
+    fn write_to(self, mem: &mut GuestMemory, ptr: u32) -> std::result::Result<(), Errno> {
+        mem.write_u8(ptr, self as u8)
+    }
+}
 
 /// Runs a host call body with the context and the caller's memory, and turns its outcome into
 /// the errno the guest gets. A stop request (SIGINT/SIGTERM) during the call ends the guest

@@ -42,27 +42,14 @@ fn clock_res(id: u32) -> Result<u64, Errno> {
     Ok((ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64).max(1))
 }
 
-/// `clock_res_get`.
-pub(crate) fn clock_res_get(
-    _: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    id: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 8)?;
-    mem.write_u64(out, clock_res(id)?)
+/// `clock_res_get`: the clock's resolution in ns.
+pub(crate) fn clock_res_get(_: &mut WasiCtx, id: u32) -> Result<u64, Errno> {
+    clock_res(id)
 }
 
-/// `clock_time_get`.
-pub(crate) fn clock_time_get(
-    _: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    id: u32,
-    _precision: u64,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 8)?;
-    mem.write_u64(out, clock_now(id)?)
+/// `clock_time_get`: the clock's time in ns (the precision hint is not needed).
+pub(crate) fn clock_time_get(_: &mut WasiCtx, id: u32, _precision: u64) -> Result<u64, Errno> {
+    clock_now(id)
 }
 
 /// `random_get`.

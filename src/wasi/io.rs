@@ -4,7 +4,7 @@
 
 use crate::host::abi::{Fdstat, Prestat, PREOPENTYPE_DIR};
 use crate::host::errno::Errno;
-use crate::host::fdtable::{fdflags, rights, FdEntry, FdKind};
+use crate::host::fdtable::{fdflags, rights, FdKind};
 use crate::host::memory::{GuestMemory, IoVec};
 use crate::host::WasiCtx;
 use mio::Interest;
@@ -98,22 +98,10 @@ pub fn fd_read_iovs(
     Ok(n as u32)
 }
 
-/// Writes the `fdstat` of `entry` at `ptr`.
-pub fn write_fdstat(mem: &mut GuestMemory, ptr: u32, entry: &FdEntry) -> Result<(), Errno> {
-    mem.write(
-        ptr,
-        &Fdstat {
-            fs_filetype: entry.filetype(),
-            fs_flags: entry.flags,
-            fs_rights_base: entry.rights_base,
-            fs_rights_inheriting: entry.rights_inheriting,
-            _pad0: 0,
-            _pad1: 0,
-        },
-    )
-}
-
-fn set_fd_flags(ctx: &mut WasiCtx, fd: u32, flags: u16) -> Result<(), Errno> {
+/// `fd_fdstat_set_flags`.
+pub(crate) fn fd_fdstat_set_flags(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(), Errno> {
+    // The header's `fdflags` is 16 bits wide.
+    let flags = flags as u16;
     let entry = ctx.fds.get_mut(fd)?;
     let known =
         fdflags::APPEND | fdflags::DSYNC | fdflags::NONBLOCK | fdflags::RSYNC | fdflags::SYNC;
@@ -142,7 +130,7 @@ fn set_fd_flags(ctx: &mut WasiCtx, fd: u32, flags: u16) -> Result<(), Errno> {
 
 /// `fd_renumber(from, to)`: closes `to` and moves `from` there (preview1 semantics: `from` is
 /// closed afterwards).
-fn renumber(ctx: &mut WasiCtx, from: u32, to: u32) -> Result<(), Errno> {
+pub(crate) fn fd_renumber(ctx: &mut WasiCtx, from: u32, to: u32) -> Result<(), Errno> {
     ctx.fds.get(from)?;
     ctx.fds.get(to)?;
     if from == to {
@@ -153,74 +141,55 @@ fn renumber(ctx: &mut WasiCtx, from: u32, to: u32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `fd_write`.
+/// `fd_write`: the bytes written.
 pub(crate) fn fd_write(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
     iovs: u32,
     len: u32,
-    nwritten: u32,
-) -> Result<(), Errno> {
-    mem.check(nwritten, 4)?;
+) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let n = fd_write_iovs(ctx, mem, fd, &iovs)?;
     tracing::Span::current().record("nbytes", n);
-    mem.write_u32(nwritten, n)
+    Ok(n)
 }
 
-/// `fd_read`.
+/// `fd_read`: the bytes read.
 pub(crate) fn fd_read(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
     iovs: u32,
     len: u32,
-    nread: u32,
-) -> Result<(), Errno> {
-    mem.check(nread, 4)?;
+) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let n = fd_read_iovs(ctx, mem, fd, &iovs)?;
     tracing::Span::current().record("nbytes", n);
-    mem.write_u32(nread, n)
-}
-
-/// `fd_close`.
-pub(crate) fn fd_close(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
-    crate::wasix::net::close_fd(ctx, fd)
+    Ok(n)
 }
 
 /// `fd_fdstat_get`.
-pub(crate) fn fd_fdstat_get(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check_array::<Fdstat>(out, 1)?;
-    write_fdstat(mem, out, ctx.fds.get(fd)?)
+pub(crate) fn fd_fdstat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Fdstat, Errno> {
+    let entry = ctx.fds.get(fd)?;
+    Ok(Fdstat {
+        fs_filetype: entry.filetype(),
+        fs_flags: entry.flags,
+        fs_rights_base: entry.rights_base,
+        fs_rights_inheriting: entry.rights_inheriting,
+        _pad0: 0,
+        _pad1: 0,
+    })
 }
 
-/// `fd_fdstat_set_flags`.
-pub(crate) fn fd_fdstat_set_flags(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    flags: u32,
-) -> Result<(), Errno> {
-    set_fd_flags(ctx, fd, flags as u16)
-}
-
-/// `fd_fdstat_set_rights`.
+/// `fd_fdstat_set_rights`: rights can only be dropped, never gained.
 pub(crate) fn fd_fdstat_set_rights(
     ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
     fd: u32,
     base: u64,
     inheriting: u64,
 ) -> Result<(), Errno> {
     let e = ctx.fds.get_mut(fd)?;
-    // Rights can only be dropped, never gained.
     if base & !e.rights_base != 0 || inheriting & !e.rights_inheriting != 0 {
         return Err(Errno::NOTCAPABLE);
     }
@@ -229,26 +198,17 @@ pub(crate) fn fd_fdstat_set_rights(
     Ok(())
 }
 
-/// `fd_prestat_get`.
-pub(crate) fn fd_prestat_get(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check_array::<Prestat>(out, 1)?;
+/// `fd_prestat_get`: the preopen's name length (`BADF` for any other fd).
+pub(crate) fn fd_prestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Prestat, Errno> {
     match &ctx.fds.get(fd)?.kind {
         FdKind::Dir {
             preopen: Some(name),
             ..
-        } => mem.write(
-            out,
-            &Prestat {
-                tag: PREOPENTYPE_DIR,
-                _pad: [0; 3],
-                pr_name_len: name.len() as u32,
-            },
-        ),
+        } => Ok(Prestat {
+            tag: PREOPENTYPE_DIR,
+            _pad: [0; 3],
+            pr_name_len: name.len() as u32,
+        }),
         _ => Err(Errno::BADF),
     }
 }
@@ -273,14 +233,4 @@ pub(crate) fn fd_prestat_dir_name(
         }
         _ => Err(Errno::BADF),
     }
-}
-
-/// `fd_renumber`.
-pub(crate) fn fd_renumber(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    from: u32,
-    to: u32,
-) -> Result<(), Errno> {
-    renumber(ctx, from, to)
 }

@@ -2,9 +2,10 @@
 //! table. Signatures: wasix-abi.md §6 and `include/wasi/api_wasi.h` of the sysroot. The socket
 //! calls of preview1 are WASIX's sockets ([`crate::wasix::sock`]).
 
+use crate::host::abi::{Fdstat, Prestat};
 use crate::host::calls::host_calls;
 use crate::wasi::{args, clock, fs, io, poll, proc, PREVIEW1};
-use crate::wasix::sock;
+use crate::wasix::{net, sock};
 
 host_calls! {
     /// Defines every `wasi_snapshot_preview1` call in `linker`.
@@ -13,21 +14,21 @@ host_calls! {
         call "args_sizes_get" => args::args_sizes_get(count: u32, size: u32) [size];
         call "environ_get" => args::environ_get(ptrs: u32, buf: u32) [];
         call "environ_sizes_get" => args::environ_sizes_get(count: u32, size: u32) [size];
-        call "clock_res_get" => clock::clock_res_get(id: u32, out: u32) [id];
-        call "clock_time_get" => clock::clock_time_get(id: u32, _precision: u64, out: u32) [id];
+        op "clock_res_get" => clock::clock_res_get(id: u32) -> out: u64 [id];
+        op "clock_time_get" => clock::clock_time_get(id: u32, precision: u64) -> out: u64 [id];
         call "random_get" => clock::random_get(buf: u32, len: u32) [len];
         raw "proc_exit" => proc::proc_exit(code: u32);
         raw "proc_raise" => proc::proc_raise(_sig: u32);
         raw "sched_yield" => proc::sched_yield();
-        call "fd_write" => io::fd_write(fd: u32, iovs: u32, len: u32, nwritten: u32) [fd, len];
-        call "fd_read" => io::fd_read(fd: u32, iovs: u32, len: u32, nread: u32) [fd, len];
-        call "fd_close" => io::fd_close(fd: u32) [fd];
-        call "fd_fdstat_get" => io::fd_fdstat_get(fd: u32, out: u32) [fd];
-        call "fd_fdstat_set_flags" => io::fd_fdstat_set_flags(fd: u32, flags: u32) [fd, flags];
-        call "fd_fdstat_set_rights" => io::fd_fdstat_set_rights(fd: u32, base: u64, inheriting: u64) [fd];
-        call "fd_prestat_get" => io::fd_prestat_get(fd: u32, out: u32) [fd];
+        call "fd_write" => io::fd_write(fd: u32, iovs: u32, len: u32) -> nwritten: u32 [fd, len];
+        call "fd_read" => io::fd_read(fd: u32, iovs: u32, len: u32) -> nread: u32 [fd, len];
+        op "fd_close" => net::close_fd(fd: u32) [fd];
+        op "fd_fdstat_get" => io::fd_fdstat_get(fd: u32) -> out: Fdstat [fd];
+        op "fd_fdstat_set_flags" => io::fd_fdstat_set_flags(fd: u32, flags: u32) [fd, flags];
+        op "fd_fdstat_set_rights" => io::fd_fdstat_set_rights(fd: u32, base: u64, inheriting: u64) [fd];
+        op "fd_prestat_get" => io::fd_prestat_get(fd: u32) -> out: Prestat [fd];
         call "fd_prestat_dir_name" => io::fd_prestat_dir_name(fd: u32, buf: u32, len: u32) [fd, len];
-        call "fd_renumber" => io::fd_renumber(from: u32, to: u32) [from, to];
+        op "fd_renumber" => io::fd_renumber(from: u32, to: u32) [from, to];
         call "poll_oneoff" => poll::poll_oneoff(subs: u32, events: u32, n: u32, nevents: u32) [n];
         call "fd_pread" => fs::fd_pread(fd: u32, iovs: u32, len: u32, offset: u64, nread: u32) [fd, len, offset];
         call "fd_pwrite" => fs::fd_pwrite(fd: u32, iovs: u32, len: u32, offset: u64, nwritten: u32) [fd, len, offset];
@@ -53,7 +54,7 @@ host_calls! {
         call "path_readlink" => fs::path_readlink(dirfd: u32, path: u32, len: u32, buf: u32, buf_len: u32, used: u32) [dirfd, len];
         call "sock_accept" => sock::sock_accept_p1(fd: u32, flags: u32, out_fd: u32) [fd, flags];
         call "sock_recv" => sock::sock_recv(fd: u32, iovs: u32, len: u32, flags: u32, nread: u32, roflags: u32) [fd, len, flags];
-        call "sock_send" => sock::sock_send(fd: u32, iovs: u32, len: u32, flags: u32, nsent: u32) [fd, len, flags];
-        call "sock_shutdown" => sock::sock_shutdown(fd: u32, how: u32) [fd, how];
+        call "sock_send" => sock::sock_send(fd: u32, iovs: u32, len: u32, flags: u32) -> nsent: u32 [fd, len, flags];
+        op "sock_shutdown" => net::sock_shutdown(fd: u32, how: u32) [fd, how];
     }
 }

@@ -29,7 +29,8 @@ fn pipe(ctx: &mut WasiCtx) -> std::result::Result<(u32, u32), Errno> {
     Ok((a, b))
 }
 
-fn event(ctx: &mut WasiCtx, initial: u64, flags: u32) -> std::result::Result<u32, Errno> {
+/// `fd_event`: an eventfd with `initial` as its counter; flags bit 0 is EFD_SEMAPHORE.
+pub(crate) fn fd_event(ctx: &mut WasiCtx, initial: u64, flags: u32) -> Result<u32, Errno> {
     let mut f = libc::EFD_NONBLOCK | libc::EFD_CLOEXEC;
     if flags & 1 != 0 {
         f |= libc::EFD_SEMAPHORE;
@@ -42,54 +43,26 @@ fn event(ctx: &mut WasiCtx, initial: u64, flags: u32) -> std::result::Result<u32
     ctx.fds.insert(FdEntry::new(FdKind::Event(Arc::new(file))))
 }
 
-/// `fd_dup`.
-pub(crate) fn fd_dup(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 4)?;
+/// `fd_dup`: a new fd, the lowest free, for the same host resource.
+pub(crate) fn fd_dup(ctx: &mut WasiCtx, fd: u32) -> Result<u32, Errno> {
     let copy = ctx.fds.get(fd)?.duplicate()?;
-    let new = ctx.fds.insert(copy)?;
-    mem.write_u32(out, new)
+    ctx.fds.insert(copy)
 }
 
-/// `fd_dup2`.
-pub(crate) fn fd_dup2(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    min: u32,
-    cloexec: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 4)?;
+/// `fd_dup2`: as `fd_dup`, at the lowest free fd `>= min`, with CLOEXEC as given (bit 0).
+pub(crate) fn fd_dup2(ctx: &mut WasiCtx, fd: u32, min: u32, cloexec: u32) -> Result<u32, Errno> {
     let mut copy = ctx.fds.get(fd)?.duplicate()?;
     copy.cloexec = cloexec & 1 != 0;
-    let new = ctx.fds.insert_from(min, copy)?;
-    mem.write_u32(out, new)
+    ctx.fds.insert_from(min, copy)
 }
 
-/// `fd_fdflags_get`.
-pub(crate) fn fd_fdflags_get(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 2)?;
-    let e = ctx.fds.get(fd)?;
-    mem.write_u16(out, e.cloexec as u16)
+/// `fd_fdflags_get`: the `fdflagsext` (CLOEXEC, bit 0).
+pub(crate) fn fd_fdflags_get(ctx: &mut WasiCtx, fd: u32) -> Result<u16, Errno> {
+    Ok(ctx.fds.get(fd)?.cloexec as u16)
 }
 
 /// `fd_fdflags_set`.
-pub(crate) fn fd_fdflags_set(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    flags: u32,
-) -> Result<(), Errno> {
+pub(crate) fn fd_fdflags_set(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(), Errno> {
     ctx.fds.get_mut(fd)?.cloexec = flags & 1 != 0;
     Ok(())
 }
@@ -106,17 +79,4 @@ pub(crate) fn fd_pipe(
     let (a, b) = pipe(ctx)?;
     mem.write_u32(out_a, a)?;
     mem.write_u32(out_b, b)
-}
-
-/// `fd_event`.
-pub(crate) fn fd_event(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    initial: u64,
-    flags: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 4)?;
-    let fd = event(ctx, initial, flags)?;
-    mem.write_u32(out, fd)
 }

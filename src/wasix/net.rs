@@ -431,7 +431,9 @@ pub fn sock_addr_peer(ctx: &mut WasiCtx, fd: u32) -> Result<SocketAddr, Errno> {
     }
 }
 
-pub fn set_opt_flag(ctx: &mut WasiCtx, fd: u32, option: u32, flag: bool) -> Result<(), Errno> {
+pub fn set_opt_flag(ctx: &mut WasiCtx, fd: u32, option: u32, flag: u32) -> Result<(), Errno> {
+    // A WASI `bool`: the low byte, 1 for true.
+    let flag = flag & 0xff == 1;
     let s = &socket(ctx, fd)?.socket;
     match option & 0xff {
         sock_option::REUSE_PORT => s.set_reuse_port(flag)?,

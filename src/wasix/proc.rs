@@ -4,7 +4,6 @@
 use crate::api::Caller;
 use crate::error::{Error, Result};
 use crate::host::errno::Errno;
-use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 
 /// `proc_exit2`.
@@ -12,21 +11,14 @@ pub(crate) fn proc_exit2(_: Caller<'_, WasiCtx>, code: u32) -> Result<()> {
     Err(Error::Exit(code as i32))
 }
 
-/// `proc_signals_sizes_get`.
-pub(crate) fn proc_signals_sizes_get(
-    _: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.write_u32(out, 0)
+/// `proc_signals_sizes_get`: how many inherited signal dispositions `proc_signals_get`
+/// would write; wasix-libc's start-up asks. There are none.
+pub(crate) fn proc_signals_sizes_get(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
+    Ok(0)
 }
 
-/// `proc_signals_get`.
-pub(crate) fn proc_signals_get(
-    _: &mut WasiCtx,
-    _: &mut GuestMemory,
-    _buf: u32,
-) -> Result<(), Errno> {
+/// `proc_signals_get`: writes the (no) inherited signal dispositions.
+pub(crate) fn proc_signals_get(_: &mut WasiCtx, _buf: u32) -> std::result::Result<(), Errno> {
     Ok(())
 }
 

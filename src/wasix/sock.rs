@@ -2,10 +2,19 @@
 //! [`crate::wasix::net`] in between (wasix-abi.md §5.1).
 
 use crate::host::abi::OptionTimestamp;
+use crate::host::calls::GuestOut;
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 use crate::wasix::net;
+
+/// A socket address as the guest reads it: an `addr_port` (see [`net::encode_addr`]).
+impl GuestOut for std::net::SocketAddr {
+    const SIZE: u32 = net::ADDR_PORT_SIZE;
+    fn write_to(self, mem: &mut GuestMemory, ptr: u32) -> Result<(), Errno> {
+        mem.write(ptr, &net::encode_addr(&self))
+    }
+}
 
 /// Writes `addr` as an `addr_port` at `ptr`.
 fn write_addr(
@@ -14,20 +23,6 @@ fn write_addr(
     addr: &std::net::SocketAddr,
 ) -> std::result::Result<(), Errno> {
     mem.write(ptr, &net::encode_addr(addr))
-}
-
-/// `sock_open`.
-pub(crate) fn sock_open(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    af: u32,
-    ty: u32,
-    proto: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 4)?;
-    let fd = net::sock_open(ctx, af, ty, proto)?;
-    mem.write_u32(out, fd)
 }
 
 /// `sock_bind`.
@@ -39,16 +34,6 @@ pub(crate) fn sock_bind(
 ) -> Result<(), Errno> {
     let a = net::read_addr(mem, addr)?;
     net::sock_bind(ctx, fd, a)
-}
-
-/// `sock_listen`.
-pub(crate) fn sock_listen(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    backlog: i32,
-) -> Result<(), Errno> {
-    net::sock_listen(ctx, fd, backlog)
 }
 
 /// `sock_accept_v2`.
@@ -91,7 +76,7 @@ pub(crate) fn sock_connect(
     net::sock_connect(ctx, fd, a)
 }
 
-/// `sock_send`.
+/// `sock_send`: the bytes sent.
 pub(crate) fn sock_send(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -99,18 +84,14 @@ pub(crate) fn sock_send(
     iovs: u32,
     len: u32,
     flags: u32,
-    nsent: u32,
-) -> Result<(), Errno> {
-    mem.check(nsent, 4)?;
+) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let n = net::send(ctx, mem, fd, &iovs, flags)?;
     tracing::Span::current().record("nbytes", n);
-    mem.write_u32(nsent, n)
+    Ok(n)
 }
 
-/// `sock_send_to`.
-// The parameters are the call's, as `api_wasix.h` declares it.
-#[allow(clippy::too_many_arguments)]
+/// `sock_send_to`: the bytes sent to the `addr_port` at `addr`.
 pub(crate) fn sock_send_to(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -119,14 +100,12 @@ pub(crate) fn sock_send_to(
     len: u32,
     flags: u32,
     addr: u32,
-    nsent: u32,
-) -> Result<(), Errno> {
-    mem.check(nsent, 4)?;
+) -> Result<u32, Errno> {
     let to = net::read_addr(mem, addr)?;
     let iovs = mem.iovecs(iovs, len)?;
     let n = net::send_to(ctx, mem, fd, &iovs, flags, Some(to))?;
     tracing::Span::current().record("nbytes", n);
-    mem.write_u32(nsent, n)
+    Ok(n)
 }
 
 /// `sock_recv`.
@@ -177,76 +156,6 @@ pub(crate) fn sock_recv_from(
     write_addr(mem, addr, &from)
 }
 
-/// `sock_shutdown`.
-pub(crate) fn sock_shutdown(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    how: u32,
-) -> Result<(), Errno> {
-    net::sock_shutdown(ctx, fd, how)
-}
-
-/// `sock_status`.
-pub(crate) fn sock_status(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 1)?;
-    let s = net::sock_status(ctx, fd)?;
-    mem.write_u8(out, s)
-}
-
-/// `sock_addr_local`.
-pub(crate) fn sock_addr_local(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, net::ADDR_PORT_SIZE)?;
-    let a = net::sock_addr_local(ctx, fd)?;
-    write_addr(mem, out, &a)
-}
-
-/// `sock_addr_peer`.
-pub(crate) fn sock_addr_peer(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, net::ADDR_PORT_SIZE)?;
-    let a = net::sock_addr_peer(ctx, fd)?;
-    write_addr(mem, out, &a)
-}
-
-/// `sock_set_opt_flag`.
-pub(crate) fn sock_set_opt_flag(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    opt: u32,
-    flag: u32,
-) -> Result<(), Errno> {
-    net::set_opt_flag(ctx, fd, opt, flag & 0xff == 1)
-}
-
-/// `sock_get_opt_flag`.
-pub(crate) fn sock_get_opt_flag(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    opt: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 1)?;
-    let f = net::get_opt_flag(ctx, fd, opt)?;
-    mem.write_u8(out, f as u8)
-}
-
 /// `sock_set_opt_time`.
 pub(crate) fn sock_set_opt_time(
     ctx: &mut WasiCtx,
@@ -282,28 +191,4 @@ pub(crate) fn sock_get_opt_time(
         None => OptionTimestamp::default(),
     };
     mem.write(out, &t)
-}
-
-/// `sock_set_opt_size`.
-pub(crate) fn sock_set_opt_size(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    opt: u32,
-    size: u64,
-) -> Result<(), Errno> {
-    net::set_opt_size(ctx, fd, opt, size)
-}
-
-/// `sock_get_opt_size`.
-pub(crate) fn sock_get_opt_size(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    opt: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 8)?;
-    let v = net::get_opt_size(ctx, fd, opt)?;
-    mem.write_u64(out, v)
 }
