@@ -155,13 +155,7 @@ impl Engine {
                 wasm_offset: 0,
             })
             .collect();
-        let code = CodeMemory::new(
-            &c.code,
-            TrapTable::Sites(traps),
-            crate::vm::code::FuncRanges::none(),
-            FuncNames::Map(HashMap::new()),
-            crate::vm::code::CallSites::Sites(Vec::new()),
-        )?;
+        let code = trampoline_code(&c.code, traps)?;
         let entry = code.base() as usize;
         r.code.push(code);
         r.trampolines[id as usize][kind as usize] = Some(entry);
@@ -186,13 +180,7 @@ impl Engine {
         if !missing(&r) {
             return Ok(());
         }
-        let code = CodeMemory::new(
-            code,
-            TrapTable::Sites(traps),
-            crate::vm::code::FuncRanges::none(),
-            FuncNames::Map(HashMap::new()),
-            crate::vm::code::CallSites::Sites(Vec::new()),
-        )?;
+        let code = trampoline_code(code, traps)?;
         let base = code.base() as usize;
         for (id, kind, offset) in entries {
             r.trampolines[*id as usize][*kind as usize].get_or_insert(base + *offset as usize);
@@ -200,4 +188,16 @@ impl Engine {
         r.code.push(code);
         Ok(())
     }
+}
+
+/// Executable memory for trampolines: no functions, names or exception call sites of a
+/// module, only the trap sites of the calls they make.
+fn trampoline_code(code: &[u8], traps: Vec<TrapSite>) -> Result<CodeMemory> {
+    CodeMemory::new(
+        code,
+        TrapTable::Sites(traps),
+        crate::vm::code::FuncRanges::none(),
+        FuncNames::Map(HashMap::new()),
+        crate::vm::code::CallSites::Sites(Vec::new()),
+    )
 }

@@ -42,70 +42,36 @@ impl Tag {
     }
 }
 
-impl From<Tag> for Extern {
-    fn from(t: Tag) -> Extern {
-        Extern::Tag(t)
-    }
+/// `impl From<Item> for Extern` for each kind of item.
+macro_rules! extern_from {
+    ($($item:ident),*) => {$(
+        impl From<$item> for Extern {
+            fn from(item: $item) -> Extern {
+                Extern::$item(item)
+            }
+        }
+    )*};
 }
+extern_from!(Func, Global, Memory, SharedMemory, Table, Tag);
 
-impl From<Func> for Extern {
-    fn from(f: Func) -> Extern {
-        Extern::Func(f)
-    }
+/// `Extern::into_kind(self) -> Option<Kind>` for each kind of item.
+macro_rules! extern_into {
+    ($($name:ident -> $item:ident),*) => {
+        impl Extern {$(
+            #[doc = concat!("The item if it is a [`", stringify!($item), "`].")]
+            pub fn $name(self) -> Option<$item> {
+                match self {
+                    Extern::$item(item) => Some(item),
+                    _ => None,
+                }
+            }
+        )*}
+    };
 }
-impl From<Global> for Extern {
-    fn from(g: Global) -> Extern {
-        Extern::Global(g)
-    }
-}
-impl From<Memory> for Extern {
-    fn from(m: Memory) -> Extern {
-        Extern::Memory(m)
-    }
-}
-impl From<Table> for Extern {
-    fn from(t: Table) -> Extern {
-        Extern::Table(t)
-    }
-}
-
-impl From<SharedMemory> for Extern {
-    fn from(m: SharedMemory) -> Extern {
-        Extern::SharedMemory(m)
-    }
-}
+extern_into!(into_func -> Func, into_memory -> Memory, into_shared_memory -> SharedMemory,
+    into_global -> Global, into_table -> Table);
 
 impl Extern {
-    pub fn into_func(self) -> Option<Func> {
-        match self {
-            Extern::Func(f) => Some(f),
-            _ => None,
-        }
-    }
-    pub fn into_memory(self) -> Option<Memory> {
-        match self {
-            Extern::Memory(m) => Some(m),
-            _ => None,
-        }
-    }
-    pub fn into_shared_memory(self) -> Option<SharedMemory> {
-        match self {
-            Extern::SharedMemory(m) => Some(m),
-            _ => None,
-        }
-    }
-    pub fn into_global(self) -> Option<Global> {
-        match self {
-            Extern::Global(g) => Some(g),
-            _ => None,
-        }
-    }
-    pub fn into_table(self) -> Option<Table> {
-        match self {
-            Extern::Table(t) => Some(t),
-            _ => None,
-        }
-    }
     /// The store the item belongs to; 0 for items of no store (shared memories).
     pub(crate) fn store_id(&self) -> u64 {
         match self {

@@ -5,9 +5,8 @@ use crate::api::Engine;
 use crate::error::{Error, Result};
 use crate::types::MemoryType;
 use crate::vm::memory::LinearMemory;
-use crate::vm::waitqueue::{self, WaitOutcome};
+use crate::vm::waitqueue::{self, Expected, WaitOutcome};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,10 +145,7 @@ impl SharedMemory {
         expected: u32,
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome> {
-        let p = self.atomic_location(addr, 4)?;
-        // SAFETY: `p` is aligned and in bounds of the accessible part, mapped while `self` lives.
-        let cell = unsafe { &*(p as *const AtomicU32) };
-        Ok(waitqueue::wait32(cell, expected, deadline(timeout)))
+        self.atomic_wait(addr, 4, Expected::U32(expected), timeout)
     }
 
     /// `memory.atomic.wait64` from the host; as [`SharedMemory::atomic_wait32`], 8-byte aligned.
@@ -159,13 +155,19 @@ impl SharedMemory {
         expected: u64,
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome> {
-        let p = self.atomic_location(addr, 8)?;
-        // SAFETY: as in `atomic_wait32`.
-        let cell = unsafe { &*(p as *const AtomicU64) };
-        Ok(waitqueue::wait64(cell, expected, deadline(timeout)))
+        self.atomic_wait(addr, 8, Expected::U64(expected), timeout)
     }
-}
 
-fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
-    timeout.and_then(|t| std::time::Instant::now().checked_add(t))
+    fn atomic_wait(
+        &self,
+        addr: u64,
+        size: u64,
+        expected: Expected,
+        timeout: Option<Duration>,
+    ) -> Result<WaitOutcome> {
+        let p = self.atomic_location(addr, size)?;
+        let until = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        // SAFETY: `p` is aligned for `size` and in the accessible part, mapped while `self` lives.
+        Ok(unsafe { waitqueue::wait(p, expected, until) })
+    }
 }

@@ -329,6 +329,13 @@ fn parse_int(s: &str) -> Option<i128> {
 
 /// Parses a float: decimal, `inf`/`infinity` or `nan`, with an optional sign.
 fn parse_float(s: &str) -> Option<f64> {
+    let (negative, digits) = split_sign(s)?;
+    let v: f64 = digits.parse().ok()?;
+    Some(if negative { -v } else { v })
+}
+
+/// An optional sign and the rest with `_` separators removed; `None` for a doubled sign.
+fn split_sign(s: &str) -> Option<(bool, String)> {
     let (negative, rest) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
@@ -336,8 +343,7 @@ fn parse_float(s: &str) -> Option<f64> {
     if rest.starts_with(['+', '-']) {
         return None;
     }
-    let v: f64 = rest.replace('_', "").parse().ok()?;
-    Some(if negative { -v } else { v })
+    Some((negative, rest.replace('_', "")))
 }
 
 fn parse_val(arg: &str, ty: ValType) -> Option<Val> {
@@ -357,14 +363,8 @@ fn parse_val(arg: &str, ty: ValType) -> Option<Val> {
         }
         ValType::F32 => {
             // Parse as f32 directly so decimal rounding happens once.
-            let (negative, rest) = match arg.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, arg.strip_prefix('+').unwrap_or(arg)),
-            };
-            if rest.starts_with(['+', '-']) {
-                return None;
-            }
-            let v: f32 = rest.replace('_', "").parse().ok()?;
+            let (negative, digits) = split_sign(arg)?;
+            let v: f32 = digits.parse().ok()?;
             Some(Val::F32(if negative { -v } else { v }.to_bits()))
         }
         ValType::F64 => Some(Val::F64(parse_float(arg)?.to_bits())),

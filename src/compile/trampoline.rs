@@ -57,11 +57,7 @@ pub fn array_to_wasm(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCod
     let mut func = ir::Function::with_name_signature(UserFuncName::default(), sig);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let p = b.block_params(entry).to_vec();
+    let p = start(&mut b);
     let (callee, caller, code, values) = (p[0], p[1], p[2], p[3]);
     let mut a = vec![callee, caller];
     for (i, t) in ft.params().iter().enumerate() {
@@ -88,11 +84,7 @@ pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode
     );
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let p = b.block_params(entry).to_vec();
+    let p = start(&mut b);
     let slots = ft.params().len().max(ft.results().len()).max(1);
     let ss = b.create_sized_stack_slot(StackSlotData::new(
         StackSlotKind::ExplicitSlot,
@@ -124,4 +116,13 @@ pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode
     b.ins().return_(&results);
     b.finalize(isa.frontend_config());
     finish(isa, func)
+}
+
+/// Starts a trampoline's only block; returns the function's parameters.
+fn start(b: &mut FunctionBuilder) -> Vec<ir::Value> {
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    b.block_params(entry).to_vec()
 }

@@ -388,117 +388,54 @@ pub mod whence {
 #[cfg(test)]
 type Layout = (&'static str, usize, &'static [(&'static str, usize)]);
 
+/// `layout!(Type as "C name" { "field" = offset, ... })`: one row of [`LAYOUTS`].
 #[cfg(test)]
+macro_rules! layout {
+    ($t:ty as $c:literal { $($f:literal = $off:expr),* $(,)? }) => {
+        ($c, size_of::<$t>(), &[$(($f, $off)),*])
+    };
+}
+
+#[cfg(test)]
+#[rustfmt::skip]
 const LAYOUTS: &[Layout] = &[
-    (
-        "__wasi_iovec_t",
-        size_of::<Iovec>(),
-        &[
-            ("buf", offset_of!(Iovec, buf)),
-            ("buf_len", offset_of!(Iovec, buf_len)),
-        ],
-    ),
-    (
-        "__wasi_fdstat_t",
-        size_of::<Fdstat>(),
-        &[
-            ("fs_filetype", offset_of!(Fdstat, fs_filetype)),
-            ("fs_flags", offset_of!(Fdstat, fs_flags)),
-            ("fs_rights_base", offset_of!(Fdstat, fs_rights_base)),
-            (
-                "fs_rights_inheriting",
-                offset_of!(Fdstat, fs_rights_inheriting),
-            ),
-        ],
-    ),
-    (
-        "__wasi_filestat_t",
-        size_of::<Filestat>(),
-        &[
-            ("dev", offset_of!(Filestat, dev)),
-            ("ino", offset_of!(Filestat, ino)),
-            ("filetype", offset_of!(Filestat, filetype)),
-            ("nlink", offset_of!(Filestat, nlink)),
-            ("size", offset_of!(Filestat, size)),
-            ("atim", offset_of!(Filestat, atim)),
-            ("mtim", offset_of!(Filestat, mtim)),
-            ("ctim", offset_of!(Filestat, ctim)),
-        ],
-    ),
-    (
-        "__wasi_dirent_t",
-        size_of::<Dirent>(),
-        &[
-            ("d_next", offset_of!(Dirent, d_next)),
-            ("d_ino", offset_of!(Dirent, d_ino)),
-            ("d_namlen", offset_of!(Dirent, d_namlen)),
-            ("d_type", offset_of!(Dirent, d_type)),
-        ],
-    ),
-    ("__wasi_prestat_t", size_of::<Prestat>(), &[]),
-    (
-        "__wasi_prestat_dir_t",
-        size_of::<u32>(),
-        &[("pr_name_len", offset_of!(Prestat, pr_name_len) - 4)],
-    ),
-    (
-        "__wasi_subscription_clock_t",
-        size_of::<SubscriptionClock>(),
-        &[
-            ("id", offset_of!(SubscriptionClock, id)),
-            ("timeout", offset_of!(SubscriptionClock, timeout)),
-            ("precision", offset_of!(SubscriptionClock, precision)),
-            ("flags", offset_of!(SubscriptionClock, flags)),
-        ],
-    ),
-    (
-        "__wasi_subscription_t",
-        size_of::<Subscription>(),
-        &[
-            ("userdata", offset_of!(Subscription, userdata)),
-            // The union's offset; its tag sits at the start of the union struct.
-            ("u", offset_of!(Subscription, tag)),
-        ],
-    ),
-    (
-        "__wasi_event_fd_readwrite_t",
-        size_of::<EventFdReadwrite>(),
-        &[
-            ("nbytes", offset_of!(EventFdReadwrite, nbytes)),
-            ("flags", offset_of!(EventFdReadwrite, flags)),
-        ],
-    ),
-    (
-        "__wasi_event_t",
-        size_of::<Event>(),
-        &[
-            ("userdata", offset_of!(Event, userdata)),
-            ("error", offset_of!(Event, error)),
-            ("type", offset_of!(Event, ty)),
-            ("fd_readwrite", offset_of!(Event, fd_readwrite)),
-        ],
-    ),
-    (
-        "__wasi_option_timestamp_t",
-        size_of::<OptionTimestamp>(),
-        &[],
-    ),
-    (
-        "__wasi_addr_ip4_port_t",
-        6,
-        &[
-            ("port", offset_of!(AddrPort, port) - 2),
-            ("addr", offset_of!(AddrPort, addr) - 2),
-        ],
-    ),
-    (
-        "__wasi_addr_ip6_port_t",
-        26,
-        &[
-            ("port", offset_of!(AddrPort, port) - 2),
-            ("addr", offset_of!(AddrPort, addr) - 2),
-        ],
-    ),
+    layout!(Iovec as "__wasi_iovec_t" {
+        "buf" = offset_of!(Iovec, buf), "buf_len" = offset_of!(Iovec, buf_len) }),
+    layout!(Fdstat as "__wasi_fdstat_t" {
+        "fs_filetype" = offset_of!(Fdstat, fs_filetype), "fs_flags" = offset_of!(Fdstat, fs_flags),
+        "fs_rights_base" = offset_of!(Fdstat, fs_rights_base),
+        "fs_rights_inheriting" = offset_of!(Fdstat, fs_rights_inheriting) }),
+    layout!(Filestat as "__wasi_filestat_t" {
+        "dev" = offset_of!(Filestat, dev), "ino" = offset_of!(Filestat, ino),
+        "filetype" = offset_of!(Filestat, filetype), "nlink" = offset_of!(Filestat, nlink),
+        "size" = offset_of!(Filestat, size), "atim" = offset_of!(Filestat, atim),
+        "mtim" = offset_of!(Filestat, mtim), "ctim" = offset_of!(Filestat, ctim) }),
+    layout!(Dirent as "__wasi_dirent_t" {
+        "d_next" = offset_of!(Dirent, d_next), "d_ino" = offset_of!(Dirent, d_ino),
+        "d_namlen" = offset_of!(Dirent, d_namlen), "d_type" = offset_of!(Dirent, d_type) }),
+    layout!(Prestat as "__wasi_prestat_t" {}),
+    // The variant's struct starts after the tag and its padding.
+    layout!(u32 as "__wasi_prestat_dir_t" { "pr_name_len" = offset_of!(Prestat, pr_name_len) - 4 }),
+    layout!(SubscriptionClock as "__wasi_subscription_clock_t" {
+        "id" = offset_of!(SubscriptionClock, id),
+        "timeout" = offset_of!(SubscriptionClock, timeout),
+        "precision" = offset_of!(SubscriptionClock, precision),
+        "flags" = offset_of!(SubscriptionClock, flags) }),
+    // The union struct `u` starts with its tag.
+    layout!(Subscription as "__wasi_subscription_t" {
+        "userdata" = offset_of!(Subscription, userdata), "u" = offset_of!(Subscription, tag) }),
+    layout!(EventFdReadwrite as "__wasi_event_fd_readwrite_t" {
+        "nbytes" = offset_of!(EventFdReadwrite, nbytes),
+        "flags" = offset_of!(EventFdReadwrite, flags) }),
+    layout!(Event as "__wasi_event_t" {
+        "userdata" = offset_of!(Event, userdata), "error" = offset_of!(Event, error),
+        "type" = offset_of!(Event, ty), "fd_readwrite" = offset_of!(Event, fd_readwrite) }),
+    layout!(OptionTimestamp as "__wasi_option_timestamp_t" {}),
+    // The address variants start after the `addr_port` tag and its padding byte.
+    layout!([u8; 6] as "__wasi_addr_ip4_port_t" {
+        "port" = offset_of!(AddrPort, port) - 2, "addr" = offset_of!(AddrPort, addr) - 2 }),
+    layout!([u8; 26] as "__wasi_addr_ip6_port_t" {
+        "port" = offset_of!(AddrPort, port) - 2, "addr" = offset_of!(AddrPort, addr) - 2 }),
 ];
 
 /// Compile-time checks with the header's numbers (the test below shows they are the header's).

@@ -10,7 +10,7 @@ use crate::environ::Builtin;
 use crate::vm::exception;
 use crate::vm::instance::InstanceData;
 use crate::vm::store::StoreOpaque;
-use crate::vm::waitqueue::{self, WaitOutcome};
+use crate::vm::waitqueue::{self, Expected};
 use std::sync::OnceLock;
 
 /// The builtins table, indexed by `Builtin as usize`.
@@ -207,10 +207,6 @@ fn shared_location(vmctx: *mut u8, mem: u32, addr: u64) -> Option<usize> {
     m.is_shared().then(|| m.base() as usize + addr as usize)
 }
 
-fn wait_result(outcome: WaitOutcome) -> u32 {
-    outcome.code().unwrap_or(WAIT_INTERRUPTED)
-}
-
 extern "C" fn atomic_wait32(
     vmctx: *mut u8,
     mem: u32,
@@ -218,17 +214,7 @@ extern "C" fn atomic_wait32(
     expected: u32,
     timeout: i64,
 ) -> u32 {
-    let Some(p) = shared_location(vmctx, mem, addr) else {
-        return WAIT_NOT_SHARED;
-    };
-    // SAFETY: `p` is 4-byte aligned and inside the accessible part of a shared memory, which
-    // stays mapped while the calling instance (which holds the memory) runs.
-    let cell = unsafe { &*(p as *const std::sync::atomic::AtomicU32) };
-    wait_result(waitqueue::wait32(
-        cell,
-        expected,
-        waitqueue::deadline(timeout),
-    ))
+    atomic_wait(vmctx, mem, addr, Expected::U32(expected), timeout)
 }
 
 extern "C" fn atomic_wait64(
@@ -238,16 +224,17 @@ extern "C" fn atomic_wait64(
     expected: u64,
     timeout: i64,
 ) -> u32 {
+    atomic_wait(vmctx, mem, addr, Expected::U64(expected), timeout)
+}
+
+fn atomic_wait(vmctx: *mut u8, mem: u32, addr: u64, expected: Expected, timeout: i64) -> u32 {
     let Some(p) = shared_location(vmctx, mem, addr) else {
         return WAIT_NOT_SHARED;
     };
-    // SAFETY: as in `atomic_wait32`, with 8-byte alignment.
-    let cell = unsafe { &*(p as *const std::sync::atomic::AtomicU64) };
-    wait_result(waitqueue::wait64(
-        cell,
-        expected,
-        waitqueue::deadline(timeout),
-    ))
+    // SAFETY: compiled code checked that `addr` is aligned for the width and in bounds; the
+    // shared memory stays mapped while the calling instance (which holds it) runs.
+    let outcome = unsafe { waitqueue::wait(p, expected, waitqueue::deadline(timeout)) };
+    outcome.code().unwrap_or(WAIT_INTERRUPTED)
 }
 
 extern "C" fn atomic_notify(vmctx: *mut u8, mem: u32, addr: u64, count: u32) -> u32 {

@@ -110,17 +110,34 @@ fn park(key: usize, still_expected: impl FnOnce() -> bool, until: Option<Instant
     }
 }
 
-/// `memory.atomic.wait32`: waits on `cell` while it holds `expected` (read with sequentially
-/// consistent ordering), until notified or `until`.
-pub fn wait32(cell: &AtomicU32, expected: u32, until: Option<Instant>) -> WaitOutcome {
-    let key = cell as *const AtomicU32 as usize;
-    park(key, || cell.load(Ordering::SeqCst) == expected, until)
+/// The value a wait expects at its location, and so the location's width.
+#[derive(Clone, Copy, Debug)]
+pub enum Expected {
+    /// `memory.atomic.wait32`.
+    U32(u32),
+    /// `memory.atomic.wait64`.
+    U64(u64),
 }
 
-/// `memory.atomic.wait64`: as [`wait32`] for a 64-bit location.
-pub fn wait64(cell: &AtomicU64, expected: u64, until: Option<Instant>) -> WaitOutcome {
-    let key = cell as *const AtomicU64 as usize;
-    park(key, || cell.load(Ordering::SeqCst) == expected, until)
+/// `memory.atomic.wait32/64`: waits on the location at host address `addr` while it holds
+/// `expected` (read with sequentially consistent ordering), until notified or `until`.
+///
+/// # Safety
+/// `addr` must be aligned to the width of `expected` and stay mapped and readable for the
+/// whole wait (the caller holds the memory it lies in).
+pub unsafe fn wait(addr: usize, expected: Expected, until: Option<Instant>) -> WaitOutcome {
+    match expected {
+        Expected::U32(v) => {
+            // SAFETY: aligned and live per the contract; only read atomically.
+            let cell = unsafe { &*(addr as *const AtomicU32) };
+            park(addr, || cell.load(Ordering::SeqCst) == v, until)
+        }
+        Expected::U64(v) => {
+            // SAFETY: as above.
+            let cell = unsafe { &*(addr as *const AtomicU64) };
+            park(addr, || cell.load(Ordering::SeqCst) == v, until)
+        }
+    }
 }
 
 /// `memory.atomic.notify`: wakes at most `count` threads waiting on the location at host

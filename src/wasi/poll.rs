@@ -25,6 +25,19 @@ struct Event {
     hangup: bool,
 }
 
+impl Event {
+    /// A subscription that fails at once with `error`.
+    fn failed(userdata: u64, ty: u8, error: Errno) -> Event {
+        Event {
+            userdata,
+            error,
+            ty,
+            nbytes: 0,
+            hangup: false,
+        }
+    }
+}
+
 pub(crate) fn poll_oneoff(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -51,31 +64,16 @@ pub(crate) fn poll_oneoff(
                 let clock = sub.clock();
                 let (id, t) = (clock.id, clock.timeout);
                 let rel = if clock.flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME != 0 {
-                    match clock_now(id) {
-                        Ok(now) => t.saturating_sub(now),
-                        Err(e) => {
-                            out.push(Event {
-                                userdata,
-                                error: e,
-                                ty: eventtype::CLOCK,
-                                nbytes: 0,
-                                hangup: false,
-                            });
-                            continue;
-                        }
-                    }
+                    clock_now(id).map(|now| t.saturating_sub(now))
                 } else {
-                    if let Err(e) = clock_id(id) {
-                        out.push(Event {
-                            userdata,
-                            error: e,
-                            ty: eventtype::CLOCK,
-                            nbytes: 0,
-                            hangup: false,
-                        });
+                    clock_id(id).map(|_| t)
+                };
+                let rel = match rel {
+                    Ok(rel) => rel,
+                    Err(e) => {
+                        out.push(Event::failed(userdata, eventtype::CLOCK, e));
                         continue;
                     }
-                    t
                 };
                 clocks.push((rel, userdata));
                 if timeout.is_none_or(|(cur, _)| rel < cur) {
@@ -87,13 +85,7 @@ pub(crate) fn poll_oneoff(
                 let entry = match ctx.fds.get(fd) {
                     Ok(e) => e,
                     Err(e) => {
-                        out.push(Event {
-                            userdata,
-                            error: e,
-                            ty: tag,
-                            nbytes: 0,
-                            hangup: false,
-                        });
+                        out.push(Event::failed(userdata, tag, e));
                         continue;
                     }
                 };
@@ -116,13 +108,7 @@ pub(crate) fn poll_oneoff(
                     }
                 }
             }
-            _ => out.push(Event {
-                userdata,
-                error: Errno::INVAL,
-                ty: tag,
-                nbytes: 0,
-                hangup: false,
-            }),
+            _ => out.push(Event::failed(userdata, tag, Errno::INVAL)),
         }
     }
     if out.is_empty() && !(waits.is_empty() && timeout.is_none()) {

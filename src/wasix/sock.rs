@@ -45,24 +45,23 @@ pub(crate) fn sock_accept_v2(
     out_fd: u32,
     out_addr: u32,
 ) -> Result<(), Errno> {
-    mem.check(out_fd, 4)?;
     mem.check(out_addr, net::ADDR_PORT_SIZE)?;
-    let (new, peer) = net::sock_accept(ctx, fd, flags)?;
-    mem.write_u32(out_fd, new)?;
+    let peer = sock_accept_p1(ctx, mem, fd, flags, out_fd)?;
     write_addr(mem, out_addr, &peer)
 }
 
-/// `sock_accept` of preview1 (no peer address).
+/// `sock_accept` of preview1: the new fd at `out_fd`; returns the peer's address.
 pub(crate) fn sock_accept_p1(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     fd: u32,
     flags: u32,
     out_fd: u32,
-) -> Result<(), Errno> {
+) -> Result<std::net::SocketAddr, Errno> {
     mem.check(out_fd, 4)?;
-    let (new, _) = net::sock_accept(ctx, fd, flags)?;
-    mem.write_u32(out_fd, new)
+    let (new, peer) = net::sock_accept(ctx, fd, flags)?;
+    mem.write_u32(out_fd, new)?;
+    Ok(peer)
 }
 
 /// `sock_connect`.
