@@ -6,6 +6,7 @@ use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
 use crate::host::offload::Offload;
 use crate::host::wait;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Everything a WASI guest sees of the host.
 pub struct WasiCtx {
@@ -75,21 +76,15 @@ impl WasiCtxBuilder {
             fds.insert(e).expect("empty table");
         }
         for (host, guest) in self.preopens {
-            let path = std::fs::canonicalize(&host).map_err(|source| Error::Io {
-                path: host.clone(),
-                source,
-            })?;
-            if !path.is_dir() {
-                return Err(Error::Io {
-                    path: host,
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::NotADirectory,
-                        "not a directory",
-                    ),
-                });
-            }
+            // The one place where the host's own authority opens a directory: everything the
+            // guest reaches later is resolved by cap-std beneath this handle.
+            let dir = cap_std::fs::Dir::open_ambient_dir(&host, cap_std::ambient_authority())
+                .map_err(|source| Error::Io {
+                    path: host.clone(),
+                    source,
+                })?;
             fds.insert(FdEntry::new(FdKind::Dir {
-                path,
+                dir: Arc::new(dir),
                 preopen: Some(guest),
             }))
             .map_err(|e| Error::Host(format!("too many preopens ({e:?})")))?;

@@ -4,7 +4,6 @@
 use crate::host::errno::Errno;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use crate::host::abi::{fdflags, filetype, rights};
@@ -28,12 +27,11 @@ pub enum FdKind {
     Stdio(RawFd),
     File {
         file: Arc<File>,
-        /// The host path, for `fd_filestat_set_times` and diagnostics.
-        path: PathBuf,
     },
     Dir {
-        /// The host directory this fd stands for.
-        path: PathBuf,
+        /// The handle every path under this fd is resolved against, by cap-std, which refuses
+        /// paths that would lead out of it. Shared by duplicates of the fd.
+        dir: Arc<cap_std::fs::Dir>,
         /// For preopens: the name the guest sees (`fd_prestat_dir_name`).
         preopen: Option<String>,
     },
@@ -100,12 +98,9 @@ impl FdEntry {
     pub fn duplicate(&self) -> Result<FdEntry, Errno> {
         let kind = match &self.kind {
             FdKind::Stdio(fd) => FdKind::Stdio(*fd),
-            FdKind::File { file, path } => FdKind::File {
-                file: file.clone(),
-                path: path.clone(),
-            },
-            FdKind::Dir { path, .. } => FdKind::Dir {
-                path: path.clone(),
+            FdKind::File { file } => FdKind::File { file: file.clone() },
+            FdKind::Dir { dir, .. } => FdKind::Dir {
+                dir: dir.clone(),
                 preopen: None,
             },
             FdKind::Socket(s) => FdKind::Socket(s.duplicate()),

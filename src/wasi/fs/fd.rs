@@ -1,0 +1,340 @@
+//! The `fd_*` filesystem calls: positioned I/O, seeking, sync, sizes, times and directory
+//! listings of an open file or directory fd.
+
+use super::{
+    file_of, filestat, filetype_of, require, set_times_file, time_specs, timespecs, Sandboxed,
+};
+use crate::host::abi::{whence, Dirent, Filestat};
+use crate::host::errno::Errno;
+use crate::host::fdtable::{filetype, rights, FdKind};
+use crate::host::memory::GuestMemory;
+use crate::host::WasiCtx;
+use cap_fs_ext::DirExt;
+use cap_std::fs::{Dir, Metadata, MetadataExt};
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::DirEntryExt;
+
+/// Positioned scatter read / gather write with one host call (preadv / pwritev).
+fn positioned(file: &File, bufs: Positioned<'_, '_>, offset: u64) -> std::io::Result<usize> {
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+    let fd = file.as_raw_fd();
+    // SAFETY: IoSlice/IoSliceMut are ABI-compatible with struct iovec, and every buffer is a
+    // live, bounds-checked slice of guest memory for the duration of the call.
+    let n = unsafe {
+        match bufs {
+            Positioned::Read(b) => {
+                libc::preadv(fd, b.as_ptr() as *const libc::iovec, b.len() as i32, offset)
+            }
+            Positioned::Write(b) => {
+                libc::pwritev(fd, b.as_ptr() as *const libc::iovec, b.len() as i32, offset)
+            }
+        }
+    };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+enum Positioned<'a, 'b> {
+    Read(&'a mut [std::io::IoSliceMut<'b>]),
+    Write(&'a [std::io::IoSlice<'b>]),
+}
+
+pub(crate) fn fd_pread(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    offset: u64,
+    nread: u32,
+) -> Result<(), Errno> {
+    mem.check(nread, 4)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let file = file_of(ctx, fd, rights::FD_READ | rights::FD_SEEK)?;
+    let (n, ()) = mem.read_into(&iovs, |bufs| {
+        positioned(&file, Positioned::Read(bufs), offset).map(|n| (n, ()))
+    })?;
+    mem.write_u32(nread, n as u32)
+}
+
+pub(crate) fn fd_pwrite(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    offset: u64,
+    nwritten: u32,
+) -> Result<(), Errno> {
+    mem.check(nwritten, 4)?;
+    let iovs = mem.iovecs(iovs, len)?;
+    let file = file_of(ctx, fd, rights::FD_WRITE | rights::FD_SEEK)?;
+    if offset
+        .checked_add(GuestMemory::total_len(&iovs))
+        .is_none_or(|end| end > i64::MAX as u64)
+    {
+        return Err(Errno::FBIG);
+    }
+    let n = positioned(&file, Positioned::Write(&mem.gather(&iovs)), offset)?;
+    mem.write_u32(nwritten, n as u32)
+}
+
+pub(crate) fn fd_seek(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    delta: i64,
+    whence: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check(out, 8)?;
+    // The header's `whence` is one byte.
+    let whence = whence & 0xff;
+    let pos = match whence {
+        whence::SET => SeekFrom::Start(u64::try_from(delta).map_err(|_| Errno::INVAL)?),
+        whence::CUR => SeekFrom::Current(delta),
+        whence::END => SeekFrom::End(delta),
+        _ => return Err(Errno::INVAL),
+    };
+    let needed = if delta == 0 && whence == whence::CUR {
+        rights::FD_TELL
+    } else {
+        rights::FD_SEEK
+    };
+    let file = file_of(ctx, fd, needed)?;
+    let new = (&*file).seek(pos)?;
+    mem.write_u64(out, new)
+}
+
+pub(crate) fn fd_filestat_get(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    mem.check_array::<Filestat>(out, 1)?;
+    let entry = ctx.fds.get(fd)?;
+    require(entry, rights::FD_FILESTAT_GET)?;
+    let st = match &entry.kind {
+        FdKind::File { file } | FdKind::Pipe(file) | FdKind::Event(file) => {
+            filestat(&Metadata::from_file(file)?)
+        }
+        FdKind::Dir { dir, .. } => filestat(&dir.dir_metadata()?),
+        FdKind::Stdio(_) | FdKind::Socket(_) => Filestat {
+            filetype: entry.filetype(),
+            ..Filestat::default()
+        },
+    };
+    mem.write(out, &st)
+}
+
+pub(crate) fn fd_filestat_set_size(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    size: u64,
+) -> Result<(), Errno> {
+    let entry = ctx.fds.get(fd)?;
+    match &entry.kind {
+        FdKind::File { file, .. } => {
+            require(entry, rights::FD_FILESTAT_SET_SIZE)?;
+            if size > i64::MAX as u64 {
+                return Err(Errno::FBIG);
+            }
+            file.set_len(size)?;
+            Ok(())
+        }
+        FdKind::Dir { .. } => Err(Errno::ISDIR),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+pub(crate) fn fd_filestat_set_times(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    atim: u64,
+    mtim: u64,
+    flags: u32,
+) -> Result<(), Errno> {
+    let entry = ctx.fds.get(fd)?;
+    require(entry, rights::FD_FILESTAT_SET_TIMES)?;
+    let ts = timespecs(atim, mtim, flags as u16)?;
+    match &entry.kind {
+        FdKind::File { file } => set_times_file(file, &ts),
+        // Directory handles may be `O_PATH` fds, which futimens refuses: cap-std reopens
+        // the directory itself (".") to set them.
+        FdKind::Dir { dir, .. } => {
+            let [atim, mtim] = time_specs(&ts);
+            dir.set_times(".", atim, mtim).sandboxed()
+        }
+        _ => Err(Errno::BADF),
+    }
+}
+
+pub(crate) fn fd_allocate(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    offset: u64,
+    len: u64,
+) -> Result<(), Errno> {
+    let file = file_of(ctx, fd, rights::FD_ALLOCATE)?;
+    let end = offset
+        .checked_add(len)
+        .filter(|&e| e <= i64::MAX as u64)
+        .ok_or(Errno::FBIG)?;
+    // The size part of posix_fallocate: the file grows to cover the range (sparsely).
+    if file.metadata()?.len() < end {
+        file.set_len(end)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn fd_advise(
+    ctx: &mut WasiCtx,
+    _: &mut GuestMemory,
+    fd: u32,
+    offset: u64,
+    len: u64,
+    advice: u32,
+) -> Result<(), Errno> {
+    // The header's `advice` is one byte.
+    if advice & 0xff > 5 {
+        return Err(Errno::INVAL);
+    }
+    offset.checked_add(len).ok_or(Errno::INVAL)?;
+    // Advice is only a hint; wasix-rt checks it and otherwise ignores it.
+    file_of(ctx, fd, rights::FD_ADVISE).map(drop)
+}
+
+pub(crate) fn fd_tell(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    out: u32,
+) -> Result<(), Errno> {
+    fd_seek(ctx, mem, fd, 0, whence::CUR, out)
+}
+
+pub(crate) fn fd_sync(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
+    sync(ctx, fd, false)
+}
+
+pub(crate) fn fd_datasync(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
+    sync(ctx, fd, true)
+}
+
+fn sync(ctx: &mut WasiCtx, fd: u32, data_only: bool) -> Result<(), Errno> {
+    let entry = ctx.fds.get(fd)?;
+    require(
+        entry,
+        if data_only {
+            rights::FD_DATASYNC
+        } else {
+            rights::FD_SYNC
+        },
+    )?;
+    // A directory handle may be an `O_PATH` fd, which fsync refuses: sync a readable one.
+    let opened;
+    let file: &File = match &entry.kind {
+        FdKind::File { file } => file,
+        FdKind::Dir { dir, .. } => {
+            opened = dir.open(".").sandboxed()?.into_std();
+            &opened
+        }
+        _ => return Err(Errno::INVAL),
+    };
+    if data_only {
+        file.sync_data()?;
+    } else {
+        file.sync_all()?;
+    }
+    Ok(())
+}
+
+/// One directory entry for `fd_readdir`.
+struct DirEnt {
+    name: Vec<u8>,
+    ino: u64,
+    ty: u8,
+}
+
+/// Every entry of directory `dir`: `.` and `..` first, then the host entries by name (a
+/// stable order, so that cookies = indexes stay valid between calls).
+fn list_dir(dir: &Dir) -> Result<Vec<DirEnt>, Errno> {
+    let this = dir.dir_metadata()?;
+    // A preopen's parent is outside the sandbox: its `..` shows the preopen itself.
+    let parent_ino = dir.metadata("..").map(|m| m.ino()).unwrap_or(this.ino());
+    let mut host = Vec::new();
+    for e in dir.entries()? {
+        let e = e?;
+        let ty = e.file_type().map(filetype_of).unwrap_or(filetype::UNKNOWN);
+        host.push(DirEnt {
+            name: e.file_name().into_vec(),
+            ino: e.ino(),
+            ty,
+        });
+    }
+    host.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut all = Vec::with_capacity(host.len() + 2);
+    all.push(DirEnt {
+        name: b".".to_vec(),
+        ino: this.ino(),
+        ty: filetype::DIRECTORY,
+    });
+    all.push(DirEnt {
+        name: b"..".to_vec(),
+        ino: parent_ino,
+        ty: filetype::DIRECTORY,
+    });
+    all.extend(host);
+    Ok(all)
+}
+
+pub(crate) fn fd_readdir(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    fd: u32,
+    buf: u32,
+    buf_len: u32,
+    cookie: u64,
+    used: u32,
+) -> Result<(), Errno> {
+    mem.check(buf, buf_len)?;
+    mem.check(used, 4)?;
+    let entry = ctx.fds.get(fd)?;
+    let FdKind::Dir { dir, .. } = &entry.kind else {
+        return Err(Errno::NOTDIR);
+    };
+    require(entry, rights::FD_READDIR)?;
+    let entries = list_dir(dir)?;
+    let cap = buf_len as usize;
+    let mut out: Vec<u8> = Vec::with_capacity(cap.min(1 << 16));
+    let start = usize::try_from(cookie).unwrap_or(usize::MAX);
+    for (i, e) in entries.iter().enumerate().skip(start) {
+        if out.len() >= cap {
+            break;
+        }
+        let d = Dirent {
+            d_next: i as u64 + 1,
+            d_ino: e.ino,
+            d_namlen: e.name.len() as u32,
+            d_type: e.ty,
+            _pad: [0; 3],
+        };
+        out.extend_from_slice(bytemuck::bytes_of(&d));
+        out.extend_from_slice(&e.name);
+    }
+    // The last entry may be cut off: `used == buf_len` tells the guest to ask again.
+    out.truncate(cap);
+    mem.write_bytes(buf, &out)?;
+    mem.write_u32(used, out.len() as u32)
+}
