@@ -145,16 +145,11 @@ pub(crate) fn untyped<T: 'static>(ty: FuncType, f: Arc<HostFn<T>>) -> Arc<RawHos
             *r = Val::default_for(*t);
         }
         f(caller, params, results)?;
-        for (i, (r, t)) in results.iter().zip(ty.results()).enumerate() {
-            if r.ty() != *t {
-                return Err(Error::Host(format!(
-                    "host function returned {:?} for a result of type {t}",
-                    r.ty()
-                )));
-            }
-            values[i] = r.to_raw(id)?;
-        }
-        Ok(())
+        to_slots(results, ty.results(), id, values, |_, got, t| {
+            Error::Host(format!(
+                "host function returned {got:?} for a result of type {t}"
+            ))
+        })
     })
 }
 
@@ -229,15 +224,9 @@ impl Func {
         }
         let id = store.opaque().id;
         let mut values = vec![0u128; params.len().max(results.len()).max(1)];
-        for (i, (p, t)) in params.iter().zip(ty.params()).enumerate() {
-            if p.ty() != *t {
-                return Err(Error::Usage(format!(
-                    "argument {i} is {:?}, expected {t}",
-                    p.ty()
-                )));
-            }
-            values[i] = p.to_raw(id)?;
-        }
+        to_slots(params, ty.params(), id, &mut values, |i, got, t| {
+            Error::Usage(format!("argument {i} is {got:?}, expected {t}"))
+        })?;
         // SAFETY: `self` belongs to this store (checked above), so its funcref is live.
         unsafe { instance::invoke(store.opaque_mut(), self.ptr, &mut values)? };
         for (i, t) in ty.results().iter().enumerate() {
@@ -426,3 +415,21 @@ into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6);
 into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7);
 into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8);
 into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9);
+
+/// Writes `vals` into raw value slots, each checked against its type in `types`;
+/// `mismatch(index, actual, expected)` is the error for a value of another type.
+fn to_slots(
+    vals: &[Val],
+    types: &[ValType],
+    store_id: u64,
+    slots: &mut [u128],
+    mismatch: impl Fn(usize, ValType, ValType) -> Error,
+) -> Result<()> {
+    for (i, (v, t)) in vals.iter().zip(types).enumerate() {
+        if v.ty() != *t {
+            return Err(mismatch(i, v.ty(), *t));
+        }
+        slots[i] = v.to_raw(store_id)?;
+    }
+    Ok(())
+}

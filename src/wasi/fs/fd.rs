@@ -53,15 +53,13 @@ pub(crate) fn fd_pread(
     iovs: u32,
     len: u32,
     offset: u64,
-    nread: u32,
-) -> Result<(), Errno> {
-    mem.check(nread, 4)?;
+) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let file = file_of(ctx, fd, rights::FD_READ | rights::FD_SEEK)?;
     let (n, ()) = mem.read_into(&iovs, |bufs| {
         positioned(&file, Positioned::Read(bufs), offset).map(|n| (n, ()))
     })?;
-    mem.write_u32(nread, n as u32)
+    Ok(n as u32)
 }
 
 pub(crate) fn fd_pwrite(
@@ -71,9 +69,7 @@ pub(crate) fn fd_pwrite(
     iovs: u32,
     len: u32,
     offset: u64,
-    nwritten: u32,
-) -> Result<(), Errno> {
-    mem.check(nwritten, 4)?;
+) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let file = file_of(ctx, fd, rights::FD_WRITE | rights::FD_SEEK)?;
     if offset
@@ -83,18 +79,10 @@ pub(crate) fn fd_pwrite(
         return Err(Errno::FBIG);
     }
     let n = positioned(&file, Positioned::Write(&mem.gather(&iovs)), offset)?;
-    mem.write_u32(nwritten, n as u32)
+    Ok(n as u32)
 }
 
-pub(crate) fn fd_seek(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    delta: i64,
-    whence: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check(out, 8)?;
+pub(crate) fn fd_seek(ctx: &mut WasiCtx, fd: u32, delta: i64, whence: u32) -> Result<u64, Errno> {
     // The header's `whence` is one byte.
     let whence = whence & 0xff;
     let pos = match whence {
@@ -109,17 +97,10 @@ pub(crate) fn fd_seek(
         rights::FD_SEEK
     };
     let file = file_of(ctx, fd, needed)?;
-    let new = (&*file).seek(pos)?;
-    mem.write_u64(out, new)
+    Ok((&*file).seek(pos)?)
 }
 
-pub(crate) fn fd_filestat_get(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check_array::<Filestat>(out, 1)?;
+pub(crate) fn fd_filestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Filestat, Errno> {
     let entry = ctx.fds.get(fd)?;
     require(entry, rights::FD_FILESTAT_GET)?;
     let st = match &entry.kind {
@@ -132,15 +113,10 @@ pub(crate) fn fd_filestat_get(
             ..Filestat::default()
         },
     };
-    mem.write(out, &st)
+    Ok(st)
 }
 
-pub(crate) fn fd_filestat_set_size(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    size: u64,
-) -> Result<(), Errno> {
+pub(crate) fn fd_filestat_set_size(ctx: &mut WasiCtx, fd: u32, size: u64) -> Result<(), Errno> {
     let entry = ctx.fds.get(fd)?;
     match &entry.kind {
         FdKind::File { file, .. } => {
@@ -158,7 +134,6 @@ pub(crate) fn fd_filestat_set_size(
 
 pub(crate) fn fd_filestat_set_times(
     ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
     fd: u32,
     atim: u64,
     mtim: u64,
@@ -179,13 +154,7 @@ pub(crate) fn fd_filestat_set_times(
     }
 }
 
-pub(crate) fn fd_allocate(
-    ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
-    fd: u32,
-    offset: u64,
-    len: u64,
-) -> Result<(), Errno> {
+pub(crate) fn fd_allocate(ctx: &mut WasiCtx, fd: u32, offset: u64, len: u64) -> Result<(), Errno> {
     let file = file_of(ctx, fd, rights::FD_ALLOCATE)?;
     let end = offset
         .checked_add(len)
@@ -200,7 +169,6 @@ pub(crate) fn fd_allocate(
 
 pub(crate) fn fd_advise(
     ctx: &mut WasiCtx,
-    _: &mut GuestMemory,
     fd: u32,
     offset: u64,
     len: u64,
@@ -215,20 +183,15 @@ pub(crate) fn fd_advise(
     file_of(ctx, fd, rights::FD_ADVISE).map(drop)
 }
 
-pub(crate) fn fd_tell(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    fd_seek(ctx, mem, fd, 0, whence::CUR, out)
+pub(crate) fn fd_tell(ctx: &mut WasiCtx, fd: u32) -> Result<u64, Errno> {
+    fd_seek(ctx, fd, 0, whence::CUR)
 }
 
-pub(crate) fn fd_sync(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
+pub(crate) fn fd_sync(ctx: &mut WasiCtx, fd: u32) -> Result<(), Errno> {
     sync(ctx, fd, false)
 }
 
-pub(crate) fn fd_datasync(ctx: &mut WasiCtx, _: &mut GuestMemory, fd: u32) -> Result<(), Errno> {
+pub(crate) fn fd_datasync(ctx: &mut WasiCtx, fd: u32) -> Result<(), Errno> {
     sync(ctx, fd, true)
 }
 
@@ -306,10 +269,8 @@ pub(crate) fn fd_readdir(
     buf: u32,
     buf_len: u32,
     cookie: u64,
-    used: u32,
-) -> Result<(), Errno> {
+) -> Result<u32, Errno> {
     mem.check(buf, buf_len)?;
-    mem.check(used, 4)?;
     let entry = ctx.fds.get(fd)?;
     let FdKind::Dir { dir, .. } = &entry.kind else {
         return Err(Errno::NOTDIR);
@@ -336,5 +297,5 @@ pub(crate) fn fd_readdir(
     // The last entry may be cut off: `used == buf_len` tells the guest to ask again.
     out.truncate(cap);
     mem.write_bytes(buf, &out)?;
-    mem.write_u32(used, out.len() as u32)
+    Ok(out.len() as u32)
 }

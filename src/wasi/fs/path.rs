@@ -257,11 +257,9 @@ pub(crate) fn path_open(
     base: u64,
     inheriting: u64,
     flags: u32,
-    out: u32,
-) -> Result<(), Errno> {
+) -> Result<u32, Errno> {
     // The header's `oflags` and `fdflags` are 16 bits wide.
     let (oflags, flags) = (oflags as u16, flags as u16);
-    mem.check(out, 4)?;
     let path = read_path(mem, path_ptr, path_len)?;
     let creat = oflags & oflags::CREAT != 0;
     let excl = creat && oflags & oflags::EXCL != 0;
@@ -318,8 +316,7 @@ pub(crate) fn path_open(
             cloexec: false,
         },
     };
-    let fd = ctx.fds.insert(entry)?;
-    mem.write_u32(out, fd)
+    ctx.fds.insert(entry)
 }
 
 /// Whether a lookup follows a final symlink: asked to, or written with a trailing slash
@@ -346,13 +343,11 @@ pub(crate) fn path_filestat_get(
     lookup: u32,
     path: u32,
     len: u32,
-    out: u32,
-) -> Result<(), Errno> {
-    mem.check_array::<Filestat>(out, 1)?;
+) -> Result<Filestat, Errno> {
     let path = read_path(mem, path, len)?;
     let (dir, _) = dir_of(ctx, dirfd, rights::PATH_FILESTAT_GET)?;
     let m = stat_at(&dir, &path, follows(lookup, &path))?;
-    mem.write(out, &filestat(&m))
+    Ok(filestat(&m))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -380,66 +375,32 @@ pub(crate) fn path_filestat_set_times(
     .sandboxed()
 }
 
-/// The shape of the calls on one directory entry: read the guest's path, check `right` on
-/// `dirfd`, look at the entry and let `op` act on it.
-fn on_entry(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    (dirfd, path, len): (u32, u32, u32),
-    right: u64,
-    op: fn(&Dir, Entry<'_>) -> Result<(), Errno>,
-) -> Result<(), Errno> {
-    let path = read_path(mem, path, len)?;
-    let (dir, _) = dir_of(ctx, dirfd, right)?;
-    op(&dir, entry(&dir, &path)?)
+/// Defines a call `NAME(dirfd, path, len)` that acts on one directory entry: the path is
+/// read, the directory fd's base rights must hold `right`, and `op` runs on the entry.
+macro_rules! entry_call {
+    ($($name:ident: $right:expr, $op:expr;)*) => {$(
+        pub(crate) fn $name(
+            ctx: &mut WasiCtx,
+            mem: &mut GuestMemory,
+            dirfd: u32,
+            path: u32,
+            len: u32,
+        ) -> Result<(), Errno> {
+            let path = read_path(mem, path, len)?;
+            let (dir, _) = dir_of(ctx, dirfd, $right)?;
+            let op: fn(&Dir, Entry<'_>) -> Result<(), Errno> = $op;
+            op(&dir, entry(&dir, &path)?)
+        }
+    )*};
 }
 
-pub(crate) fn path_create_directory(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    dirfd: u32,
-    path: u32,
-    len: u32,
-) -> Result<(), Errno> {
-    on_entry(
-        ctx,
-        mem,
-        (dirfd, path, len),
-        rights::PATH_CREATE_DIRECTORY,
-        |dir, e| dir.create_dir(e.path(Errno::EXIST)?).sandboxed(),
-    )
-}
-
-pub(crate) fn path_remove_directory(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    dirfd: u32,
-    path: u32,
-    len: u32,
-) -> Result<(), Errno> {
-    on_entry(
-        ctx,
-        mem,
-        (dirfd, path, len),
-        rights::PATH_REMOVE_DIRECTORY,
-        |dir, e| dir.remove_dir(e.path(Errno::INVAL)?).sandboxed(),
-    )
-}
-
-pub(crate) fn path_unlink_file(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    dirfd: u32,
-    path: u32,
-    len: u32,
-) -> Result<(), Errno> {
-    on_entry(
-        ctx,
-        mem,
-        (dirfd, path, len),
-        rights::PATH_UNLINK_FILE,
-        |dir, e| dir.remove_file(e.not_dir(Errno::ISDIR)?).sandboxed(),
-    )
+entry_call! {
+    path_create_directory: rights::PATH_CREATE_DIRECTORY,
+        |dir, e| dir.create_dir(e.path(Errno::EXIST)?).sandboxed();
+    path_remove_directory: rights::PATH_REMOVE_DIRECTORY,
+        |dir, e| dir.remove_dir(e.path(Errno::INVAL)?).sandboxed();
+    path_unlink_file: rights::PATH_UNLINK_FILE,
+        |dir, e| dir.remove_file(e.not_dir(Errno::ISDIR)?).sandboxed();
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -538,10 +499,8 @@ pub(crate) fn path_readlink(
     len: u32,
     buf: u32,
     buf_len: u32,
-    used: u32,
-) -> Result<(), Errno> {
+) -> Result<u32, Errno> {
     mem.check(buf, buf_len)?;
-    mem.check(used, 4)?;
     let path = read_path(mem, path, len)?;
     let (dir, _) = dir_of(ctx, dirfd, rights::PATH_READLINK)?;
     let name = entry(&dir, &path)?.not_dir(Errno::INVAL)?;
@@ -554,5 +513,5 @@ pub(crate) fn path_readlink(
     // Like readlink(2): a short buffer gets the start of the target, without error.
     let n = target.len().min(buf_len as usize);
     mem.write_bytes(buf, &target[..n])?;
-    mem.write_u32(used, n as u32)
+    Ok(n as u32)
 }

@@ -213,9 +213,9 @@ fn call(op: Op, p1: &str, p2: &str) -> Result<(), Errno> {
     let ctx = &mut ctx;
     let r = match op {
         Op::Open(lookup, of, base) => {
-            path_open(ctx, mem, 3, lookup, a.0, a.1, of.into(), base, 0, 0, 0x100)
+            path_open(ctx, mem, 3, lookup, a.0, a.1, of.into(), base, 0, 0).map(drop)
         }
-        Op::Stat(lookup) => path_filestat_get(ctx, mem, 3, lookup, a.0, a.1, 0x100),
+        Op::Stat(lookup) => path_filestat_get(ctx, mem, 3, lookup, a.0, a.1).map(drop),
         Op::Times(lookup) => {
             let now = (ATIM_NOW | MTIM_NOW).into();
             path_filestat_set_times(ctx, mem, 3, lookup, a.0, a.1, 0, 0, now)
@@ -223,7 +223,7 @@ fn call(op: Op, p1: &str, p2: &str) -> Result<(), Errno> {
         Op::Mkdir => path_create_directory(ctx, mem, 3, a.0, a.1),
         Op::Rmdir => path_remove_directory(ctx, mem, 3, a.0, a.1),
         Op::Unlink => path_unlink_file(ctx, mem, 3, a.0, a.1),
-        Op::Readlink => path_readlink(ctx, mem, 3, a.0, a.1, 0x3000, 64, 0x100),
+        Op::Readlink => path_readlink(ctx, mem, 3, a.0, a.1, 0x3000, 64).map(drop),
         Op::Rename => path_rename(ctx, mem, 3, a.0, a.1, 3, b.0, b.1),
         Op::Link(lookup) => path_link(ctx, mem, 3, lookup, a.0, a.1, 3, b.0, b.1),
         Op::Symlink => path_symlink(ctx, mem, a.0, a.1, 3, b.0, b.1),
