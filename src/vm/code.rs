@@ -84,74 +84,104 @@ impl FuncNames {
     }
 }
 
-/// Trap sites sorted by code offset: decoded, or (from an artifact) fixed-size records read in
-/// place, so that loading a large module does not decode a table with an entry per memory
-/// access.
-pub enum TrapTable {
-    Sites(Vec<TrapSite>),
-    /// [`TRAP_RECORD`]-byte records: code offset (u32 LE), wasm offset (u32 LE), raw trap code
-    /// (u8), 3 zero bytes.
+/// A table of records sorted by a u32 key: decoded, or (from an artifact) fixed-size records
+/// read in place, so that loading a large module decodes no table with an entry per memory
+/// access or per call.
+pub enum SortedTable<R> {
+    Sites(Vec<R>),
+    /// [`Record::SIZE`]-byte records, sorted by their first field (the key, u32 LE).
     Encoded(Bytes),
 }
 
-/// Size in bytes of one encoded trap site.
-pub const TRAP_RECORD: usize = 12;
+/// One entry of a [`SortedTable`] and its encoding in an artifact.
+pub trait Record: Copy + Sized {
+    /// Bytes of one encoded record.
+    const SIZE: usize;
+    /// What the table is sorted by; encoded first.
+    fn key(&self) -> u32;
+    fn encode(&self, out: &mut Vec<u8>);
+    /// The record in `r` (`SIZE` bytes); `None` if it is not a valid one.
+    fn decode(r: &[u8]) -> Option<Self>;
+}
 
-impl TrapTable {
-    /// The records of `sites` (which must be sorted by code offset), for an artifact.
-    pub fn encode(sites: &[TrapSite]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(sites.len() * TRAP_RECORD);
-        for t in sites {
-            out.extend_from_slice(&t.code_offset.to_le_bytes());
-            out.extend_from_slice(&t.wasm_offset.to_le_bytes());
-            out.extend_from_slice(&[t.code.as_raw().get(), 0, 0, 0]);
+/// Trap sites sorted by code offset. Record: code offset (u32 LE), wasm offset (u32 LE), raw
+/// trap code (u8), 3 zero bytes.
+pub type TrapTable = SortedTable<TrapSite>;
+/// Size in bytes of one encoded trap site.
+pub const TRAP_RECORD: usize = <TrapSite as Record>::SIZE;
+
+/// Calls with exception handlers sorted by return address. Record: return address, handler,
+/// frame offset (u32 LE each).
+pub type CallSites = SortedTable<CallSite>;
+/// Size in bytes of one encoded call site.
+pub const CALL_SITE_RECORD: usize = <CallSite as Record>::SIZE;
+
+impl Record for TrapSite {
+    const SIZE: usize = 12;
+    fn key(&self) -> u32 {
+        self.code_offset
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.code_offset.to_le_bytes());
+        out.extend_from_slice(&self.wasm_offset.to_le_bytes());
+        out.extend_from_slice(&[self.code.as_raw().get(), 0, 0, 0]);
+    }
+    /// Trap code 0 is invalid: such a record reads as none.
+    fn decode(r: &[u8]) -> Option<TrapSite> {
+        Some(TrapSite {
+            code_offset: u32_at(r, 0),
+            wasm_offset: u32_at(r, 4),
+            code: TrapCode::from_raw(std::num::NonZeroU8::new(r[8])?),
+        })
+    }
+}
+
+impl Record for CallSite {
+    const SIZE: usize = 12;
+    fn key(&self) -> u32 {
+        self.ret_addr
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        for v in [self.ret_addr, self.handler, self.frame_offset] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn decode(r: &[u8]) -> Option<CallSite> {
+        Some(CallSite {
+            ret_addr: u32_at(r, 0),
+            handler: u32_at(r, 4),
+            frame_offset: u32_at(r, 8),
+        })
+    }
+}
+
+impl<R: Record> SortedTable<R> {
+    /// The records of `sites` (which must be sorted by key), for an artifact.
+    pub fn encode(sites: &[R]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(sites.len() * R::SIZE);
+        for s in sites {
+            s.encode(&mut out);
         }
         out
     }
 
-    fn len(&self) -> usize {
+    /// The entry with key `key`.
+    pub fn find(&self, key: u32) -> Option<R> {
         match self {
-            TrapTable::Sites(v) => v.len(),
-            TrapTable::Encoded(b) => b.len() / TRAP_RECORD,
-        }
-    }
-
-    /// Site `i`; an encoded record with trap code 0 (invalid) reads as none.
-    fn get(&self, i: usize) -> Option<TrapSite> {
-        match self {
-            TrapTable::Sites(v) => v.get(i).copied(),
-            TrapTable::Encoded(b) => {
-                let r = b.get(i * TRAP_RECORD..(i + 1) * TRAP_RECORD)?;
-                Some(TrapSite {
-                    code_offset: u32_at(r, 0),
-                    wasm_offset: u32_at(r, 4),
-                    code: TrapCode::from_raw(std::num::NonZeroU8::new(r[8])?),
-                })
-            }
-        }
-    }
-
-    /// The site at code offset `off`.
-    pub fn find(&self, off: u32) -> Option<TrapSite> {
-        match self {
-            TrapTable::Sites(v) => {
-                let i = v.binary_search_by_key(&off, |t| t.code_offset).ok()?;
+            SortedTable::Sites(v) => {
+                let i = v.binary_search_by_key(&key, |s| s.key()).ok()?;
                 Some(v[i])
             }
-            TrapTable::Encoded(b) => {
-                let r = find_record(b, TRAP_RECORD, off)?;
-                Some(TrapSite {
-                    code_offset: off,
-                    wasm_offset: u32_at(r, 4),
-                    code: TrapCode::from_raw(std::num::NonZeroU8::new(r[8])?),
-                })
-            }
+            SortedTable::Encoded(b) => R::decode(find_record(b, R::SIZE, key)?),
         }
     }
 
-    /// Every site, in order (for writing an artifact).
-    pub fn to_vec(&self) -> Vec<TrapSite> {
-        (0..self.len()).filter_map(|i| self.get(i)).collect()
+    /// Every valid entry, in order (for writing an artifact).
+    pub fn to_vec(&self) -> Vec<R> {
+        match self {
+            SortedTable::Sites(v) => v.clone(),
+            SortedTable::Encoded(b) => b.chunks_exact(R::SIZE).filter_map(R::decode).collect(),
+        }
     }
 }
 
@@ -172,62 +202,6 @@ fn find_record(records: &[u8], size: usize, key: u32) -> Option<&[u8]> {
         }
     }
     None
-}
-
-/// Calls with exception handlers sorted by return address: decoded, or (from an artifact)
-/// [`CALL_SITE_RECORD`]-byte records read in place: return address, handler, frame offset
-/// (u32 LE each).
-pub enum CallSites {
-    Sites(Vec<CallSite>),
-    Encoded(Bytes),
-}
-
-/// Size in bytes of one encoded call site.
-pub const CALL_SITE_RECORD: usize = 12;
-
-impl CallSites {
-    /// The records of `sites` (sorted by return address), for an artifact.
-    pub fn encode(sites: &[CallSite]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(sites.len() * CALL_SITE_RECORD);
-        for c in sites {
-            for v in [c.ret_addr, c.handler, c.frame_offset] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        out
-    }
-
-    /// Every site, in order (for writing an artifact).
-    pub fn to_vec(&self) -> Vec<CallSite> {
-        match self {
-            CallSites::Sites(v) => v.clone(),
-            CallSites::Encoded(b) => b
-                .chunks_exact(CALL_SITE_RECORD)
-                .map(|r| CallSite {
-                    ret_addr: u32_at(r, 0),
-                    handler: u32_at(r, 4),
-                    frame_offset: u32_at(r, 8),
-                })
-                .collect(),
-        }
-    }
-
-    fn find(&self, ret_addr: u32) -> Option<CallSite> {
-        match self {
-            CallSites::Sites(v) => {
-                let i = v.binary_search_by_key(&ret_addr, |c| c.ret_addr).ok()?;
-                Some(v[i])
-            }
-            CallSites::Encoded(b) => {
-                let r = find_record(b, CALL_SITE_RECORD, ret_addr)?;
-                Some(CallSite {
-                    ret_addr,
-                    handler: u32_at(r, 4),
-                    frame_offset: u32_at(r, 8),
-                })
-            }
-        }
-    }
 }
 
 impl CodeInfo {
