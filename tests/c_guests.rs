@@ -6,9 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasix_rt::{Engine, ExternType, Linker, Module, SharedMemory, Store};
 
-/// Compiles `tests/guests/NAME.c` into a WASIX module with the flags of
-/// `../shared/toolchains/README.md`; returns the `.wasm` path.
+/// Compiles `tests/guests/NAME.c` into a WASIX module; returns the `.wasm` path.
 fn compile_c(name: &str) -> PathBuf {
+    compile_wasix(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests"),
+        name,
+    )
+}
+
+/// Compiles `DIR/NAME.c` into a WASIX module with the flags of
+/// `../shared/toolchains/README.md`; returns the `.wasm` path.
+fn compile_wasix(dir: &Path, name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sysroot = root.join("../shared/toolchains/wasix-sysroot");
     assert!(
@@ -16,7 +24,7 @@ fn compile_c(name: &str) -> PathBuf {
         "the wasix-libc sysroot is missing: {}",
         sysroot.display()
     );
-    let src = root.join("tests/guests").join(format!("{name}.c"));
+    let src = dir.join(format!("{name}.c"));
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.wasm"));
     let status = Command::new("clang")
         .arg("--target=wasm32-wasi")
@@ -130,4 +138,65 @@ fn a_wasix_libc_module_runs_its_atomics_on_four_threads_over_one_shared_memory()
     // The counter `bump` changed was not reset by the later instances' start.
     assert_eq!(bump.call(&mut store, 0).unwrap(), 43);
     assert!(memory.size() >= 1);
+}
+
+/// Compiles `tests/programs/NAME.c` twice: natively with the host's `cc` (the oracle) and as
+/// WASIX; returns (native executable, `.wasm`).
+fn build_program(name: &str) -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let native = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.native"));
+    let status = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&native)
+        .arg(dir.join(format!("{name}.c")))
+        .status()
+        .expect("runs cc");
+    assert!(status.success(), "cc failed on {name}.c");
+    (native, compile_wasix(&dir, name))
+}
+
+/// Runs a program natively and under `wasix-rt run` with the same arguments and environment;
+/// asserts the same stdout and the same exit status (a native death by signal N counts as
+/// 128 + N, as a shell reports it, which is what wasix-rt exits with).
+fn same_as_native(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let (native, wasm) = build_program(name);
+    let mut n = Command::new(&native);
+    n.args(args).env_clear();
+    let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+    w.arg("run").arg("--disable-cache");
+    for (k, v) in env {
+        n.env(k, v);
+        w.arg("--env").arg(format!("{k}={v}"));
+    }
+    w.arg(&wasm).args(args);
+    let (n, w) = (n.output().unwrap(), w.output().unwrap());
+    let status = |s: std::process::ExitStatus| s.code().or(s.signal().map(|sig| 128 + sig));
+    let out = String::from_utf8_lossy(&w.stdout).into_owned();
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout),
+        out,
+        "{name} {args:?}: stdout"
+    );
+    assert_eq!(
+        status(n.status),
+        w.status.code(),
+        "{name} {args:?}: exit status; wasix-rt said {}",
+        String::from_utf8_lossy(&w.stderr)
+    );
+    out
+}
+
+#[test]
+fn a_wasix_libc_program_starts_reads_its_args_and_environment_and_exits_like_native() {
+    let out = same_as_native("hello", &["one", "two words"], &[("GREETING", "hi")]);
+    assert!(out.contains("argument 2: two words"), "{out}");
+}
+
+#[test]
+fn signals_reach_handlers_and_default_actions_end_the_program_like_native() {
+    let out = same_as_native("signals", &[], &[]);
+    assert!(out.contains("the handler saw signal 10"), "{out}");
+    same_as_native("signals", &["abort"], &[]);
+    same_as_native("signals", &["term"], &[]);
 }

@@ -6,6 +6,7 @@ use crate::api::Store;
 use crate::error::{Error, Result};
 use crate::types::{FuncType, ValType};
 use crate::vm::instance;
+use crate::vm::store::StoreOpaque;
 use crate::vm::VMFuncRef;
 use std::sync::Arc;
 
@@ -214,7 +215,17 @@ impl Func {
     /// if one fails, [`Error::Usage`] for a wrong argument count or type.
     pub fn call<T>(&self, store: &mut Store<T>, params: &[Val], results: &mut [Val]) -> Result<()> {
         self.check_store(store)?;
-        let ty = self.ty(store);
+        self.call_in(store.opaque_mut(), params, results)
+    }
+
+    /// As [`Func::call`], in a store already checked to be this function's.
+    pub(crate) fn call_in(
+        &self,
+        store: &mut StoreOpaque,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        let ty = store.engine.func_type(self.type_id());
         if params.len() != ty.params().len() || results.len() != ty.results().len() {
             return Err(Error::Usage(format!(
                 "function of type {ty} called with {} arguments and {} result slots",
@@ -222,13 +233,13 @@ impl Func {
                 results.len()
             )));
         }
-        let id = store.opaque().id;
+        let id = store.id;
         let mut values = vec![0u128; params.len().max(results.len()).max(1)];
         to_slots(params, ty.params(), id, &mut values, |i, got, t| {
             Error::Usage(format!("argument {i} is {got:?}, expected {t}"))
         })?;
-        // SAFETY: `self` belongs to this store (checked above), so its funcref is live.
-        unsafe { instance::invoke(store.opaque_mut(), self.ptr, &mut values)? };
+        // SAFETY: `self` belongs to this store (checked by the caller), so its funcref is live.
+        unsafe { instance::invoke(store, self.ptr, &mut values)? };
         for (i, t) in ty.results().iter().enumerate() {
             results[i] = Val::from_raw(values[i], *t, id);
         }

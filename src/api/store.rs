@@ -153,6 +153,23 @@ pub struct Caller<'a, T> {
 }
 
 impl<T> Caller<'_, T> {
+    /// Calls `func` (a function of this store, e.g. an export of the calling instance) from
+    /// inside a host function, as [`Func::call`] does; wasm code may call back into the host.
+    /// Errors as [`Func::call`], and [`Error::Usage`] for a function of another store.
+    pub fn call(
+        &mut self,
+        func: &crate::Func,
+        params: &[crate::Val],
+        results: &mut [crate::Val],
+    ) -> crate::error::Result<()> {
+        if func.store_id != self.store.opaque.id {
+            return Err(crate::Error::Usage(
+                "function used with the wrong store".into(),
+            ));
+        }
+        func.call_in(&mut self.store.opaque, params, results)
+    }
+
     pub fn data(&self) -> &T {
         &self.store.data
     }

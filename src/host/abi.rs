@@ -290,6 +290,16 @@ pub mod address_family {
     pub const UNIX: u8 = 3;
 }
 
+/// Signal numbers of `__wasi_signal_t` (WASIX inserts SIGSTKFLT at 16: Linux numbering).
+pub mod signal {
+    pub const CHLD: u32 = 17;
+    pub const CONT: u32 = 18;
+    pub const URG: u32 = 23;
+    pub const WINCH: u32 = 28;
+    /// The highest signal number.
+    pub const MAX: u32 = 31;
+}
+
 /// `__wasi_sock_type_t`.
 pub mod sock_type {
     pub const STREAM: u8 = 1;

@@ -23,6 +23,8 @@ pub struct WasiCtx {
     pub profile: Option<crate::profile::Profile>,
     /// The helper thread for `--offload`. Dropping the context drains its queue.
     pub offload: Option<Offload>,
+    /// The export that receives signals (`callback_signal`; wasix-libc names `__wasm_signal`).
+    pub signal_callback: Option<String>,
 }
 
 /// Builds a [`WasiCtx`]: arguments, environment, preopened directories, network access.
@@ -99,6 +101,7 @@ impl WasiCtxBuilder {
             net_refused: false,
             waiter,
             profile: None,
+            signal_callback: None,
             offload: if self.offload {
                 Some(
                     Offload::start()

@@ -37,7 +37,8 @@ pub struct InstanceData {
     /// Evaluated element segments (emptied by `elem.drop` and after active initialisation).
     pub elems: Vec<Vec<u64>>,
     pub store: *mut StoreOpaque,
-    /// Store index of the memory exported as `memory` (what WASI host calls use).
+    /// Store index of the memory WASI host calls use: the one exported as `memory`, else the
+    /// instance's only memory.
     pub memory_export: Option<usize>,
 }
 
@@ -239,12 +240,18 @@ pub fn instantiate(
         })
         .collect();
 
-    inst.memory_export = info.exports.iter().find_map(|(name, e)| match e {
-        crate::module::ExportIndex::Memory(m) if name == "memory" => {
-            Some(inst.memories[*m as usize])
-        }
-        _ => None,
-    });
+    // A WASIX program built with wasix-libc imports its memory (`env.memory`) and need not
+    // export it; its host calls then use that one memory.
+    inst.memory_export = info
+        .exports
+        .iter()
+        .find_map(|(name, e)| match e {
+            crate::module::ExportIndex::Memory(m) if name == "memory" => {
+                Some(inst.memories[*m as usize])
+            }
+            _ => None,
+        })
+        .or_else(|| (inst.memories.len() == 1).then(|| inst.memories[0]));
     let inst_ptr: *mut InstanceData = &mut *inst;
     store.instances.push(inst);
     let index = store.instances.len() - 1;

@@ -3,6 +3,7 @@
 //! `proc_exit2`). Signatures: wasix-abi.md §5 and `include/wasi/api_wasix.h` of the sysroot.
 
 pub mod fdx;
+pub mod futex;
 pub mod net;
 pub mod proc;
 pub mod sock;
@@ -46,6 +47,37 @@ host_calls! {
         raw "proc_exit2" => proc::proc_exit2(code: u32);
         op "proc_signals_sizes_get" => proc::proc_signals_sizes_get() -> out: u32;
         op "proc_signals_get" => proc::proc_signals_get(_buf: u32);
-        raw "callback_signal" => proc::callback_signal(_name: u32, _len: u32);
+        raw "callback_signal" => proc::callback_signal(name: u32, len: u32);
+        raw "thread_signal" => proc::thread_signal(tid: u32, sig: u32);
+        call "futex_wait" => futex::futex_wait(futex: u32, expected: u32, timeout: u32) -> woken: bool [futex, expected];
+        call "futex_wake" => futex::futex_wake(futex: u32) -> woken: bool [futex];
+        call "futex_wake_all" => futex::futex_wake_all(futex: u32) -> woken: bool [futex];
     }
+}
+
+/// Program start-up as wasmer does it: when `module` imports `env.memory`, as every program
+/// built with wasix-libc does, creates that memory with the limits the import declares (a
+/// [`crate::SharedMemory`] when it is shared) and defines it in `linker`. Other modules are left
+/// alone. Errors: [`crate::Error::Resource`] when the memory cannot be reserved.
+pub fn define_imported_memory<T: 'static>(
+    linker: &mut crate::Linker<T>,
+    store: &mut crate::Store<T>,
+    module: &crate::Module,
+) -> crate::Result<()> {
+    for import in module.imports() {
+        let crate::ExternType::Memory(ty) = import.ty else {
+            continue;
+        };
+        if import.module != "env" || import.name != "memory" {
+            continue;
+        }
+        if ty.shared {
+            let memory = crate::SharedMemory::new(store.engine(), ty)?;
+            linker.define("env", "memory", memory)?;
+        } else {
+            let memory = crate::Memory::new(store, ty)?;
+            linker.define("env", "memory", memory)?;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,63 @@
+//! Futexes (`futex_wait`, `futex_wake`, `futex_wake_all`): wasix-libc's mutexes, condition
+//! variables and `pthread_join` park here. They share the wait queue of
+//! `memory.atomic.wait`/`notify` ([`crate::vm::waitqueue`]), keyed by the host address of the
+//! futex word, so a wasm `notify` wakes a host `futex_wait` and the other way round.
+
+use crate::host::abi::OptionTimestamp;
+use crate::host::errno::Errno;
+use crate::host::memory::GuestMemory;
+use crate::host::WasiCtx;
+use crate::vm::waitqueue::{self, Expected, WaitOutcome};
+
+/// The host address of the aligned 4-byte futex word at `futex`.
+fn word(mem: &GuestMemory, futex: u32) -> Result<usize, Errno> {
+    if !futex.is_multiple_of(4) {
+        return Err(Errno::INVAL);
+    }
+    Ok(mem.slice(futex, 4)?.as_ptr() as usize)
+}
+
+/// `futex_wait(futex, expected, timeout) -> woken`: sleeps while the word holds `expected`,
+/// until woken or the optional relative timeout (ns) passes. Like wasmer, and as wasix-libc
+/// requires (it treats any error as fatal), a word that does not hold `expected` is not an
+/// error: the call returns at once with `woken` true. A timeout returns `woken` false.
+pub(crate) fn futex_wait(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    futex: u32,
+    expected: u32,
+    timeout: u32,
+) -> Result<bool, Errno> {
+    let at = word(mem, futex)?;
+    let t: OptionTimestamp = mem.read(timeout)?;
+    let until = match t.tag {
+        0 => None,
+        1 => waitqueue::deadline(i64::try_from(t.u).unwrap_or(i64::MAX)),
+        _ => return Err(Errno::INVAL),
+    };
+    // SAFETY: `at` is 4-byte aligned and inside linear memory, which stays mapped while the
+    // calling instance runs this host call.
+    match unsafe { waitqueue::wait(at, Expected::U32(expected), until) } {
+        WaitOutcome::Woken | WaitOutcome::NotEqual => Ok(true),
+        WaitOutcome::TimedOut => Ok(false),
+        WaitOutcome::Interrupted => Err(Errno::INTR),
+    }
+}
+
+/// `futex_wake(futex) -> woken`: wakes one waiter; whether there was one.
+pub(crate) fn futex_wake(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    futex: u32,
+) -> Result<bool, Errno> {
+    Ok(waitqueue::notify(word(mem, futex)?, 1) > 0)
+}
+
+/// `futex_wake_all(futex) -> woken`: wakes every waiter; whether there was any.
+pub(crate) fn futex_wake_all(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    futex: u32,
+) -> Result<bool, Errno> {
+    Ok(waitqueue::notify(word(mem, futex)?, u32::MAX) > 0)
+}
