@@ -200,3 +200,10 @@ fn signals_reach_handlers_and_default_actions_end_the_program_like_native() {
     same_as_native("signals", &["abort"], &[]);
     same_as_native("signals", &["term"], &[]);
 }
+
+#[test]
+fn sleeping_processor_count_and_pid_answer_like_native() {
+    let out = same_as_native("process", &[], &[]);
+    assert!(out.contains("slept at least 20 ms: yes"), "{out}");
+    assert!(out.contains("pid is not 1: yes"), "{out}");
+}

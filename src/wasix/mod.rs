@@ -45,6 +45,8 @@ host_calls! {
         call "fd_pipe" => fdx::fd_pipe(out_a: u32, out_b: u32) [];
         op "fd_event" => fdx::fd_event(initial: u64, flags: u32) -> out: u32 [initial, flags];
         raw "proc_exit2" => proc::proc_exit2(code: u32);
+        op "proc_id" => proc::proc_id() -> out: u32;
+        op "thread_parallelism" => proc::thread_parallelism() -> out: u32;
         op "proc_signals_sizes_get" => proc::proc_signals_sizes_get() -> out: u32;
         op "proc_signals_get" => proc::proc_signals_get(_buf: u32);
         raw "callback_signal" => proc::callback_signal(name: u32, len: u32);

@@ -18,6 +18,18 @@ pub(crate) fn proc_exit2(_: Caller<'_, WasiCtx>, code: u32) -> Result<()> {
     Err(Error::Exit(code as i32))
 }
 
+/// `proc_id`: the program's process id, the host process's own (so never 1, which
+/// wasix-libc treats as init, immune to termination signals).
+pub(crate) fn proc_id(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
+    Ok(std::process::id())
+}
+
+/// `thread_parallelism`: how many threads can usefully run at once (the host's available
+/// parallelism; 1 if the host cannot tell).
+pub(crate) fn thread_parallelism(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
+    Ok(std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
+}
+
 /// `proc_signals_sizes_get`: how many inherited signal dispositions `proc_signals_get`
 /// would write; wasix-libc's start-up asks. There are none.
 pub(crate) fn proc_signals_sizes_get(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
