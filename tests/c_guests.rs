@@ -207,3 +207,13 @@ fn sleeping_processor_count_and_pid_answer_like_native() {
     assert!(out.contains("slept at least 20 ms: yes"), "{out}");
     assert!(out.contains("pid is not 1: yes"), "{out}");
 }
+
+#[test]
+fn pipes_nonblocking_reads_select_dup2_and_getcwd_behave_like_native() {
+    let out = same_as_native("fds", &[], &[]);
+    assert!(
+        out.contains("original still open after closing the copy: yes"),
+        "{out}"
+    );
+    assert!(out.contains("getcwd: ok"), "{out}");
+}

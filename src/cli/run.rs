@@ -140,7 +140,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     super::signals::stop_on_signals(&store.data().waiter);
     let mut linker = Linker::new(&engine);
     wasix_rt::wasi::add_to_linker(&mut linker)?;
-    wasix_rt::wasix::define_imported_memory(&mut linker, &mut store, &module)?;
+    wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module)?;
     if args.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(&module)?;
     }

@@ -25,6 +25,11 @@ pub struct WasiCtx {
     pub offload: Option<Offload>,
     /// The export that receives signals (`callback_signal`; wasix-libc names `__wasm_signal`).
     pub signal_callback: Option<String>,
+    /// Whether the program is a WASIX program (it imports from `wasix_32v1`), whose libc
+    /// expects WASIX semantics where they differ from preview1's (`fd_renumber` copies).
+    pub wasix_program: bool,
+    /// The working directory `getcwd` reports.
+    pub cwd: String,
 }
 
 /// Builds a [`WasiCtx`]: arguments, environment, preopened directories, network access.
@@ -102,6 +107,8 @@ impl WasiCtxBuilder {
             waiter,
             profile: None,
             signal_callback: None,
+            wasix_program: false,
+            cwd: "/".to_string(),
             offload: if self.offload {
                 Some(
                     Offload::start()

@@ -128,9 +128,19 @@ pub(crate) fn fd_fdstat_set_flags(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Res
     Ok(())
 }
 
-/// `fd_renumber(from, to)`: closes `to` and moves `from` there (preview1 semantics: `from` is
-/// closed afterwards).
+/// `fd_renumber(from, to)`: for a preview1 program, closes `to` (which must be open) and moves
+/// `from` there, `from` being closed afterwards (the preview1 semantics the WASI test suite
+/// expects); for a WASIX program, `dup2`'s copy.
 pub(crate) fn fd_renumber(ctx: &mut WasiCtx, from: u32, to: u32) -> Result<(), Errno> {
+    if ctx.wasix_program {
+        // wasix-libc's `dup2(from, to)`: `to` gets a copy of `from` (CLOEXEC clear), whatever
+        // was open there is closed, and `from` stays open (docs/abi.md).
+        let copy = ctx.fds.get(from)?.duplicate()?;
+        if from != to {
+            ctx.fds.insert_at(to, copy)?;
+        }
+        return Ok(());
+    }
     ctx.fds.get(from)?;
     ctx.fds.get(to)?;
     if from == to {

@@ -11,6 +11,7 @@ pub mod socket;
 mod sys;
 
 use crate::host::calls::host_calls;
+use crate::host::WasiCtx;
 use std::net::SocketAddr;
 
 /// Module name of WASIX.
@@ -47,6 +48,7 @@ host_calls! {
         raw "proc_exit2" => proc::proc_exit2(code: u32);
         op "proc_id" => proc::proc_id() -> out: u32;
         op "thread_parallelism" => proc::thread_parallelism() -> out: u32;
+        call "getcwd" => proc::getcwd(path: u32, len: u32) [len];
         op "proc_signals_sizes_get" => proc::proc_signals_sizes_get() -> out: u32;
         op "proc_signals_get" => proc::proc_signals_get(_buf: u32);
         raw "callback_signal" => proc::callback_signal(name: u32, len: u32);
@@ -57,16 +59,20 @@ host_calls! {
     }
 }
 
-/// Program start-up as wasmer does it: when `module` imports `env.memory`, as every program
+/// Program start-up as wasmer does it. When `module` imports `env.memory`, as every program
 /// built with wasix-libc does, creates that memory with the limits the import declares (a
-/// [`crate::SharedMemory`] when it is shared) and defines it in `linker`. Other modules are left
-/// alone. Errors: [`crate::Error::Resource`] when the memory cannot be reserved.
-pub fn define_imported_memory<T: 'static>(
-    linker: &mut crate::Linker<T>,
-    store: &mut crate::Store<T>,
+/// [`crate::SharedMemory`] when it is shared) and defines it in `linker`; when it imports from
+/// `wasix_32v1`, marks the context as a WASIX program (`WasiCtx::wasix_program`). Errors:
+/// [`crate::Error::Resource`] when the memory cannot be reserved.
+pub fn prepare_program(
+    linker: &mut crate::Linker<WasiCtx>,
+    store: &mut crate::Store<WasiCtx>,
     module: &crate::Module,
 ) -> crate::Result<()> {
     for import in module.imports() {
+        if import.module == WASIX {
+            store.data_mut().wasix_program = true;
+        }
         let crate::ExternType::Memory(ty) = import.ty else {
             continue;
         };

@@ -11,6 +11,7 @@ use crate::api::{Caller, Val};
 use crate::error::{Error, Result};
 use crate::host::abi::signal;
 use crate::host::errno::Errno;
+use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 
 /// `proc_exit2`.
@@ -28,6 +29,28 @@ pub(crate) fn proc_id(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
 /// parallelism; 1 if the host cannot tell).
 pub(crate) fn thread_parallelism(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
     Ok(std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
+}
+
+/// `getcwd(path, len)`: `*len` holds the buffer's size in bytes. The working directory is
+/// written NUL-terminated and `*len` set to its length; a buffer too small for it and the NUL
+/// gets RANGE with `*len` set to the size needed (wasix-libc's `getcwd(NULL, 0)` retries on
+/// RANGE only; `docs/abi.md`).
+pub(crate) fn getcwd(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    path: u32,
+    len: u32,
+) -> std::result::Result<(), Errno> {
+    let size = mem.read_u32(len)?;
+    let cwd = ctx.cwd.as_bytes();
+    let needed = cwd.len() as u32 + 1;
+    if size < needed {
+        mem.write_u32(len, needed)?;
+        return Err(Errno::RANGE);
+    }
+    mem.write_bytes(path, cwd)?;
+    mem.write_u8(path + cwd.len() as u32, 0)?;
+    mem.write_u32(len, cwd.len() as u32)
 }
 
 /// `proc_signals_sizes_get`: how many inherited signal dispositions `proc_signals_get`
