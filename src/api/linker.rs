@@ -213,6 +213,13 @@ impl<T: 'static> Linker<T> {
         items
     }
 
+    /// Every `(module, name)` defined in this linker, sorted.
+    pub fn names(&self) -> Vec<(String, String)> {
+        let mut names: Vec<(String, String)> = self.defs.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// The definition of `module::name` as an item of `store`, if any.
     pub fn get(&self, store: &mut Store<T>, module: &str, name: &str) -> Option<Extern> {
         match self.defs.get(&(module.to_string(), name.to_string()))? {
