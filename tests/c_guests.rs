@@ -217,3 +217,40 @@ fn pipes_nonblocking_reads_select_dup2_and_getcwd_behave_like_native() {
     );
     assert!(out.contains("getcwd: ok"), "{out}");
 }
+
+/// Starts `cmd`, waits for its first line ("ready"), sends it SIGINT; returns (stdout, exit
+/// status, a death by signal N counted as 128 + N).
+fn interrupt_when_ready(mut cmd: Command) -> (String, Option<i32>) {
+    use std::io::{BufRead, Read};
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts the program");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "ready\n");
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    (
+        first + &rest,
+        status.code().or(status.signal().map(|s| 128 + s)),
+    )
+}
+
+#[test]
+fn sigint_runs_the_programs_handler_or_ends_it_like_native() {
+    let (native, wasm) = build_program("sigint");
+    for args in [&["handle"][..], &[]] {
+        let mut n = Command::new(&native);
+        n.args(args);
+        let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+        w.args(["run", "--disable-cache"]).arg(&wasm).args(args);
+        let (n, w) = (interrupt_when_ready(n), interrupt_when_ready(w));
+        assert_eq!(n, w, "{args:?}: (stdout, status) native vs wasix-rt");
+    }
+}

@@ -1,7 +1,8 @@
-//! SIGINT/SIGTERM: stop the guest cleanly. A guest blocked in a host call (accept, recv,
-//! poll_oneoff) or in `memory.atomic.wait` is woken and ends with exit status 128 + signal;
-//! one that does not return to the host within a second (busy in wasm code), or a second
-//! signal, ends the process.
+//! SIGINT/SIGTERM: a guest blocked in a host call (accept, recv, poll_oneoff) or in a wait is
+//! woken. A program that handles signals (wasix-libc's `sigaction`) then runs its handler and
+//! goes on; any other ends with exit status 128 + signal. A signal nobody takes within a
+//! second (the guest is busy in wasm code), or a second signal while the first is pending,
+//! ends the process.
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -15,18 +16,21 @@ pub fn stop_on_signals(waiter: &Waiter) {
         return;
     };
     std::thread::spawn(move || {
-        let mut first = true;
         for sig in signals.forever() {
-            if !first {
+            // The previous signal is still pending: nothing took it.
+            if flag.load(Ordering::Relaxed) != 0 {
                 std::process::exit(128 + sig);
             }
-            first = false;
             flag.store(sig, Ordering::Relaxed);
             let _ = waker.wake();
             wasix_rt::vm::waitqueue::interrupt_all();
+            let flag = flag.clone();
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_secs(1));
-                std::process::exit(128 + sig);
+                // The program's handler takes the signal by clearing the flag.
+                if flag.load(Ordering::Relaxed) == sig {
+                    std::process::exit(128 + sig);
+                }
             });
         }
     });

@@ -175,11 +175,21 @@ pub(crate) fn errno_call(
         }
     };
     span.record("errno", r.err().map_or(0, |e| e.0));
-    if let Some(sig) = ctx.waiter.stop_signal() {
-        return Err(Error::Exit(128 + sig));
-    }
-    Ok(match r {
+    let errno = match r {
         Ok(()) => 0,
         Err(e) => e.0 as i32,
-    })
+    };
+    let Some(sig) = ctx.waiter.stop_signal() else {
+        return Ok(errno);
+    };
+    // SIGINT/SIGTERM arrived during the call. A program that receives signals takes it: its
+    // handler runs now (or the signal's default action ends it) and the call returns as it
+    // did, typically INTR. Otherwise the program ends as a shell reports the signal.
+    if ctx.signal_callback.is_none() {
+        return Err(Error::Exit(128 + sig));
+    }
+    ctx.waiter.take_stop();
+    crate::vm::waitqueue::clear_interrupt();
+    crate::host::signals::deliver(caller, sig as u32)?;
+    Ok(errno)
 }

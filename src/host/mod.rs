@@ -10,6 +10,7 @@ pub mod errno;
 pub mod fdtable;
 pub mod memory;
 pub mod offload;
+pub mod signals;
 pub mod wait;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder};

@@ -63,6 +63,15 @@ impl Waiter {
         }
     }
 
+    /// Takes the stop request: the program handles the signal itself (see
+    /// [`crate::host::signals`]), so it no longer ends the program.
+    pub fn take_stop(&self) -> Option<i32> {
+        match self.stop.swap(0, Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
     fn arm(&self, fd: RawFd, interest: Interest) -> Result<(), Errno> {
         let token = Token(fd as usize);
         let registry = self.poll.registry();

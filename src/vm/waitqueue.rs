@@ -4,8 +4,8 @@
 //! the address alone names (memory, offset). Parking is `parking_lot_core`'s, which keeps the
 //! queues in a global hash table and never wakes a waiter spuriously.
 //!
-//! [`interrupt_all`] ends every wait of the process, now and later, so that a program whose
-//! threads are blocked in waits can still be stopped (SIGINT/SIGTERM).
+//! [`interrupt_all`] ends every wait of the process, now and later (until [`clear_interrupt`]),
+//! so that a program whose threads are blocked in waits can still be stopped (SIGINT/SIGTERM).
 
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkToken, DEFAULT_PARK_TOKEN};
 use std::collections::HashMap;
@@ -165,8 +165,9 @@ pub fn notify(addr: usize, count: u32) -> u32 {
     woken
 }
 
-/// Ends every current and future wait of this process with [`WaitOutcome::Interrupted`]. For
-/// a process that is stopping (the CLI calls it on SIGINT/SIGTERM); there is no undoing it.
+/// Ends every current and future wait of this process with [`WaitOutcome::Interrupted`], until
+/// [`clear_interrupt`]. The CLI calls it on SIGINT/SIGTERM, so that a program blocked in a wait
+/// stops or, if it handles the signal, gets to run its handler.
 pub fn interrupt_all() {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let keys: Vec<usize> = parked()
@@ -181,7 +182,13 @@ pub fn interrupt_all() {
     }
 }
 
-/// Whether [`interrupt_all`] was called.
+/// Undoes [`interrupt_all`]: the program took the signal with a handler of its own and goes
+/// on, so its waits must block again.
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// Whether [`interrupt_all`] was called (and not cleared).
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }

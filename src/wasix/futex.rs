@@ -40,7 +40,9 @@ pub(crate) fn futex_wait(
     match unsafe { waitqueue::wait(at, Expected::U32(expected), until) } {
         WaitOutcome::Woken | WaitOutcome::NotEqual => Ok(true),
         WaitOutcome::TimedOut => Ok(false),
-        WaitOutcome::Interrupted => Err(Errno::INTR),
+        // A signal for the program (SIGINT/SIGTERM): a spurious wake-up, which futex callers
+        // expect; the signal is delivered when this call returns (`host::calls::errno_call`).
+        WaitOutcome::Interrupted => Ok(true),
     }
 }
 

@@ -1,15 +1,9 @@
 //! The WASIX process calls wasix-libc's start-up and exit make: `proc_exit2`, the signal
 //! disposition queries, `callback_signal` and `thread_signal`.
-//!
-//! Signals are delivered by calling the export the program named with `callback_signal`
-//! (wasix-libc's `__wasm_signal(sig)`), which runs the handler installed with `sigaction` or
-//! the signal's default action. A program that registered no callback gets the default action
-//! from the host: ignored for SIGCHLD, SIGCONT, SIGURG and SIGWINCH, otherwise the program ends
-//! with 128 + the signal number, as a shell reports a process killed by it.
+//! Signals are delivered by [`crate::host::signals`].
 
-use crate::api::{Caller, Val};
+use crate::api::Caller;
 use crate::error::{Error, Result};
-use crate::host::abi::signal;
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
@@ -79,46 +73,5 @@ pub(crate) fn callback_signal(mut caller: Caller<'_, WasiCtx>, name: u32, len: u
 /// `thread_signal(tid, sig)`: delivers `sig` now, on the calling thread (wasix-rt runs a
 /// program's code on the thread that raised the signal; the tid is not checked yet).
 pub(crate) fn thread_signal(mut caller: Caller<'_, WasiCtx>, _tid: u32, sig: u32) -> Result<i32> {
-    deliver(&mut caller, sig)
-}
-
-/// Delivers signal `sig` to the program (see the module's documentation); returns the errno.
-pub fn deliver(caller: &mut Caller<'_, WasiCtx>, sig: u32) -> Result<i32> {
-    if sig == 0 {
-        return Ok(0);
-    }
-    if sig > signal::MAX {
-        return Ok(Errno::INVAL.0 as i32);
-    }
-    let callback = caller.data().signal_callback.clone();
-    let handler = callback
-        .and_then(|name| caller.get_export(&name))
-        .and_then(|e| e.into_func());
-    let ignored_by_default = matches!(
-        sig,
-        signal::CHLD | signal::CONT | signal::URG | signal::WINCH
-    );
-    if let Some(handler) = handler {
-        return match caller.call(&handler, &[Val::I32(sig as i32)], &mut []) {
-            Ok(()) => Ok(0),
-            // wasix-libc's `__wasm_signal` calls a null default handler when the program
-            // installed none (an indirect call to an uninitialised table element): that is the
-            // signal's default action.
-            Err(Error::Trap(t)) if t.kind == crate::TrapKind::IndirectCallToNull => {
-                tracing::debug!(sig, "no handler in the program: default action");
-                default_action(sig, ignored_by_default)
-            }
-            Err(e) => Err(e),
-        };
-    }
-    default_action(sig, ignored_by_default)
-}
-
-/// A signal's default action: ignored, or the end of the program with 128 + the signal.
-fn default_action(sig: u32, ignored: bool) -> Result<i32> {
-    if ignored {
-        Ok(0)
-    } else {
-        Err(Error::Exit(128 + sig as i32))
-    }
+    crate::host::signals::deliver(&mut caller, sig)
 }
