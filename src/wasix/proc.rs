@@ -42,8 +42,12 @@ pub(crate) fn getcwd(
         mem.write_u32(len, needed)?;
         return Err(Errno::RANGE);
     }
-    mem.write_bytes(path, cwd)?;
-    mem.write_u8(path + cwd.len() as u32, 0)?;
+    // One checked write of path and NUL: `path + len` is never computed in u32, where it could
+    // wrap for a buffer that ends at 4 GiB.
+    let mut terminated = Vec::with_capacity(cwd.len() + 1);
+    terminated.extend_from_slice(cwd);
+    terminated.push(0);
+    mem.write_bytes(path, &terminated)?;
     mem.write_u32(len, cwd.len() as u32)
 }
 

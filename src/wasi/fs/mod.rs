@@ -93,6 +93,20 @@ fn read_path(mem: &GuestMemory, ptr: u32, len: u32) -> Result<String, Errno> {
     Ok(mem.read_str(ptr, len)?.to_owned())
 }
 
+/// The directory and path of a one-path call: the guest's path `(dirfd, ptr, len)` is read
+/// first, then the directory fd's base rights are checked for `needed` (that order decides
+/// which errno a call with both wrong gets).
+fn path_at(
+    ctx: &WasiCtx,
+    mem: &GuestMemory,
+    (dirfd, ptr, len): (u32, u32, u32),
+    needed: u64,
+) -> Result<(Arc<Dir>, String), Errno> {
+    let path = read_path(mem, ptr, len)?;
+    let (dir, _) = dir_of(ctx, dirfd, needed)?;
+    Ok((dir, path))
+}
+
 fn filetype_of(ft: cap_std::fs::FileType) -> u8 {
     if ft.is_dir() {
         filetype::DIRECTORY

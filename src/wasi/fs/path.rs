@@ -6,7 +6,7 @@
 //! differs in a few corners (a trailing slash on a call that acts on a directory entry, a path
 //! that names its directory itself), and the helpers here keep those answers.
 
-use super::{dir_of, errno_of, filestat, read_path, time_specs, timespecs, Sandboxed};
+use super::{dir_of, errno_of, filestat, path_at, read_path, time_specs, timespecs, Sandboxed};
 use crate::host::abi::{oflags, Filestat};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, rights, FdEntry, FdKind};
@@ -344,8 +344,7 @@ pub(crate) fn path_filestat_get(
     path: u32,
     len: u32,
 ) -> Result<Filestat, Errno> {
-    let path = read_path(mem, path, len)?;
-    let (dir, _) = dir_of(ctx, dirfd, rights::PATH_FILESTAT_GET)?;
+    let (dir, path) = path_at(ctx, mem, (dirfd, path, len), rights::PATH_FILESTAT_GET)?;
     let m = stat_at(&dir, &path, follows(lookup, &path))?;
     Ok(filestat(&m))
 }
@@ -363,8 +362,12 @@ pub(crate) fn path_filestat_set_times(
     flags: u32,
 ) -> Result<(), Errno> {
     let flags = flags as u16;
-    let path = read_path(mem, path, len)?;
-    let (dir, _) = dir_of(ctx, dirfd, rights::PATH_FILESTAT_SET_TIMES)?;
+    let (dir, path) = path_at(
+        ctx,
+        mem,
+        (dirfd, path, len),
+        rights::PATH_FILESTAT_SET_TIMES,
+    )?;
     let [atim, mtim] = time_specs(&timespecs(atim, mtim, flags)?);
     check_path(&path)?;
     if follows(lookup, &path) {
@@ -386,8 +389,7 @@ macro_rules! entry_call {
             path: u32,
             len: u32,
         ) -> Result<(), Errno> {
-            let path = read_path(mem, path, len)?;
-            let (dir, _) = dir_of(ctx, dirfd, $right)?;
+            let (dir, path) = path_at(ctx, mem, (dirfd, path, len), $right)?;
             let op: fn(&Dir, Entry<'_>) -> Result<(), Errno> = $op;
             op(&dir, entry(&dir, &path)?)
         }
@@ -501,8 +503,7 @@ pub(crate) fn path_readlink(
     buf_len: u32,
 ) -> Result<u32, Errno> {
     mem.check(buf, buf_len)?;
-    let path = read_path(mem, path, len)?;
-    let (dir, _) = dir_of(ctx, dirfd, rights::PATH_READLINK)?;
+    let (dir, path) = path_at(ctx, mem, (dirfd, path, len), rights::PATH_READLINK)?;
     let name = entry(&dir, &path)?.not_dir(Errno::INVAL)?;
     // The link's text as it is, even an absolute one that cap-std would not follow.
     let target = dir
