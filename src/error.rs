@@ -30,6 +30,9 @@ pub enum Error {
     /// The guest asked to exit the process with this code (WASI `proc_exit`).
     #[error("exit with code {0}")]
     Exit(i32),
+    /// The guest thread ended itself (WASIX `thread_exit`): only that thread stops.
+    #[error("the thread exited")]
+    ThreadExit,
     /// A host function failed.
     #[error("host error: {0}")]
     Host(String),

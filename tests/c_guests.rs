@@ -146,7 +146,7 @@ fn build_program(name: &str) -> (PathBuf, PathBuf) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
     let native = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.native"));
     let status = Command::new("cc")
-        .args(["-O2", "-o"])
+        .args(["-O2", "-pthread", "-o"])
         .arg(&native)
         .arg(dir.join(format!("{name}.c")))
         .status()
@@ -216,6 +216,61 @@ fn pipes_nonblocking_reads_select_dup2_and_getcwd_behave_like_native() {
         "{out}"
     );
     assert!(out.contains("getcwd: ok"), "{out}");
+}
+
+#[test]
+fn pthreads_mutexes_condition_variables_join_and_exit_behave_like_native() {
+    let out = same_as_native("threads", &[], &[]);
+    assert!(
+        out.contains("counter: 800000 (expected 800000), joined results: 36"),
+        "{out}"
+    );
+    assert!(out.contains("work queue: 1000 items, sum 500500"), "{out}");
+    assert!(out.contains("kept apart: 4 of 4"), "{out}");
+    // exit() on a thread ends the program with its status while main waits in pthread_join.
+    same_as_native("threads", &["exit-thread"], &[]);
+    // pthread_exit in main: the program lives until its last thread ends.
+    let out = same_as_native("threads", &["main-exit"], &[]);
+    assert!(out.contains("the worker finished after main"), "{out}");
+    same_as_native("threads", &["limit", "6"], &[]);
+}
+
+/// Runs `wasix-rt run --disable-cache OPTIONS WASM ARGS`; returns (stdout, stderr, status).
+fn run_wasix(options: &[&str], wasm: &Path, args: &[&str]) -> (String, String, Option<i32>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "--disable-cache"])
+        .args(options)
+        .arg(wasm)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn a_program_past_max_threads_gets_eagain_from_pthread_create() {
+    let (_, wasm) = build_program("threads");
+    let (out, err, status) = run_wasix(&["--max-threads", "3"], &wasm, &["limit", "5"]);
+    assert_eq!(
+        out, "started 2 of 5 threads; then: Resource temporarily unavailable\njoined 2 threads\n",
+        "{err}"
+    );
+    assert_eq!(status, Some(0));
+}
+
+#[test]
+fn a_trap_on_a_thread_ends_the_program_with_the_traps_message_and_exit_3() {
+    let (_, wasm) = build_program("threads");
+    let (_, err, status) = run_wasix(&[], &wasm, &["trap"]);
+    assert_eq!(status, Some(3), "{err}");
+    assert!(
+        err.contains("wasm trap: unreachable") && err.contains("(in thread 2)"),
+        "{err}"
+    );
 }
 
 /// Starts `cmd`, waits for its first line ("ready"), sends it SIGINT; returns (stdout, exit

@@ -301,7 +301,7 @@ fn bad_guest_pointers_give_memviolation() {
         );
         // No fd leaked by a call that failed on its output pointer: only stdio and the
         // sockets the case made itself are open.
-        let open = store.data().fds.iter().count();
+        let open = store.data_mut().fds().iter().count();
         assert!(open <= 4, "{case}: {open} fds open");
     }
 }

@@ -104,10 +104,29 @@ enum Definition<T> {
     HostFunc(FuncType, Arc<RawHostFn<T>>),
 }
 
-/// Names for the items that modules import: `(module, name) -> definition`.
+impl<T> Clone for Definition<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Definition::Extern(e) => Definition::Extern(e.clone()),
+            Definition::HostFunc(ty, f) => Definition::HostFunc(ty.clone(), f.clone()),
+        }
+    }
+}
+
+/// Names for the items that modules import: `(module, name) -> definition`. A clone shares
+/// the host functions and items, not their state.
 pub struct Linker<T> {
     engine: crate::Engine,
     defs: HashMap<(String, String), Definition<T>>,
+}
+
+impl<T> Clone for Linker<T> {
+    fn clone(&self) -> Self {
+        Linker {
+            engine: self.engine.clone(),
+            defs: self.defs.clone(),
+        }
+    }
 }
 
 impl<T: 'static> Linker<T> {

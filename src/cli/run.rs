@@ -33,6 +33,11 @@ pub struct RunArgs {
     #[arg(long)]
     offload: bool,
 
+    /// Most threads the program may run at once, its main thread included; a thread spawn past
+    /// it fails with EAGAIN (pthread_create returns EAGAIN).
+    #[arg(long, value_name = "N", default_value_t = wasix_rt::host::threads::DEFAULT_MAX_THREADS)]
+    max_threads: usize,
+
     /// Define every function import the host does not provide as a function that stops the
     /// program with an error when called, instead of refusing to start (like wasmtime's
     /// `-W unknown-imports-trap`).
@@ -110,7 +115,11 @@ impl From<Error> for Failure {
 }
 
 fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
-    let mut b = WasiCtxBuilder::new().net(args.net).offload(args.offload);
+    let mut b = WasiCtxBuilder::new()
+        .net(args.net)
+        .offload(args.offload)
+        .profile(args.profile || args.profile_json.is_some())
+        .max_threads(args.max_threads);
     let mut argv = vec![args.file.display().to_string()];
     if args.invoke.is_none() {
         argv.extend(args.args.iter().cloned());
@@ -132,28 +141,43 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
 fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let engine = Engine::default();
     let module = load_module(&engine, args)?;
-    let mut ctx = wasi_ctx(args)?;
-    if args.profile || args.profile_json.is_some() {
-        ctx.profile = Some(wasix_rt::profile::Profile::new());
-    }
+    let ctx = wasi_ctx(args)?;
+    let process = ctx.process.clone();
     let mut store = Store::new(&engine, ctx);
-    super::signals::stop_on_signals(&store.data().waiter);
+    super::signals::stop_on_signals(process.stop.clone());
+    super::signals::exit_when_ended(process.clone());
     let mut linker = Linker::new(&engine);
     wasix_rt::wasi::add_to_linker(&mut linker)?;
-    wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module)?;
     if args.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(&module)?;
     }
+    wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module)?;
     let mut result = run_module(args, &linker, &mut store, &module);
-    // A wait ended by SIGINT/SIGTERM (see `signals`) ends the program as the signal does.
-    if let (Err(Failure::Wasm(Error::Trap(t))), Some(sig)) =
-        (&result, store.data().waiter.stop_signal())
+    // The main thread ended itself (`pthread_exit` in `main`): the program goes on until its
+    // last thread ends, and then exits 0 (POSIX).
+    if let Err(Failure::Wasm(Error::ThreadExit)) = result {
+        process
+            .threads
+            .wait_others(wasix_rt::host::threads::MAIN_TID);
+        result = Ok(());
+    }
+    if let Some(end) = process.threads.ended() {
+        // Another thread ended the program (proc_exit, a trap); this thread was stopped.
+        if let Some(message) = &end.message {
+            eprintln!("error: {message}");
+        }
+        result = Err(Failure::Wasm(Error::Exit(end.code)));
+    } else if let (Err(Failure::Wasm(Error::Trap(t))), Some(sig)) =
+        (&result, process.stop.pending_signal())
     {
+        // A wait ended by SIGINT/SIGTERM (see `signals`) ends the program as the signal does.
         if t.kind == wasix_rt::TrapKind::Interrupted {
             result = Err(Failure::Wasm(Error::Exit(128 + sig)));
         }
     }
-    if let Some(p) = &store.data().profile {
+    process.flush();
+    if let Some(p) = &process.profile {
+        let p = p.lock();
         if args.profile {
             eprint!("{}", p.table());
         }
@@ -163,7 +187,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
             }
         }
     }
-    if store.data().net_refused {
+    if process.net_refused() {
         eprintln!("note: the program's socket calls were refused; run it with --net to give it network access");
     }
     result

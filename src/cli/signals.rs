@@ -3,35 +3,55 @@
 //! goes on; any other ends with exit status 128 + signal. A signal nobody takes within a
 //! second (the guest is busy in wasm code), or a second signal while the first is pending,
 //! ends the process.
+//!
+//! A program ended by one of its threads (`proc_exit`, a trap) while its main thread is busy in
+//! wasm code and never sees it is ended the same way, a second later.
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
-use wasix_rt::wasi::wait::Waiter;
+use wasix_rt::host::ctx::Process;
+use wasix_rt::host::wait::Stop;
 
-pub fn stop_on_signals(waiter: &Waiter) {
-    let (flag, waker) = waiter.stopper();
+/// How long the program's own threads get to stop before the process is ended for them.
+const GRACE: Duration = Duration::from_secs(1);
+
+pub fn stop_on_signals(stop: Arc<Stop>) {
     let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
         return;
     };
     std::thread::spawn(move || {
         for sig in signals.forever() {
             // The previous signal is still pending: nothing took it.
-            if flag.load(Ordering::Relaxed) != 0 {
+            if stop.pending_signal().is_some() {
                 std::process::exit(128 + sig);
             }
-            flag.store(sig, Ordering::Relaxed);
-            let _ = waker.wake();
-            wasix_rt::vm::waitqueue::interrupt_all();
-            let flag = flag.clone();
+            stop.signal(sig);
+            let stop = stop.clone();
             std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_secs(1));
-                // The program's handler takes the signal by clearing the flag.
-                if flag.load(Ordering::Relaxed) == sig {
+                std::thread::sleep(GRACE);
+                // The program's handler takes the signal by clearing it.
+                if stop.pending_signal() == Some(sig) {
                     std::process::exit(128 + sig);
                 }
             });
         }
+    });
+}
+
+/// Ends the process when a thread other than the main one ends the program and the main
+/// thread has not returned within [`GRACE`] (it runs wasm code and makes no host call).
+pub fn exit_when_ended(process: Arc<Process>) {
+    std::thread::spawn(move || loop {
+        let Some(end) = process.threads.wait_end(Duration::from_secs(3600)) else {
+            continue;
+        };
+        std::thread::sleep(GRACE);
+        if let Some(message) = &end.message {
+            eprintln!("error: {message}");
+        }
+        process.flush();
+        std::process::exit(end.code);
     });
 }

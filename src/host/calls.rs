@@ -150,8 +150,10 @@ impl GuestOut for bool {
 }
 
 /// Runs a host call body with the context and the caller's memory, and turns its outcome into
-/// the errno the guest gets. A stop request (SIGINT/SIGTERM) during the call ends the guest
-/// with [`Error::Exit`] (128 + signal number, as a shell reports it).
+/// the errno the guest gets. Then, in this order: a program ended by another thread ends this
+/// one too ([`Error::Exit`] with the program's status); a SIGINT/SIGTERM that arrived during
+/// the call goes to the program's handler, or ends it with 128 + the signal number (as a
+/// shell reports it); a signal sent to this thread (`thread_signal`) is delivered.
 pub(crate) fn errno_call(
     caller: &mut Caller<'_, WasiCtx>,
     name: &'static str,
@@ -162,34 +164,46 @@ pub(crate) fn errno_call(
         return Ok(Errno::MEMVIOLATION.0 as i32);
     };
     let mut mem = GuestMemory::new(bytes);
-    let r = match ctx.profile.as_mut() {
-        None => body(ctx, &mut mem),
-        Some(_) => {
-            let start = std::time::Instant::now();
-            let r = body(ctx, &mut mem);
-            let ns = start.elapsed().as_nanos() as u64;
-            if let Some(p) = ctx.profile.as_mut() {
-                p.record(name, ns);
-            }
-            r
-        }
+    let r = if ctx.process.profile.is_none() {
+        body(ctx, &mut mem)
+    } else {
+        let start = std::time::Instant::now();
+        let r = body(ctx, &mut mem);
+        ctx.record_call(name, start.elapsed().as_nanos() as u64);
+        r
     };
     span.record("errno", r.err().map_or(0, |e| e.0));
     let errno = match r {
         Ok(()) => 0,
         Err(e) => e.0 as i32,
     };
-    let Some(sig) = ctx.waiter.stop_signal() else {
-        return Ok(errno);
-    };
-    // SIGINT/SIGTERM arrived during the call. A program that receives signals takes it: its
-    // handler runs now (or the signal's default action ends it) and the call returns as it
-    // did, typically INTR. Otherwise the program ends as a shell reports the signal.
-    if ctx.signal_callback.is_none() {
-        return Err(Error::Exit(128 + sig));
+    if ctx.process.stop.requested() {
+        if let Some(end) = ctx.process.threads.ended() {
+            return Err(Error::Exit(end.code));
+        }
+        if let Some(sig) = ctx.process.stop.pending_signal() {
+            // A program that receives signals takes it: its handler runs now (or the signal's
+            // default action ends it) and the call returns as it did, typically INTR.
+            if ctx.process.signal_callback().is_none() {
+                return Err(Error::Exit(128 + sig));
+            }
+            if ctx.process.stop.take_signal().is_some() {
+                crate::vm::waitqueue::clear_interrupt();
+                crate::host::signals::deliver(caller, sig as u32)?;
+            }
+        }
     }
-    ctx.waiter.take_stop();
-    crate::vm::waitqueue::clear_interrupt();
-    crate::host::signals::deliver(caller, sig as u32)?;
+    deliver_pending(caller)?;
     Ok(errno)
+}
+
+/// Delivers the signals sent to the calling thread by `thread_signal`.
+pub(crate) fn deliver_pending(caller: &mut Caller<'_, WasiCtx>) -> Result<()> {
+    while caller.data().thread.has_pending() {
+        let Some(sig) = caller.data().thread.take_signal() else {
+            break;
+        };
+        crate::host::signals::deliver(caller, sig)?;
+    }
+    Ok(())
 }

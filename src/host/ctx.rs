@@ -1,35 +1,126 @@
-//! The context a guest process runs in: arguments, environment, the fd table (preopened
-//! directories included), network capability, the readiness waiter, profiling and offload.
+//! The context a guest program runs in: per program ([`Process`]) arguments, environment, the
+//! fd table (preopened directories included), network capability, profiling, offload and the
+//! threads; per thread ([`WasiCtx`]) the readiness waiter.
 
 use crate::error::{Error, Result};
+use crate::host::errno::Errno;
 use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
 use crate::host::offload::Offload;
-use crate::host::wait;
+use crate::host::threads::{Thread, Threads};
+use crate::host::wait::{self, Stop};
+use parking_lot::{Mutex, MutexGuard};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
-/// Everything a WASI guest sees of the host.
-pub struct WasiCtx {
+/// What all threads of a guest program share (POSIX's per-process state): arguments,
+/// environment, the fd table, the working directory, the signal callback, the network
+/// capability, profiling, offload, and the threads themselves.
+pub struct Process {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
-    pub fds: FdTable,
+    /// Reached only through [`WasiCtx::fds`], which keeps its lock from being held across a
+    /// wait or taken twice.
+    fds: Mutex<FdTable>,
     /// Whether socket calls may reach the host network (`--net`).
     pub net: bool,
     /// Set when a socket call was refused because the network is off, so the CLI can say
     /// that `--net` is needed.
-    pub net_refused: bool,
-    pub waiter: wait::Waiter,
+    net_refused: AtomicBool,
     /// Per-call statistics, when profiling (`--profile`).
-    pub profile: Option<crate::profile::Profile>,
-    /// The helper thread for `--offload`. Dropping the context drains its queue.
+    pub profile: Option<Mutex<crate::profile::Profile>>,
+    /// The helper thread for `--offload`. Dropping the process drains its queue.
     pub offload: Option<Offload>,
     /// The export that receives signals (`callback_signal`; wasix-libc names `__wasm_signal`).
-    pub signal_callback: Option<String>,
+    signal_callback: Mutex<Option<String>>,
     /// Whether the program is a WASIX program (it imports from `wasix_32v1`), whose libc
     /// expects WASIX semantics where they differ from preview1's (`fd_renumber` copies).
-    pub wasix_program: bool,
+    wasix_program: AtomicBool,
     /// The working directory `getcwd` reports.
-    pub cwd: String,
+    cwd: Mutex<String>,
+    pub threads: Threads,
+    /// SIGINT/SIGTERM and the end of the program, as every thread's waits see them.
+    pub stop: Arc<Stop>,
+    /// What `thread-spawn` instantiates; set by [`crate::wasix::prepare_program`].
+    pub program: OnceLock<Arc<crate::wasix::thread::Program>>,
+}
+
+impl Process {
+    pub fn signal_callback(&self) -> Option<String> {
+        self.signal_callback.lock().clone()
+    }
+    pub fn set_signal_callback(&self, name: String) {
+        *self.signal_callback.lock() = Some(name);
+    }
+    pub fn wasix_program(&self) -> bool {
+        self.wasix_program.load(Ordering::Relaxed)
+    }
+    pub fn set_wasix_program(&self, on: bool) {
+        self.wasix_program.store(on, Ordering::Relaxed);
+    }
+    pub fn cwd(&self) -> String {
+        self.cwd.lock().clone()
+    }
+    pub fn net_refused(&self) -> bool {
+        self.net_refused.load(Ordering::Relaxed)
+    }
+    pub fn set_net_refused(&self) {
+        self.net_refused.store(true, Ordering::Relaxed);
+    }
+    /// Finishes what the program started that must outlive it: the offloaded sends, shutdowns
+    /// and closes queued so far. For a program ending while other threads (which keep the
+    /// process state alive) still run.
+    pub fn flush(&self) {
+        if let Some(off) = &self.offload {
+            off.drain();
+        }
+    }
+}
+
+/// Everything one thread of a WASI guest sees of the host: its program's [`Process`] and its
+/// own readiness waiter. The context of a store; a spawned thread gets its own
+/// ([`WasiCtx::for_thread`]).
+pub struct WasiCtx {
+    pub process: Arc<Process>,
+    /// This thread (its id and pending signals).
+    pub thread: Arc<Thread>,
+    pub waiter: wait::Waiter,
+}
+
+impl WasiCtx {
+    /// The program's fd table, locked. Taking `&mut self` is what keeps the lock short: while
+    /// the guard lives nothing else of the context can be used, so no call can wait for
+    /// readiness ([`WasiCtx::waiter`]) or take the lock again while holding it.
+    pub fn fds(&mut self) -> MutexGuard<'_, FdTable> {
+        self.process.fds.lock()
+    }
+
+    /// A copy of fd `fd`'s entry (sharing its host resource), so that a call can use it with
+    /// the table unlocked. Errors: `BADF`.
+    pub fn entry_copy(&mut self, fd: u32) -> std::result::Result<FdEntry, Errno> {
+        self.fds().get(fd)?.duplicate()
+    }
+
+    /// The context of a new thread of the same program. Errors: [`Error::Host`] if the
+    /// thread's poller cannot be created.
+    pub fn for_thread(process: &Arc<Process>, thread: Arc<Thread>) -> Result<WasiCtx> {
+        Ok(WasiCtx {
+            process: process.clone(),
+            thread,
+            waiter: new_waiter(&process.stop)?,
+        })
+    }
+
+    /// Records one host call of `name` that took `ns`, when profiling.
+    pub fn record_call(&self, name: &'static str, ns: u64) {
+        if let Some(p) = &self.process.profile {
+            p.lock().record(name, ns);
+        }
+    }
+}
+
+fn new_waiter(stop: &Arc<Stop>) -> Result<wait::Waiter> {
+    wait::Waiter::new(stop.clone()).map_err(|e| Error::Host(format!("creating a poller: {e}")))
 }
 
 /// Builds a [`WasiCtx`]: arguments, environment, preopened directories, network access.
@@ -40,6 +131,8 @@ pub struct WasiCtxBuilder {
     preopens: Vec<(PathBuf, String)>,
     net: bool,
     offload: bool,
+    profile: bool,
+    max_threads: Option<usize>,
 }
 
 impl WasiCtxBuilder {
@@ -72,6 +165,17 @@ impl WasiCtxBuilder {
         self.offload = on;
         self
     }
+    /// Keeps per-call statistics ([`Process::profile`]).
+    pub fn profile(mut self, on: bool) -> Self {
+        self.profile = on;
+        self
+    }
+    /// Limits the program's live threads, the main thread included (default
+    /// [`crate::host::threads::DEFAULT_MAX_THREADS`]); a spawn past it gets `AGAIN`.
+    pub fn max_threads(mut self, max: usize) -> Self {
+        self.max_threads = Some(max);
+        self
+    }
     /// Errors: [`Error::Io`] if a preopened directory cannot be opened.
     pub fn build(self) -> Result<WasiCtx> {
         let mut fds = FdTable::default();
@@ -96,19 +200,23 @@ impl WasiCtxBuilder {
             }))
             .map_err(|e| Error::Host(format!("too many preopens ({e:?})")))?;
         }
-        let waiter =
-            wait::Waiter::new().map_err(|e| Error::Host(format!("creating a poller: {e}")))?;
-        Ok(WasiCtx {
+        let stop = Arc::new(Stop::default());
+        let threads = Threads::new(stop.clone());
+        if let Some(max) = self.max_threads {
+            threads.set_max(max);
+        }
+        let process = Arc::new(Process {
             args: self.args,
             env: self.env,
-            fds,
+            fds: Mutex::new(fds),
             net: self.net,
-            net_refused: false,
-            waiter,
-            profile: None,
-            signal_callback: None,
-            wasix_program: false,
-            cwd: "/".to_string(),
+            net_refused: AtomicBool::new(false),
+            profile: self
+                .profile
+                .then(|| Mutex::new(crate::profile::Profile::new())),
+            signal_callback: Mutex::new(None),
+            wasix_program: AtomicBool::new(false),
+            cwd: Mutex::new("/".to_string()),
             offload: if self.offload {
                 Some(
                     Offload::start()
@@ -117,6 +225,11 @@ impl WasiCtxBuilder {
             } else {
                 None
             },
-        })
+            threads,
+            stop,
+            program: OnceLock::new(),
+        });
+        let main = process.threads.main();
+        WasiCtx::for_thread(&process, main)
     }
 }

@@ -66,6 +66,7 @@ impl Errno {
     pub const RANGE: Errno = Errno(68);
     pub const ROFS: Errno = Errno(69);
     pub const SPIPE: Errno = Errno(70);
+    pub const SRCH: Errno = Errno(71);
     pub const TIMEDOUT: Errno = Errno(73);
     pub const TXTBSY: Errno = Errno(74);
     pub const XDEV: Errno = Errno(75);

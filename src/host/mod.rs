@@ -11,6 +11,7 @@ pub mod fdtable;
 pub mod memory;
 pub mod offload;
 pub mod signals;
+pub mod threads;
 pub mod wait;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder};

@@ -44,6 +44,8 @@ enum Job {
 
 pub struct Offload {
     tx: Option<Sender<Job>>,
+    /// Jobs queued or running, of every socket ([`Offload::drain`]).
+    queued: Arc<AtomicUsize>,
     pool: Receiver<Vec<u8>>,
     helper: Option<JoinHandle<()>>,
 }
@@ -52,15 +54,19 @@ impl Offload {
     pub fn start() -> std::io::Result<Offload> {
         let (tx, rx) = bounded::<Job>(QUEUE_LEN);
         let (pool_tx, pool) = bounded::<Vec<u8>>(POOL_LEN);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let done = queued.clone();
         let helper = std::thread::Builder::new()
             .name("wasix-rt-offload".into())
             .spawn(move || {
                 for job in rx {
                     run(job, &pool_tx);
+                    done.fetch_sub(1, Ordering::AcqRel);
                 }
             })?;
         Ok(Offload {
             tx: Some(tx),
+            queued,
             pool,
             helper: Some(helper),
         })
@@ -79,10 +85,12 @@ impl Offload {
     fn push(&self, sock: &OffloadSocket, job: Job) -> Result<(), Job> {
         let tx = self.tx.as_ref().expect("offload running");
         sock.pending.fetch_add(1, Ordering::AcqRel);
+        self.queued.fetch_add(1, Ordering::AcqRel);
         match tx.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 sock.pending.fetch_sub(1, Ordering::AcqRel);
+                self.queued.fetch_sub(1, Ordering::AcqRel);
                 Err(job)
             }
         }
@@ -112,10 +120,22 @@ impl Offload {
     }
 }
 
+impl Offload {
+    /// Waits until every job queued so far is done (the program ends while other threads,
+    /// which keep the offload alive, still run).
+    pub fn drain(&self) {
+        wait_zero(&self.queued);
+    }
+}
+
 /// Waits until the helper has done every queued job of `sock` (before an inline operation).
 pub fn wait_idle(sock: &OffloadSocket) {
+    wait_zero(&sock.pending);
+}
+
+fn wait_zero(count: &AtomicUsize) {
     let mut spins = 0u32;
-    while sock.pending.load(Ordering::Acquire) != 0 {
+    while count.load(Ordering::Acquire) != 0 {
         spins += 1;
         if spins < 100 {
             std::hint::spin_loop();

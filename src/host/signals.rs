@@ -20,7 +20,7 @@ pub fn deliver(caller: &mut Caller<'_, WasiCtx>, sig: u32) -> Result<i32> {
     if sig > signal::MAX {
         return Ok(Errno::INVAL.0 as i32);
     }
-    let callback = caller.data().signal_callback.clone();
+    let callback = caller.data().process.signal_callback();
     let handler = callback
         .and_then(|name| caller.get_export(&name))
         .and_then(|e| e.into_func());

@@ -1,5 +1,7 @@
 //! Waiting for host fd readiness with mio, so that a blocking guest call on a non-blocking
-//! host socket costs no CPU while idle, and a stop request (SIGINT/SIGTERM) wakes it.
+//! host socket costs no CPU while idle, and a stop request (SIGINT/SIGTERM, or the program
+//! ending on another thread) wakes it. Each guest thread has its own [`Waiter`]; the [`Stop`]
+//! state is the program's, shared by all of them.
 //!
 //! Registration is lazy and never explicitly removed: a wait first re-arms an existing
 //! registration (EPOLL_CTL_MOD, which also reports readiness that is already there) and
@@ -9,9 +11,10 @@
 use crate::host::errno::Errno;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
+use parking_lot::Mutex;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 const WAKE: Token = Token(usize::MAX);
@@ -25,51 +28,97 @@ pub struct Ready {
     pub hangup: bool,
 }
 
+/// Why a program's threads must stop waiting: a signal sent to wasix-rt (SIGINT/SIGTERM), or
+/// the program ending (`proc_exit` or a trap on another thread). Setting either wakes every
+/// [`Waiter`] of the program and interrupts every `memory.atomic.wait`/`futex_wait`
+/// ([`crate::vm::waitqueue::interrupt_all`]).
+#[derive(Default)]
+pub struct Stop {
+    /// The signal that asked the program to stop (0: none).
+    signal: AtomicI32,
+    ending: AtomicBool,
+    wakers: Mutex<Vec<Weak<Waker>>>,
+}
+
+impl Stop {
+    /// Records signal `sig` and wakes every waiting thread.
+    pub fn signal(&self, sig: i32) {
+        self.signal.store(sig, Ordering::Relaxed);
+        self.wake_all();
+    }
+
+    /// The program is ending: every wait ends now, and for good.
+    pub fn end(&self) {
+        self.ending.store(true, Ordering::Relaxed);
+        self.wake_all();
+    }
+
+    pub fn ending(&self) -> bool {
+        self.ending.load(Ordering::Relaxed)
+    }
+
+    /// The signal that asked the program to stop, if nobody took it yet.
+    pub fn pending_signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    /// Takes the pending signal: the program handles it itself (see
+    /// [`crate::host::signals`]), so it no longer ends the program. Only one thread gets it.
+    pub fn take_signal(&self) -> Option<i32> {
+        match self.signal.swap(0, Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    /// Whether waits must end now.
+    pub fn requested(&self) -> bool {
+        self.ending() || self.pending_signal().is_some()
+    }
+
+    fn wake_all(&self) {
+        let mut wakers = self.wakers.lock();
+        wakers.retain(|w| match w.upgrade() {
+            Some(w) => {
+                let _ = w.wake();
+                true
+            }
+            None => false,
+        });
+        drop(wakers);
+        crate::vm::waitqueue::interrupt_all();
+    }
+}
+
+/// One thread's readiness waits.
 pub struct Waiter {
     poll: Poll,
     events: Events,
-    waker: Arc<Waker>,
-    /// The signal that asked the guest to stop (0: none).
-    stop: Arc<AtomicI32>,
+    /// Kept alive here; [`Stop`] holds it weakly to wake this thread.
+    _waker: Arc<Waker>,
+    stop: Arc<Stop>,
 }
 
 impl Waiter {
-    pub fn new() -> std::io::Result<Waiter> {
+    /// A waiter for one thread of the program whose stop state is `stop`.
+    pub fn new(stop: Arc<Stop>) -> std::io::Result<Waiter> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        stop.wakers.lock().push(Arc::downgrade(&waker));
         Ok(Waiter {
             poll,
             events: Events::with_capacity(64),
-            waker,
-            stop: Arc::new(AtomicI32::new(0)),
+            _waker: waker,
+            stop,
         })
     }
 
-    /// What a signal handler thread uses to stop the guest: store the signal number, then
-    /// wake.
-    pub fn stopper(&self) -> (Arc<AtomicI32>, Arc<Waker>) {
-        (self.stop.clone(), self.waker.clone())
-    }
-
-    pub fn stop_requested(&self) -> bool {
-        self.stop_signal().is_some()
-    }
-
-    /// The signal that asked the guest to stop, if any.
-    pub fn stop_signal(&self) -> Option<i32> {
-        match self.stop.load(Ordering::Relaxed) {
-            0 => None,
-            s => Some(s),
-        }
-    }
-
-    /// Takes the stop request: the program handles the signal itself (see
-    /// [`crate::host::signals`]), so it no longer ends the program.
-    pub fn take_stop(&self) -> Option<i32> {
-        match self.stop.swap(0, Ordering::Relaxed) {
-            0 => None,
-            s => Some(s),
-        }
+    /// The program's stop state.
+    pub fn stop(&self) -> &Arc<Stop> {
+        &self.stop
     }
 
     fn arm(&self, fd: RawFd, interest: Interest) -> Result<(), Errno> {
@@ -98,7 +147,7 @@ impl Waiter {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut out = vec![Ready::default(); fds.len()];
         loop {
-            if self.stop_requested() {
+            if self.stop.requested() {
                 return Err(Errno::INTR);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -122,7 +171,7 @@ impl Waiter {
                     }
                 }
             }
-            if self.stop_requested() {
+            if self.stop.requested() {
                 return Err(Errno::INTR);
             }
             if any || left.is_some_and(|l| l.is_zero()) {

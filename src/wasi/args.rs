@@ -39,7 +39,11 @@ fn sizes(mem: &mut GuestMemory, strings: &[String], count: u32, size: u32) -> Re
 }
 
 fn env_strings(ctx: &WasiCtx) -> Vec<String> {
-    ctx.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    ctx.process
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
 }
 
 /// `args_get`.
@@ -49,7 +53,7 @@ pub(crate) fn args_get(
     ptrs: u32,
     buf: u32,
 ) -> Result<(), Errno> {
-    write_strings(mem, &ctx.args, ptrs, buf)
+    write_strings(mem, &ctx.process.args, ptrs, buf)
 }
 
 /// `args_sizes_get`.
@@ -59,7 +63,7 @@ pub(crate) fn args_sizes_get(
     count: u32,
     size: u32,
 ) -> Result<(), Errno> {
-    sizes(mem, &ctx.args, count, size)
+    sizes(mem, &ctx.process.args, count, size)
 }
 
 /// `environ_get`.

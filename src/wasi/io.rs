@@ -10,12 +10,44 @@ use crate::host::WasiCtx;
 use mio::Interest;
 use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::Arc;
 
 /// A `File` view of a host fd we do not own (stdio): never closed on drop.
 fn borrowed_file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
     // SAFETY: the fd stays open for the life of the process; ManuallyDrop prevents closing it.
     ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// What an I/O call on an fd reaches, taken from the fd table under its lock so that the
+/// system call itself runs with the table unlocked (a write to a full pipe must not stop the
+/// program's other threads).
+enum Target {
+    Stdio(RawFd),
+    File(Arc<std::fs::File>),
+    /// A pipe or eventfd, non-blocking on the host: blocking is emulated by waiting.
+    Stream(Arc<std::fs::File>),
+    Socket,
+}
+
+/// The target of fd `fd` for reading (`right` = FD_READ) or writing (FD_WRITE), and whether
+/// the fd is non-blocking. Errors: `BADF`, `ISDIR`, `NOTCAPABLE` for a file without `right`.
+fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<(Target, bool), Errno> {
+    let fds = ctx.fds();
+    let entry = fds.get(fd)?;
+    let t = match &entry.kind {
+        FdKind::Stdio(h) => Target::Stdio(*h),
+        FdKind::File { file } => {
+            if entry.rights_base & right == 0 {
+                return Err(Errno::NOTCAPABLE);
+            }
+            Target::File(file.clone())
+        }
+        FdKind::Pipe(file) | FdKind::Event(file) => Target::Stream(file.clone()),
+        FdKind::Socket(_) => Target::Socket,
+        FdKind::Dir { .. } => return Err(Errno::ISDIR),
+    };
+    Ok((t, entry.nonblocking()))
 }
 
 /// Writes the iovecs to fd with one gathering host write where the kind allows.
@@ -25,36 +57,27 @@ pub fn fd_write_iovs(
     fd: u32,
     iovs: &[IoVec],
 ) -> Result<u32, Errno> {
-    let entry = ctx.fds.get(fd)?;
-    let nonblocking = entry.nonblocking();
-    let n = match &entry.kind {
-        FdKind::Stdio(h) => {
+    let (target, nonblocking) = target(ctx, fd, rights::FD_WRITE)?;
+    let n = match target {
+        Target::Stdio(h) => {
             let slices = mem.gather(iovs);
-            let mut f = borrowed_file(*h);
-            f.write_vectored(&slices)?
+            borrowed_file(h).write_vectored(&slices)?
         }
-        FdKind::File { file, .. } => {
-            if entry.rights_base & rights::FD_WRITE == 0 {
-                return Err(Errno::NOTCAPABLE);
-            }
+        Target::File(file) => {
             let slices = mem.gather(iovs);
-            (&**file).write_vectored(&slices)?
+            (&*file).write_vectored(&slices)?
         }
-        FdKind::Pipe(file) | FdKind::Event(file) => {
-            let file = file.clone();
-            let host = entry.host_fd().unwrap();
-            loop {
-                let slices = mem.gather(iovs);
-                match (&*file).write_vectored(&slices) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
-                        ctx.waiter.wait(host, Interest::WRITABLE, None)?;
-                    }
-                    r => break r?,
+        Target::Stream(file) => loop {
+            let slices = mem.gather(iovs);
+            match (&*file).write_vectored(&slices) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
+                    ctx.waiter
+                        .wait(file.as_raw_fd(), Interest::WRITABLE, None)?;
                 }
+                r => break r?,
             }
-        }
-        FdKind::Socket(_) => return crate::wasix::net::send(ctx, mem, fd, iovs, 0),
-        FdKind::Dir { .. } => return Err(Errno::ISDIR),
+        },
+        Target::Socket => return crate::wasix::net::send(ctx, mem, fd, iovs, 0),
     };
     Ok(n as u32)
 }
@@ -66,34 +89,24 @@ pub fn fd_read_iovs(
     fd: u32,
     iovs: &[IoVec],
 ) -> Result<u32, Errno> {
-    let entry = ctx.fds.get(fd)?;
-    let nonblocking = entry.nonblocking();
+    let (target, nonblocking) = target(ctx, fd, rights::FD_READ)?;
     let read = |mut f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<usize> {
         mem.read_into(iovs, |bufs| f.read_vectored(bufs).map(|n| (n, ())))
             .map(|(n, ())| n)
     };
-    let n = match &entry.kind {
-        FdKind::Stdio(h) => read(&borrowed_file(*h), mem)?,
-        FdKind::File { file, .. } => {
-            if entry.rights_base & rights::FD_READ == 0 {
-                return Err(Errno::NOTCAPABLE);
-            }
-            read(file, mem)?
-        }
-        FdKind::Pipe(file) | FdKind::Event(file) => {
-            let file = file.clone();
-            let host = entry.host_fd().unwrap();
-            loop {
-                match read(&file, mem) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
-                        ctx.waiter.wait(host, Interest::READABLE, None)?;
-                    }
-                    r => break r?,
+    let n = match target {
+        Target::Stdio(h) => read(&borrowed_file(h), mem)?,
+        Target::File(file) => read(&file, mem)?,
+        Target::Stream(file) => loop {
+            match read(&file, mem) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
+                    ctx.waiter
+                        .wait(file.as_raw_fd(), Interest::READABLE, None)?;
                 }
+                r => break r?,
             }
-        }
-        FdKind::Socket(_) => return crate::wasix::net::recv(ctx, mem, fd, iovs, 0).map(|(n, _)| n),
-        FdKind::Dir { .. } => return Err(Errno::ISDIR),
+        },
+        Target::Socket => return crate::wasix::net::recv(ctx, mem, fd, iovs, 0).map(|(n, _)| n),
     };
     Ok(n as u32)
 }
@@ -102,7 +115,8 @@ pub fn fd_read_iovs(
 pub(crate) fn fd_fdstat_set_flags(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(), Errno> {
     // The header's `fdflags` is 16 bits wide.
     let flags = flags as u16;
-    let entry = ctx.fds.get_mut(fd)?;
+    let mut fds = ctx.fds();
+    let entry = fds.get_mut(fd)?;
     let known =
         fdflags::APPEND | fdflags::DSYNC | fdflags::NONBLOCK | fdflags::RSYNC | fdflags::SYNC;
     let flags = flags & known;
@@ -132,22 +146,24 @@ pub(crate) fn fd_fdstat_set_flags(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Res
 /// `from` there, `from` being closed afterwards (the preview1 semantics the WASI test suite
 /// expects); for a WASIX program, `dup2`'s copy.
 pub(crate) fn fd_renumber(ctx: &mut WasiCtx, from: u32, to: u32) -> Result<(), Errno> {
-    if ctx.wasix_program {
+    let wasix = ctx.process.wasix_program();
+    let mut fds = ctx.fds();
+    if wasix {
         // wasix-libc's `dup2(from, to)`: `to` gets a copy of `from` (CLOEXEC clear), whatever
         // was open there is closed, and `from` stays open (docs/abi.md).
-        let copy = ctx.fds.get(from)?.duplicate()?;
+        let copy = fds.get(from)?.duplicate()?;
         if from != to {
-            ctx.fds.insert_at(to, copy)?;
+            fds.insert_at(to, copy)?;
         }
         return Ok(());
     }
-    ctx.fds.get(from)?;
-    ctx.fds.get(to)?;
+    fds.get(from)?;
+    fds.get(to)?;
     if from == to {
         return Ok(());
     }
-    let entry = ctx.fds.remove(from)?;
-    ctx.fds.insert_at(to, entry)?;
+    let entry = fds.remove(from)?;
+    fds.insert_at(to, entry)?;
     Ok(())
 }
 
@@ -181,7 +197,8 @@ pub(crate) fn fd_read(
 
 /// `fd_fdstat_get`.
 pub(crate) fn fd_fdstat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Fdstat, Errno> {
-    let entry = ctx.fds.get(fd)?;
+    let fds = ctx.fds();
+    let entry = fds.get(fd)?;
     Ok(Fdstat {
         fs_filetype: entry.filetype(),
         fs_flags: entry.flags,
@@ -199,7 +216,8 @@ pub(crate) fn fd_fdstat_set_rights(
     base: u64,
     inheriting: u64,
 ) -> Result<(), Errno> {
-    let e = ctx.fds.get_mut(fd)?;
+    let mut fds = ctx.fds();
+    let e = fds.get_mut(fd)?;
     if base & !e.rights_base != 0 || inheriting & !e.rights_inheriting != 0 {
         return Err(Errno::NOTCAPABLE);
     }
@@ -210,7 +228,7 @@ pub(crate) fn fd_fdstat_set_rights(
 
 /// `fd_prestat_get`: the preopen's name length (`BADF` for any other fd).
 pub(crate) fn fd_prestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Prestat, Errno> {
-    match &ctx.fds.get(fd)?.kind {
+    match &ctx.fds().get(fd)?.kind {
         FdKind::Dir {
             preopen: Some(name),
             ..
@@ -231,7 +249,7 @@ pub(crate) fn fd_prestat_dir_name(
     buf: u32,
     len: u32,
 ) -> Result<(), Errno> {
-    match &ctx.fds.get(fd)?.kind {
+    match &ctx.fds().get(fd)?.kind {
         FdKind::Dir {
             preopen: Some(name),
             ..

@@ -21,9 +21,11 @@ use crate::error::Result;
 /// Module name of WASI preview 1.
 pub const PREVIEW1: &str = "wasi_snapshot_preview1";
 
-/// Defines every `wasi_snapshot_preview1` and `wasix_32v1` function in `linker`.
+/// Defines every `wasi_snapshot_preview1`, `wasix_32v1` and `wasi` (threads) function in
+/// `linker`.
 pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
     preview1::add_to_linker(linker)?;
     crate::wasix::add_to_linker(linker)?;
+    crate::wasix::add_threads_to_linker(linker)?;
     Ok(())
 }

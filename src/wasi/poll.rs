@@ -56,6 +56,7 @@ pub(crate) fn poll_oneoff(
     let mut timeout: Option<(u64, u64)> = None; // (ns from now, userdata)
     let mut clocks: Vec<(u64, u64)> = Vec::new();
     let mut waits: Vec<(RawFd, Interest, u64, u8)> = Vec::new();
+    let fds = ctx.fds();
     for i in 0..n {
         let sub: Subscription = mem.read(subs + i * SUBSCRIPTION_SIZE)?;
         let (userdata, tag) = (sub.userdata, sub.tag);
@@ -82,7 +83,7 @@ pub(crate) fn poll_oneoff(
             }
             eventtype::FD_READ | eventtype::FD_WRITE => {
                 let fd = sub.fd();
-                let entry = match ctx.fds.get(fd) {
+                let entry = match fds.get(fd) {
                     Ok(e) => e,
                     Err(e) => {
                         out.push(Event::failed(userdata, tag, e));
@@ -111,6 +112,7 @@ pub(crate) fn poll_oneoff(
             _ => out.push(Event::failed(userdata, tag, Errno::INVAL)),
         }
     }
+    drop(fds);
     if out.is_empty() && !(waits.is_empty() && timeout.is_none()) {
         let fds: Vec<(RawFd, Interest)> = waits.iter().map(|(h, i, _, _)| (*h, *i)).collect();
         let dur = timeout.map(|(ns, _)| Duration::from_nanos(ns));

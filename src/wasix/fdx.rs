@@ -24,9 +24,16 @@ fn pipe(ctx: &mut WasiCtx) -> std::result::Result<(u32, u32), Errno> {
     host_fds(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
     // SAFETY: both fds are fresh and owned by nobody else.
     let (r, w) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
-    let a = ctx.fds.insert(FdEntry::new(FdKind::Pipe(Arc::new(r))))?;
-    let b = ctx.fds.insert(FdEntry::new(FdKind::Pipe(Arc::new(w))))?;
-    Ok((a, b))
+    let mut fds = ctx.fds();
+    let a = fds.insert(FdEntry::new(FdKind::Pipe(Arc::new(r))))?;
+    match fds.insert(FdEntry::new(FdKind::Pipe(Arc::new(w)))) {
+        Ok(b) => Ok((a, b)),
+        Err(e) => {
+            // No half pipe is left behind.
+            let _ = fds.remove(a);
+            Err(e)
+        }
+    }
 }
 
 /// `fd_event`: an eventfd with `initial` as its counter; flags bit 0 is EFD_SEMAPHORE.
@@ -40,30 +47,33 @@ pub(crate) fn fd_event(ctx: &mut WasiCtx, initial: u64, flags: u32) -> Result<u3
     let fd = host_fds(unsafe { libc::eventfd(initial, f) })?;
     // SAFETY: a fresh fd owned by nobody else.
     let file = unsafe { File::from_raw_fd(fd) };
-    ctx.fds.insert(FdEntry::new(FdKind::Event(Arc::new(file))))
+    ctx.fds()
+        .insert(FdEntry::new(FdKind::Event(Arc::new(file))))
 }
 
 /// `fd_dup`: a new fd, the lowest free, for the same host resource.
 pub(crate) fn fd_dup(ctx: &mut WasiCtx, fd: u32) -> Result<u32, Errno> {
-    let copy = ctx.fds.get(fd)?.duplicate()?;
-    ctx.fds.insert(copy)
+    let mut fds = ctx.fds();
+    let copy = fds.get(fd)?.duplicate()?;
+    fds.insert(copy)
 }
 
 /// `fd_dup2`: as `fd_dup`, at the lowest free fd `>= min`, with CLOEXEC as given (bit 0).
 pub(crate) fn fd_dup2(ctx: &mut WasiCtx, fd: u32, min: u32, cloexec: u32) -> Result<u32, Errno> {
-    let mut copy = ctx.fds.get(fd)?.duplicate()?;
+    let mut fds = ctx.fds();
+    let mut copy = fds.get(fd)?.duplicate()?;
     copy.cloexec = cloexec & 1 != 0;
-    ctx.fds.insert_from(min, copy)
+    fds.insert_from(min, copy)
 }
 
 /// `fd_fdflags_get`: the `fdflagsext` (CLOEXEC, bit 0).
 pub(crate) fn fd_fdflags_get(ctx: &mut WasiCtx, fd: u32) -> Result<u16, Errno> {
-    Ok(ctx.fds.get(fd)?.cloexec as u16)
+    Ok(ctx.fds().get(fd)?.cloexec as u16)
 }
 
 /// `fd_fdflags_set`.
 pub(crate) fn fd_fdflags_set(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(), Errno> {
-    ctx.fds.get_mut(fd)?.cloexec = flags & 1 != 0;
+    ctx.fds().get_mut(fd)?.cloexec = flags & 1 != 0;
     Ok(())
 }
 

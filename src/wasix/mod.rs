@@ -9,6 +9,7 @@ pub mod proc;
 pub mod sock;
 pub mod socket;
 mod sys;
+pub mod thread;
 
 use crate::host::calls::host_calls;
 use crate::host::WasiCtx;
@@ -56,13 +57,30 @@ host_calls! {
         call "futex_wait" => futex::futex_wait(futex: u32, expected: u32, timeout: u32) -> woken: bool [futex, expected];
         call "futex_wake" => futex::futex_wake(futex: u32) -> woken: bool [futex];
         call "futex_wake_all" => futex::futex_wake_all(futex: u32) -> woken: bool [futex];
+        call "thread_spawn_v2" | "thread_spawn" => thread::thread_spawn_v2(start: u32) -> tid: u32 [start];
+        op "thread_id" => thread::thread_id() -> tid: u32;
+        op "thread_join" => thread::thread_join(tid: u32) [tid];
+        op "thread_sleep" => thread::thread_sleep(ns: u64) [ns];
+        raw "thread_exit" => thread::thread_exit(code: u32);
+    }
+}
+
+/// Module name of the wasi-threads call `thread-spawn`.
+pub const WASI_THREADS: &str = "wasi";
+
+host_calls! {
+    /// Defines the wasi-threads call (`wasi.thread-spawn`) in `linker`.
+    pub fn add_threads_to_linker(namespace = WASI_THREADS) {
+        raw "thread-spawn" => thread::thread_spawn(start_arg: i32);
     }
 }
 
 /// Program start-up as wasmer does it. When `module` imports `env.memory`, as every program
 /// built with wasix-libc does, creates that memory with the limits the import declares (a
 /// [`crate::SharedMemory`] when it is shared) and defines it in `linker`; when it imports from
-/// `wasix_32v1`, marks the context as a WASIX program (`WasiCtx::wasix_program`). Errors:
+/// `wasix_32v1`, marks the program as a WASIX program ([`crate::host::ctx::Process`]). Then
+/// keeps `module` and a copy of `linker` for the threads the program spawns
+/// ([`thread::spawn`]): call it after every other definition. Errors:
 /// [`crate::Error::Resource`] when the memory cannot be reserved.
 pub fn prepare_program(
     linker: &mut crate::Linker<WasiCtx>,
@@ -71,7 +89,7 @@ pub fn prepare_program(
 ) -> crate::Result<()> {
     for import in module.imports() {
         if import.module == WASIX {
-            store.data_mut().wasix_program = true;
+            store.data().process.set_wasix_program(true);
         }
         let crate::ExternType::Memory(ty) = import.ty else {
             continue;
@@ -87,5 +105,15 @@ pub fn prepare_program(
             linker.define("env", "memory", memory)?;
         }
     }
+    let program = thread::Program {
+        module: module.clone(),
+        linker: linker.clone(),
+    };
+    // A second preparation of the same store keeps the first program.
+    let _ = store
+        .data()
+        .process
+        .program
+        .set(std::sync::Arc::new(program));
     Ok(())
 }

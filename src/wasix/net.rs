@@ -17,6 +17,7 @@ use crate::host::WasiCtx;
 use crate::wasix::socket::{self, SocketEntry, SocketState};
 use crate::wasix::sys;
 use mio::Interest;
+use parking_lot::{MappedMutexGuard, MutexGuard};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -78,20 +79,38 @@ fn unspecified(family: u8) -> SocketAddr {
 
 /// The socket behind `fd`: BADF if there is no such fd, NOTSOCK for other kinds. (Sockets
 /// exist only if `sock_open` passed [`check_net`].)
-pub fn socket(ctx: &WasiCtx, fd: u32) -> Result<&SocketEntry, Errno> {
-    socket::of(ctx.fds.get(fd)?).ok_or(Errno::NOTSOCK)
+/// The guard holds the program's fd table locked: keep it short (see [`WasiCtx::fds`]).
+pub fn socket(ctx: &mut WasiCtx, fd: u32) -> Result<MappedMutexGuard<'_, SocketEntry>, Errno> {
+    let fds = ctx.fds();
+    if socket::of(fds.get(fd)?).is_none() {
+        return Err(Errno::NOTSOCK);
+    }
+    MutexGuard::try_map(fds, |t| t.get_mut(fd).ok().and_then(socket::of_mut))
+        .map_err(|_| Errno::NOTSOCK)
 }
 
-fn socket_mut(ctx: &mut WasiCtx, fd: u32) -> Result<&mut SocketEntry, Errno> {
-    socket::of_mut(ctx.fds.get_mut(fd)?).ok_or(Errno::NOTSOCK)
+/// The socket of `fd` and whether the fd is non-blocking, under one short lock.
+fn socket_and_mode(
+    ctx: &mut WasiCtx,
+    fd: u32,
+) -> Result<(MappedMutexGuard<'_, SocketEntry>, bool), Errno> {
+    let fds = ctx.fds();
+    let entry = fds.get(fd)?;
+    let nonblocking = entry.nonblocking();
+    if socket::of(entry).is_none() {
+        return Err(Errno::NOTSOCK);
+    }
+    let s = MutexGuard::try_map(fds, |t| t.get_mut(fd).ok().and_then(socket::of_mut))
+        .map_err(|_| Errno::NOTSOCK)?;
+    Ok((s, nonblocking))
 }
 
 /// Refuses socket calls when the network is off (`--net` not given).
 pub fn check_net(ctx: &mut WasiCtx) -> Result<(), Errno> {
-    if ctx.net {
+    if ctx.process.net {
         Ok(())
     } else {
-        ctx.net_refused = true;
+        ctx.process.set_net_refused();
         Err(Errno::NOTCAPABLE)
     }
 }
@@ -145,7 +164,7 @@ pub fn sock_open(ctx: &mut WasiCtx, af: u32, ty: u32, proto: u32) -> Result<u32,
     };
     let s = Socket::new(domain, sty, Some(protocol))?;
     s.set_nonblocking(true)?;
-    ctx.fds
+    ctx.fds()
         .insert(FdEntry::new(FdKind::Socket(Box::new(SocketEntry::new(
             s,
             family,
@@ -155,7 +174,7 @@ pub fn sock_open(ctx: &mut WasiCtx, af: u32, ty: u32, proto: u32) -> Result<u32,
 }
 
 pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
-    let s = socket_mut(ctx, fd)?;
+    let mut s = socket(ctx, fd)?;
     if (addr.is_ipv4() && s.family != address_family::INET4)
         || (addr.is_ipv6() && s.family != address_family::INET6)
     {
@@ -172,7 +191,7 @@ pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Err
 }
 
 pub fn sock_listen(ctx: &mut WasiCtx, fd: u32, backlog: i32) -> Result<(), Errno> {
-    let s = socket_mut(ctx, fd)?;
+    let mut s = socket(ctx, fd)?;
     if s.ty != sock_type::STREAM {
         return Err(Errno::NOTSUP);
     }
@@ -188,9 +207,7 @@ pub fn sock_listen(ctx: &mut WasiCtx, fd: u32, backlog: i32) -> Result<(), Errno
 
 /// Accepts a connection; the new fd is non-blocking if `fdflags` or the listener says so.
 pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, SocketAddr), Errno> {
-    let entry = ctx.fds.get(fd)?;
-    let listener_nonblocking = entry.nonblocking();
-    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
+    let (s, listener_nonblocking) = socket_and_mode(ctx, fd)?;
     match s.state {
         SocketState::Listening => {}
         SocketState::Opened => return Err(Errno::NOTCONN),
@@ -198,6 +215,7 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, Socke
     }
     let nonblocking = listener_nonblocking || flags & u32::from(fdflags::NONBLOCK) != 0;
     let (sock, family, wait_for) = (s.socket.clone(), s.family, timeout(s.accept_timeout));
+    drop(s);
     let (conn, peer) = retry(
         ctx,
         &sock,
@@ -219,13 +237,11 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, Socke
     if nonblocking {
         e.flags |= crate::host::fdtable::fdflags::NONBLOCK;
     }
-    Ok((ctx.fds.insert(e)?, peer))
+    Ok((ctx.fds().insert(e)?, peer))
 }
 
 pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
-    let entry = ctx.fds.get(fd)?;
-    let nonblocking = entry.nonblocking();
-    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
+    let (s, nonblocking) = socket_and_mode(ctx, fd)?;
     if (addr.is_ipv4() && s.family != address_family::INET4)
         || (addr.is_ipv6() && s.family != address_family::INET6)
     {
@@ -238,12 +254,13 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
         _ => return Err(Errno::NOTSUP),
     }
     let (sock, wait_for) = (s.socket.clone(), timeout(s.connect_timeout));
+    drop(s);
     let result = match sock.connect(&SockAddr::from(addr)) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
             if nonblocking {
                 // Completion shows as writability (poll_oneoff) and errors on later I/O.
-                let s = socket_mut(ctx, fd)?;
+                let mut s = socket(ctx, fd)?;
                 s.state = SocketState::Connected;
                 s.peer = Some(addr);
                 return Err(Errno::INPROGRESS);
@@ -261,7 +278,7 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
         }
         Err(e) => Err(Errno::from_io(&e)),
     };
-    let s = socket_mut(ctx, fd)?;
+    let mut s = socket(ctx, fd)?;
     match result {
         Ok(()) => {
             s.state = SocketState::Connected;
@@ -287,9 +304,8 @@ pub fn send_to(
     siflags: u32,
     to: Option<SocketAddr>,
 ) -> Result<u32, Errno> {
-    let entry = ctx.fds.get(fd)?;
-    let nonblocking = entry.nonblocking() || siflags & SEND_DONT_WAIT != 0;
-    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
+    let (s, nonblocking) = socket_and_mode(ctx, fd)?;
+    let nonblocking = nonblocking || siflags & SEND_DONT_WAIT != 0;
     match (s.state, s.ty, to) {
         (SocketState::Listening, _, _) => return Err(Errno::NOTSUP),
         (SocketState::Connected, _, _) | (_, sock_type::DGRAM, Some(_)) => {}
@@ -298,6 +314,7 @@ pub fn send_to(
     }
     let to = if s.ty == sock_type::DGRAM { to } else { None };
     let (sock, wait_for) = (s.socket.clone(), timeout(s.send_timeout));
+    drop(s);
     let fd_host = sock.as_raw_fd();
     let n = retry(
         ctx,
@@ -331,9 +348,8 @@ pub fn recv_from(
     iovs: &[IoVec],
     riflags: u32,
 ) -> Result<(u32, Option<SocketAddr>, bool), Errno> {
-    let entry = ctx.fds.get(fd)?;
-    let nonblocking = entry.nonblocking() || riflags & RECV_DONT_WAIT != 0;
-    let s = socket::of(entry).ok_or(Errno::NOTSOCK)?;
+    let (s, nonblocking) = socket_and_mode(ctx, fd)?;
+    let nonblocking = nonblocking || riflags & RECV_DONT_WAIT != 0;
     match (s.state, s.ty) {
         (SocketState::Listening, _) => return Err(Errno::NOTSUP),
         (SocketState::Connected, _) | (SocketState::Bound, sock_type::DGRAM) => {}
@@ -347,6 +363,7 @@ pub fn recv_from(
         flags |= libc::MSG_WAITALL;
     }
     let (sock, wait_for) = (s.socket.clone(), timeout(s.recv_timeout));
+    drop(s);
     let fd_host = sock.as_raw_fd();
     let r = retry(
         ctx,
@@ -386,17 +403,18 @@ pub fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u32) -> Result<(), Errno> 
         (SocketState::Connected, _) => {}
         _ => return Err(Errno::NOTCONN),
     }
-    if let Some(off) = &ctx.offload {
-        let os = offload::OffloadSocket {
-            socket: s.socket.clone(),
-            pending: s.pending.clone(),
-        };
+    let os = offload::OffloadSocket {
+        socket: s.socket.clone(),
+        pending: s.pending.clone(),
+    };
+    drop(s);
+    if let Some(off) = &ctx.process.offload {
         if off.shutdown(&os, how) {
             return Ok(());
         }
         offload::wait_idle(&os);
     }
-    s.socket.shutdown(how)?;
+    os.socket.shutdown(how)?;
     Ok(())
 }
 
@@ -434,7 +452,7 @@ pub fn sock_addr_peer(ctx: &mut WasiCtx, fd: u32) -> Result<SocketAddr, Errno> {
 pub fn set_opt_flag(ctx: &mut WasiCtx, fd: u32, option: u32, flag: u32) -> Result<(), Errno> {
     // A WASI `bool`: the low byte, 1 for true.
     let flag = flag & 0xff == 1;
-    let s = &socket(ctx, fd)?.socket;
+    let s = socket(ctx, fd)?.socket.clone();
     match option & 0xff {
         sock_option::REUSE_PORT => s.set_reuse_port(flag)?,
         sock_option::REUSE_ADDR => s.set_reuse_address(flag)?,
@@ -477,7 +495,7 @@ pub fn set_opt_time(
     option: u32,
     value: Option<u64>,
 ) -> Result<(), Errno> {
-    let s = socket_mut(ctx, fd)?;
+    let mut s = socket(ctx, fd)?;
     match option & 0xff {
         sock_option::RECV_TIMEOUT => s.recv_timeout = value,
         sock_option::SEND_TIMEOUT => s.send_timeout = value,
@@ -502,7 +520,7 @@ pub fn get_opt_time(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<Option<u6
 }
 
 pub fn set_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32, size: u64) -> Result<(), Errno> {
-    let s = &socket(ctx, fd)?.socket;
+    let s = socket(ctx, fd)?.socket.clone();
     let n = usize::try_from(size).map_err(|_| Errno::INVAL)?;
     match option & 0xff {
         sock_option::RECV_BUF_SIZE => s.set_recv_buffer_size(n)?,
@@ -517,7 +535,7 @@ pub fn set_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32, size: u64) -> Resul
 }
 
 pub fn get_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<u64, Errno> {
-    let s = &socket(ctx, fd)?.socket;
+    let s = socket(ctx, fd)?.socket.clone();
     Ok(match option & 0xff {
         sock_option::RECV_BUF_SIZE => s.recv_buffer_size()? as u64,
         sock_option::SEND_BUF_SIZE => s.send_buffer_size()? as u64,
@@ -530,8 +548,8 @@ pub fn get_opt_size(ctx: &mut WasiCtx, fd: u32, option: u32) -> Result<u64, Errn
 /// `fd_close`: frees the fd number at once. With offload on, a socket's host side is released
 /// by the offload thread after its queued operations.
 pub fn close_fd(ctx: &mut WasiCtx, fd: u32) -> Result<(), Errno> {
-    let entry = ctx.fds.remove(fd)?;
-    if let (Some(off), Some(s)) = (&ctx.offload, socket::of(&entry)) {
+    let entry = ctx.fds().remove(fd)?;
+    if let (Some(off), Some(s)) = (&ctx.process.offload, socket::of(&entry)) {
         off.close(offload::OffloadSocket {
             socket: s.socket.clone(),
             pending: s.pending.clone(),

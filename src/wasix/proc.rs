@@ -36,7 +36,8 @@ pub(crate) fn getcwd(
     len: u32,
 ) -> std::result::Result<(), Errno> {
     let size = mem.read_u32(len)?;
-    let cwd = ctx.cwd.as_bytes();
+    let cwd = ctx.process.cwd();
+    let cwd = cwd.as_bytes();
     let needed = cwd.len() as u32 + 1;
     if size < needed {
         mem.write_u32(len, needed)?;
@@ -68,14 +69,32 @@ pub(crate) fn callback_signal(mut caller: Caller<'_, WasiCtx>, name: u32, len: u
     if let Some((bytes, ctx)) = caller.memory_and_data() {
         let mem = crate::host::memory::GuestMemory::new(bytes);
         if let Ok(name) = mem.read_str(name, len) {
-            ctx.signal_callback = Some(name.to_string());
+            ctx.process.set_signal_callback(name.to_string());
         }
     }
     Ok(())
 }
 
-/// `thread_signal(tid, sig)`: delivers `sig` now, on the calling thread (wasix-rt runs a
-/// program's code on the thread that raised the signal; the tid is not checked yet).
-pub(crate) fn thread_signal(mut caller: Caller<'_, WasiCtx>, _tid: u32, sig: u32) -> Result<i32> {
-    crate::host::signals::deliver(&mut caller, sig)
+/// `thread_signal(tid, sig)`: sends `sig` to thread `tid`. To the calling thread it is
+/// delivered now; another thread gets it when its current or next host call returns (a thread
+/// busy in wasm code, or blocked in a wait, gets it later). Errors: `SRCH` when no thread
+/// `tid` runs, `INVAL` for a signal number the header does not define.
+pub(crate) fn thread_signal(mut caller: Caller<'_, WasiCtx>, tid: u32, sig: u32) -> Result<i32> {
+    let ctx = caller.data();
+    let target = ctx.process.threads.get(tid);
+    if target.as_ref().is_some_and(|t| t.tid == ctx.thread.tid) {
+        return crate::host::signals::deliver(&mut caller, sig);
+    }
+    if !crate::host::threads::valid_signal(sig) {
+        return Ok(Errno::INVAL.0 as i32);
+    }
+    match target {
+        Some(t) => {
+            if sig != 0 {
+                t.queue_signal(sig);
+            }
+            Ok(0)
+        }
+        None => Ok(Errno::SRCH.0 as i32),
+    }
 }

@@ -101,7 +101,7 @@ pub(crate) fn fd_seek(ctx: &mut WasiCtx, fd: u32, delta: i64, whence: u32) -> Re
 }
 
 pub(crate) fn fd_filestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Filestat, Errno> {
-    let entry = ctx.fds.get(fd)?;
+    let entry = &ctx.entry_copy(fd)?;
     require(entry, rights::FD_FILESTAT_GET)?;
     let st = match &entry.kind {
         FdKind::File { file } | FdKind::Pipe(file) | FdKind::Event(file) => {
@@ -117,7 +117,7 @@ pub(crate) fn fd_filestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Filestat, Er
 }
 
 pub(crate) fn fd_filestat_set_size(ctx: &mut WasiCtx, fd: u32, size: u64) -> Result<(), Errno> {
-    let entry = ctx.fds.get(fd)?;
+    let entry = &ctx.entry_copy(fd)?;
     match &entry.kind {
         FdKind::File { file, .. } => {
             require(entry, rights::FD_FILESTAT_SET_SIZE)?;
@@ -139,7 +139,7 @@ pub(crate) fn fd_filestat_set_times(
     mtim: u64,
     flags: u32,
 ) -> Result<(), Errno> {
-    let entry = ctx.fds.get(fd)?;
+    let entry = &ctx.entry_copy(fd)?;
     require(entry, rights::FD_FILESTAT_SET_TIMES)?;
     let ts = timespecs(atim, mtim, flags as u16)?;
     match &entry.kind {
@@ -196,7 +196,7 @@ pub(crate) fn fd_datasync(ctx: &mut WasiCtx, fd: u32) -> Result<(), Errno> {
 }
 
 fn sync(ctx: &mut WasiCtx, fd: u32, data_only: bool) -> Result<(), Errno> {
-    let entry = ctx.fds.get(fd)?;
+    let entry = &ctx.entry_copy(fd)?;
     require(
         entry,
         if data_only {
@@ -271,7 +271,7 @@ pub(crate) fn fd_readdir(
     cookie: u64,
 ) -> Result<u32, Errno> {
     mem.check(buf, buf_len)?;
-    let entry = ctx.fds.get(fd)?;
+    let entry = &ctx.entry_copy(fd)?;
     let FdKind::Dir { dir, .. } = &entry.kind else {
         return Err(Errno::NOTDIR);
     };

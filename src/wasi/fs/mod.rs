@@ -40,8 +40,9 @@ fn require(entry: &FdEntry, needed: u64) -> Result<(), Errno> {
 
 /// The directory handle of fd `fd` and its inheriting rights, once its base rights are checked
 /// for `needed`. Not a directory: `NOTDIR`.
-fn dir_of(ctx: &WasiCtx, fd: u32, needed: u64) -> Result<(Arc<Dir>, u64), Errno> {
-    let entry = ctx.fds.get(fd)?;
+fn dir_of(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<(Arc<Dir>, u64), Errno> {
+    let fds = ctx.fds();
+    let entry = fds.get(fd)?;
     let FdKind::Dir { dir, .. } = &entry.kind else {
         return Err(Errno::NOTDIR);
     };
@@ -51,8 +52,9 @@ fn dir_of(ctx: &WasiCtx, fd: u32, needed: u64) -> Result<(Arc<Dir>, u64), Errno>
 
 /// The shared host file of a regular-file fd, after checking `needed` rights. Directories are
 /// `ISDIR`; stdio, pipes, sockets and events `SPIPE` (they have no file offset).
-fn file_of(ctx: &WasiCtx, fd: u32, needed: u64) -> Result<Arc<File>, Errno> {
-    let entry = ctx.fds.get(fd)?;
+fn file_of(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<Arc<File>, Errno> {
+    let fds = ctx.fds();
+    let entry = fds.get(fd)?;
     match &entry.kind {
         FdKind::File { file } => {
             require(entry, needed)?;
@@ -97,7 +99,7 @@ fn read_path(mem: &GuestMemory, ptr: u32, len: u32) -> Result<String, Errno> {
 /// first, then the directory fd's base rights are checked for `needed` (that order decides
 /// which errno a call with both wrong gets).
 fn path_at(
-    ctx: &WasiCtx,
+    ctx: &mut WasiCtx,
     mem: &GuestMemory,
     (dirfd, ptr, len): (u32, u32, u32),
     needed: u64,

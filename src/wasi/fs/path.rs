@@ -316,7 +316,7 @@ pub(crate) fn path_open(
             cloexec: false,
         },
     };
-    ctx.fds.insert(entry)
+    ctx.fds().insert(entry)
 }
 
 /// Whether a lookup follows a final symlink: asked to, or written with a trailing slash

@@ -1,0 +1,220 @@
+//! The threads of a guest program: thread ids, the limit on live threads, signals pending for
+//! a thread, joining, and how the program ends when one of its threads ends it.
+//!
+//! Thread ids follow wasi-threads: the main thread is 1, spawned threads get 2, 3, ... up to
+//! [`MAX_TID`] (ids are not reused). Running threads are spawned by [`crate::wasix::thread`].
+
+use crate::host::abi::signal;
+use crate::host::errno::Errno;
+use crate::host::wait::Stop;
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The main thread's id.
+pub const MAIN_TID: u32 = 1;
+/// The id wasix-libc gives its main thread (`__init_tp`: above every id a host hands out, so
+/// that its id-based locks work); `thread_signal` to it reaches the main thread.
+pub const LIBC_MAIN_TID: u32 = 0x3fff_ffff;
+/// Largest thread id (wasi-threads: ids are positive and fit in 29 bits).
+pub const MAX_TID: u32 = 0x1fff_ffff;
+/// Default limit on live threads of one program, the main thread included
+/// ([`Threads::set_max`]; `wasix-rt run --max-threads`).
+pub const DEFAULT_MAX_THREADS: usize = 1024;
+
+/// One thread of the program, as the other threads see it.
+pub struct Thread {
+    pub tid: u32,
+    /// Signals sent to this thread (`thread_signal`), one bit per signal number, delivered when
+    /// its current or next host call returns.
+    pending: AtomicU64,
+    finished: Mutex<bool>,
+    done: Condvar,
+}
+
+impl Thread {
+    fn new(tid: u32) -> Arc<Thread> {
+        Arc::new(Thread {
+            tid,
+            pending: AtomicU64::new(0),
+            finished: Mutex::new(false),
+            done: Condvar::new(),
+        })
+    }
+
+    /// Queues `sig` (1..=[`signal::MAX`]) for this thread.
+    pub fn queue_signal(&self, sig: u32) {
+        self.pending.fetch_or(1 << sig, Ordering::SeqCst);
+    }
+
+    /// Whether a signal waits for this thread: one relaxed load, made after every host call.
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) != 0
+    }
+
+    /// Takes the lowest pending signal.
+    pub fn take_signal(&self) -> Option<u32> {
+        let mut cur = self.pending.load(Ordering::SeqCst);
+        while cur != 0 {
+            let sig = cur.trailing_zeros();
+            match self.pending.compare_exchange(
+                cur,
+                cur & !(1 << sig),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return Some(sig),
+                Err(now) => cur = now,
+            }
+        }
+        None
+    }
+}
+
+/// How a program ended when one of its threads other than the caller ended it: the exit
+/// status, and the message to print (a trap's) if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramEnd {
+    pub code: i32,
+    pub message: Option<String>,
+}
+
+/// The threads of one program.
+pub struct Threads {
+    live: Mutex<HashMap<u32, Arc<Thread>>>,
+    /// Signalled whenever a thread finishes.
+    changed: Condvar,
+    next_tid: Mutex<u32>,
+    max: Mutex<usize>,
+    end: Mutex<Option<ProgramEnd>>,
+    /// Signalled when the program is ended.
+    ended: Condvar,
+    stop: Arc<Stop>,
+}
+
+impl Threads {
+    /// The thread table of a program whose main thread is running; `stop` is the program's.
+    pub fn new(stop: Arc<Stop>) -> Threads {
+        let mut live = HashMap::new();
+        live.insert(MAIN_TID, Thread::new(MAIN_TID));
+        Threads {
+            live: Mutex::new(live),
+            changed: Condvar::new(),
+            next_tid: Mutex::new(MAIN_TID + 1),
+            max: Mutex::new(DEFAULT_MAX_THREADS),
+            end: Mutex::new(None),
+            ended: Condvar::new(),
+            stop,
+        }
+    }
+
+    /// Limits live threads to `max` (the main thread included; at least 1).
+    pub fn set_max(&self, max: usize) {
+        *self.max.lock() = max.max(1);
+    }
+
+    /// The main thread.
+    pub fn main(&self) -> Arc<Thread> {
+        self.get(MAIN_TID).unwrap_or_else(|| Thread::new(MAIN_TID))
+    }
+
+    /// A live thread ([`LIBC_MAIN_TID`] is the main thread).
+    pub fn get(&self, tid: u32) -> Option<Arc<Thread>> {
+        let tid = if tid == LIBC_MAIN_TID { MAIN_TID } else { tid };
+        self.live.lock().get(&tid).cloned()
+    }
+
+    /// Live threads, the main thread included while it runs.
+    pub fn count(&self) -> usize {
+        self.live.lock().len()
+    }
+
+    /// A new thread, counted as live until [`Threads::finish`]. Errors: `AGAIN` at the limit
+    /// of live threads or when thread ids are used up (`pthread_create`'s EAGAIN).
+    pub fn register(&self) -> Result<Arc<Thread>, Errno> {
+        let mut live = self.live.lock();
+        if live.len() >= *self.max.lock() {
+            return Err(Errno::AGAIN);
+        }
+        let mut next = self.next_tid.lock();
+        if *next > MAX_TID {
+            return Err(Errno::AGAIN);
+        }
+        let t = Thread::new(*next);
+        *next += 1;
+        live.insert(t.tid, t.clone());
+        Ok(t)
+    }
+
+    /// `thread` has ended: its joiners wake and it no longer counts as live.
+    pub fn finish(&self, thread: &Thread) {
+        *thread.finished.lock() = true;
+        thread.done.notify_all();
+        self.live.lock().remove(&thread.tid);
+        self.changed.notify_all();
+    }
+
+    /// Waits until thread `tid` has ended (at once if it is not live). Errors: `DEADLK` for
+    /// the calling thread itself, `INTR` when the program is stopping.
+    pub fn join(&self, caller: u32, tid: u32) -> Result<(), Errno> {
+        if tid == caller {
+            return Err(Errno::DEADLK);
+        }
+        let Some(t) = self.get(tid) else {
+            return Ok(());
+        };
+        let mut finished = t.finished.lock();
+        while !*finished {
+            if self.stop.requested() {
+                return Err(Errno::INTR);
+            }
+            // Woken by `finish`; the timeout only bounds how late a stop request is seen.
+            t.done.wait_for(&mut finished, Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Waits until no thread but `caller` is live (the main thread ended with `thread_exit`:
+    /// the program goes on until its last thread ends, as POSIX says). Returns early when the
+    /// program is stopping.
+    pub fn wait_others(&self, caller: u32) {
+        let mut live = self.live.lock();
+        while live.keys().any(|&t| t != caller) && !self.stop.requested() {
+            self.changed.wait_for(&mut live, Duration::from_millis(50));
+        }
+    }
+
+    /// Ends the program with `end` from any thread: the first end wins; every thread stops
+    /// waiting and ends when its current host call or wait returns.
+    pub fn end_program(&self, end: ProgramEnd) {
+        {
+            let mut cur = self.end.lock();
+            if cur.is_none() {
+                *cur = Some(end);
+            }
+        }
+        self.ended.notify_all();
+        self.stop.end();
+    }
+
+    /// How the program ended, if one of its threads ended it.
+    pub fn ended(&self) -> Option<ProgramEnd> {
+        self.end.lock().clone()
+    }
+
+    /// Waits until some thread ends the program (or `timeout` passes: `None`).
+    pub fn wait_end(&self, timeout: Duration) -> Option<ProgramEnd> {
+        let mut end = self.end.lock();
+        if end.is_none() {
+            self.ended.wait_for(&mut end, timeout);
+        }
+        end.clone()
+    }
+}
+
+/// Whether `sig` is a signal number the header defines.
+pub fn valid_signal(sig: u32) -> bool {
+    sig <= signal::MAX
+}
