@@ -358,6 +358,8 @@ pub mod eventtype {
     pub const CLOCK: u8 = 0;
     pub const FD_READ: u8 = 1;
     pub const FD_WRITE: u8 = 2;
+    /// WASIX: urgent data (`poll`'s POLLPRI).
+    pub const FD_EXCEPT: u8 = 3;
 }
 
 /// `__wasi_eventrwflags_t`.

@@ -3,7 +3,7 @@
 
 use crate::host::errno::Errno;
 use std::fs::File;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
 pub use crate::host::abi::{fdflags, filetype, rights};
@@ -15,10 +15,33 @@ pub trait GuestSocket: std::any::Any + Send {
     fn host_fd(&self) -> RawFd;
     /// `filetype::SOCKET_STREAM` or `filetype::SOCKET_DGRAM`.
     fn filetype(&self) -> u8;
+    /// The host socket, kept open by the holder (waits with the fd table unlocked).
+    fn host(&self) -> HostFd;
     /// A second guest socket over the same host socket (`fd_dup`, `fd_renumber`).
     fn duplicate(&self) -> Box<dyn GuestSocket>;
     fn as_any(&self) -> &dyn std::any::Any;
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+/// A host fd that stays open while a call holds it, whatever other threads do to the guest fd
+/// meanwhile: what a wait (`poll_oneoff`, `epoll_ctl`, a blocking read) uses once the fd table
+/// is unlocked.
+#[derive(Clone)]
+pub enum HostFd {
+    /// Host stdio (0, 1, 2), which wasix-rt never closes.
+    Stdio(RawFd),
+    Shared(Arc<dyn AsFd + Send + Sync>),
+}
+
+impl AsFd for HostFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            // SAFETY: host fds 0-2 stay open for the life of the process (wasix-rt closes only
+            // the guest's entries for them).
+            HostFd::Stdio(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
+            HostFd::Shared(f) => f.as_fd(),
+        }
+    }
 }
 
 /// What an fd refers to.
@@ -90,6 +113,19 @@ impl FdEntry {
                 file.as_raw_fd()
             }
             FdKind::Socket(s) => s.host_fd(),
+            FdKind::Dir { .. } => return None,
+        })
+    }
+
+    /// The host fd behind this entry, kept open by the returned handle; `None` for directories
+    /// (never waited for).
+    pub fn host(&self) -> Option<HostFd> {
+        Some(match &self.kind {
+            FdKind::Stdio(fd) => HostFd::Stdio(*fd),
+            FdKind::File { file } | FdKind::Pipe(file) | FdKind::Event(file) => {
+                HostFd::Shared(file.clone())
+            }
+            FdKind::Socket(s) => s.host(),
             FdKind::Dir { .. } => return None,
         })
     }

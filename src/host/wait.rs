@@ -1,23 +1,19 @@
-//! Waiting for host fd readiness with mio, so that a blocking guest call on a non-blocking
-//! host socket costs no CPU while idle, and a stop request (SIGINT/SIGTERM, or the program
-//! ending on another thread) wakes it. Each guest thread has its own [`Waiter`]; the [`Stop`]
-//! state is the program's, shared by all of them.
+//! Waiting for host fd readiness, so that a blocking guest call on a non-blocking host socket
+//! costs no CPU while idle, and a stop request (SIGINT/SIGTERM, or the program ending on
+//! another thread) wakes it. Each guest thread has its own [`Waiter`]; the [`Stop`] state is
+//! the program's, shared by all of them.
 //!
-//! Registration is lazy and never explicitly removed: a wait first re-arms an existing
-//! registration (EPOLL_CTL_MOD, which also reports readiness that is already there) and
-//! registers only if there is none. The kernel drops a registration when its socket closes,
-//! so closing an fd costs no extra system call.
+//! A wait is one `poll(2)` (rustix) over the fds waited for plus the thread's wake eventfd:
+//! nothing is registered between calls, so closing an fd costs nothing extra, and
+//! `poll_oneoff` on many fds is one system call.
 
 use crate::host::errno::Errno;
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
-use std::os::fd::RawFd;
+use rustix::event::{eventfd, EventfdFlags, PollFd, PollFlags, Timespec};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-
-const WAKE: Token = Token(usize::MAX);
 
 /// Readiness of one fd as a wait reports it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,7 +33,7 @@ pub struct Stop {
     /// The signal that asked the program to stop (0: none).
     signal: AtomicI32,
     ending: AtomicBool,
-    wakers: Mutex<Vec<Weak<Waker>>>,
+    wakers: Mutex<Vec<Weak<Wake>>>,
 }
 
 impl Stop {
@@ -83,7 +79,7 @@ impl Stop {
         let mut wakers = self.wakers.lock();
         wakers.retain(|w| match w.upgrade() {
             Some(w) => {
-                let _ = w.wake();
+                w.wake();
                 true
             }
             None => false,
@@ -93,27 +89,80 @@ impl Stop {
     }
 }
 
-/// One thread's readiness waits.
+/// An eventfd that ends a thread's current wait: it is part of every `poll(2)` the thread
+/// makes.
+pub struct Wake {
+    fd: OwnedFd,
+}
+
+impl Wake {
+    fn new() -> std::io::Result<Wake> {
+        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        Ok(Wake { fd })
+    }
+
+    fn wake(&self) {
+        // A full counter (2^64 - 2 wakes pending) already wakes: the error can be ignored.
+        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
+    }
+
+    /// Takes the pending wake-ups, so that the next wait blocks again.
+    fn drain(&self) {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.fd, &mut buf);
+    }
+}
+
+/// The poll flags that wait for `interest` (read interest also asks for the peer's hangup).
+pub fn flags(interest: Interest) -> PollFlags {
+    match interest {
+        Interest::Read => PollFlags::IN | PollFlags::RDHUP,
+        Interest::Write => PollFlags::OUT,
+        Interest::Priority => PollFlags::PRI,
+    }
+}
+
+/// What a wait is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interest {
+    Read,
+    Write,
+    /// Urgent data (WASIX `FD_EXCEPT`, `poll`'s POLLPRI).
+    Priority,
+}
+
+impl Ready {
+    /// Readiness from `poll(2)`'s revents: a hangup, error or closed fd wakes readers and
+    /// writers alike (their next call reports it).
+    pub fn from_revents(r: PollFlags) -> Ready {
+        let hangup =
+            r.intersects(PollFlags::HUP | PollFlags::RDHUP | PollFlags::ERR | PollFlags::NVAL);
+        Ready {
+            readable: r.intersects(PollFlags::IN | PollFlags::PRI) || hangup,
+            writable: r.contains(PollFlags::OUT) || hangup,
+            hangup,
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.readable || self.writable || self.hangup
+    }
+}
+
+/// One thread's readiness waits: each is one `poll(2)` over the fds waited for and the
+/// thread's [`Wake`] eventfd, so a blocked call costs no CPU while idle and nothing is
+/// registered anywhere between calls.
 pub struct Waiter {
-    poll: Poll,
-    events: Events,
-    /// Kept alive here; [`Stop`] holds it weakly to wake this thread.
-    _waker: Arc<Waker>,
+    wake: Arc<Wake>,
     stop: Arc<Stop>,
 }
 
 impl Waiter {
     /// A waiter for one thread of the program whose stop state is `stop`.
     pub fn new(stop: Arc<Stop>) -> std::io::Result<Waiter> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
-        stop.wakers.lock().push(Arc::downgrade(&waker));
-        Ok(Waiter {
-            poll,
-            events: Events::with_capacity(64),
-            _waker: waker,
-            stop,
-        })
+        let wake = Arc::new(Wake::new()?);
+        stop.wakers.lock().push(Arc::downgrade(&wake));
+        Ok(Waiter { wake, stop })
     }
 
     /// The program's stop state.
@@ -121,61 +170,41 @@ impl Waiter {
         &self.stop
     }
 
-    fn arm(&self, fd: RawFd, interest: Interest) -> Result<(), Errno> {
-        let token = Token(fd as usize);
-        let registry = self.poll.registry();
-        match registry.reregister(&mut SourceFd(&fd), token, interest) {
-            Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => registry
-                .register(&mut SourceFd(&fd), token, interest)
-                .map_err(|e| Errno::from_io(&e)),
-            Err(e) => Err(Errno::from_io(&e)),
-        }
-    }
-
-    /// Waits until one of `fds` is ready for its interest, or `timeout` passes (`None`:
-    /// forever). Returns the readiness of each fd (all false on timeout).
-    /// Errors: `INTR` when a stop was requested.
-    pub fn wait_many(
+    /// Waits until one of `fds` is ready for its flags, or `timeout` passes (`None`: forever).
+    /// Returns each fd's `revents` (all empty on timeout). Errors: `INTR` when a stop was
+    /// requested.
+    pub fn wait_many<F: AsFd>(
         &mut self,
-        fds: &[(RawFd, Interest)],
+        fds: &[(F, PollFlags)],
         timeout: Option<Duration>,
-    ) -> Result<Vec<Ready>, Errno> {
-        for (fd, interest) in fds {
-            self.arm(*fd, *interest)?;
-        }
+    ) -> Result<Vec<PollFlags>, Errno> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut out = vec![Ready::default(); fds.len()];
         loop {
             if self.stop.requested() {
                 return Err(Errno::INTR);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            match self.poll.poll(&mut self.events, left) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Errno::from_io(&e)),
+            let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|(fd, f)| PollFd::new(fd, *f)).collect();
+            pfds.push(PollFd::new(&self.wake.fd, PollFlags::IN));
+            let ts = left.map(|l| Timespec {
+                tv_sec: l.as_secs() as i64,
+                tv_nsec: l.subsec_nanos() as _,
+            });
+            match rustix::event::poll(&mut pfds, ts.as_ref()) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(Errno::from_io(&e.into())),
             }
-            let mut any = false;
-            for ev in self.events.iter() {
-                if ev.token() == WAKE {
-                    continue;
-                }
-                for (i, (fd, _)) in fds.iter().enumerate() {
-                    if ev.token() == Token(*fd as usize) {
-                        let r = &mut out[i];
-                        r.readable |= ev.is_readable() || ev.is_read_closed();
-                        r.writable |= ev.is_writable() || ev.is_write_closed();
-                        r.hangup |= ev.is_read_closed() || ev.is_error();
-                        any = true;
-                    }
+            let woken = pfds.pop().is_some_and(|p| !p.revents().is_empty());
+            if woken {
+                self.wake.drain();
+                if self.stop.requested() {
+                    return Err(Errno::INTR);
                 }
             }
-            if self.stop.requested() {
-                return Err(Errno::INTR);
-            }
-            if any || left.is_some_and(|l| l.is_zero()) {
-                return Ok(out);
+            let revents: Vec<PollFlags> = pfds.iter().map(|p| p.revents()).collect();
+            if revents.iter().any(|r| !r.is_empty()) || left.is_some_and(|l| l.is_zero()) {
+                return Ok(revents);
             }
         }
     }
@@ -183,15 +212,21 @@ impl Waiter {
     /// Waits for one fd; `TIMEDOUT` if `timeout` passes first.
     pub fn wait(
         &mut self,
-        fd: RawFd,
+        fd: impl AsFd,
         interest: Interest,
         timeout: Option<Duration>,
     ) -> Result<Ready, Errno> {
-        let r = self.wait_many(&[(fd, interest)], timeout)?;
-        if r[0].readable || r[0].writable || r[0].hangup {
-            Ok(r[0])
+        let r = self.wait_many(&[(fd, flags(interest))], timeout)?;
+        let ready = Ready::from_revents(r[0]);
+        if ready.any() {
+            Ok(ready)
         } else {
             Err(Errno::TIMEDOUT)
         }
+    }
+
+    /// Sleeps for `d`, waking early (with `INTR`) on a stop request.
+    pub fn sleep(&mut self, d: Duration) -> Result<(), Errno> {
+        self.wait_many::<BorrowedFd<'_>>(&[], Some(d)).map(drop)
     }
 }

@@ -6,11 +6,11 @@ use crate::host::abi::{Fdstat, Prestat, PREOPENTYPE_DIR};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, rights, FdKind};
 use crate::host::memory::{GuestMemory, IoVec};
+use crate::host::wait::Interest;
 use crate::host::WasiCtx;
-use mio::Interest;
 use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{FromRawFd, RawFd};
 use std::sync::Arc;
 
 /// A `File` view of a host fd we do not own (stdio): never closed on drop.
@@ -71,8 +71,7 @@ pub fn fd_write_iovs(
             let slices = mem.gather(iovs);
             match (&*file).write_vectored(&slices) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
-                    ctx.waiter
-                        .wait(file.as_raw_fd(), Interest::WRITABLE, None)?;
+                    ctx.waiter.wait(&*file, Interest::Write, None)?;
                 }
                 r => break r?,
             }
@@ -100,8 +99,7 @@ pub fn fd_read_iovs(
         Target::Stream(file) => loop {
             match read(&file, mem) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
-                    ctx.waiter
-                        .wait(file.as_raw_fd(), Interest::READABLE, None)?;
+                    ctx.waiter.wait(&*file, Interest::Read, None)?;
                 }
                 r => break r?,
             }

@@ -5,13 +5,12 @@ use crate::host::abi::{
     self, eventrwflags, eventtype, subclockflags, EventFdReadwrite, Subscription,
 };
 use crate::host::errno::Errno;
-use crate::host::fdtable::FdKind;
+use crate::host::fdtable::{FdKind, HostFd};
 use crate::host::memory::GuestMemory;
-use crate::host::wait::Ready;
+use crate::host::wait::{self, Interest, Ready};
 use crate::host::WasiCtx;
 use crate::wasi::clock::{clock_id, clock_now};
-use mio::Interest;
-use std::os::fd::RawFd;
+use rustix::event::PollFlags;
 use std::time::Duration;
 
 const SUBSCRIPTION_SIZE: u32 = std::mem::size_of::<Subscription>() as u32;
@@ -26,6 +25,18 @@ struct Event {
 }
 
 impl Event {
+    /// A subscription whose fd is ready (or whose clock fired). `nbytes` is 1: wasix-rt does
+    /// not ask the host how many bytes are available.
+    fn ready(userdata: u64, ty: u8, hangup: bool) -> Event {
+        Event {
+            userdata,
+            error: Errno::SUCCESS,
+            ty,
+            nbytes: if ty == eventtype::CLOCK { 0 } else { 1 },
+            hangup,
+        }
+    }
+
     /// A subscription that fails at once with `error`.
     fn failed(userdata: u64, ty: u8, error: Errno) -> Event {
         Event {
@@ -38,6 +49,22 @@ impl Event {
     }
 }
 
+/// A subscription to fd readiness that needs a host wait.
+struct FdWait {
+    host: HostFd,
+    userdata: u64,
+    tag: u8,
+}
+
+/// `poll_oneoff(subs, events, n, *nevents)`: waits until a subscribed fd is ready or a clock
+/// subscription's timeout passes, with one `poll(2)` over every fd subscribed.
+///
+/// Clock timeouts follow the program's ABI: for a WASIX program a relative timeout of 0 means
+/// "no timeout" (wasix-libc's `poll()` sends 1 ns for POSIX's 0 and omits the clock for -1;
+/// wasix-abi.md §7.7), for a preview1 program it means "now" (the WASI spec). Regular files
+/// and directories are always ready (POSIX `poll`). A bad fd is reported as an event with
+/// BADF, which wasix-libc turns into POLLNVAL. Errors: `INVAL` for `n == 0`, `MEMVIOLATION`
+/// for arrays outside memory, `INTR` when the program is stopping.
 pub(crate) fn poll_oneoff(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -52,10 +79,11 @@ pub(crate) fn poll_oneoff(
     mem.check_array::<Subscription>(subs, n)?;
     mem.check_array::<abi::Event>(events, n)?;
     mem.check(nevents, 4)?;
+    let zero_is_forever = ctx.process.wasix_program();
     let mut out: Vec<Event> = Vec::new();
-    let mut timeout: Option<(u64, u64)> = None; // (ns from now, userdata)
-    let mut clocks: Vec<(u64, u64)> = Vec::new();
-    let mut waits: Vec<(RawFd, Interest, u64, u8)> = Vec::new();
+    let mut timeout: Option<u64> = None; // ns from now
+    let mut clocks: Vec<(u64, u64)> = Vec::new(); // (ns from now, userdata)
+    let mut waits: Vec<FdWait> = Vec::new();
     let fds = ctx.fds();
     for i in 0..n {
         let sub: Subscription = mem.read(subs + i * SUBSCRIPTION_SIZE)?;
@@ -64,104 +92,76 @@ pub(crate) fn poll_oneoff(
             eventtype::CLOCK => {
                 let clock = sub.clock();
                 let (id, t) = (clock.id, clock.timeout);
-                let rel = if clock.flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME != 0 {
+                let absolute = clock.flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME != 0;
+                let rel = if absolute {
                     clock_now(id).map(|now| t.saturating_sub(now))
                 } else {
                     clock_id(id).map(|_| t)
                 };
-                let rel = match rel {
-                    Ok(rel) => rel,
-                    Err(e) => {
-                        out.push(Event::failed(userdata, eventtype::CLOCK, e));
-                        continue;
+                match rel {
+                    Ok(0) if !absolute && zero_is_forever => {}
+                    Ok(rel) => {
+                        clocks.push((rel, userdata));
+                        timeout = Some(timeout.map_or(rel, |cur| cur.min(rel)));
                     }
-                };
-                clocks.push((rel, userdata));
-                if timeout.is_none_or(|(cur, _)| rel < cur) {
-                    timeout = Some((rel, userdata));
+                    Err(e) => out.push(Event::failed(userdata, eventtype::CLOCK, e)),
                 }
             }
-            eventtype::FD_READ | eventtype::FD_WRITE => {
-                let fd = sub.fd();
-                let entry = match fds.get(fd) {
-                    Ok(e) => e,
+            eventtype::FD_READ | eventtype::FD_WRITE | eventtype::FD_EXCEPT => {
+                let host = match fds.get(sub.fd()) {
+                    Ok(entry) => match (&entry.kind, entry.host()) {
+                        (FdKind::File { .. }, _) | (_, None) => None,
+                        (_, Some(h)) => Some(h),
+                    },
                     Err(e) => {
                         out.push(Event::failed(userdata, tag, e));
                         continue;
                     }
                 };
-                match (&entry.kind, entry.host_fd()) {
-                    // Files and directories are always ready (POSIX poll on regular files).
-                    (FdKind::File { .. } | FdKind::Dir { .. }, _) | (_, None) => out.push(Event {
+                match host {
+                    Some(host) => waits.push(FdWait {
+                        host,
                         userdata,
-                        error: Errno::SUCCESS,
-                        ty: tag,
-                        nbytes: 0,
-                        hangup: false,
+                        tag,
                     }),
-                    (_, Some(h)) => {
-                        let interest = if tag == eventtype::FD_READ {
-                            Interest::READABLE
-                        } else {
-                            Interest::WRITABLE
-                        };
-                        waits.push((h, interest, userdata, tag));
-                    }
+                    // Files and directories are always ready (POSIX poll on regular files).
+                    None => out.push(Event::ready(userdata, tag, false)),
                 }
             }
             _ => out.push(Event::failed(userdata, tag, Errno::INVAL)),
         }
     }
     drop(fds);
-    if out.is_empty() && !(waits.is_empty() && timeout.is_none()) {
-        let fds: Vec<(RawFd, Interest)> = waits.iter().map(|(h, i, _, _)| (*h, *i)).collect();
-        let dur = timeout.map(|(ns, _)| Duration::from_nanos(ns));
-        let start = std::time::Instant::now();
-        let ready: Vec<Ready> = if fds.is_empty() {
-            sleep(ctx, dur.unwrap_or_default())?;
-            Vec::new()
-        } else {
-            match ctx.waiter.wait_many(&fds, dur) {
-                Ok(r) => r,
-                // An fd the host cannot poll (a regular file as stdin) is always ready.
-                Err(Errno::PERM) => vec![
-                    Ready {
-                        readable: true,
-                        writable: true,
-                        hangup: false
-                    };
-                    fds.len()
-                ],
-                Err(e) => return Err(e),
-            }
+    // With events already to report, the fds are only checked, not waited for.
+    let wait_for = if out.is_empty() {
+        timeout.map(Duration::from_nanos)
+    } else {
+        Some(Duration::ZERO)
+    };
+    let start = std::time::Instant::now();
+    let set: Vec<(&HostFd, PollFlags)> = waits
+        .iter()
+        .map(|w| (&w.host, wait::flags(interest(w.tag))))
+        .collect();
+    let revents = ctx.waiter.wait_many(&set, wait_for)?;
+    for (w, r) in waits.iter().zip(revents) {
+        let ready = Ready::from_revents(r);
+        let wanted = match w.tag {
+            eventtype::FD_READ => ready.readable,
+            eventtype::FD_WRITE => ready.writable,
+            _ => r.contains(PollFlags::PRI),
         };
-        for ((_, _, userdata, tag), r) in waits.iter().zip(&ready) {
-            let wanted = match *tag {
-                eventtype::FD_READ => r.readable,
-                _ => r.writable,
-            };
-            if wanted || r.hangup {
-                out.push(Event {
-                    userdata: *userdata,
-                    error: Errno::SUCCESS,
-                    ty: *tag,
-                    nbytes: 1,
-                    hangup: r.hangup,
-                });
-            }
+        if wanted || ready.hangup {
+            out.push(Event::ready(w.userdata, w.tag, ready.hangup));
         }
+    }
+    if out.is_empty() {
+        // The wait timed out: every clock subscription whose time has come fires (at least the
+        // nearest one, which the wait was for).
         let elapsed = start.elapsed().as_nanos() as u64;
-        if out.is_empty() {
-            for (rel, userdata) in &clocks {
-                if *rel <= elapsed || timeout.is_some_and(|(t, _)| t == *rel) {
-                    out.push(Event {
-                        userdata: *userdata,
-                        error: Errno::SUCCESS,
-                        ty: eventtype::CLOCK,
-                        nbytes: 0,
-                        hangup: false,
-                    });
-                }
+        for (rel, userdata) in &clocks {
+            if *rel <= elapsed || timeout == Some(*rel) {
+                out.push(Event::ready(*userdata, eventtype::CLOCK, false));
             }
         }
     }
@@ -186,13 +186,10 @@ pub(crate) fn poll_oneoff(
     mem.write_u32(nevents, out.len() as u32)
 }
 
-/// Sleeps for `d`, waking early (with `INTR`) on a stop request.
-fn sleep(ctx: &mut WasiCtx, d: Duration) -> Result<(), Errno> {
-    if d.is_zero() {
-        return Ok(());
-    }
-    match ctx.waiter.wait_many(&[], Some(d)) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
+fn interest(tag: u8) -> Interest {
+    match tag {
+        eventtype::FD_READ => Interest::Read,
+        eventtype::FD_WRITE => Interest::Write,
+        _ => Interest::Priority,
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Every host socket is non-blocking. A guest call first tries the operation; only when the
 //! host says it would block, and only if the guest fd is in blocking mode, it waits for
-//! readiness through the context's mio poller, then tries again. A busy server therefore makes
+//! readiness (one `poll(2)` of the calling thread's waiter), then tries again. A busy server therefore makes
 //! exactly the system calls it asks for.
 
 use crate::host::abi::sock_flags::{RECV_DONT_WAIT, RECV_PEEK, RECV_WAITALL, SEND_DONT_WAIT};
@@ -13,10 +13,10 @@ use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
 use crate::host::memory::{GuestMemory, IoVec};
 use crate::host::offload;
+use crate::host::wait::Interest;
 use crate::host::WasiCtx;
 use crate::wasix::socket::{self, SocketEntry, SocketState};
 use crate::wasix::sys;
-use mio::Interest;
 use parking_lot::{MappedMutexGuard, MutexGuard};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::ErrorKind;
@@ -137,7 +137,7 @@ fn retry<T>(
                 if nonblocking {
                     return Err(Errno::AGAIN);
                 }
-                ctx.waiter.wait(sock.as_raw_fd(), interest, wait_for)?;
+                ctx.waiter.wait(&**sock, interest, wait_for)?;
             }
             Err(e) => return Err(Errno::from_io(&e)),
         }
@@ -216,14 +216,9 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, Socke
     let nonblocking = listener_nonblocking || flags & u32::from(fdflags::NONBLOCK) != 0;
     let (sock, family, wait_for) = (s.socket.clone(), s.family, timeout(s.accept_timeout));
     drop(s);
-    let (conn, peer) = retry(
-        ctx,
-        &sock,
-        nonblocking,
-        Interest::READABLE,
-        wait_for,
-        || sock.accept(),
-    )?;
+    let (conn, peer) = retry(ctx, &sock, nonblocking, Interest::Read, wait_for, || {
+        sock.accept()
+    })?;
     conn.set_nonblocking(true)?;
     let peer = peer.as_socket().unwrap_or_else(|| unspecified(family));
     let mut entry = SocketEntry::new(
@@ -265,10 +260,7 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
                 s.peer = Some(addr);
                 return Err(Errno::INPROGRESS);
             }
-            match ctx
-                .waiter
-                .wait(sock.as_raw_fd(), Interest::WRITABLE, wait_for)
-            {
+            match ctx.waiter.wait(&*sock, Interest::Write, wait_for) {
                 Ok(_) => match sock.take_error() {
                     Ok(None) => Ok(()),
                     Ok(Some(e)) | Err(e) => Err(Errno::from_io(&e)),
@@ -316,17 +308,10 @@ pub fn send_to(
     let (sock, wait_for) = (s.socket.clone(), timeout(s.send_timeout));
     drop(s);
     let fd_host = sock.as_raw_fd();
-    let n = retry(
-        ctx,
-        &sock,
-        nonblocking,
-        Interest::WRITABLE,
-        wait_for,
-        || {
-            let bufs = mem.gather(iovs);
-            sys::sendmsg(fd_host, &bufs, to, 0)
-        },
-    )?;
+    let n = retry(ctx, &sock, nonblocking, Interest::Write, wait_for, || {
+        let bufs = mem.gather(iovs);
+        sys::sendmsg(fd_host, &bufs, to, 0)
+    })?;
     Ok(n as u32)
 }
 
@@ -365,18 +350,11 @@ pub fn recv_from(
     let (sock, wait_for) = (s.socket.clone(), timeout(s.recv_timeout));
     drop(s);
     let fd_host = sock.as_raw_fd();
-    let r = retry(
-        ctx,
-        &sock,
-        nonblocking,
-        Interest::READABLE,
-        wait_for,
-        || {
-            mem.read_into(iovs, |bufs| {
-                sys::recvmsg(fd_host, bufs, flags).map(|(n, a, t)| (n, (a, t)))
-            })
-        },
-    );
+    let r = retry(ctx, &sock, nonblocking, Interest::Read, wait_for, || {
+        mem.read_into(iovs, |bufs| {
+            sys::recvmsg(fd_host, bufs, flags).map(|(n, a, t)| (n, (a, t)))
+        })
+    });
     r.map(|(n, (addr, truncated))| (n as u32, addr, truncated))
 }
 

@@ -59,6 +59,9 @@ impl GuestSocket for SocketEntry {
     fn host_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }
+    fn host(&self) -> crate::host::fdtable::HostFd {
+        crate::host::fdtable::HostFd::Shared(self.socket.clone())
+    }
     fn filetype(&self) -> u8 {
         if self.ty == sock_type::DGRAM {
             filetype::SOCKET_DGRAM

@@ -206,8 +206,7 @@ pub(crate) fn thread_sleep(ctx: &mut WasiCtx, ns: u64) -> std::result::Result<()
         std::thread::yield_now();
         return Ok(());
     }
-    ctx.waiter.wait_many(&[], Some(Duration::from_nanos(ns)))?;
-    Ok(())
+    ctx.waiter.sleep(Duration::from_nanos(ns))
 }
 
 /// `thread_exit(code)`: ends the calling thread (the code is not kept: wasix-libc keeps a

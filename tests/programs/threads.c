@@ -143,15 +143,15 @@ int main(int argc, char **argv) {
     pthread_t t[THREADS];
 
     if (strcmp(mode, "exit-thread") == 0) {
-        pthread_create(&t[0], NULL, exiter, NULL);
         printf("main waits\n");
+        pthread_create(&t[0], NULL, exiter, NULL);
         pthread_join(t[0], NULL);
         printf("not reached\n");
         return 0;
     }
     if (strcmp(mode, "main-exit") == 0) {
-        pthread_create(&t[0], NULL, late, NULL);
         printf("main exits its thread\n");
+        pthread_create(&t[0], NULL, late, NULL);
         pthread_exit(NULL);
     }
     if (strcmp(mode, "limit") == 0)
