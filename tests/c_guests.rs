@@ -309,3 +309,112 @@ fn sigint_runs_the_programs_handler_or_ends_it_like_native() {
         assert_eq!(n, w, "{args:?}: (stdout, status) native vs wasix-rt");
     }
 }
+
+/// A server program started with `cmd`: its port (from its first line, "port N") and the
+/// child, whose remaining stdout the caller reads when it has exited.
+struct Server {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    port: u16,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Server {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starts the server");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        let port = first
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("expected `port N`, got {first:?}"));
+        Server { child, out, port }
+    }
+
+    /// Waits (at most 30 s) for the server to exit; returns the rest of its stdout and its
+    /// exit status.
+    fn finish(mut self) -> (String, Option<i32>) {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).unwrap();
+        (rest, self.child.wait().unwrap().code())
+    }
+}
+
+/// The commands that run program `name` natively and under `wasix-rt run --net`.
+fn native_and_wasix(name: &str, args: &[&str]) -> [Command; 2] {
+    let (native, wasm) = build_program(name);
+    let mut n = Command::new(native);
+    n.args(args);
+    let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+    w.args(["run", "--disable-cache", "--net"])
+        .arg(wasm)
+        .args(args);
+    [n, w]
+}
+
+/// Sends `len` bytes of a pattern seeded by `seed` on one connection to `port`, half-closes,
+/// and checks that exactly the same bytes come back before the server closes.
+fn echo_client(port: u16, seed: u8, len: usize) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut w = s.try_clone().unwrap();
+    let to_send = data.clone();
+    let writer = std::thread::spawn(move || {
+        for chunk in to_send.chunks(16384) {
+            w.write_all(chunk)?;
+        }
+        w.shutdown(std::net::Shutdown::Write)
+    });
+    let mut back = Vec::with_capacity(len);
+    s.read_to_end(&mut back).map_err(|e| e.to_string())?;
+    writer.join().unwrap().map_err(|e| e.to_string())?;
+    if back != data {
+        return Err(format!("echo of {len} bytes differs ({} back)", back.len()));
+    }
+    Ok(())
+}
+
+#[test]
+fn an_edge_triggered_epoll_echo_server_echoes_200_clients_byte_exact_like_native() {
+    const CLIENTS: usize = 200;
+    const BYTES: usize = 1 << 20;
+    let mut outputs = Vec::new();
+    for cmd in native_and_wasix("epoll_echo", &[&CLIENTS.to_string()]) {
+        let server = Server::start(cmd);
+        let port = server.port;
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| std::thread::spawn(move || echo_client(port, i as u8, BYTES)))
+            .collect();
+        for c in clients {
+            c.join().unwrap().unwrap();
+        }
+        outputs.push(server.finish());
+    }
+    assert_eq!(outputs[0], outputs[1], "native vs wasix-rt");
+    assert_eq!(
+        outputs[1].0,
+        format!(
+            "accepted {CLIENTS} connections, echoed {} bytes\n",
+            CLIENTS * BYTES
+        )
+    );
+}

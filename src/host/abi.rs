@@ -400,6 +400,48 @@ pub mod whence {
 #[cfg(test)]
 type Layout = (&'static str, usize, &'static [(&'static str, usize)]);
 
+/// `__wasi_epoll_data_t`: what the guest registered with an fd, returned unchanged with its
+/// events (24 bytes, align 8).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct EpollData {
+    pub ptr: u32,
+    pub fd: u32,
+    pub data1: u32,
+    pub _pad: u32,
+    pub data2: u64,
+}
+
+/// `__wasi_epoll_event_t` (32 bytes, align 8).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct EpollEvent {
+    /// `epoll_type` bits ([`epoll`]).
+    pub events: u32,
+    pub _pad: u32,
+    pub data: EpollData,
+}
+
+/// `__wasi_epoll_type_t` bits, and the `epoll_ctl` operations as wasix-libc sends them: its
+/// `epoll_ctl` passes Linux's `EPOLL_CTL_*` numbers (ADD 1, DEL 2, MOD 3; its
+/// `sys/epoll.h`), not the header's `__wasi_epoll_ctl_t` (ADD 0, MOD 1, DEL 2). wasix-rt
+/// follows the library programs are built with and also takes the header's ADD (0), which
+/// no Linux number uses (`docs/abi.md`).
+pub mod epoll {
+    pub const IN: u32 = 1 << 0;
+    pub const OUT: u32 = 1 << 1;
+    pub const RDHUP: u32 = 1 << 2;
+    pub const PRI: u32 = 1 << 3;
+    pub const ERR: u32 = 1 << 4;
+    pub const HUP: u32 = 1 << 5;
+    pub const ET: u32 = 1 << 6;
+    pub const ONESHOT: u32 = 1 << 7;
+    pub const CTL_ADD_HEADER: u32 = 0;
+    pub const CTL_ADD: u32 = 1;
+    pub const CTL_DEL: u32 = 2;
+    pub const CTL_MOD: u32 = 3;
+}
+
 /// `layout!(Type as "C name" { "field" = offset, ... })`: one row of [`LAYOUTS`].
 #[cfg(test)]
 macro_rules! layout {
@@ -443,6 +485,11 @@ const LAYOUTS: &[Layout] = &[
         "userdata" = offset_of!(Event, userdata), "error" = offset_of!(Event, error),
         "type" = offset_of!(Event, ty), "fd_readwrite" = offset_of!(Event, fd_readwrite) }),
     layout!(OptionTimestamp as "__wasi_option_timestamp_t" {}),
+    layout!(EpollData as "__wasi_epoll_data_t" {
+        "ptr" = offset_of!(EpollData, ptr), "fd" = offset_of!(EpollData, fd),
+        "data1" = offset_of!(EpollData, data1), "data2" = offset_of!(EpollData, data2) }),
+    layout!(EpollEvent as "__wasi_epoll_event_t" {
+        "events" = offset_of!(EpollEvent, events), "data" = offset_of!(EpollEvent, data) }),
     // The address variants start after the `addr_port` tag and its padding byte.
     layout!([u8; 6] as "__wasi_addr_ip4_port_t" {
         "port" = offset_of!(AddrPort, port) - 2, "addr" = offset_of!(AddrPort, addr) - 2 }),
@@ -464,6 +511,8 @@ const _: () = {
     // The union starts 8 bytes into `u` (after the tag and its padding): 16 in the subscription.
     assert!(offset_of!(Subscription, u) == 16);
     assert!(size_of::<EventFdReadwrite>() == 16);
+    assert!(size_of::<EpollData>() == 24 && offset_of!(EpollData, data2) == 16);
+    assert!(size_of::<EpollEvent>() == 32 && offset_of!(EpollEvent, data) == 8);
     assert!(size_of::<Event>() == 32 && offset_of!(Event, ty) == 10);
     assert!(offset_of!(Event, fd_readwrite) == 16);
     assert!(size_of::<OptionTimestamp>() == 16 && offset_of!(OptionTimestamp, u) == 8);

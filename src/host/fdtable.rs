@@ -3,7 +3,7 @@
 
 use crate::host::errno::Errno;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
 pub use crate::host::abi::{fdflags, filetype, rights};
@@ -11,8 +11,6 @@ pub use crate::host::abi::{fdflags, filetype, rights};
 /// A guest socket, as the fd table sees it. The socket itself (its state machine, options and
 /// calls) belongs to [`crate::wasix`], which reaches its own type through [`GuestSocket::as_any`].
 pub trait GuestSocket: std::any::Any + Send {
-    /// The host socket behind it, for readiness waits.
-    fn host_fd(&self) -> RawFd;
     /// `filetype::SOCKET_STREAM` or `filetype::SOCKET_DGRAM`.
     fn filetype(&self) -> u8;
     /// The host socket, kept open by the holder (waits with the fd table unlocked).
@@ -63,6 +61,8 @@ pub enum FdKind {
     Pipe(Arc<File>),
     /// A host eventfd (`fd_event`).
     Event(Arc<File>),
+    /// A guest epoll instance (`epoll_create`).
+    Epoll(Arc<crate::host::epoll::Epoll>),
 }
 
 pub struct FdEntry {
@@ -101,20 +101,8 @@ impl FdEntry {
             FdKind::File { .. } => filetype::REGULAR_FILE,
             FdKind::Dir { .. } => filetype::DIRECTORY,
             FdKind::Socket(s) => s.filetype(),
-            FdKind::Pipe(_) | FdKind::Event(_) => filetype::UNKNOWN,
+            FdKind::Pipe(_) | FdKind::Event(_) | FdKind::Epoll(_) => filetype::UNKNOWN,
         }
-    }
-
-    /// The host fd behind this entry, for polling.
-    pub fn host_fd(&self) -> Option<RawFd> {
-        Some(match &self.kind {
-            FdKind::Stdio(fd) => *fd,
-            FdKind::File { file, .. } | FdKind::Pipe(file) | FdKind::Event(file) => {
-                file.as_raw_fd()
-            }
-            FdKind::Socket(s) => s.host_fd(),
-            FdKind::Dir { .. } => return None,
-        })
     }
 
     /// The host fd behind this entry, kept open by the returned handle; `None` for directories
@@ -126,6 +114,7 @@ impl FdEntry {
                 HostFd::Shared(file.clone())
             }
             FdKind::Socket(s) => s.host(),
+            FdKind::Epoll(e) => HostFd::Shared(e.clone()),
             FdKind::Dir { .. } => return None,
         })
     }
@@ -142,6 +131,7 @@ impl FdEntry {
             FdKind::Socket(s) => FdKind::Socket(s.duplicate()),
             FdKind::Pipe(f) => FdKind::Pipe(f.clone()),
             FdKind::Event(f) => FdKind::Event(f.clone()),
+            FdKind::Epoll(e) => FdKind::Epoll(e.clone()),
         };
         Ok(FdEntry {
             kind,

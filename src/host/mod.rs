@@ -6,6 +6,7 @@
 pub mod abi;
 pub mod calls;
 pub mod ctx;
+pub mod epoll;
 pub mod errno;
 pub mod fdtable;
 pub mod memory;

@@ -46,6 +46,8 @@ fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<(Target, bool), Errn
         FdKind::Pipe(file) | FdKind::Event(file) => Target::Stream(file.clone()),
         FdKind::Socket(_) => Target::Socket,
         FdKind::Dir { .. } => return Err(Errno::ISDIR),
+        // read(2)/write(2) on an epoll fd: EINVAL.
+        FdKind::Epoll(_) => return Err(Errno::INVAL),
     };
     Ok((t, entry.nonblocking()))
 }

@@ -2,6 +2,7 @@
 //! wasix-libc programs make (fd duplication and flags, pipes, eventfds, signals at startup,
 //! `proc_exit2`). Signatures: wasix-abi.md §5 and `include/wasi/api_wasix.h` of the sysroot.
 
+pub mod epoll;
 pub mod fdx;
 pub mod futex;
 pub mod net;
@@ -59,6 +60,9 @@ host_calls! {
         call "futex_wake_all" => futex::futex_wake_all(futex: u32) -> woken: bool [futex];
         call "thread_spawn_v2" | "thread_spawn" => thread::thread_spawn_v2(start: u32) -> tid: u32 [start];
         op "thread_id" => thread::thread_id() -> tid: u32;
+        op "epoll_create" => epoll::epoll_create() -> fd: u32;
+        call "epoll_ctl" => epoll::epoll_ctl(epfd: u32, op: u32, fd: u32, event: u32) [epfd, op, fd];
+        call "epoll_wait" => epoll::epoll_wait(epfd: u32, events: u32, maxevents: u32, timeout: u64, nevents: u32) [epfd, maxevents, timeout];
         op "thread_join" => thread::thread_join(tid: u32) [tid];
         op "thread_sleep" => thread::thread_sleep(ns: u64) [ns];
         raw "thread_exit" => thread::thread_exit(code: u32);

@@ -3,7 +3,7 @@
 
 use crate::host::abi::sock_type;
 use crate::host::fdtable::{filetype, FdEntry, FdKind, GuestSocket};
-use std::os::fd::{AsRawFd, RawFd};
+
 use std::sync::Arc;
 
 /// The lifecycle of a socket (wasix-abi.md §5.1).
@@ -56,9 +56,6 @@ impl SocketEntry {
 }
 
 impl GuestSocket for SocketEntry {
-    fn host_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
     fn host(&self) -> crate::host::fdtable::HostFd {
         crate::host::fdtable::HostFd::Shared(self.socket.clone())
     }

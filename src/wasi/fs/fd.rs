@@ -108,7 +108,7 @@ pub(crate) fn fd_filestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Filestat, Er
             filestat(&Metadata::from_file(file)?)
         }
         FdKind::Dir { dir, .. } => filestat(&dir.dir_metadata()?),
-        FdKind::Stdio(_) | FdKind::Socket(_) => Filestat {
+        FdKind::Stdio(_) | FdKind::Socket(_) | FdKind::Epoll(_) => Filestat {
             filetype: entry.filetype(),
             ..Filestat::default()
         },

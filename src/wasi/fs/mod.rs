@@ -61,9 +61,11 @@ fn file_of(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<Arc<File>, Errno> 
             Ok(file.clone())
         }
         FdKind::Dir { .. } => Err(Errno::ISDIR),
-        FdKind::Stdio(_) | FdKind::Pipe(_) | FdKind::Socket(_) | FdKind::Event(_) => {
-            Err(Errno::SPIPE)
-        }
+        FdKind::Stdio(_)
+        | FdKind::Pipe(_)
+        | FdKind::Socket(_)
+        | FdKind::Event(_)
+        | FdKind::Epoll(_) => Err(Errno::SPIPE),
     }
 }
 
