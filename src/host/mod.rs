@@ -9,6 +9,7 @@ pub mod ctx;
 pub mod errno;
 pub mod fdtable;
 pub mod memory;
+pub mod netpolicy;
 pub mod offload;
 pub mod signals;
 pub mod threads;
