@@ -2,7 +2,9 @@
 
 use super::{EXIT_ERROR, EXIT_TRAP};
 use clap::Args;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use wasix_rt::host::netpolicy::{NetPolicy, NetRule};
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::{Engine, Error, Extern, Func, Instance, Linker, Module, Store, Val, ValType};
 
@@ -21,6 +23,24 @@ pub struct RunArgs {
     /// fails with ENOTCAPABLE.
     #[arg(long)]
     net: bool,
+
+    /// Let the program's sockets bind, connect and send datagrams only to addresses in these
+    /// rules: ADDR/PREFIX, optionally followed by :PORT or :LOW-HIGH (IPv6 addresses in
+    /// brackets), e.g. 127.0.0.1/32, 10.0.0.0/8:8000-8999, [::1]/128:80, 0.0.0.0/0:443.
+    /// Anything else fails with ENOTCAPABLE (76) and a note on stderr, once per address.
+    /// Binding port 0 (any port) needs a rule without a port range. Implies --net.
+    /// Repeatable.
+    #[arg(long = "net-allow", value_name = "ADDR/PREFIX[:PORTS]")]
+    net_allow: Vec<NetRule>,
+
+    /// Bind and listen on ADDR (e.g. 127.0.0.1:8080, [::1]:0) before the program starts and
+    /// hand it the listening socket, as wasmtime's --tcplisten did: fd 3 and up, after the
+    /// --dir preopens, in the order given. A plain wasm32-wasi server accepts connections on it
+    /// (sock_accept; accept() in wasi-libc) without --net; sockets the program opens itself
+    /// still need --net. SO_REUSEADDR, backlog 1024; RUST_LOG=wasix_rt=debug logs each bound
+    /// address (to find the port of ADDR:0). Repeatable.
+    #[arg(long = "tcplisten", value_name = "ADDR")]
+    tcplisten: Vec<SocketAddr>,
 
     /// Make host directory HOST visible to the program as GUEST (default: the same path).
     /// The program can reach nothing outside it. Repeatable.
@@ -134,6 +154,19 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
     for d in &args.dirs {
         let (host, guest) = d.split_once("::").unwrap_or((d.as_str(), d.as_str()));
         b = b.preopen_dir(host, guest);
+    }
+    for addr in &args.tcplisten {
+        let listener = wasix_rt::wasix::socket::listen_tcp(*addr)
+            .map_err(|e| Failure::Usage(format!("--tcplisten {addr}: cannot listen: {e}")))?;
+        b = b.tcp_listener(listener);
+    }
+    if !args.net_allow.is_empty() {
+        // Printed at the time: a server runs long, and the note explains a failure it logs.
+        b = b
+            .net_policy(NetPolicy::new(args.net_allow.iter().cloned()))
+            .on_net_refused(|op, addr| {
+                eprintln!("note: {op} {addr} refused: no --net-allow rule allows it");
+            });
     }
     Ok(b.build()?)
 }

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
+use crate::host::netpolicy::{DenialHook, Denials, NetPolicy};
 use crate::host::offload::Offload;
 use crate::host::threads::{Thread, Threads};
 use crate::host::wait::{self, Stop};
@@ -24,6 +25,11 @@ pub struct Process {
     fds: Mutex<FdTable>,
     /// Whether socket calls may reach the host network (`--net`).
     pub net: bool,
+    /// The addresses sockets may bind, connect and send datagrams to (`--net-allow`); `None`
+    /// allows every address.
+    pub net_policy: Option<NetPolicy>,
+    /// The addresses [`Process::net_policy`] refused, each reported once.
+    pub net_denials: Denials,
     /// Set when a socket call was refused because the network is off, so the CLI can say
     /// that `--net` is needed.
     net_refused: AtomicBool,
@@ -129,7 +135,10 @@ pub struct WasiCtxBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     preopens: Vec<(PathBuf, String)>,
+    listeners: Vec<std::net::TcpListener>,
     net: bool,
+    net_policy: Option<NetPolicy>,
+    on_net_refused: Option<DenialHook>,
     offload: bool,
     profile: bool,
     max_threads: Option<usize>,
@@ -157,6 +166,32 @@ impl WasiCtxBuilder {
     /// Lets socket calls use the host network.
     pub fn net(mut self, on: bool) -> Self {
         self.net = on;
+        self
+    }
+    /// Hands the guest `listener` as a pre-opened socket in Listening state, as wasmtime's
+    /// `--tcplisten` did: it gets the next fd after stdio, the preopened directories and the
+    /// listeners given before it (fd 3 and up), whatever order the builder calls come in, so
+    /// a preview1 program can `sock_accept` on it. Accepting on it and using the connections
+    /// needs no [`WasiCtxBuilder::net`]: the embedder chose the address. Bind it with
+    /// [`crate::wasix::socket::listen_tcp`] for the CLI's backlog and options.
+    pub fn tcp_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+    /// Limits the addresses sockets may bind, connect and send datagrams to (see
+    /// [`crate::host::netpolicy`]); anything else gets `NOTCAPABLE`. Implies `net(true)`.
+    pub fn net_policy(mut self, policy: NetPolicy) -> Self {
+        self.net = true;
+        self.net_policy = Some(policy);
+        self
+    }
+    /// Calls `hook` once for each distinct (operation, address) the net policy refuses, at
+    /// the time, up to [`crate::host::netpolicy::MAX_REPORTED`] of them.
+    pub fn on_net_refused(
+        mut self,
+        hook: impl Fn(crate::host::netpolicy::NetOp, std::net::SocketAddr) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_net_refused = Some(Box::new(hook));
         self
     }
     /// Moves `sock_send`, `sock_shutdown` and socket `fd_close` to a helper thread
@@ -200,6 +235,15 @@ impl WasiCtxBuilder {
             }))
             .map_err(|e| Error::Host(format!("too many preopens ({e:?})")))?;
         }
+        for listener in self.listeners {
+            let (entry, local) = crate::wasix::socket::listener_entry(listener)
+                .map_err(|e| Error::Host(format!("preparing a --tcplisten socket: {e}")))?;
+            let fd = fds
+                .insert(entry)
+                .map_err(|e| Error::Host(format!("too many preopens ({e:?})")))?;
+            // How a test or a user finds the port of `--tcplisten 127.0.0.1:0`.
+            tracing::debug!(fd, %local, "tcplisten: listening");
+        }
         let stop = Arc::new(Stop::default());
         let threads = Threads::new(stop.clone());
         if let Some(max) = self.max_threads {
@@ -210,6 +254,8 @@ impl WasiCtxBuilder {
             env: self.env,
             fds: Mutex::new(fds),
             net: self.net,
+            net_policy: self.net_policy,
+            net_denials: Denials::new(self.on_net_refused),
             net_refused: AtomicBool::new(false),
             profile: self
                 .profile

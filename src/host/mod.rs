@@ -10,6 +10,7 @@ pub mod epoll;
 pub mod errno;
 pub mod fdtable;
 pub mod memory;
+pub mod netpolicy;
 pub mod offload;
 pub mod signals;
 pub mod threads;

@@ -9,9 +9,11 @@ use crate::host::abi::sock_flags::{RECV_DONT_WAIT, RECV_PEEK, RECV_WAITALL, SEND
 use crate::host::abi::{
     address_family, fdflags, sdflags, sock_option, sock_status, sock_type, AddrPort,
 };
+use crate::host::ctx::Process;
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
 use crate::host::memory::{GuestMemory, IoVec};
+use crate::host::netpolicy::NetOp;
 use crate::host::offload;
 use crate::host::wait::Interest;
 use crate::host::WasiCtx;
@@ -115,6 +117,18 @@ pub fn check_net(ctx: &mut WasiCtx) -> Result<(), Errno> {
     }
 }
 
+/// Refuses an address the `--net-allow` policy does not allow (NOTCAPABLE), reporting it once
+/// ([`crate::host::netpolicy::Denials`]). Without a policy every address is allowed.
+pub fn check_addr(process: &Process, op: NetOp, addr: SocketAddr) -> Result<(), Errno> {
+    match &process.net_policy {
+        Some(policy) if !policy.allows(addr) => {
+            process.net_denials.record(op, addr);
+            Err(Errno::NOTCAPABLE)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn timeout(ns: Option<u64>) -> Option<Duration> {
     ns.map(Duration::from_nanos)
 }
@@ -174,6 +188,7 @@ pub fn sock_open(ctx: &mut WasiCtx, af: u32, ty: u32, proto: u32) -> Result<u32,
 }
 
 pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
+    let process = ctx.process.clone();
     let mut s = socket(ctx, fd)?;
     if (addr.is_ipv4() && s.family != address_family::INET4)
         || (addr.is_ipv6() && s.family != address_family::INET6)
@@ -185,6 +200,7 @@ pub fn sock_bind(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Err
         SocketState::Bound => return Err(Errno::INVAL),
         _ => return Err(Errno::NOTSUP),
     }
+    check_addr(&process, NetOp::Bind, addr)?;
     s.socket.bind(&SockAddr::from(addr))?;
     s.state = SocketState::Bound;
     Ok(())
@@ -250,6 +266,7 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
     }
     let (sock, wait_for) = (s.socket.clone(), timeout(s.connect_timeout));
     drop(s);
+    check_addr(&ctx.process, NetOp::Connect, addr)?;
     let result = match sock.connect(&SockAddr::from(addr)) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
@@ -307,6 +324,9 @@ pub fn send_to(
     let to = if s.ty == sock_type::DGRAM { to } else { None };
     let (sock, wait_for) = (s.socket.clone(), timeout(s.send_timeout));
     drop(s);
+    if let Some(to) = to {
+        check_addr(&ctx.process, NetOp::SendTo, to)?;
+    }
     let fd_host = sock.as_raw_fd();
     let n = retry(ctx, &sock, nonblocking, Interest::Write, wait_for, || {
         let bufs = mem.gather(iovs);

@@ -103,3 +103,44 @@ pub fn of_mut(entry: &mut FdEntry) -> Option<&mut SocketEntry> {
         _ => None,
     }
 }
+
+/// Backlog of a `--tcplisten` socket: servers expect room for bursts of connections (Linux
+/// caps it at `net.core.somaxconn`).
+pub const TCPLISTEN_BACKLOG: i32 = 1024;
+
+/// Binds and listens on `addr` as a server would, for [`crate::host::WasiCtxBuilder::tcp_listener`]:
+/// SO_REUSEADDR (a restart need not wait for TIME_WAIT), IPv6 sockets IPv6-only (`[::]` does
+/// not also take IPv4), backlog [`TCPLISTEN_BACKLOG`]. Errors: the host's, from socket, bind
+/// or listen.
+pub fn listen_tcp(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.bind(&addr.into())?;
+    s.listen(TCPLISTEN_BACKLOG)?;
+    Ok(s.into())
+}
+
+/// The fd entry of a pre-opened listener (a non-blocking host socket in Listening state) and
+/// its bound address. Errors: the host's, reading the address or setting non-blocking mode.
+pub fn listener_entry(
+    listener: std::net::TcpListener,
+) -> std::io::Result<(FdEntry, std::net::SocketAddr)> {
+    let local = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    let family = if local.is_ipv6() {
+        crate::host::abi::address_family::INET6
+    } else {
+        crate::host::abi::address_family::INET4
+    };
+    let entry = SocketEntry::new(
+        socket2::Socket::from(listener),
+        family,
+        sock_type::STREAM,
+        SocketState::Listening,
+    );
+    Ok((FdEntry::new(FdKind::Socket(Box::new(entry))), local))
+}
