@@ -90,7 +90,7 @@ pub fn socket(ctx: &mut WasiCtx, fd: u32) -> Result<MappedMutexGuard<'_, SocketE
 }
 
 /// The socket of `fd` and whether the fd is non-blocking, under one short lock.
-fn socket_and_mode(
+pub(crate) fn socket_and_mode(
     ctx: &mut WasiCtx,
     fd: u32,
 ) -> Result<(MappedMutexGuard<'_, SocketEntry>, bool), Errno> {
@@ -121,7 +121,7 @@ fn timeout(ns: Option<u64>) -> Option<Duration> {
 
 /// Runs `op` until it does not report WouldBlock, waiting for `interest` on the socket between
 /// tries when the call is blocking. A timeout gives TIMEDOUT.
-fn retry<T>(
+pub(crate) fn retry<T>(
     ctx: &mut WasiCtx,
     sock: &Arc<Socket>,
     nonblocking: bool,

@@ -258,6 +258,27 @@ pub(crate) fn path_open(
     inheriting: u64,
     flags: u32,
 ) -> Result<u32, Errno> {
+    let entry = open_entry(
+        ctx,
+        mem,
+        (dirfd, lookup, path_ptr, path_len),
+        oflags,
+        (base, inheriting),
+        flags,
+    )?;
+    ctx.fds().insert(entry)
+}
+
+/// What `path_open` (and WASIX's `path_open2`) opens, as an fd entry not yet in the table:
+/// `(dirfd, lookupflags, path, path_len)` name it, `rights` are (base, inheriting).
+pub(crate) fn open_entry(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    (dirfd, lookup, path_ptr, path_len): (u32, u32, u32, u32),
+    oflags: u32,
+    (base, inheriting): (u64, u64),
+    flags: u32,
+) -> Result<FdEntry, Errno> {
     // The header's `oflags` and `fdflags` are 16 bits wide.
     let (oflags, flags) = (oflags as u16, flags as u16);
     let path = read_path(mem, path_ptr, path_len)?;
@@ -297,7 +318,7 @@ pub(crate) fn path_open(
         dir_ok: granted & rights::FD_WRITE == 0,
         flags,
     };
-    let entry = match open_at(&dir, &path, &req)? {
+    Ok(match open_at(&dir, &path, &req)? {
         Opened::Dir(d) => FdEntry {
             kind: FdKind::Dir {
                 dir: Arc::new(d),
@@ -315,8 +336,7 @@ pub(crate) fn path_open(
             rights_inheriting: inheriting & parent_inheriting,
             cloexec: false,
         },
-    };
-    ctx.fds().insert(entry)
+    })
 }
 
 /// Whether a lookup follows a final symlink: asked to, or written with a trailing slash
@@ -515,4 +535,18 @@ pub(crate) fn path_readlink(
     let n = target.len().min(buf_len as usize);
     mem.write_bytes(buf, &target[..n])?;
     Ok(n as u32)
+}
+
+/// Whether `path` (relative, already normalized; empty for `dir` itself) names a directory
+/// beneath `dir`, symlinks followed inside it: Ok, or NOENT, NOTDIR, NOTCAPABLE (it leads out).
+/// For WASIX's `chdir`.
+pub(crate) fn require_dir(dir: &Dir, path: &str) -> Result<(), Errno> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    if dir.metadata(path).sandboxed()?.is_dir() {
+        Ok(())
+    } else {
+        Err(Errno::NOTDIR)
+    }
 }
