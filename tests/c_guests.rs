@@ -248,15 +248,24 @@ fn pthreads_mutexes_condition_variables_join_and_exit_behave_like_native() {
 #[test]
 fn getaddrinfo_tcp_on_loopback_and_a_refused_nonblocking_connect_behave_like_native() {
     let out = same_as_native_with(&["--net"], "resolve", &[], &[]);
-    assert!(out.contains("client got: echo: hello over loopback"), "{out}");
+    assert!(
+        out.contains("client got: echo: hello over loopback"),
+        "{out}"
+    );
     assert!(out.contains("SO_ERROR: ECONNREFUSED"), "{out}");
 }
 
 #[test]
 fn udp_sendto_recvfrom_and_connected_send_recv_are_byte_exact_like_native() {
     let out = same_as_native_with(&["--net"], "udp", &[], &[]);
-    assert!(out.contains("bytes equal: yes, from the sender: yes"), "{out}");
-    assert!(out.contains("connected send: 5000, recv: 5000, bytes equal: yes"), "{out}");
+    assert!(
+        out.contains("bytes equal: yes, from the sender: yes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("connected send: 5000, recv: 5000, bytes equal: yes"),
+        "{out}"
+    );
 }
 
 /// Runs `wasix-rt run --disable-cache OPTIONS WASM ARGS`; returns (stdout, stderr, status).
