@@ -1,5 +1,5 @@
-//! WASIX's filesystem additions: `chdir` (the working directory `getcwd` reports) and
-//! `path_open2` (`path_open` with `fdflagsext`). Signatures: `api_wasix.h`.
+//! WASIX's `chdir`: the working directory `getcwd` reports. (`path_open2` is with
+//! `path_open` in [`crate::wasi::fs::path`].) Signature: `api_wasix.h`.
 
 use crate::host::errno::Errno;
 use crate::host::fdtable::FdKind;
@@ -8,9 +8,6 @@ use crate::host::WasiCtx;
 use crate::wasi::fs::path;
 use cap_std::fs::Dir;
 use std::sync::Arc;
-
-/// `fdflagsext` CLOEXEC (wasix-abi.md §3).
-const FDFLAGSEXT_CLOEXEC: u32 = 1;
 
 /// `chdir(path, path_len)`: makes `path` (absolute, or relative to the current working
 /// directory; `.` and `..` taken lexically, as wasix-libc resolves its paths) the working
@@ -78,39 +75,6 @@ fn preopen_of(ctx: &mut WasiCtx, target: &[String]) -> Option<(Arc<Dir>, String)
         }
     }
     best.map(|(n, dir)| (dir, target[n..].join("/")))
-}
-
-/// `path_open2`: `path_open` (same rules and errors) whose `fdflagsext` may ask for CLOEXEC
-/// on the new fd (`fd_fdflags_get` reports it); other `fdflagsext` bits are INVAL.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn path_open2(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    dirfd: u32,
-    lookup: u32,
-    path_ptr: u32,
-    path_len: u32,
-    oflags: u32,
-    base: u64,
-    inheriting: u64,
-    flags: u32,
-    flagsext: u32,
-) -> Result<u32, Errno> {
-    // The header's `fdflagsext` is 16 bits wide.
-    let flagsext = flagsext & 0xffff;
-    if flagsext & !FDFLAGSEXT_CLOEXEC != 0 {
-        return Err(Errno::INVAL);
-    }
-    let mut entry = path::open_entry(
-        ctx,
-        mem,
-        (dirfd, lookup, path_ptr, path_len),
-        oflags,
-        (base, inheriting),
-        flags,
-    )?;
-    entry.cloexec = flagsext & FDFLAGSEXT_CLOEXEC != 0;
-    ctx.fds().insert(entry)
 }
 
 #[cfg(test)]

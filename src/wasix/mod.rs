@@ -63,7 +63,7 @@ host_calls! {
         op "thread_parallelism" => proc::thread_parallelism() -> out: u32;
         call "getcwd" => proc::getcwd(path: u32, len: u32) [len];
         call "chdir" => fsx::chdir(path: u32, len: u32) [len];
-        call "path_open2" => fsx::path_open2(dirfd: u32, lookup: u32, path: u32, len: u32, oflags: u32, base: u64, inheriting: u64, flags: u32, flagsext: u32) -> out: u32 [dirfd, len, oflags, flags, flagsext];
+        call "path_open2" => crate::wasi::fs::path::path_open2(dirfd: u32, lookup: u32, path: u32, len: u32, oflags: u32, base: u64, inheriting: u64, flags: u32, flagsext: u32) -> out: u32 [dirfd, len, oflags, flags, flagsext];
         op "tty_get" => tty::tty_get() -> out: Tty;
         call "tty_set" => tty::tty_set(state: u32) [];
         op "proc_parent" => proc::proc_parent(pid: u32) -> out: u32 [pid];

@@ -81,20 +81,15 @@ fn lookup(name: &str, port: u16) -> Result<Vec<IpAddr>, Errno> {
     Ok(ips)
 }
 
-/// An address as an `addr_ip`: tag, padding, octets in network order.
+/// An address as an `addr_ip`: the tag and octets of its `addr_port` encoding (the same
+/// bytes without the port).
 fn encode_ip(ip: &IpAddr) -> AddrIp {
-    let mut out = AddrIp::default();
-    match ip {
-        IpAddr::V4(v4) => {
-            out.tag = address_family::INET4;
-            out.addr[..4].copy_from_slice(&v4.octets());
-        }
-        IpAddr::V6(v6) => {
-            out.tag = address_family::INET6;
-            out.addr = v6.octets();
-        }
+    let a = net::encode_addr(&std::net::SocketAddr::new(*ip, 0));
+    AddrIp {
+        tag: a.tag,
+        _pad: 0,
+        addr: a.addr,
     }
-    out
 }
 
 /// `sock_pair(af, type, proto, *fd1, *fd2)`: two connected sockets (the host's
@@ -178,7 +173,15 @@ pub(crate) fn sock_send_file(
         s.socket.clone(),
         s.send_timeout.map(std::time::Duration::from_nanos),
     );
+    let queued = crate::host::offload::OffloadSocket {
+        socket: s.socket.clone(),
+        pending: s.pending.clone(),
+    };
     drop(s);
+    // With --offload, sends queued before this call reach the socket first.
+    if ctx.process.offload.is_some() {
+        crate::host::offload::wait_idle(&queued);
+    }
     let mut off = i64::try_from(offset).map_err(|_| Errno::INVAL)?;
     let len = count.min(SEND_FILE_CHUNK) as usize;
     if len == 0 {

@@ -258,27 +258,36 @@ pub(crate) fn path_open(
     inheriting: u64,
     flags: u32,
 ) -> Result<u32, Errno> {
-    let entry = open_entry(
-        ctx,
-        mem,
-        (dirfd, lookup, path_ptr, path_len),
-        oflags,
-        (base, inheriting),
-        flags,
-    )?;
-    ctx.fds().insert(entry)
+    path_open2(
+        ctx, mem, dirfd, lookup, path_ptr, path_len, oflags, base, inheriting, flags, 0,
+    )
 }
 
-/// What `path_open` (and WASIX's `path_open2`) opens, as an fd entry not yet in the table:
-/// `(dirfd, lookupflags, path, path_len)` name it, `rights` are (base, inheriting).
-pub(crate) fn open_entry(
+/// `fdflagsext` CLOEXEC (wasix-abi.md §3).
+const FDFLAGSEXT_CLOEXEC: u32 = 1;
+
+/// WASIX's `path_open2`: `path_open` (same rules and errors) whose `fdflagsext` may ask for
+/// CLOEXEC on the new fd (`fd_fdflags_get` reports it); other `fdflagsext` bits are INVAL.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn path_open2(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
-    (dirfd, lookup, path_ptr, path_len): (u32, u32, u32, u32),
+    dirfd: u32,
+    lookup: u32,
+    path_ptr: u32,
+    path_len: u32,
     oflags: u32,
-    (base, inheriting): (u64, u64),
+    base: u64,
+    inheriting: u64,
     flags: u32,
-) -> Result<FdEntry, Errno> {
+    flagsext: u32,
+) -> Result<u32, Errno> {
+    // The header's `fdflagsext` is 16 bits wide.
+    let flagsext = flagsext & 0xffff;
+    if flagsext & !FDFLAGSEXT_CLOEXEC != 0 {
+        return Err(Errno::INVAL);
+    }
+    let cloexec = flagsext & FDFLAGSEXT_CLOEXEC != 0;
     // The header's `oflags` and `fdflags` are 16 bits wide.
     let (oflags, flags) = (oflags as u16, flags as u16);
     let path = read_path(mem, path_ptr, path_len)?;
@@ -318,7 +327,7 @@ pub(crate) fn open_entry(
         dir_ok: granted & rights::FD_WRITE == 0,
         flags,
     };
-    Ok(match open_at(&dir, &path, &req)? {
+    let entry = match open_at(&dir, &path, &req)? {
         Opened::Dir(d) => FdEntry {
             kind: FdKind::Dir {
                 dir: Arc::new(d),
@@ -327,16 +336,17 @@ pub(crate) fn open_entry(
             flags,
             rights_base: granted & rights::DIR_BASE,
             rights_inheriting: inheriting & parent_inheriting,
-            cloexec: false,
+            cloexec,
         },
         Opened::File(f) => FdEntry {
             kind: FdKind::File { file: Arc::new(f) },
             flags,
             rights_base: granted & rights::FILE_BASE,
             rights_inheriting: inheriting & parent_inheriting,
-            cloexec: false,
+            cloexec,
         },
-    })
+    };
+    ctx.fds().insert(entry)
 }
 
 /// Whether a lookup follows a final symlink: asked to, or written with a trailing slash
