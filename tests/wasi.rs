@@ -1002,3 +1002,23 @@ fn tty_get_and_isatty_follow_the_host_terminal_and_tty_set_changes_its_modes() {
     );
     let _ = std::fs::remove_file(&wat);
 }
+
+const TTY_POINTERS: &str = r#"
+(module
+  (import "wasix_32v1" "tty_get" (func $get (param i32) (result i32)))
+  (import "wasix_32v1" "tty_set" (func $set (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "get") (param i32) (result i32) (call $get (local.get 0)))
+  (func (export "set") (param i32) (result i32) (call $set (local.get 0)))
+)"#;
+
+#[test]
+fn tty_calls_with_a_pointer_outside_memory_give_memviolation() {
+    let (mut store, inst) = wasix_instance(TTY_POINTERS, &[]);
+    // The last 23 bytes of memory cannot hold the 24-byte tty struct.
+    assert_eq!(call_i32(&mut store, &inst, "get", &[0x10000 - 23]), 78);
+    assert_eq!(call_i32(&mut store, &inst, "set", &[0x10000 - 23]), 78);
+    assert_eq!(call_i32(&mut store, &inst, "get", &[-16]), 78);
+    // In bounds, tty_get works whatever stdio is.
+    assert_eq!(call_i32(&mut store, &inst, "get", &[0x10000 - 24]), 0);
+}
