@@ -855,3 +855,52 @@ fn multicast_groups_are_joined_and_left_on_the_host_socket() {
         assert_eq!(call(&mut store, &inst, "leave6", &[udp6, 1]), 0);
     }
 }
+
+const CONNECT_AGAIN: &str = r#"
+(module
+  (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_connect" (func $connect (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $setfl (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; 0x100: 127.0.0.1 with the port (a little-endian u16) stored at 0x102 by "socket".
+  (data (i32.const 0x100) "\01\00\00\00\7f\00\00\01")
+  ;; A non-blocking TCP socket aimed at `port`: its fd.
+  (func (export "socket") (param $port i32) (result i32)
+    (drop (call $open (i32.const 1) (i32.const 1) (i32.const 6) (i32.const 0x180)))
+    (drop (call $setfl (i32.load (i32.const 0x180)) (i32.const 4)))
+    (i32.store16 (i32.const 0x102) (local.get $port))
+    (i32.load (i32.const 0x180)))
+  (func (export "connect") (param $fd i32) (result i32) (call $connect (local.get $fd) (i32.const 0x100)))
+)"#;
+
+/// Calls connect on `fd` until it stops answering INPROGRESS or ALREADY (bounded); the answer.
+fn connect_until_settled(store: &mut Store<WasiCtx>, inst: &wasix_rt::Instance, fd: i32) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let e = call(store, inst, "connect", &[fd]);
+        if (e != 26 && e != 7) || Instant::now() > deadline {
+            return e;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn connect_again_after_a_nonblocking_connect_tells_how_it_ended() {
+    let (mut store, inst) = wasix_instance(CONNECT_AGAIN, true, None);
+    // Refused: the second connect reports CONNREFUSED (not ISCONN, which reads as success).
+    let closed = free_port();
+    let fd = call(&mut store, &inst, "socket", &[i32::from(closed)]);
+    let first = call(&mut store, &inst, "connect", &[fd]);
+    assert!(first == 26 || first == 14, "first connect: {first}");
+    if first == 26 {
+        assert_eq!(connect_until_settled(&mut store, &inst, fd), 14);
+    }
+    // Accepted: ISCONN once the connection is up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fd = call(&mut store, &inst, "socket", &[i32::from(port)]);
+    let first = call(&mut store, &inst, "connect", &[fd]);
+    assert!(first == 26 || first == 0, "first connect: {first}");
+    assert_eq!(connect_until_settled(&mut store, &inst, fd), 30);
+}
