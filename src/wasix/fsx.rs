@@ -14,10 +14,10 @@ use std::sync::Arc;
 /// directory `getcwd` reports. It must be a directory inside a preopened directory (the
 /// preopen whose name is the longest prefix of it), symlinks inside that preopen followed.
 /// wasix-libc resolves relative paths itself with the directory it last read from `getcwd`,
-/// so no other call changes. Errors: MEMVIOLATION; ILSEQ (not UTF-8); NOENT for an empty
-/// path, one that does not exist or lies under no preopen; NOTDIR when it, or a component of
-/// it, is not a directory; NOTCAPABLE when a symlink leads out of the preopen (POSIX chdir(2)
-/// for the others).
+/// so no other call changes. Errors: MEMVIOLATION; ILSEQ (not UTF-8); INVAL for a NUL in it;
+/// NOENT for an empty path, one that does not exist or lies under no preopen; NOTDIR when it,
+/// or a component of it, is not a directory; NOTCAPABLE when a symlink leads out of the
+/// preopen (POSIX chdir(2) for the others).
 pub(crate) fn chdir(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,

@@ -156,6 +156,7 @@ const SEND_FILE_CHUNK: u64 = 1 << 30;
 /// socket waits until it can take some. Errors: MEMVIOLATION for `sent` outside memory; BADF
 /// for an fd that is not open; NOTSOCK when `out_fd` is not a socket; NOTCONN when it is not
 /// connected; ISDIR, SPIPE (not a regular file) or NOTCAPABLE (no FD_READ right) for `in_fd`;
+/// INVAL for an offset past 2^63 - 1;
 /// AGAIN when non-blocking and not ready; the host's errno (PIPE, ...).
 pub(crate) fn sock_send_file(
     ctx: &mut WasiCtx,
