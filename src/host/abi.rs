@@ -164,6 +164,11 @@ pub struct AddrIp {
     pub addr: [u8; 16],
 }
 
+impl AddrIp {
+    /// Bytes of one entry in guest memory (an array's stride).
+    pub const SIZE: u32 = size_of::<AddrIp>() as u32;
+}
+
 /// `__wasi_addr_ip6_bare_t`: the 16 bytes of an IPv6 address that the multicast calls read,
 /// as eight 16-bit segments in the order written (`n0` is the first), each a little-endian
 /// u16 holding the segment's value, as wasix-libc fills them from an `in6_addr`.

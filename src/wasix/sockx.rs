@@ -56,11 +56,6 @@ pub(crate) fn resolve(
     mem.write_u32(count, written)
 }
 
-impl AddrIp {
-    /// Bytes of one entry in guest memory (the array's stride).
-    const SIZE: u32 = std::mem::size_of::<AddrIp>() as u32;
-}
-
 /// The addresses `name` resolves to, in the resolver's order, each once.
 fn lookup(name: &str, port: u16) -> Result<Vec<IpAddr>, Errno> {
     let found = (name, port)
