@@ -159,12 +159,22 @@ fn build_program(name: &str) -> (PathBuf, PathBuf) {
 /// asserts the same stdout and the same exit status (a native death by signal N counts as
 /// 128 + N, as a shell reports it, which is what wasix-rt exits with).
 fn same_as_native(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    same_as_native_with(&[], name, args, env)
+}
+
+/// As [`same_as_native`], with `options` for `wasix-rt run` (`--net`, ...) before the module.
+fn same_as_native_with(
+    options: &[&str],
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> String {
     use std::os::unix::process::ExitStatusExt;
     let (native, wasm) = build_program(name);
     let mut n = Command::new(&native);
     n.args(args).env_clear();
     let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
-    w.arg("run").arg("--disable-cache");
+    w.arg("run").arg("--disable-cache").args(options);
     for (k, v) in env {
         n.env(k, v);
         w.arg("--env").arg(format!("{k}={v}"));
@@ -233,6 +243,29 @@ fn pthreads_mutexes_condition_variables_join_and_exit_behave_like_native() {
     let out = same_as_native("threads", &["main-exit"], &[]);
     assert!(out.contains("the worker finished after main"), "{out}");
     same_as_native("threads", &["limit", "6"], &[]);
+}
+
+#[test]
+fn getaddrinfo_tcp_on_loopback_and_a_refused_nonblocking_connect_behave_like_native() {
+    let out = same_as_native_with(&["--net"], "resolve", &[], &[]);
+    assert!(
+        out.contains("client got: echo: hello over loopback"),
+        "{out}"
+    );
+    assert!(out.contains("SO_ERROR: ECONNREFUSED"), "{out}");
+}
+
+#[test]
+fn udp_sendto_recvfrom_and_connected_send_recv_are_byte_exact_like_native() {
+    let out = same_as_native_with(&["--net"], "udp", &[], &[]);
+    assert!(
+        out.contains("bytes equal: yes, from the sender: yes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("connected send: 5000, recv: 5000, bytes equal: yes"),
+        "{out}"
+    );
 }
 
 /// Runs `wasix-rt run --disable-cache OPTIONS WASM ARGS`; returns (stdout, stderr, status).

@@ -217,7 +217,17 @@ const BAD_POINTERS: &str = r#"
   (import "wasix_32v1" "sock_set_opt_time" (func $set_time (param i32 i32 i32) (result i32)))
   (import "wasix_32v1" "sock_get_opt_time" (func $get_time (param i32 i32 i32) (result i32)))
   (import "wasix_32v1" "sock_get_opt_size" (func $get_size (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "resolve" (func $resolve (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_pair" (func $pair (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_send_file" (func $send_file (param i32 i32 i64 i64 i32) (result i32)))
+  (import "wasix_32v1" "sock_join_multicast_v4" (func $join4 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_leave_multicast_v4" (func $leave4 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_join_multicast_v6" (func $join6 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_leave_multicast_v6" (func $leave6 (param i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
+  ;; 0x500: a host name; 0x510: the multicast group 239.1.2.3
+  (data (i32.const 0x500) "localhost")
+  (data (i32.const 0x510) "\ef\01\02\03")
   ;; 0x100: 127.0.0.1:0 ; 0x200: iovec (buf 0x400, len 4) ; 0x210: iovec pointing out of memory
   (data (i32.const 0x100) "\01\00\00\00\7f\00\00\01")
   (data (i32.const 0x200) "\00\04\00\00\04\00\00\00")
@@ -257,6 +267,17 @@ const BAD_POINTERS: &str = r#"
   (func (export "set_opt_time") (result i32) (call $set_time (call $sock (i32.const 0)) (i32.const 19) (global.get $bad)))
   (func (export "get_opt_time") (result i32) (call $get_time (call $sock (i32.const 0)) (i32.const 19) (global.get $bad)))
   (func (export "get_opt_size") (result i32) (call $get_size (call $sock (i32.const 0)) (i32.const 15) (global.get $bad)))
+  (func (export "resolve_host") (result i32) (call $resolve (global.get $bad) (i32.const 9) (i32.const 0) (i32.const 0x600) (i32.const 4) (i32.const 0x300)))
+  (func (export "resolve_addrs") (result i32) (call $resolve (i32.const 0x500) (i32.const 9) (i32.const 0) (global.get $bad) (i32.const 4) (i32.const 0x300)))
+  (func (export "resolve_count") (result i32) (call $resolve (i32.const 0x500) (i32.const 9) (i32.const 0) (i32.const 0x600) (i32.const 4) (global.get $bad)))
+  (func (export "pair_fd1") (result i32) (call $pair (i32.const 3) (i32.const 1) (i32.const 0) (global.get $bad) (i32.const 0x300)))
+  (func (export "pair_fd2") (result i32) (call $pair (i32.const 3) (i32.const 1) (i32.const 0) (i32.const 0x300) (global.get $bad)))
+  (func (export "send_file_sent") (result i32) (call $send_file (call $udp) (i32.const 0) (i64.const 0) (i64.const 4) (global.get $bad)))
+  (func (export "join4_group") (result i32) (call $join4 (call $udp) (global.get $bad) (i32.const 0x104)))
+  (func (export "join4_iface") (result i32) (call $join4 (call $udp) (i32.const 0x510) (global.get $bad)))
+  (func (export "leave4_group") (result i32) (call $leave4 (call $udp) (global.get $bad) (i32.const 0x104)))
+  (func (export "join6_group") (result i32) (call $join6 (call $udp) (global.get $bad) (i32.const 1)))
+  (func (export "leave6_group") (result i32) (call $leave6 (call $udp) (global.get $bad) (i32.const 1)))
 )"#;
 
 #[test]
@@ -289,6 +310,17 @@ fn bad_guest_pointers_give_memviolation() {
         "set_opt_time",
         "get_opt_time",
         "get_opt_size",
+        "resolve_host",
+        "resolve_addrs",
+        "resolve_count",
+        "pair_fd1",
+        "pair_fd2",
+        "send_file_sent",
+        "join4_group",
+        "join4_iface",
+        "leave4_group",
+        "join6_group",
+        "leave6_group",
     ];
     for case in cases {
         let mut store = Store::new(&engine, WasiCtxBuilder::new().net(true).build().unwrap());
@@ -560,4 +592,316 @@ fn exit_drains_the_offload_queue() {
     let got = client.join().unwrap();
     assert_eq!(got.len(), 200_000);
     assert!(got.iter().all(|x| *x == b'E'));
+}
+
+/// Instantiates `wat` with every WASI/WASIX call, the network on or off, and `dir` preopened
+/// as fd 3 when given.
+fn wasix_instance(
+    wat: &str,
+    net: bool,
+    dir: Option<&Path>,
+) -> (Store<WasiCtx>, wasix_rt::Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let mut b = WasiCtxBuilder::new().net(net);
+    if let Some(d) = dir {
+        b = b.preopen_dir(d, "/");
+    }
+    let mut store = Store::new(&engine, b.build().unwrap());
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    (store, inst)
+}
+
+/// Calls export `name` of `inst` with i32 arguments; returns its i32 result.
+fn call(store: &mut Store<WasiCtx>, inst: &wasix_rt::Instance, name: &str, args: &[i32]) -> i32 {
+    use wasix_rt::Val;
+    let f = inst.get_func(store, name).unwrap();
+    let params: Vec<Val> = args.iter().map(|a| Val::I32(*a)).collect();
+    let mut r = [Val::I32(-1)];
+    f.call(store, &params, &mut r).unwrap();
+    match r[0] {
+        Val::I32(v) => v,
+        ref v => panic!("{name}: {v:?}"),
+    }
+}
+
+const RESOLVE: &str = r#"
+(module
+  (import "wasix_32v1" "resolve" (func $resolve (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0x100) "localhost")
+  (data (i32.const 0x110) "127.0.0.1")
+  (data (i32.const 0x120) "no-such-host.invalid")
+  (data (i32.const 0x140) "a\00b")
+  ;; resolve(name at ptr, len) into 0x400 (naddrs entries of 18 bytes); the count at 0x3f0.
+  (func (export "resolve") (param $ptr i32) (param $len i32) (param $n i32) (result i32)
+    (i32.store (i32.const 0x3f0) (i32.const -1))
+    (call $resolve (local.get $ptr) (local.get $len) (i32.const 80) (i32.const 0x400) (local.get $n) (i32.const 0x3f0)))
+)"#;
+
+#[test]
+fn resolve_looks_names_up_with_the_host_resolver() {
+    let (mut store, inst) = wasix_instance(RESOLVE, true, None);
+    let mem = inst.get_memory(&store, "memory").unwrap();
+    // A literal address: exactly itself, tag INET4 and its octets after the padding byte.
+    assert_eq!(call(&mut store, &inst, "resolve", &[0x110, 9, 4]), 0);
+    let d = mem.data(&store);
+    assert_eq!(u32::from_le_bytes(d[0x3f0..0x3f4].try_into().unwrap()), 1);
+    assert_eq!(&d[0x400..0x406], &[1, 0, 127, 0, 0, 1]);
+    // localhost: every entry is a loopback address, the count within the room given.
+    assert_eq!(call(&mut store, &inst, "resolve", &[0x100, 9, 8]), 0);
+    let d = mem.data(&store);
+    let count = u32::from_le_bytes(d[0x3f0..0x3f4].try_into().unwrap()) as usize;
+    assert!((1..=8).contains(&count), "{count}");
+    for e in d[0x400..0x400 + 18 * count].chunks(18) {
+        let loopback = match e[0] {
+            1 => e[2] == 127,
+            2 => e[2..18] == std::net::Ipv6Addr::LOCALHOST.octets(),
+            t => panic!("tag {t}"),
+        };
+        assert!(loopback, "{e:?}");
+    }
+    // No room: nothing written, count 0.
+    assert_eq!(call(&mut store, &inst, "resolve", &[0x100, 9, 0]), 0);
+    assert_eq!(mem.data(&store)[0x3f0..0x3f4], [0, 0, 0, 0]);
+    // A name under .invalid never resolves (RFC 6761): NOENT. Empty or with a NUL: INVAL.
+    assert_eq!(call(&mut store, &inst, "resolve", &[0x120, 20, 4]), 44);
+    assert_eq!(call(&mut store, &inst, "resolve", &[0x100, 0, 4]), 28);
+    assert_eq!(call(&mut store, &inst, "resolve", &[0x140, 3, 4]), 28);
+    // Without --net: NOTCAPABLE, as every socket call.
+    let (mut store, inst) = wasix_instance(RESOLVE, false, None);
+    assert_eq!(call(&mut store, &inst, "resolve", &[0x110, 9, 4]), 76);
+}
+
+const PAIR_AND_SEND_FILE: &str = r#"
+(module
+  (import "wasix_32v1" "sock_pair" (func $pair (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_send" (func $send (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_recv" (func $recv (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_send_file" (func $send_file (param i32 i32 i64 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0x100) "ping")
+  (data (i32.const 0x110) "data.txt")
+  ;; 0x200: iovec (0x100, 4) ; 0x210: iovec (0x400, 64)
+  (data (i32.const 0x200) "\00\01\00\00\04\00\00\00")
+  (data (i32.const 0x210) "\00\04\00\00\40\00\00\00")
+  ;; sock_pair(af, type, proto): errno; the fds at 0x300 and 0x304.
+  (func (export "pair") (param $af i32) (param $ty i32) (param $proto i32) (result i32)
+    (call $pair (local.get $af) (local.get $ty) (local.get $proto) (i32.const 0x300) (i32.const 0x304)))
+  (func (export "fd1") (result i32) (i32.load (i32.const 0x300)))
+  (func (export "fd2") (result i32) (i32.load (i32.const 0x304)))
+  (func (export "send_ping") (param $fd i32) (result i32)
+    (call $send (local.get $fd) (i32.const 0x200) (i32.const 1) (i32.const 0) (i32.const 0x308)))
+  ;; recv into 0x400 with riflags; errno (the count at 0x30c).
+  (func (export "recv") (param $fd i32) (param $flags i32) (result i32)
+    (call $recv (local.get $fd) (i32.const 0x210) (i32.const 1) (local.get $flags) (i32.const 0x30c) (i32.const 0x310)))
+  (func (export "nread") (result i32) (i32.load (i32.const 0x30c)))
+  (func (export "byte") (param i32) (result i32) (i32.load8_u (i32.add (i32.const 0x400) (local.get 0))))
+  ;; Opens data.txt under fd 3 for reading: the fd, or -errno.
+  (func (export "open_file") (result i32) (local $e i32)
+    (local.set $e (call $open (i32.const 3) (i32.const 1) (i32.const 0x110) (i32.const 8)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 0x320)))
+    (if (result i32) (local.get $e) (then (i32.sub (i32.const 0) (local.get $e))) (else (i32.load (i32.const 0x320)))))
+  ;; sock_send_file(out, in, offset, count): errno; bytes sent at 0x328.
+  (func (export "send_file") (param $out i32) (param $in i32) (param $off i32) (param $n i32) (result i32)
+    (call $send_file (local.get $out) (local.get $in) (i64.extend_i32_u (local.get $off))
+      (i64.extend_i32_u (local.get $n)) (i32.const 0x328)))
+  (func (export "sent") (result i32) (i32.load (i32.const 0x328)))
+)"#;
+
+/// Whether host fd `fd` is in non-blocking mode.
+fn host_nonblocking(store: &mut Store<WasiCtx>, fd: u32) -> bool {
+    use std::os::fd::{AsFd, AsRawFd};
+    let host = store.data_mut().fds().get(fd).unwrap().host().unwrap();
+    // SAFETY: F_GETFL takes no pointer; `host` keeps the fd open.
+    let flags = unsafe { libc::fcntl(host.as_fd().as_raw_fd(), libc::F_GETFL) };
+    flags & libc::O_NONBLOCK != 0
+}
+
+#[test]
+fn sock_pair_gives_two_connected_sockets_nonblocking_on_the_host() {
+    let (mut store, inst) = wasix_instance(PAIR_AND_SEND_FILE, false, None);
+    // A stream pair (af UNIX, type STREAM, proto 0) needs no --net: it reaches no network.
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 1, 0]), 0);
+    let (a, b) = (
+        call(&mut store, &inst, "fd1", &[]),
+        call(&mut store, &inst, "fd2", &[]),
+    );
+    assert!(a >= 3 && b >= 3 && a != b, "{a} {b}");
+    assert!(host_nonblocking(&mut store, a as u32) && host_nonblocking(&mut store, b as u32));
+    // Nothing sent yet: a DONT_WAIT receive is AGAIN, then each end hears the other.
+    assert_eq!(call(&mut store, &inst, "recv", &[b, 8]), 6);
+    assert_eq!(call(&mut store, &inst, "send_ping", &[a]), 0);
+    assert_eq!(call(&mut store, &inst, "recv", &[b, 0]), 0);
+    assert_eq!(call(&mut store, &inst, "nread", &[]), 4);
+    assert_eq!(call(&mut store, &inst, "byte", &[0]), i32::from(b'p'));
+    assert_eq!(call(&mut store, &inst, "send_ping", &[b]), 0);
+    assert_eq!(call(&mut store, &inst, "recv", &[a, 0]), 0);
+    assert_eq!(call(&mut store, &inst, "nread", &[]), 4);
+    // A datagram pair keeps message boundaries.
+    assert_eq!(call(&mut store, &inst, "pair", &[0, 2, 0]), 0);
+    let (c, d) = (
+        call(&mut store, &inst, "fd1", &[]),
+        call(&mut store, &inst, "fd2", &[]),
+    );
+    assert_eq!(call(&mut store, &inst, "send_ping", &[c]), 0);
+    assert_eq!(call(&mut store, &inst, "send_ping", &[c]), 0);
+    assert_eq!(call(&mut store, &inst, "recv", &[d, 0]), 0);
+    assert_eq!(call(&mut store, &inst, "nread", &[]), 4);
+    // Bad family, type, protocol: no fd made.
+    let before = store.data_mut().fds().iter().count();
+    assert_eq!(call(&mut store, &inst, "pair", &[9, 1, 0]), 5); // AFNOSUPPORT
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 3, 0]), 58); // NOTSUP (raw)
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 1, 6]), 58); // NOTSUP (a protocol)
+    assert_eq!(store.data_mut().fds().iter().count(), before);
+}
+
+#[test]
+fn sock_send_file_sends_a_file_range_to_a_socket() {
+    let dir = std::env::temp_dir().join(format!("wasix-rt-send-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("data.txt"), b"0123456789abcdef").unwrap();
+    let (mut store, inst) = wasix_instance(PAIR_AND_SEND_FILE, false, Some(&dir));
+    let file = call(&mut store, &inst, "open_file", &[]);
+    assert!(file > 3, "path_open: {file}");
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 1, 0]), 0);
+    let (a, b) = (
+        call(&mut store, &inst, "fd1", &[]),
+        call(&mut store, &inst, "fd2", &[]),
+    );
+    // Bytes 4..10 of the file arrive, the count says 6.
+    assert_eq!(call(&mut store, &inst, "send_file", &[a, file, 4, 6]), 0);
+    assert_eq!(call(&mut store, &inst, "sent", &[]), 6);
+    assert_eq!(call(&mut store, &inst, "recv", &[b, 0]), 0);
+    assert_eq!(call(&mut store, &inst, "nread", &[]), 6);
+    let got: Vec<u8> = (0..6)
+        .map(|i| call(&mut store, &inst, "byte", &[i]) as u8)
+        .collect();
+    assert_eq!(got, b"456789");
+    // Past the end: fewer bytes, then none. The file's own offset did not move.
+    assert_eq!(call(&mut store, &inst, "send_file", &[a, file, 12, 100]), 0);
+    assert_eq!(call(&mut store, &inst, "sent", &[]), 4);
+    assert_eq!(call(&mut store, &inst, "send_file", &[a, file, 16, 100]), 0);
+    assert_eq!(call(&mut store, &inst, "sent", &[]), 0);
+    // The wrong kinds of fd: a file as the socket, a socket as the file, none at all.
+    assert_eq!(
+        call(&mut store, &inst, "send_file", &[file, file, 0, 1]),
+        57
+    ); // NOTSOCK
+    assert_eq!(call(&mut store, &inst, "send_file", &[a, b, 0, 1]), 70); // SPIPE
+    assert_eq!(call(&mut store, &inst, "send_file", &[a, 99, 0, 1]), 8); // BADF
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const MULTICAST: &str = r#"
+(module
+  (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_bind" (func $bind (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_join_multicast_v4" (func $join4 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_leave_multicast_v4" (func $leave4 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_join_multicast_v6" (func $join6 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_leave_multicast_v6" (func $leave6 (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; 0x100: 0.0.0.0:0 ; 0x120: [::]:0 ; 0x140: group 239.1.2.3 ; 0x144: interface 127.0.0.1 ;
+  ;; 0x148: 10.0.0.1, not a multicast group ; 0x150: group ff02::1:3 as eight LE segments
+  (data (i32.const 0x100) "\01\00\00\00\00\00\00\00")
+  (data (i32.const 0x120) "\02\00\00\00")
+  (data (i32.const 0x140) "\ef\01\02\03\7f\00\00\01\0a\00\00\01")
+  (data (i32.const 0x150) "\02\ff\00\00\00\00\00\00\00\00\00\00\01\00\03\00")
+  ;; A socket of family af (1 or 2) and type ty, bound to the unspecified address for UDP;
+  ;; the fd, or -errno.
+  (func (export "socket") (param $af i32) (param $ty i32) (result i32) (local $e i32)
+    (local.set $e (call $open (local.get $af) (local.get $ty) (i32.const 0) (i32.const 0x180)))
+    (if (local.get $e) (then (return (i32.sub (i32.const 0) (local.get $e)))))
+    (if (i32.eq (local.get $ty) (i32.const 2))
+      (then (local.set $e (call $bind (i32.load (i32.const 0x180))
+        (select (i32.const 0x100) (i32.const 0x120) (i32.eq (local.get $af) (i32.const 1)))))))
+    (if (local.get $e) (then (return (i32.sub (i32.const 0) (local.get $e)))))
+    (i32.load (i32.const 0x180)))
+  (func (export "join4") (param $fd i32) (param $group i32) (result i32)
+    (call $join4 (local.get $fd) (local.get $group) (i32.const 0x144)))
+  (func (export "leave4") (param $fd i32) (param $group i32) (result i32)
+    (call $leave4 (local.get $fd) (local.get $group) (i32.const 0x144)))
+  (func (export "join6") (param $fd i32) (param $iface i32) (result i32)
+    (call $join6 (local.get $fd) (i32.const 0x150) (local.get $iface)))
+  (func (export "leave6") (param $fd i32) (param $iface i32) (result i32)
+    (call $leave6 (local.get $fd) (i32.const 0x150) (local.get $iface)))
+)"#;
+
+#[test]
+fn multicast_groups_are_joined_and_left_on_the_host_socket() {
+    let (mut store, inst) = wasix_instance(MULTICAST, true, None);
+    let udp = call(&mut store, &inst, "socket", &[1, 2]);
+    assert!(udp >= 3, "{udp}");
+    assert_eq!(call(&mut store, &inst, "join4", &[udp, 0x140]), 0);
+    // The host's answers: joined twice ADDRINUSE, left twice ADDRNOTAVAIL, a unicast group INVAL.
+    assert_eq!(call(&mut store, &inst, "join4", &[udp, 0x140]), 3);
+    assert_eq!(call(&mut store, &inst, "leave4", &[udp, 0x140]), 0);
+    assert_eq!(call(&mut store, &inst, "leave4", &[udp, 0x140]), 4);
+    assert_eq!(call(&mut store, &inst, "join4", &[udp, 0x148]), 28);
+    // Only datagram sockets: a TCP socket NOTSUP, stdout NOTSOCK, no fd BADF.
+    let tcp = call(&mut store, &inst, "socket", &[1, 1]);
+    assert_eq!(call(&mut store, &inst, "join4", &[tcp, 0x140]), 58);
+    assert_eq!(call(&mut store, &inst, "join6", &[tcp, 1]), 58);
+    assert_eq!(call(&mut store, &inst, "join4", &[1, 0x140]), 57);
+    assert_eq!(call(&mut store, &inst, "leave6", &[99, 1]), 8);
+    // IPv6 on the loopback interface (index 1), where the host has IPv6.
+    let udp6 = call(&mut store, &inst, "socket", &[2, 2]);
+    if udp6 >= 3 {
+        assert_eq!(call(&mut store, &inst, "join6", &[udp6, 1]), 0);
+        assert_eq!(call(&mut store, &inst, "leave6", &[udp6, 1]), 0);
+    }
+}
+
+const CONNECT_AGAIN: &str = r#"
+(module
+  (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_connect" (func $connect (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $setfl (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; 0x100: 127.0.0.1 with the port (a little-endian u16) stored at 0x102 by "socket".
+  (data (i32.const 0x100) "\01\00\00\00\7f\00\00\01")
+  ;; A non-blocking TCP socket aimed at `port`: its fd.
+  (func (export "socket") (param $port i32) (result i32)
+    (drop (call $open (i32.const 1) (i32.const 1) (i32.const 6) (i32.const 0x180)))
+    (drop (call $setfl (i32.load (i32.const 0x180)) (i32.const 4)))
+    (i32.store16 (i32.const 0x102) (local.get $port))
+    (i32.load (i32.const 0x180)))
+  (func (export "connect") (param $fd i32) (result i32) (call $connect (local.get $fd) (i32.const 0x100)))
+)"#;
+
+/// Calls connect on `fd` until it stops answering INPROGRESS or ALREADY (bounded); the answer.
+fn connect_until_settled(store: &mut Store<WasiCtx>, inst: &wasix_rt::Instance, fd: i32) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let e = call(store, inst, "connect", &[fd]);
+        if (e != 26 && e != 7) || Instant::now() > deadline {
+            return e;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn connect_again_after_a_nonblocking_connect_tells_how_it_ended() {
+    let (mut store, inst) = wasix_instance(CONNECT_AGAIN, true, None);
+    // Refused: the second connect reports CONNREFUSED (not ISCONN, which reads as success).
+    let closed = free_port();
+    let fd = call(&mut store, &inst, "socket", &[i32::from(closed)]);
+    let first = call(&mut store, &inst, "connect", &[fd]);
+    assert!(first == 26 || first == 14, "first connect: {first}");
+    if first == 26 {
+        assert_eq!(connect_until_settled(&mut store, &inst, fd), 14);
+    }
+    // Accepted: ISCONN once the connection is up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fd = call(&mut store, &inst, "socket", &[i32::from(port)]);
+    let first = call(&mut store, &inst, "connect", &[fd]);
+    assert!(first == 26 || first == 0, "first connect: {first}");
+    assert_eq!(connect_until_settled(&mut store, &inst, fd), 30);
 }

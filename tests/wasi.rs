@@ -643,3 +643,382 @@ fn paths_cannot_leave_a_preopened_directory() {
     }
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// WASIX additions on the filesystem and process side: chdir, path_open2, tty_get/tty_set,
+// proc_parent, and the calls refused on purpose.
+// ---------------------------------------------------------------------------------------------
+
+/// Instantiates `wat` with every WASI/WASIX call and `preopens` (host dir, guest name).
+fn wasix_instance(wat: &str, preopens: &[(&Path, &str)]) -> (Store<WasiCtx>, wasix_rt::Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut b = WasiCtxBuilder::new();
+    for (host, guest) in preopens {
+        b = b.preopen_dir(host, *guest);
+    }
+    let mut store = Store::new(&engine, b.build().unwrap());
+    let mut linker = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    (store, instance)
+}
+
+/// Calls export `name` with i32 arguments; its i32 result.
+fn call_i32(
+    store: &mut Store<WasiCtx>,
+    inst: &wasix_rt::Instance,
+    name: &str,
+    args: &[i32],
+) -> i32 {
+    use wasix_rt::Val;
+    let f = inst.get_func(store, name).unwrap();
+    let params: Vec<Val> = args.iter().map(|a| Val::I32(*a)).collect();
+    let mut r = [Val::I32(-1)];
+    f.call(store, &params, &mut r).unwrap();
+    match r[0] {
+        Val::I32(v) => v,
+        ref v => panic!("{name}: {v:?}"),
+    }
+}
+
+/// Writes `s` into the guest's memory at `at`.
+fn poke(store: &mut Store<WasiCtx>, inst: &wasix_rt::Instance, at: usize, s: &[u8]) {
+    let mem = inst.get_memory(store, "memory").unwrap();
+    mem.data_mut(store)[at..at + s.len()].copy_from_slice(s);
+}
+
+const CHDIR: &str = r#"
+(module
+  (import "wasix_32v1" "chdir" (func $chdir (param i32 i32) (result i32)))
+  (import "wasix_32v1" "getcwd" (func $getcwd (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; chdir to the path at 0x100 (len bytes): errno.
+  (func (export "chdir") (param $len i32) (result i32) (call $chdir (i32.const 0x100) (local.get $len)))
+  (func (export "chdir_at") (param $ptr i32) (param $len i32) (result i32) (call $chdir (local.get $ptr) (local.get $len)))
+  ;; getcwd into 0x200 (256 bytes): its length, or -errno.
+  (func (export "getcwd") (result i32) (local $e i32)
+    (i32.store (i32.const 0x1f0) (i32.const 256))
+    (local.set $e (call $getcwd (i32.const 0x200) (i32.const 0x1f0)))
+    (if (result i32) (local.get $e) (then (i32.sub (i32.const 0) (local.get $e))) (else (i32.load (i32.const 0x1f0)))))
+)"#;
+
+/// The working directory the guest's getcwd reports.
+fn guest_cwd(store: &mut Store<WasiCtx>, inst: &wasix_rt::Instance) -> String {
+    let n = call_i32(store, inst, "getcwd", &[]);
+    assert!(n > 0, "getcwd: {n}");
+    let mem = inst.get_memory(store, "memory").unwrap();
+    String::from_utf8(mem.data(store)[0x200..0x200 + n as usize].to_vec()).unwrap()
+}
+
+#[test]
+fn chdir_moves_the_working_directory_within_the_preopens() {
+    let base = std::env::temp_dir().join(format!("wasix-rt-chdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("root");
+    std::fs::create_dir_all(root.join("sub/inner")).unwrap();
+    std::fs::write(root.join("file"), b"x").unwrap();
+    std::os::unix::fs::symlink("..", root.join("up")).unwrap();
+    std::os::unix::fs::symlink("sub/inner", root.join("link")).unwrap();
+    let (mut store, inst) = wasix_instance(CHDIR, &[(&root, "/")]);
+    let cd = |store: &mut Store<WasiCtx>, path: &str| {
+        poke(store, &inst, 0x100, path.as_bytes());
+        call_i32(store, &inst, "chdir", &[path.len() as i32])
+    };
+    assert_eq!(guest_cwd(&mut store, &inst), "/");
+    let steps: [(&str, i32, &str); 12] = [
+        ("sub", 0, "/sub"),
+        ("inner", 0, "/sub/inner"),
+        ("..", 0, "/sub"),
+        ("/sub/inner/../inner/.", 0, "/sub/inner"),
+        ("/", 0, "/"),
+        ("link", 0, "/link"),
+        ("/file", 54, "/link"),    // NOTDIR
+        ("/missing", 44, "/link"), // NOENT
+        ("/file/x", 54, "/link"),  // NOTDIR
+        ("/up", 76, "/link"),      // NOTCAPABLE: leads out of the preopen
+        ("../../..", 0, "/"),      // `..` stops at `/`
+        ("", 44, "/"),             // NOENT
+    ];
+    for (path, errno, cwd) in steps {
+        assert_eq!(cd(&mut store, path), errno, "chdir({path:?})");
+        assert_eq!(guest_cwd(&mut store, &inst), cwd, "after chdir({path:?})");
+    }
+    // A path outside memory: MEMVIOLATION, nothing changed.
+    assert_eq!(
+        call_i32(&mut store, &inst, "chdir_at", &[0xfff0, 0x100]),
+        78
+    );
+    assert_eq!(guest_cwd(&mut store, &inst), "/");
+
+    // With only /data preopened, `/` is under no preopen: NOENT; /data and below are fine.
+    let (mut store, inst) = wasix_instance(CHDIR, &[(&root, "/data")]);
+    let cd = |store: &mut Store<WasiCtx>, path: &str| {
+        poke(store, &inst, 0x100, path.as_bytes());
+        call_i32(store, &inst, "chdir", &[path.len() as i32])
+    };
+    assert_eq!(cd(&mut store, "/elsewhere"), 44);
+    assert_eq!(cd(&mut store, "/data/sub"), 0);
+    assert_eq!(guest_cwd(&mut store, &inst), "/data/sub");
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+const PATH_OPEN2: &str = r#"
+(module
+  (import "wasix_32v1" "path_open2"
+    (func $open2 (param i32 i32 i32 i32 i32 i64 i64 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "fd_fdflags_get" (func $fdflags (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0x100) "file")
+  (data (i32.const 0x110) "missing")
+  ;; path_open2 of the name at ptr (len bytes) under fd 3 with oflags and fdflagsext, the fd
+  ;; written at out: errno.
+  (func (export "open2") (param $ptr i32) (param $len i32) (param $oflags i32) (param $ext i32) (param $out i32) (result i32)
+    (call $open2 (i32.const 3) (i32.const 1) (local.get $ptr) (local.get $len) (local.get $oflags)
+      (i64.const -1) (i64.const -1) (i32.const 0) (local.get $ext) (local.get $out)))
+  (func (export "fd") (result i32) (i32.load (i32.const 0x300)))
+  ;; fd_fdflags_get: the flags, or -errno.
+  (func (export "fdflags") (param $fd i32) (result i32) (local $e i32)
+    (local.set $e (call $fdflags (local.get $fd) (i32.const 0x310)))
+    (if (result i32) (local.get $e) (then (i32.sub (i32.const 0) (local.get $e))) (else (i32.load16_u (i32.const 0x310)))))
+)"#;
+
+#[test]
+fn path_open2_opens_as_path_open_and_sets_cloexec() {
+    let dir = std::env::temp_dir().join(format!("wasix-rt-open2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("file"), b"x").unwrap();
+    let (mut store, inst) = wasix_instance(PATH_OPEN2, &[(&dir, "/")]);
+    // fdflagsext CLOEXEC (1) shows in fd_fdflags_get; without it the fd has none.
+    assert_eq!(
+        call_i32(&mut store, &inst, "open2", &[0x100, 4, 0, 1, 0x300]),
+        0
+    );
+    let fd = call_i32(&mut store, &inst, "fd", &[]);
+    assert_eq!(call_i32(&mut store, &inst, "fdflags", &[fd]), 1);
+    assert_eq!(
+        call_i32(&mut store, &inst, "open2", &[0x100, 4, 0, 0, 0x300]),
+        0
+    );
+    let fd = call_i32(&mut store, &inst, "fd", &[]);
+    assert_eq!(call_i32(&mut store, &inst, "fdflags", &[fd]), 0);
+    // path_open's rules: a missing file NOENT, O_CREAT makes it; an unknown fdflagsext bit
+    // INVAL; an output outside memory MEMVIOLATION with no fd left open.
+    assert_eq!(
+        call_i32(&mut store, &inst, "open2", &[0x110, 7, 0, 0, 0x300]),
+        44
+    );
+    assert_eq!(
+        call_i32(&mut store, &inst, "open2", &[0x110, 7, 1, 1, 0x300]),
+        0
+    );
+    assert!(dir.join("missing").exists());
+    let before = store.data_mut().fds().iter().count();
+    assert_eq!(
+        call_i32(&mut store, &inst, "open2", &[0x100, 4, 0, 2, 0x300]),
+        28
+    );
+    assert_eq!(
+        call_i32(&mut store, &inst, "open2", &[0x100, 4, 0, 0, 0xfffe]),
+        78
+    );
+    assert_eq!(
+        call_i32(&mut store, &inst, "open2", &[0xfffe, 4, 0, 0, 0x300]),
+        78
+    );
+    assert_eq!(store.data_mut().fds().iter().count(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const PROC_PARENT: &str = r#"
+(module
+  (import "wasix_32v1" "proc_id" (func $id (param i32) (result i32)))
+  (import "wasix_32v1" "proc_parent" (func $parent (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "id") (result i32) (drop (call $id (i32.const 0x100))) (i32.load (i32.const 0x100)))
+  ;; proc_parent(pid) into out: errno.
+  (func (export "parent") (param $pid i32) (param $out i32) (result i32) (call $parent (local.get $pid) (local.get $out)))
+  (func (export "out") (result i32) (i32.load (i32.const 0x104)))
+)"#;
+
+#[test]
+fn proc_parent_gives_the_host_parent_of_the_program_only() {
+    let (mut store, inst) = wasix_instance(PROC_PARENT, &[]);
+    let pid = call_i32(&mut store, &inst, "id", &[]);
+    assert_eq!(pid as u32, std::process::id());
+    assert_eq!(call_i32(&mut store, &inst, "parent", &[pid, 0x104]), 0);
+    assert_eq!(
+        call_i32(&mut store, &inst, "out", &[]) as u32,
+        std::os::unix::process::parent_id()
+    );
+    assert_eq!(call_i32(&mut store, &inst, "parent", &[pid + 1, 0x104]), 71); // SRCH
+    assert_eq!(call_i32(&mut store, &inst, "parent", &[pid, 0xfffe]), 78);
+}
+
+const REFUSED: &str = r#"
+(module
+  (import "wasix_32v1" "clock_time_set" (func $clock (param i32 i64) (result i32)))
+  (import "wasix_32v1" "proc_fork" (func $fork (param i32 i32) (result i32)))
+  (import "wasix_32v1" "proc_fork_env" (func $vfork (param i32) (result i32)))
+  (import "wasix_32v1" "proc_exec" (func $exec (param i32 i32 i32 i32)))
+  (import "wasix_32v1" "proc_exec2" (func $exec2 (param i32 i32 i32 i32 i32 i32)))
+  (import "wasix_32v1" "proc_exec3" (func $exec3 (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "proc_spawn" (func $spawn (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "proc_spawn2" (func $spawn2 (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "clock") (result i32) (call $clock (i32.const 0) (i64.const 0)))
+  (func (export "fork") (result i32) (call $fork (i32.const 1) (i32.const 0x100)))
+  (func (export "vfork") (result i32) (call $vfork (i32.const 0x100)))
+  (func (export "exec3") (result i32)
+    (call $exec3 (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0x100)))
+  (func (export "spawn") (result i32)
+    (call $spawn (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+      (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0x100)))
+  (func (export "spawn2") (result i32)
+    (call $spawn2 (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+      (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0x100)))
+  (func (export "exec") (result i32) (call $exec (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 0))
+  (func (export "exec2") (result i32)
+    (call $exec2 (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 0))
+)"#;
+
+#[test]
+fn refused_calls_link_and_answer_perm_notsup_or_end_the_program() {
+    let (mut store, inst) = wasix_instance(REFUSED, &[]);
+    for (name, errno) in [
+        ("clock", 63),
+        ("fork", 58),
+        ("vfork", 58),
+        ("exec3", 63),
+        ("spawn", 63),
+        ("spawn2", 63),
+    ] {
+        assert_eq!(call_i32(&mut store, &inst, name, &[]), errno, "{name}");
+    }
+    // Twice: the same answer (the warning is logged once).
+    assert_eq!(call_i32(&mut store, &inst, "clock", &[]), 63);
+    for (name, call) in [("exec", "proc_exec"), ("exec2", "proc_exec2")] {
+        let f = inst.get_func(&store, name).unwrap();
+        let mut r = [wasix_rt::Val::I32(-1)];
+        let err = f.call(&mut store, &[], &mut r).unwrap_err();
+        assert!(
+            matches!(&err, Error::Host(m) if m.contains(&format!("{call} refused"))),
+            "{err}"
+        );
+    }
+}
+
+/// A command that reports what tty_get and fd_fdstat_get say of its stdio in its exit status:
+/// bit 0 stdout_tty, 1 stdin_tty, 2 stderr_tty, 3 fd 1 passes wasix-libc's isatty test (a
+/// character device without SEEK or TELL), 4 tty_set answered NOTTY, 5 tty_set turned ECHO and
+/// ICANON off as tty_get then reports, 6 the window is 100 columns by 40 rows.
+const TTY: &str = r#"
+(module
+  (import "wasix_32v1" "tty_get" (func $get (param i32) (result i32)))
+  (import "wasix_32v1" "tty_set" (func $set (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $r i32) (local $e i32)
+    (if (call $get (i32.const 0x100)) (then (call $exit (i32.const 100))))
+    (local.set $r (i32.or (i32.or
+      (i32.load8_u (i32.const 0x111))
+      (i32.shl (i32.load8_u (i32.const 0x110)) (i32.const 1)))
+      (i32.shl (i32.load8_u (i32.const 0x112)) (i32.const 2))))
+    (if (i32.and (i32.eq (i32.load (i32.const 0x100)) (i32.const 100)) (i32.eq (i32.load (i32.const 0x104)) (i32.const 40)))
+      (then (local.set $r (i32.or (local.get $r) (i32.const 64)))))
+    (if (call $fdstat (i32.const 1) (i32.const 0x200)) (then (call $exit (i32.const 101))))
+    (if (i32.and (i32.eq (i32.load8_u (i32.const 0x200)) (i32.const 2))
+                 (i64.eqz (i64.and (i64.load (i32.const 0x208)) (i64.const 36))))
+      (then (local.set $r (i32.or (local.get $r) (i32.const 8)))))
+    ;; echo and line_buffered off
+    (i32.store8 (i32.const 0x113) (i32.const 0))
+    (i32.store8 (i32.const 0x114) (i32.const 0))
+    (local.set $e (call $set (i32.const 0x100)))
+    (if (i32.eq (local.get $e) (i32.const 59)) (then (local.set $r (i32.or (local.get $r) (i32.const 16)))))
+    (if (i32.eqz (local.get $e)) (then
+      (drop (call $get (i32.const 0x100)))
+      (if (i32.eqz (i32.or (i32.load8_u (i32.const 0x113)) (i32.load8_u (i32.const 0x114))))
+        (then (local.set $r (i32.or (local.get $r) (i32.const 32)))))))
+    (call $exit (local.get $r)))
+)"#;
+
+/// A new pseudo-terminal: (master, slave) with the slave's window 100x40, ECHO and ICANON on.
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc calls on the fds they return; the name buffer outlives ptsname_r.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(master >= 0, "posix_openpt");
+        assert_eq!(libc::grantpt(master), 0);
+        assert_eq!(libc::unlockpt(master), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(master, name.as_mut_ptr(), name.len()), 0);
+        let slave = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+        assert!(slave >= 0, "open the pty slave");
+        let ws = libc::winsize {
+            ws_row: 40,
+            ws_col: 100,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        assert_eq!(libc::ioctl(master, libc::TIOCSWINSZ, &ws), 0);
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
+
+#[test]
+fn tty_get_and_isatty_follow_the_host_terminal_and_tty_set_changes_its_modes() {
+    let wat = std::env::temp_dir().join(format!("wasix-rt-tty-{}.wat", std::process::id()));
+    std::fs::write(&wat, TTY).unwrap();
+    let run = |stdin: Stdio, stdout: Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+            .args(["run", "--disable-cache"])
+            .arg(&wat)
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+    };
+    // No terminal anywhere: every *_tty false, fd 1 not a tty for isatty, tty_set NOTTY.
+    assert_eq!(run(Stdio::null(), Stdio::piped()), Some(16));
+    // A terminal on stdout only: stdout_tty, isatty(1), its window size; still NOTTY to set.
+    let (_master, slave) = pty();
+    assert_eq!(
+        run(Stdio::null(), Stdio::from(slave)),
+        Some(1 | 8 | 16 | 64)
+    );
+    // On stdin and stdout: tty_set turns ECHO and ICANON off, as the host terminal then says.
+    let (_master, slave) = pty();
+    let slave2 = slave.try_clone().unwrap();
+    assert_eq!(
+        run(Stdio::from(slave), Stdio::from(slave2)),
+        Some(1 | 2 | 8 | 32 | 64)
+    );
+    let _ = std::fs::remove_file(&wat);
+}
+
+const TTY_POINTERS: &str = r#"
+(module
+  (import "wasix_32v1" "tty_get" (func $get (param i32) (result i32)))
+  (import "wasix_32v1" "tty_set" (func $set (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "get") (param i32) (result i32) (call $get (local.get 0)))
+  (func (export "set") (param i32) (result i32) (call $set (local.get 0)))
+)"#;
+
+#[test]
+fn tty_calls_with_a_pointer_outside_memory_give_memviolation() {
+    let (mut store, inst) = wasix_instance(TTY_POINTERS, &[]);
+    // The last 23 bytes of memory cannot hold the 24-byte tty struct.
+    assert_eq!(call_i32(&mut store, &inst, "get", &[0x10000 - 23]), 78);
+    assert_eq!(call_i32(&mut store, &inst, "set", &[0x10000 - 23]), 78);
+    assert_eq!(call_i32(&mut store, &inst, "get", &[-16]), 78);
+    // In bounds, tty_get works whatever stdio is.
+    assert_eq!(call_i32(&mut store, &inst, "get", &[0x10000 - 24]), 0);
+}

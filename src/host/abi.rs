@@ -154,6 +154,48 @@ pub struct AddrPort {
     pub addr: [u8; 16],
 }
 
+/// `__wasi_addr_ip_t` as `resolve` writes it: the tag ([`address_family`]), a padding byte,
+/// and the address in network order (IPv4 in the first 4 bytes), 18 bytes in all.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AddrIp {
+    pub tag: u8,
+    pub _pad: u8,
+    pub addr: [u8; 16],
+}
+
+impl AddrIp {
+    /// Bytes of one entry in guest memory (an array's stride).
+    pub const SIZE: u32 = size_of::<AddrIp>() as u32;
+}
+
+/// `__wasi_addr_ip6_bare_t`: the 16 bytes of an IPv6 address that the multicast calls read,
+/// as eight 16-bit segments in the order written (`n0` is the first), each a little-endian
+/// u16 holding the segment's value, as wasix-libc fills them from an `in6_addr`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AddrIp6 {
+    pub segments: [u16; 8],
+}
+
+/// `__wasi_tty_t`: the terminal's size (columns and rows; width and height in pixels) and
+/// modes, each `bool` one byte.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Tty {
+    pub cols: u32,
+    pub rows: u32,
+    pub width: u32,
+    pub height: u32,
+    pub stdin_tty: u8,
+    pub stdout_tty: u8,
+    pub stderr_tty: u8,
+    pub echo: u8,
+    pub line_buffered: u8,
+    pub line_feeds: u8,
+    pub _pad: [u8; 2],
+}
+
 /// `fdflags` bits (wasix-abi.md §3).
 pub mod fdflags {
     pub const APPEND: u16 = 1;
@@ -280,7 +322,7 @@ macro_rules! guest_out_layout {
         }
     )*};
 }
-guest_out_layout!(Fdstat, Filestat, Prestat, OptionTimestamp);
+guest_out_layout!(Fdstat, Filestat, Prestat, OptionTimestamp, Tty);
 
 /// `__wasi_address_family_t`.
 pub mod address_family {
@@ -495,6 +537,16 @@ const LAYOUTS: &[Layout] = &[
         "port" = offset_of!(AddrPort, port) - 2, "addr" = offset_of!(AddrPort, addr) - 2 }),
     layout!([u8; 26] as "__wasi_addr_ip6_port_t" {
         "port" = offset_of!(AddrPort, port) - 2, "addr" = offset_of!(AddrPort, addr) - 2 }),
+    layout!(AddrIp as "__wasi_addr_ip_t" {}),
+    layout!(AddrIp6 as "__wasi_addr_ip6_bare_t" {}),
+    layout!([u8; 4] as "__wasi_addr_ip4_t" {}),
+    layout!(Tty as "__wasi_tty_t" {
+        "cols" = offset_of!(Tty, cols), "rows" = offset_of!(Tty, rows),
+        "width" = offset_of!(Tty, width), "height" = offset_of!(Tty, height),
+        "stdin_tty" = offset_of!(Tty, stdin_tty), "stdout_tty" = offset_of!(Tty, stdout_tty),
+        "stderr_tty" = offset_of!(Tty, stderr_tty), "echo" = offset_of!(Tty, echo),
+        "line_buffered" = offset_of!(Tty, line_buffered),
+        "line_feeds" = offset_of!(Tty, line_feeds) }),
 ];
 
 /// Compile-time checks with the header's numbers (the test below shows they are the header's).
@@ -518,6 +570,9 @@ const _: () = {
     assert!(size_of::<OptionTimestamp>() == 16 && offset_of!(OptionTimestamp, u) == 8);
     assert!(offset_of!(AddrPort, port) == 2 && offset_of!(AddrPort, addr) == 4);
     assert!(size_of::<AddrPort>() == 20);
+    assert!(size_of::<AddrIp>() == 18 && offset_of!(AddrIp, addr) == 2);
+    assert!(size_of::<AddrIp6>() == 16);
+    assert!(size_of::<Tty>() == 24 && offset_of!(Tty, line_feeds) == 21);
 };
 
 #[cfg(test)]

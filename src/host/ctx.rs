@@ -67,6 +67,10 @@ impl Process {
     pub fn cwd(&self) -> String {
         self.cwd.lock().clone()
     }
+    /// Sets the working directory `getcwd` reports (WASIX `chdir`, which checks it first).
+    pub fn set_cwd(&self, cwd: String) {
+        *self.cwd.lock() = cwd;
+    }
     pub fn net_refused(&self) -> bool {
         self.net_refused.load(Ordering::Relaxed)
     }

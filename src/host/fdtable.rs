@@ -80,6 +80,13 @@ impl FdEntry {
         let (base, inheriting) = match kind {
             FdKind::Socket(_) => (rights::SOCKET, rights::SOCKET),
             FdKind::Dir { .. } => (rights::DIR_BASE, rights::ALL),
+            // wasix-libc's isatty() is "a character device without SEEK or TELL": stdio on a
+            // host terminal drops those rights, stdio redirected elsewhere keeps them (NOTTY).
+            // SAFETY: isatty takes no pointers; a closed fd is answered 0.
+            FdKind::Stdio(fd) if unsafe { libc::isatty(fd) } == 1 => (
+                rights::ALL & !(rights::FD_SEEK | rights::FD_TELL),
+                rights::ALL,
+            ),
             _ => (rights::ALL, rights::ALL),
         };
         FdEntry {

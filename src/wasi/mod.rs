@@ -27,5 +27,6 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
     preview1::add_to_linker(linker)?;
     crate::wasix::add_to_linker(linker)?;
     crate::wasix::add_threads_to_linker(linker)?;
+    crate::wasix::refused::add_to_linker(linker)?;
     Ok(())
 }

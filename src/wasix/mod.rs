@@ -4,14 +4,19 @@
 
 pub mod epoll;
 pub mod fdx;
+pub mod fsx;
 pub mod futex;
 pub mod net;
 pub mod proc;
+pub mod refused;
 pub mod sock;
 pub mod socket;
+pub mod sockx;
 mod sys;
 pub mod thread;
+pub mod tty;
 
+use crate::host::abi::Tty;
 use crate::host::calls::host_calls;
 use crate::host::WasiCtx;
 use std::net::SocketAddr;
@@ -41,6 +46,13 @@ host_calls! {
         call "sock_get_opt_time" => sock::sock_get_opt_time(fd: u32, opt: u32, out: u32) [fd, opt];
         op "sock_set_opt_size" => net::set_opt_size(fd: u32, opt: u32, size: u64) [fd, opt, size];
         op "sock_get_opt_size" => net::get_opt_size(fd: u32, opt: u32) -> out: u64 [fd, opt];
+        call "resolve" => sockx::resolve(host: u32, host_len: u32, port: u32, addrs: u32, naddrs: u32, count: u32) [host_len, port, naddrs];
+        call "sock_pair" => sockx::sock_pair(af: u32, ty: u32, proto: u32, fd1: u32, fd2: u32) [af, ty, proto];
+        op "sock_send_file" => sockx::sock_send_file(out_fd: u32, in_fd: u32, offset: u64, count: u64) -> sent: u64 [out_fd, in_fd, offset, count];
+        call "sock_join_multicast_v4" => sockx::sock_join_multicast_v4(fd: u32, group: u32, iface: u32) [fd];
+        call "sock_leave_multicast_v4" => sockx::sock_leave_multicast_v4(fd: u32, group: u32, iface: u32) [fd];
+        call "sock_join_multicast_v6" => sockx::sock_join_multicast_v6(fd: u32, group: u32, iface: u32) [fd, iface];
+        call "sock_leave_multicast_v6" => sockx::sock_leave_multicast_v6(fd: u32, group: u32, iface: u32) [fd, iface];
         op "fd_dup" => fdx::fd_dup(fd: u32) -> out: u32 [fd];
         op "fd_dup2" => fdx::fd_dup2(fd: u32, min: u32, cloexec: u32) -> out: u32 [fd, min, cloexec];
         op "fd_fdflags_get" => fdx::fd_fdflags_get(fd: u32) -> out: u16 [fd];
@@ -51,6 +63,11 @@ host_calls! {
         op "proc_id" => proc::proc_id() -> out: u32;
         op "thread_parallelism" => proc::thread_parallelism() -> out: u32;
         call "getcwd" => proc::getcwd(path: u32, len: u32) [len];
+        call "chdir" => fsx::chdir(path: u32, len: u32) [len];
+        call "path_open2" => crate::wasi::fs::path::path_open2(dirfd: u32, lookup: u32, path: u32, len: u32, oflags: u32, base: u64, inheriting: u64, flags: u32, flagsext: u32) -> out: u32 [dirfd, len, oflags, flags, flagsext];
+        op "tty_get" => tty::tty_get() -> out: Tty;
+        call "tty_set" => tty::tty_set(state: u32) [];
+        op "proc_parent" => proc::proc_parent(pid: u32) -> out: u32 [pid];
         op "proc_signals_sizes_get" => proc::proc_signals_sizes_get() -> out: u32;
         op "proc_signals_get" => proc::proc_signals_get(_buf: u32);
         raw "callback_signal" => proc::callback_signal(name: u32, len: u32);

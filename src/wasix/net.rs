@@ -92,7 +92,7 @@ pub fn socket(ctx: &mut WasiCtx, fd: u32) -> Result<MappedMutexGuard<'_, SocketE
 }
 
 /// The socket of `fd` and whether the fd is non-blocking, under one short lock.
-fn socket_and_mode(
+pub(crate) fn socket_and_mode(
     ctx: &mut WasiCtx,
     fd: u32,
 ) -> Result<(MappedMutexGuard<'_, SocketEntry>, bool), Errno> {
@@ -135,7 +135,7 @@ fn timeout(ns: Option<u64>) -> Option<Duration> {
 
 /// Runs `op` until it does not report WouldBlock, waiting for `interest` on the socket between
 /// tries when the call is blocking. A timeout gives TIMEDOUT.
-fn retry<T>(
+pub(crate) fn retry<T>(
     ctx: &mut WasiCtx,
     sock: &Arc<Socket>,
     nonblocking: bool,
@@ -252,7 +252,7 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, Socke
 }
 
 pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), Errno> {
-    let (s, nonblocking) = socket_and_mode(ctx, fd)?;
+    let (mut s, nonblocking) = socket_and_mode(ctx, fd)?;
     if (addr.is_ipv4() && s.family != address_family::INET4)
         || (addr.is_ipv6() && s.family != address_family::INET6)
     {
@@ -261,7 +261,13 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
     match s.state {
         SocketState::Opened | SocketState::Bound => {}
         SocketState::Connected if s.ty == sock_type::DGRAM => {}
-        SocketState::Connected => return Err(Errno::ISCONN),
+        SocketState::Connected => {
+            let e = connect_again(&s.socket);
+            if e != Errno::ISCONN && e != Errno::ALREADY {
+                s.state = SocketState::Failed;
+            }
+            return Err(e);
+        }
         _ => return Err(Errno::NOTSUP),
     }
     let (sock, wait_for) = (s.socket.clone(), timeout(s.connect_timeout));
@@ -300,6 +306,17 @@ pub fn sock_connect(ctx: &mut WasiCtx, fd: u32, addr: SocketAddr) -> Result<(), 
             }
             Err(e)
         }
+    }
+}
+
+/// What a second `connect` on a TCP socket answers, as POSIX and Linux do: the error the
+/// first (non-blocking) connect ended with (CONNREFUSED, ...), ALREADY while it is still in
+/// progress, ISCONN once connected. Reads (and so clears) the host's pending error.
+fn connect_again(sock: &Socket) -> Errno {
+    match sock.take_error() {
+        Ok(Some(e)) | Err(e) => Errno::from_io(&e),
+        Ok(None) if sock.peer_addr().is_ok() => Errno::ISCONN,
+        Ok(None) => Errno::ALREADY,
     }
 }
 

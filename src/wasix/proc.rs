@@ -19,6 +19,17 @@ pub(crate) fn proc_id(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
     Ok(std::process::id())
 }
 
+/// `proc_parent(pid)`: the parent of process `pid`, which can only be the program's own
+/// ([`proc_id`]): its parent is the host process's parent (getppid(2)). Errors: SRCH for any
+/// other pid (the header's "no such process"; a program sees no other processes).
+pub(crate) fn proc_parent(_: &mut WasiCtx, pid: u32) -> std::result::Result<u32, Errno> {
+    if pid != std::process::id() {
+        return Err(Errno::SRCH);
+    }
+    // SAFETY: getppid cannot fail and takes no arguments.
+    Ok(unsafe { libc::getppid() } as u32)
+}
+
 /// `thread_parallelism`: how many threads can usefully run at once (the host's available
 /// parallelism; 1 if the host cannot tell).
 pub(crate) fn thread_parallelism(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {

@@ -258,6 +258,36 @@ pub(crate) fn path_open(
     inheriting: u64,
     flags: u32,
 ) -> Result<u32, Errno> {
+    path_open2(
+        ctx, mem, dirfd, lookup, path_ptr, path_len, oflags, base, inheriting, flags, 0,
+    )
+}
+
+/// `fdflagsext` CLOEXEC (wasix-abi.md §3).
+const FDFLAGSEXT_CLOEXEC: u32 = 1;
+
+/// WASIX's `path_open2`: `path_open` (same rules and errors) whose `fdflagsext` may ask for
+/// CLOEXEC on the new fd (`fd_fdflags_get` reports it); other `fdflagsext` bits are INVAL.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn path_open2(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    dirfd: u32,
+    lookup: u32,
+    path_ptr: u32,
+    path_len: u32,
+    oflags: u32,
+    base: u64,
+    inheriting: u64,
+    flags: u32,
+    flagsext: u32,
+) -> Result<u32, Errno> {
+    // The header's `fdflagsext` is 16 bits wide.
+    let flagsext = flagsext & 0xffff;
+    if flagsext & !FDFLAGSEXT_CLOEXEC != 0 {
+        return Err(Errno::INVAL);
+    }
+    let cloexec = flagsext & FDFLAGSEXT_CLOEXEC != 0;
     // The header's `oflags` and `fdflags` are 16 bits wide.
     let (oflags, flags) = (oflags as u16, flags as u16);
     let path = read_path(mem, path_ptr, path_len)?;
@@ -306,14 +336,14 @@ pub(crate) fn path_open(
             flags,
             rights_base: granted & rights::DIR_BASE,
             rights_inheriting: inheriting & parent_inheriting,
-            cloexec: false,
+            cloexec,
         },
         Opened::File(f) => FdEntry {
             kind: FdKind::File { file: Arc::new(f) },
             flags,
             rights_base: granted & rights::FILE_BASE,
             rights_inheriting: inheriting & parent_inheriting,
-            cloexec: false,
+            cloexec,
         },
     };
     ctx.fds().insert(entry)
@@ -515,4 +545,18 @@ pub(crate) fn path_readlink(
     let n = target.len().min(buf_len as usize);
     mem.write_bytes(buf, &target[..n])?;
     Ok(n as u32)
+}
+
+/// Whether `path` (relative, already normalized; empty for `dir` itself) names a directory
+/// beneath `dir`, symlinks followed inside it: Ok, or NOENT, NOTDIR, NOTCAPABLE (it leads out).
+/// For WASIX's `chdir`.
+pub(crate) fn require_dir(dir: &Dir, path: &str) -> Result<(), Errno> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    if dir.metadata(path).sandboxed()?.is_dir() {
+        Ok(())
+    } else {
+        Err(Errno::NOTDIR)
+    }
 }
