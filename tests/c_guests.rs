@@ -209,6 +209,13 @@ fn signals_reach_handlers_and_default_actions_end_the_program_like_native() {
     assert!(out.contains("the handler saw signal 10"), "{out}");
     same_as_native("signals", &["abort"], &[]);
     same_as_native("signals", &["term"], &[]);
+    let out = same_as_native("signals", &["kill"], &[]);
+    assert!(out.contains("reached the handler: yes"), "{out}");
+    let out = same_as_native("signals", &["thread"], &[]);
+    assert!(
+        out.contains("handler ran: yes; its read failed with EINTR: yes"),
+        "{out}"
+    );
 }
 
 #[test]

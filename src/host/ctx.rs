@@ -116,8 +116,8 @@ impl WasiCtx {
     pub fn for_thread(process: &Arc<Process>, thread: Arc<Thread>) -> Result<WasiCtx> {
         Ok(WasiCtx {
             process: process.clone(),
+            waiter: new_waiter(&process.stop, thread.clone())?,
             thread,
-            waiter: new_waiter(&process.stop)?,
         })
     }
 
@@ -129,8 +129,9 @@ impl WasiCtx {
     }
 }
 
-fn new_waiter(stop: &Arc<Stop>) -> Result<wait::Waiter> {
-    wait::Waiter::new(stop.clone()).map_err(|e| Error::Host(format!("creating a poller: {e}")))
+fn new_waiter(stop: &Arc<Stop>, thread: Arc<Thread>) -> Result<wait::Waiter> {
+    wait::Waiter::new(stop.clone(), thread)
+        .map_err(|e| Error::Host(format!("creating a poller: {e}")))
 }
 
 /// Builds a [`WasiCtx`]: arguments, environment, preopened directories, network access.

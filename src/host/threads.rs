@@ -6,11 +6,11 @@
 
 use crate::host::abi::signal;
 use crate::host::errno::Errno;
-use crate::host::wait::Stop;
+use crate::host::wait::{Stop, Wake};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The main thread's id.
@@ -30,6 +30,8 @@ pub struct Thread {
     /// Signals sent to this thread (`thread_signal`), one bit per signal number, delivered when
     /// its current or next host call returns.
     pending: AtomicU64,
+    /// What ends the thread's wait for readiness, so that a signal reaches a blocked thread.
+    wake: Mutex<Weak<Wake>>,
     finished: Mutex<bool>,
     done: Condvar,
 }
@@ -39,14 +41,23 @@ impl Thread {
         Arc::new(Thread {
             tid,
             pending: AtomicU64::new(0),
+            wake: Mutex::new(Weak::new()),
             finished: Mutex::new(false),
             done: Condvar::new(),
         })
     }
 
-    /// Queues `sig` (1..=[`signal::MAX`]) for this thread.
+    /// Queues `sig` (1..=[`signal::MAX`]) for this thread and ends its wait for readiness, if
+    /// it is in one (a wait in `futex_wait` or `memory.atomic.wait` goes on).
     pub fn queue_signal(&self, sig: u32) {
         self.pending.fetch_or(1 << sig, Ordering::SeqCst);
+        if let Some(w) = self.wake.lock().upgrade() {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn set_wake(&self, wake: Weak<Wake>) {
+        *self.wake.lock() = wake;
     }
 
     /// Whether a signal waits for this thread: one relaxed load, made after every host call.

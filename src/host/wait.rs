@@ -8,6 +8,7 @@
 //! `poll_oneoff` on many fds is one system call.
 
 use crate::host::errno::Errno;
+use crate::host::threads::Thread;
 use parking_lot::Mutex;
 use rustix::event::{eventfd, EventfdFlags, PollFd, PollFlags, Timespec};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -96,14 +97,15 @@ pub struct Wake {
 }
 
 impl Wake {
+    /// Ends the thread's current or next wait.
+    pub fn wake(&self) {
+        // A full counter (2^64 - 2 wakes pending) already wakes: the error can be ignored.
+        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
+    }
+
     fn new() -> std::io::Result<Wake> {
         let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         Ok(Wake { fd })
-    }
-
-    fn wake(&self) {
-        // A full counter (2^64 - 2 wakes pending) already wakes: the error can be ignored.
-        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
     }
 
     /// Takes the pending wake-ups, so that the next wait blocks again.
@@ -155,14 +157,23 @@ impl Ready {
 pub struct Waiter {
     wake: Arc<Wake>,
     stop: Arc<Stop>,
+    /// The thread waiting: a signal sent to it (`thread_signal`) ends its wait too.
+    thread: Arc<Thread>,
 }
 
 impl Waiter {
-    /// A waiter for one thread of the program whose stop state is `stop`.
-    pub fn new(stop: Arc<Stop>) -> std::io::Result<Waiter> {
+    /// A waiter for `thread` of the program whose stop state is `stop`.
+    pub fn new(stop: Arc<Stop>, thread: Arc<Thread>) -> std::io::Result<Waiter> {
         let wake = Arc::new(Wake::new()?);
         stop.wakers.lock().push(Arc::downgrade(&wake));
-        Ok(Waiter { wake, stop })
+        thread.set_wake(Arc::downgrade(&wake));
+        Ok(Waiter { wake, stop, thread })
+    }
+
+    /// Whether this thread's wait must end: the program is stopping or a signal was sent to
+    /// the thread.
+    fn interrupted(&self) -> bool {
+        self.stop.requested() || self.thread.has_pending()
     }
 
     /// The program's stop state.
@@ -172,7 +183,7 @@ impl Waiter {
 
     /// Waits until one of `fds` is ready for its flags, or `timeout` passes (`None`: forever).
     /// Returns each fd's `revents` (all empty on timeout). Errors: `INTR` when a stop was
-    /// requested.
+    /// requested or a signal was sent to the thread.
     pub fn wait_many<F: AsFd>(
         &mut self,
         fds: &[(F, PollFlags)],
@@ -180,7 +191,7 @@ impl Waiter {
     ) -> Result<Vec<PollFlags>, Errno> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if self.stop.requested() {
+            if self.interrupted() {
                 return Err(Errno::INTR);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -198,7 +209,7 @@ impl Waiter {
             let woken = pfds.pop().is_some_and(|p| !p.revents().is_empty());
             if woken {
                 self.wake.drain();
-                if self.stop.requested() {
+                if self.interrupted() {
                     return Err(Errno::INTR);
                 }
             }

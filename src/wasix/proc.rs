@@ -30,6 +30,17 @@ pub(crate) fn proc_parent(_: &mut WasiCtx, pid: u32) -> std::result::Result<u32,
     Ok(unsafe { libc::getppid() } as u32)
 }
 
+/// `proc_signal(pid, sig)`: wasix-libc's `kill(pid, sig)`. To the program itself (its
+/// [`proc_id`]) the signal is delivered now, on the calling thread, as `raise` would. Errors:
+/// `SRCH` for any other pid (a program sees no other processes), `INVAL` for an unknown
+/// signal.
+pub(crate) fn proc_signal(mut caller: Caller<'_, WasiCtx>, pid: u32, sig: u32) -> Result<i32> {
+    if pid != std::process::id() {
+        return Ok(Errno::SRCH.0 as i32);
+    }
+    crate::host::signals::deliver(&mut caller, sig)
+}
+
 /// `thread_parallelism`: how many threads can usefully run at once (the host's available
 /// parallelism; 1 if the host cannot tell).
 pub(crate) fn thread_parallelism(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {

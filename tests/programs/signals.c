@@ -1,14 +1,31 @@
 /* Signals raised by the program itself: a sigaction handler runs, SIGCHLD is ignored by
  * default, abort() ends the program as SIGABRT does (exit 134 in a shell) and an unhandled
- * SIGTERM as SIGTERM does (143). Run by tests/c_guests.rs natively and as WASIX. */
+ * SIGTERM as SIGTERM does (143); kill() of its own pid; pthread_kill() of a thread blocked in
+ * read() runs the handler and the read fails with EINTR. Run by tests/c_guests.rs natively
+ * and as WASIX. */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t got;
 
 static void on_usr1(int sig) { got = sig; }
+
+static int pipefd[2];
+static volatile int reading;
+
+/* Blocks in read() until a signal interrupts it. */
+static void *blocked_reader(void *arg) {
+    char c;
+    (void)arg;
+    reading = 1;
+    ssize_t n = read(pipefd[0], &c, 1);
+    return (void *)(long)(n < 0 && errno == EINTR);
+}
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "handler";
@@ -30,6 +47,30 @@ int main(int argc, char **argv) {
     if (sigaction(SIGUSR1, &sa, 0) != 0) {
         perror("sigaction");
         return 1;
+    }
+    if (strcmp(mode, "kill") == 0) {
+        kill(getpid(), SIGUSR1);
+        printf("kill(getpid()) reached the handler: %s\n", got == SIGUSR1 ? "yes" : "no");
+        return 0;
+    }
+    if (strcmp(mode, "thread") == 0) {
+        pthread_t t;
+        void *interrupted;
+        if (pipe(pipefd) != 0 || pthread_create(&t, NULL, blocked_reader, NULL) != 0)
+            return 3;
+        while (!reading)
+            usleep(1000);
+        usleep(50000); /* let it block in read() */
+        pthread_kill(t, SIGUSR1);
+        /* Should the signal have come before read() blocked, this ends the read (and the test
+         * fails) instead of hanging. */
+        usleep(100000);
+        if (write(pipefd[1], "x", 1) != 1)
+            return 4;
+        pthread_join(t, &interrupted);
+        printf("the blocked thread's handler ran: %s; its read failed with EINTR: %s\n",
+               got == SIGUSR1 ? "yes" : "no", interrupted ? "yes" : "no");
+        return 0;
     }
     raise(SIGUSR1);
     printf("the handler saw signal %d\n", (int)got);
