@@ -217,3 +217,53 @@ fn a_runaway_spawner_gets_eagain_at_the_thread_limit() {
     assert_eq!(stdout(&o), "16\n-6\n", "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(0));
 }
+
+/// `thread_spawn_v2(start, *tid)` and `thread_id(*tid)` with the pointers given.
+const SPAWN_V2: &str = r#"(module
+  (import "wasix_32v1" "thread_spawn_v2" (func $spawn (param i32 i32) (result i32)))
+  (import "wasix_32v1" "thread_id" (func $thread_id (param i32) (result i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  ;; the thread stores the start pointer it was given at 0x20 and notifies
+  (func (export "wasi_thread_start") (param $tid i32) (param $start i32)
+    (i32.atomic.store (i32.const 0x20) (local.get $start))
+    (drop (memory.atomic.notify (i32.const 0x20) (i32.const 1))))
+  (func (export "spawn") (param i32 i32) (result i32) (call $spawn (local.get 0) (local.get 1)))
+  (func (export "thread_id") (param i32) (result i32) (call $thread_id (local.get 0)))
+  (func (export "started") (result i32)
+    (drop (memory.atomic.wait32 (i32.const 0x20) (i32.const 0) (i64.const 5000000000)))
+    (i32.atomic.load (i32.const 0x20))))"#;
+
+#[test]
+fn thread_spawn_v2_passes_the_start_struct_and_bad_pointers_start_no_thread() {
+    use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
+    use wasix_rt::{Engine, Linker, Module, Store};
+    let engine = Engine::default();
+    let module = Module::new(&engine, SPAWN_V2).unwrap();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let mut store = Store::new(&engine, WasiCtxBuilder::new().build().unwrap());
+    wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let spawn = instance
+        .get_typed_func::<(i32, i32), i32, _>(&store, "spawn")
+        .unwrap();
+    let thread_id = instance
+        .get_typed_func::<i32, i32, _>(&store, "thread_id")
+        .unwrap();
+    let live = store.data().process.threads.count();
+    // The 64-byte thread_start must lie in memory; so must the tid output.
+    assert_eq!(spawn.call(&mut store, (65536 - 32, 0x40)).unwrap(), 78);
+    assert_eq!(spawn.call(&mut store, (0x100, 65536 - 2)).unwrap(), 78);
+    assert_eq!(thread_id.call(&mut store, 65536).unwrap(), 78);
+    assert_eq!(
+        store.data().process.threads.count(),
+        live,
+        "no thread started"
+    );
+    // A good call: the thread gets the struct's address.
+    assert_eq!(spawn.call(&mut store, (0x100, 0x40)).unwrap(), 0);
+    let started = instance
+        .get_typed_func::<(), i32, _>(&store, "started")
+        .unwrap();
+    assert_eq!(started.call(&mut store, ()).unwrap(), 0x100);
+}
