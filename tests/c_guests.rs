@@ -211,6 +211,11 @@ fn signals_reach_handlers_and_default_actions_end_the_program_like_native() {
     same_as_native("signals", &["term"], &[]);
     let out = same_as_native("signals", &["kill"], &[]);
     assert!(out.contains("reached the handler: yes"), "{out}");
+    let out = same_as_native("signals", &["timer"], &[]);
+    assert!(
+        out.contains("arrived 3 times, then none after disarming: yes"),
+        "{out}"
+    );
     let out = same_as_native("signals", &["thread"], &[]);
     assert!(
         out.contains("handler ran: yes; its read failed with EINTR: yes"),

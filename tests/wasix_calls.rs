@@ -121,7 +121,11 @@ fn the_wasix_call_table_in_the_readme_is_up_to_date() {
     let want = table();
     if readme[start..end] != want {
         let new = Path::new(env!("CARGO_TARGET_TMPDIR")).join("README.md");
-        std::fs::write(&new, format!("{}{want}{}", &readme[..start], &readme[end..])).unwrap();
+        std::fs::write(
+            &new,
+            format!("{}{want}{}", &readme[..start], &readme[end..]),
+        )
+        .unwrap();
         panic!(
             "the WASIX call table in {} is out of date; {} has it current (copy it over)",
             path.display(),

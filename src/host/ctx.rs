@@ -45,6 +45,8 @@ pub struct Process {
     /// The working directory `getcwd` reports.
     cwd: Mutex<String>,
     pub threads: Threads,
+    /// `alarm`/`setitimer` (`proc_raise_interval`).
+    pub timer: Arc<crate::host::signals::IntervalTimer>,
     /// SIGINT/SIGTERM and the end of the program, as every thread's waits see them.
     pub stop: Arc<Stop>,
     /// What `thread-spawn` instantiates; set by [`crate::wasix::prepare_program`].
@@ -277,6 +279,7 @@ impl WasiCtxBuilder {
                 None
             },
             threads,
+            timer: Arc::default(),
             stop,
             program: OnceLock::new(),
         });

@@ -52,3 +52,57 @@ fn default_action(sig: u32, ignored: bool) -> Result<i32> {
         Err(Error::Exit(128 + sig as i32))
     }
 }
+
+/// The program's interval timer (WASIX `proc_raise_interval`, which wasix-libc's `alarm` and
+/// `setitimer(ITIMER_REAL)` call): after the interval, the signal is sent to the main thread
+/// (POSIX sends SIGALRM to the process; any thread may take it), then again every interval if
+/// it repeats. Setting the timer replaces the previous one; an interval of 0 cancels it.
+#[derive(Default)]
+pub struct IntervalTimer {
+    /// Bumped by every change: a timer thread whose generation is gone stops.
+    generation: parking_lot::Mutex<u64>,
+    changed: parking_lot::Condvar,
+}
+
+impl IntervalTimer {
+    /// Arms the timer to send `sig` to `target` after `interval` (and every `interval` if
+    /// `repeat`), or cancels it (`interval` zero). Errors: `AGAIN` when the host refuses the
+    /// timer's thread.
+    pub fn set(
+        self: &std::sync::Arc<Self>,
+        target: std::sync::Arc<crate::host::threads::Thread>,
+        sig: u32,
+        interval: std::time::Duration,
+        repeat: bool,
+    ) -> std::result::Result<(), Errno> {
+        let mine = {
+            let mut g = self.generation.lock();
+            *g += 1;
+            *g
+        };
+        self.changed.notify_all();
+        if interval.is_zero() {
+            return Ok(());
+        }
+        let timer = self.clone();
+        std::thread::Builder::new()
+            .name("wasix-rt-timer".into())
+            .spawn(move || loop {
+                let deadline = std::time::Instant::now() + interval;
+                let mut g = timer.generation.lock();
+                while *g == mine && std::time::Instant::now() < deadline {
+                    timer.changed.wait_until(&mut g, deadline);
+                }
+                if *g != mine {
+                    return;
+                }
+                drop(g);
+                target.queue_signal(sig);
+                if !repeat {
+                    return;
+                }
+            })
+            .map(drop)
+            .map_err(|_| Errno::AGAIN)
+    }
+}

@@ -73,6 +73,7 @@ host_calls! {
         raw "callback_signal" => proc::callback_signal(name: u32, len: u32);
         raw "thread_signal" => proc::thread_signal(tid: u32, sig: u32);
         raw "proc_signal" => proc::proc_signal(pid: u32, sig: u32);
+        op "proc_raise_interval" => proc::proc_raise_interval(sig: u32, interval: u64, repeat: u32) [sig, interval];
         call "futex_wait" => futex::futex_wait(futex: u32, expected: u32, timeout: u32) -> woken: bool [futex, expected];
         call "futex_wake" => futex::futex_wake(futex: u32) -> woken: bool [futex];
         call "futex_wake_all" => futex::futex_wake_all(futex: u32) -> woken: bool [futex];

@@ -41,6 +41,28 @@ pub(crate) fn proc_signal(mut caller: Caller<'_, WasiCtx>, pid: u32, sig: u32) -
     crate::host::signals::deliver(&mut caller, sig)
 }
 
+/// `proc_raise_interval(sig, interval, repeat)`: `sig` is sent to the program after
+/// `interval` ns, and every `interval` ns if `repeat` (a WASI bool); 0 cancels the timer
+/// ([`crate::host::signals::IntervalTimer`]). Errors: `INVAL` for an unknown signal, `AGAIN`
+/// when the host refuses the timer.
+pub(crate) fn proc_raise_interval(
+    ctx: &mut WasiCtx,
+    sig: u32,
+    interval: u64,
+    repeat: u32,
+) -> std::result::Result<(), Errno> {
+    if sig == 0 || !crate::host::threads::valid_signal(sig) {
+        return Err(Errno::INVAL);
+    }
+    let main = ctx.process.threads.main();
+    ctx.process.timer.set(
+        main,
+        sig,
+        std::time::Duration::from_nanos(interval),
+        repeat & 0xff == 1,
+    )
+}
+
 /// `thread_parallelism`: how many threads can usefully run at once (the host's available
 /// parallelism; 1 if the host cannot tell).
 pub(crate) fn thread_parallelism(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {

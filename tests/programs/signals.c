@@ -9,11 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got;
 
 static void on_usr1(int sig) { got = sig; }
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    alarms++;
+}
 
 static int pipefd[2];
 static volatile int reading;
@@ -47,6 +55,25 @@ int main(int argc, char **argv) {
     if (sigaction(SIGUSR1, &sa, 0) != 0) {
         perror("sigaction");
         return 1;
+    }
+    if (strcmp(mode, "timer") == 0) {
+        /* A repeating interval timer (value = interval: wasix-libc's setitimer passes only
+         * it_interval to the host), disarmed after three SIGALRMs. */
+        struct sigaction al;
+        memset(&al, 0, sizeof al);
+        al.sa_handler = on_alarm;
+        sigaction(SIGALRM, &al, 0);
+        struct itimerval it = {{0, 20000}, {0, 20000}};
+        setitimer(ITIMER_REAL, &it, 0);
+        for (int i = 0; i < 400 && alarms < 3; i++)
+            usleep(5000);
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, 0);
+        int seen = alarms;
+        usleep(100000);
+        printf("SIGALRM arrived %d times, then none after disarming: %s\n", seen >= 3 ? 3 : seen,
+               alarms == seen ? "yes" : "no");
+        return 0;
     }
     if (strcmp(mode, "kill") == 0) {
         kill(getpid(), SIGUSR1);
