@@ -267,3 +267,38 @@ fn thread_spawn_v2_passes_the_start_struct_and_bad_pointers_start_no_thread() {
         .unwrap();
     assert_eq!(started.call(&mut store, ()).unwrap(), 0x100);
 }
+
+#[test]
+fn a_program_ending_in_process_leaves_other_programs_waits_alone() {
+    use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
+    use wasix_rt::{Engine, Linker, Module, Store};
+    let engine = Engine::default();
+    let start = |text: &str| {
+        let module = Module::new(&engine, text).unwrap();
+        let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+        wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+        let mut store = Store::new(&engine, WasiCtxBuilder::new().build().unwrap());
+        wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module).unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        (store, instance)
+    };
+    // A: main waits forever; its thread calls proc_exit(9), which ends A.
+    let (mut a, a_instance) = start(&ender(WAIT_FOREVER, "(call $exit (i32.const 9))"));
+    let run = a_instance.get_func(&a, "_start").unwrap();
+    assert!(
+        run.call(&mut a, &[], &mut []).is_err(),
+        "A's main is stopped"
+    );
+    let end = a.data().process.threads.ended().expect("A ended");
+    assert_eq!(end.code, 9);
+    // B, in the same process, still waits for real: a 20 ms wait times out (2).
+    let (mut b, b_instance) = start(
+        r#"(module
+          (import "env" "memory" (memory 1 1 shared))
+          (func (export "wait") (result i32)
+            (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 20000000))))"#,
+    );
+    let wait = b_instance.get_typed_func::<(), i32, _>(&b, "wait").unwrap();
+    assert_eq!(wait.call(&mut b, ()).unwrap(), 2);
+    drop(a);
+}

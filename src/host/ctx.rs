@@ -89,6 +89,12 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop.release();
+    }
+}
+
 /// Everything one thread of a WASI guest sees of the host: its program's [`Process`] and its
 /// own readiness waiter. The context of a store; a spawned thread gets its own
 /// ([`WasiCtx::for_thread`]).

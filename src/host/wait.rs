@@ -35,19 +35,41 @@ pub struct Stop {
     signal: AtomicI32,
     ending: AtomicBool,
     wakers: Mutex<Vec<Weak<Wake>>>,
+    /// The host address range of the program's shared memory, whose waits end when the
+    /// program does ([`Stop::set_memory`]); without one, ending stops every wait.
+    memory: Mutex<Option<(usize, usize)>>,
 }
 
 impl Stop {
-    /// Records signal `sig` and wakes every waiting thread.
+    /// Records signal `sig` and wakes every waiting thread, and every `memory.atomic.wait` of
+    /// the process (a signal to wasix-rt is for the whole process).
     pub fn signal(&self, sig: i32) {
         self.signal.store(sig, Ordering::Relaxed);
         self.wake_all();
+        crate::vm::waitqueue::interrupt_all();
     }
 
-    /// The program is ending: every wait ends now, and for good.
+    /// The program is ending: every wait of its threads ends now, and for good (atomic waits
+    /// on its own memory only, when [`Stop::set_memory`] named it).
     pub fn end(&self) {
         self.ending.store(true, Ordering::Relaxed);
         self.wake_all();
+        match *self.memory.lock() {
+            Some((start, len)) => crate::vm::waitqueue::interrupt_range(start, len),
+            None => crate::vm::waitqueue::interrupt_all(),
+        }
+    }
+
+    /// The host address range (`start`, bytes) of the program's shared memory.
+    pub fn set_memory(&self, start: usize, len: usize) {
+        *self.memory.lock() = Some((start, len));
+    }
+
+    /// Forgets what [`Stop::end`] interrupted (the program's memory is going away).
+    pub fn release(&self) {
+        if let Some((start, _)) = *self.memory.lock() {
+            crate::vm::waitqueue::release_range(start);
+        }
     }
 
     pub fn ending(&self) -> bool {
@@ -85,8 +107,6 @@ impl Stop {
             }
             None => false,
         });
-        drop(wakers);
-        crate::vm::waitqueue::interrupt_all();
     }
 }
 

@@ -6,6 +6,8 @@
 //!
 //! [`interrupt_all`] ends every wait of the process, now and later (until [`clear_interrupt`]),
 //! so that a program whose threads are blocked in waits can still be stopped (SIGINT/SIGTERM).
+//! [`interrupt_range`] does the same for the waits on one memory only (one program ending while
+//! others in the same process go on), until [`release_range`].
 
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkToken, DEFAULT_PARK_TOKEN};
 use std::collections::HashMap;
@@ -41,6 +43,25 @@ impl WaitOutcome {
 
 /// Set once by [`interrupt_all`].
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Host address ranges `(start, end)` whose waits end at once ([`interrupt_range`]).
+static INTERRUPTED_RANGES: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+/// Whether [`INTERRUPTED_RANGES`] may be non-empty: a wait checks the list only then.
+static ANY_RANGES: AtomicBool = AtomicBool::new(false);
+
+/// Whether a wait on `key` must end at once.
+fn interrupted_at(key: usize) -> bool {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return true;
+    }
+    if !ANY_RANGES.load(Ordering::SeqCst) {
+        return false;
+    }
+    INTERRUPTED_RANGES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|&(start, end)| (start..end).contains(&key))
+}
 /// The addresses threads are parked on now, with how many; [`interrupt_all`] wakes them.
 static PARKED: Mutex<Option<HashMap<usize, usize>>> = Mutex::new(None);
 
@@ -64,7 +85,7 @@ pub fn deadline(timeout_ns: i64) -> Option<Instant> {
 /// deadline, or an interrupt. `still_expected` runs under the queue's lock, so a notify after
 /// the value changed cannot be missed.
 fn park(key: usize, still_expected: impl FnOnce() -> bool, until: Option<Instant>) -> WaitOutcome {
-    if INTERRUPTED.load(Ordering::SeqCst) {
+    if interrupted_at(key) {
         return WaitOutcome::Interrupted;
     }
     *parked()
@@ -78,7 +99,7 @@ fn park(key: usize, still_expected: impl FnOnce() -> bool, until: Option<Instant
         parking_lot_core::park(
             key,
             || {
-                if INTERRUPTED.load(Ordering::SeqCst) {
+                if interrupted_at(key) {
                     return false;
                 }
                 mismatch = !still_expected();
@@ -180,6 +201,42 @@ pub fn interrupt_all() {
             parking_lot_core::unpark_all(key, INTERRUPT);
         }
     }
+}
+
+/// Ends every current and future wait on host addresses `start..start + len` (one program's
+/// shared memory), until [`release_range`]`(start)`: the program is ending while other code in
+/// the process goes on.
+pub fn interrupt_range(start: usize, len: usize) {
+    {
+        // Released before unparking: a parked thread's validation takes this lock under the
+        // queue's own.
+        let mut ranges = INTERRUPTED_RANGES.lock().unwrap_or_else(|e| e.into_inner());
+        ranges.push((start, start.saturating_add(len)));
+        ANY_RANGES.store(true, Ordering::SeqCst);
+    }
+    let keys: Vec<usize> = parked()
+        .as_ref()
+        .map(|m| {
+            m.keys()
+                .copied()
+                .filter(|k| (start..start.saturating_add(len)).contains(k))
+                .collect()
+        })
+        .unwrap_or_default();
+    for key in keys {
+        // SAFETY: parking_lot_core::unpark_all has no preconditions beyond a valid key.
+        unsafe {
+            parking_lot_core::unpark_all(key, INTERRUPT);
+        }
+    }
+}
+
+/// Forgets the ranges [`interrupt_range`] made starting at `start` (their memory is gone, and
+/// its addresses may be reused).
+pub fn release_range(start: usize) {
+    let mut ranges = INTERRUPTED_RANGES.lock().unwrap_or_else(|e| e.into_inner());
+    ranges.retain(|&(s, _)| s != start);
+    ANY_RANGES.store(!ranges.is_empty(), Ordering::SeqCst);
 }
 
 /// Undoes [`interrupt_all`]: the program took the signal with a handler of its own and goes

@@ -122,6 +122,13 @@ pub fn prepare_program(
         }
         if ty.shared {
             let memory = crate::SharedMemory::new(store.engine(), ty)?;
+            // The program's atomic waits are on this memory: ending the program ends them.
+            let bytes = ty.maximum.map_or(1 << 32, |pages| pages as usize * 65536);
+            store
+                .data()
+                .process
+                .stop
+                .set_memory(memory.data().as_ptr() as usize, bytes);
             linker.define("env", "memory", memory)?;
         } else {
             let memory = crate::Memory::new(store, ty)?;
