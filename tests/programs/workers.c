@@ -1,7 +1,7 @@
 /* An HTTP/1.1 server with argv[1] worker threads (default 4) that all block in accept() on one
  * shared listening socket, each serving its connection with blocking I/O: keep-alive, the same
  * response as poll_http.c, pipelined requests answered in order. A connection is closed after
- * 100 requests (the 100th answer says "Connection: close") so that a client holding more
+ * 100 requests (the 100th answer says "Connection: close"; then it lingers, see linger()) so that a client holding more
  * connections than there are workers is served on all of them in turn. Prints "port N" once
  * listening on 127.0.0.1 (port 0). A request for /quit, served by any worker, is answered and
  * wakes the main thread, which prints how many requests were answered under /c/ (the paths of
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,9 +48,22 @@ static int send_all(int fd, const char *p, size_t len) {
     return 0;
 }
 
+/* After the last answer on a connection the client may still be sending (pipelined requests):
+ * closing with unread bytes would reset the connection and could lose that answer. So the
+ * server half-closes, then reads and drops what comes until the client closes (at most 2 s and
+ * 1000 reads). */
+static void linger(int fd) {
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    shutdown(fd, SHUT_WR);
+    char drop[4096];
+    for (int i = 0; i < 1000 && recv(fd, drop, sizeof drop, 0) > 0; i++) {
+    }
+}
+
 /* Serves one connection until the client closes it, a request cannot be parsed, or it has had
- * PER_CONNECTION answers. */
-static void serve(int fd, int me) {
+ * PER_CONNECTION answers; returns 1 in the last case. */
+static int serve(int fd, int me) {
     char in[IN];
     size_t len = 0;
     int answers = 0;
@@ -62,26 +76,26 @@ static void serve(int fd, int me) {
             }
         if (!end) {
             if (len == IN)
-                return;
+                return 0;
             ssize_t n = recv(fd, in + len, IN - len, 0);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
-                return;
+                return 0;
             len += n;
             continue;
         }
         char *path = memchr(in, ' ', end - in);
         char *path_end = path ? memchr(path + 1, ' ', end - path - 1) : NULL;
         if (!path_end)
-            return;
+            return 0;
         path++;
         size_t plen = path_end - path;
         int is_quit = plen == 5 && memcmp(path, "/quit", 5) == 0;
         answers++;
         const char *r = answers == PER_CONNECTION ? LAST : RESPONSE;
         if (send_all(fd, r, strlen(r)))
-            return;
+            return 0;
         pthread_mutex_lock(&lock);
         served[me]++;
         if (plen >= 3 && memcmp(path, "/c/", 3) == 0)
@@ -92,10 +106,11 @@ static void serve(int fd, int me) {
         }
         pthread_mutex_unlock(&lock);
         if (is_quit)
-            return;
+            return 0;
         memmove(in, end, in + len - end);
         len -= end - in;
     }
+    return 1;
 }
 
 static void *worker(void *arg) {
@@ -108,7 +123,8 @@ static void *worker(void *arg) {
             perror("accept");
             return NULL;
         }
-        serve(c, me);
+        if (serve(c, me))
+            linger(c);
         close(c);
     }
 }
