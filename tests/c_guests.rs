@@ -463,3 +463,192 @@ fn an_edge_triggered_epoll_echo_server_echoes_200_clients_byte_exact_like_native
         )
     );
 }
+
+/// The answer of `poll_http.c` and `workers.c` to every request: the body of
+/// `wat-samples/server.wat`, framed with a Content-Length for keep-alive.
+const HELLO: &str = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+
+/// Runs the client tool `program` (at most 60 s) and returns its stdout; fails when it is
+/// missing, exits unsuccessfully or hangs.
+fn run_tool(program: &str, args: &[&str]) -> String {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}): the HTTP tests need curl, wrk and python3 (.ci/run installs them)")
+        });
+    let readers = [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ]
+    .map(|mut r| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            r.read_to_string(&mut s).map(|_| s)
+        })
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let [out, err] = readers.map(|r| r.join().unwrap().unwrap());
+    assert!(
+        status.success(),
+        "{program} {args:?}: {status}\n{out}\n{err}"
+    );
+    out
+}
+
+/// One `http.client.HTTPConnection` making N requests in a row (every answer 200 with the
+/// body, keep-alive, the same socket throughout), then N GETs and a POST with a body sent in
+/// one `sendall` on a raw socket, whose answers must be N + 1 times the response, byte-exact.
+const PYTHON_CLIENT: &str = r#"
+import http.client, socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+response = sys.argv[3].encode()
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+first = None
+for i in range(n):
+    conn.request("GET", "/c/python/%d" % i)
+    r = conn.getresponse()
+    body = r.read()
+    assert (r.status, r.version, body) == (200, 11, b"Hello, World!"), (r.status, r.version, body)
+    assert r.getheader("Content-Length") == "13" and not r.will_close
+    first = first or conn.sock
+    assert conn.sock is first, "request %d went on a new connection" % i
+conn.close()
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+burst = b"".join(b"GET /c/pipelined/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(n))
+s.sendall(burst + b"POST /c/post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+want = response * (n + 1)
+got = b""
+while len(got) < len(want):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+assert got == want, got
+s.close()
+print("%d requests on one connection, %d pipelined in one send: byte-exact" % (n, n + 1))
+"#;
+
+/// How many requests `python_client` makes under `/c/`: N in a row, N + 1 pipelined.
+const PYTHON_REQUESTS: usize = 20;
+
+/// Drives an HTTP server on `port` as users do: curl with three URLs on one connection, the
+/// Python client, then `wrk -tT -cC -d2s` (no socket errors, no non-2xx answers, some
+/// requests), then `/quit`, whose answer must be byte-exact. Returns how many requests it made
+/// under `/c/`.
+fn http_clients(port: u16, wrk_threads: usize, wrk_connections: usize) -> usize {
+    use std::io::{Read, Write};
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let (a, b, c) = (url("/c/1"), url("/c/2"), url("/c/3"));
+    let curl = run_tool(
+        "curl",
+        &["-s", "--http1.1", "-w", "%{num_connects}\\n", &a, &b, &c],
+    );
+    // One connection for the three: only the first transfer connected.
+    assert_eq!(curl, "Hello, World!1\nHello, World!0\nHello, World!0\n");
+
+    let python = run_tool(
+        "python3",
+        &[
+            "-c",
+            PYTHON_CLIENT,
+            &port.to_string(),
+            &PYTHON_REQUESTS.to_string(),
+            HELLO,
+        ],
+    );
+    assert!(python.ends_with(": byte-exact\n"), "{python}");
+
+    let wrk = run_tool(
+        "wrk",
+        &[
+            &format!("-t{wrk_threads}"),
+            &format!("-c{wrk_connections}"),
+            "-d2s",
+            "--timeout",
+            "10s",
+            &url("/"),
+        ],
+    );
+    assert!(!wrk.contains("Socket errors"), "{wrk}");
+    assert!(!wrk.contains("Non-2xx"), "{wrk}");
+    let requests: u64 = wrk
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk's output:\n{wrk}"));
+    assert!(requests > 0, "{wrk}");
+
+    let mut quit = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    quit.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    quit.write_all(b"GET /quit HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    quit.read_to_end(&mut answer).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&answer),
+        HELLO,
+        "the answer to /quit"
+    );
+    3 + 2 * PYTHON_REQUESTS + 1
+}
+
+/// Starts HTTP server `name` natively and under wasix-rt, drives each with [`http_clients`],
+/// and asserts the same output and exit status; returns them with the count of requests under
+/// `/c/`.
+fn http_server_like_native(
+    name: &str,
+    args: &[&str],
+    wrk_threads: usize,
+    wrk_connections: usize,
+) -> (String, Option<i32>, usize) {
+    let mut outputs = Vec::new();
+    let mut counted = 0;
+    for cmd in native_and_wasix(name, args) {
+        let server = Server::start(cmd);
+        counted = http_clients(server.port, wrk_threads, wrk_connections);
+        outputs.push(server.finish());
+    }
+    assert_eq!(outputs[0], outputs[1], "{name}: native vs wasix-rt");
+    let (out, status) = outputs.pop().unwrap();
+    (out, status, counted)
+}
+
+#[test]
+fn a_poll_keepalive_http_server_answers_curl_python_and_wrk_like_native() {
+    let (out, status, counted) = http_server_like_native("poll_http", &[], 1, 50);
+    assert_eq!(
+        out,
+        format!("answered {counted} requests under /c/, then /quit; closed every connection\n")
+    );
+    assert_eq!(status, Some(0));
+}
+
+#[test]
+fn a_server_with_worker_threads_accepting_on_one_listener_serves_wrk_like_native() {
+    let (out, status, counted) = http_server_like_native("workers", &["4"], 2, 16);
+    // wrk's 16 connections keep every worker busy at once: all four served.
+    assert_eq!(
+        out,
+        format!(
+            "answered {counted} requests under /c/, then /quit; 4 of 4 workers served requests\n"
+        )
+    );
+    assert_eq!(status, Some(0));
+}
