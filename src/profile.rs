@@ -1,7 +1,8 @@
-//! `--profile`: per host call, the number of calls and a latency histogram (hdrhistogram),
-//! plus the split of wall time between guest code and host calls; printed as a table or
-//! written as JSON. Also turns a `RUST_LOG=trace` log (tracing-subscriber's span-close lines)
-//! into the same table.
+//! `--profile`: per host call, the number of calls, a histogram (hdrhistogram) of the time each
+//! call worked (system calls and runtime) and the total time calls spent blocked waiting (for
+//! readiness, a futex, a thread), plus the split of wall time into guest code, host work and
+//! waiting; printed as a table or written as JSON. Also turns a `RUST_LOG=trace` log
+//! (tracing-subscriber's span-close lines, whose `time.busy` is the work) into the same table.
 
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
@@ -9,8 +10,12 @@ use std::time::Instant;
 
 /// Statistics of one call name. Times in ns.
 pub struct CallStats {
+    /// Work per call (the call's time less its waits).
     pub hist: Histogram<u64>,
+    /// Work of all calls.
     pub total_ns: u64,
+    /// Time all calls spent blocked waiting.
+    pub wait_ns: u64,
 }
 
 impl CallStats {
@@ -19,11 +24,13 @@ impl CallStats {
             // 1 ns to 1 hour at 3 significant digits.
             hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"),
             total_ns: 0,
+            wait_ns: 0,
         }
     }
-    fn record(&mut self, ns: u64) {
-        let _ = self.hist.record(ns.clamp(1, 3_600_000_000_000));
-        self.total_ns += ns;
+    fn record(&mut self, work_ns: u64, wait_ns: u64) {
+        let _ = self.hist.record(work_ns.clamp(1, 3_600_000_000_000));
+        self.total_ns += work_ns;
+        self.wait_ns += wait_ns;
     }
 }
 
@@ -47,12 +54,14 @@ impl Profile {
         }
     }
 
-    /// Records one call of `name` that took `ns` nanoseconds.
-    pub fn record(&mut self, name: &'static str, ns: u64) {
+    /// Records one call of `name` that took `ns` nanoseconds, `wait_ns` of them blocked
+    /// waiting.
+    pub fn record(&mut self, name: &'static str, ns: u64, wait_ns: u64) {
+        let wait_ns = wait_ns.min(ns);
         self.calls
             .entry(name)
             .or_insert_with(CallStats::new)
-            .record(ns);
+            .record(ns - wait_ns, wait_ns);
     }
 
     fn rows(&self) -> Vec<Row> {
@@ -65,18 +74,21 @@ impl Profile {
         rows
     }
 
-    /// (wall ns since the profile started, ns spent in host calls).
-    pub fn split(&self) -> (u64, u64) {
+    /// Wall time since the profile started, split: (wall, host work, waiting), in ns. Guest
+    /// code (and the runtime outside host calls) is the rest. With several threads, host work
+    /// and waiting add up over threads and can exceed wall time.
+    pub fn split(&self) -> (u64, u64, u64) {
         let wall = self.started.elapsed().as_nanos() as u64;
-        let host = self.calls.values().map(|s| s.total_ns).sum();
-        (wall, host)
+        let work = self.calls.values().map(|s| s.total_ns).sum();
+        let wait = self.calls.values().map(|s| s.wait_ns).sum();
+        (wall, work, wait)
     }
 
     /// The table `--profile` prints at exit.
     pub fn table(&self) -> String {
-        let (wall, host) = self.split();
+        let (wall, work, wait) = self.split();
         let mut out = render(&self.rows());
-        let guest = wall.saturating_sub(host);
+        let guest = wall.saturating_sub(work + wait);
         let pct = |x: u64| {
             if wall == 0 {
                 0.0
@@ -84,41 +96,47 @@ impl Profile {
                 100.0 * x as f64 / wall as f64
             }
         };
+        let ms = |x: u64| x as f64 / 1e6;
         out.push_str(&format!(
-            "\nwall {:.3} ms: host calls {:.3} ms ({:.1}%), guest and runtime {:.3} ms ({:.1}%)\n",
-            wall as f64 / 1e6,
-            host as f64 / 1e6,
-            pct(host),
-            guest as f64 / 1e6,
-            pct(guest)
+            "\nwall {:.3} ms: guest code and runtime {:.3} ms ({:.1}%), host work {:.3} ms ({:.1}%), waiting {:.3} ms ({:.1}%)\n",
+            ms(wall),
+            ms(guest),
+            pct(guest),
+            ms(work),
+            pct(work),
+            ms(wait),
+            pct(wait)
         ));
         out
     }
 
     /// The same data as JSON (`--profile-json`); times in ns.
     pub fn json(&self) -> serde_json::Value {
-        let (wall, host) = self.split();
+        let (wall, work, wait) = self.split();
         let calls: Vec<serde_json::Value> = self
             .rows()
             .iter()
             .map(|r| {
                 serde_json::json!({
-                    "call": r.name, "count": r.count, "total_ns": r.total_ns, "mean_ns": r.mean_ns,
-                    "p50_ns": r.p50_ns, "p99_ns": r.p99_ns, "max_ns": r.max_ns,
+                    "call": r.name, "count": r.count, "work_ns": r.total_ns, "wait_ns": r.wait_ns,
+                    "mean_ns": r.mean_ns, "p50_ns": r.p50_ns, "p99_ns": r.p99_ns,
+                    "max_ns": r.max_ns,
                 })
             })
             .collect();
         serde_json::json!({
-            "wall_ns": wall, "host_ns": host, "guest_ns": wall.saturating_sub(host), "calls": calls,
+            "wall_ns": wall, "host_work_ns": work, "wait_ns": wait,
+            "guest_ns": wall.saturating_sub(work + wait), "calls": calls,
         })
     }
 }
 
-/// One line of the table.
+/// One line of the table: work times (mean, p50, p99, max per call; total) and the total wait.
 pub struct Row {
     pub name: String,
     pub count: u64,
     pub total_ns: u64,
+    pub wait_ns: u64,
     pub mean_ns: u64,
     pub p50_ns: u64,
     pub p99_ns: u64,
@@ -132,6 +150,7 @@ impl Row {
             name: name.to_string(),
             count,
             total_ns: s.total_ns,
+            wait_ns: s.wait_ns,
             mean_ns: s.total_ns.checked_div(count).unwrap_or(0),
             p50_ns: s.hist.value_at_quantile(0.5),
             p99_ns: s.hist.value_at_quantile(0.99),
@@ -152,18 +171,19 @@ pub fn render_calls(p: &Profile) -> String {
 /// Renders rows as a markdown table (times in µs).
 pub fn render(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| call | count | total (ms) | mean (µs) | p50 (µs) | p99 (µs) | max (µs) |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        "| call | count | work (ms) | mean (µs) | p50 (µs) | p99 (µs) | max (µs) | waiting (ms) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {:.3} | {} | {} | {} | {} |\n",
+            "| {} | {} | {:.3} | {} | {} | {} | {} | {:.3} |\n",
             r.name,
             r.count,
             r.total_ns as f64 / 1e6,
             micros(r.mean_ns),
             micros(r.p50_ns),
             micros(r.p99_ns),
-            micros(r.max_ns)
+            micros(r.max_ns),
+            r.wait_ns as f64 / 1e6
         ));
     }
     out
@@ -202,7 +222,8 @@ fn strip_ansi(line: &str) -> String {
 }
 
 /// Builds the per-call table from a `RUST_LOG=trace` log: every span-close line
-/// (`... NAME{fields}: close time.busy=X time.idle=Y`) counts one call of NAME taking X.
+/// (`... NAME{fields}: close time.busy=X time.idle=Y`) counts one call of NAME that worked X
+/// and waited its `wait_ns` field (0 when absent; the wait is part of `time.idle`).
 pub fn from_trace_log(text: &str) -> Profile {
     let mut names: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut p = Profile::new();
@@ -227,10 +248,16 @@ pub fn from_trace_log(text: &str) -> Profile {
         let (Some(busy), false) = (busy, name.is_empty()) else {
             continue;
         };
+        let wait = head
+            .split("wait_ns=")
+            .nth(1)
+            .and_then(|w| w.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|w| w.parse::<u64>().ok())
+            .unwrap_or(0);
         let key = *names
             .entry(name.to_string())
             .or_insert_with(|| Box::leak(name.to_string().into_boxed_str()));
-        p.record(key, busy);
+        p.record(key, busy + wait, wait);
     }
     p
 }
@@ -262,5 +289,10 @@ mod tests {
         assert_eq!(p.calls.len(), 3);
         let t = render(&p.rows());
         assert!(t.contains("| sock_send | 2 | 0.008 |"), "{t}");
+        // A wait recorded on the span is waiting, not work.
+        let log = "2026-11-22T01:02:03.000Z TRACE sock_accept_v2{fd=3 flags=0 errno=0 wait_ns=5000000}: wasix_rt::wasix: close time.busy=10.0µs time.idle=5.00ms\n";
+        let p = from_trace_log(log);
+        assert_eq!(p.calls["sock_accept_v2"].total_ns, 10_000);
+        assert_eq!(p.calls["sock_accept_v2"].wait_ns, 5_000_000);
     }
 }

@@ -173,13 +173,65 @@ fn profile_prints_a_table_and_writes_json() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("| fd_write | 1 |"), "{stderr}");
     assert!(
-        stderr.contains("host calls") && stderr.contains("guest"),
+        stderr.contains("host work") && stderr.contains("guest code") && stderr.contains("waiting"),
         "{stderr}"
     );
     let data: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(data["calls"][0]["call"], "fd_write");
     assert_eq!(data["calls"][0]["count"], 1);
-    assert!(data["wall_ns"].as_u64().unwrap() >= data["host_ns"].as_u64().unwrap());
+    assert_eq!(
+        data["calls"][0]["wait_ns"], 0,
+        "a write to stdout does not wait"
+    );
+    assert!(data["wall_ns"].as_u64().unwrap() >= data["host_work_ns"].as_u64().unwrap());
+}
+
+/// A server that accepts: `_start` blocks in `sock_accept_v2` on 127.0.0.1:0 until stopped.
+const IDLE_SERVER: &[u8] = br#"(module
+  (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_bind" (func $bind (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_listen" (func $listen (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_accept_v2" (func $accept (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; 127.0.0.1:0
+  (data (i32.const 0x100) "\01\00\00\00\7f\00\00\01")
+  (func (export "_start")
+    (drop (call $open (i32.const 1) (i32.const 1) (i32.const 6) (i32.const 0x200)))
+    (drop (call $bind (i32.load (i32.const 0x200)) (i32.const 0x100)))
+    (drop (call $listen (i32.load (i32.const 0x200)) (i32.const 8)))
+    (drop (call $accept (i32.load (i32.const 0x200)) (i32.const 0) (i32.const 0x204) (i32.const 0x208)))))"#;
+
+#[test]
+fn profile_of_an_idle_server_reports_its_wait_as_waiting_not_as_work() {
+    let path = temp_file("idle-server.wat", IDLE_SERVER);
+    let json = std::env::temp_dir().join(format!("wasix-rt-idle-{}.json", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "--net", "--profile-json"])
+        .arg(&json)
+        .arg(&path)
+        .spawn()
+        .unwrap();
+    // Idle in accept for a while, then stopped.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    let data: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let accept = data["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["call"] == "sock_accept_v2")
+        .expect("the accept is profiled")
+        .clone();
+    let (work, wait) = (
+        accept["work_ns"].as_u64().unwrap(),
+        accept["wait_ns"].as_u64().unwrap(),
+    );
+    // The accept blocked for most of the run: that is waiting, and its work is a small part.
+    assert!(wait > 0 && work < wait, "work {work} ns, wait {wait} ns");
+    assert_eq!(data["wait_ns"].as_u64().unwrap(), wait);
+    assert!(data["host_work_ns"].as_u64().unwrap() < wait);
 }
 
 #[test]

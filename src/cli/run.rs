@@ -73,9 +73,9 @@ pub struct RunArgs {
     #[arg(long)]
     disable_cache: bool,
 
-    /// Keep per-host-call statistics (count, total, mean, p50, p99, max) and the split of time
-    /// between guest code and host calls; print them as a table on stderr when the program
-    /// ends (also on SIGINT/SIGTERM).
+    /// Keep per-host-call statistics (count; work: total, mean, p50, p99, max; time blocked
+    /// waiting) and the split of wall time into guest code, host work and waiting; print them
+    /// as a table on stderr when the program ends (also on SIGINT/SIGTERM).
     #[arg(long)]
     profile: bool,
 

@@ -90,7 +90,8 @@ macro_rules! host_call_entry {
                     $name,
                     $($field = $field,)*
                     errno = tracing::field::Empty,
-                    nbytes = tracing::field::Empty
+                    nbytes = tracing::field::Empty,
+                    wait_ns = tracing::field::Empty
                 );
                 let _entered = span.enter();
                 #[allow(unused_variables)] // `op` bodies take no memory
@@ -164,14 +165,16 @@ pub(crate) fn errno_call(
         return Ok(Errno::MEMVIOLATION.0 as i32);
     };
     let mut mem = GuestMemory::new(bytes);
-    let r = if ctx.process.profile.is_none() {
-        body(ctx, &mut mem)
-    } else {
-        let start = std::time::Instant::now();
-        let r = body(ctx, &mut mem);
-        ctx.record_call(name, start.elapsed().as_nanos() as u64);
-        r
-    };
+    let start = ctx.process.profile.is_some().then(std::time::Instant::now);
+    let r = body(ctx, &mut mem);
+    // Time blocked waiting for readiness, a futex or a thread is reported apart from work.
+    let waited = ctx.waiter.take_waited();
+    if let Some(start) = start {
+        ctx.record_call(name, start.elapsed().as_nanos() as u64, waited);
+    }
+    if waited > 0 {
+        span.record("wait_ns", waited);
+    }
     span.record("errno", r.err().map_or(0, |e| e.0));
     let errno = match r {
         Ok(()) => 0,

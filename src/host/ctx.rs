@@ -129,10 +129,11 @@ impl WasiCtx {
         })
     }
 
-    /// Records one host call of `name` that took `ns`, when profiling.
-    pub fn record_call(&self, name: &'static str, ns: u64) {
+    /// Records one host call of `name` that took `ns`, `waited_ns` of it blocked waiting,
+    /// when profiling.
+    pub fn record_call(&self, name: &'static str, ns: u64, waited_ns: u64) {
         if let Some(p) = &self.process.profile {
-            p.lock().record(name, ns);
+            p.lock().record(name, ns, waited_ns);
         }
     }
 }

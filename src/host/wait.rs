@@ -177,6 +177,9 @@ impl Ready {
 pub struct Waiter {
     wake: Arc<Wake>,
     stop: Arc<Stop>,
+    /// Time blocked in waits since the last [`Waiter::take_waited`], in ns: what `--profile`
+    /// reports as waiting rather than working.
+    waited_ns: u64,
     /// The thread waiting: a signal sent to it (`thread_signal`) ends its wait too.
     thread: Arc<Thread>,
 }
@@ -187,7 +190,25 @@ impl Waiter {
         let wake = Arc::new(Wake::new()?);
         stop.wakers.lock().push(Arc::downgrade(&wake));
         thread.set_wake(Arc::downgrade(&wake));
-        Ok(Waiter { wake, stop, thread })
+        Ok(Waiter {
+            wake,
+            stop,
+            waited_ns: 0,
+            thread,
+        })
+    }
+
+    /// Runs `block` (a system call or park that may block) as waiting: its time counts as
+    /// waited ([`Waiter::take_waited`]), and the current `tracing` span (the host call's) is
+    /// exited meanwhile, so that its `time.busy` is the call's work and the wait shows as
+    /// `time.idle`.
+    pub fn waiting<R>(&mut self, block: impl FnOnce() -> R) -> R {
+        waiting(&mut self.waited_ns, block)
+    }
+
+    /// The ns spent waiting since the last call (for the host call that just ended).
+    pub fn take_waited(&mut self) -> u64 {
+        std::mem::take(&mut self.waited_ns)
     }
 
     /// Whether this thread's wait must end: the program is stopping or a signal was sent to
@@ -221,7 +242,10 @@ impl Waiter {
                 tv_sec: l.as_secs() as i64,
                 tv_nsec: l.subsec_nanos() as _,
             });
-            match rustix::event::poll(&mut pfds, ts.as_ref()) {
+            let polled = waiting(&mut self.waited_ns, || {
+                rustix::event::poll(&mut pfds, ts.as_ref())
+            });
+            match polled {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(Errno::from_io(&e.into())),
@@ -260,4 +284,20 @@ impl Waiter {
     pub fn sleep(&mut self, d: Duration) -> Result<(), Errno> {
         self.wait_many::<BorrowedFd<'_>>(&[], Some(d)).map(drop)
     }
+}
+
+/// [`Waiter::waiting`] on the counter `waited_ns`.
+fn waiting<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
+    let span = tracing::Span::current();
+    let id = span.id();
+    if let Some(id) = &id {
+        tracing::dispatcher::get_default(|d| d.exit(id));
+    }
+    let start = Instant::now();
+    let r = block();
+    *waited_ns += start.elapsed().as_nanos() as u64;
+    if let Some(id) = &id {
+        tracing::dispatcher::get_default(|d| d.enter(id));
+    }
+    r
 }

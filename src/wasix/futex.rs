@@ -22,7 +22,7 @@ fn word(mem: &GuestMemory, futex: u32) -> Result<usize, Errno> {
 /// requires (it treats any error as fatal), a word that does not hold `expected` is not an
 /// error: the call returns at once with `woken` true. A timeout returns `woken` false.
 pub(crate) fn futex_wait(
-    _: &mut WasiCtx,
+    ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     futex: u32,
     expected: u32,
@@ -37,7 +37,10 @@ pub(crate) fn futex_wait(
     };
     // SAFETY: `at` is 4-byte aligned and inside linear memory, which stays mapped while the
     // calling instance runs this host call.
-    match unsafe { waitqueue::wait(at, Expected::U32(expected), until) } {
+    let outcome = ctx
+        .waiter
+        .waiting(|| unsafe { waitqueue::wait(at, Expected::U32(expected), until) });
+    match outcome {
         WaitOutcome::Woken | WaitOutcome::NotEqual => Ok(true),
         WaitOutcome::TimedOut => Ok(false),
         // A signal for the program (SIGINT/SIGTERM): a spurious wake-up, which futex callers

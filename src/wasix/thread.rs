@@ -197,7 +197,8 @@ pub(crate) fn thread_id(ctx: &mut WasiCtx) -> std::result::Result<u32, Errno> {
 /// `thread_join(tid)`: waits until thread `tid` has ended; at once for a thread that is not
 /// running. Errors: `DEADLK` for the caller itself, `INTR` when the program is stopping.
 pub(crate) fn thread_join(ctx: &mut WasiCtx, tid: u32) -> std::result::Result<(), Errno> {
-    ctx.process.threads.join(ctx.thread.tid, tid)
+    let (process, me) = (ctx.process.clone(), ctx.thread.tid);
+    ctx.waiter.waiting(|| process.threads.join(me, tid))
 }
 
 /// `thread_sleep(ns)`: sleeps, ending early with `INTR` when the program is stopping.
