@@ -3,7 +3,7 @@
 //! in native Rust making the same system calls through `libc`, which is what a native C
 //! program does. Measured side by side in one run, for
 //! - `fd_write` of 1 byte to /dev/null (opened with `path_open` under a preopened `/dev`;
-//!   native: `write(2)`);
+//!   native: `write(2)`, and `writev(2)` of one iovec, the system call `fd_write` makes);
 //! - `sock_send` + `sock_recv` of 64 bytes over a `sock_pair` (native: `send(2)` + `recv(2)`
 //!   on a `socketpair(AF_UNIX, SOCK_STREAM)`);
 //! - `poll_oneoff` on 1 and on 100 ready fds (FD_WRITE on socket-pair ends; native: `poll(2)`
@@ -18,10 +18,10 @@
 //! the origin of time over calls, criterion's own point estimate). No tracing subscriber is
 //! installed: the calls' spans are disabled callsites, as in `wasix-rt run` without RUST_LOG.
 //!
-//! Run: `cargo bench --bench hostcalls` (about 2 minutes).
+//! Run: `cargo bench --bench hostcalls` (about 90 s). For profiling one call see [`profile`].
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, BenchmarkGroup, Criterion};
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -178,6 +178,17 @@ impl Guest {
         self.memory.data_mut(&mut self.store)[a..a + bytes.len()].copy_from_slice(bytes);
     }
 
+    /// /dev/null opened for writing under the preopened /dev (fd 3), checked with one
+    /// `fd_write`, and the loop writing to it.
+    fn null_writer(&mut self) -> (i32, TypedFunc<(i32, i32), i32>) {
+        self.setup("open_null", 3);
+        let fd = self.u32_at(OUT) as i32;
+        let write_loop = self.func::<(i32, i32)>("write_loop");
+        assert_eq!(write_loop.call(&mut self.store, (fd, 1)).unwrap(), OK);
+        assert_eq!(self.u32_at(NSENT), 1, "fd_write wrote 1 byte");
+        (fd, write_loop)
+    }
+
     /// A new socket pair's two fds.
     fn pair(&mut self) -> (i32, i32) {
         self.setup("pair", ());
@@ -199,6 +210,51 @@ impl Guest {
             left -= n;
         }
     }
+}
+
+/// /dev/null opened for writing, natively.
+fn native_null() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap()
+}
+
+/// `iters` native `write(2)`s of 1 byte to `null`.
+fn native_write(null: &std::fs::File, iters: u64) {
+    for _ in 0..iters {
+        // SAFETY: writes 1 byte from a live buffer to an open fd.
+        let r = unsafe { libc::write(null.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(r, 1);
+    }
+}
+
+/// `iters` native `writev(2)`s of 1 byte in one iovec to `null`: the system call `fd_write`
+/// makes on the host.
+fn native_writev(null: &std::fs::File, iters: u64) {
+    let iov = libc::iovec {
+        iov_base: b"x".as_ptr() as *mut libc::c_void,
+        iov_len: 1,
+    };
+    for _ in 0..iters {
+        // SAFETY: one iovec over a live 1-byte buffer, to an open fd.
+        let r = unsafe { libc::writev(null.as_raw_fd(), &iov, 1) };
+        assert_eq!(r, 1);
+    }
+}
+
+/// `iters` native `clock_gettime(CLOCK_MONOTONIC)`s.
+fn native_clock(iters: u64) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    for _ in 0..iters {
+        // SAFETY: writes only the timespec.
+        let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        assert_eq!(r, 0);
+    }
+    std::hint::black_box(ts);
 }
 
 /// A native socket pair (AF_UNIX, SOCK_STREAM), as `sock_pair` makes on the host.
@@ -286,29 +342,24 @@ fn hostcalls(c: &mut Criterion) {
     // (table row, native benchmark, wasix-rt benchmark)
     let mut rows = Vec::new();
     // fd_write of 1 byte to /dev/null.
-    guest.setup("open_null", 3);
-    let null_fd = guest.u32_at(OUT) as i32;
-    let write_loop = guest.func::<(i32, i32)>("write_loop");
-    assert_eq!(write_loop.call(&mut guest.store, (null_fd, 1)).unwrap(), OK);
-    assert_eq!(guest.u32_at(NSENT), 1, "fd_write wrote 1 byte");
-    let null = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/null")
-        .unwrap();
+    let (null_fd, write_loop) = guest.null_writer();
+    let null = native_null();
     let name = "fd_write 1 byte to /dev/null";
     let mut g = group(c, name);
-    samples.bench(&mut g, name, "native", |iters| {
-        for _ in 0..iters {
-            // SAFETY: writes 1 byte from a live buffer to an open fd.
-            let r = unsafe { libc::write(null.as_raw_fd(), b"x".as_ptr().cast(), 1) };
-            assert_eq!(r, 1);
-        }
+    samples.bench(&mut g, name, "native", |iters| native_write(&null, iters));
+    samples.bench(&mut g, name, "native writev", |iters| {
+        native_writev(&null, iters)
     });
     samples.bench(&mut g, name, "wasix-rt", |iters| {
         guest.run(&write_loop, iters, |n| (null_fd, n))
     });
     g.finish();
     row(&mut rows, "`fd_write` 1 byte to /dev/null", name);
+    rows.push((
+        "`fd_write` 1 byte to /dev/null, against native `writev` (1 iovec)".to_string(),
+        format!("{name}/native writev"),
+        format!("{name}/wasix-rt"),
+    ));
 
     // sock_send + sock_recv of 64 bytes over a socket pair.
     let (a, b) = guest.pair();
@@ -447,18 +498,7 @@ fn hostcalls(c: &mut Criterion) {
     assert_eq!(clock_loop.call(&mut guest.store, 1).unwrap(), OK);
     let name = "clock_time_get MONOTONIC";
     let mut g = group(c, name);
-    samples.bench(&mut g, name, "native", |iters| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        for _ in 0..iters {
-            // SAFETY: writes only the timespec.
-            let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-            assert_eq!(r, 0);
-        }
-        std::hint::black_box(ts);
-    });
+    samples.bench(&mut g, name, "native", native_clock);
     samples.bench(&mut g, name, "wasix-rt", |iters| {
         guest.run(&clock_loop, iters, |n| n)
     });
@@ -485,5 +525,40 @@ fn hostcalls(c: &mut Criterion) {
     println!();
 }
 
+/// `HOSTCALLS_PROFILE="CASE CALLS"`: only `CALLS` calls of CASE (`fd_write`, `clock_time_get`,
+/// `native-fd_write`, `native-writev` or `native-clock_time_get`) in one loop after the set-up, no criterion:
+/// for `valgrind --tool=callgrind` or `perf record` on the bench binary. Two runs with different
+/// CALLS, subtracted, give the cost of one call without the set-up.
+fn profile(spec: &str) {
+    let (case, calls) = spec
+        .split_once(' ')
+        .expect("HOSTCALLS_PROFILE=\"CASE CALLS\"");
+    let calls: u64 = calls.parse().expect("CALLS: a number");
+    let mut guest = Guest::new();
+    match case {
+        "fd_write" => {
+            let (fd, write_loop) = guest.null_writer();
+            guest.run(&write_loop, calls, |n| (fd, n));
+        }
+        "clock_time_get" => {
+            let clock_loop = guest.func::<i32>("clock_loop");
+            guest.run(&clock_loop, calls, |n| n);
+        }
+        "native-fd_write" => native_write(&native_null(), calls),
+        "native-writev" => native_writev(&native_null(), calls),
+        "native-clock_time_get" => native_clock(calls),
+        _ => panic!("unknown case {case}"),
+    }
+}
+
 criterion_group!(benches, hostcalls);
-criterion_main!(benches);
+
+fn main() {
+    match std::env::var("HOSTCALLS_PROFILE") {
+        Ok(spec) => profile(&spec),
+        Err(_) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}
