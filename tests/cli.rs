@@ -376,3 +376,19 @@ fn an_aliased_call_is_profiled_under_the_name_the_guest_imported() {
     assert_eq!(names, ["sock_accept"], "{data}");
     assert_eq!(calls[0]["count"], 2);
 }
+
+#[test]
+fn benchmark_scripts_parse() {
+    for script in ["scripts/bench-http.sh", "c-baseline/build.sh"] {
+        let out = Command::new("bash")
+            .args(["-n", script])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
