@@ -172,10 +172,12 @@ pub(crate) fn errno_call(
     if let Some(start) = start {
         ctx.record_call(name, start.elapsed().as_nanos() as u64, waited);
     }
-    if waited > 0 {
-        span.record("wait_ns", waited);
+    if !span.is_disabled() {
+        if waited > 0 {
+            span.record("wait_ns", waited);
+        }
+        span.record("errno", r.err().map_or(0, |e| e.0));
     }
-    span.record("errno", r.err().map_or(0, |e| e.0));
     let errno = match r {
         Ok(()) => 0,
         Err(e) => e.0 as i32,
@@ -198,6 +200,14 @@ pub(crate) fn errno_call(
     }
     deliver_pending(caller)?;
     Ok(errno)
+}
+
+/// Records the bytes a call moved on its `tracing` span; nothing when TRACE is off (looking up
+/// the current span would cost more than the rest of the call's bookkeeping).
+pub(crate) fn record_nbytes(n: u64) {
+    if tracing::enabled!(tracing::Level::TRACE) {
+        tracing::Span::current().record("nbytes", n);
+    }
 }
 
 /// Delivers the signals sent to the calling thread by `thread_signal`.

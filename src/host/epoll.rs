@@ -11,6 +11,7 @@ use crate::host::fdtable::HostFd;
 use parking_lot::Mutex;
 use rustix::event::epoll::{self, EventData, EventFlags};
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// One registration: the guest fd, its data, and which host resource it was made for (a host
@@ -25,6 +26,9 @@ pub struct Epoll {
     fd: OwnedFd,
     regs: Mutex<HashMap<RawFd, Registration>>,
 }
+
+/// Host events one wait takes on the stack; a larger `maxevents` allocates.
+const STACK_EVENTS: usize = 64;
 
 impl AsFd for Epoll {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -128,38 +132,51 @@ impl Epoll {
         Ok(())
     }
 
-    /// The events ready now, at most `max`, with the guest's data: one `epoll_wait(2)` that
-    /// does not block.
-    pub fn ready(&self, max: usize) -> Result<Vec<EpollEvent>, Errno> {
-        let mut host: Vec<epoll::Event> = Vec::with_capacity(max);
+    /// The events ready now, at most `max`, each passed to `out` with the guest's data (in
+    /// the kernel's order); returns how many. One `epoll_wait(2)` that does not block, into a
+    /// buffer on the stack.
+    pub fn ready(
+        &self,
+        max: usize,
+        mut out: impl FnMut(usize, EpollEvent) -> Result<(), Errno>,
+    ) -> Result<usize, Errno> {
+        let mut stack = [MaybeUninit::<epoll::Event>::uninit(); STACK_EVENTS];
+        let mut heap;
+        let space: &mut [MaybeUninit<epoll::Event>] = if max <= STACK_EVENTS {
+            &mut stack[..max]
+        } else {
+            heap = vec![MaybeUninit::uninit(); max];
+            &mut heap
+        };
         let zero = rustix::event::Timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        loop {
-            match epoll::wait(
-                &self.fd,
-                rustix::buffer::spare_capacity(&mut host),
-                Some(&zero),
-            ) {
-                Ok(_) => break,
+        let host: &[epoll::Event] = loop {
+            match epoll::wait(&self.fd, &mut *space, Some(&zero)) {
+                Ok((events, _)) => break events,
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(errno(e)),
             }
-        }
+        };
         let regs = self.regs.lock();
-        Ok(host
-            .iter()
-            .filter_map(|ev| {
-                let h = ev.data.u64() as RawFd;
-                // Unregistered by another thread since the kernel reported it: dropped.
-                let reg = regs.get(&h)?;
-                Some(EpollEvent {
+        let mut n = 0;
+        for ev in host {
+            let h = ev.data.u64() as RawFd;
+            // Unregistered by another thread since the kernel reported it: dropped.
+            let Some(reg) = regs.get(&h) else {
+                continue;
+            };
+            out(
+                n,
+                EpollEvent {
                     events: guest_events(ev.flags),
                     _pad: 0,
                     data: reg.data,
-                })
-            })
-            .collect())
+                },
+            )?;
+            n += 1;
+        }
+        Ok(n)
     }
 }

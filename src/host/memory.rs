@@ -4,6 +4,7 @@
 
 use crate::host::abi;
 use crate::host::errno::Errno;
+use smallvec::SmallVec;
 
 /// A view of the calling instance's linear memory.
 pub struct GuestMemory<'a> {
@@ -16,6 +17,12 @@ pub struct IoVec {
     pub buf: u32,
     pub len: u32,
 }
+
+/// Iovecs a call holds without allocating (more are kept on the heap).
+pub const INLINE_IOVECS: usize = 8;
+
+/// A guest iovec array as [`GuestMemory::iovecs`] reads it.
+pub type IoVecs = SmallVec<[IoVec; INLINE_IOVECS]>;
 
 impl<'a> GuestMemory<'a> {
     pub fn new(bytes: &'a mut [u8]) -> GuestMemory<'a> {
@@ -105,14 +112,14 @@ impl<'a> GuestMemory<'a> {
     }
 
     /// Reads an array of `count` iovecs ([`abi::Iovec`], 8 bytes each) at `ptr` and checks
-    /// every buffer.
-    pub fn iovecs(&self, ptr: u32, count: u32) -> Result<Vec<IoVec>, Errno> {
+    /// every buffer. Up to [`INLINE_IOVECS`] of them are kept without allocating.
+    pub fn iovecs(&self, ptr: u32, count: u32) -> Result<IoVecs, Errno> {
         const SIZE: usize = std::mem::size_of::<abi::Iovec>();
         let raw = self.slice(
             ptr,
             count.checked_mul(SIZE as u32).ok_or(Errno::MEMVIOLATION)?,
         )?;
-        let mut out = Vec::with_capacity(count as usize);
+        let mut out = IoVecs::with_capacity(count as usize);
         for c in raw.chunks_exact(SIZE) {
             let iov: abi::Iovec = bytemuck::pod_read_unaligned(c);
             let v = IoVec {
@@ -126,7 +133,7 @@ impl<'a> GuestMemory<'a> {
     }
 
     /// The bytes of the given (checked) iovecs, for gathering writes.
-    pub fn gather(&self, iovs: &[IoVec]) -> Vec<std::io::IoSlice<'_>> {
+    pub fn gather(&self, iovs: &[IoVec]) -> SmallVec<[std::io::IoSlice<'_>; INLINE_IOVECS]> {
         iovs.iter()
             .map(|v| {
                 std::io::IoSlice::new(&self.bytes[v.buf as usize..v.buf as usize + v.len as usize])
@@ -136,7 +143,15 @@ impl<'a> GuestMemory<'a> {
 
     /// Mutable buffers of the given (checked) iovecs, for scattering reads. Overlapping iovecs
     /// are legal in WASI; they are then filled one after another through a bounce buffer.
-    fn scatter(&mut self, iovs: &[IoVec]) -> Option<Vec<std::io::IoSliceMut<'_>>> {
+    fn scatter(
+        &mut self,
+        iovs: &[IoVec],
+    ) -> Option<SmallVec<[std::io::IoSliceMut<'_>; INLINE_IOVECS]>> {
+        // The common case, one buffer, needs no sorting.
+        if let [v] = iovs {
+            let piece = &mut self.bytes[v.buf as usize..v.buf as usize + v.len as usize];
+            return Some(smallvec::smallvec![std::io::IoSliceMut::new(piece)]);
+        }
         // u64: a buffer may end exactly at 4 GiB.
         let mut sorted: Vec<(u64, u64)> =
             iovs.iter().map(|v| (v.buf as u64, v.len as u64)).collect();

@@ -11,6 +11,7 @@ use crate::host::errno::Errno;
 use crate::host::threads::Thread;
 use parking_lot::Mutex;
 use rustix::event::{eventfd, EventfdFlags, PollFd, PollFlags, Timespec};
+use smallvec::SmallVec;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Weak};
@@ -144,6 +145,9 @@ pub fn flags(interest: Interest) -> PollFlags {
     }
 }
 
+/// The `revents` of the fds a wait was for, in their order (up to 8 without allocating).
+pub type Revents = SmallVec<[PollFlags; 8]>;
+
 /// What a wait is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interest {
@@ -229,14 +233,15 @@ impl Waiter {
         &mut self,
         fds: &[(F, PollFlags)],
         timeout: Option<Duration>,
-    ) -> Result<Vec<PollFlags>, Errno> {
+    ) -> Result<Revents, Errno> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             if self.interrupted() {
                 return Err(Errno::INTR);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|(fd, f)| PollFd::new(fd, *f)).collect();
+            let mut pfds: SmallVec<[PollFd<'_>; 9]> =
+                fds.iter().map(|(fd, f)| PollFd::new(fd, *f)).collect();
             pfds.push(PollFd::new(&self.wake.fd, PollFlags::IN));
             let ts = left.map(|l| Timespec {
                 tv_sec: l.as_secs() as i64,
@@ -257,7 +262,7 @@ impl Waiter {
                     return Err(Errno::INTR);
                 }
             }
-            let revents: Vec<PollFlags> = pfds.iter().map(|p| p.revents()).collect();
+            let revents: Revents = pfds.iter().map(|p| p.revents()).collect();
             if revents.iter().any(|r| !r.is_empty()) || left.is_some_and(|l| l.is_zero()) {
                 return Ok(revents);
             }

@@ -19,6 +19,28 @@ fn borrowed_file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
     ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
+/// One `write(2)` for one buffer (the kernel's `writev(2)` costs more), else one `writev(2)`.
+fn write_gathered(
+    mut f: &std::fs::File,
+    slices: &[std::io::IoSlice<'_>],
+) -> std::io::Result<usize> {
+    match slices {
+        [one] => f.write(one),
+        _ => f.write_vectored(slices),
+    }
+}
+
+/// One `read(2)` for one buffer, else one `readv(2)`.
+fn read_scattered(
+    mut f: &std::fs::File,
+    bufs: &mut [std::io::IoSliceMut<'_>],
+) -> std::io::Result<usize> {
+    match bufs {
+        [one] => f.read(one),
+        _ => f.read_vectored(bufs),
+    }
+}
+
 /// What an I/O call on an fd reaches, taken from the fd table under its lock so that the
 /// system call itself runs with the table unlocked (a write to a full pipe must not stop the
 /// program's other threads).
@@ -61,17 +83,10 @@ pub fn fd_write_iovs(
 ) -> Result<u32, Errno> {
     let (target, nonblocking) = target(ctx, fd, rights::FD_WRITE)?;
     let n = match target {
-        Target::Stdio(h) => {
-            let slices = mem.gather(iovs);
-            borrowed_file(h).write_vectored(&slices)?
-        }
-        Target::File(file) => {
-            let slices = mem.gather(iovs);
-            (&*file).write_vectored(&slices)?
-        }
+        Target::Stdio(h) => write_gathered(&borrowed_file(h), &mem.gather(iovs))?,
+        Target::File(file) => write_gathered(&file, &mem.gather(iovs))?,
         Target::Stream(file) => loop {
-            let slices = mem.gather(iovs);
-            match (&*file).write_vectored(&slices) {
+            match write_gathered(&file, &mem.gather(iovs)) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
                     ctx.waiter.wait(&*file, Interest::Write, None)?;
                 }
@@ -91,8 +106,8 @@ pub fn fd_read_iovs(
     iovs: &[IoVec],
 ) -> Result<u32, Errno> {
     let (target, nonblocking) = target(ctx, fd, rights::FD_READ)?;
-    let read = |mut f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<usize> {
-        mem.read_into(iovs, |bufs| f.read_vectored(bufs).map(|n| (n, ())))
+    let read = |f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<usize> {
+        mem.read_into(iovs, |bufs| read_scattered(f, bufs).map(|n| (n, ())))
             .map(|(n, ())| n)
     };
     let n = match target {
@@ -177,7 +192,7 @@ pub(crate) fn fd_write(
 ) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let n = fd_write_iovs(ctx, mem, fd, &iovs)?;
-    tracing::Span::current().record("nbytes", n);
+    crate::host::calls::record_nbytes(u64::from(n));
     Ok(n)
 }
 
@@ -191,7 +206,7 @@ pub(crate) fn fd_read(
 ) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let n = fd_read_iovs(ctx, mem, fd, &iovs)?;
-    tracing::Span::current().record("nbytes", n);
+    crate::host::calls::record_nbytes(u64::from(n));
     Ok(n)
 }
 

@@ -11,6 +11,7 @@ use crate::host::wait::{self, Interest, Ready};
 use crate::host::WasiCtx;
 use crate::wasi::clock::{clock_id, clock_now};
 use rustix::event::PollFlags;
+use smallvec::SmallVec;
 use std::time::Duration;
 
 const SUBSCRIPTION_SIZE: u32 = std::mem::size_of::<Subscription>() as u32;
@@ -80,10 +81,11 @@ pub(crate) fn poll_oneoff(
     mem.check_array::<abi::Event>(events, n)?;
     mem.check(nevents, 4)?;
     let zero_is_forever = ctx.process.wasix_program();
-    let mut out: Vec<Event> = Vec::new();
+    // Inline up to 8 of each: the usual poll() allocates nothing.
+    let mut out: SmallVec<[Event; 8]> = SmallVec::new();
     let mut timeout: Option<u64> = None; // ns from now
-    let mut clocks: Vec<(u64, u64)> = Vec::new(); // (ns from now, userdata)
-    let mut waits: Vec<FdWait> = Vec::new();
+    let mut clocks: SmallVec<[(u64, u64); 8]> = SmallVec::new(); // (ns from now, userdata)
+    let mut waits: SmallVec<[FdWait; 8]> = SmallVec::new();
     let fds = ctx.fds();
     for i in 0..n {
         let sub: Subscription = mem.read(subs + i * SUBSCRIPTION_SIZE)?;
@@ -139,7 +141,7 @@ pub(crate) fn poll_oneoff(
         Some(Duration::ZERO)
     };
     let start = std::time::Instant::now();
-    let set: Vec<(&HostFd, PollFlags)> = waits
+    let set: SmallVec<[(&HostFd, PollFlags); 8]> = waits
         .iter()
         .map(|w| (&w.host, wait::flags(interest(w.tag))))
         .collect();

@@ -90,18 +90,18 @@ pub(crate) fn epoll_wait(
     mem.check(nevents, 4)?;
     let epoll = epoll_of(ctx, epfd)?;
     let deadline = (timeout != u64::MAX).then(|| Instant::now() + Duration::from_nanos(timeout));
-    let ready = loop {
-        let ready = epoll.ready(max as usize)?;
+    let n = loop {
+        // Each event goes straight to the guest's array (checked above).
+        let n = epoll.ready(max as usize, |i, ev| {
+            mem.write(events + i as u32 * EVENT_SIZE, &ev)
+        })?;
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if !ready.is_empty() || left.is_some_and(|l| l.is_zero()) {
-            break ready;
+        if n > 0 || left.is_some_and(|l| l.is_zero()) {
+            break n;
         }
         // The epoll fd is readable while events are ready: one poll(2) with the thread's wake
         // fd, then collect. Another thread may take the events first: wait again.
         ctx.waiter.wait_many(&[(&*epoll, PollFlags::IN)], left)?;
     };
-    for (i, ev) in ready.iter().enumerate() {
-        mem.write(events + i as u32 * EVENT_SIZE, ev)?;
-    }
-    mem.write_u32(nevents, ready.len() as u32)
+    mem.write_u32(nevents, n as u32)
 }

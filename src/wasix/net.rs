@@ -385,11 +385,12 @@ pub fn recv_from(
         flags |= libc::MSG_WAITALL;
     }
     let (sock, wait_for) = (s.socket.clone(), timeout(s.recv_timeout));
+    let stream = s.ty == sock_type::STREAM;
     drop(s);
     let fd_host = sock.as_raw_fd();
     let r = retry(ctx, &sock, nonblocking, Interest::Read, wait_for, || {
         mem.read_into(iovs, |bufs| {
-            sys::recvmsg(fd_host, bufs, flags).map(|(n, a, t)| (n, (a, t)))
+            sys::recvmsg(fd_host, bufs, flags, stream).map(|(n, a, t)| (n, (a, t)))
         })
     });
     r.map(|(n, (addr, truncated))| (n as u32, addr, truncated))

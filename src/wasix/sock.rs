@@ -86,7 +86,7 @@ pub(crate) fn sock_send(
 ) -> Result<u32, Errno> {
     let iovs = mem.iovecs(iovs, len)?;
     let n = net::send(ctx, mem, fd, &iovs, flags)?;
-    tracing::Span::current().record("nbytes", n);
+    crate::host::calls::record_nbytes(u64::from(n));
     Ok(n)
 }
 
@@ -103,7 +103,7 @@ pub(crate) fn sock_send_to(
     let to = net::read_addr(mem, addr)?;
     let iovs = mem.iovecs(iovs, len)?;
     let n = net::send_to(ctx, mem, fd, &iovs, flags, Some(to))?;
-    tracing::Span::current().record("nbytes", n);
+    crate::host::calls::record_nbytes(u64::from(n));
     Ok(n)
 }
 
@@ -124,7 +124,7 @@ pub(crate) fn sock_recv(
     mem.check(roflags, 2)?;
     let iovs = mem.iovecs(iovs, len)?;
     let (n, truncated) = net::recv(ctx, mem, fd, &iovs, flags)?;
-    tracing::Span::current().record("nbytes", n);
+    crate::host::calls::record_nbytes(u64::from(n));
     mem.write_u32(nread, n)?;
     mem.write_u16(roflags, truncated as u16)
 }
@@ -148,7 +148,7 @@ pub(crate) fn sock_recv_from(
     mem.check(addr, net::ADDR_PORT_SIZE)?;
     let iovs = mem.iovecs(iovs, len)?;
     let (n, from, truncated) = net::recv_from(ctx, mem, fd, &iovs, flags)?;
-    tracing::Span::current().record("nbytes", n);
+    crate::host::calls::record_nbytes(u64::from(n));
     mem.write_u32(nread, n)?;
     mem.write_u16(roflags, truncated as u16)?;
     let from = from.unwrap_or_else(net::unspecified_v4);
