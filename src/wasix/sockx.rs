@@ -192,7 +192,7 @@ pub(crate) fn sock_send_file(
             Ok(n as u64)
         }
     })?;
-    crate::host::calls::record_nbytes(u64::from(n));
+    crate::host::calls::record_nbytes(n);
     Ok(n)
 }
 
