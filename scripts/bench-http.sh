@@ -6,15 +6,16 @@
 #   request per connection). Rows: the C baseline (c-baseline/server.c), the C baseline with a
 #   helper thread (c-baseline/server_offload.c), wasix-rt, wasix-rt --offload, wasix-rt
 #   --profile, and wasix-rt built with every tracing span compiled out (`--features
-#   no-trace`, the baseline for the cost of the instrumentation). Each server runs its RUNS
-#   wrk runs in a row.
+#   no-trace`, the baseline for the cost of the instrumentation).
 # - "keep-alive, poll" and "keep-alive, epoll": c-baseline/http_poll.c and http_epoll.c
 #   (HTTP/1.1 keep-alive, one thread, pipelining), built natively with gcc and as WASIX from
 #   the same source (c-baseline/build.sh). Rows: native, wasix-rt, wasix-rt --profile,
 #   wasix-rt --offload (all with --net: the program opens its own listener), and `wasmer run
-#   --net` on the same .wasm when a `wasmer` binary is on PATH. The servers' runs alternate
-#   (native, wasix-rt, ..., native, wasix-rt, ...), each server started afresh for each run,
-#   so drift over the minutes of the run hits every row alike.
+#   --net` on the same .wasm when a `wasmer` binary is on PATH.
+#
+# In every section the servers' runs alternate (native, wasix-rt, ..., native, wasix-rt, ...),
+# each server started afresh for each run, so drift over the minutes of the run hits every row
+# alike.
 #
 #   scripts/bench-http.sh                 # wrk -t1 -c50 -d10s, 5 runs per server
 #   WRK_ARGS="-t2 -c100 -d5s" RUNS=3 PORT=9090 scripts/bench-http.sh
@@ -132,19 +133,7 @@ median_of() {
 
 declare -A row
 
-# Accept loop: each server runs its RUNS wrk runs in a row.
-run_server() {
-  local name=$1
-  shift
-  start_server "$@"
-  : >"$tmp/runs"
-  for _ in $(seq 1 "$RUNS"); do wrk_once >>"$tmp/runs"; done
-  row[$name]=$(median_of <"$tmp/runs")
-  stop_server
-  sleep 1
-}
-
-# Keep-alive: for each of RUNS rounds, every server of the section is started, measured with
+# For each of RUNS rounds, every server of the section is started, measured with
 # one wrk run and stopped, in the same order. Arguments: the section key, then one
 # "name|command" per server (the command is split on spaces).
 run_alternating() {
@@ -192,20 +181,23 @@ rt=./target/release/wasix-rt
 accept_names=()
 if want accept; then
   echo "accept loop (server.wat) ..." >&2
-  run_server "accept.C baseline" ./target/c-baseline/server "$PORT"
-  run_server "accept.C offload" ./target/c-baseline/server_offload "$PORT"
-  run_server "accept.wasix-rt" "$rt" run "$tmp/server.wat" --net
-  run_server "accept.wasix-rt --offload" "$rt" run "$tmp/server.wat" --net --offload
-  run_server "accept.wasix-rt --profile" "$rt" run "$tmp/server.wat" --net --profile
-  cp "$tmp/last.err" "$tmp/accept.profile.txt"
-  run_server "accept.wasix-rt, spans compiled out" ./target/no-trace/release/wasix-rt run "$tmp/server.wat" --net
-  accept_names=("C baseline" "C offload" "wasix-rt" "wasix-rt --offload" "wasix-rt --profile" "wasix-rt, spans compiled out")
+  accept_specs=(
+    "C baseline|./target/c-baseline/server $PORT"
+    "C offload|./target/c-baseline/server_offload $PORT"
+    "wasix-rt|$rt run $tmp/server.wat --net"
+    "wasix-rt --offload|$rt run $tmp/server.wat --net --offload"
+    "wasix-rt --profile|$rt run $tmp/server.wat --net --profile"
+    "wasix-rt, spans compiled out|./target/no-trace/release/wasix-rt run $tmp/server.wat --net"
+  )
   if [ -n "${COMPARE:-}" ]; then
     [ -x "$COMPARE" ] || die "COMPARE=$COMPARE is not an executable"
-    run_server "accept.COMPARE build" "$COMPARE" run "$tmp/server.wat" --net --disable-cache
-    run_server "accept.wasix-rt (again)" "$rt" run "$tmp/server.wat" --net --disable-cache
-    accept_names+=("COMPARE build" "wasix-rt (again)")
+    accept_specs+=(
+      "COMPARE build|$COMPARE run $tmp/server.wat --net --disable-cache"
+      "wasix-rt (again)|$rt run $tmp/server.wat --net --disable-cache"
+    )
   fi
+  run_alternating accept "${accept_specs[@]}"
+  for spec in "${accept_specs[@]}"; do accept_names+=("${spec%%|*}"); done
 fi
 
 wasmer_bin=$(command -v wasmer || true)
@@ -243,7 +235,7 @@ for key in accept poll epoll; do
   want "$key" || continue
   echo
   if [ "$key" = accept ]; then
-    echo "Per-call profile of the accept-loop wasix-rt --profile server (all $RUNS runs, printed at SIGTERM):"
+    echo "Per-call profile of the accept-loop wasix-rt --profile server (its last run, printed at SIGTERM):"
   else
     echo "Per-call profile of the keep-alive $key wasix-rt --profile server (its last run, printed at SIGTERM):"
   fi
