@@ -216,6 +216,8 @@ fn signals_reach_handlers_and_default_actions_end_the_program_like_native() {
         out.contains("arrived 3 times, then none after disarming: yes"),
         "{out}"
     );
+    let out = same_as_native("signals", &["condwait"], &[]);
+    assert!(out.contains("waited on a condition variable: yes"), "{out}");
     let out = same_as_native("signals", &["thread"], &[]);
     assert!(
         out.contains("handler ran: yes; its read failed with EINTR: yes"),

@@ -9,7 +9,7 @@ use crate::host::errno::Errno;
 use crate::host::wait::{Stop, Wake};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ pub struct Thread {
     pending: AtomicU64,
     /// What ends the thread's wait for readiness, so that a signal reaches a blocked thread.
     wake: Mutex<Weak<Wake>>,
+    /// The host address the thread waits on in `futex_wait` (0: none), so that a signal
+    /// reaches it there too.
+    parked_at: AtomicUsize,
     finished: Mutex<bool>,
     done: Condvar,
 }
@@ -42,18 +45,30 @@ impl Thread {
             tid,
             pending: AtomicU64::new(0),
             wake: Mutex::new(Weak::new()),
+            parked_at: AtomicUsize::new(0),
             finished: Mutex::new(false),
             done: Condvar::new(),
         })
     }
 
-    /// Queues `sig` (1..=[`signal::MAX`]) for this thread and ends its wait for readiness, if
-    /// it is in one (a wait in `futex_wait` or `memory.atomic.wait` goes on).
+    /// Queues `sig` (1..=[`signal::MAX`]) for this thread and ends its wait for readiness or
+    /// in `futex_wait`, if it is in one (a `memory.atomic.wait` in wasm code goes on).
     pub fn queue_signal(&self, sig: u32) {
         self.pending.fetch_or(1 << sig, Ordering::SeqCst);
         if let Some(w) = self.wake.lock().upgrade() {
             w.wake();
         }
+        // The pending bit is set first: a thread about to park sees it under the queue's lock
+        // (`futex_wait`'s `cancelled`), one already parked is found here.
+        let at = self.parked_at.load(Ordering::SeqCst);
+        if at != 0 {
+            crate::vm::waitqueue::interrupt_waiter(at, self.tid as usize);
+        }
+    }
+
+    /// Records that the thread waits in `futex_wait` at host address `at` (0: no more).
+    pub fn set_parked_at(&self, at: usize) {
+        self.parked_at.store(at, Ordering::SeqCst);
     }
 
     pub(crate) fn set_wake(&self, wake: Weak<Wake>) {

@@ -84,7 +84,12 @@ pub fn deadline(timeout_ns: i64) -> Option<Instant> {
 /// Parks the calling thread on `key` while `still_expected()` holds, until notified, the
 /// deadline, or an interrupt. `still_expected` runs under the queue's lock, so a notify after
 /// the value changed cannot be missed.
-fn park(key: usize, still_expected: impl FnOnce() -> bool, until: Option<Instant>) -> WaitOutcome {
+fn park(
+    key: usize,
+    still_expected: impl FnOnce() -> bool,
+    until: Option<Instant>,
+    who: &Waiting<'_>,
+) -> WaitOutcome {
     if interrupted_at(key) {
         return WaitOutcome::Interrupted;
     }
@@ -99,7 +104,7 @@ fn park(key: usize, still_expected: impl FnOnce() -> bool, until: Option<Instant
         parking_lot_core::park(
             key,
             || {
-                if interrupted_at(key) {
+                if interrupted_at(key) || (who.cancelled)() {
                     return false;
                 }
                 mismatch = !still_expected();
@@ -107,7 +112,7 @@ fn park(key: usize, still_expected: impl FnOnce() -> bool, until: Option<Instant
             },
             || {},
             |_, _| {},
-            DEFAULT_PARK_TOKEN,
+            ParkToken(who.token),
             until,
         )
     };
@@ -140,6 +145,20 @@ pub enum Expected {
     U64(u64),
 }
 
+/// Who waits: a token naming the waiting thread (nonzero; see [`interrupt_waiter`]), and a
+/// check, made under the queue's lock just before sleeping, of whether the wait must end at
+/// once (a signal is pending for the thread).
+pub struct Waiting<'a> {
+    pub token: usize,
+    pub cancelled: &'a dyn Fn() -> bool,
+}
+
+/// A waiter nobody interrupts by name.
+const ANYONE: Waiting<'static> = Waiting {
+    token: DEFAULT_PARK_TOKEN.0,
+    cancelled: &|| false,
+};
+
 /// `memory.atomic.wait32/64`: waits on the location at host address `addr` while it holds
 /// `expected` (read with sequentially consistent ordering), until notified or `until`.
 ///
@@ -147,17 +166,51 @@ pub enum Expected {
 /// `addr` must be aligned to the width of `expected` and stay mapped and readable for the
 /// whole wait (the caller holds the memory it lies in).
 pub unsafe fn wait(addr: usize, expected: Expected, until: Option<Instant>) -> WaitOutcome {
+    // SAFETY: the caller's contract.
+    unsafe { wait_as(addr, expected, until, &ANYONE) }
+}
+
+/// As [`wait`], for the waiter `who`, which [`interrupt_waiter`] can end
+/// ([`WaitOutcome::Interrupted`]) and which does not sleep while `who.cancelled()` holds.
+///
+/// # Safety
+/// As [`wait`].
+pub unsafe fn wait_as(
+    addr: usize,
+    expected: Expected,
+    until: Option<Instant>,
+    who: &Waiting<'_>,
+) -> WaitOutcome {
     match expected {
         Expected::U32(v) => {
             // SAFETY: aligned and live per the contract; only read atomically.
             let cell = unsafe { &*(addr as *const AtomicU32) };
-            park(addr, || cell.load(Ordering::SeqCst) == v, until)
+            park(addr, || cell.load(Ordering::SeqCst) == v, until, who)
         }
         Expected::U64(v) => {
             // SAFETY: as above.
             let cell = unsafe { &*(addr as *const AtomicU64) };
-            park(addr, || cell.load(Ordering::SeqCst) == v, until)
+            park(addr, || cell.load(Ordering::SeqCst) == v, until, who)
         }
+    }
+}
+
+/// Ends the wait at host address `addr` of the waiter whose token is `token` (a thread that a
+/// signal was sent to), if it is parked there.
+pub fn interrupt_waiter(addr: usize, token: usize) {
+    // SAFETY: the filter and callback neither park nor panic.
+    unsafe {
+        parking_lot_core::unpark_filter(
+            addr,
+            |t: ParkToken| {
+                if t.0 == token {
+                    FilterOp::Unpark
+                } else {
+                    FilterOp::Skip
+                }
+            },
+            |_| INTERRUPT,
+        );
     }
 }
 

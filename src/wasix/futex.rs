@@ -35,16 +35,27 @@ pub(crate) fn futex_wait(
         1 => waitqueue::deadline(i64::try_from(t.u).unwrap_or(i64::MAX)),
         _ => return Err(Errno::INVAL),
     };
-    // SAFETY: `at` is 4-byte aligned and inside linear memory, which stays mapped while the
-    // calling instance runs this host call.
-    let outcome = ctx
-        .waiter
-        .waiting(|| unsafe { waitqueue::wait(at, Expected::U32(expected), until) });
+    // A signal sent to this thread (`thread_signal`) ends the wait; one already pending keeps
+    // it from starting.
+    let thread = ctx.thread.clone();
+    let cancelled = || thread.has_pending();
+    let who = waitqueue::Waiting {
+        token: thread.tid as usize,
+        cancelled: &cancelled,
+    };
+    thread.set_parked_at(at);
+    let outcome = ctx.waiter.waiting(|| {
+        // SAFETY: `at` is 4-byte aligned and inside linear memory, which stays mapped while the
+        // calling instance runs this host call.
+        unsafe { waitqueue::wait_as(at, Expected::U32(expected), until, &who) }
+    });
+    thread.set_parked_at(0);
     match outcome {
         WaitOutcome::Woken | WaitOutcome::NotEqual => Ok(true),
         WaitOutcome::TimedOut => Ok(false),
-        // A signal for the program (SIGINT/SIGTERM): a spurious wake-up, which futex callers
-        // expect; the signal is delivered when this call returns (`host::calls::errno_call`).
+        // A signal for the program (SIGINT/SIGTERM) or for this thread: a spurious wake-up,
+        // which futex callers expect; the signal is delivered when this call returns
+        // (`host::calls::errno_call`).
         WaitOutcome::Interrupted => Ok(true),
     }
 }

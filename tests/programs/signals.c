@@ -26,6 +26,21 @@ static void on_alarm(int sig) {
 static int pipefd[2];
 static volatile int reading;
 
+static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int released;
+
+/* Waits on a condition variable until main releases it. */
+static void *cond_waiter(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&cm);
+    reading = 1;
+    while (!released)
+        pthread_cond_wait(&cv, &cm);
+    pthread_mutex_unlock(&cm);
+    return NULL;
+}
+
 /* Blocks in read() until a signal interrupts it. */
 static void *blocked_reader(void *arg) {
     char c;
@@ -78,6 +93,28 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "kill") == 0) {
         kill(getpid(), SIGUSR1);
         printf("kill(getpid()) reached the handler: %s\n", got == SIGUSR1 ? "yes" : "no");
+        return 0;
+    }
+    if (strcmp(mode, "condwait") == 0) {
+        /* pthread_kill reaches a thread asleep in pthread_cond_wait (a futex wait): its
+         * handler runs while it waits, before main releases it. */
+        pthread_t t;
+        if (pthread_create(&t, NULL, cond_waiter, NULL) != 0)
+            return 3;
+        while (!reading)
+            usleep(1000);
+        usleep(50000);
+        pthread_kill(t, SIGUSR1);
+        for (int i = 0; i < 200 && !got; i++)
+            usleep(5000);
+        int ran = got == SIGUSR1;
+        pthread_mutex_lock(&cm);
+        released = 1;
+        pthread_cond_signal(&cv);
+        pthread_mutex_unlock(&cm);
+        pthread_join(t, NULL);
+        printf("the handler ran while the thread waited on a condition variable: %s\n",
+               ran ? "yes" : "no");
         return 0;
     }
     if (strcmp(mode, "thread") == 0) {
