@@ -192,7 +192,13 @@ impl Waiter {
     /// A waiter for `thread` of the program whose stop state is `stop`.
     pub fn new(stop: Arc<Stop>, thread: Arc<Thread>) -> std::io::Result<Waiter> {
         let wake = Arc::new(Wake::new()?);
-        stop.wakers.lock().push(Arc::downgrade(&wake));
+        {
+            // Ended threads' entries go here, so a program that spawns a thread per request
+            // keeps one entry per live thread.
+            let mut wakers = stop.wakers.lock();
+            wakers.retain(|w| w.strong_count() > 0);
+            wakers.push(Arc::downgrade(&wake));
+        }
         thread.set_wake(Arc::downgrade(&wake));
         Ok(Waiter {
             wake,
