@@ -8,10 +8,10 @@ mod wast;
 
 use clap::{Parser, Subcommand};
 
-/// Exit status for load, link and usage errors.
-pub const EXIT_ERROR: i32 = 1;
-/// Exit status when the WebAssembly code traps.
-pub const EXIT_TRAP: i32 = 3;
+/// Exit status for load, link and usage errors (also a host error on a guest thread).
+pub const EXIT_ERROR: i32 = wasix_rt::wasix::thread::EXIT_ERROR;
+/// Exit status when the WebAssembly code traps (on any of the program's threads).
+pub const EXIT_TRAP: i32 = wasix_rt::wasix::thread::EXIT_TRAP;
 
 /// Stack size of the thread that runs WebAssembly: wasm recursion uses the native stack.
 const WASM_THREAD_STACK: usize = 8 << 20;

@@ -12,12 +12,17 @@ use crate::host::abi::signal;
 use crate::host::errno::Errno;
 use crate::host::WasiCtx;
 
+/// Whether `sig` is a signal number the header defines (0, "no signal", included).
+pub fn valid_signal(sig: u32) -> bool {
+    sig <= signal::MAX
+}
+
 /// Delivers signal `sig` to the program (see the module's documentation); returns the errno.
 pub fn deliver(caller: &mut Caller<'_, WasiCtx>, sig: u32) -> Result<i32> {
     if sig == 0 {
         return Ok(0);
     }
-    if sig > signal::MAX {
+    if !valid_signal(sig) {
         return Ok(Errno::INVAL.0 as i32);
     }
     let callback = caller.data().process.signal_callback();

@@ -4,12 +4,11 @@
 //! Thread ids follow wasi-threads: the main thread is 1, spawned threads get 2, 3, ... up to
 //! [`MAX_TID`] (ids are not reused). Running threads are spawned by [`crate::wasix::thread`].
 
-use crate::host::abi::signal;
 use crate::host::errno::Errno;
 use crate::host::wait::{Stop, Wake};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -51,7 +50,7 @@ impl Thread {
         })
     }
 
-    /// Queues `sig` (1..=[`signal::MAX`]) for this thread and ends its wait for readiness or
+    /// Queues `sig` (1..=[`crate::host::abi::signal::MAX`]) for this thread and ends its wait for readiness or
     /// in `futex_wait`, if it is in one (a `memory.atomic.wait` in wasm code goes on).
     pub fn queue_signal(&self, sig: u32) {
         self.pending.fetch_or(1 << sig, Ordering::SeqCst);
@@ -112,8 +111,9 @@ pub struct Threads {
     live: Mutex<HashMap<u32, Arc<Thread>>>,
     /// Signalled whenever a thread finishes.
     changed: Condvar,
-    next_tid: Mutex<u32>,
-    max: Mutex<usize>,
+    /// The next id to hand out (taken under `live`'s lock).
+    next_tid: AtomicU32,
+    max: AtomicUsize,
     end: Mutex<Option<ProgramEnd>>,
     /// Signalled when the program is ended.
     ended: Condvar,
@@ -128,8 +128,8 @@ impl Threads {
         Threads {
             live: Mutex::new(live),
             changed: Condvar::new(),
-            next_tid: Mutex::new(MAIN_TID + 1),
-            max: Mutex::new(DEFAULT_MAX_THREADS),
+            next_tid: AtomicU32::new(MAIN_TID + 1),
+            max: AtomicUsize::new(DEFAULT_MAX_THREADS),
             end: Mutex::new(None),
             ended: Condvar::new(),
             stop,
@@ -138,7 +138,7 @@ impl Threads {
 
     /// Limits live threads to `max` (the main thread included; at least 1).
     pub fn set_max(&self, max: usize) {
-        *self.max.lock() = max.max(1);
+        self.max.store(max.max(1), Ordering::Relaxed);
     }
 
     /// The main thread.
@@ -161,16 +161,13 @@ impl Threads {
     /// of live threads or when thread ids are used up (`pthread_create`'s EAGAIN).
     pub fn register(&self) -> Result<Arc<Thread>, Errno> {
         let mut live = self.live.lock();
-        if live.len() >= *self.max.lock() {
+        let tid = self.next_tid.load(Ordering::Relaxed);
+        if live.len() >= self.max.load(Ordering::Relaxed) || tid > MAX_TID {
             return Err(Errno::AGAIN);
         }
-        let mut next = self.next_tid.lock();
-        if *next > MAX_TID {
-            return Err(Errno::AGAIN);
-        }
-        let t = Thread::new(*next);
-        *next += 1;
-        live.insert(t.tid, t.clone());
+        self.next_tid.store(tid + 1, Ordering::Relaxed);
+        let t = Thread::new(tid);
+        live.insert(tid, t.clone());
         Ok(t)
     }
 
@@ -238,9 +235,4 @@ impl Threads {
         }
         end.clone()
     }
-}
-
-/// Whether `sig` is a signal number the header defines.
-pub fn valid_signal(sig: u32) -> bool {
-    sig <= signal::MAX
 }

@@ -28,8 +28,8 @@ pub struct Ready {
 
 /// Why a program's threads must stop waiting: a signal sent to wasix-rt (SIGINT/SIGTERM), or
 /// the program ending (`proc_exit` or a trap on another thread). Setting either wakes every
-/// [`Waiter`] of the program and interrupts every `memory.atomic.wait`/`futex_wait`
-/// ([`crate::vm::waitqueue::interrupt_all`]).
+/// [`Waiter`] of the program and interrupts `memory.atomic.wait`/`futex_wait`: every one in
+/// the process for a signal, those on the program's own memory when it ends.
 #[derive(Default)]
 pub struct Stop {
     /// The signal that asked the program to stop (0: none).
@@ -242,7 +242,15 @@ impl Waiter {
     ) -> Result<Revents, Errno> {
         // A busy program's fds are usually ready: then the call costs one poll(2) of just its
         // fds, and only a wait that must block adds the wake fd and the measure of waiting.
-        let now = self.check_now(fds)?;
+        let now = if fds.is_empty() {
+            // A sleep: nothing to check.
+            if self.interrupted() {
+                return Err(Errno::INTR);
+            }
+            Revents::new()
+        } else {
+            self.check_now(fds)?
+        };
         if timeout == Some(Duration::ZERO) || now.iter().any(|r| !r.is_empty()) {
             return Ok(now);
         }

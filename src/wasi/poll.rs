@@ -111,9 +111,9 @@ pub(crate) fn poll_oneoff(
             }
             eventtype::FD_READ | eventtype::FD_WRITE | eventtype::FD_EXCEPT => {
                 let host = match fds.get(sub.fd()) {
-                    Ok(entry) => match (&entry.kind, entry.host()) {
-                        (FdKind::File { .. }, _) | (_, None) => None,
-                        (_, Some(h)) => Some(h),
+                    Ok(entry) => match &entry.kind {
+                        FdKind::File { .. } => None,
+                        _ => entry.host(),
                     },
                     Err(e) => {
                         out.push(Event::failed(userdata, tag, e));
@@ -140,7 +140,8 @@ pub(crate) fn poll_oneoff(
     } else {
         Some(Duration::ZERO)
     };
-    let start = std::time::Instant::now();
+    // Only clocks need to know how long the wait took.
+    let start = (!clocks.is_empty()).then(std::time::Instant::now);
     let set: SmallVec<[(&HostFd, PollFlags); 8]> = waits
         .iter()
         .map(|w| (&w.host, wait::flags(interest(w.tag))))
@@ -157,7 +158,7 @@ pub(crate) fn poll_oneoff(
             out.push(Event::ready(w.userdata, w.tag, ready.hangup));
         }
     }
-    if out.is_empty() {
+    if let (true, Some(start)) = (out.is_empty(), start) {
         // The wait timed out: every clock subscription whose time has come fires (at least the
         // nearest one, which the wait was for).
         let elapsed = start.elapsed().as_nanos() as u64;

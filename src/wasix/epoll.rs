@@ -50,9 +50,10 @@ pub(crate) fn epoll_ctl(
     let target = {
         let fds = ctx.fds();
         let entry = fds.get(fd)?;
-        match &entry.kind {
-            FdKind::File { .. } | FdKind::Dir { .. } => return Err(Errno::PERM),
-            _ => {}
+        // Regular files and directories cannot be watched (epoll_ctl(2): EPERM); a directory
+        // has no host fd here.
+        if matches!(entry.kind, FdKind::File { .. }) {
+            return Err(Errno::PERM);
         }
         entry.host().ok_or(Errno::PERM)?
     };

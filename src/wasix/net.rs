@@ -83,12 +83,7 @@ fn unspecified(family: u8) -> SocketAddr {
 /// exist only if `sock_open` passed [`check_net`].)
 /// The guard holds the program's fd table locked: keep it short (see [`WasiCtx::fds`]).
 pub fn socket(ctx: &mut WasiCtx, fd: u32) -> Result<MappedMutexGuard<'_, SocketEntry>, Errno> {
-    let fds = ctx.fds();
-    if socket::of(fds.get(fd)?).is_none() {
-        return Err(Errno::NOTSOCK);
-    }
-    MutexGuard::try_map(fds, |t| t.get_mut(fd).ok().and_then(socket::of_mut))
-        .map_err(|_| Errno::NOTSOCK)
+    socket_and_mode(ctx, fd).map(|(s, _)| s)
 }
 
 /// The socket of `fd` and whether the fd is non-blocking, under one short lock.
@@ -97,11 +92,8 @@ pub(crate) fn socket_and_mode(
     fd: u32,
 ) -> Result<(MappedMutexGuard<'_, SocketEntry>, bool), Errno> {
     let fds = ctx.fds();
-    let entry = fds.get(fd)?;
-    let nonblocking = entry.nonblocking();
-    if socket::of(entry).is_none() {
-        return Err(Errno::NOTSOCK);
-    }
+    let nonblocking = fds.get(fd)?.nonblocking();
+    // The fd exists: the only way the mapping fails is that it is not a socket.
     let s = MutexGuard::try_map(fds, |t| t.get_mut(fd).ok().and_then(socket::of_mut))
         .map_err(|_| Errno::NOTSOCK)?;
     Ok((s, nonblocking))

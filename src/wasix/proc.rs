@@ -51,7 +51,7 @@ pub(crate) fn proc_raise_interval(
     interval: u64,
     repeat: u32,
 ) -> std::result::Result<(), Errno> {
-    if sig == 0 || !crate::host::threads::valid_signal(sig) {
+    if sig == 0 || !crate::host::signals::valid_signal(sig) {
         return Err(Errno::INVAL);
     }
     let main = ctx.process.threads.main();
@@ -120,8 +120,9 @@ pub(crate) fn callback_signal(mut caller: Caller<'_, WasiCtx>, name: u32, len: u
 }
 
 /// `thread_signal(tid, sig)`: sends `sig` to thread `tid`. To the calling thread it is
-/// delivered now; another thread gets it when its current or next host call returns (a thread
-/// busy in wasm code, or blocked in a wait, gets it later). Errors: `SRCH` when no thread
+/// delivered now; another thread gets it when its current or next host call returns (a wait
+/// for readiness or in `futex_wait` ends for it; a thread busy in wasm code, or in a
+/// `memory.atomic.wait`, gets it later). Errors: `SRCH` when no thread
 /// `tid` runs, `INVAL` for a signal number the header does not define.
 pub(crate) fn thread_signal(mut caller: Caller<'_, WasiCtx>, tid: u32, sig: u32) -> Result<i32> {
     let ctx = caller.data();
@@ -129,7 +130,7 @@ pub(crate) fn thread_signal(mut caller: Caller<'_, WasiCtx>, tid: u32, sig: u32)
     if target.as_ref().is_some_and(|t| t.tid == ctx.thread.tid) {
         return crate::host::signals::deliver(&mut caller, sig);
     }
-    if !crate::host::threads::valid_signal(sig) {
+    if !crate::host::signals::valid_signal(sig) {
         return Ok(Errno::INVAL.0 as i32);
     }
     match target {

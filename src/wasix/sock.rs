@@ -16,15 +16,6 @@ impl GuestOut for std::net::SocketAddr {
     }
 }
 
-/// Writes `addr` as an `addr_port` at `ptr`.
-fn write_addr(
-    mem: &mut GuestMemory,
-    ptr: u32,
-    addr: &std::net::SocketAddr,
-) -> std::result::Result<(), Errno> {
-    mem.write(ptr, &net::encode_addr(addr))
-}
-
 /// `sock_bind`.
 pub(crate) fn sock_bind(
     ctx: &mut WasiCtx,
@@ -47,7 +38,7 @@ pub(crate) fn sock_accept_v2(
 ) -> Result<(), Errno> {
     mem.check(out_addr, net::ADDR_PORT_SIZE)?;
     let peer = sock_accept_p1(ctx, mem, fd, flags, out_fd)?;
-    write_addr(mem, out_addr, &peer)
+    peer.write_to(mem, out_addr)
 }
 
 /// `sock_accept` of preview1: the new fd at `out_fd`; returns the peer's address.
@@ -152,7 +143,7 @@ pub(crate) fn sock_recv_from(
     mem.write_u32(nread, n)?;
     mem.write_u16(roflags, truncated as u16)?;
     let from = from.unwrap_or_else(net::unspecified_v4);
-    write_addr(mem, addr, &from)
+    from.write_to(mem, addr)
 }
 
 /// `sock_set_opt_time`.
