@@ -1,6 +1,6 @@
 //! Guest threads at the host-call level, with hand-written modules: `wasi.thread-spawn` and
-//! its errors, the WASIX thread calls, the shared fd table, and how a thread's `proc_exit` or
-//! trap ends the whole program under `wasix-rt run`.
+//! its errors, the WASIX thread calls, the shared fd table, how a thread's `proc_exit` or
+//! trap ends the whole program under `wasix-rt run`, and the program-wide signal callback.
 
 use std::process::{Command, Output};
 
@@ -301,4 +301,30 @@ fn a_program_ending_in_process_leaves_other_programs_waits_alone() {
     let wait = b_instance.get_typed_func::<(), i32, _>(&b, "wait").unwrap();
     assert_eq!(wait.call(&mut b, ()).unwrap(), 2);
     drop(a);
+}
+
+/// wasix-libc's `pthread_kill` names `__wasm_signal_blocked` as the callback while it sends the
+/// signal and then names `__wasm_signal` again; its programs do not export the first. Were the
+/// callback switched to it, the target thread would find no handler and the program would end
+/// with 128 + the signal (this made `signals.c thread` exit 138 now and then). A name the
+/// module does not export keeps the callback it had.
+#[test]
+fn a_callback_the_module_does_not_export_keeps_the_one_it_had() {
+    let text = r#"(module
+      (import "wasix_32v1" "callback_signal" (func $callback (param i32 i32)))
+      (import "wasi_snapshot_preview1" "proc_raise" (func $raise (param i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "__wasm_signal")
+      (data (i32.const 32) "__wasm_signal_blocked")
+      (global $got (mut i32) (i32.const 0))
+      (func (export "__wasm_signal") (param $sig i32) (global.set $got (local.get $sig)))
+      (func (export "_start")
+        (call $callback (i32.const 16) (i32.const 13))
+        (call $callback (i32.const 32) (i32.const 21))
+        (drop (call $raise (i32.const 10)))
+        ;; exit with the signal the handler saw (10: SIGUSR1)
+        (call $exit (global.get $got))))"#;
+    let o = run("callback_kept.wat", text, &[]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
 }

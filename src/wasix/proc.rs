@@ -107,14 +107,31 @@ pub(crate) fn proc_signals_get(_: &mut WasiCtx, _buf: u32) -> std::result::Resul
     Ok(())
 }
 
-/// `callback_signal(name, len)`: the export that receives signals from now on. A name that is
-/// not valid UTF-8 or lies outside memory is ignored (the call has no result to report it).
+/// `callback_signal(name, len)`: the export that receives signals from now on. A name the
+/// module does not export as a function is ignored and the callback stays: wasix-libc's
+/// `__block_app_sigs` (in `pthread_kill`, `pthread_create`, `abort`) names
+/// `__wasm_signal_blocked`, which its programs do not export, and switching to it would leave a
+/// signal sent meanwhile to another thread without a handler. A name that is not valid UTF-8 or
+/// lies outside memory is ignored too (the call has no result to report it).
 pub(crate) fn callback_signal(mut caller: Caller<'_, WasiCtx>, name: u32, len: u32) -> Result<()> {
-    if let Some((bytes, ctx)) = caller.memory_and_data() {
-        let mem = crate::host::memory::GuestMemory::new(bytes);
-        if let Ok(name) = mem.read_str(name, len) {
-            ctx.process.set_signal_callback(name.to_string());
-        }
+    let Some((bytes, _)) = caller.memory_and_data() else {
+        return Ok(());
+    };
+    let mem = crate::host::memory::GuestMemory::new(bytes);
+    let Ok(name) = mem.read_str(name, len).map(str::to_string) else {
+        return Ok(());
+    };
+    if caller
+        .get_export(&name)
+        .and_then(|e| e.into_func())
+        .is_some()
+    {
+        caller.data().process.set_signal_callback(name);
+    } else {
+        tracing::debug!(
+            name,
+            "callback_signal: no such exported function; callback kept"
+        );
     }
     Ok(())
 }
