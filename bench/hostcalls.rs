@@ -525,9 +525,10 @@ fn hostcalls(c: &mut Criterion) {
     println!();
 }
 
-/// `HOSTCALLS_PROFILE="CASE CALLS"`: only `CALLS` calls of CASE (`fd_write`, `clock_time_get`,
-/// `native-fd_write`, `native-writev` or `native-clock_time_get`) in one loop after the set-up, no criterion:
-/// for `valgrind --tool=callgrind` or `perf record` on the bench binary. Two runs with different
+/// `HOSTCALLS_PROFILE="CASE CALLS"`: only `CALLS` calls of CASE (`fd_write`, `send_recv`,
+/// `poll_oneoff`, `epoll_wait` (1 ready fd each), `clock_time_get`, `native-fd_write`,
+/// `native-writev` or `native-clock_time_get`) in one loop after the set-up, no criterion: for
+/// `valgrind --tool=callgrind` or `perf record` on the bench binary. Two runs with different
 /// CALLS, subtracted, give the cost of one call without the set-up.
 fn profile(spec: &str) {
     let (case, calls) = spec
@@ -539,6 +540,28 @@ fn profile(spec: &str) {
         "fd_write" => {
             let (fd, write_loop) = guest.null_writer();
             guest.run(&write_loop, calls, |n| (fd, n));
+        }
+        "send_recv" => {
+            let (a, b) = guest.pair();
+            let send_recv = guest.func::<(i32, i32, i32)>("send_recv_loop");
+            guest.run(&send_recv, calls, |n| (a, b, n));
+        }
+        "poll_oneoff" => {
+            let (fd, _) = guest.pair();
+            let mut s = [0u8; 48];
+            s[8] = EVENTTYPE_FD_WRITE;
+            s[16..20].copy_from_slice(&(fd as u32).to_le_bytes());
+            guest.write(SUBS, &s);
+            let poll_loop = guest.func::<(i32, i32)>("poll_loop");
+            guest.run(&poll_loop, calls, |n| (1, n));
+        }
+        "epoll_wait" => {
+            let (fd, _) = guest.pair();
+            guest.setup("epoll_create", ());
+            let ep = guest.u32_at(OUT) as i32;
+            guest.setup("epoll_add", (ep, fd, EPOLL_OUT));
+            let epoll_loop = guest.func::<(i32, i32, i32)>("epoll_loop");
+            guest.run(&epoll_loop, calls, |n| (ep, EPOLL_MAX as i32, n));
         }
         "clock_time_get" => {
             let clock_loop = guest.func::<i32>("clock_loop");

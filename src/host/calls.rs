@@ -155,6 +155,8 @@ impl GuestOut for bool {
 /// one too ([`Error::Exit`] with the program's status); a SIGINT/SIGTERM that arrived during
 /// the call goes to the program's handler, or ends it with 128 + the signal number (as a
 /// shell reports it); a signal sent to this thread (`thread_signal`) is delivered.
+// Inlined into each call's wrapper: the bookkeeping then costs no call of its own.
+#[inline(always)]
 pub(crate) fn errno_call(
     caller: &mut Caller<'_, WasiCtx>,
     name: &'static str,

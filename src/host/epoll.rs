@@ -9,8 +9,8 @@ use crate::host::abi::{epoll as bits, EpollData, EpollEvent};
 use crate::host::errno::Errno;
 use crate::host::fdtable::HostFd;
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 use rustix::event::epoll::{self, EventData, EventFlags};
-use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
@@ -24,7 +24,7 @@ struct Registration {
 /// A guest epoll instance.
 pub struct Epoll {
     fd: OwnedFd,
-    regs: Mutex<HashMap<RawFd, Registration>>,
+    regs: Mutex<FxHashMap<RawFd, Registration>>,
 }
 
 /// Host events one wait takes on the stack; a larger `maxevents` allocates.

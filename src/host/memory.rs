@@ -115,30 +115,53 @@ impl<'a> GuestMemory<'a> {
     /// every buffer. Up to [`INLINE_IOVECS`] of them are kept without allocating.
     pub fn iovecs(&self, ptr: u32, count: u32) -> Result<IoVecs, Errno> {
         const SIZE: usize = std::mem::size_of::<abi::Iovec>();
+        if count == 1 {
+            let iov: abi::Iovec = bytemuck::pod_read_unaligned(self.slice(ptr, SIZE as u32)?);
+            self.check(iov.buf, iov.buf_len)?;
+            return Ok(smallvec::smallvec![IoVec {
+                buf: iov.buf,
+                len: iov.buf_len,
+            }]);
+        }
         let raw = self.slice(
             ptr,
             count.checked_mul(SIZE as u32).ok_or(Errno::MEMVIOLATION)?,
         )?;
-        let mut out = IoVecs::with_capacity(count as usize);
+        let mut out = IoVecs::new();
+        if count as usize > INLINE_IOVECS {
+            out.reserve_exact(count as usize);
+        }
         for c in raw.chunks_exact(SIZE) {
             let iov: abi::Iovec = bytemuck::pod_read_unaligned(c);
-            let v = IoVec {
+            self.check(iov.buf, iov.buf_len)?;
+            out.push(IoVec {
                 buf: iov.buf,
                 len: iov.buf_len,
-            };
-            self.check(v.buf, v.len)?;
-            out.push(v);
+            });
         }
         Ok(out)
     }
 
-    /// The bytes of the given (checked) iovecs, for gathering writes.
-    pub fn gather(&self, iovs: &[IoVec]) -> SmallVec<[std::io::IoSlice<'_>; INLINE_IOVECS]> {
-        iovs.iter()
-            .map(|v| {
-                std::io::IoSlice::new(&self.bytes[v.buf as usize..v.buf as usize + v.len as usize])
-            })
-            .collect()
+    /// The bytes of one (checked) iovec.
+    fn piece(&self, v: &IoVec) -> &[u8] {
+        &self.bytes[v.buf as usize..v.buf as usize + v.len as usize]
+    }
+
+    /// Runs a gathering write `op` on the bytes of the given (checked) iovecs. One iovec, the
+    /// common case, takes no list.
+    pub fn with_gathered<R>(
+        &self,
+        iovs: &[IoVec],
+        op: impl FnOnce(&[std::io::IoSlice<'_>]) -> R,
+    ) -> R {
+        if let [v] = iovs {
+            return op(&[std::io::IoSlice::new(self.piece(v))]);
+        }
+        let bufs: SmallVec<[std::io::IoSlice<'_>; INLINE_IOVECS]> = iovs
+            .iter()
+            .map(|v| std::io::IoSlice::new(self.piece(v)))
+            .collect();
+        op(&bufs)
     }
 
     /// Mutable buffers of the given (checked) iovecs, for scattering reads. Overlapping iovecs
@@ -147,11 +170,6 @@ impl<'a> GuestMemory<'a> {
         &mut self,
         iovs: &[IoVec],
     ) -> Option<SmallVec<[std::io::IoSliceMut<'_>; INLINE_IOVECS]>> {
-        // The common case, one buffer, needs no sorting.
-        if let [v] = iovs {
-            let piece = &mut self.bytes[v.buf as usize..v.buf as usize + v.len as usize];
-            return Some(smallvec::smallvec![std::io::IoSliceMut::new(piece)]);
-        }
         // u64: a buffer may end exactly at 4 GiB.
         let mut sorted: Vec<(u64, u64)> =
             iovs.iter().map(|v| (v.buf as u64, v.len as u64)).collect();
@@ -192,6 +210,11 @@ impl<'a> GuestMemory<'a> {
         iovs: &[IoVec],
         op: impl FnOnce(&mut [std::io::IoSliceMut<'_>]) -> std::io::Result<(usize, R)>,
     ) -> std::io::Result<(usize, R)> {
+        // The common case, one buffer, takes no list and no sorting.
+        if let [v] = iovs {
+            let piece = &mut self.bytes[v.buf as usize..v.buf as usize + v.len as usize];
+            return op(&mut [std::io::IoSliceMut::new(piece)]);
+        }
         if let Some(mut bufs) = self.scatter(iovs) {
             return op(&mut bufs);
         }

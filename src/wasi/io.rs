@@ -19,24 +19,25 @@ fn borrowed_file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
     ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
-/// One `write(2)` for one buffer (the kernel's `writev(2)` costs more), else one `writev(2)`.
+/// One `write(2)` for one buffer (the kernel's `writev(2)` costs more; made directly, without
+/// libc's wrapper), else one `writev(2)`.
 fn write_gathered(
     mut f: &std::fs::File,
     slices: &[std::io::IoSlice<'_>],
 ) -> std::io::Result<usize> {
     match slices {
-        [one] => f.write(one),
+        [one] => Ok(rustix::io::write(f, one)?),
         _ => f.write_vectored(slices),
     }
 }
 
-/// One `read(2)` for one buffer, else one `readv(2)`.
+/// One `read(2)` for one buffer (made directly), else one `readv(2)`.
 fn read_scattered(
     mut f: &std::fs::File,
     bufs: &mut [std::io::IoSliceMut<'_>],
 ) -> std::io::Result<usize> {
     match bufs {
-        [one] => f.read(one),
+        [one] => Ok(rustix::io::read(f, &mut **one)?),
         _ => f.read_vectored(bufs),
     }
 }
@@ -83,10 +84,10 @@ pub fn fd_write_iovs(
 ) -> Result<u32, Errno> {
     let (target, nonblocking) = target(ctx, fd, rights::FD_WRITE)?;
     let n = match target {
-        Target::Stdio(h) => write_gathered(&borrowed_file(h), &mem.gather(iovs))?,
-        Target::File(file) => write_gathered(&file, &mem.gather(iovs))?,
+        Target::Stdio(h) => mem.with_gathered(iovs, |b| write_gathered(&borrowed_file(h), b))?,
+        Target::File(file) => mem.with_gathered(iovs, |b| write_gathered(&file, b))?,
         Target::Stream(file) => loop {
-            match write_gathered(&file, &mem.gather(iovs)) {
+            match mem.with_gathered(iovs, |b| write_gathered(&file, b)) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
                     ctx.waiter.wait(&*file, Interest::Write, None)?;
                 }
@@ -183,6 +184,7 @@ pub(crate) fn fd_renumber(ctx: &mut WasiCtx, from: u32, to: u32) -> Result<(), E
 }
 
 /// `fd_write`: the bytes written.
+#[inline]
 pub(crate) fn fd_write(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -197,6 +199,7 @@ pub(crate) fn fd_write(
 }
 
 /// `fd_read`: the bytes read.
+#[inline]
 pub(crate) fn fd_read(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,

@@ -50,13 +50,6 @@ impl Event {
     }
 }
 
-/// A subscription to fd readiness that needs a host wait.
-struct FdWait {
-    host: HostFd,
-    userdata: u64,
-    tag: u8,
-}
-
 /// `poll_oneoff(subs, events, n, *nevents)`: waits until a subscribed fd is ready or a clock
 /// subscription's timeout passes, with one `poll(2)` over every fd subscribed.
 ///
@@ -85,7 +78,9 @@ pub(crate) fn poll_oneoff(
     let mut out: SmallVec<[Event; 8]> = SmallVec::new();
     let mut timeout: Option<u64> = None; // ns from now
     let mut clocks: SmallVec<[(u64, u64); 8]> = SmallVec::new(); // (ns from now, userdata)
-    let mut waits: SmallVec<[FdWait; 8]> = SmallVec::new();
+                                                                 // The fds to wait for, as the wait takes them, and (userdata, eventtype) of each.
+    let mut set: SmallVec<[(HostFd, PollFlags); 8]> = SmallVec::new();
+    let mut waits: SmallVec<[(u64, u8); 8]> = SmallVec::new();
     let fds = ctx.fds();
     for i in 0..n {
         let sub: Subscription = mem.read(subs + i * SUBSCRIPTION_SIZE)?;
@@ -121,11 +116,10 @@ pub(crate) fn poll_oneoff(
                     }
                 };
                 match host {
-                    Some(host) => waits.push(FdWait {
-                        host,
-                        userdata,
-                        tag,
-                    }),
+                    Some(host) => {
+                        set.push((host, wait::flags(interest(tag))));
+                        waits.push((userdata, tag));
+                    }
                     // Files and directories are always ready (POSIX poll on regular files).
                     None => out.push(Event::ready(userdata, tag, false)),
                 }
@@ -142,20 +136,16 @@ pub(crate) fn poll_oneoff(
     };
     // Only clocks need to know how long the wait took.
     let start = (!clocks.is_empty()).then(std::time::Instant::now);
-    let set: SmallVec<[(&HostFd, PollFlags); 8]> = waits
-        .iter()
-        .map(|w| (&w.host, wait::flags(interest(w.tag))))
-        .collect();
     let revents = ctx.waiter.wait_many(&set, wait_for)?;
-    for (w, r) in waits.iter().zip(revents) {
+    for (&(userdata, tag), r) in waits.iter().zip(revents) {
         let ready = Ready::from_revents(r);
-        let wanted = match w.tag {
+        let wanted = match tag {
             eventtype::FD_READ => ready.readable,
             eventtype::FD_WRITE => ready.writable,
             _ => r.contains(PollFlags::PRI),
         };
         if wanted || ready.hangup {
-            out.push(Event::ready(w.userdata, w.tag, ready.hangup));
+            out.push(Event::ready(userdata, tag, ready.hangup));
         }
     }
     if let (true, Some(start)) = (out.is_empty(), start) {

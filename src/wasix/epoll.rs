@@ -90,15 +90,22 @@ pub(crate) fn epoll_wait(
     mem.check_array::<EpollEvent>(events, max)?;
     mem.check(nevents, 4)?;
     let epoll = epoll_of(ctx, epfd)?;
-    let deadline = (timeout != u64::MAX).then(|| Instant::now() + Duration::from_nanos(timeout));
+    // The deadline is taken only when the first look finds nothing and the call may wait.
+    let mut deadline = None;
     let n = loop {
         // Each event goes straight to the guest's array (checked above).
         let n = epoll.ready(max as usize, |i, ev| {
             mem.write(events + i as u32 * EVENT_SIZE, &ev)
         })?;
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if n > 0 || left.is_some_and(|l| l.is_zero()) {
+        if n > 0 || timeout == 0 {
             break n;
+        }
+        let d = *deadline.get_or_insert_with(|| {
+            (timeout != u64::MAX).then(|| Instant::now() + Duration::from_nanos(timeout))
+        });
+        let left = d.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            break 0;
         }
         // The epoll fd is readable while events are ready: one poll(2) with the thread's wake
         // fd, then collect. Another thread may take the events first: wait again.

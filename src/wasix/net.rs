@@ -23,7 +23,7 @@ use parking_lot::{MappedMutexGuard, MutexGuard};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -336,10 +336,8 @@ pub fn send_to(
     if let Some(to) = to {
         check_addr(&ctx.process, NetOp::SendTo, to)?;
     }
-    let fd_host = sock.as_raw_fd();
     let n = retry(ctx, &sock, nonblocking, Interest::Write, wait_for, || {
-        let bufs = mem.gather(iovs);
-        sys::sendmsg(fd_host, &bufs, to, 0)
+        mem.with_gathered(iovs, |bufs| sys::sendmsg(sock.as_fd(), bufs, to, 0))
     })?;
     Ok(n as u32)
 }
@@ -379,10 +377,9 @@ pub fn recv_from(
     let (sock, wait_for) = (s.socket.clone(), timeout(s.recv_timeout));
     let stream = s.ty == sock_type::STREAM;
     drop(s);
-    let fd_host = sock.as_raw_fd();
     let r = retry(ctx, &sock, nonblocking, Interest::Read, wait_for, || {
         mem.read_into(iovs, |bufs| {
-            sys::recvmsg(fd_host, bufs, flags, stream).map(|(n, a, t)| (n, (a, t)))
+            sys::recvmsg(sock.as_fd(), bufs, flags, stream).map(|(n, a, t)| (n, (a, t)))
         })
     });
     r.map(|(n, (addr, truncated))| (n as u32, addr, truncated))

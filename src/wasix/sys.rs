@@ -3,31 +3,23 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// `sendmsg` of `bufs` (to `to`, if given), never raising SIGPIPE; one buffer and no address
-/// is a plain `send(2)`, which costs the kernel less.
+/// is a plain `send(2)` (made directly, without libc's wrapper), which costs the kernel less.
 pub fn sendmsg(
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     bufs: &[IoSlice<'_>],
     to: Option<SocketAddr>,
     flags: i32,
 ) -> io::Result<usize> {
     if let ([one], None) = (bufs, to) {
-        // SAFETY: the buffer is valid for `one.len()` bytes for the call.
-        let n = unsafe {
-            libc::send(
-                fd,
-                one.as_ptr() as *const libc::c_void,
-                one.len(),
-                flags | libc::MSG_NOSIGNAL,
-            )
-        };
-        return if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        };
+        return Ok(rustix::net::send(
+            fd,
+            one,
+            rustix::net::SendFlags::from_bits_retain(flags as u32)
+                | rustix::net::SendFlags::NOSIGNAL,
+        )?);
     }
     let addr = to.map(socket2::SockAddr::from);
     // SAFETY: an all-zero msghdr is valid; the pointers set below stay alive for the call, and
@@ -40,7 +32,7 @@ pub fn sendmsg(
             msg.msg_name = a.as_ptr() as *mut libc::c_void;
             msg.msg_namelen = a.len();
         }
-        libc::sendmsg(fd, &msg, flags | libc::MSG_NOSIGNAL)
+        libc::sendmsg(fd.as_raw_fd(), &msg, flags | libc::MSG_NOSIGNAL)
     };
     if n < 0 {
         Err(io::Error::last_os_error())
@@ -54,19 +46,18 @@ pub fn sendmsg(
 /// address and nothing is truncated, one buffer is a plain `recv(2)`, which costs the kernel
 /// less.
 pub fn recvmsg(
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
     flags: i32,
     stream: bool,
 ) -> io::Result<(usize, Option<SocketAddr>, bool)> {
     if let ([one], true) = (&mut *bufs, stream) {
-        // SAFETY: the buffer is valid and writable for `one.len()` bytes for the call.
-        let n = unsafe { libc::recv(fd, one.as_mut_ptr() as *mut libc::c_void, one.len(), flags) };
-        return if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok((n as usize, None, false))
-        };
+        let (n, _) = rustix::net::recv(
+            fd,
+            &mut **one,
+            rustix::net::RecvFlags::from_bits_retain(flags as u32),
+        )?;
+        return Ok((n, None, false));
     }
     let mut storage = socket2::SockAddrStorage::zeroed();
     let capacity = storage.size_of();
@@ -78,7 +69,7 @@ pub fn recvmsg(
         msg.msg_iovlen = bufs.len();
         msg.msg_name = &mut storage as *mut _ as *mut libc::c_void;
         msg.msg_namelen = capacity;
-        let n = libc::recvmsg(fd, &mut msg, flags);
+        let n = libc::recvmsg(fd.as_raw_fd(), &mut msg, flags);
         (n, msg.msg_namelen, msg.msg_flags)
     };
     if n < 0 {

@@ -78,7 +78,7 @@ pub(crate) fn fd_pwrite(
     {
         return Err(Errno::FBIG);
     }
-    let n = positioned(&file, Positioned::Write(&mem.gather(&iovs)), offset)?;
+    let n = mem.with_gathered(&iovs, |b| positioned(&file, Positioned::Write(b), offset))?;
     Ok(n as u32)
 }
 
