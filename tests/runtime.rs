@@ -627,3 +627,66 @@ fn exceptions_are_caught_by_tag_and_uncaught_ones_reach_the_host() {
         assert_eq!(catch.call(&mut store, (i, 3)).unwrap(), i + 11);
     }
 }
+
+/// Epoch interruption: code compiled with checks traps `Interrupted` once the engine's epoch
+/// reaches its store's deadline, in a loop and in endless tail recursion (which has no loop
+/// header: the check at function entry stops it); the store can run again with a new deadline;
+/// before the deadline and without checks nothing changes.
+#[test]
+fn epoch_interruption_stops_endless_loops_and_recursion() {
+    let wat = r#"(module
+      (func (export "spin") (loop $l (br $l)))
+      (func $forever (export "forever") (return_call $forever))
+      (func (export "count") (param $n i32) (result i32) (local $i i32)
+        (loop $l
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+        (local.get $i)))"#;
+    let config = wasix_rt::Config {
+        epoch_interruption: true,
+        ..Default::default()
+    };
+    let engine = Engine::new(&config).unwrap();
+    let (mut store, inst) = instantiate(&engine, wat);
+    // No deadline: code runs to its end.
+    assert_eq!(
+        call(&mut store, &inst, "count", &[Val::I32(1000)]).unwrap()[0].i32(),
+        Some(1000)
+    );
+    for name in ["spin", "forever"] {
+        store.set_epoch_deadline(1);
+        let ticker = {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                engine.increment_epoch();
+            })
+        };
+        assert_eq!(
+            trap_kind(call(&mut store, &inst, name, &[])),
+            TrapKind::Interrupted,
+            "{name}"
+        );
+        ticker.join().unwrap();
+        // The store is usable again with a deadline in the future.
+        store.set_epoch_deadline(10);
+        assert_eq!(
+            call(&mut store, &inst, "count", &[Val::I32(5)]).unwrap()[0].i32(),
+            Some(5)
+        );
+    }
+    // A deadline already reached traps at the first check.
+    store.set_epoch_deadline(0);
+    assert_eq!(
+        trap_kind(call(&mut store, &inst, "count", &[Val::I32(5)])),
+        TrapKind::Interrupted
+    );
+    // Compiled without checks, the same deadline changes nothing.
+    let plain = Engine::default();
+    let (mut store, inst) = instantiate(&plain, wat);
+    store.set_epoch_deadline(0);
+    assert_eq!(
+        call(&mut store, &inst, "count", &[Val::I32(5)]).unwrap()[0].i32(),
+        Some(5)
+    );
+}

@@ -8,6 +8,7 @@ use crate::types::FuncType;
 use crate::vm::code::{CodeMemory, FuncNames, TrapTable};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Settings of an [`Engine`].
@@ -24,6 +25,11 @@ pub struct Config {
     pub parallel_compilation: bool,
     /// Let Cranelift optimise for speed (default true).
     pub optimize: bool,
+    /// Compile a check of the engine's epoch ([`Engine::increment_epoch`]) against the store's
+    /// deadline ([`crate::Store::set_epoch_deadline`]) into every function entry and loop
+    /// header, so that code running past its deadline traps with
+    /// [`crate::TrapKind::Interrupted`] (default false: no checks). Part of the cache key.
+    pub epoch_interruption: bool,
 }
 
 impl Default for Config {
@@ -34,6 +40,7 @@ impl Default for Config {
             max_memory_pages: 65536,
             parallel_compilation: true,
             optimize: true,
+            epoch_interruption: false,
         }
     }
 }
@@ -77,6 +84,8 @@ struct EngineInner {
     config: Config,
     isa: OwnedTargetIsa,
     types: Mutex<TypeRegistry>,
+    /// The epoch compiled code compares with its store's deadline; it only grows.
+    epoch: AtomicU64,
 }
 
 /// Compilation settings and state shared by modules and stores. Cheap to clone.
@@ -100,12 +109,31 @@ impl Engine {
                 config: config.clone(),
                 isa: compile::host_isa(config.optimize)?,
                 types: Mutex::new(TypeRegistry::default()),
+                epoch: AtomicU64::new(0),
             }),
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Advances the engine's epoch by one. Wasm code of every store of this engine whose
+    /// deadline the epoch reaches traps with [`crate::TrapKind::Interrupted`] at its next
+    /// function entry or loop header, when compiled with [`Config::epoch_interruption`]. Safe
+    /// to call from any thread (a signal-safe atomic increment).
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The engine's current epoch (0 at creation, then one per [`Engine::increment_epoch`]).
+    pub fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Where compiled code reads the epoch; valid as long as the engine.
+    pub(crate) fn epoch_ptr(&self) -> *const AtomicU64 {
+        &self.inner.epoch
     }
 
     pub(crate) fn isa(&self) -> &dyn cranelift_codegen::isa::TargetIsa {

@@ -83,13 +83,8 @@ impl Module {
         module::validate(wasm)?;
         let mut info = module::parse(wasm)?;
         let offsets = VMOffsets::new(&info);
-        let compiled = compile::compile_module(
-            engine.isa(),
-            &info,
-            &offsets,
-            wasm,
-            engine.config().parallel_compilation,
-        )?;
+        let compiled =
+            compile::compile_module(engine.isa(), &info, &offsets, wasm, engine.config())?;
         let funcs = crate::vm::code::FuncRanges {
             ranges: compiled.funcs.into(),
             first: info.num_imported_funcs,

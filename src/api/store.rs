@@ -99,6 +99,27 @@ impl<T> Store<T> {
     pub fn engine(&self) -> &Engine {
         &self.inner.opaque.engine
     }
+
+    /// Lets this store's wasm code run until the engine's epoch has advanced `ticks` more times
+    /// ([`Engine::increment_epoch`]); then it traps with [`crate::TrapKind::Interrupted`] at
+    /// its next function entry or loop header. Needs code compiled with
+    /// [`crate::Config::epoch_interruption`]; without it the deadline is never checked. A new
+    /// store has no deadline.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        let now = self.engine().current_epoch();
+        self.inner.opaque.ctx.epoch_deadline = now.saturating_add(ticks);
+    }
+
+    /// The epoch at which this store's code traps (`u64::MAX`: none).
+    pub fn epoch_deadline(&self) -> u64 {
+        self.inner.opaque.ctx.epoch_deadline
+    }
+
+    /// Sets the epoch at which this store's code traps (`u64::MAX`: none), e.g. the deadline
+    /// of the store whose thread spawned this one.
+    pub fn set_epoch_deadline_at(&mut self, epoch: u64) {
+        self.inner.opaque.ctx.epoch_deadline = epoch;
+    }
     pub fn data(&self) -> &T {
         &self.inner.data
     }

@@ -115,9 +115,10 @@ impl Engine {
     pub fn settings_fingerprint(&self) -> String {
         let isa = self.isa();
         format!(
-            "wasix-rt {} artifact-format {} {} {} {:?}",
+            "wasix-rt {} artifact-format {} epoch-checks {} {} {} {:?}",
             env!("CARGO_PKG_VERSION"),
             FORMAT_VERSION,
+            self.config().epoch_interruption,
             isa.triple(),
             isa.flags(),
             isa.isa_flags()

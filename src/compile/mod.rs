@@ -74,11 +74,14 @@ pub struct CompiledModule {
     pub call_sites: Vec<CallSite>,
 }
 
+// The module-wide inputs, then the function and the reusable contexts.
+#[allow(clippy::too_many_arguments)]
 fn compile_one(
     isa: &dyn TargetIsa,
     info: &ModuleInfo,
     offsets: &VMOffsets,
     wasm: &[u8],
+    config: &crate::Config,
     defined: usize,
     ctx: &mut Context,
     fctx: &mut FunctionBuilderContext,
@@ -90,6 +93,7 @@ fn compile_one(
     ctx.clear();
     ctx.func = translate::new_function(ft, index, crate::translate::env::WASM_CALL_CONV);
     let mut env = FuncEnv::new(info, offsets, crate::translate::env::WASM_CALL_CONV);
+    env.epoch_checks = config.epoch_interruption;
     translate::translate_function(
         &mut env,
         fctx,
@@ -175,29 +179,32 @@ fn compile_one(
     })
 }
 
-/// Translates and compiles every defined function of `info`, in parallel when `parallel`,
-/// then links them into one blob.
+/// Translates and compiles every defined function of `info` as `config` says (in parallel,
+/// with epoch checks), then links them into one blob.
 pub fn compile_module(
     isa: &dyn TargetIsa,
     info: &ModuleInfo,
     offsets: &VMOffsets,
     wasm: &[u8],
-    parallel: bool,
+    config: &crate::Config,
 ) -> Result<CompiledModule> {
     let n = info.num_defined_funcs();
-    let funcs: Vec<CompiledFunc> = if parallel {
+    let compile_one = |i, ctx: &mut Context, fctx: &mut FunctionBuilderContext| {
+        compile_one(isa, info, offsets, wasm, config, i, ctx, fctx)
+    };
+    let funcs: Vec<CompiledFunc> = if config.parallel_compilation {
         (0..n)
             .into_par_iter()
             .map_init(
                 || (Context::new(), FunctionBuilderContext::new()),
-                |(ctx, fctx), i| compile_one(isa, info, offsets, wasm, i, ctx, fctx),
+                |(ctx, fctx), i| compile_one(i, ctx, fctx),
             )
             .collect::<Result<_>>()?
     } else {
         let mut ctx = Context::new();
         let mut fctx = FunctionBuilderContext::new();
         (0..n)
-            .map(|i| compile_one(isa, info, offsets, wasm, i, &mut ctx, &mut fctx))
+            .map(|i| compile_one(i, &mut ctx, &mut fctx))
             .collect::<Result<_>>()?
     };
     link(info, funcs)

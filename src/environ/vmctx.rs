@@ -5,7 +5,7 @@
 //! The vmctx is one block per instance:
 //!
 //! ```text
-//!   0  *const VMStoreContext      (stack limit of the store)
+//!   0  *const VMStoreContext      (stack limit, epoch pointer and deadline of the store)
 //!   8  *const [usize; Builtin::COUNT]  libcall entry points (see `environ::libcalls`)
 //!  16  *mut InstanceData
 //!  24  *const u32                 engine-wide type id of each module type index
@@ -29,6 +29,10 @@ const _: () = assert!(VMCTX_TYPE_IDS as u32 + POINTER_SIZE <= VMCTX_HEADER);
 
 /// `VMStoreContext.stack_limit`: lowest stack address wasm code may use.
 pub const STORE_CTX_STACK_LIMIT: i32 = 0;
+/// `VMStoreContext.epoch_ptr`: the engine's epoch counter (u64).
+pub const STORE_CTX_EPOCH_PTR: i32 = 8;
+/// `VMStoreContext.epoch_deadline`: the epoch at which epoch checks trap (u64).
+pub const STORE_CTX_EPOCH_DEADLINE: i32 = 16;
 
 /// Field offsets of `VMFuncRef` (32 bytes).
 pub const FUNCREF_WASM_CALL: i32 = 0;

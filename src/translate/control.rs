@@ -73,6 +73,7 @@ impl Translator<'_, '_, '_> {
                 let vals = self.popn(params.len());
                 self.b.ins().jump(header, &args(&vals));
                 self.b.switch_to_block(header);
+                self.env.epoch_check(&mut self.b);
                 let hp = self.b.block_params(header).to_vec();
                 self.stack.extend(hp);
                 self.push_frame(

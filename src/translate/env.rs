@@ -78,6 +78,8 @@ pub struct FuncEnv<'a> {
     /// The dispatch block of the innermost `try_table` around the current instruction, if
     /// any: it takes the exnref of anything thrown by a call made here (a `try_call` then).
     pub handler: Option<ir::Block>,
+    /// Emit epoch checks at the function's entry and loop headers ([`FuncEnv::epoch_check`]).
+    pub epoch_checks: bool,
 }
 
 impl<'a> FuncEnv<'a> {
@@ -92,7 +94,43 @@ impl<'a> FuncEnv<'a> {
             direct: HashMap::new(),
             builtin_sigs: HashMap::new(),
             handler: None,
+            epoch_checks: false,
         }
+    }
+
+    /// Traps with `INTERRUPTED` when the engine's epoch has reached the store's deadline
+    /// (`crate::Config::epoch_interruption`; wasmtime's epoch interruption): two loads of
+    /// read-only vmctx data, the epoch's and the deadline's loads and a compare per check.
+    pub fn epoch_check(&self, b: &mut FunctionBuilder) {
+        if !self.epoch_checks {
+            return;
+        }
+        let store_ctx = b
+            .ins()
+            .load(types::I64, readonly(), self.vmctx, vmctx::VMCTX_STORE_CTX);
+        let epoch_ptr = b.ins().load(
+            types::I64,
+            readonly(),
+            store_ctx,
+            vmctx::STORE_CTX_EPOCH_PTR,
+        );
+        // Another thread advances the epoch: an atomic load (a plain `mov` on x86-64), which
+        // Cranelift never merges with an earlier load of the same address as it may a plain
+        // one (the loop would then never see the new epoch).
+        let flags = trusted();
+        let epoch = b.ins().atomic_load(types::I64, flags, epoch_ptr);
+        let deadline = b.ins().load(
+            types::I64,
+            flags,
+            store_ctx,
+            vmctx::STORE_CTX_EPOCH_DEADLINE,
+        );
+        let reached = b.ins().icmp(
+            ir::condcodes::IntCC::UnsignedGreaterThanOrEqual,
+            epoch,
+            deadline,
+        );
+        b.ins().trapnz(reached, crate::environ::traps::INTERRUPTED);
     }
 
     /// Loads the base of every memory the function uses; called in the entry block.

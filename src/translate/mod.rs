@@ -82,6 +82,7 @@ pub fn translate_function(
     if env.offsets.num_memories > 0 {
         env.load_memory_bases(&mut b);
     }
+    env.epoch_check(&mut b);
 
     let ret = b.create_block();
     for t in ft.results() {

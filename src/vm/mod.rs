@@ -34,6 +34,10 @@ pub struct VMFuncRef {
 pub struct VMStoreContext {
     /// Lowest stack address wasm code may use; checked in every function's prologue.
     pub stack_limit: usize,
+    /// The engine's epoch counter (`Engine::increment_epoch`).
+    pub epoch_ptr: *const std::sync::atomic::AtomicU64,
+    /// Code compiled with epoch checks traps once the epoch reaches this (`u64::MAX`: never).
+    pub epoch_deadline: u64,
 }
 
 /// A global's storage: the value's bits in the low bytes of `value`.
@@ -54,6 +58,8 @@ const _: () = {
     // The vmctx holds the defined functions' references back to back.
     assert!(size_of::<VMFuncRef>() == FUNCREF_SIZE as usize);
     assert!(offset_of!(VMStoreContext, stack_limit) == STORE_CTX_STACK_LIMIT as usize);
+    assert!(offset_of!(VMStoreContext, epoch_ptr) == STORE_CTX_EPOCH_PTR as usize);
+    assert!(offset_of!(VMStoreContext, epoch_deadline) == STORE_CTX_EPOCH_DEADLINE as usize);
     assert!(offset_of!(GlobalEntity, value) == GLOBAL_VALUE as usize);
     // vmctx slots and builtins-table entries.
     assert!(size_of::<usize>() == POINTER_SIZE as usize);

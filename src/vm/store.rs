@@ -62,7 +62,11 @@ impl StoreOpaque {
         StoreOpaque {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             engine: engine.clone(),
-            ctx: Box::new(VMStoreContext { stack_limit: 0 }),
+            ctx: Box::new(VMStoreContext {
+                stack_limit: 0,
+                epoch_ptr: engine.epoch_ptr(),
+                epoch_deadline: u64::MAX,
+            }),
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
