@@ -20,11 +20,14 @@
 //!
 //! Run: `cargo bench --bench hostcalls` (about 90 s). For profiling one call see [`profile`].
 
+#[path = "common/samples.rs"]
+mod samples;
+
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BenchmarkGroup, Criterion};
-use std::cell::RefCell;
+use samples::Samples;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
 
@@ -257,69 +260,27 @@ fn native_clock(iters: u64) {
     std::hint::black_box(ts);
 }
 
+/// `iters` native `send(2)`s of 64 bytes on `a` and `recv(2)`s of them on `b`.
+fn native_send_recv(a: &socket2::Socket, b: &socket2::Socket, iters: u64) {
+    let mut buf = [0u8; 64];
+    for _ in 0..iters {
+        // SAFETY: 64 bytes from and into a live 64-byte buffer, on open sockets.
+        unsafe {
+            let s = libc::send(a.as_raw_fd(), buf.as_ptr().cast(), 64, 0);
+            let r = libc::recv(b.as_raw_fd(), buf.as_mut_ptr().cast(), 64, 0);
+            assert!(s == 64 && r == 64);
+        }
+    }
+}
+
 /// A native socket pair (AF_UNIX, SOCK_STREAM), as `sock_pair` makes on the host.
 fn native_pair() -> (socket2::Socket, socket2::Socket) {
     socket2::Socket::pair(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap()
 }
 
-/// The samples criterion measured of one benchmark: (calls, ns) each.
-type Measured = Vec<(f64, f64)>;
-
-/// The samples criterion measured for each benchmark, by "group/side".
-#[derive(Default)]
-struct Samples(RefCell<Vec<(String, Measured)>>);
-
-impl Samples {
-    /// Benchmarks `side` ("native" or "wasix-rt") of group `group` in `g`: `f(iters)` makes
-    /// `iters` calls. Its samples are kept as "group/side".
-    fn bench(
-        &self,
-        g: &mut BenchmarkGroup<'_, WallTime>,
-        group: &str,
-        side: &str,
-        mut f: impl FnMut(u64),
-    ) {
-        self.0
-            .borrow_mut()
-            .push((format!("{group}/{side}"), Vec::new()));
-        g.bench_function(side, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                f(iters);
-                let t = start.elapsed();
-                let mut all = self.0.borrow_mut();
-                all.last_mut()
-                    .unwrap()
-                    .1
-                    .push((iters as f64, t.as_nanos() as f64));
-                t
-            })
-        });
-    }
-
-    /// ns per call of `name`: criterion's point estimate (the slope through the origin) over
-    /// the measured samples, the last [`SAMPLES`] (the warm-up's come first). `None` when the
-    /// benchmark did not run (filtered out, or `--test`).
-    fn ns_per_call(&self, name: &str) -> Option<f64> {
-        let all = self.0.borrow();
-        let (_, s) = all.iter().find(|(n, _)| n == name)?;
-        if s.len() < SAMPLES {
-            return None;
-        }
-        let s = &s[s.len() - SAMPLES..];
-        let xy: f64 = s.iter().map(|(x, y)| x * y).sum();
-        let x2: f64 = s.iter().map(|(x, _)| x * x).sum();
-        Some(xy / x2)
-    }
-}
-
 /// A group with this benchmark's times and sample count.
 fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let mut g = c.benchmark_group(name.to_string());
-    g.measurement_time(MEASUREMENT)
-        .warm_up_time(WARM_UP)
-        .sample_size(SAMPLES);
-    g
+    samples::group(c, name, MEASUREMENT, WARM_UP, SAMPLES)
 }
 
 /// A row of the table: its label and the group whose `native` and `wasix-rt` it compares.
@@ -338,7 +299,7 @@ fn counted(n: usize, thing: &str) -> String {
 
 fn hostcalls(c: &mut Criterion) {
     let mut guest = Guest::new();
-    let samples = Samples::default();
+    let samples = Samples::new(SAMPLES);
     // (table row, native benchmark, wasix-rt benchmark)
     let mut rows = Vec::new();
     // fd_write of 1 byte to /dev/null.
@@ -368,18 +329,10 @@ fn hostcalls(c: &mut Criterion) {
     assert_eq!(guest.u32_at(NSENT), 64, "sock_send sent 64 bytes");
     assert_eq!(guest.u32_at(NREAD), 64, "sock_recv received 64 bytes");
     let (na, nb) = native_pair();
-    let mut buf = [0u8; 64];
     let name = "sock_send + sock_recv 64 bytes, socket pair";
     let mut g = group(c, name);
     samples.bench(&mut g, name, "native", |iters| {
-        for _ in 0..iters {
-            // SAFETY: 64 bytes from and into a live 64-byte buffer, on open sockets.
-            unsafe {
-                let s = libc::send(na.as_raw_fd(), buf.as_ptr().cast(), 64, 0);
-                let r = libc::recv(nb.as_raw_fd(), buf.as_mut_ptr().cast(), 64, 0);
-                assert!(s == 64 && r == 64);
-            }
-        }
+        native_send_recv(&na, &nb, iters)
     });
     samples.bench(&mut g, name, "wasix-rt", |iters| {
         guest.run(&send_recv, iters, |n| (a, b, n))
@@ -507,7 +460,7 @@ fn hostcalls(c: &mut Criterion) {
 
     let measured: Vec<_> = rows
         .iter()
-        .filter_map(|(label, n, w)| Some((label, samples.ns_per_call(n)?, samples.ns_per_call(w)?)))
+        .filter_map(|(label, n, w)| Some((label, samples.ns_per_iter(n)?, samples.ns_per_iter(w)?)))
         .collect();
     if measured.is_empty() {
         return;
@@ -527,7 +480,7 @@ fn hostcalls(c: &mut Criterion) {
 
 /// `HOSTCALLS_PROFILE="CASE CALLS"`: only `CALLS` calls of CASE (`fd_write`, `send_recv`,
 /// `poll_oneoff`, `epoll_wait` (1 ready fd each), `clock_time_get`, `native-fd_write`,
-/// `native-writev` or `native-clock_time_get`) in one loop after the set-up, no criterion: for
+/// `native-writev`, `native-send_recv` or `native-clock_time_get`) in one loop after the set-up, no criterion: for
 /// `valgrind --tool=callgrind` or `perf record` on the bench binary. Two runs with different
 /// CALLS, subtracted, give the cost of one call without the set-up.
 fn profile(spec: &str) {
@@ -570,6 +523,10 @@ fn profile(spec: &str) {
         "native-fd_write" => native_write(&native_null(), calls),
         "native-writev" => native_writev(&native_null(), calls),
         "native-clock_time_get" => native_clock(calls),
+        "native-send_recv" => {
+            let (a, b) = native_pair();
+            native_send_recv(&a, &b, calls)
+        }
         _ => panic!("unknown case {case}"),
     }
 }

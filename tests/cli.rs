@@ -392,3 +392,43 @@ fn benchmark_scripts_parse() {
         );
     }
 }
+
+/// `run --timeout`: a program busy in an endless loop, and one asleep in `poll_oneoff` for an
+/// hour, are stopped once the time has passed, with exit status 3 (as a trap) and a message;
+/// a program that ends in time is unaffected.
+#[test]
+fn timeout_stops_a_busy_or_a_sleeping_program_with_status_3() {
+    let spin = temp_file(
+        "spin.wat",
+        br#"(module (func (export "_start") (loop $l (br $l))))"#,
+    );
+    // One clock subscription: MONOTONIC, relative, 3600 s.
+    let sleep = temp_file(
+        "sleep.wat",
+        br#"(module
+          (import "wasi_snapshot_preview1" "poll_oneoff"
+            (func $poll (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "_start")
+            (i32.store8 (i32.const 8) (i32.const 0))
+            (i32.store (i32.const 16) (i32.const 1))
+            (i64.store (i32.const 24) (i64.const 3600000000000))
+            (drop (call $poll (i32.const 0) (i32.const 256) (i32.const 1) (i32.const 512)))))"#,
+    );
+    for (name, file) in [("spin", &spin), ("sleep", &sleep)] {
+        let started = std::time::Instant::now();
+        let o = wasix_rt(&["run", "--timeout", "300ms", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{name}: {stderr}");
+        assert!(stderr.contains("--timeout 300ms"), "{name}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{name}"
+        );
+    }
+    let quick = temp_file("quick.wat", br#"(module (func (export "_start")))"#);
+    let o = wasix_rt(&["run", "--timeout", "10s", quick.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = wasix_rt(&["run", "--timeout", "soon", quick.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "a bad duration is a usage error");
+}

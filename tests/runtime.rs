@@ -690,3 +690,98 @@ fn epoch_interruption_stops_endless_loops_and_recursion() {
         Some(5)
     );
 }
+
+/// `InstancePre`: imports resolved once, instantiated in several stores, each with its own
+/// host state and fresh memory; the link errors are the same as `instantiate`'s, and an
+/// import defined by an item of some store is refused.
+#[test]
+fn instance_pre_instantiates_in_many_stores() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "m" "count" (func $count (result i32)))
+            (memory (export "memory") 1)
+            (global $g (mut i32) (i32.const 0))
+            (func (export "run") (result i32)
+              (global.set $g (i32.add (global.get $g) (i32.const 1)))
+              (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (i32.const 1)))
+              (i32.add (i32.mul (call $count) (i32.const 100))
+                (i32.add (global.get $g) (i32.load (i32.const 0))))))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("m", "count", |mut c: wasix_rt::Caller<'_, u32>| {
+            *c.data_mut() += 1;
+            Ok(*c.data() as i32)
+        })
+        .unwrap();
+    let pre = linker.instantiate_pre(&module).unwrap();
+    for _ in 0..3 {
+        let mut store = Store::new(&engine, 0u32);
+        let inst = pre.instantiate(&mut store).unwrap();
+        let run = inst.get_typed_func::<(), i32, _>(&store, "run").unwrap();
+        // Fresh state in every store: count 1, global 1, memory word 1.
+        assert_eq!(run.call(&mut store, ()).unwrap(), 100 + 1 + 1);
+        assert_eq!(run.call(&mut store, ()).unwrap(), 200 + 2 + 2);
+    }
+    let unknown = Module::new(&engine, r#"(module (import "m" "nope" (func)))"#).unwrap();
+    assert!(matches!(
+        linker.instantiate_pre(&unknown),
+        Err(Error::Link {
+            kind: wasix_rt::LinkErrorKind::UnknownImport,
+            ..
+        })
+    ));
+    let wrong = Module::new(&engine, r#"(module (import "m" "count" (func)))"#).unwrap();
+    assert!(matches!(
+        linker.instantiate_pre(&wrong),
+        Err(Error::Link {
+            kind: wasix_rt::LinkErrorKind::IncompatibleImportType,
+            ..
+        })
+    ));
+    // A global of some store cannot be resolved ahead of the store.
+    let mut store = Store::new(&engine, 0u32);
+    let g = wasix_rt::Global::new(
+        &mut store,
+        wasix_rt::GlobalType {
+            content: ValType::I32,
+            mutable: false,
+        },
+        Val::I32(1),
+    )
+    .unwrap();
+    linker.define("m", "g", g).unwrap();
+    let uses_global = Module::new(&engine, r#"(module (import "m" "g" (global i32)))"#).unwrap();
+    assert!(matches!(
+        linker.instantiate_pre(&uses_global),
+        Err(Error::Usage(_))
+    ));
+}
+
+/// `Store::set_memory_limit`: a memory larger than the limit does not instantiate, and
+/// `memory.grow` stops at it.
+#[test]
+fn a_store_memory_limit_bounds_instantiation_and_growth() {
+    let engine = Engine::default();
+    let grower = r#"(module (memory 1)
+        (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#;
+    let module = Module::new(&engine, grower).unwrap();
+    let mut store = Store::new(&engine, ());
+    store.set_memory_limit(3);
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let grow = inst.get_typed_func::<i32, i32, _>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 2).unwrap(), 1);
+    assert_eq!(grow.call(&mut store, 1).unwrap(), -1, "past the limit");
+    let big = Module::new(&engine, "(module (memory 4))").unwrap();
+    let mut store = Store::new(&engine, ());
+    store.set_memory_limit(3);
+    assert!(matches!(
+        Linker::new(&engine).instantiate(&mut store, &big),
+        Err(Error::Resource(_))
+    ));
+}

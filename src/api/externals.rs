@@ -158,8 +158,7 @@ impl Memory {
                 "Memory::new takes an unshared memory type; use SharedMemory::new".into(),
             ));
         }
-        let limit = store.engine().config().max_memory_pages;
-        let m = LinearMemory::new(ty, limit)?;
+        let m = LinearMemory::new(ty, store.opaque().memory_limit)?;
         let s = store.opaque_mut();
         s.memories.push(Arc::new(m));
         Ok(Memory {

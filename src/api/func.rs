@@ -179,11 +179,27 @@ impl Func {
     }
 
     pub(crate) fn new_raw<T>(store: &mut Store<T>, ty: FuncType, func: Arc<RawHostFn<T>>) -> Func {
-        let engine = store.engine().clone();
-        let type_id = engine.register_type(&ty);
+        let (type_id, host_call) = Func::host_parts(store.engine(), &ty);
+        Func::from_resolved(store, host_call, type_id, func)
+    }
+
+    /// The engine type id of `ty` and the entry of its wasm-to-host trampoline.
+    pub(crate) fn host_parts(engine: &crate::Engine, ty: &FuncType) -> (u32, usize) {
+        let type_id = engine.register_type(ty);
         let host_call = engine
             .trampoline(type_id, crate::api::TrampolineKind::WasmToHost)
             .expect("trampoline compilation for a valid function type");
+        (type_id, host_call)
+    }
+
+    /// A host function in `store` whose type id and trampoline are known
+    /// ([`Func::host_parts`]).
+    pub(crate) fn from_resolved<T>(
+        store: &mut Store<T>,
+        host_call: usize,
+        type_id: u32,
+        func: Arc<RawHostFn<T>>,
+    ) -> Func {
         let ptr = store.add_host_func(host_call, type_id, func);
         Func {
             store_id: store.opaque().id,

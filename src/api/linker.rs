@@ -1,6 +1,7 @@
 //! `Instance` and `Linker`: resolving a module's imports by name and instantiating it.
 
 use crate::api::func::{untyped, IntoFunc};
+use crate::api::instance_pre::{InstancePre, PreImport};
 use crate::api::store::RawHostFn;
 use crate::api::{Caller, Extern, Func, Global, Memory, Module, SharedMemory, Store, Table, Val};
 use crate::error::{Error, LinkErrorKind, Result};
@@ -254,6 +255,60 @@ impl<T: 'static> Linker<T> {
     /// Errors: [`Error::Link`] (unknown import, or a type or limits mismatch per spec 2.0
     /// §4.5.4 "import matching"; nothing is created then), [`Error::Trap`] if a segment does not
     /// fit or the start function traps (earlier segments stay written).
+    /// Resolves and type-checks `module`'s imports once, for [`InstancePre::instantiate`] in
+    /// any number of stores. Errors: [`Error::Link`] for an unknown import or one of another
+    /// type, as [`Linker::instantiate`] reports them; [`Error::Usage`] for an import defined
+    /// by an item of some store (only host functions and shared memories belong to none) or a
+    /// module of another engine.
+    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>> {
+        if !module.engine().same(&self.engine) {
+            return Err(Error::Usage(
+                "module and linker use different engines".into(),
+            ));
+        }
+        let info = module.info();
+        let mut imports = Vec::with_capacity(info.imports.len());
+        for imp in &info.imports {
+            let link_err = |kind, message: &str| link_error(imp, kind, message);
+            let def = self.defs.get(&(imp.module.clone(), imp.name.clone()));
+            imports.push(match (def, &imp.kind) {
+                (None, _) => return Err(link_err(LinkErrorKind::UnknownImport, "unknown import")),
+                (Some(Definition::HostFunc(ty, func)), ImportKind::Func(t))
+                    if &info.types[*t as usize] == ty =>
+                {
+                    let (type_id, host_call) = Func::host_parts(&self.engine, ty);
+                    PreImport::HostFunc {
+                        type_id,
+                        host_call,
+                        func: func.clone(),
+                    }
+                }
+                (Some(Definition::Extern(Extern::SharedMemory(m))), ImportKind::Memory(ty))
+                    if memory_matches(&m.ty(), ty) =>
+                {
+                    PreImport::Shared(m.clone())
+                }
+                (Some(Definition::Extern(e)), _) if e.store_id() != 0 => {
+                    return Err(Error::Usage(format!(
+                        "import {}::{} is defined by an item of a store; InstancePre takes \
+                         host functions and shared memories only",
+                        imp.module, imp.name
+                    )))
+                }
+                _ => {
+                    return Err(link_err(
+                        LinkErrorKind::IncompatibleImportType,
+                        "incompatible import type",
+                    ))
+                }
+            });
+        }
+        Ok(InstancePre {
+            module: module.clone(),
+            imports,
+        })
+    }
+
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance> {
         if !module.engine().same(store.engine()) || !self.engine.same(store.engine()) {
             return Err(Error::Usage(
@@ -263,12 +318,7 @@ impl<T: 'static> Linker<T> {
         let info = module.info();
         let mut values = Vec::with_capacity(info.imports.len());
         for imp in &info.imports {
-            let link_err = |kind, message: &str| Error::Link {
-                kind,
-                module: imp.module.clone(),
-                name: imp.name.clone(),
-                message: message.to_string(),
-            };
+            let link_err = |kind, message: &str| link_error(imp, kind, message);
             let item = match self.defs.get(&(imp.module.clone(), imp.name.clone())) {
                 None => return Err(link_err(LinkErrorKind::UnknownImport, "unknown import")),
                 Some(Definition::Extern(e)) => e.clone(),
@@ -348,6 +398,16 @@ impl<T: 'static> Linker<T> {
             store_id: id,
             index,
         })
+    }
+}
+
+/// A link error about import `imp`.
+fn link_error(imp: &crate::module::Import, kind: LinkErrorKind, message: &str) -> Error {
+    Error::Link {
+        kind,
+        module: imp.module.clone(),
+        name: imp.name.clone(),
+        message: message.to_string(),
     }
 }
 

@@ -4,6 +4,7 @@
 mod engine;
 mod externals;
 mod func;
+mod instance_pre;
 mod linker;
 mod module;
 mod shared_memory;
@@ -14,6 +15,7 @@ pub(crate) use engine::TrampolineKind;
 pub use engine::{Config, Engine};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table, Tag};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
+pub use instance_pre::InstancePre;
 pub use linker::{Instance, Linker};
 pub use module::{to_binary, ExternType, ImportType, Module};
 pub use store::{Caller, Store};

@@ -110,6 +110,15 @@ impl<T> Store<T> {
         self.inner.opaque.ctx.epoch_deadline = now.saturating_add(ticks);
     }
 
+    /// Limits each linear memory created in this store from now on (by instantiation or
+    /// [`crate::Memory::new`]) to `pages` pages of 64 KiB, never above the engine's
+    /// [`crate::Config::max_memory_pages`]: a module whose memory needs more fails to
+    /// instantiate ([`crate::Error::Resource`]), and `memory.grow` past it returns -1.
+    pub fn set_memory_limit(&mut self, pages: u32) {
+        let engine_limit = self.engine().config().max_memory_pages;
+        self.inner.opaque.memory_limit = pages.min(engine_limit);
+    }
+
     /// The epoch at which this store's code traps (`u64::MAX`: none).
     pub fn epoch_deadline(&self) -> u64 {
         self.inner.opaque.ctx.epoch_deadline

@@ -3,6 +3,7 @@
 mod compile;
 mod profile_log;
 mod run;
+mod serve;
 mod signals;
 mod wast;
 
@@ -27,6 +28,13 @@ Exit status:
 
 Logging: set RUST_LOG (for example RUST_LOG=wasix_rt=debug) to print diagnostics on stderr.";
 
+const SERVE_AFTER_HELP: &str = "\
+Exit status: 0 when stopped by SIGINT/SIGTERM; 1 when the module cannot be loaded or the
+address cannot be bound. A connection whose program traps, times out or exits non-zero is
+closed and logged; the server goes on.
+
+Example: wasix-rt serve --listen 127.0.0.1:8080 --timeout 2s hello.wasm";
+
 /// A WebAssembly runtime.
 #[derive(Debug, Parser)]
 #[command(name = "wasix-rt", version, about, after_help = AFTER_HELP)]
@@ -40,6 +48,11 @@ enum Command {
     /// Load a WebAssembly module and run it: call `_start`, or the export named by --invoke.
     #[command(after_help = AFTER_HELP)]
     Run(run::RunArgs),
+    /// Serve TCP connections, each on a fresh instance of a WASI program with the connection as
+    /// its stdin and stdout (inetd's convention); one worker per core; logs one line per
+    /// connection (RUST_LOG=wasix_rt=info by default).
+    #[command(after_help = SERVE_AFTER_HELP)]
+    Serve(serve::ServeArgs),
     /// Run WebAssembly spec test scripts (.wast) and report passed/failed/skipped directives.
     #[command(after_help = AFTER_HELP)]
     Wast(wast::WastArgs),
@@ -56,13 +69,16 @@ enum Command {
 /// Parses the command line, runs the command and returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_tracing();
+    // `serve` logs each connection unless told otherwise.
+    let default_log = matches!(cli.command, Command::Serve(_)).then_some("wasix_rt=info");
+    init_tracing(default_log);
     // Run on a thread with a known stack size, whatever the main thread's limit is.
     let worker = std::thread::Builder::new()
         .name("wasix-rt".into())
         .stack_size(WASM_THREAD_STACK)
         .spawn(move || match cli.command {
             Command::Run(args) => run::run(args),
+            Command::Serve(args) => serve::serve(args),
             Command::Wast(args) => wast::run(args),
             Command::ProfileLog(args) => profile_log::run(args),
             Command::Compile(args) => compile::compile(args),
@@ -82,15 +98,16 @@ pub fn main() -> i32 {
     }
 }
 
-/// Logs to stderr, filtered by RUST_LOG; does nothing when RUST_LOG is unset.
-fn init_tracing() {
-    if std::env::var_os("RUST_LOG").is_none() {
-        return;
-    }
+/// Logs to stderr, filtered by RUST_LOG, else by `default` (nothing when neither is set).
+fn init_tracing(default: Option<&str>) {
+    let asked = match (std::env::var("RUST_LOG"), default) {
+        (Ok(asked), _) => asked,
+        (Err(_), Some(default)) => default.to_string(),
+        (Err(_), None) => return,
+    };
     // One line per host call when its span closes, with its busy and idle time. Cranelift's
     // own trace output (the compiler's every step) stays quiet unless asked for by name.
-    let mut filter = tracing_subscriber::EnvFilter::from_default_env();
-    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = tracing_subscriber::EnvFilter::new(&asked);
     for quiet in ["cranelift_codegen", "cranelift_frontend", "regalloc2"] {
         if !asked.contains(quiet) {
             if let Ok(d) = format!("{quiet}=warn").parse() {

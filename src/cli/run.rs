@@ -4,6 +4,7 @@ use super::{EXIT_ERROR, EXIT_TRAP};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use wasix_rt::host::netpolicy::{NetPolicy, NetRule};
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::{Engine, Error, Extern, Func, Instance, Linker, Module, Store, Val, ValType};
@@ -66,6 +67,13 @@ pub struct RunArgs {
     /// `-W unknown-imports-trap`).
     #[arg(long)]
     trap_unknown_imports: bool,
+
+    /// Stop the program once it has run for DURATION (e.g. 500ms, 2s, 1m): code busy in wasm
+    /// traps at its next function entry or loop header, blocked calls end, and wasix-rt exits
+    /// with status 3, as for a trap. The module is then compiled with these checks (cached
+    /// apart from the plain build).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
 
     /// Where compiled modules are cached (default: $WASIX_RT_CACHE_DIR, else
     /// $XDG_CACHE_HOME/wasix-rt, else ~/.cache/wasix-rt).
@@ -175,13 +183,27 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
 }
 
 fn try_run(args: &RunArgs) -> Result<(), Failure> {
-    let engine = Engine::default();
-    let module = load_module(&engine, args)?;
+    let config = wasix_rt::Config {
+        epoch_interruption: args.timeout.is_some(),
+        ..Default::default()
+    };
+    let engine = Engine::new(&config)?;
+    let module = load(
+        &engine,
+        &args.file,
+        args.cache_dir.clone(),
+        args.disable_cache,
+    )?;
     let ctx = wasi_ctx(args)?;
     let process = ctx.process.clone();
     let mut store = Store::new(&engine, ctx);
     super::signals::stop_on_signals(process.stop.clone());
     super::signals::exit_when_ended(process.clone());
+    if let Some(limit) = args.timeout {
+        store.set_epoch_deadline(1);
+        process.set_epoch_deadline(store.epoch_deadline());
+        end_after(limit, &engine, &process);
+    }
     let mut linker = Linker::new(&engine);
     wasix_rt::wasi::add_to_linker(&mut linker)?;
     if args.trap_unknown_imports {
@@ -229,30 +251,58 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     result
 }
 
-/// The module to run: an artifact as it is; otherwise through the cache unless disabled.
-fn load_module(engine: &Engine, args: &RunArgs) -> Result<Module, Error> {
-    let cache_dir = args
-        .cache_dir
-        .clone()
-        .or_else(wasix_rt::cache::Cache::default_dir);
+/// Ends the program `limit` after now (`--timeout`): one epoch tick stops code busy in wasm
+/// (every store's deadline is the next epoch), and the program's end wakes every blocked call.
+fn end_after(
+    limit: Duration,
+    engine: &Engine,
+    process: &std::sync::Arc<wasix_rt::host::ctx::Process>,
+) {
+    let (engine, process) = (engine.clone(), process.clone());
+    std::thread::spawn(move || {
+        if process.threads.wait_end(limit).is_some() {
+            return;
+        }
+        process
+            .threads
+            .end_program(wasix_rt::host::threads::ProgramEnd {
+                code: EXIT_TRAP,
+                message: Some(format!(
+                    "the program ran longer than --timeout {}",
+                    humantime::format_duration(limit)
+                )),
+            });
+        engine.increment_epoch();
+    });
+}
+
+/// The module in `file`: an artifact as it is; otherwise through the cache in `cache_dir` (or
+/// the default one) unless `disable_cache`.
+pub(super) fn load(
+    engine: &Engine,
+    file: &std::path::Path,
+    cache_dir: Option<PathBuf>,
+    disable_cache: bool,
+) -> Result<Module, Error> {
+    let cache_dir = cache_dir.or_else(wasix_rt::cache::Cache::default_dir);
     match cache_dir {
-        Some(dir) if !args.disable_cache => {
+        Some(dir) if !disable_cache => {
             let mut magic = [0u8; 8];
-            let n = std::fs::File::open(&args.file)
+            let n = std::fs::File::open(file)
                 .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
                 .map_err(|source| Error::Io {
-                    path: args.file.clone(),
+                    path: file.to_path_buf(),
                     source,
                 })?;
             if wasix_rt::cache::is_artifact(&magic[..n]) {
-                return wasix_rt::cache::load(engine, &args.file, None);
+                return wasix_rt::cache::load(engine, file, None);
             }
             let (module, outcome) =
-                wasix_rt::cache::Cache::new(dir).get_or_compile_file(engine, &args.file)?;
+                wasix_rt::cache::Cache::new(dir).get_or_compile_file(engine, file)?;
             tracing::debug!(?outcome, "module cache");
             Ok(module)
         }
-        _ => Module::from_file(engine, &args.file),
+        _ => Module::from_file(engine, file),
     }
 }
 

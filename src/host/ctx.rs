@@ -11,7 +11,7 @@ use crate::host::threads::{Thread, Threads};
 use crate::host::wait::{self, Stop};
 use parking_lot::{Mutex, MutexGuard};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// What all threads of a guest program share (POSIX's per-process state): arguments,
@@ -51,6 +51,9 @@ pub struct Process {
     pub stop: Arc<Stop>,
     /// What `thread-spawn` instantiates; set by [`crate::wasix::prepare_program`].
     pub program: OnceLock<Arc<crate::wasix::thread::Program>>,
+    /// The engine epoch at which every store of the program stops running wasm code
+    /// ([`crate::Store::set_epoch_deadline_at`]; `u64::MAX`: never): new threads' stores get it.
+    epoch_deadline: AtomicU64,
 }
 
 impl Process {
@@ -59,6 +62,15 @@ impl Process {
     }
     pub fn set_signal_callback(&self, name: String) {
         *self.signal_callback.lock() = Some(name);
+    }
+    /// The epoch deadline of the program's stores (`u64::MAX`: none).
+    pub fn epoch_deadline(&self) -> u64 {
+        self.epoch_deadline.load(Ordering::Relaxed)
+    }
+    /// Sets the epoch deadline the program's future threads' stores get (the caller sets its
+    /// own store's).
+    pub fn set_epoch_deadline(&self, epoch: u64) {
+        self.epoch_deadline.store(epoch, Ordering::Relaxed);
     }
     pub fn wasix_program(&self) -> bool {
         self.wasix_program.load(Ordering::Relaxed)
@@ -150,6 +162,8 @@ pub struct WasiCtxBuilder {
     env: Vec<(String, String)>,
     preopens: Vec<(PathBuf, String)>,
     listeners: Vec<std::net::TcpListener>,
+    /// The connection that becomes stdin and stdout ([`WasiCtxBuilder::stdio_connection`]).
+    connection: Option<std::net::TcpStream>,
     net: bool,
     net_policy: Option<NetPolicy>,
     on_net_refused: Option<DenialHook>,
@@ -192,6 +206,13 @@ impl WasiCtxBuilder {
         self.listeners.push(listener);
         self
     }
+    /// Makes `stream` the guest's stdin and stdout (fds 0 and 1; stderr stays the host's), as
+    /// inetd hands a connection to a service: a program that reads a request from stdin and
+    /// writes its response to stdout serves the connection. No [`WasiCtxBuilder::net`] needed.
+    pub fn stdio_connection(mut self, stream: std::net::TcpStream) -> Self {
+        self.connection = Some(stream);
+        self
+    }
     /// Limits the addresses sockets may bind, connect and send datagrams to (see
     /// [`crate::host::netpolicy`]); anything else gets `NOTCAPABLE`. Implies `net(true)`.
     pub fn net_policy(mut self, policy: NetPolicy) -> Self {
@@ -228,11 +249,24 @@ impl WasiCtxBuilder {
     /// Errors: [`Error::Io`] if a preopened directory cannot be opened.
     pub fn build(self) -> Result<WasiCtx> {
         let mut fds = FdTable::default();
+        let connection = self
+            .connection
+            .map(crate::wasix::socket::connection_entry)
+            .transpose()
+            .map_err(|e| Error::Host(format!("preparing the connection: {e}")))?;
         for fd in 0..3 {
-            let mut e = FdEntry::new(FdKind::Stdio(fd));
-            if fd > 0 {
-                e.flags = fdtable::fdflags::APPEND;
-            }
+            let e = match &connection {
+                Some(c) if fd < 2 => c
+                    .duplicate()
+                    .map_err(|e| Error::Host(format!("sharing the connection: {e:?}")))?,
+                _ => {
+                    let mut e = FdEntry::new(FdKind::Stdio(fd));
+                    if fd > 0 {
+                        e.flags = fdtable::fdflags::APPEND;
+                    }
+                    e
+                }
+            };
             fds.insert(e).expect("empty table");
         }
         for (host, guest) in self.preopens {
@@ -289,6 +323,7 @@ impl WasiCtxBuilder {
             timer: Arc::default(),
             stop,
             program: OnceLock::new(),
+            epoch_deadline: AtomicU64::new(u64::MAX),
         });
         let main = process.threads.main();
         WasiCtx::for_thread(&process, main)

@@ -133,7 +133,7 @@ pub fn instantiate(
 ) -> Result<usize> {
     let info = module.info();
     let offs: &VMOffsets = module.offsets();
-    let limit = store.engine.config().max_memory_pages;
+    let limit = store.memory_limit;
     let mut inst = Box::new(InstanceData {
         module: module.clone(),
         vmctx: vec![0u64; offs.size as usize / 8],

@@ -50,6 +50,9 @@ pub struct StoreOpaque {
     pub pending_error: Option<Error>,
     /// Number of host-to-wasm entries on the stack.
     pub depth: u32,
+    /// Most pages of 64 KiB a linear memory created in this store may have (the engine's
+    /// `Config::max_memory_pages` unless `Store::set_memory_limit` lowered it).
+    pub memory_limit: u32,
 }
 
 // SAFETY: the raw pointers inside point into allocations the store owns; a store is used by
@@ -75,6 +78,7 @@ impl StoreOpaque {
             free_exns: Vec::new(),
             instances: Vec::new(),
             pending_error: None,
+            memory_limit: engine.config().max_memory_pages,
             depth: 0,
         }
     }

@@ -124,23 +124,39 @@ pub fn listen_tcp(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpLi
     Ok(s.into())
 }
 
+/// The fd entry of an accepted connection handed to the guest (a non-blocking host socket in
+/// Connected state; blocking calls on it wait through the thread's waiter, so the end of the
+/// program wakes them). Errors: the host's, reading the address or setting non-blocking mode.
+pub fn connection_entry(stream: std::net::TcpStream) -> std::io::Result<FdEntry> {
+    stream.set_nonblocking(true)?;
+    let local = stream.local_addr()?;
+    Ok(stream_entry(stream.into(), local, SocketState::Connected))
+}
+
 /// The fd entry of a pre-opened listener (a non-blocking host socket in Listening state) and
 /// its bound address. Errors: the host's, reading the address or setting non-blocking mode.
 pub fn listener_entry(
     listener: std::net::TcpListener,
 ) -> std::io::Result<(FdEntry, std::net::SocketAddr)> {
-    let local = listener.local_addr()?;
     listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    Ok((
+        stream_entry(listener.into(), local, SocketState::Listening),
+        local,
+    ))
+}
+
+/// The fd entry of a TCP socket bound to `local`, in `state`.
+fn stream_entry(
+    socket: socket2::Socket,
+    local: std::net::SocketAddr,
+    state: SocketState,
+) -> FdEntry {
     let family = if local.is_ipv6() {
         crate::host::abi::address_family::INET6
     } else {
         crate::host::abi::address_family::INET4
     };
-    let entry = SocketEntry::new(
-        socket2::Socket::from(listener),
-        family,
-        sock_type::STREAM,
-        SocketState::Listening,
-    );
-    Ok((FdEntry::new(FdKind::Socket(Box::new(entry))), local))
+    let entry = SocketEntry::new(socket, family, sock_type::STREAM, state);
+    FdEntry::new(FdKind::Socket(Box::new(entry)))
 }

@@ -115,7 +115,9 @@ fn run(
     let thread = ctx.thread.clone();
     let tid = thread.tid;
     let _span = tracing::debug_span!("thread", tid).entered();
+    let deadline = ctx.process.epoch_deadline();
     let mut store = Store::new(&engine, ctx);
+    store.set_epoch_deadline_at(deadline);
     let outcome = match program.linker.instantiate(&mut store, &program.module) {
         Ok(instance) => match instance.get_func(&store, THREAD_START) {
             Some(start) => {
