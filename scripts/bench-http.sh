@@ -12,6 +12,11 @@
 #   the same source (c-baseline/build.sh). Rows: native, wasix-rt, wasix-rt --profile,
 #   wasix-rt --offload (all with --net: the program opens its own listener), and `wasmer run
 #   --net` on the same .wasm when a `wasmer` binary is on PATH.
+# - "serve": `wasix-rt serve` running wat-samples/hello-handler.wat on a fresh instance per
+#   connection (the connection as stdin/stdout; it reads the request and answers server.wat's
+#   32 bytes), against server.wat as one long-lived server (`wasix-rt run`), the first row.
+#   Rows: serve with its default one-line log per connection, and with the log off
+#   (RUST_LOG=wasix_rt=warn).
 #
 # In every section the servers' runs alternate (native, wasix-rt, ..., native, wasix-rt, ...),
 # each server started afresh for each run, so drift over the minutes of the run hits every row
@@ -23,7 +28,7 @@
 #   COMPARE=/path/to/other/wasix-rt scripts/bench-http.sh   # adds accept-loop rows for another
 #                                                            # build (e.g. an earlier commit's)
 #
-# SECTIONS picks sections from "accept poll epoll" (default: all three). Each row: req/s (median
+# SECTIONS picks sections from "accept poll epoll serve" (default: all four). Each row: req/s (median
 # of RUNS, by req/s), latency p50/p99 of that median run, socket errors summed over the runs,
 # and the ratio of req/s to the section's native row. Installs wrk with apt-get if it is
 # missing (or says how). Checks the port is free before each start; stops every server it
@@ -34,7 +39,7 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-8080}
 RUNS=${RUNS:-5}
 WRK_ARGS=${WRK_ARGS:--t1 -c50 -d10s}
-SECTIONS=${SECTIONS:-accept poll epoll}
+SECTIONS=${SECTIONS:-accept poll epoll serve}
 URL="http://127.0.0.1:$PORT/"
 
 die() {
@@ -43,7 +48,7 @@ die() {
 }
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 for s in $SECTIONS; do
-  case $s in accept | poll | epoll) ;; *) die "unknown section '$s' in SECTIONS (accept, poll, epoll)" ;; esac
+  case $s in accept | poll | epoll | serve) ;; *) die "unknown section '$s' in SECTIONS (accept, poll, epoll, serve)" ;; esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, not '$RUNS'"
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -gt 0 ] && [ "$PORT" -lt 65536 ] || die "bad PORT '$PORT'"
@@ -200,6 +205,18 @@ if want accept; then
   for spec in "${accept_specs[@]}"; do accept_names+=("${spec%%|*}"); done
 fi
 
+serve_names=()
+if want serve; then
+  echo "serve (a fresh instance per connection) ..." >&2
+  serve_specs=(
+    "wasix-rt run server.wat (one long-lived server)|$rt run $tmp/server.wat --net"
+    "wasix-rt serve, hello-handler.wat|$rt serve --listen 127.0.0.1:$PORT wat-samples/hello-handler.wat"
+    "wasix-rt serve, log off|env RUST_LOG=wasix_rt=warn $rt serve --listen 127.0.0.1:$PORT wat-samples/hello-handler.wat"
+  )
+  run_alternating serve "${serve_specs[@]}"
+  for spec in "${serve_specs[@]}"; do serve_names+=("${spec%%|*}"); done
+fi
+
 wasmer_bin=$(command -v wasmer || true)
 keepalive_names=("native" "wasix-rt" "wasix-rt --profile" "wasix-rt --offload")
 if [ -n "$wasmer_bin" ]; then keepalive_names+=("wasmer run --net"); fi
@@ -222,6 +239,7 @@ echo "wrk $WRK_ARGS, $RUNS runs per server, median by req/s ($(nproc) cores, $(d
 if want accept; then print_table "accept loop (server.wat)" accept "${accept_names[@]}"; fi
 if want poll; then print_table "keep-alive, poll (c-baseline/http_poll.c)" poll "${keepalive_names[@]}"; fi
 if want epoll; then print_table "keep-alive, epoll (c-baseline/http_epoll.c)" epoll "${keepalive_names[@]}"; fi
+if want serve; then print_table "serve: a fresh instance per connection (ratio to the long-lived server.wat)" serve "${serve_names[@]}"; fi
 if [ -z "$wasmer_bin" ] && { want poll || want epoll; }; then
   echo
   echo "(no wasmer on PATH: no wasmer rows)"

@@ -67,15 +67,20 @@ struct Server {
 }
 
 impl Server {
+    /// Serves the WAT handler above with `options`.
     fn start(options: &[&str]) -> Server {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve");
         std::fs::create_dir_all(&dir).unwrap();
         let module = dir.join("handler.wat");
         std::fs::write(&module, HANDLER).unwrap();
+        Server::start_module(&module, options)
+    }
+
+    fn start_module(module: &std::path::Path, options: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
             .args(["serve", "--listen", "127.0.0.1:0", "--disable-cache"])
             .args(options)
-            .arg(&module)
+            .arg(module)
             .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
             .spawn()
@@ -244,4 +249,28 @@ fn a_module_without_start_or_a_bad_address_is_an_error() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no `_start`"));
+}
+
+/// The README's two commands: a handler of a few lines of C built for wasm32-wasi with
+/// Debian's clang and wasi-libc (`.ci/run` installs them), served.
+#[test]
+fn a_handler_built_from_c_serves_http() {
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/preview1/hello_handler.c");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hello_handler.wasm");
+    let status = Command::new("clang")
+        .args(["--target=wasm32-wasi", "-O2", "-Wall", "-Werror"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run clang ({e}): apt-get install clang lld wasi-libc"));
+    assert!(status.success(), "clang failed (is wasi-libc installed?)");
+    let server = Server::start_module(&out, &["--timeout", "5s"]);
+    for _ in 0..3 {
+        let answer = server.ask("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(answer.ends_with("\r\n\r\nHello from C!\n"), "{answer:?}");
+    }
+    assert_eq!(server.terminate().code(), Some(0));
 }
