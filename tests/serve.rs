@@ -2,6 +2,8 @@
 //! clients, one WAT handler whose first request byte picks what it does. Every request loop is
 //! bounded in count and time.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -255,17 +257,7 @@ fn a_module_without_start_or_a_bad_address_is_an_error() {
 /// Debian's clang and wasi-libc (`.ci/run` installs them), served.
 #[test]
 fn a_handler_built_from_c_serves_http() {
-    let src =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/preview1/hello_handler.c");
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hello_handler.wasm");
-    let status = Command::new("clang")
-        .args(["--target=wasm32-wasi", "-O2", "-Wall", "-Werror"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run clang ({e}): apt-get install clang lld wasi-libc"));
-    assert!(status.success(), "clang failed (is wasi-libc installed?)");
+    let out = common::compile_preview1("hello_handler");
     let server = Server::start_module(&out, &["--timeout", "5s"]);
     for _ in 0..3 {
         let answer = server.ask("GET / HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -7,33 +7,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{run_bounded, wait_bounded, wasix_rt};
-
-/// Compiles `tests/preview1/NAME.c` for plain wasm32-wasi (preview1) with Debian's clang and
-/// wasi-libc (`apt-get install clang lld wasi-libc`; `.ci/run` installs them).
-fn compile_preview1(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/preview1/{name}.c"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.p1.wasm"));
-    let status = Command::new("clang")
-        .args(["--target=wasm32-wasi", "-O2", "-Wall", "-Werror"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run clang ({e}): apt-get install clang lld wasi-libc"));
-    assert!(
-        status.success(),
-        "clang failed on {} (is wasi-libc installed?)",
-        src.display()
-    );
-    out
-}
+use common::{compile_preview1, run_bounded, wait_bounded, wasix_rt};
 
 /// A running `wasix-rt run --tcplisten ...` whose stderr is read line by line on a thread.
 struct Running {

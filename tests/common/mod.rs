@@ -1,5 +1,9 @@
-//! Helpers shared by the CLI network tests (`tcplisten.rs`, `net_allow.rs`).
+//! Helpers shared by the CLI network tests (`tcplisten.rs`, `net_allow.rs`, `serve.rs`).
 
+// Each test binary compiles this module and uses only some of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,4 +46,24 @@ pub fn run_bounded(args: &[&str]) -> Output {
         .unwrap();
     wait_bounded(&mut child);
     child.wait_with_output().unwrap()
+}
+
+/// Compiles `tests/preview1/NAME.c` for plain wasm32-wasi (preview1) with Debian's clang and
+/// wasi-libc (`apt-get install clang lld wasi-libc`; `.ci/run` installs them).
+pub fn compile_preview1(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/preview1/{name}.c"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.p1.wasm"));
+    let status = Command::new("clang")
+        .args(["--target=wasm32-wasi", "-O2", "-Wall", "-Werror"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run clang ({e}): apt-get install clang lld wasi-libc"));
+    assert!(
+        status.success(),
+        "clang failed on {} (is wasi-libc installed?)",
+        src.display()
+    );
+    out
 }
