@@ -266,3 +266,18 @@ fn a_handler_built_from_c_serves_http() {
     }
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// SIGTERM while a connection's program loops forever and no `--timeout` was given: the
+/// server still exits 0, a grace period later.
+#[test]
+fn sigterm_stops_the_server_even_with_a_program_busy_forever() {
+    let server = Server::start(&["--workers", "1"]);
+    let mut busy = TcpStream::connect(server.addr).unwrap();
+    busy.write_all(b"l").unwrap();
+    busy.shutdown(Shutdown::Write).unwrap();
+    // Let the handler start its loop.
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_eq!(server.terminate().code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

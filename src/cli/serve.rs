@@ -27,6 +27,9 @@ use wasix_rt::{Config, Engine, Error, InstancePre, Linker, Store, TrapKind};
 /// How often the engine's epoch advances: the granularity of `--timeout`.
 const TICK: Duration = Duration::from_millis(10);
 
+/// How long the programs still running get to stop after SIGINT/SIGTERM.
+const GRACE: Duration = Duration::from_secs(1);
+
 /// Exit status reported for a connection whose program was stopped by `--timeout`, as `run
 /// --timeout` exits.
 const TIMED_OUT: &str = "timed out";
@@ -250,7 +253,9 @@ fn start_ticker(server: &Arc<Server>) {
 }
 
 /// SIGINT/SIGTERM: no more connections are accepted (shutting the listener down wakes the
-/// workers blocked in accept) and the programs still running are ended.
+/// workers blocked in accept) and the programs still running are ended. A program busy in wasm
+/// code with no `--timeout` cannot be stopped that way: the server exits [`GRACE`] later
+/// regardless.
 fn stop_on_signals(server: &Arc<Server>, listener: &Arc<TcpListener>) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
@@ -268,6 +273,9 @@ fn stop_on_signals(server: &Arc<Server>, listener: &Arc<TcpListener>) {
                     message: Some("the server is stopping".to_string()),
                 });
             }
+            std::thread::sleep(GRACE);
+            tracing::warn!("a connection's program did not stop within {GRACE:?}; exiting");
+            std::process::exit(0);
         }
     });
 }
