@@ -66,6 +66,17 @@ enum Command {
     Cache(compile::CacheArgs),
 }
 
+/// `--env K=V`: the variable's name and value.
+fn parse_env(kv: &str) -> Result<(&str, &str), String> {
+    kv.split_once('=')
+        .ok_or_else(|| format!("--env {kv}: expected K=V"))
+}
+
+/// `--dir HOST[::GUEST]`: the host directory and the name the guest sees (default: the same).
+fn parse_dir(d: &str) -> (&str, &str) {
+    d.split_once("::").unwrap_or((d, d))
+}
+
 /// Parses the command line, runs the command and returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();

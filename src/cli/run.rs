@@ -157,13 +157,11 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
     }
     b = b.args(argv);
     for kv in &args.envs {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Failure::Usage(format!("--env {kv}: expected K=V")))?;
+        let (k, v) = super::parse_env(kv).map_err(Failure::Usage)?;
         b = b.env(k, v);
     }
     for d in &args.dirs {
-        let (host, guest) = d.split_once("::").unwrap_or((d.as_str(), d.as_str()));
+        let (host, guest) = super::parse_dir(d);
         b = b.preopen_dir(host, guest);
     }
     for addr in &args.tcplisten {

@@ -179,18 +179,16 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let mut envs = Vec::new();
-    for kv in &args.envs {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| format!("--env {kv}: expected K=V"))?;
-        envs.push((k.to_string(), v.to_string()));
-    }
+    let envs = args
+        .envs
+        .iter()
+        .map(|kv| super::parse_env(kv).map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect::<Result<_, _>>()?;
     let dirs = args
         .dirs
         .iter()
         .map(|d| {
-            let (host, guest) = d.split_once("::").unwrap_or((d.as_str(), d.as_str()));
+            let (host, guest) = super::parse_dir(d);
             (host.to_string(), guest.to_string())
         })
         .collect();
@@ -206,7 +204,9 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         envs,
         dirs,
         timeout: args.timeout,
-        memory_pages: args.max_memory.map(|b| (b / 65536).min(65536) as u32),
+        memory_pages: args
+            .max_memory
+            .map(|b| (b / wasix_rt::types::WASM_PAGE_SIZE).min(u64::from(u32::MAX)) as u32),
         free: Mutex::new(args.max_instances.unwrap_or(workers).max(1)),
         freed: Condvar::new(),
         running: Mutex::new(Vec::new()),

@@ -115,13 +115,11 @@ impl<'a> GuestMemory<'a> {
     /// every buffer. Up to [`INLINE_IOVECS`] of them are kept without allocating.
     pub fn iovecs(&self, ptr: u32, count: u32) -> Result<IoVecs, Errno> {
         const SIZE: usize = std::mem::size_of::<abi::Iovec>();
+        // One iovec, the common case, skips the loop.
         if count == 1 {
-            let iov: abi::Iovec = bytemuck::pod_read_unaligned(self.slice(ptr, SIZE as u32)?);
-            self.check(iov.buf, iov.buf_len)?;
-            return Ok(smallvec::smallvec![IoVec {
-                buf: iov.buf,
-                len: iov.buf_len,
-            }]);
+            return Ok(smallvec::smallvec![
+                self.iovec(self.slice(ptr, SIZE as u32)?)?
+            ]);
         }
         let raw = self.slice(
             ptr,
@@ -132,14 +130,20 @@ impl<'a> GuestMemory<'a> {
             out.reserve_exact(count as usize);
         }
         for c in raw.chunks_exact(SIZE) {
-            let iov: abi::Iovec = bytemuck::pod_read_unaligned(c);
-            self.check(iov.buf, iov.buf_len)?;
-            out.push(IoVec {
-                buf: iov.buf,
-                len: iov.buf_len,
-            });
+            out.push(self.iovec(c)?);
         }
         Ok(out)
+    }
+
+    /// One guest iovec from its 8 bytes, its buffer checked to lie in memory.
+    #[inline]
+    fn iovec(&self, raw: &[u8]) -> Result<IoVec, Errno> {
+        let iov: abi::Iovec = bytemuck::pod_read_unaligned(raw);
+        self.check(iov.buf, iov.buf_len)?;
+        Ok(IoVec {
+            buf: iov.buf,
+            len: iov.buf_len,
+        })
     }
 
     /// The bytes of one (checked) iovec.

@@ -100,10 +100,10 @@ pub(crate) fn epoll_wait(
         if n > 0 || timeout == 0 {
             break n;
         }
-        let d = *deadline.get_or_insert_with(|| {
-            (timeout != u64::MAX).then(|| Instant::now() + Duration::from_nanos(timeout))
+        let left = (timeout != u64::MAX).then(|| {
+            let d = *deadline.get_or_insert_with(|| Instant::now() + Duration::from_nanos(timeout));
+            d.saturating_duration_since(Instant::now())
         });
-        let left = d.map(|d| d.saturating_duration_since(Instant::now()));
         if left.is_some_and(|l| l.is_zero()) {
             break 0;
         }
