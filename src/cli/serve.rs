@@ -338,10 +338,13 @@ fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> Strin
         store.set_memory_limit(pages);
     }
     let id = server.next_id.fetch_add(1, Ordering::Relaxed);
-    let deadline = server.timeout.map(|t| started + t);
+    // A timeout too long to add to the clock is none.
+    let deadline = server.timeout.and_then(|t| started.checked_add(t));
     if let Some(t) = server.timeout {
         // One tick more than the timeout's: the deadline is at least the timeout away.
-        let ticks = t.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
+        let ticks = u64::try_from(t.as_nanos().div_ceil(TICK.as_nanos()))
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
         store.set_epoch_deadline(ticks);
     }
     server.running.lock().push(Running {
