@@ -1,13 +1,19 @@
 //! Instance lifecycle: `Store::new` + instantiation + drop of a small module (one page of
 //! memory with a data segment, a table, a global, two WASI imports), side by side in one run:
-//! - on demand: `Linker::instantiate` (imports looked up and type-checked each time);
-//! - `InstancePre::instantiate` (imports resolved once by `Linker::instantiate_pre`);
-//! - the same, with the store given a fresh `WasiCtx` each time, as `wasix-rt serve` does per
-//!   connection.
+//! - on demand: `Linker::instantiate` (imports looked up and type-checked each time), and
+//!   `InstancePre::instantiate` (imports resolved once by `Linker::instantiate_pre`); each maps
+//!   and unmaps the memory's 8 GiB reservation;
+//! - pooled: `InstancePre::instantiate` on an engine with `Config::pooling`, the memory taken
+//!   from a slot reserved in advance and reset with `madvise` at drop;
+//! - the pooled case with the store given a fresh `WasiCtx` each time, as `wasix-rt serve`
+//!   does per connection;
+//! - on demand and pooled with two threads instantiating at once (µs per instance per
+//!   thread), where unmapping a reservation shoots down the other core's TLB.
 //!
-//! Each instantiation maps and unmaps the memory's reservation (there is no pooling allocator
-//! yet). Prints a markdown table of µs per instantiate + drop.
-//! Run: `cargo bench --bench instantiate` (about 30 s).
+//! The module is loaded from the compilation cache, as `run` and `serve` load it, so its data
+//! segment is a copy-on-write image mapped into the memory.
+//! Prints a markdown table of µs per instantiate + drop.
+//! Run: `cargo bench --bench instantiate` (about a minute).
 
 #[path = "common/samples.rs"]
 mod samples;
@@ -15,8 +21,9 @@ mod samples;
 use criterion::{criterion_group, Criterion};
 use samples::Samples;
 use std::time::Duration;
+use wasix_rt::cache::Cache;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
-use wasix_rt::{Engine, Linker, Module, Store};
+use wasix_rt::{Config, Engine, InstancePre, Linker, Module, PoolingConfig, Store};
 
 const MODULE: &str = r#"(module
   (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
@@ -27,15 +34,56 @@ const MODULE: &str = r#"(module
   (data (i32.const 16) "hello, world\n")
   (func (export "_start")))"#;
 
+/// The module, compiled into a cache in `dir` and loaded back from it.
+fn cached_module(engine: &Engine, dir: &std::path::Path) -> Module {
+    let cache = Cache::new(dir);
+    let wasm = wat::parse_str(MODULE).unwrap();
+    cache.get_or_compile(engine, &wasm).unwrap();
+    cache.get_or_compile(engine, &wasm).unwrap().0
+}
+
+fn pre(engine: &Engine, dir: &std::path::Path) -> (Linker<WasiCtx>, Module, InstancePre<WasiCtx>) {
+    let module = cached_module(engine, dir);
+    let mut linker: Linker<WasiCtx> = Linker::new(engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let pre = linker.instantiate_pre(&module).unwrap();
+    (linker, module, pre)
+}
+
+/// Runs `per_thread` instantiations on each of two threads at once; returns the wall time.
+fn two_threads(engine: &Engine, pre: &InstancePre<WasiCtx>, per_thread: u64) -> Duration {
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut spare = Some(WasiCtxBuilder::new().build().unwrap());
+                for _ in 0..per_thread {
+                    let mut store = Store::new(engine, spare.take().unwrap());
+                    pre.instantiate(&mut store).unwrap();
+                    spare = Some(store.into_data());
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
 const SAMPLES: usize = 30;
 
 fn instantiate(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
     let engine = Engine::default();
-    let module = Module::new(&engine, MODULE).unwrap();
-    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
-    let pre = linker.instantiate_pre(&module).unwrap();
-    // One context made ahead and reused, so that the first two rows time the runtime alone.
+    let (linker, module, pre_demand) = pre(&engine, dir.path());
+    let pooled = Engine::new(&Config {
+        pooling: Some(PoolingConfig {
+            memory_slots: 16,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    let (_, _, pre_pooled) = pre(&pooled, dir.path());
+    // One context made ahead and reused, so that most rows time the runtime alone.
     let ctx = || WasiCtxBuilder::new().build().unwrap();
     let samples = Samples::new(SAMPLES);
     let name = "instantiate + drop";
@@ -47,35 +95,54 @@ fn instantiate(c: &mut Criterion) {
         SAMPLES,
     );
     let mut spare = Some(ctx());
-    samples.bench(&mut g, name, "Linker::instantiate", |iters| {
+    samples.bench(&mut g, name, "on demand: Linker::instantiate", |iters| {
         for _ in 0..iters {
             let mut store = Store::new(&engine, spare.take().unwrap());
             linker.instantiate(&mut store, &module).unwrap();
             spare = Some(store.into_data());
         }
     });
-    samples.bench(&mut g, name, "InstancePre::instantiate", |iters| {
+    for (side, engine, pre) in [
+        ("on demand: InstancePre::instantiate", &engine, &pre_demand),
+        ("pooled: InstancePre::instantiate", &pooled, &pre_pooled),
+    ] {
+        samples.bench(&mut g, name, side, |iters| {
+            for _ in 0..iters {
+                let mut store = Store::new(engine, spare.take().unwrap());
+                pre.instantiate(&mut store).unwrap();
+                spare = Some(store.into_data());
+            }
+        });
+    }
+    samples.bench(&mut g, name, "pooled, a new WasiCtx each", |iters| {
         for _ in 0..iters {
-            let mut store = Store::new(&engine, spare.take().unwrap());
-            pre.instantiate(&mut store).unwrap();
-            spare = Some(store.into_data());
+            let mut store = Store::new(&pooled, ctx());
+            pre_pooled.instantiate(&mut store).unwrap();
         }
     });
-    samples.bench(&mut g, name, "InstancePre + a new WasiCtx", |iters| {
-        for _ in 0..iters {
-            let mut store = Store::new(&engine, ctx());
-            pre.instantiate(&mut store).unwrap();
-        }
-    });
+    // Each iteration is one instantiation on each thread: the time per iteration is the
+    // time per instance as each thread sees it.
+    for (side, engine, pre) in [
+        ("on demand, 2 threads at once", &engine, &pre_demand),
+        ("pooled, 2 threads at once", &pooled, &pre_pooled),
+    ] {
+        samples.bench(&mut g, name, side, |iters| {
+            two_threads(engine, pre, iters);
+        });
+    }
     g.finish();
-    let rows: Vec<_> = [
-        "Linker::instantiate",
-        "InstancePre::instantiate",
-        "InstancePre + a new WasiCtx",
-    ]
-    .iter()
-    .filter_map(|side| Some((side, samples.ns_per_iter(&format!("{name}/{side}"))?)))
-    .collect();
+    let sides = [
+        "on demand: Linker::instantiate",
+        "on demand: InstancePre::instantiate",
+        "pooled: InstancePre::instantiate",
+        "pooled, a new WasiCtx each",
+        "on demand, 2 threads at once",
+        "pooled, 2 threads at once",
+    ];
+    let rows: Vec<_> = sides
+        .iter()
+        .filter_map(|side| Some((side, samples.ns_per_iter(&format!("{name}/{side}"))?)))
+        .collect();
     if rows.is_empty() {
         return;
     }

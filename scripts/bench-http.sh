@@ -15,8 +15,8 @@
 # - "serve": `wasix-rt serve` running wat-samples/hello-handler.wat on a fresh instance per
 #   connection (the connection as stdin/stdout; it reads the request and answers server.wat's
 #   32 bytes), against server.wat as one long-lived server (`wasix-rt run`), the first row.
-#   Rows: serve with its default one-line log per connection, and with the log off
-#   (RUST_LOG=wasix_rt=warn).
+#   Rows: serve with its default one-line log per connection, with the log off
+#   (RUST_LOG=wasix_rt=warn), and with memories mapped on demand instead of pooled (--no-pool).
 #
 # In every section the servers' runs alternate (native, wasix-rt, ..., native, wasix-rt, ...),
 # each server started afresh for each run, so drift over the minutes of the run hits every row
@@ -212,6 +212,7 @@ if want serve; then
     "wasix-rt run server.wat (one long-lived server)|$rt run $tmp/server.wat --net"
     "wasix-rt serve, hello-handler.wat|$rt serve --listen 127.0.0.1:$PORT wat-samples/hello-handler.wat"
     "wasix-rt serve, log off|env RUST_LOG=wasix_rt=warn $rt serve --listen 127.0.0.1:$PORT wat-samples/hello-handler.wat"
+    "wasix-rt serve --no-pool|$rt serve --no-pool --listen 127.0.0.1:$PORT wat-samples/hello-handler.wat"
   )
   run_alternating serve "${serve_specs[@]}"
   for spec in "${serve_specs[@]}"; do serve_names+=("${spec%%|*}"); done

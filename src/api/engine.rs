@@ -6,6 +6,8 @@ use crate::environ::TrapSite;
 use crate::error::Result;
 use crate::types::FuncType;
 use crate::vm::code::{CodeMemory, FuncNames, TrapTable};
+use crate::vm::pool::MemoryPool;
+pub use crate::vm::pool::PoolingConfig;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,10 @@ pub struct Config {
     /// header, so that code running past its deadline traps with
     /// [`crate::TrapKind::Interrupted`] (default false: no checks). Part of the cache key.
     pub epoch_interruption: bool,
+    /// Take the linear memories that modules define from a pool of reservations made when
+    /// the engine is created, instead of mapping and unmapping one per memory (default
+    /// `None`: on demand). See [`crate::vm::pool`] for how slots are reset and reused.
+    pub pooling: Option<PoolingConfig>,
 }
 
 impl Default for Config {
@@ -41,6 +47,7 @@ impl Default for Config {
             parallel_compilation: true,
             optimize: true,
             epoch_interruption: false,
+            pooling: None,
         }
     }
 }
@@ -86,6 +93,8 @@ struct EngineInner {
     types: Mutex<TypeRegistry>,
     /// The epoch compiled code compares with its store's deadline; it only grows.
     epoch: AtomicU64,
+    /// The pooling allocator's memory slots, when `config.pooling` asks for them.
+    memory_pool: Option<Arc<MemoryPool>>,
 }
 
 /// Compilation settings and state shared by modules and stores. Cheap to clone.
@@ -102,14 +111,20 @@ impl Default for Engine {
 
 impl Engine {
     /// Creates an engine for the host CPU. Fails with [`crate::Error::Compile`] when Cranelift
-    /// does not support the host.
+    /// does not support the host, and with [`crate::Error::Resource`] when the memory pool
+    /// ([`Config::pooling`]) cannot be reserved.
     pub fn new(config: &Config) -> Result<Engine> {
+        let memory_pool = match config.pooling {
+            Some(p) => Some(Arc::new(MemoryPool::new(p)?)),
+            None => None,
+        };
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 isa: compile::host_isa(config.optimize)?,
                 types: Mutex::new(TypeRegistry::default()),
                 epoch: AtomicU64::new(0),
+                memory_pool,
             }),
         })
     }
@@ -124,6 +139,15 @@ impl Engine {
     /// to call from any thread (a signal-safe atomic increment).
     pub fn increment_epoch(&self) {
         self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many of the memory pool's slots are free now (`None` without [`Config::pooling`]).
+    pub fn free_memory_slots(&self) -> Option<usize> {
+        self.inner.memory_pool.as_ref().map(|p| p.free_slots())
+    }
+
+    pub(crate) fn memory_pool(&self) -> Option<&Arc<MemoryPool>> {
+        self.inner.memory_pool.as_ref()
     }
 
     /// The engine's current epoch (0 at creation, then one per [`Engine::increment_epoch`]).

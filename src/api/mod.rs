@@ -12,7 +12,7 @@ mod store;
 
 pub use crate::vm::waitqueue::WaitOutcome;
 pub(crate) use engine::TrampolineKind;
-pub use engine::{Config, Engine};
+pub use engine::{Config, Engine, PoolingConfig};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table, Tag};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
 pub use instance_pre::InstancePre;

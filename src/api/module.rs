@@ -171,6 +171,18 @@ impl Module {
             .collect()
     }
 
+    /// The module's memories in index order (imported ones first): each one's type, and
+    /// whether it is imported.
+    pub fn memories(&self) -> Vec<(crate::types::MemoryType, bool)> {
+        let info = &self.inner.info;
+        let imported = info.num_imported_memories as usize;
+        info.memories
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (*m, i < imported))
+            .collect()
+    }
+
     /// Export names, with the function type for exported functions.
     pub fn exports(&self) -> Vec<(String, Option<FuncType>)> {
         self.inner

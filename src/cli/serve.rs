@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasix_rt::host::ctx::Process;
 use wasix_rt::host::threads::ProgramEnd;
+use wasix_rt::vm::pool::MAX_MEMORY_SLOTS;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
-use wasix_rt::{Config, Engine, Error, InstancePre, Linker, Store, TrapKind};
+use wasix_rt::{Config, Engine, Error, InstancePre, Linker, PoolingConfig, Store, TrapKind};
 
 /// How often the engine's epoch advances: the granularity of `--timeout`.
 const TICK: Duration = Duration::from_millis(10);
@@ -66,6 +67,13 @@ pub struct ServeArgs {
     /// returns -1. Default: 4 GiB.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     max_memory: Option<u64>,
+
+    /// Map and unmap each instance's linear memory on demand instead of taking it from the
+    /// pool of memory reservations made at startup (one per instance `--max-instances`
+    /// allows; reset with madvise between connections). For comparison: the pool is faster,
+    /// most of all with several workers.
+    #[arg(long)]
+    no_pool: bool,
 
     /// Make host directory HOST visible to each instance as GUEST (default: the same path).
     /// Repeatable.
@@ -152,18 +160,44 @@ struct Server {
 }
 
 fn try_serve(args: &ServeArgs) -> Result<(), String> {
-    let config = Config {
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let max_instances = args.max_instances.unwrap_or(workers).max(1);
+    let memory_pages = args
+        .max_memory
+        .map(|b| (b / wasix_rt::types::WASM_PAGE_SIZE).min(u64::from(u32::MAX)) as u32);
+    // One memory slot per instance; a module defining several memories (multi-memory) needs
+    // more, and is loaded again with an engine whose pool has them (a cache hit).
+    let pooled = |slots: usize| Config {
         epoch_interruption: true,
+        pooling: (!args.no_pool).then(|| PoolingConfig {
+            memory_slots: slots.min(MAX_MEMORY_SLOTS as usize) as u32,
+            max_memory_pages: memory_pages.unwrap_or(u32::MAX).min(65536),
+        }),
         ..Default::default()
     };
-    let engine = Engine::new(&config).map_err(|e| e.to_string())?;
-    let module = super::run::load(
-        &engine,
-        &args.module,
-        args.cache_dir.clone(),
-        args.disable_cache,
-    )
-    .map_err(|e| e.to_string())?;
+    let load = |slots: usize| -> Result<(Engine, wasix_rt::Module), String> {
+        let engine = Engine::new(&pooled(slots)).map_err(|e| e.to_string())?;
+        let module = super::run::load(
+            &engine,
+            &args.module,
+            args.cache_dir.clone(),
+            args.disable_cache,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((engine, module))
+    };
+    let (mut engine, mut module) = load(max_instances)?;
+    let memories = module
+        .memories()
+        .iter()
+        .filter(|(_, imported)| !imported)
+        .count();
+    if memories > 1 && !args.no_pool {
+        (engine, module) = load(max_instances * memories)?;
+    }
     if module.exports().iter().all(|(name, _)| name != "_start") {
         return Err(format!(
             "{}: the module exports no `_start` function to run for each connection",
@@ -175,10 +209,6 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
     let pre = linker
         .instantiate_pre(&module)
         .map_err(|e| format!("{}: {e}", args.module.display()))?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
     let envs = args
         .envs
         .iter()
@@ -204,10 +234,8 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         envs,
         dirs,
         timeout: args.timeout,
-        memory_pages: args
-            .max_memory
-            .map(|b| (b / wasix_rt::types::WASM_PAGE_SIZE).min(u64::from(u32::MAX)) as u32),
-        free: Mutex::new(args.max_instances.unwrap_or(workers).max(1)),
+        memory_pages,
+        free: Mutex::new(max_instances),
         freed: Condvar::new(),
         running: Mutex::new(Vec::new()),
         next_id: Default::default(),

@@ -178,10 +178,20 @@ pub fn instantiate(
             ImportValue::Tag(t) => inst.tags.push(t),
         }
     }
-    for ty in &info.memories[info.num_imported_memories as usize..] {
-        store
-            .memories
-            .push(std::sync::Arc::new(LinearMemory::new(*ty, limit)?));
+    let pool = store.engine.memory_pool().cloned();
+    for (i, ty) in info.memories.iter().enumerate() {
+        if i < info.num_imported_memories as usize {
+            continue;
+        }
+        let memory = match &pool {
+            // A pooled slot maps the image itself, and keeps it for the module's next instance.
+            Some(pool) => {
+                let image = module.image().filter(|_| i == 0);
+                LinearMemory::new_pooled(pool, *ty, limit, image)?
+            }
+            None => LinearMemory::new(*ty, limit)?,
+        };
+        store.memories.push(std::sync::Arc::new(memory));
         inst.memories.push(store.memories.len() - 1);
     }
     for ty in &info.tables[info.num_imported_tables as usize..] {
@@ -288,7 +298,9 @@ pub fn instantiate(
     }
     if let Some(image) = module.image() {
         // Every active segment is in the image (see `cache::artifact`), so nothing can trap.
-        store.memories[inst.memories[0]].map_image(image)?;
+        if pool.is_none() {
+            store.memories[inst.memories[0]].map_image(image)?;
+        }
         for (i, d) in info.datas.iter().enumerate() {
             if matches!(d.mode, DataMode::Active { .. }) {
                 inst.dropped_data[i] = true;

@@ -13,8 +13,9 @@
 
 use crate::error::{Error, Result};
 use crate::types::{MemoryType, WASM_PAGE_SIZE};
+use crate::vm::pool::{map_image_at, MemoryPool, PoolSlot};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Address space reserved per memory: 4 GiB of index space and a 4 GiB guard.
 pub const RESERVATION: usize = 8 << 30;
@@ -59,6 +60,8 @@ pub struct LinearMemory {
     /// Held while growing, so that two threads growing a shared memory at once each get a
     /// consistent old size.
     grow_lock: Mutex<()>,
+    /// The pool slot the memory lives in; `None` for a reservation of its own.
+    slot: Option<PoolSlot>,
 }
 
 // SAFETY: the base pointer is fixed for the memory's life and the length is atomic; growth
@@ -70,10 +73,84 @@ unsafe impl Send for LinearMemory {}
 // SAFETY: see above: every `&self` method is safe to call from several threads.
 unsafe impl Sync for LinearMemory {}
 
+/// Reserves `bytes` of inaccessible address space (no memory is committed).
+pub(crate) fn reserve(bytes: usize) -> std::io::Result<*mut u8> {
+    // SAFETY: a new anonymous mapping at an address the kernel picks touches nothing else.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(base.cast())
+}
+
 impl LinearMemory {
     /// Reserves the address space and makes `ty.minimum` pages accessible (zeroed).
     /// `limit_pages` caps growth below the declared maximum.
     pub fn new(ty: MemoryType, limit_pages: u32) -> Result<LinearMemory> {
+        let limit = Self::limit(ty, limit_pages)?;
+        let base = reserve(RESERVATION).map_err(|e| {
+            Error::Resource(format!(
+                "reserving {RESERVATION} bytes for linear memory failed: {e}"
+            ))
+        })?;
+        let m = LinearMemory {
+            def: Box::new(VMMemoryDefinition {
+                base,
+                current_length: AtomicU64::new(0),
+            }),
+            maximum: ty.maximum,
+            limit,
+            shared: ty.shared,
+            grow_lock: Mutex::new(()),
+            slot: None,
+        };
+        if m.grow(ty.minimum).is_none() {
+            return Err(Error::Resource(format!(
+                "could not commit {} pages of linear memory",
+                ty.minimum
+            )));
+        }
+        Ok(m)
+    }
+
+    /// A memory in a slot of `pool`, with `ty.minimum` pages accessible: zeros, and `image`
+    /// (the module's initial contents of this memory, if it has one) mapped copy-on-write.
+    /// `limit_pages` and the pool's `max_memory_pages` cap growth. Errors:
+    /// [`Error::Resource`] past a limit or when the pool has no free slot.
+    pub fn new_pooled(
+        pool: &Arc<MemoryPool>,
+        ty: MemoryType,
+        limit_pages: u32,
+        image: Option<&MemoryImage>,
+    ) -> Result<LinearMemory> {
+        let limit = Self::limit(ty, limit_pages.min(pool.config().max_memory_pages))?;
+        let bytes = ty.minimum as usize * WASM_PAGE_SIZE as usize;
+        let (slot, base) = pool.allocate(bytes, image)?;
+        Ok(LinearMemory {
+            def: Box::new(VMMemoryDefinition {
+                base,
+                current_length: AtomicU64::new(bytes as u64),
+            }),
+            maximum: ty.maximum,
+            limit,
+            shared: ty.shared,
+            grow_lock: Mutex::new(()),
+            slot: Some(slot),
+        })
+    }
+
+    /// The most pages a memory of type `ty` may have under `limit_pages`; an error if its
+    /// initial size is already past it.
+    fn limit(ty: MemoryType, limit_pages: u32) -> Result<u32> {
         let limit = ty
             .maximum
             .unwrap_or(MAX_PAGES)
@@ -85,40 +162,7 @@ impl LinearMemory {
                 ty.minimum
             )));
         }
-        // SAFETY: reserving inaccessible address space; failure checked below.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                RESERVATION,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(Error::Resource(format!(
-                "reserving {RESERVATION} bytes for linear memory failed: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        let m = LinearMemory {
-            def: Box::new(VMMemoryDefinition {
-                base: base as *mut u8,
-                current_length: AtomicU64::new(0),
-            }),
-            maximum: ty.maximum,
-            limit,
-            shared: ty.shared,
-            grow_lock: Mutex::new(()),
-        };
-        if m.grow(ty.minimum).is_none() {
-            return Err(Error::Resource(format!(
-                "could not commit {} pages of linear memory",
-                ty.minimum
-            )));
-        }
-        Ok(m)
+        Ok(limit)
     }
 
     /// Current length in bytes (a multiple of 64 KiB).
@@ -185,40 +229,13 @@ impl LinearMemory {
     /// Maps `image` over its range of this memory, private and writable. Errors:
     /// [`Error::Resource`] if the range is not accessible memory or the mapping fails.
     pub fn map_image(&self, image: &MemoryImage) -> Result<()> {
-        use std::os::fd::AsRawFd;
-        let page = crate::vm::page_size() as u64;
         let end = image.offset.checked_add(image.len);
-        if end.is_none_or(|e| e > self.byte_len() as u64)
-            || !image.offset.is_multiple_of(page)
-            || !image.len.is_multiple_of(page)
-            || !image.file_offset.is_multiple_of(page)
-        {
+        if end.is_none_or(|e| e > self.byte_len() as u64) {
             return Err(Error::Resource("memory image outside the memory".into()));
         }
-        if image.len == 0 {
-            return Ok(());
-        }
-        // SAFETY: the target range lies inside this memory's accessible pages (checked above),
-        // and the memory was just created by instantiation, so no code uses it yet; MAP_FIXED
-        // replaces those pages with a private copy-on-write view of the file. Artifacts are
-        // never written in place, so the file's pages do not change under the guest.
-        let r = unsafe {
-            libc::mmap(
-                self.def.base.add(image.offset as usize).cast(),
-                image.len as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_FIXED,
-                image.file.as_raw_fd(),
-                image.file_offset as libc::off_t,
-            )
-        };
-        if r == libc::MAP_FAILED {
-            return Err(Error::Resource(format!(
-                "mapping the memory image failed: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        Ok(())
+        // SAFETY: the range is accessible (checked above), and the memory was just created
+        // by instantiation, so no code uses it yet.
+        unsafe { map_image_at(self.def.base, image) }
     }
 
     /// The accessible bytes.
@@ -251,6 +268,10 @@ impl LinearMemory {
 
 impl Drop for LinearMemory {
     fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.release(self.byte_len());
+            return;
+        }
         // SAFETY: unmapping the reservation made in `new`; no code runs on it any more (the
         // last store or handle holding the memory is being dropped).
         unsafe {

@@ -7,6 +7,7 @@ pub mod exception;
 pub mod instance;
 pub mod libcalls;
 pub mod memory;
+pub mod pool;
 pub mod store;
 pub mod table;
 pub mod traphandler;
