@@ -10,11 +10,17 @@
 //! - on demand and pooled with two threads instantiating at once (µs per instance per
 //!   thread), where unmapping a reservation shoots down the other core's TLB.
 //!
-//! The module is loaded from the compilation cache, as `run` and `serve` load it, so its data
-//! segment is a copy-on-write image mapped into the memory.
+//! - CPython's 99 MB `python.wasm` (bench/common/cpython.rs), on demand and pooled: its
+//!   table of 8,000-odd functions filled, and its memory image mapped.
+//!
+//! Modules are loaded from the compilation cache, as `run` and `serve` load them, so their data
+//! segments are a copy-on-write image mapped into the memory (CPython is compiled once, about
+//! 40 s, into a cache kept in `target/bench-downloads`).
 //! Prints a markdown table of µs per instantiate + drop.
-//! Run: `cargo bench --bench instantiate` (about a minute).
+//! Run: `cargo bench --bench instantiate` (about a minute); NO_DOWNLOAD=1 skips CPython.
 
+#[path = "common/cpython.rs"]
+mod cpython;
 #[path = "common/samples.rs"]
 mod samples;
 
@@ -42,8 +48,7 @@ fn cached_module(engine: &Engine, dir: &std::path::Path) -> Module {
     cache.get_or_compile(engine, &wasm).unwrap().0
 }
 
-fn pre(engine: &Engine, dir: &std::path::Path) -> (Linker<WasiCtx>, Module, InstancePre<WasiCtx>) {
-    let module = cached_module(engine, dir);
+fn pre(engine: &Engine, module: Module) -> (Linker<WasiCtx>, Module, InstancePre<WasiCtx>) {
     let mut linker: Linker<WasiCtx> = Linker::new(engine);
     wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
     let pre = linker.instantiate_pre(&module).unwrap();
@@ -68,12 +73,38 @@ fn two_threads(engine: &Engine, pre: &InstancePre<WasiCtx>, per_thread: u64) -> 
     start.elapsed()
 }
 
+/// CPython's module from a cache in `target/bench-downloads`, ready to instantiate on each
+/// engine (their compilation settings are the same, so they share the artifact); `None` with
+/// NO_DOWNLOAD=1 or when it cannot be fetched (said on stderr).
+fn python(engines: &[&Engine; 2]) -> Option<[InstancePre<WasiCtx>; 2]> {
+    if std::env::var_os("NO_DOWNLOAD").is_some() {
+        return None;
+    }
+    let downloads = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-downloads");
+    let (wasm, _lib) = cpython::fetch_cpython(&downloads)
+        .map_err(|e| eprintln!("CPython skipped: {e}"))
+        .ok()?;
+    let cache = Cache::new(downloads.join("instantiate-cache"));
+    let pre = |engine: &Engine| {
+        // Compiled and stored the first time; loaded from the artifact in any case.
+        cache.get_or_compile_file(engine, &wasm).unwrap();
+        let module = cache.get_or_compile_file(engine, &wasm).unwrap().0;
+        let mut linker: Linker<WasiCtx> = Linker::new(engine);
+        wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+        // Its `host` imports (a browser embedding's) are never called by a WASI run, as
+        // `run --trap-unknown-imports` assumes.
+        linker.define_unknown_imports_as_traps(&module).unwrap();
+        linker.instantiate_pre(&module).unwrap()
+    };
+    Some([pre(engines[0]), pre(engines[1])])
+}
+
 const SAMPLES: usize = 30;
 
 fn instantiate(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::default();
-    let (linker, module, pre_demand) = pre(&engine, dir.path());
+    let (linker, module, pre_demand) = pre(&engine, cached_module(&engine, dir.path()));
     let pooled = Engine::new(&Config {
         pooling: Some(PoolingConfig {
             memory_slots: 16,
@@ -82,7 +113,7 @@ fn instantiate(c: &mut Criterion) {
         ..Default::default()
     })
     .unwrap();
-    let (_, _, pre_pooled) = pre(&pooled, dir.path());
+    let (_, _, pre_pooled) = pre(&pooled, cached_module(&pooled, dir.path()));
     // One context made ahead and reused, so that most rows time the runtime alone.
     let ctx = || WasiCtxBuilder::new().build().unwrap();
     let samples = Samples::new(SAMPLES);
@@ -130,6 +161,21 @@ fn instantiate(c: &mut Criterion) {
             two_threads(engine, pre, iters);
         });
     }
+    let python = python(&[&engine, &pooled]);
+    if let Some([demand, pool]) = &python {
+        for (side, engine, pre) in [
+            ("CPython, on demand", &engine, demand),
+            ("CPython, pooled", &pooled, pool),
+        ] {
+            samples.bench(&mut g, name, side, |iters| {
+                for _ in 0..iters {
+                    let mut store = Store::new(engine, spare.take().unwrap());
+                    pre.instantiate(&mut store).unwrap();
+                    spare = Some(store.into_data());
+                }
+            });
+        }
+    }
     g.finish();
     let sides = [
         "on demand: Linker::instantiate",
@@ -138,6 +184,8 @@ fn instantiate(c: &mut Criterion) {
         "pooled, a new WasiCtx each",
         "on demand, 2 threads at once",
         "pooled, 2 threads at once",
+        "CPython, on demand",
+        "CPython, pooled",
     ];
     let rows: Vec<_> = sides
         .iter()

@@ -19,8 +19,12 @@ fn module_text(data: &str, at: u32) -> String {
   (table (export "table") 4 funcref)
   (global (export "g") (mut i64) (i64.const 7))
   (data (i32.const {at}) "{data}")
+  (type $answer (func (result i32)))
   (func $f)
+  (func $answer (result i32) (i32.const 42))
+  (elem (i32.const 0) $answer)
   (elem declare func $f)
+  (func (export "call0") (result i32) (call_indirect (type $answer) (i32.const 0)))
   (func (export "leave_secret")
     (i64.store (i32.const {at}) (i64.const {SECRET}))
     (i64.store (i32.const 100) (i64.const {SECRET}))
@@ -66,7 +70,8 @@ fn call(store: &mut Store<()>, inst: &Instance, name: &str) -> Result<Vec<Val>, 
 }
 
 /// Asserts that `inst` is as instantiation leaves it: one page, zeros but for its data
-/// segment, the global's initial value, a null table, nothing past page 0.
+/// segment, the global's initial value, the table as its element segment set it (and the
+/// function there callable), nothing past page 0.
 fn assert_fresh(store: &mut Store<()>, inst: &Instance, data: &str, at: usize) {
     let memory = inst.get_memory(store, "memory").unwrap();
     assert_eq!(
@@ -88,12 +93,15 @@ fn assert_fresh(store: &mut Store<()>, inst: &Instance, data: &str, at: usize) {
     );
     let t = inst.get_table(store, "table").unwrap();
     assert_eq!(t.size(store), 4);
-    for i in 0..4 {
+    assert!(matches!(t.get(store, 0), Some(Val::FuncRef(Some(_)))));
+    for i in 1..4 {
         assert!(
             matches!(t.get(store, i), Some(Val::FuncRef(None))),
             "table element {i} is null"
         );
     }
+    let answer = call(store, inst, "call0").unwrap();
+    assert!(matches!(answer[0], Val::I32(42)), "{answer:?}");
     match call(store, inst, "page1") {
         Err(Error::Trap(t)) => assert_eq!(t.kind, TrapKind::MemoryOutOfBounds),
         other => panic!("page 1 must be out of bounds, got {other:?}"),

@@ -40,6 +40,17 @@ pub struct InstanceData {
     /// Store index of the memory WASI host calls use: the one exported as `memory`, else the
     /// instance's only memory.
     pub memory_export: Option<usize>,
+    /// Whether every defined function's reference is in the vmctx, so that the module may
+    /// reuse the block for its next instance.
+    funcrefs_written: bool,
+}
+
+impl Drop for InstanceData {
+    fn drop(&mut self) {
+        if self.funcrefs_written {
+            self.module.recycle_vmctx(std::mem::take(&mut self.vmctx));
+        }
+    }
 }
 
 impl InstanceData {
@@ -68,21 +79,6 @@ impl InstanceData {
         match items {
             ElemItems::Funcs(fs) => Box::new(fs.iter().map(|f| self.func_ref(*f) as u64)),
             ElemItems::Exprs(xs) => Box::new(xs.iter().map(|x| eval(x, store, self) as u64)),
-        }
-    }
-}
-
-/// Asks the kernel to map the pages of a large vmctx at once (one call instead of a page
-/// fault per 4 KiB as the function references are written); a hint, failures are ignored.
-fn prefault(vmctx: &[u64]) {
-    let page = crate::vm::page_size();
-    let p = vmctx.as_ptr() as usize;
-    let (start, end) = (p.div_ceil(page) * page, (p + 8 * vmctx.len()) / page * page);
-    if end > start {
-        // SAFETY: the pages lie inside `vmctx`'s allocation; MADV_POPULATE_WRITE only faults
-        // them in (contents unchanged) and fails harmlessly on kernels without it.
-        unsafe {
-            libc::madvise(start as *mut _, end - start, libc::MADV_POPULATE_WRITE);
         }
     }
 }
@@ -134,9 +130,22 @@ pub fn instantiate(
     let info = module.info();
     let offs: &VMOffsets = module.offsets();
     let limit = store.memory_limit;
+    // The defined functions' references, the tail of the vmctx and most of it in a large
+    // module, are appended below once the vmctx's address is known, rather than zeroed here
+    // and written again; the capacity is exact, so the vmctx never moves.
+    // An engine that pools keeps the vmctx of the module's dropped instances, references and
+    // all (see `Module::take_vmctx`).
+    let spare = module.take_vmctx();
+    let funcrefs_written = spare.is_some();
+    let vmctx = spare.unwrap_or_else(|| {
+        let first_funcref = offs.defined_funcref(info.num_imported_funcs) as usize / 8;
+        let mut vmctx = Vec::with_capacity(offs.size as usize / 8);
+        vmctx.resize(first_funcref, 0u64);
+        vmctx
+    });
     let mut inst = Box::new(InstanceData {
         module: module.clone(),
-        vmctx: vec![0u64; offs.size as usize / 8],
+        vmctx,
         memories: Vec::new(),
         tables: Vec::new(),
         globals: Vec::new(),
@@ -145,8 +154,8 @@ pub fn instantiate(
         elems: Vec::new(),
         store,
         memory_export: None,
+        funcrefs_written,
     });
-    prefault(&inst.vmctx);
     let vmctx = inst.vmctx_ptr() as u64;
     inst.set(
         vmctx::VMCTX_STORE_CTX as u32,
@@ -220,14 +229,19 @@ pub fn instantiate(
     // Defined functions' references, before globals: a global may hold a `ref.func`.
     let code_base = module.code_base() as u64;
     let type_ids = module.type_ids();
-    let first = offs.defined_funcref(info.num_imported_funcs) as usize / 8;
-    let words = vmctx::FUNCREF_SIZE as usize / 8;
-    let defined = &info.funcs[info.num_imported_funcs as usize..];
-    let slots = inst.vmctx[first..].chunks_exact_mut(words);
-    for ((slot, range), ty) in slots.zip(module.func_ranges()).zip(defined) {
-        slot[vmctx::FUNCREF_WASM_CALL as usize / 8] = code_base + u64::from(range.start);
-        slot[vmctx::FUNCREF_VMCTX as usize / 8] = vmctx;
-        slot[vmctx::FUNCREF_TYPE_ID as usize / 8] = u64::from(type_ids[*ty as usize]);
+    if !inst.funcrefs_written {
+        let defined = &info.funcs[info.num_imported_funcs as usize..];
+        for (range, ty) in module.func_ranges().iter().zip(defined) {
+            let mut slot = [0u64; vmctx::FUNCREF_SIZE as usize / 8];
+            slot[vmctx::FUNCREF_WASM_CALL as usize / 8] = code_base + u64::from(range.start);
+            slot[vmctx::FUNCREF_VMCTX as usize / 8] = vmctx;
+            slot[vmctx::FUNCREF_TYPE_ID as usize / 8] = u64::from(type_ids[*ty as usize]);
+            inst.vmctx.extend_from_slice(&slot);
+        }
+        // (Validation gives every defined function a range; were one missing, its slot is
+        // null.)
+        inst.vmctx.resize(offs.size as usize / 8, 0);
+        inst.funcrefs_written = true;
     }
     for (i, init) in info.global_inits.iter().enumerate() {
         let ty = info.globals[info.num_imported_globals as usize + i];
