@@ -233,20 +233,21 @@ const ARTIFACT_SCRIPTS: &[&str] = &[
     "../threads/wasmtime-misc/atomics_wait_address.wast",
 ];
 
-#[test]
-fn spec_scripts_pass_from_compiled_artifacts() {
+/// Runs [`ARTIFACT_SCRIPTS`] on `engine`, each module from a compiled artifact when `via`
+/// names a folder for them; asserts none fails. Returns the directives passed.
+fn run_artifact_scripts(engine: &Engine, via: Option<&Path>, what: &str) -> usize {
     let dir = spec_dir();
-    let artifacts = std::env::temp_dir().join(format!("wasix-rt-spec-{}", std::process::id()));
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let engine = Engine::default();
     let mut passed = 0;
     for name in ARTIFACT_SCRIPTS {
         let path = dir.join(name);
         let report = std::thread::scope(|scope| {
             std::thread::Builder::new()
                 .stack_size(STACK_SIZE)
-                .spawn_scoped(scope, || {
-                    wasix_rt::wast::run_wast_file_via_artifacts(&engine, &path, &artifacts)
+                .spawn_scoped(scope, || match via {
+                    Some(artifacts) => {
+                        wasix_rt::wast::run_wast_file_via_artifacts(engine, &path, artifacts)
+                    }
+                    None => run_wast_file_with(engine, &path),
                 })
                 .expect("spawn a test thread")
                 .join()
@@ -255,18 +256,47 @@ fn spec_scripts_pass_from_compiled_artifacts() {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             report.failed == 0,
-            "{name} from artifacts: {} failed: {:?}",
+            "{name} {what}: {} failed: {:?}",
             report.failed,
             report.failures
         );
         passed += report.passed;
     }
-    let _ = std::fs::remove_dir_all(&artifacts);
     println!(
-        "spec via artifacts: {passed} passed in {} scripts",
+        "spec {what}: {passed} passed in {} scripts",
         ARTIFACT_SCRIPTS.len()
     );
     assert!(passed > 1000, "too few directives ran: {passed}");
+    passed
+}
+
+#[test]
+fn spec_scripts_pass_from_compiled_artifacts() {
+    let artifacts = std::env::temp_dir().join(format!("wasix-rt-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&artifacts).unwrap();
+    run_artifact_scripts(&Engine::default(), Some(&artifacts), "via artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+}
+
+/// The same scripts with memories taken from the pooling allocator, once with data segments
+/// copied and once mapped from artifacts' images; few slots, so that they are reused (a script
+/// keeps the instances of its registered modules, so it needs several at once).
+#[test]
+fn spec_scripts_pass_on_a_pooled_engine() {
+    let engine = Engine::new(&wasix_rt::Config {
+        pooling: Some(wasix_rt::PoolingConfig {
+            memory_slots: 64,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    run_artifact_scripts(&engine, None, "pooled");
+    let artifacts = std::env::temp_dir().join(format!("wasix-rt-spec-pool-{}", std::process::id()));
+    std::fs::create_dir_all(&artifacts).unwrap();
+    run_artifact_scripts(&engine, Some(&artifacts), "pooled, via artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    assert_eq!(engine.free_memory_slots(), Some(64), "every slot came back");
 }
 
 /// The threads proposal's scripts (`../shared/testdata/threads/`, see its SOURCE.md): the
