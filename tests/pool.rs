@@ -1,6 +1,7 @@
 //! The pooling allocator (`Config::pooling`): a slot used by one instance and then another
-//! leaks nothing from the first to the second (memory, globals, tables), whether the module's
-//! data is copied or mapped from a cached image, and whether the slot changes module; running
+//! leaks nothing from the first to the second (memory, grown pages included, globals, tables),
+//! whether the module's data is copied or mapped from a cached image, whether the slot changes
+//! module, and whether the slot is reset in place or with madvise; running
 //! out of slots and asking for more pages than a slot allows are clean errors.
 
 use wasix_rt::cache::Cache;
@@ -28,19 +29,26 @@ fn module_text(data: &str, at: u32) -> String {
   (func (export "leave_secret")
     (i64.store (i32.const {at}) (i64.const {SECRET}))
     (i64.store (i32.const 100) (i64.const {SECRET}))
+    (i64.store (i32.const 65000) (i64.const {SECRET}))
     (drop (memory.grow (i32.const 1)))
     (i64.store (i32.const 70000) (i64.const {SECRET}))
+    (i64.store (i32.const 140000) (i64.const {SECRET}))
     (global.set 0 (i64.const {SECRET}))
     (table.set 0 (i32.const 1) (ref.func $f)))
   (func (export "page1") (result i64) (i64.load (i32.const 70000))))"#
     )
 }
 
-fn pooled_engine(slots: u32, max_pages: u32) -> Engine {
+/// Both ways a slot is reset: memories up to `keep_resident` bytes are written over in place,
+/// larger ones released with madvise.
+const KEEP_RESIDENT: [usize; 2] = [0, 1 << 20];
+
+fn pooled_engine(slots: u32, max_pages: u32, keep_resident: usize) -> Engine {
     Engine::new(&Config {
         pooling: Some(PoolingConfig {
             memory_slots: slots,
             max_memory_pages: max_pages,
+            keep_resident,
         }),
         ..Default::default()
     })
@@ -106,12 +114,23 @@ fn assert_fresh(store: &mut Store<()>, inst: &Instance, data: &str, at: usize) {
         Err(Error::Trap(t)) => assert_eq!(t.kind, TrapKind::MemoryOutOfBounds),
         other => panic!("page 1 must be out of bounds, got {other:?}"),
     }
+    // Pages a grow makes accessible again are zeros too.
+    memory.grow(store, 1).unwrap();
+    if let Some(i) = memory.data(store)[65536..].iter().position(|&b| b != 0) {
+        panic!("byte {} of a grown page is not zero", 65536 + i);
+    }
 }
 
 /// One slot, so every instance reuses it.
 #[test]
 fn a_reused_slot_leaks_nothing_from_the_instance_before() {
-    let engine = pooled_engine(1, 16);
+    for keep in KEEP_RESIDENT {
+        reused_slot_leaks_nothing(keep);
+    }
+}
+
+fn reused_slot_leaks_nothing(keep_resident: usize) {
+    let engine = pooled_engine(1, 16, keep_resident);
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::new(dir.path());
     let (x, y) = (module_text("x data", 4096), module_text("why data", 8200));
@@ -134,7 +153,7 @@ fn a_reused_slot_leaks_nothing_from_the_instance_before() {
         assert_fresh(&mut store, &inst, data, at);
         call(&mut store, &inst, "leave_secret").unwrap();
         let memory = inst.get_memory(&store, "memory").unwrap();
-        assert_eq!(memory.size(&store), 2);
+        assert_eq!(memory.size(&store), 3);
         let page1 = call(&mut store, &inst, "page1").unwrap();
         assert!(matches!(page1[0], Val::I64(SECRET)), "{page1:?}");
         assert_eq!(engine.free_memory_slots(), Some(0));
@@ -145,7 +164,7 @@ fn a_reused_slot_leaks_nothing_from_the_instance_before() {
 
 #[test]
 fn an_exhausted_pool_is_a_clean_error_until_a_slot_is_free() {
-    let engine = pooled_engine(2, 16);
+    let engine = pooled_engine(2, 16, 0);
     let module = Module::new(&engine, module_text("d", 0)).unwrap();
     let (a, _) = instantiate(&engine, &module);
     let (b, _) = instantiate(&engine, &module);
@@ -164,7 +183,7 @@ fn an_exhausted_pool_is_a_clean_error_until_a_slot_is_free() {
 
 #[test]
 fn a_pooled_memory_stays_within_the_pool_page_limit() {
-    let engine = pooled_engine(1, 2);
+    let engine = pooled_engine(1, 2, 0);
     let big = Module::new(&engine, "(module (memory 3))").unwrap();
     let mut store = Store::new(&engine, ());
     match Linker::new(&engine).instantiate(&mut store, &big) {
@@ -198,7 +217,13 @@ fn a_pooled_memory_stays_within_the_pool_page_limit() {
 /// Several threads taking and returning slots at once, each checking it got a fresh memory.
 #[test]
 fn threads_sharing_a_pool_each_get_fresh_instances() {
-    let engine = pooled_engine(4, 16);
+    for keep in KEEP_RESIDENT {
+        threads_get_fresh_instances(keep);
+    }
+}
+
+fn threads_get_fresh_instances(keep_resident: usize) {
+    let engine = pooled_engine(4, 16, keep_resident);
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::new(dir.path());
     let module = cached(&engine, &cache, &module_text("shared", 512));

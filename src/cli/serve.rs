@@ -175,6 +175,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         pooling: (!args.no_pool).then(|| PoolingConfig {
             memory_slots: slots.min(MAX_MEMORY_SLOTS as usize) as u32,
             max_memory_pages: memory_pages.unwrap_or(u32::MAX).min(65536),
+            ..Default::default()
         }),
         ..Default::default()
     };
