@@ -1,8 +1,8 @@
 //! The pooling allocator (`Config::pooling`): a slot used by one instance and then another
 //! leaks nothing from the first to the second (memory, grown pages included, globals, tables),
 //! whether the module's data is copied or mapped from a cached image, whether the slot changes
-//! module, and whether the slot is reset in place or with madvise; running
-//! out of slots and asking for more pages than a slot allows are clean errors.
+//! module, and whether the slot is reset in place or with madvise; running out of slots and
+//! asking for more pages or table elements than the pool allows are clean errors.
 
 use wasix_rt::cache::Cache;
 use wasix_rt::{
@@ -48,6 +48,7 @@ fn pooled_engine(slots: u32, max_pages: u32, keep_resident: usize) -> Engine {
         pooling: Some(PoolingConfig {
             memory_slots: slots,
             max_memory_pages: max_pages,
+            max_table_elements: 8,
             keep_resident,
         }),
         ..Default::default()
@@ -212,6 +213,35 @@ fn a_pooled_memory_stays_within_the_pool_page_limit() {
     );
     grow.call(&mut store, &[Val::I32(1)], &mut r).unwrap();
     assert!(matches!(r[0], Val::I32(1)), "growing up to it succeeds");
+}
+
+#[test]
+fn a_pooled_table_stays_within_the_pool_element_limit() {
+    let engine = pooled_engine(1, 16, 0);
+    let big = Module::new(&engine, "(module (table 9 funcref))").unwrap();
+    let mut store = Store::new(&engine, ());
+    match Linker::new(&engine).instantiate(&mut store, &big) {
+        Err(Error::Resource(msg)) => assert!(msg.contains("limit of 8"), "{msg}"),
+        Err(e) => panic!("expected a resource error, got {e}"),
+        Ok(_) => panic!("9 elements in a pool of 8-element tables"),
+    }
+    let grows = Module::new(
+        &engine,
+        r#"(module (table 4 funcref)
+             (func (export "grow") (param i32) (result i32)
+               (table.grow (ref.null func) (local.get 0))))"#,
+    )
+    .unwrap();
+    let (mut store, inst) = instantiate(&engine, &grows);
+    let grow = inst.get_func(&store, "grow").unwrap();
+    let mut r = [Val::I32(0)];
+    grow.call(&mut store, &[Val::I32(5)], &mut r).unwrap();
+    assert!(
+        matches!(r[0], Val::I32(-1)),
+        "growing past the pool's limit fails"
+    );
+    grow.call(&mut store, &[Val::I32(4)], &mut r).unwrap();
+    assert!(matches!(r[0], Val::I32(4)), "growing up to it succeeds");
 }
 
 /// Several threads taking and returning slots at once, each checking it got a fresh memory.

@@ -202,7 +202,8 @@ impl Table {
         }
         let s = store.opaque_mut();
         let raw = init.to_raw(s.id)?;
-        s.tables.push(Box::new(VmTable::new(ty, raw as u64)?));
+        s.tables
+            .push(Box::new(VmTable::new(ty, raw as u64, u32::MAX)?));
         Ok(Table {
             store_id: s.id,
             index: s.tables.len() - 1,

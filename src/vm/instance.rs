@@ -188,6 +188,11 @@ pub fn instantiate(
         }
     }
     let pool = store.engine.memory_pool().cloned();
+    let table_limit = store
+        .engine
+        .config()
+        .pooling
+        .map_or(u32::MAX, |p| p.max_table_elements);
     for (i, ty) in info.memories.iter().enumerate() {
         if i < info.num_imported_memories as usize {
             continue;
@@ -204,7 +209,9 @@ pub fn instantiate(
         inst.memories.push(store.memories.len() - 1);
     }
     for ty in &info.tables[info.num_imported_tables as usize..] {
-        store.tables.push(Box::new(Table::new(*ty, 0)?));
+        store
+            .tables
+            .push(Box::new(Table::new(*ty, 0, table_limit)?));
         inst.tables.push(store.tables.len() - 1);
     }
     for &t in &info.tags[info.num_imported_tags as usize..] {

@@ -14,8 +14,17 @@
 //! mapping drops the instance's private copies, so the pages read as the file's again, and
 //! the next instance of the same module taken from that slot needs no `mmap` at all.
 //!
-//! Isolation: every byte an instance could reach is either dropped by `MADV_DONTNEED` (zero
-//! anonymous pages or the image file's pages afterwards) or left `PROT_NONE`.
+//! Small memories (up to [`PoolingConfig::keep_resident`] bytes) are instead written back in
+//! place, zeros and the image's bytes: their pages stay resident and private to the slot, so
+//! neither the reset nor the next instance's first writes fault or flush TLBs.
+//!
+//! Isolation: every byte an instance could reach is either written back, dropped by
+//! `MADV_DONTNEED` (zero anonymous pages or the image file's pages afterwards) or left
+//! `PROT_NONE`.
+//!
+//! The rest of an instance is not in the slot: its vmctx is kept by the module for its next
+//! instance (`Module::take_vmctx`), and tables and globals come from the heap, tables bounded
+//! by [`PoolingConfig::max_table_elements`].
 
 use crate::error::{Error, Result};
 use crate::vm::bytes::Bytes;
@@ -32,6 +41,10 @@ pub struct PoolingConfig {
     /// Most pages of 64 KiB a pooled memory may have, initially or by `memory.grow` (default
     /// 65536, i.e. 4 GiB). A module whose memory needs more fails to instantiate.
     pub max_memory_pages: u32,
+    /// Most elements a table of a pooled instance may have, initially or by `table.grow`
+    /// (default 1,000,000, i.e. 8 MB). A module whose table needs more fails to instantiate.
+    /// Tables themselves are allocated from the heap.
+    pub max_table_elements: u32,
     /// A memory of at most this many bytes is reset by writing it over (zeros, and the image's
     /// bytes over the image) rather than by `madvise(MADV_DONTNEED)`, so that its pages stay
     /// resident in the slot (default 1 MiB; 0: always `madvise`). Writing a small memory costs
@@ -45,6 +58,7 @@ impl Default for PoolingConfig {
         PoolingConfig {
             memory_slots: 1000,
             max_memory_pages: MAX_PAGES,
+            max_table_elements: 1_000_000,
             keep_resident: 1 << 20,
         }
     }

@@ -28,16 +28,22 @@ pub struct Table {
     elements: Vec<u64>,
     def: Box<VMTableDefinition>,
     ty: TableType,
+    /// The most elements this table may grow to: its declared maximum and the engine's limit.
+    limit: u32,
 }
 
 // SAFETY: the table is owned by one store, which is only used by one thread at a time.
 unsafe impl Send for Table {}
 
 impl Table {
-    pub fn new(ty: TableType, init: u64) -> Result<Table> {
-        if ty.minimum > MAX_ELEMENTS {
+    /// A table of `ty.minimum` elements set to `init`, which may grow to its declared maximum,
+    /// [`MAX_ELEMENTS`] and `limit` elements, whichever is least. Errors: [`Error::Resource`]
+    /// when the initial size is past that.
+    pub fn new(ty: TableType, init: u64, limit: u32) -> Result<Table> {
+        let limit = ty.maximum.unwrap_or(u32::MAX).min(MAX_ELEMENTS).min(limit);
+        if ty.minimum > limit {
             return Err(Error::Resource(format!(
-                "table of {} elements exceeds the limit of {MAX_ELEMENTS}",
+                "table of {} elements exceeds the limit of {limit}",
                 ty.minimum
             )));
         }
@@ -48,6 +54,7 @@ impl Table {
                 current_elements: 0,
             }),
             ty,
+            limit,
         };
         t.sync();
         Ok(t)
@@ -83,7 +90,7 @@ impl Table {
     pub fn grow(&mut self, delta: u32, init: u64) -> Option<u32> {
         let old = self.size();
         let new = old.checked_add(delta)?;
-        if new > self.ty.maximum.unwrap_or(u32::MAX).min(MAX_ELEMENTS) {
+        if new > self.limit {
             return None;
         }
         self.elements.resize(new as usize, init);
