@@ -11,7 +11,8 @@
 //!   vectors);
 //! - wasix-rt, one long-lived instance: every call on the same instance;
 //! - wasix-rt, a fresh instance per call: `Store::new` + `InstancePre::instantiate` + `_initialize`
-//!   + the call + drop, each time (the module is compiled once, before);
+//!   + the call + drop, each time (the module is compiled once, before; the memory comes from
+//!   the engine's pooling allocator);
 //!
 //! both wasix-rt cases for the wasm built with the target's default features (no SIMD) and
 //! with `-msimd128` (128-bit vectors, as wide as native SSE2).

@@ -13,7 +13,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
-use wasix_rt::{Engine, InstancePre, Linker, Memory, Module, Store, TypedFunc};
+use wasix_rt::{
+    Config, Engine, InstancePre, Linker, Memory, Module, PoolingConfig, Store, TypedFunc,
+};
 
 /// Errors of the host: compiling, loading, a trap, a rejected input.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -215,7 +217,7 @@ impl NativePlugin {
 }
 
 /// The wasm build, compiled once, its WASI imports resolved once (`InstancePre`):
-/// instantiated as many times as wanted.
+/// instantiated as many times as wanted, each instance's memory from the engine's pool.
 pub struct WasmPlugin {
     engine: Engine,
     pre: InstancePre<WasiCtx>,
@@ -224,7 +226,13 @@ pub struct WasmPlugin {
 impl WasmPlugin {
     /// Compiles the module at `path`.
     pub fn load(path: &Path) -> Result<WasmPlugin> {
-        let engine = Engine::default();
+        let engine = Engine::new(&Config {
+            pooling: Some(PoolingConfig {
+                memory_slots: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })?;
         let module = Module::new(&engine, std::fs::read(path)?)?;
         let mut linker: Linker<WasiCtx> = Linker::new(&engine);
         wasix_rt::wasi::add_to_linker(&mut linker)?;
