@@ -10,9 +10,9 @@
 //!   runtimes, not of gcc and clang; x86-64's baseline has SSE2, so its loops may use 128-bit
 //!   vectors);
 //! - wasix-rt, one long-lived instance: every call on the same instance;
-//! - wasix-rt, a fresh instance per call: `Store::new` + `InstancePre::instantiate` + `_initialize`
-//!   + the call + drop, each time (the module is compiled once, before; the memory comes from
-//!   the engine's pooling allocator);
+//! - wasix-rt, a fresh instance per call: `Store::new`, `InstancePre::instantiate`,
+//!   `_initialize`, the call and the drop, each time (the module is compiled once, before; the
+//!   memory comes from the engine's pooling allocator);
 //!
 //! both wasix-rt cases for the wasm built with the target's default features (no SIMD) and
 //! with `-msimd128` (128-bit vectors, as wide as native SSE2).

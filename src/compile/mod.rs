@@ -102,6 +102,9 @@ fn compile_one(
         &body,
         isa.frontend_config(),
     )?;
+    if config.optimize {
+        translate::reassociate::rebalance_adds(&mut ctx.func);
+    }
     let func_name = || {
         info.func_names
             .get(&index)

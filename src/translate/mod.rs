@@ -10,6 +10,7 @@ mod atomics;
 mod control;
 pub mod env;
 mod exceptions;
+pub mod reassociate;
 pub mod simd;
 
 use crate::environ::{traps, Builtin};
