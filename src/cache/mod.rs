@@ -8,7 +8,10 @@
 pub mod artifact;
 pub mod index;
 
-pub use artifact::{is_artifact, key, key_of_digest, load, serialize, FORMAT_VERSION, MAGIC};
+pub use artifact::{
+    describe, is_artifact, key, key_of_digest, load, serialize, settings_hash, ArtifactInfo,
+    FORMAT_VERSION, MAGIC,
+};
 
 use crate::api::{Engine, Module};
 use crate::error::{Error, Result};

@@ -1,10 +1,14 @@
 //! Command-line interface: argument parsing and the `run` and `wast` subcommands.
 
 mod compile;
+mod imports;
+mod inspect;
 mod profile_log;
+mod proposals;
 mod run;
 mod serve;
 mod signals;
+mod validate;
 mod wast;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +68,19 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Manage the compiled-module cache: `dir`, `ls`, `clean`.
     Cache(compile::CacheArgs),
+    /// Describe a module (.wasm, .wat) or compiled artifact (.cwasm) without running it: size,
+    /// imports (and which wasix-rt provides), exports, memories, tables, the proposals it
+    /// uses, the toolchain's custom sections; for an artifact its format version and key.
+    Inspect(inspect::InspectArgs),
+    /// Check that wasix-rt accepts a module: exit 0, or 1 with the problem's byte offset (and
+    /// the proposal's name when the module needs one wasix-rt does not implement).
+    Validate(validate::ValidateArgs),
+    /// Print a completion script for a shell (e.g. `wasix-rt completions bash >
+    /// ~/.local/share/bash-completion/completions/wasix-rt`).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `--env K=V`: the variable's name and value.
@@ -94,6 +111,18 @@ pub fn main() -> i32 {
             Command::ProfileLog(args) => profile_log::run(args),
             Command::Compile(args) => compile::compile(args),
             Command::Cache(args) => compile::cache(args),
+            Command::Inspect(args) => inspect::run(args),
+            Command::Validate(args) => validate::run(args),
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "wasix-rt",
+                    &mut std::io::stdout(),
+                );
+                0
+            }
         });
     match worker.map(|handle| handle.join()) {
         Ok(Ok(code)) => code,

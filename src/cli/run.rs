@@ -209,6 +209,13 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     }
     wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module)?;
     let mut result = run_module(args, &linker, &mut store, &module);
+    if let Err(Failure::Wasm(Error::Link { unresolved, .. })) = &result {
+        result = Err(Failure::Usage(super::imports::report(
+            unresolved,
+            &linker,
+            args.trap_unknown_imports,
+        )));
+    }
     // The main thread ended itself (`pthread_exit` in `main`): the program goes on until its
     // last thread ends, and then exits 0 (POSIX).
     if let Err(Failure::Wasm(Error::ThreadExit)) = result {
