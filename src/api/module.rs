@@ -135,11 +135,27 @@ impl Module {
 
     /// Compiles a module from its binary encoding only.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        Module::from_binary_with_progress(engine, wasm, None)
+    }
+
+    /// [`Module::from_binary`], telling `progress` how compilation advances (after
+    /// validation and decoding, which are not reported).
+    pub fn from_binary_with_progress(
+        engine: &Engine,
+        wasm: &[u8],
+        progress: Option<&dyn compile::CompileProgress>,
+    ) -> Result<Module> {
         module::validate(wasm)?;
         let mut info = module::parse(wasm)?;
         let offsets = VMOffsets::new(&info);
-        let compiled =
-            compile::compile_module(engine.isa(), &info, &offsets, wasm, engine.config())?;
+        let compiled = compile::compile_module_with_progress(
+            engine.isa(),
+            &info,
+            &offsets,
+            wasm,
+            engine.config(),
+            progress,
+        )?;
         let funcs = crate::vm::code::FuncRanges {
             ranges: compiled.funcs.into(),
             first: info.num_imported_funcs,

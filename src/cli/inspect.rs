@@ -93,21 +93,14 @@ struct Limits {
 }
 
 pub fn run(args: InspectArgs) -> i32 {
-    match report(&args) {
-        Ok(r) if args.json => match serde_json::to_string_pretty(&r) {
-            Ok(s) => {
-                println!("{s}");
-                0
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_ERROR
-            }
-        },
-        Ok(r) => {
-            print!("{}", text(&r));
-            0
-        }
+    let out = report(&args).and_then(|r| match args.json {
+        true => serde_json::to_string_pretty(&r)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        false => Ok(text(&r)),
+    });
+    match out {
+        Ok(s) => super::print_out(s.as_bytes()),
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_ERROR
@@ -169,9 +162,9 @@ fn report(args: &InspectArgs) -> Result<Report, String> {
 }
 
 /// Why this wasix-rt cannot load the artifact, if it cannot: it is loaded with the settings
-/// of `run` (and of `run --timeout`, whose code has epoch checks).
+/// of `run` or of `run --timeout` (whose code has epoch checks), whichever it was compiled
+/// with.
 pub(super) fn loads(path: &std::path::Path, a: &wasix_rt::cache::ArtifactInfo) -> Option<String> {
-    let mut last = None;
     for epoch_interruption in [false, true] {
         let config = wasix_rt::Config {
             epoch_interruption,
@@ -181,20 +174,15 @@ pub(super) fn loads(path: &std::path::Path, a: &wasix_rt::cache::ArtifactInfo) -
             Ok(e) => e,
             Err(e) => return Some(e.to_string()),
         };
-        if wasix_rt::cache::settings_hash(&engine) != a.settings
-            && a.format_version == wasix_rt::cache::FORMAT_VERSION
-        {
-            last = Some(
-                "compiled for another CPU, Cranelift configuration or wasix-rt version".into(),
-            );
-            continue;
-        }
-        match wasix_rt::cache::load(&engine, path, None) {
-            Ok(_) => return None,
-            Err(e) => last = Some(e.to_string()),
+        let ours = wasix_rt::cache::settings_hash(&engine) == a.settings;
+        if ours || a.format_version != wasix_rt::cache::FORMAT_VERSION {
+            // Of this engine, or of another format (which `load` names).
+            return wasix_rt::cache::load(&engine, path, None)
+                .err()
+                .map(|e| e.to_string());
         }
     }
-    last
+    Some("compiled for another CPU, Cranelift configuration or wasix-rt version".into())
 }
 
 fn describe(
@@ -234,10 +222,10 @@ fn describe(
             .map(|i| format!("{}::{}", i.module, i.name))
             .collect()
     };
-    let exported_as = |want: fn(&ExportIndex) -> Option<u32>, index: usize| -> Vec<String> {
+    let exported_as = |kind: fn(u32) -> ExportIndex, index: usize| -> Vec<String> {
         info.exports
             .iter()
-            .filter(|(_, e)| want(e) == Some(index as u32))
+            .filter(|(_, e)| *e == kind(index as u32))
             .map(|(n, _)| n.clone())
             .collect()
     };
@@ -253,13 +241,7 @@ fn describe(
             shared: Some(m.shared),
             element: None,
             imported: memory_imports.get(index).cloned(),
-            exported_as: exported_as(
-                |e| match e {
-                    ExportIndex::Memory(i) => Some(*i),
-                    _ => None,
-                },
-                index,
-            ),
+            exported_as: exported_as(ExportIndex::Memory, index),
         })
         .collect();
     let table_imports = imported_as(|t| matches!(t, ExternType::Table(_)));
@@ -274,13 +256,7 @@ fn describe(
             shared: None,
             element: Some(t.element.to_string()),
             imported: table_imports.get(index).cloned(),
-            exported_as: exported_as(
-                |e| match e {
-                    ExportIndex::Table(i) => Some(*i),
-                    _ => None,
-                },
-                index,
-            ),
+            exported_as: exported_as(ExportIndex::Table, index),
         })
         .collect();
     Report {

@@ -4,6 +4,7 @@ mod compile;
 mod imports;
 mod inspect;
 mod profile_log;
+mod progress;
 mod proposals;
 mod run;
 mod serve;
@@ -45,6 +46,9 @@ Example: wasix-rt serve --listen 127.0.0.1:8080 --timeout 2s hello.wasm";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show no progress bar, even for a long compilation on a terminal.
+    #[arg(short, long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +101,7 @@ fn parse_dir(d: &str) -> (&str, &str) {
 /// Parses the command line, runs the command and returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     // `serve` logs each connection unless told otherwise.
     let default_log = matches!(cli.command, Command::Serve(_)).then_some("wasix_rt=info");
     init_tracing(default_log);
@@ -133,6 +138,21 @@ pub fn main() -> i32 {
         }
         Err(e) => {
             eprintln!("error: cannot start a thread: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Writes `bytes` to stdout; returns the exit status: 0, also when the reader went away
+/// (`wasix-rt inspect x.wasm | head`), 1 for another write error.
+fn print_out(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
             EXIT_ERROR
         }
     }
