@@ -132,7 +132,7 @@ impl Cache {
         let path = self.path_for(&k);
         match artifact::load_with(engine, &path, Some(k), Verify::Full) {
             Ok(m) => {
-                sidecar::touch(&path);
+                sidecar::used(&path, None);
                 Ok((m, Outcome::Hit))
             }
             Err(e) => {
@@ -157,9 +157,10 @@ impl Cache {
         let checked_at = std::time::SystemTime::now();
         let mut file = std::fs::File::open(path).map_err(io)?;
         let module_stamp = Stamp::of(&file.metadata().map_err(io)?);
-        let index_path = std::fs::canonicalize(path)
-            .ok()
-            .map(|c| index::entry_path(&self.dir, &c));
+        let canonical = std::fs::canonicalize(path).ok();
+        let index_path = canonical
+            .as_deref()
+            .map(|c| index::entry_path(&self.dir, c));
         let known = index_path
             .as_deref()
             .and_then(index::read)
@@ -195,11 +196,7 @@ impl Cache {
         };
         let (module, outcome) = match artifact::load_with(engine, &art_path, Some(k), verify) {
             Ok(m) => {
-                if sidecar::exists(&art_path) {
-                    sidecar::touch(&art_path);
-                } else {
-                    sidecar::record_source(&art_path, Some(&canonical_or(path)));
-                }
+                sidecar::used(&art_path, Some(canonical.as_deref().unwrap_or(path)));
                 (m, Outcome::Hit)
             }
             Err(e) => {
@@ -213,7 +210,7 @@ impl Cache {
                 let k = key_of_digest(engine, &digest);
                 let stored = self.path_for(&k);
                 let module = self.compile_and_store(engine, &bytes, k, &stored)?;
-                sidecar::record_source(&stored, Some(&canonical_or(path)));
+                sidecar::record_source(&stored, Some(canonical.as_deref().unwrap_or(path)));
                 (module, outcome)
             }
         };
@@ -345,9 +342,4 @@ fn remove(path: &Path) -> Result<()> {
         }),
         _ => Ok(()),
     }
-}
-
-/// `path` made absolute and free of symlinks, or as it is if that fails.
-fn canonical_or(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }

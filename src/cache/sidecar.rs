@@ -1,12 +1,12 @@
 //! Beside each cached artifact `KEY.cwasm`, a sidecar `KEY.source` holding the path of the
 //! module file the artifact was last compiled from (empty when it was compiled from bytes);
-//! the sidecar's mtime is when the artifact was last used. Only `wasix-rt cache ls` and
+//! the sidecar's mtime is when the artifact was last used (within [`LAST_USE_PRECISION`]). Only `wasix-rt cache ls` and
 //! `cache clean --older-than` read them, so a missing, unreadable or foreign sidecar means
 //! "not known" (the artifact's own mtime then stands for its last use), never an error; and
 //! failing to write one only loses that information.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The sidecar of the artifact at `artifact`.
 pub fn path_of(artifact: &Path) -> PathBuf {
@@ -19,22 +19,28 @@ pub fn record_source(artifact: &Path, module: Option<&Path>) {
     let _ = super::write_file(&path_of(artifact), bytes, false);
 }
 
-/// Records that the artifact was just used: the sidecar's mtime becomes now (it is created,
-/// empty, if missing). Never touches the artifact itself, whose stamp the index keeps.
-pub fn touch(artifact: &Path) {
-    let file = std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path_of(artifact));
-    if let Ok(f) = file {
-        let _ = f.set_modified(SystemTime::now());
-    }
-}
+/// How precisely the last use is kept: a warm start refreshes the sidecar's mtime only when it
+/// is older than this, so most warm starts cost one `stat` and no write.
+pub const LAST_USE_PRECISION: Duration = Duration::from_secs(3600);
 
-/// Whether the artifact has a sidecar.
-pub fn exists(artifact: &Path) -> bool {
-    path_of(artifact).exists()
+/// Records that the artifact was just loaded for `module` (a path, when loaded for a file):
+/// writes the sidecar if there is none, else makes its mtime now if it is older than
+/// [`LAST_USE_PRECISION`]. Never touches the artifact itself, whose stamp the index keeps.
+pub fn used(artifact: &Path, module: Option<&Path>) {
+    let sidecar = path_of(artifact);
+    let Ok(meta) = std::fs::metadata(&sidecar) else {
+        return record_source(artifact, module);
+    };
+    let recent = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < LAST_USE_PRECISION);
+    if !recent {
+        if let Ok(f) = std::fs::File::options().write(true).open(&sidecar) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+    }
 }
 
 /// The module path recorded for the artifact, if one is.
