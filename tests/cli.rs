@@ -452,6 +452,8 @@ fn timeout_stops_a_busy_or_a_sleeping_program_with_status_3() {
 
 #[test]
 fn a_link_failure_reports_every_unresolved_import_by_namespace() {
+    // Three unknown imports (of an embedder, not implemented yet, not a WASI call) and one of
+    // another type.
     let path = temp_file(
         "three-unknown.wat",
         br#"(module
@@ -459,19 +461,21 @@ fn a_link_failure_reports_every_unresolved_import_by_namespace() {
              (import "wasix_32v1" "dlopen" (func (param i32 i32 i32 i32) (result i32)))
              (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32)))
              (import "wasi_snapshot_preview1" "args_get" (func (param i32 i32) (result i32)))
+             (import "wasi_snapshot_preview1" "fd_frobnicate" (func (param i32)))
              (func (export "_start")))"#,
     );
     let out = wasix_rt(&["run", path.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let want = "error: 3 imports cannot be resolved:
+    let want = "error: 4 imports cannot be resolved:
   env
     js_call: func [i32] -> [i32]: wasix-rt provides nothing in `env` (an import for an embedder)
   wasi_snapshot_preview1
     fd_write: func [i32] -> [i32]: wasix-rt defines it with another type: func [i32 i32 i32 i32] -> [i32]
+    fd_frobnicate: func [i32] -> []: not a call wasix-rt knows in `wasi_snapshot_preview1`
   wasix_32v1
     dlopen: func [i32 i32 i32 i32] -> [i32]: a WASIX call wasix-rt does not implement yet
-note: --trap-unknown-imports defines unknown function imports as functions that fail when called, which would cover 2 of these 3, not the others
+note: --trap-unknown-imports defines unknown function imports as functions that fail when called, which would cover 3 of these 4, not the others
 ";
     assert_eq!(stderr, want);
     // The library's error names every one too (the first, then the others).
@@ -486,14 +490,15 @@ note: --trap-unknown-imports defines unknown function imports as functions that 
     match linker.instantiate(&mut store, &module) {
         Err(wasix_rt::Error::Link { unresolved, .. }) => {
             let names: Vec<&str> = unresolved.iter().map(|u| u.name.as_str()).collect();
-            assert_eq!(names, ["js_call", "dlopen", "fd_write"]);
+            assert_eq!(names, ["js_call", "dlopen", "fd_write", "fd_frobnicate"]);
         }
         other => panic!("expected a link error, got {:?}", other.map(|_| ())),
     }
     let e = linker.instantiate_pre(&module).map(|_| ()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "unknown import: env::js_call (and 2 more: wasix_32v1::dlopen, wasi_snapshot_preview1::fd_write)"
+        "unknown import: env::js_call (and 3 more: wasix_32v1::dlopen, \
+         wasi_snapshot_preview1::fd_write, wasi_snapshot_preview1::fd_frobnicate)"
     );
 }
 
