@@ -666,6 +666,19 @@ fn inspect_and_validate_an_artifact() {
     let out = wasix_rt(&["validate", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
+    // Another format version: the header is described, the contents are not guessed at.
+    let mut bytes = std::fs::read(&cwasm).unwrap();
+    bytes[8] = bytes[8].wrapping_add(1);
+    let other = temp_file("inspect-other-format.cwasm", &bytes);
+    let (text, json) = inspect(&other);
+    assert_eq!(json["contents_known"], false);
+    assert_eq!(
+        json["artifact"]["format_version"],
+        wasix_rt::cache::FORMAT_VERSION + 1
+    );
+    let why = json["artifact"]["why_not"].as_str().unwrap();
+    assert!(why.starts_with("artifact format "), "{why}");
+    assert!(text.contains("contents: not decoded"), "{text}");
 }
 
 #[test]

@@ -34,6 +34,8 @@ struct Report {
     /// Bytes of the module's function bodies (the code section); for an artifact, bytes of
     /// machine code.
     code_size: Option<u64>,
+    /// False for an artifact of another format version: nothing below is known then.
+    contents_known: bool,
     imported_functions: u32,
     defined_functions: usize,
     artifact: Option<ArtifactReport>,
@@ -130,6 +132,7 @@ fn report(args: &InspectArgs) -> Result<Report, String> {
                 format: "cwasm",
                 size,
                 code_size: None,
+                contents_known: false,
                 imported_functions: 0,
                 defined_functions: 0,
                 artifact,
@@ -177,9 +180,12 @@ pub(super) fn loads(path: &std::path::Path, a: &wasix_rt::cache::ArtifactInfo) -
         let ours = wasix_rt::cache::settings_hash(&engine) == a.settings;
         if ours || a.format_version != wasix_rt::cache::FORMAT_VERSION {
             // Of this engine, or of another format (which `load` names).
-            return wasix_rt::cache::load(&engine, path, None)
-                .err()
-                .map(|e| e.to_string());
+            return match wasix_rt::cache::load(&engine, path, None) {
+                Ok(_) => None,
+                // The caller names the file.
+                Err(wasix_rt::Error::Artifact { message, .. }) => Some(message),
+                Err(e) => Some(e.to_string()),
+            };
         }
     }
     Some("compiled for another CPU, Cranelift configuration or wasix-rt version".into())
@@ -264,6 +270,7 @@ fn describe(
         format,
         size,
         code_size: None,
+        contents_known: true,
         imported_functions: info.num_imported_funcs,
         defined_functions: info.funcs.len() - info.num_imported_funcs as usize,
         artifact: None,
@@ -314,6 +321,10 @@ fn text(r: &Report) -> String {
                 Some(why) => format!("does not load with this wasix-rt: {why}"),
             }
         ));
+    }
+    if !r.contents_known {
+        out.push_str("contents: not decoded (the layout of another artifact format is unknown)\n");
+        return out;
     }
     let code = match (r.format, r.code_size) {
         ("cwasm", Some(n)) => format!("machine code {}", bytes(n)),
