@@ -16,13 +16,16 @@ pub enum Error {
     /// The WebAssembly text could not be parsed.
     #[error("invalid text module: {message}")]
     Wat { message: String },
-    /// An import could not be resolved at instantiation.
-    #[error("{message}: {module}::{name}")]
+    /// Imports could not be resolved at instantiation. `kind`, `module`, `name` and `message`
+    /// describe the first in the module's order; `unresolved` lists every one (the first
+    /// included), so that a program missing several imports is told of all at once.
+    #[error("{message}: {module}::{name}{}", more_unresolved(unresolved))]
     Link {
         kind: LinkErrorKind,
         module: String,
         name: String,
         message: String,
+        unresolved: Vec<UnresolvedImport>,
     },
     /// Wasm code trapped.
     #[error(transparent)]
@@ -64,6 +67,33 @@ pub enum LinkErrorKind {
     UnknownImport,
     /// A definition exists but its type or limits do not match (spec 2.0 §4.5.4 import matching).
     IncompatibleImportType,
+}
+
+/// One import a linker could not resolve (see [`Error::Link`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnresolvedImport {
+    pub kind: LinkErrorKind,
+    /// The import's module name (its namespace, e.g. `wasix_32v1`) and item name.
+    pub module: String,
+    pub name: String,
+    /// The type the module declares for the import.
+    pub expected: crate::api::ExternType,
+    /// For [`LinkErrorKind::IncompatibleImportType`], the type of what the linker defines
+    /// under that name, when it is known without a store (host functions, shared memories)
+    /// or from the store being instantiated in.
+    pub defined: Option<crate::api::ExternType>,
+}
+
+/// ` (and N more: m::a, m::b)` after the first unresolved import, or nothing.
+fn more_unresolved(all: &[UnresolvedImport]) -> String {
+    if all.len() < 2 {
+        return String::new();
+    }
+    let names: Vec<String> = all[1..]
+        .iter()
+        .map(|u| format!("{}::{}", u.module, u.name))
+        .collect();
+    format!(" (and {} more: {})", names.len(), names.join(", "))
 }
 
 /// A WebAssembly trap, with where it happened.

@@ -35,5 +35,5 @@ pub mod wasix;
 pub mod wast;
 
 pub use api::*;
-pub use error::{Error, LinkErrorKind, Result, Trap, TrapKind};
+pub use error::{Error, LinkErrorKind, Result, Trap, TrapKind, UnresolvedImport};
 pub use types::{FuncType, GlobalType, MemoryType, TableType, ValType};

@@ -2,6 +2,9 @@
 //! Debian's clang (`apt-get install clang lld libclang-rt-dev-wasm32`; `.ci/run` installs
 //! them). Such modules import a shared `env.memory` and use atomic instructions throughout.
 
+mod common;
+
+use common::compile_wasix;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasix_rt::{Engine, ExternType, Linker, Module, SharedMemory, Store};
@@ -12,60 +15,6 @@ fn compile_c(name: &str) -> PathBuf {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests"),
         name,
     )
-}
-
-/// Compiles `DIR/NAME.c` into a WASIX module with the flags of
-/// `../shared/toolchains/README.md`; returns the `.wasm` path.
-fn compile_wasix(dir: &Path, name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sysroot = root.join("../shared/toolchains/wasix-sysroot");
-    assert!(
-        sysroot.is_dir(),
-        "the wasix-libc sysroot is missing: {}",
-        sysroot.display()
-    );
-    let src = dir.join(format!("{name}.c"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.wasm"));
-    let status = Command::new("clang")
-        .arg("--target=wasm32-wasi")
-        .arg(format!("--sysroot={}", sysroot.display()))
-        .args([
-            "-O2",
-            "-matomics",
-            "-mbulk-memory",
-            "-mmutable-globals",
-            "-pthread",
-        ])
-        .args([
-            "-mthread-model",
-            "posix",
-            "-ftls-model=local-exec",
-            "-fno-trapping-math",
-        ])
-        .args(["-D_WASI_EMULATED_MMAN", "-D_WASI_EMULATED_SIGNAL"])
-        .arg("-D_WASI_EMULATED_PROCESS_CLOCKS")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .args([
-            "-Wl,--shared-memory",
-            "-Wl,--max-memory=4294967296",
-            "-Wl,--import-memory",
-        ])
-        .args(["-Wl,--export-dynamic", "-Wl,--export=__heap_base"])
-        .args(["-Wl,--export=__stack_pointer", "-Wl,--export=__data_end"])
-        .args(["-Wl,--export=__wasm_init_tls", "-Wl,--export=__wasm_signal"])
-        .args([
-            "-Wl,--export=__tls_size",
-            "-Wl,--export=__tls_align",
-            "-Wl,--export=__tls_base",
-        ])
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run clang ({e}): apt-get install clang lld libclang-rt-dev-wasm32")
-        });
-    assert!(status.success(), "clang failed on {}", src.display());
-    out
 }
 
 /// A linker for a wasix-libc module that is called through its exports only: `env.memory` is a

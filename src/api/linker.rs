@@ -2,9 +2,12 @@
 
 use crate::api::func::{untyped, IntoFunc};
 use crate::api::instance_pre::{InstancePre, PreImport};
+use crate::api::module::import_type;
 use crate::api::store::RawHostFn;
-use crate::api::{Caller, Extern, Func, Global, Memory, Module, SharedMemory, Store, Table, Val};
-use crate::error::{Error, LinkErrorKind, Result};
+use crate::api::{
+    Caller, Extern, ExternType, Func, Global, Memory, Module, SharedMemory, Store, Table, Val,
+};
+use crate::error::{Error, LinkErrorKind, Result, UnresolvedImport};
 use crate::module::{ExportIndex, ImportKind};
 use crate::types::{FuncType, MemoryType, TableType};
 use crate::vm::instance::{self, ImportValue};
@@ -240,6 +243,17 @@ impl<T: 'static> Linker<T> {
         names
     }
 
+    /// The type of the definition of `module::name`, when it is known without a store: a host
+    /// function's or a shared memory's. `None` when nothing is defined under that name, or
+    /// when an item of some store is (its type lives in that store).
+    pub fn definition_type(&self, module: &str, name: &str) -> Option<ExternType> {
+        match self.defs.get(&(module.to_string(), name.to_string()))? {
+            Definition::HostFunc(ty, _) => Some(ExternType::Func(ty.clone())),
+            Definition::Extern(Extern::SharedMemory(m)) => Some(ExternType::Memory(m.ty())),
+            Definition::Extern(_) => None,
+        }
+    }
+
     /// The definition of `module::name` as an item of `store`, if any.
     pub fn get(&self, store: &mut Store<T>, module: &str, name: &str) -> Option<Extern> {
         match self.defs.get(&(module.to_string(), name.to_string()))? {
@@ -268,11 +282,14 @@ impl<T: 'static> Linker<T> {
         }
         let info = module.info();
         let mut imports = Vec::with_capacity(info.imports.len());
+        let mut unresolved = Vec::new();
         for imp in &info.imports {
-            let link_err = |kind, message: &str| link_error(imp, kind, message);
             let def = self.defs.get(&(imp.module.clone(), imp.name.clone()));
             imports.push(match (def, &imp.kind) {
-                (None, _) => return Err(link_err(LinkErrorKind::UnknownImport, "unknown import")),
+                (None, _) => {
+                    unresolved.push(unresolved_import(info, imp, None));
+                    continue;
+                }
                 (Some(Definition::HostFunc(ty, func)), ImportKind::Func(t))
                     if &info.types[*t as usize] == ty =>
                 {
@@ -295,13 +312,16 @@ impl<T: 'static> Linker<T> {
                         imp.module, imp.name
                     )))
                 }
-                _ => {
-                    return Err(link_err(
-                        LinkErrorKind::IncompatibleImportType,
-                        "incompatible import type",
-                    ))
+                (Some(_), _) => {
+                    // A host function or a shared memory (items of no store) of another type.
+                    let defined = self.definition_type(&imp.module, &imp.name);
+                    unresolved.push(unresolved_import(info, imp, defined));
+                    continue;
                 }
             });
+        }
+        if !unresolved.is_empty() {
+            return Err(link_error(unresolved));
         }
         Ok(InstancePre {
             module: module.clone(),
@@ -317,20 +337,24 @@ impl<T: 'static> Linker<T> {
         }
         let info = module.info();
         let mut values = Vec::with_capacity(info.imports.len());
+        let mut unresolved = Vec::new();
         for imp in &info.imports {
-            let link_err = |kind, message: &str| link_error(imp, kind, message);
             let item = match self.defs.get(&(imp.module.clone(), imp.name.clone())) {
-                None => return Err(link_err(LinkErrorKind::UnknownImport, "unknown import")),
+                None => {
+                    unresolved.push(unresolved_import(info, imp, None));
+                    continue;
+                }
                 Some(Definition::Extern(e)) => e.clone(),
                 Some(Definition::HostFunc(ty, _)) => {
                     // Checked before the function is created, so a failed link creates nothing.
-                    if let ImportKind::Func(t) = imp.kind {
-                        if &info.types[t as usize] != ty {
-                            return Err(link_err(
-                                LinkErrorKind::IncompatibleImportType,
-                                "incompatible import type",
-                            ));
-                        }
+                    let matches = match imp.kind {
+                        ImportKind::Func(t) => &info.types[t as usize] == ty,
+                        _ => false,
+                    };
+                    if !matches {
+                        let defined = Some(ExternType::Func(ty.clone()));
+                        unresolved.push(unresolved_import(info, imp, defined));
+                        continue;
                     }
                     Extern::Func(Func {
                         store_id: 0,
@@ -364,12 +388,14 @@ impl<T: 'static> Linker<T> {
                 _ => false,
             };
             if !ok {
-                return Err(link_err(
-                    LinkErrorKind::IncompatibleImportType,
-                    "incompatible import type",
-                ));
+                let defined = Some(extern_type(s, store.engine(), &item));
+                unresolved.push(unresolved_import(info, imp, defined));
+                continue;
             }
             values.push((imp, item));
+        }
+        if !unresolved.is_empty() {
+            return Err(link_error(unresolved));
         }
         let mut resolved = Vec::with_capacity(values.len());
         for (imp, item) in values {
@@ -401,13 +427,49 @@ impl<T: 'static> Linker<T> {
     }
 }
 
-/// A link error about import `imp`.
-fn link_error(imp: &crate::module::Import, kind: LinkErrorKind, message: &str) -> Error {
+/// The [`Error::Link`] for `unresolved` (not empty), led by its first import.
+fn link_error(unresolved: Vec<UnresolvedImport>) -> Error {
+    let first = &unresolved[0];
     Error::Link {
-        kind,
+        kind: first.kind,
+        module: first.module.clone(),
+        name: first.name.clone(),
+        message: match first.kind {
+            LinkErrorKind::UnknownImport => "unknown import",
+            LinkErrorKind::IncompatibleImportType => "incompatible import type",
+        }
+        .to_string(),
+        unresolved,
+    }
+}
+
+/// Import `imp` of `info`, unresolved: unknown when nothing is `defined` under its name.
+fn unresolved_import(
+    info: &crate::module::ModuleInfo,
+    imp: &crate::module::Import,
+    defined: Option<ExternType>,
+) -> UnresolvedImport {
+    UnresolvedImport {
+        kind: match defined {
+            None => LinkErrorKind::UnknownImport,
+            Some(_) => LinkErrorKind::IncompatibleImportType,
+        },
         module: imp.module.clone(),
         name: imp.name.clone(),
-        message: message.to_string(),
+        expected: import_type(info, imp),
+        defined,
+    }
+}
+
+/// The type of `item`, an item of the store `s` (or of none) of `engine`.
+fn extern_type(s: &StoreOpaque, engine: &crate::Engine, item: &Extern) -> ExternType {
+    match item {
+        Extern::Func(f) => ExternType::Func(engine.func_type(f.type_id())),
+        Extern::Global(g) => ExternType::Global(s.globals[g.index].ty),
+        Extern::Memory(m) => ExternType::Memory(s.memories[m.index].ty()),
+        Extern::SharedMemory(m) => ExternType::Memory(m.ty()),
+        Extern::Table(t) => ExternType::Table(s.tables[t.index].ty()),
+        Extern::Tag(t) => ExternType::Tag(engine.func_type(s.tags[t.index].type_id)),
     }
 }
 

@@ -17,5 +17,5 @@ pub use externals::{Extern, Global, Memory, SharedMemory, Table, Tag};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
 pub use instance_pre::InstancePre;
 pub use linker::{Instance, Linker};
-pub use module::{to_binary, ExternType, ImportType, Module};
+pub use module::{export_type, import_type, to_binary, ExternType, ImportType, Module};
 pub use store::{Caller, Store};

@@ -58,6 +58,58 @@ pub enum ExternType {
     Tag(FuncType),
 }
 
+impl ExternType {
+    /// Whether an item of type `self` may be given for an import that expects `expected`:
+    /// spec 2.0 §4.5.4 "import matching" (functions, globals and tags of equal type; limits of
+    /// memories and tables within the expected ones), plus the threads proposal's rule that
+    /// a memory's sharedness must be the expected one.
+    pub fn matches(&self, expected: &ExternType) -> bool {
+        let limits = |min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>| {
+            min >= want_min && want_max.is_none_or(|wm| max.is_some_and(|m| m <= wm))
+        };
+        match (self, expected) {
+            (ExternType::Func(a), ExternType::Func(b))
+            | (ExternType::Tag(a), ExternType::Tag(b)) => a == b,
+            (ExternType::Global(a), ExternType::Global(b)) => a == b,
+            (ExternType::Memory(a), ExternType::Memory(b)) => {
+                a.shared == b.shared && limits(a.minimum, a.maximum, b.minimum, b.maximum)
+            }
+            (ExternType::Table(a), ExternType::Table(b)) => {
+                a.element == b.element && limits(a.minimum, a.maximum, b.minimum, b.maximum)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// In the text format's words: `func [i32] -> [i32]`, `memory 17 16384 shared` (limits in
+/// pages), `table 1 10 funcref`, `global mut i32`, `tag [i32] -> []`.
+impl std::fmt::Display for ExternType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = |m: Option<u32>| m.map(|m| format!(" {m}")).unwrap_or_default();
+        match self {
+            ExternType::Func(t) => write!(f, "func {t}"),
+            ExternType::Tag(t) => write!(f, "tag {t}"),
+            ExternType::Memory(m) => write!(
+                f,
+                "memory {}{}{}",
+                m.minimum,
+                max(m.maximum),
+                if m.shared { " shared" } else { "" }
+            ),
+            ExternType::Table(t) => {
+                write!(f, "table {}{} {}", t.minimum, max(t.maximum), t.element)
+            }
+            ExternType::Global(g) => write!(
+                f,
+                "global {}{}",
+                if g.mutable { "mut " } else { "" },
+                g.content
+            ),
+        }
+    }
+}
+
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let info = self.info();
@@ -83,11 +135,27 @@ impl Module {
 
     /// Compiles a module from its binary encoding only.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        Module::from_binary_with_progress(engine, wasm, None)
+    }
+
+    /// [`Module::from_binary`], telling `progress` how compilation advances (after
+    /// validation and decoding, which are not reported).
+    pub fn from_binary_with_progress(
+        engine: &Engine,
+        wasm: &[u8],
+        progress: Option<&dyn compile::CompileProgress>,
+    ) -> Result<Module> {
         module::validate(wasm)?;
         let mut info = module::parse(wasm)?;
         let offsets = VMOffsets::new(&info);
-        let compiled =
-            compile::compile_module(engine.isa(), &info, &offsets, wasm, engine.config())?;
+        let compiled = compile::compile_module_with_progress(
+            engine.isa(),
+            &info,
+            &offsets,
+            wasm,
+            engine.config(),
+            progress,
+        )?;
         let funcs = crate::vm::code::FuncRanges {
             ranges: compiled.funcs.into(),
             first: info.num_imported_funcs,
@@ -175,29 +243,18 @@ impl Module {
     }
 
     pub fn imports(&self) -> Vec<ImportType> {
-        self.inner
-            .info
-            .imports
+        let info = &self.inner.info;
+        info.imports
             .iter()
             .map(|i| ImportType {
                 module: i.module.clone(),
                 name: i.name.clone(),
-                ty: match &i.kind {
-                    ImportKind::Func(t) => {
-                        ExternType::Func(self.inner.info.types[*t as usize].clone())
-                    }
-                    ImportKind::Table(t) => ExternType::Table(*t),
-                    ImportKind::Memory(m) => ExternType::Memory(*m),
-                    ImportKind::Tag(t) => {
-                        ExternType::Tag(self.inner.info.types[*t as usize].clone())
-                    }
-                    ImportKind::Global(g) => ExternType::Global(*g),
-                },
+                ty: import_type(info, i),
                 kind: match &i.kind {
-                    ImportKind::Func(t) => format!("func {}", self.inner.info.types[*t as usize]),
+                    ImportKind::Func(t) => format!("func {}", info.types[*t as usize]),
                     ImportKind::Table(t) => format!("table {t:?}"),
                     ImportKind::Memory(m) => format!("memory {m:?}"),
-                    ImportKind::Tag(t) => format!("tag {}", self.inner.info.types[*t as usize]),
+                    ImportKind::Tag(t) => format!("tag {}", info.types[*t as usize]),
                     ImportKind::Global(g) => format!("global {g:?}"),
                 },
             })
@@ -267,6 +324,28 @@ impl Module {
     }
     pub(crate) fn func_ranges(&self) -> &[Range<u32>] {
         &self.inner.funcs
+    }
+}
+
+/// The type import `i` of the module `info` describes expects.
+pub fn import_type(info: &ModuleInfo, i: &module::Import) -> ExternType {
+    match &i.kind {
+        ImportKind::Func(t) => ExternType::Func(info.types[*t as usize].clone()),
+        ImportKind::Table(t) => ExternType::Table(*t),
+        ImportKind::Memory(m) => ExternType::Memory(*m),
+        ImportKind::Tag(t) => ExternType::Tag(info.types[*t as usize].clone()),
+        ImportKind::Global(g) => ExternType::Global(*g),
+    }
+}
+
+/// The type of the item export `e` of the module `info` describes refers to.
+pub fn export_type(info: &ModuleInfo, e: ExportIndex) -> ExternType {
+    match e {
+        ExportIndex::Func(f) => ExternType::Func(info.func_type(f).clone()),
+        ExportIndex::Table(t) => ExternType::Table(info.tables[t as usize]),
+        ExportIndex::Memory(m) => ExternType::Memory(info.memories[m as usize]),
+        ExportIndex::Global(g) => ExternType::Global(info.globals[g as usize]),
+        ExportIndex::Tag(t) => ExternType::Tag(info.types[info.tags[t as usize] as usize].clone()),
     }
 }
 

@@ -438,6 +438,12 @@ fn check_header(
     if expect_key.is_some_and(|k| map[16..48] != k) {
         return Err("artifact does not belong to this module".into());
     }
+    section_table(map)
+}
+
+/// The sections' ranges from the section table of an artifact of this format version,
+/// checked to follow each other inside the file, as [`serialize`] lays them out.
+fn section_table(map: &[u8]) -> std::result::Result<[Range<usize>; SECTIONS], String> {
     let inconsistent = || "inconsistent section table (truncated or corrupted)".to_string();
     let mut sections: [Range<usize>; SECTIONS] = Default::default();
     let mut end = HEADER_LEN as u64;
@@ -463,6 +469,51 @@ fn check_header(
         return Err(inconsistent());
     }
     Ok(sections)
+}
+
+/// What an artifact says about itself, read without loading it: see [`describe`].
+#[derive(Debug, Clone)]
+pub struct ArtifactInfo {
+    /// The artifact format version in its header (see [`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The key it is filed under: blake3 of the engine settings and of the module's bytes.
+    pub key: [u8; 32],
+    /// blake3 of the settings of the engine that compiled it ([`settings_hash`]).
+    pub settings: [u8; 32],
+    /// Bytes of machine code; `None` when the format version is not this wasix-rt's.
+    pub code_len: Option<u64>,
+    /// The module's imports, exports, types, memories, tables (no function bodies);
+    /// `None` when the format version is not this wasix-rt's (its layout is unknown).
+    pub module: Option<ModuleInfo>,
+}
+
+/// Reads the header and the metadata of the artifact `bytes` (checksum and settings are not
+/// checked: an artifact for another CPU is described too). Errors: a message saying what is
+/// wrong (not an artifact, truncated, inconsistent section table, metadata that does not
+/// decode).
+pub fn describe(bytes: &[u8]) -> std::result::Result<ArtifactInfo, String> {
+    if bytes.len() < HEADER_LEN || !is_artifact(bytes) {
+        return Err("not a wasix-rt artifact (bad magic or truncated header)".into());
+    }
+    let mut info = ArtifactInfo {
+        format_version: u32_at(bytes, 8),
+        key: bytes[16..48].try_into().unwrap(),
+        settings: bytes[48..80].try_into().unwrap(),
+        code_len: None,
+        module: None,
+    };
+    if info.format_version != FORMAT_VERSION {
+        return Ok(info);
+    }
+    let sections = section_table(bytes)?;
+    let mut meta: Metadata = postcard::from_bytes(&bytes[sections[META].clone()])
+        .map_err(|e| format!("metadata does not decode: {e}"))?;
+    let code_len = sections[CODE].len();
+    unpack_funcs(&mut meta.info, &bytes[sections[FUNCS].clone()], code_len)
+        .ok_or("function table does not match the code")?;
+    info.code_len = Some(code_len as u64);
+    info.module = Some(meta.info);
+    Ok(info)
 }
 
 /// Reads the functions section: sets `info.funcs` and returns the defined functions' code

@@ -7,8 +7,12 @@
 
 pub mod artifact;
 pub mod index;
+pub mod sidecar;
 
-pub use artifact::{is_artifact, key, key_of_digest, load, serialize, FORMAT_VERSION, MAGIC};
+pub use artifact::{
+    describe, is_artifact, key, key_of_digest, load, serialize, settings_hash, ArtifactInfo,
+    FORMAT_VERSION, MAGIC,
+};
 
 use crate::api::{Engine, Module};
 use crate::error::{Error, Result};
@@ -54,6 +58,20 @@ fn write_file(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
 /// The compiled-module cache: one artifact per key in a directory.
 pub struct Cache {
     dir: PathBuf,
+    /// Told of each compilation's progress (see [`Cache::with_progress`]).
+    progress: Option<std::sync::Arc<dyn crate::compile::CompileProgress>>,
+}
+
+/// One cached artifact, as [`Cache::artifacts`] lists them.
+#[derive(Debug, Clone)]
+pub struct CachedArtifact {
+    pub path: PathBuf,
+    /// Bytes.
+    pub size: u64,
+    /// The module file it was last compiled from, when known (see [`sidecar`]).
+    pub source: Option<PathBuf>,
+    /// When it was last used (compiled or loaded), when known.
+    pub last_used: Option<std::time::SystemTime>,
 }
 
 /// Where a cache lookup ended.
@@ -69,7 +87,19 @@ pub enum Outcome {
 
 impl Cache {
     pub fn new(dir: impl Into<PathBuf>) -> Cache {
-        Cache { dir: dir.into() }
+        Cache {
+            dir: dir.into(),
+            progress: None,
+        }
+    }
+
+    /// Tells `progress` how each compilation of a module this cache does advances.
+    pub fn with_progress(
+        mut self,
+        progress: std::sync::Arc<dyn crate::compile::CompileProgress>,
+    ) -> Cache {
+        self.progress = Some(progress);
+        self
     }
 
     /// `$WASIX_RT_CACHE_DIR`, else `$XDG_CACHE_HOME/wasix-rt`, else `~/.cache/wasix-rt`.
@@ -101,10 +131,15 @@ impl Cache {
         let k = key(engine, wasm);
         let path = self.path_for(&k);
         match artifact::load_with(engine, &path, Some(k), Verify::Full) {
-            Ok(m) => Ok((m, Outcome::Hit)),
+            Ok(m) => {
+                sidecar::used(&path, None);
+                Ok((m, Outcome::Hit))
+            }
             Err(e) => {
                 let outcome = self.drop_bad(e, &path);
-                Ok((self.compile_and_store(engine, wasm, k, &path)?, outcome))
+                let module = self.compile_and_store(engine, wasm, k, &path)?;
+                sidecar::record_source(&path, None);
+                Ok((module, outcome))
             }
         }
     }
@@ -122,9 +157,10 @@ impl Cache {
         let checked_at = std::time::SystemTime::now();
         let mut file = std::fs::File::open(path).map_err(io)?;
         let module_stamp = Stamp::of(&file.metadata().map_err(io)?);
-        let index_path = std::fs::canonicalize(path)
-            .ok()
-            .map(|c| index::entry_path(&self.dir, &c));
+        let canonical = std::fs::canonicalize(path).ok();
+        let index_path = canonical
+            .as_deref()
+            .map(|c| index::entry_path(&self.dir, c));
         let known = index_path
             .as_deref()
             .and_then(index::read)
@@ -159,7 +195,10 @@ impl Cache {
             Verify::Full
         };
         let (module, outcome) = match artifact::load_with(engine, &art_path, Some(k), verify) {
-            Ok(m) => (m, Outcome::Hit),
+            Ok(m) => {
+                sidecar::used(&art_path, Some(canonical.as_deref().unwrap_or(path)));
+                (m, Outcome::Hit)
+            }
             Err(e) => {
                 let outcome = self.drop_bad(e, &art_path);
                 let bytes = match owned.take() {
@@ -169,7 +208,9 @@ impl Cache {
                 // What is compiled is filed under the hash of exactly those bytes.
                 digest = artifact::hash(&bytes);
                 let k = key_of_digest(engine, &digest);
-                let module = self.compile_and_store(engine, &bytes, k, &self.path_for(&k))?;
+                let stored = self.path_for(&k);
+                let module = self.compile_and_store(engine, &bytes, k, &stored)?;
+                sidecar::record_source(&stored, Some(canonical.as_deref().unwrap_or(path)));
                 (module, outcome)
             }
         };
@@ -211,7 +252,8 @@ impl Cache {
         key: [u8; 32],
         path: &Path,
     ) -> Result<Module> {
-        let module = Module::new(engine, bytes)?;
+        let wasm = crate::api::to_binary(bytes)?;
+        let module = Module::from_binary_with_progress(engine, &wasm, self.progress.as_deref())?;
         if let Err(e) = serialize(&module, key).and_then(|b| write_atomic(path, &b)) {
             tracing::warn!(path = %path.display(), error = %e, "could not store a cache entry");
         }
@@ -232,6 +274,44 @@ impl Cache {
         out
     }
 
+    /// Every cached artifact with its size, source and last use, sorted by path.
+    pub fn artifacts(&self) -> Vec<CachedArtifact> {
+        self.list()
+            .into_iter()
+            .map(|(path, size)| CachedArtifact {
+                source: sidecar::source(&path),
+                last_used: sidecar::last_used(&path),
+                path,
+                size,
+            })
+            .collect()
+    }
+
+    /// Removes the artifacts (and their sidecars) last used before `cutoff`, and sidecars
+    /// whose artifact is gone; returns how many artifacts. An artifact whose last use is not
+    /// known is kept.
+    pub fn clean_unused_since(&self, cutoff: std::time::SystemTime) -> Result<usize> {
+        let mut n = 0;
+        for a in self.artifacts() {
+            if a.last_used.is_some_and(|t| t < cutoff) {
+                remove(&a.path)?;
+                let _ = std::fs::remove_file(sidecar::path_of(&a.path));
+                n += 1;
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "source")
+                    && !p.with_extension("cwasm").exists()
+                {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// Removes every cached artifact, the index and stale temporary files; returns how many
     /// artifacts.
     pub fn clean(&self) -> Result<usize> {
@@ -239,20 +319,27 @@ impl Cache {
         let Ok(rd) = std::fs::read_dir(&self.dir) else {
             return Ok(0);
         };
-        let io = |p: &Path| {
-            let path = p.to_path_buf();
-            move |source| Error::Io { path, source }
-        };
         for e in rd.flatten() {
             let p = e.path();
             let name = p.file_name().and_then(|f| f.to_str()).unwrap_or("");
-            if name.ends_with(".cwasm") || name.ends_with(".tmp") {
-                std::fs::remove_file(&p).map_err(io(&p))?;
+            if name.ends_with(".cwasm") || name.ends_with(".tmp") || name.ends_with(".source") {
+                remove(&p)?;
                 n += name.ends_with(".cwasm") as usize;
             } else if name == "index" {
-                std::fs::remove_dir_all(&p).map_err(io(&p))?;
+                std::fs::remove_dir_all(&p).map_err(|source| Error::Io { path: p, source })?;
             }
         }
         Ok(n)
+    }
+}
+
+/// Removes the file at `path`; one that is already gone is no error.
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
     }
 }

@@ -1,10 +1,15 @@
 //! Command-line interface: argument parsing and the `run` and `wast` subcommands.
 
 mod compile;
+mod imports;
+mod inspect;
 mod profile_log;
+mod progress;
+mod proposals;
 mod run;
 mod serve;
 mod signals;
+mod validate;
 mod wast;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +46,9 @@ Example: wasix-rt serve --listen 127.0.0.1:8080 --timeout 2s hello.wasm";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show no progress bar, even for a long compilation on a terminal.
+    #[arg(short, long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +72,19 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Manage the compiled-module cache: `dir`, `ls`, `clean`.
     Cache(compile::CacheArgs),
+    /// Describe a module (.wasm, .wat) or compiled artifact (.cwasm) without running it: size,
+    /// imports (and which wasix-rt provides), exports, memories, tables, the proposals it
+    /// uses, the toolchain's custom sections; for an artifact its format version and key.
+    Inspect(inspect::InspectArgs),
+    /// Check that wasix-rt accepts a module: exit 0, or 1 with the problem's byte offset (and
+    /// the proposal's name when the module needs one wasix-rt does not implement).
+    Validate(validate::ValidateArgs),
+    /// Print a completion script for a shell (e.g. `wasix-rt completions bash >
+    /// ~/.local/share/bash-completion/completions/wasix-rt`).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `--env K=V`: the variable's name and value.
@@ -80,6 +101,7 @@ fn parse_dir(d: &str) -> (&str, &str) {
 /// Parses the command line, runs the command and returns the process exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     // `serve` logs each connection unless told otherwise.
     let default_log = matches!(cli.command, Command::Serve(_)).then_some("wasix_rt=info");
     init_tracing(default_log);
@@ -94,6 +116,18 @@ pub fn main() -> i32 {
             Command::ProfileLog(args) => profile_log::run(args),
             Command::Compile(args) => compile::compile(args),
             Command::Cache(args) => compile::cache(args),
+            Command::Inspect(args) => inspect::run(args),
+            Command::Validate(args) => validate::run(args),
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "wasix-rt",
+                    &mut std::io::stdout(),
+                );
+                0
+            }
         });
     match worker.map(|handle| handle.join()) {
         Ok(Ok(code)) => code,
@@ -104,6 +138,21 @@ pub fn main() -> i32 {
         }
         Err(e) => {
             eprintln!("error: cannot start a thread: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Writes `bytes` to stdout; returns the exit status: 0, also when the reader went away
+/// (`wasix-rt inspect x.wasm | head`), 1 for another write error.
+fn print_out(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
             EXIT_ERROR
         }
     }

@@ -209,6 +209,13 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     }
     wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module)?;
     let mut result = run_module(args, &linker, &mut store, &module);
+    if let Err(Failure::Wasm(Error::Link { unresolved, .. })) = &result {
+        result = Err(Failure::Usage(super::imports::report(
+            unresolved,
+            &linker,
+            args.trap_unknown_imports,
+        )));
+    }
     // The main thread ended itself (`pthread_exit` in `main`): the program goes on until its
     // last thread ends, and then exits 0 (POSIX).
     if let Err(Failure::Wasm(Error::ThreadExit)) = result {
@@ -295,12 +302,24 @@ pub(super) fn load(
             if wasix_rt::cache::is_artifact(&magic[..n]) {
                 return wasix_rt::cache::load(engine, file, None);
             }
-            let (module, outcome) =
-                wasix_rt::cache::Cache::new(dir).get_or_compile_file(engine, file)?;
+            let mut cache = wasix_rt::cache::Cache::new(dir);
+            if let Some(bar) = super::progress::for_stderr() {
+                cache = cache.with_progress(bar);
+            }
+            let (module, outcome) = cache.get_or_compile_file(engine, file)?;
             tracing::debug!(?outcome, "module cache");
             Ok(module)
         }
-        _ => Module::from_file(engine, file),
+        _ => {
+            let bytes = std::fs::read(file).map_err(|source| Error::Io {
+                path: file.to_path_buf(),
+                source,
+            })?;
+            if wasix_rt::cache::is_artifact(&bytes) {
+                return wasix_rt::cache::load(engine, file, None);
+            }
+            super::compile::compile_wasm(engine, &wasix_rt::to_binary(&bytes)?)
+        }
     }
 }
 

@@ -182,6 +182,18 @@ fn compile_one(
     })
 }
 
+/// Told how the compilation of a module advances, e.g. to draw a progress bar
+/// ([`crate::Module::from_binary_with_progress`]). Called from the compiling threads.
+pub trait CompileProgress: Send + Sync {
+    /// Once, before the first function: how many functions will be compiled, and the bytes
+    /// of their bodies (what compile time grows with).
+    fn start(&self, functions: usize, code_bytes: usize);
+    /// After each function is compiled.
+    fn function_done(&self);
+    /// Once, after the last function (also when compilation failed).
+    fn finish(&self);
+}
+
 /// Translates and compiles every defined function of `info` as `config` says (in parallel,
 /// with epoch checks), then links them into one blob.
 pub fn compile_module(
@@ -191,26 +203,48 @@ pub fn compile_module(
     wasm: &[u8],
     config: &crate::Config,
 ) -> Result<CompiledModule> {
+    compile_module_with_progress(isa, info, offsets, wasm, config, None)
+}
+
+/// [`compile_module`], telling `progress` of each function compiled.
+pub fn compile_module_with_progress(
+    isa: &dyn TargetIsa,
+    info: &ModuleInfo,
+    offsets: &VMOffsets,
+    wasm: &[u8],
+    config: &crate::Config,
+    progress: Option<&dyn CompileProgress>,
+) -> Result<CompiledModule> {
     let n = info.num_defined_funcs();
+    if let Some(p) = progress {
+        p.start(n, info.code_size());
+    }
     let compile_one = |i, ctx: &mut Context, fctx: &mut FunctionBuilderContext| {
-        compile_one(isa, info, offsets, wasm, config, i, ctx, fctx)
+        let f = compile_one(isa, info, offsets, wasm, config, i, ctx, fctx);
+        if let Some(p) = progress {
+            p.function_done();
+        }
+        f
     };
-    let funcs: Vec<CompiledFunc> = if config.parallel_compilation {
+    let funcs: Result<Vec<CompiledFunc>> = if config.parallel_compilation {
         (0..n)
             .into_par_iter()
             .map_init(
                 || (Context::new(), FunctionBuilderContext::new()),
                 |(ctx, fctx), i| compile_one(i, ctx, fctx),
             )
-            .collect::<Result<_>>()?
+            .collect::<Result<_>>()
     } else {
         let mut ctx = Context::new();
         let mut fctx = FunctionBuilderContext::new();
         (0..n)
             .map(|i| compile_one(i, &mut ctx, &mut fctx))
-            .collect::<Result<_>>()?
+            .collect::<Result<_>>()
     };
-    link(info, funcs)
+    if let Some(p) = progress {
+        p.finish();
+    }
+    link(info, funcs?)
 }
 
 fn link(info: &ModuleInfo, funcs: Vec<CompiledFunc>) -> Result<CompiledModule> {

@@ -7,6 +7,7 @@ pub mod fdx;
 pub mod fsx;
 pub mod futex;
 pub mod net;
+pub mod not_yet;
 pub mod proc;
 pub mod refused;
 pub mod sock;
