@@ -126,6 +126,7 @@ fn long_run() {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let seed = seed_from_env(now);
+    eprintln!("{name}: seed {seed}, {minutes} minutes");
     let start = std::time::Instant::now();
     if name == "differential" {
         let engine = differential::differential_engine();
@@ -153,4 +154,14 @@ fn long_run() {
             start.elapsed().as_secs_f64() / 60.0
         );
     }
+}
+
+/// Prints the module in FUZZ_WASM as text (for looking at a case that took the process down;
+/// dump it with FUZZ_DUMP=FILE while replaying the case).
+#[test]
+#[ignore = "a tool, not a test"]
+fn print_wasm() {
+    let path = std::env::var("FUZZ_WASM").expect("FUZZ_WASM names a .wasm file");
+    let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    println!("{}", wasmprinter::print_bytes(&wasm).expect("a printable module"));
 }

@@ -320,6 +320,13 @@ pub fn run_case(data: &[u8], engine: &wasix_rt::Engine, stats: &mut Stats) -> Re
         return Ok(());
     };
     stats.modules += 1;
+    if let Some(path) = std::env::var_os("FUZZ_DUMP") {
+        // Replaying a case that takes the process down: its module, before anything runs.
+        let _ = std::fs::write(&path, &wasm);
+        let mut calls_path = std::path::PathBuf::from(path);
+        calls_path.set_extension("calls");
+        let _ = std::fs::write(calls_path, format!("{calls:#?}"));
+    }
     let ours = run_ours(engine, &wasm, &calls, None);
     let theirs = run_wasmi(&wasm, &calls, None);
     match compare(&ours, &theirs, canonical) {
@@ -680,8 +687,8 @@ fn to_wasmi(v: Value, ty: &wasmi::ValType) -> wasmi::Val {
         (Value::F32(x), _) => wasmi::Val::F32(wasmi::F32::from_bits(x)),
         (Value::F64(x), _) => wasmi::Val::F64(wasmi::F64::from_bits(x)),
         (Value::V128(x), _) => wasmi::Val::V128(wasmi::V128::from(x)),
-        (Value::Ref { .. }, T::ExternRef) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
-        (Value::Ref { .. }, _) => wasmi::Val::FuncRef(wasmi::Nullable::Null),
+        (Value::Ref { .. }, T::ExternRef) => wasmi::Val::ExternRef(wasmi::Ref::Null),
+        (Value::Ref { .. }, _) => wasmi::Val::FuncRef(wasmi::Ref::Null),
     }
 }
 
@@ -763,7 +770,7 @@ pub fn run_wasmi(wasm: &[u8], calls: &[Call], fuel: Option<u64>) -> Run {
         let mut results: Vec<wasmi::Val> = ty
             .results()
             .iter()
-            .map(|t| wasmi::Val::default_for_ty(*t))
+            .map(|t| wasmi::Val::default(*t))
             .collect();
         let outcome = match func.call(&mut store, &args, &mut results) {
             Ok(()) => Outcome::Returned(results.iter().map(from_wasmi).collect()),
@@ -786,7 +793,7 @@ pub fn run_wasmi(wasm: &[u8], calls: &[Call], fuel: Option<u64>) -> Run {
             wasmi::Extern::Memory(m) => run.memories.push((name, m.data(&store).to_vec())),
             wasmi::Extern::Table(t) => {
                 let nulls = (0..t.size(&store))
-                    .map(|i| t.get(&store, i).is_some_and(|r| r.is_null()))
+                    .map(|i| t.get(&store, i).map(|v| from_wasmi(&v)) == Some(Value::Ref { null: true }))
                     .collect();
                 run.tables.push((name, nulls));
             }

@@ -35,7 +35,13 @@ pub fn drive(
     mut case: impl FnMut(u64, &[u8]) -> Result<(), String>,
 ) -> Result<u64, String> {
     let start = Instant::now();
-    let mut i = 0u64;
+    // FUZZ_FIRST_CASE starts a replay at a given case; FUZZ_TRACE prints each case's index
+    // before running it (to find the case of a crash that takes the process down).
+    let mut i: u64 = std::env::var("FUZZ_FIRST_CASE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let trace = std::env::var_os("FUZZ_TRACE").is_some();
     loop {
         match budget {
             Budget::Cases(n) if i >= n => break,
@@ -43,6 +49,9 @@ pub fn drive(
             _ => {}
         }
         let bytes = case_bytes(target, seed, i, len);
+        if trace {
+            eprintln!("{target}: seed {seed}, case {i}");
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(i, &bytes)))
             .unwrap_or_else(|p| {
                 let what = p
