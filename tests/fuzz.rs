@@ -22,8 +22,10 @@ fn cases(default: u64) -> Budget {
     Budget::Cases(n)
 }
 
-/// A target as the drivers and the regression replay call it.
-fn target(name: &str) -> Box<dyn FnMut(&[u8]) -> Result<(), String>> {
+/// A target as the drivers and the regression replay call it: input -> finding.
+type Target = Box<dyn FnMut(&[u8]) -> Result<(), String>>;
+
+fn target(name: &str) -> Target {
     match name {
         "differential" => {
             let engine = differential::differential_engine();
@@ -163,5 +165,8 @@ fn long_run() {
 fn print_wasm() {
     let path = std::env::var("FUZZ_WASM").expect("FUZZ_WASM names a .wasm file");
     let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    println!("{}", wasmprinter::print_bytes(&wasm).expect("a printable module"));
+    println!(
+        "{}",
+        wasmprinter::print_bytes(&wasm).expect("a printable module")
+    );
 }

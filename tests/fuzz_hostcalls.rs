@@ -28,7 +28,7 @@ fn budget() -> Budget {
         std::env::var("FUZZ_CASES")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(300),
+            .unwrap_or(500),
     )
 }
 

@@ -83,6 +83,46 @@ pub struct Run {
     pub tables: Vec<(String, Vec<bool>)>,
 }
 
+/// An exported item's final state, as [`Run`] keeps it.
+enum State {
+    Global(Value),
+    Memory(Vec<u8>),
+    /// Which entries are null.
+    Table(Vec<bool>),
+}
+
+impl Run {
+    /// Keeps the final state of the exports, sorted by export name.
+    fn record_state(&mut self, mut exports: Vec<(String, State)>) {
+        exports.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, item) in exports {
+            match item {
+                State::Global(v) => self.globals.push((name, v)),
+                State::Memory(bytes) => self.memories.push((name, bytes)),
+                State::Table(nulls) => self.tables.push((name, nulls)),
+            }
+        }
+    }
+
+    /// Makes `calls` in order with `one` (`None`: no such export), recording each outcome;
+    /// stops at the first inconclusive one and returns whether every call was made.
+    fn make_calls(
+        &mut self,
+        calls: &[Call],
+        mut one: impl FnMut(&Call) -> Option<Outcome>,
+    ) -> bool {
+        for call in calls {
+            let outcome = one(call).unwrap_or_else(|| Outcome::Inconclusive("no export".into()));
+            let stop = matches!(outcome, Outcome::Inconclusive(_));
+            self.calls.push((call.export.clone(), outcome));
+            if stop {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// A call the driver makes: export name and arguments.
 #[derive(Clone, Debug)]
 pub struct Call {
@@ -148,6 +188,15 @@ impl fmt::Display for Mismatch {
 pub fn smith_config(u: &mut Unstructured) -> ArbResult<wasm_smith::Config> {
     Ok(wasm_smith::Config {
         canonicalize_nans: u.arbitrary()?,
+        ..base_config()
+    })
+}
+
+/// WebAssembly 2.0 with SIMD, tail calls and extended-const, one memory of at most 4 pages
+/// and bounded tables (so final states compare quickly), everything exported, no imports.
+/// The other targets add proposals to it.
+pub fn base_config() -> wasm_smith::Config {
+    wasm_smith::Config {
         export_everything: true,
         max_imports: 0,
         max_memories: 1,
@@ -180,7 +229,7 @@ pub fn smith_config(u: &mut Unstructured) -> ArbResult<wasm_smith::Config> {
         shared_everything_threads_enabled: false,
         allow_start_export: true,
         ..wasm_smith::Config::default()
-    })
+    }
 }
 
 /// Generates a module (with a fuel global) and the calls to make on it from `u`.
@@ -617,14 +666,8 @@ pub fn run_ours(
             return run;
         }
     };
-    for call in calls {
-        let Some(func) = instance.get_func(&store, &call.export) else {
-            run.calls.push((
-                call.export.clone(),
-                Outcome::Inconclusive("no export".into()),
-            ));
-            break;
-        };
+    let done = run.make_calls(calls, |call| {
+        let func = instance.get_func(&store, &call.export)?;
         let ty = func.ty(&store);
         let args: Vec<Val> = call
             .args
@@ -637,30 +680,31 @@ pub fn run_ours(
             store.set_epoch_deadline(ticks);
         }
         let r = func.call(&mut store, &args, &mut results).map(|()| results);
-        let outcome = our_outcome(r);
-        let stop = matches!(outcome, Outcome::Inconclusive(_));
-        run.calls.push((call.export.clone(), outcome));
-        if stop {
-            return run;
-        }
+        Some(our_outcome(r))
+    });
+    if !done {
+        return run;
     }
-    let mut exports = instance.exports(&store);
-    exports.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, ext) in exports {
-        match ext {
-            Extern::Global(g) => run.globals.push((name, from_ours(&g.get(&store)))),
-            Extern::Memory(m) => run.memories.push((name, m.data(&store).to_vec())),
-            Extern::Table(t) => {
-                let nulls = (0..t.size(&store))
-                    .map(|i| {
-                        t.get(&store, i).map(|v| from_ours(&v)) == Some(Value::Ref { null: true })
-                    })
-                    .collect();
-                run.tables.push((name, nulls));
-            }
-            _ => {}
-        }
-    }
+    let exports = instance
+        .exports(&store)
+        .into_iter()
+        .filter_map(|(name, ext)| {
+            let item = match ext {
+                Extern::Global(g) => State::Global(from_ours(&g.get(&store))),
+                Extern::Memory(m) => State::Memory(m.data(&store).to_vec()),
+                Extern::Table(t) => State::Table(
+                    (0..t.size(&store))
+                        .map(|i| {
+                            t.get(&store, i).map(|v| from_ours(&v))
+                                == Some(Value::Ref { null: true })
+                        })
+                        .collect(),
+                ),
+                _ => return None,
+            };
+            Some((name, item))
+        });
+    run.record_state(exports.collect());
     run
 }
 
@@ -752,14 +796,8 @@ pub fn run_wasmi(wasm: &[u8], calls: &[Call], fuel: Option<u64>) -> Run {
             return run;
         }
     };
-    for call in calls {
-        let Some(func) = instance.get_func(&store, &call.export) else {
-            run.calls.push((
-                call.export.clone(),
-                Outcome::Inconclusive("no export".into()),
-            ));
-            break;
-        };
+    let done = run.make_calls(calls, |call| {
+        let func = instance.get_func(&store, &call.export)?;
         let ty = func.ty(&store);
         let args: Vec<wasmi::Val> = call
             .args
@@ -772,33 +810,30 @@ pub fn run_wasmi(wasm: &[u8], calls: &[Call], fuel: Option<u64>) -> Run {
             .iter()
             .map(|t| wasmi::Val::default(*t))
             .collect();
-        let outcome = match func.call(&mut store, &args, &mut results) {
+        Some(match func.call(&mut store, &args, &mut results) {
             Ok(()) => Outcome::Returned(results.iter().map(from_wasmi).collect()),
             Err(e) => wasmi_outcome(&e),
+        })
+    });
+    if !done {
+        return run;
+    }
+    let exports = instance.exports(&store).filter_map(|e| {
+        let name = e.name().to_string();
+        let item = match e.into_extern() {
+            wasmi::Extern::Global(g) => State::Global(from_wasmi(&g.get(&store))),
+            wasmi::Extern::Memory(m) => State::Memory(m.data(&store).to_vec()),
+            wasmi::Extern::Table(t) => State::Table(
+                (0..t.size(&store))
+                    .map(|i| {
+                        t.get(&store, i).map(|v| from_wasmi(&v)) == Some(Value::Ref { null: true })
+                    })
+                    .collect(),
+            ),
+            _ => return None,
         };
-        let stop = matches!(outcome, Outcome::Inconclusive(_));
-        run.calls.push((call.export.clone(), outcome));
-        if stop {
-            return run;
-        }
-    }
-    let mut exports: Vec<(String, wasmi::Extern)> = instance
-        .exports(&store)
-        .map(|e| (e.name().to_string(), e.into_extern()))
-        .collect();
-    exports.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, ext) in exports {
-        match ext {
-            wasmi::Extern::Global(g) => run.globals.push((name, from_wasmi(&g.get(&store)))),
-            wasmi::Extern::Memory(m) => run.memories.push((name, m.data(&store).to_vec())),
-            wasmi::Extern::Table(t) => {
-                let nulls = (0..t.size(&store))
-                    .map(|i| t.get(&store, i).map(|v| from_wasmi(&v)) == Some(Value::Ref { null: true }))
-                    .collect();
-                run.tables.push((name, nulls));
-            }
-            _ => {}
-        }
-    }
+        Some((name, item))
+    });
+    run.record_state(exports.collect());
     run
 }

@@ -151,29 +151,14 @@ pub fn smith_exec(engine: &Engine, data: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn smith_exec_module(u: &mut Unstructured) -> ArbResult<(Vec<u8>, Vec<(String, Vec<u64>)>)> {
+/// Exports to call, each with raw bits for its arguments.
+type Calls = Vec<(String, Vec<u64>)>;
+
+fn smith_exec_module(u: &mut Unstructured) -> ArbResult<(Vec<u8>, Calls)> {
     let config = wasm_smith::Config {
         exceptions_enabled: true,
         threads_enabled: true,
-        tail_call_enabled: true,
-        simd_enabled: true,
-        relaxed_simd_enabled: false,
-        gc_enabled: false,
-        memory64_enabled: false,
-        wide_arithmetic_enabled: false,
-        custom_page_sizes_enabled: false,
-        compact_imports_enabled: false,
-        shared_everything_threads_enabled: false,
-        max_memories: 1,
-        max_imports: 0,
-        export_everything: true,
-        min_funcs: 1,
-        max_funcs: 20,
-        max_memory32_bytes: 4 << 16,
-        memory_max_size_required: true,
-        max_table_elements: 200,
-        table_max_size_required: true,
-        ..wasm_smith::Config::default()
+        ..super::differential::base_config()
     };
     let mut module = wasm_smith::Module::new(config, u)?;
     module
