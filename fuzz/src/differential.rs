@@ -3,7 +3,7 @@
 //! arguments, and everything observable compared.
 //!
 //! What is generated is what both engines implement: WebAssembly 2.0 (SIMD included), tail
-//! calls and extended constant expressions. wasmi 2 has no exception handling and no threads,
+//! calls and extended constant expressions. wasmi (1.1) has no exception handling and no threads,
 //! so neither is generated here (`no_panic::smith_exec` runs them on wasix-rt alone).
 //! `ensure_termination` puts a fuel global in every module, so every call ends (a call that
 //! runs out of fuel traps with `unreachable` on both).
