@@ -95,14 +95,15 @@ macro_rules! host_call_entry {
                 );
                 let _entered = span.enter();
                 #[allow(unused_variables)] // `op` bodies take no memory
-                $crate::host::calls::errno_call(&mut caller, $name, &span, |ctx, mem| {
+                let r = $crate::host::calls::errno_call(&mut caller, $name, &span, |ctx, mem| {
                     $( mem.check($out, <$oty as $crate::host::calls::GuestOut>::SIZE)?; )?
                     let _value = $crate::host::calls::host_call_entry!(
                         @invoke $how, $body, ctx, mem, ($($arg),*)
                     )?;
                     $( $crate::host::calls::GuestOut::write_to(_value, mem, $out)?; )?
                     Ok(())
-                })
+                });
+                $crate::host::calls::preview1_errno($ns, &caller, r)
             },
         )?;
     };
@@ -147,6 +148,28 @@ impl GuestOut for bool {
     const SIZE: u32 = 1;
     fn write_to(self, mem: &mut GuestMemory, ptr: u32) -> std::result::Result<(), Errno> {
         mem.write_u8(ptr, self as u8)
+    }
+}
+
+/// Preview 1's errno enum ends at NOTCAPABLE (76): MEMVIOLATION (78) is WASIX's. A preview 1
+/// call of a program that is not a WASIX program ([`crate::host::Process::wasix_program`])
+/// gets preview 1's FAULT for memory it cannot reach instead (found by the host-call fuzzer:
+/// every errno a call returns must be one its namespace's header defines).
+#[inline(always)]
+pub(crate) fn preview1_errno(
+    namespace: &str,
+    caller: &Caller<'_, WasiCtx>,
+    r: Result<i32>,
+) -> Result<i32> {
+    match r {
+        Ok(e)
+            if e == Errno::MEMVIOLATION.0 as i32
+                && namespace == crate::wasi::PREVIEW1
+                && !caller.data().process.wasix_program() =>
+        {
+            Ok(Errno::FAULT.0 as i32)
+        }
+        r => r,
     }
 }
 
