@@ -2,14 +2,14 @@
 
 use crate::api::func::{untyped, IntoFunc};
 use crate::api::instance_pre::{InstancePre, PreImport};
-use crate::api::module::import_type;
+use crate::api::module::{import_type, memory_matches, table_matches};
 use crate::api::store::RawHostFn;
 use crate::api::{
     Caller, Extern, ExternType, Func, Global, Memory, Module, SharedMemory, Store, Table, Val,
 };
 use crate::error::{Error, LinkErrorKind, Result, UnresolvedImport};
 use crate::module::{ExportIndex, ImportKind};
-use crate::types::{FuncType, MemoryType, TableType};
+use crate::types::FuncType;
 use crate::vm::instance::{self, ImportValue};
 use crate::vm::store::StoreOpaque;
 use std::collections::HashMap;
@@ -471,23 +471,4 @@ fn extern_type(s: &StoreOpaque, engine: &crate::Engine, item: &Extern) -> Extern
         Extern::Table(t) => ExternType::Table(s.tables[t.index].ty()),
         Extern::Tag(t) => ExternType::Tag(engine.func_type(s.tags[t.index].type_id)),
     }
-}
-
-fn limits_match(min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>) -> bool {
-    min >= want_min
-        && match want_max {
-            None => true,
-            Some(wm) => max.is_some_and(|m| m <= wm),
-        }
-}
-
-/// Spec 2.0 §4.5.4 limits matching; the threads proposal adds that sharedness must be equal.
-fn memory_matches(have: &MemoryType, want: &MemoryType) -> bool {
-    have.shared == want.shared
-        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
-}
-
-fn table_matches(have: &TableType, want: &TableType) -> bool {
-    have.element == want.element
-        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
 }

@@ -64,19 +64,12 @@ impl ExternType {
     /// memories and tables within the expected ones), plus the threads proposal's rule that
     /// a memory's sharedness must be the expected one.
     pub fn matches(&self, expected: &ExternType) -> bool {
-        let limits = |min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>| {
-            min >= want_min && want_max.is_none_or(|wm| max.is_some_and(|m| m <= wm))
-        };
         match (self, expected) {
             (ExternType::Func(a), ExternType::Func(b))
             | (ExternType::Tag(a), ExternType::Tag(b)) => a == b,
             (ExternType::Global(a), ExternType::Global(b)) => a == b,
-            (ExternType::Memory(a), ExternType::Memory(b)) => {
-                a.shared == b.shared && limits(a.minimum, a.maximum, b.minimum, b.maximum)
-            }
-            (ExternType::Table(a), ExternType::Table(b)) => {
-                a.element == b.element && limits(a.minimum, a.maximum, b.minimum, b.maximum)
-            }
+            (ExternType::Memory(a), ExternType::Memory(b)) => memory_matches(a, b),
+            (ExternType::Table(a), ExternType::Table(b)) => table_matches(a, b),
             _ => false,
         }
     }
@@ -210,6 +203,7 @@ impl Module {
     /// instantiation. So a module of 89,000 functions (CPython) is instantiated without
     /// writing 2.8 MB of them again.
     pub(crate) fn take_vmctx(&self) -> Option<Vec<u64>> {
+        self.inner.engine.config().pooling?;
         self.inner
             .spare_vmctx
             .lock()
@@ -382,4 +376,23 @@ fn one_line(message: &str) -> String {
         Some(at) => format!("{first} at {}", at.trim_start_matches("<anon>:")),
         None => first,
     }
+}
+
+fn limits_match(min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>) -> bool {
+    min >= want_min
+        && match want_max {
+            None => true,
+            Some(wm) => max.is_some_and(|m| m <= wm),
+        }
+}
+
+/// Spec 2.0 §4.5.4 limits matching; the threads proposal adds that sharedness must be equal.
+pub(crate) fn memory_matches(have: &MemoryType, want: &MemoryType) -> bool {
+    have.shared == want.shared
+        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+}
+
+pub(crate) fn table_matches(have: &TableType, want: &TableType) -> bool {
+    have.element == want.element
+        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
 }

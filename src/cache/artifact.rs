@@ -286,11 +286,8 @@ pub(crate) fn load_with(
     if verify == Verify::Full && checksum(&map) != map[80..112] {
         return Err(bad(path, "checksum mismatch (corrupted or tampered)"));
     }
-    let mut meta: Metadata = postcard::from_bytes(&map[sections[META].clone()])
-        .map_err(|e| bad(path, format!("metadata does not decode: {e}")))?;
+    let (meta, funcs) = read_metadata(&map, &sections).map_err(|m| bad(path, m))?;
     let code_len = sections[CODE].len();
-    let funcs = unpack_funcs(&mut meta.info, &map[sections[FUNCS].clone()], code_len)
-        .ok_or_else(|| bad(path, "function table does not match the code"))?;
     // The unwinder jumps to these handlers: they must lie in the code.
     let in_code =
         |r: &[u8]| u32_at(r, 0) as usize <= code_len && (u32_at(r, 4) as usize) < code_len;
@@ -506,14 +503,30 @@ pub fn describe(bytes: &[u8]) -> std::result::Result<ArtifactInfo, String> {
         return Ok(info);
     }
     let sections = section_table(bytes)?;
-    let mut meta: Metadata = postcard::from_bytes(&bytes[sections[META].clone()])
-        .map_err(|e| format!("metadata does not decode: {e}"))?;
-    let code_len = sections[CODE].len();
-    unpack_funcs(&mut meta.info, &bytes[sections[FUNCS].clone()], code_len)
-        .ok_or("function table does not match the code")?;
-    info.code_len = Some(code_len as u64);
+    let (meta, _) = read_metadata(bytes, &sections)?;
+    info.code_len = Some(sections[CODE].len() as u64);
     info.module = Some(meta.info);
     Ok(info)
+}
+
+/// The defined functions' code ranges (offsets in the code section).
+type FuncCode = Arc<[Range<u32>]>;
+
+/// The metadata section decoded, with the functions section unpacked into it; returns it and
+/// the defined functions' code ranges. Errors: what does not decode or fit.
+fn read_metadata(
+    map: &[u8],
+    sections: &[Range<usize>; SECTIONS],
+) -> std::result::Result<(Metadata, FuncCode), String> {
+    let mut meta: Metadata = postcard::from_bytes(&map[sections[META].clone()])
+        .map_err(|e| format!("metadata does not decode: {e}"))?;
+    let funcs = unpack_funcs(
+        &mut meta.info,
+        &map[sections[FUNCS].clone()],
+        sections[CODE].len(),
+    )
+    .ok_or("function table does not match the code")?;
+    Ok((meta, funcs))
 }
 
 /// Reads the functions section: sets `info.funcs` and returns the defined functions' code

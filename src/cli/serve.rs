@@ -70,7 +70,7 @@ pub struct ServeArgs {
 
     /// Map and unmap each instance's linear memory on demand instead of taking it from the
     /// pool of memory reservations made at startup (one per instance `--max-instances`
-    /// allows; reset with madvise between connections). For comparison: the pool is faster,
+    /// allows; reset between connections). For comparison: the pool is faster,
     /// most of all with several workers.
     #[arg(long)]
     no_pool: bool,

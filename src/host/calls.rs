@@ -95,15 +95,14 @@ macro_rules! host_call_entry {
                 );
                 let _entered = span.enter();
                 #[allow(unused_variables)] // `op` bodies take no memory
-                let r = $crate::host::calls::errno_call(&mut caller, $name, &span, |ctx, mem| {
+                $crate::host::calls::errno_call(&mut caller, $ns, $name, &span, |ctx, mem| {
                     $( mem.check($out, <$oty as $crate::host::calls::GuestOut>::SIZE)?; )?
                     let _value = $crate::host::calls::host_call_entry!(
                         @invoke $how, $body, ctx, mem, ($($arg),*)
                     )?;
                     $( $crate::host::calls::GuestOut::write_to(_value, mem, $out)?; )?
                     Ok(())
-                });
-                $crate::host::calls::preview1_errno($ns, &caller, r)
+                })
             },
         )?;
     };
@@ -151,25 +150,16 @@ impl GuestOut for bool {
     }
 }
 
-/// Preview 1's errno enum ends at NOTCAPABLE (76): MEMVIOLATION (78) is WASIX's. A preview 1
-/// call of a program that is not a WASIX program ([`crate::host::Process::wasix_program`])
-/// gets preview 1's FAULT for memory it cannot reach instead (found by the host-call fuzzer:
-/// every errno a call returns must be one its namespace's header defines).
-#[inline(always)]
-pub(crate) fn preview1_errno(
-    namespace: &str,
-    caller: &Caller<'_, WasiCtx>,
-    r: Result<i32>,
-) -> Result<i32> {
-    match r {
-        Ok(e)
-            if e == Errno::MEMVIOLATION.0 as i32
-                && namespace == crate::wasi::PREVIEW1
-                && !caller.data().process.wasix_program() =>
-        {
-            Ok(Errno::FAULT.0 as i32)
-        }
-        r => r,
+/// The errno for guest memory a call of `namespace` cannot reach: WASIX's MEMVIOLATION (78),
+/// except for a preview 1 call of a program that is not a WASIX program
+/// ([`crate::host::Process::wasix_program`]), which gets FAULT: preview 1's errno enum ends at
+/// NOTCAPABLE (76) (found by the host-call fuzzer: every errno a call returns must be one its
+/// namespace's header defines).
+fn memory_fault(namespace: &str, ctx: &WasiCtx) -> Errno {
+    if namespace == crate::wasi::PREVIEW1 && !ctx.process.wasix_program() {
+        Errno::FAULT
+    } else {
+        Errno::MEMVIOLATION
     }
 }
 
@@ -177,21 +167,26 @@ pub(crate) fn preview1_errno(
 /// the errno the guest gets. Then, in this order: a program ended by another thread ends this
 /// one too ([`Error::Exit`] with the program's status); a SIGINT/SIGTERM that arrived during
 /// the call goes to the program's handler, or ends it with 128 + the signal number (as a
-/// shell reports it); a signal sent to this thread (`thread_signal`) is delivered.
+/// shell reports it); a signal sent to this thread (`thread_signal`) is delivered. Memory the
+/// call cannot reach is reported as its namespace defines it ([`memory_fault`]).
 // Inlined into each call's wrapper: the bookkeeping then costs no call of its own.
 #[inline(always)]
 pub(crate) fn errno_call(
     caller: &mut Caller<'_, WasiCtx>,
+    namespace: &'static str,
     name: &'static str,
     span: &tracing::Span,
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,
 ) -> Result<i32> {
     let Some((bytes, ctx)) = caller.memory_and_data() else {
-        return Ok(Errno::MEMVIOLATION.0 as i32);
+        return Ok(memory_fault(namespace, caller.data()).0 as i32);
     };
     let mut mem = GuestMemory::new(bytes);
     let start = ctx.process.profile.is_some().then(std::time::Instant::now);
-    let r = body(ctx, &mut mem);
+    let r = match body(ctx, &mut mem) {
+        Err(Errno::MEMVIOLATION) => Err(memory_fault(namespace, ctx)),
+        r => r,
+    };
     // Time blocked waiting for readiness, a futex or a thread is reported apart from work.
     let waited = ctx.waiter.take_waited();
     if let Some(start) = start {

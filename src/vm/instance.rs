@@ -130,11 +130,11 @@ pub fn instantiate(
     let info = module.info();
     let offs: &VMOffsets = module.offsets();
     let limit = store.memory_limit;
-    // The defined functions' references, the tail of the vmctx and most of it in a large
-    // module, are appended below once the vmctx's address is known, rather than zeroed here
-    // and written again; the capacity is exact, so the vmctx never moves.
     // An engine that pools keeps the vmctx of the module's dropped instances, references and
-    // all (see `Module::take_vmctx`).
+    // all (see `Module::take_vmctx`). Otherwise the defined functions' references, the tail
+    // of the vmctx and most of it in a large module, are appended below once the vmctx's
+    // address is known, rather than zeroed here and written again; the capacity is exact, so
+    // the vmctx never moves.
     let spare = module.take_vmctx();
     let funcrefs_written = spare.is_some();
     let vmctx = spare.unwrap_or_else(|| {
@@ -193,18 +193,11 @@ pub fn instantiate(
         .config()
         .pooling
         .map_or(u32::MAX, |p| p.max_table_elements);
-    for (i, ty) in info.memories.iter().enumerate() {
-        if i < info.num_imported_memories as usize {
-            continue;
-        }
-        let memory = match &pool {
-            // A pooled slot maps the image itself, and keeps it for the module's next instance.
-            Some(pool) => {
-                let image = module.image().filter(|_| i == 0);
-                LinearMemory::new_pooled(pool, *ty, limit, image)?
-            }
-            None => LinearMemory::new(*ty, limit)?,
-        };
+    let defined = info.memories.iter().enumerate();
+    for (i, ty) in defined.skip(info.num_imported_memories as usize) {
+        // Every active segment is in the image (see `cache::artifact`), so nothing can trap.
+        let image = module.image().filter(|_| i == 0);
+        let memory = LinearMemory::for_module(pool.as_ref(), *ty, limit, image)?;
         store.memories.push(std::sync::Arc::new(memory));
         inst.memories.push(store.memories.len() - 1);
     }
@@ -317,11 +310,8 @@ pub fn instantiate(
             ElemMode::Declared | ElemMode::Passive => {}
         }
     }
-    if let Some(image) = module.image() {
-        // Every active segment is in the image (see `cache::artifact`), so nothing can trap.
-        if pool.is_none() {
-            store.memories[inst.memories[0]].map_image(image)?;
-        }
+    if module.image().is_some() {
+        // The image, mapped when memory 0 was made, holds the active segments.
         for (i, d) in info.datas.iter().enumerate() {
             if matches!(d.mode, DataMode::Active { .. }) {
                 inst.dropped_data[i] = true;

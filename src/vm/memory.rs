@@ -122,6 +122,25 @@ impl LinearMemory {
         Ok(m)
     }
 
+    /// A memory a module defines: in a slot of `pool` when the engine pools, else in a
+    /// reservation of its own; `image` (the module's initial contents of it) mapped either way.
+    /// Errors: as [`LinearMemory::new`] and [`LinearMemory::new_pooled`].
+    pub fn for_module(
+        pool: Option<&Arc<MemoryPool>>,
+        ty: MemoryType,
+        limit_pages: u32,
+        image: Option<&MemoryImage>,
+    ) -> Result<LinearMemory> {
+        if let Some(pool) = pool {
+            return LinearMemory::new_pooled(pool, ty, limit_pages, image);
+        }
+        let memory = LinearMemory::new(ty, limit_pages)?;
+        if let Some(image) = image {
+            memory.map_image(image)?;
+        }
+        Ok(memory)
+    }
+
     /// A memory in a slot of `pool`, with `ty.minimum` pages accessible: zeros, and `image`
     /// (the module's initial contents of this memory, if it has one) mapped copy-on-write.
     /// `limit_pages` and the pool's `max_memory_pages` cap growth. Errors:
@@ -228,7 +247,7 @@ impl LinearMemory {
 
     /// Maps `image` over its range of this memory, private and writable. Errors:
     /// [`Error::Resource`] if the range is not accessible memory or the mapping fails.
-    pub fn map_image(&self, image: &MemoryImage) -> Result<()> {
+    fn map_image(&self, image: &MemoryImage) -> Result<()> {
         let end = image.offset.checked_add(image.len);
         if end.is_none_or(|e| e > self.byte_len() as u64) {
             return Err(Error::Resource("memory image outside the memory".into()));

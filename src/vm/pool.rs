@@ -90,19 +90,24 @@ impl ImageKey {
         }
     }
 
+    /// The file (by address: the key holds it, so no other file can take its place) and the
+    /// offsets: equal ids are the same bytes.
+    fn id(&self) -> (usize, u64, u64, u64) {
+        id_of(&self.file, self.file_offset, self.offset, self.len)
+    }
+
     fn same(&self, image: &MemoryImage) -> bool {
-        Arc::ptr_eq(&self.file, &image.file)
-            && (self.file_offset, self.offset, self.len)
-                == (image.file_offset, image.offset, image.len)
+        self.id() == id_of(&image.file, image.file_offset, image.offset, image.len)
     }
 }
 
-impl PartialEq for ImageKey {
-    fn eq(&self, other: &ImageKey) -> bool {
-        Arc::ptr_eq(&self.file, &other.file)
-            && (self.file_offset, self.offset, self.len)
-                == (other.file_offset, other.offset, other.len)
-    }
+fn id_of(
+    file: &Arc<std::fs::File>,
+    file_offset: u64,
+    offset: u64,
+    len: u64,
+) -> (usize, u64, u64, u64) {
+    (Arc::as_ptr(file) as usize, file_offset, offset, len)
 }
 
 /// A slot's state while it is free: what is accessible and mapped there.
@@ -115,32 +120,26 @@ struct SlotState {
     image: Option<ImageKey>,
 }
 
-#[derive(Default)]
 struct FreeSlots {
     /// Slots without an image, the lowest index last (taken first).
     plain: Vec<SlotState>,
     /// Slots that keep an image mapped, grouped by image.
     by_image: Vec<(ImageKey, Vec<SlotState>)>,
-    /// How many slots are free in all.
-    count: usize,
 }
 
 impl FreeSlots {
     /// A slot for a memory with `image`: one that has it mapped, else a plain one, else any.
     fn take(&mut self, image: Option<&MemoryImage>) -> Option<SlotState> {
         let same = image.and_then(|im| self.by_image.iter().position(|(k, _)| k.same(im)));
-        let slot = match same {
+        match same {
             Some(i) => self.take_from_group(i),
-            None => match self.plain.pop() {
-                Some(s) => Some(s),
-                None if !self.by_image.is_empty() => self.take_from_group(0),
-                None => None,
-            },
-        };
-        if slot.is_some() {
-            self.count -= 1;
+            None if self.plain.is_empty() && !self.by_image.is_empty() => self.take_from_group(0),
+            None => self.plain.pop(),
         }
-        slot
+    }
+
+    fn count(&self) -> usize {
+        self.plain.len() + self.by_image.iter().map(|(_, g)| g.len()).sum::<usize>()
     }
 
     fn take_from_group(&mut self, i: usize) -> Option<SlotState> {
@@ -152,10 +151,9 @@ impl FreeSlots {
     }
 
     fn put(&mut self, slot: SlotState) {
-        self.count += 1;
         match &slot.image {
             None => self.plain.push(slot),
-            Some(key) => match self.by_image.iter_mut().find(|(k, _)| k == key) {
+            Some(key) => match self.by_image.iter_mut().find(|(k, _)| k.id() == key.id()) {
                 Some((_, group)) => group.push(slot),
                 None => self.by_image.push((key.clone(), vec![slot])),
             },
@@ -212,7 +210,6 @@ impl MemoryPool {
             base,
             config,
             free: Mutex::new(FreeSlots {
-                count: plain.len(),
                 plain,
                 by_image: Vec::new(),
             }),
@@ -225,7 +222,7 @@ impl MemoryPool {
 
     /// Slots free now.
     pub fn free_slots(&self) -> usize {
-        self.lock().count
+        self.lock().count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FreeSlots> {
@@ -275,41 +272,30 @@ impl MemoryPool {
     fn release(&self, mut state: SlotState, len: usize) {
         let base = self.slot_base(state.index);
         state.accessible = len;
-        if len <= self.config.keep_resident {
+        let reset = if len <= self.config.keep_resident {
             // SAFETY: the memory of this slot is being dropped, so no code or host call uses
             // its `len` accessible bytes any more.
             let memory = unsafe { std::slice::from_raw_parts_mut(base, len) };
             reset_in_place(memory, state.image.as_ref());
+            true
+        } else {
+            // SAFETY: the range is inside this slot, whose memory is being dropped, so no code
+            // or host call uses it any more. MADV_DONTNEED leaves anonymous pages reading as
+            // zero and pages of a private file mapping reading as the file.
+            unsafe { libc::madvise(base.cast(), len, libc::MADV_DONTNEED) == 0 }
+        };
+        if reset {
             self.lock().put(state);
-            return;
-        }
-        // SAFETY: the range is inside this slot, whose memory is being dropped, so no code or
-        // host call uses it any more. MADV_DONTNEED leaves anonymous pages reading as zero and
-        // pages of a private file mapping reading as the file.
-        let r = unsafe { libc::madvise(base.cast(), len, libc::MADV_DONTNEED) };
-        if r != 0 {
+        } else {
             self.retire(base, state);
-            return;
         }
-        self.lock().put(state);
     }
 
     /// Puts a slot in an unknown state back as new (all `PROT_NONE`, no image), or leaves it
     /// out of the pool if even that fails.
     fn retire(&self, base: *mut u8, state: SlotState) {
-        // SAFETY: replacing this slot's whole range, which nothing uses, with fresh
-        // inaccessible address space.
-        let r = unsafe {
-            libc::mmap(
-                base.cast(),
-                RESERVATION,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            )
-        };
-        if r != libc::MAP_FAILED {
+        // SAFETY: this slot's whole range, which nothing uses.
+        if unsafe { map_anonymous_at(base, RESERVATION, libc::PROT_NONE) } {
             self.lock().put(SlotState {
                 index: state.index,
                 accessible: 0,
@@ -348,18 +334,9 @@ fn prepare(
     };
     // Another module's image: replaced by zero pages (it lies in the accessible range).
     if let Some(old) = state.image.take_if(|k| image.is_none_or(|im| !k.same(im))) {
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
         // SAFETY: the image's range is inside this free slot; nothing uses it.
-        let r = unsafe {
-            libc::mmap(
-                base.add(old.offset as usize).cast(),
-                old.len as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            )
-        };
-        if r == libc::MAP_FAILED {
+        if !unsafe { map_anonymous_at(base.add(old.offset as usize), old.len as usize, rw) } {
             return Err(os_err("unmapping an image"));
         }
     }
@@ -387,6 +364,17 @@ fn prepare(
         state.image = Some(ImageKey::of(image));
     }
     Ok(())
+}
+
+/// Replaces `[at, at + len)` with fresh anonymous pages (zeros) of protection `prot`; false
+/// when the kernel refuses (errno says why).
+///
+/// # Safety
+/// The range must lie in a slot of the pool that no memory, code or host call uses.
+unsafe fn map_anonymous_at(at: *mut u8, len: usize, prot: libc::c_int) -> bool {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED;
+    // SAFETY: per the contract, MAP_FIXED replaces pages nothing uses.
+    unsafe { libc::mmap(at.cast(), len, prot, flags, -1, 0) != libc::MAP_FAILED }
 }
 
 /// Maps `image` over its range of the memory at `base`, private and writable. Errors:
