@@ -785,3 +785,106 @@ fn a_store_memory_limit_bounds_instantiation_and_growth() {
         Err(Error::Resource(_))
     ));
 }
+
+/// Accesses whose address is `p + c` in 32-bit arithmetic keep wasm's wrapping semantics when
+/// the translator folds `c` into the access's offset (`translate::fold_offsets`).
+#[test]
+fn folded_constant_offsets_keep_wrapping_semantics() {
+    let engine = Engine::default();
+    let (mut s, i) = instantiate(
+        &engine,
+        r#"(module
+          (memory (export "mem") 1)
+          (data (i32.const 8) "\2a\00\00\00\00\00\00\00")
+          ;; p + 16 alone: wraps to a valid low index.
+          (func (export "alone") (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16))))
+          ;; p + 16 with a load at p after it (the fold applies).
+          (func (export "witnessed") (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (i64.load (local.get 0))
+            (i64.add))
+          ;; A store between the folded load and its witness must happen before the trap.
+          (func (export "store_between") (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (i32.store (i32.const 100) (i32.const 7))
+            (i64.load (local.get 0))
+            (i64.add))
+          ;; p - 16: wraps past 4 GiB, out of bounds.
+          (func (export "below") (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const -16))))
+          (func (export "below_offset") (param i32) (result i64)
+            (i64.load offset=8 (i32.add (local.get 0) (i32.const -16))))
+          (func (export "store_below") (param i32)
+            (i64.store (i32.add (local.get 0) (i32.const -16)) (i64.const -1))))"#,
+    );
+    let i64_of = |r: Result<Vec<Val>, Error>| match r.unwrap()[0] {
+        Val::I64(v) => v,
+        ref v => panic!("{v:?}"),
+    };
+    // 0xffff_fff8 + 16 wraps to 8.
+    assert_eq!(i64_of(call(&mut s, &i, "alone", &[Val::I32(-8)])), 42);
+    assert_eq!(i64_of(call(&mut s, &i, "alone", &[Val::I32(-8)])), 42);
+    assert_eq!(i64_of(call(&mut s, &i, "witnessed", &[Val::I32(0)])), 0);
+    assert_eq!(i64_of(call(&mut s, &i, "witnessed", &[Val::I32(8)])), 42);
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "witnessed", &[Val::I32(-8)])),
+        TrapKind::MemoryOutOfBounds
+    );
+    assert_eq!(
+        trap_kind(call(&mut s, &i, "store_between", &[Val::I32(-8)])),
+        TrapKind::MemoryOutOfBounds
+    );
+    let mem = i.get_memory(&s, "mem").unwrap();
+    assert_eq!(mem.data(&s)[100], 7, "the store before the trap happened");
+    assert_eq!(i64_of(call(&mut s, &i, "below", &[Val::I32(24)])), 42);
+    for p in [0, 8, 15] {
+        assert_eq!(
+            trap_kind(call(&mut s, &i, "below", &[Val::I32(p)])),
+            TrapKind::MemoryOutOfBounds
+        );
+        assert_eq!(
+            trap_kind(call(&mut s, &i, "below_offset", &[Val::I32(p)])),
+            TrapKind::MemoryOutOfBounds
+        );
+        assert_eq!(
+            trap_kind(call(&mut s, &i, "store_below", &[Val::I32(p)])),
+            TrapKind::MemoryOutOfBounds
+        );
+    }
+    assert_eq!(
+        i64_of(call(&mut s, &i, "below_offset", &[Val::I32(16)])),
+        42
+    );
+}
+
+/// A memory has at most 65,535 pages: the last 64 KiB of the 32-bit index space stay out of
+/// bounds (the folded offsets above rely on it); asking for more is a clean error or -1.
+#[test]
+fn memories_stop_one_page_short_of_4_gib() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, "(module (memory 65536))").unwrap();
+    let mut store = Store::new(&engine, ());
+    let err = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(err.to_string().contains("65535"), "{err}");
+    let (mut s, i) = instantiate(
+        &engine,
+        r#"(module (memory 0)
+          (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#,
+    );
+    assert!(matches!(
+        call(&mut s, &i, "grow", &[Val::I32(65536)]).unwrap()[0],
+        Val::I32(-1)
+    ));
+    assert!(matches!(
+        call(&mut s, &i, "grow", &[Val::I32(65535)]).unwrap()[0],
+        Val::I32(0)
+    ));
+    assert!(matches!(
+        call(&mut s, &i, "grow", &[Val::I32(1)]).unwrap()[0],
+        Val::I32(-1)
+    ));
+}

@@ -21,7 +21,8 @@ pub struct Config {
     /// Bytes of the thread's stack always kept free for host calls and signal handling
     /// (default 128 KiB).
     pub stack_reserve: usize,
-    /// Most pages of 64 KiB any linear memory may grow to (default 65536, i.e. 4 GiB).
+    /// Most pages of 64 KiB any linear memory may grow to (default and most
+    /// [`crate::vm::memory::MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB).
     pub max_memory_pages: u32,
     /// Compile functions on all cores (rayon) rather than one by one (default true).
     pub parallel_compilation: bool,
@@ -43,7 +44,7 @@ impl Default for Config {
         Config {
             max_wasm_stack: 1 << 20,
             stack_reserve: 128 << 10,
-            max_memory_pages: 65536,
+            max_memory_pages: crate::vm::memory::MAX_PAGES,
             parallel_compilation: true,
             optimize: true,
             epoch_interruption: false,

@@ -50,8 +50,9 @@ use std::sync::Arc;
 pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// Bumped whenever the layout of the artifact or of the metadata changes, and whenever
 /// compiled code changes its contract with the runtime (vmctx layout, trampoline slots,
-/// libcalls): an artifact from before must not load.
-pub const FORMAT_VERSION: u32 = 7;
+/// libcalls, memory layout: 8 folds offsets relying on the guard before each memory): an
+/// artifact from before must not load.
+pub const FORMAT_VERSION: u32 = 8;
 const SECTIONS: usize = 9;
 const TABLE_AT: usize = 112;
 const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;

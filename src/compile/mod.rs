@@ -104,6 +104,7 @@ fn compile_one(
     )?;
     if config.optimize {
         translate::reassociate::rebalance_adds(&mut ctx.func);
+        translate::fold_offsets::fold_constant_offsets(&mut ctx.func);
     }
     let func_name = || {
         info.func_names

@@ -10,6 +10,7 @@ mod atomics;
 mod control;
 pub mod env;
 mod exceptions;
+pub mod fold_offsets;
 pub mod reassociate;
 pub mod simd;
 

@@ -7,6 +7,11 @@ use crate::module;
 /// Translates the first defined function of `wat`, runs the Cranelift verifier, and
 /// returns the CLIF text.
 fn clif(wat: &str) -> String {
+    clif_with(wat, |_| {})
+}
+
+/// As [`clif`], with `pass` run on the translated function before the verifier.
+fn clif_with(wat: &str, pass: impl FnOnce(&mut ir::Function)) -> String {
     let wasm = wat::parse_str(wat).unwrap();
     module::validate(&wasm).unwrap();
     let info = module::parse(&wasm).unwrap();
@@ -37,6 +42,7 @@ fn clif(wat: &str) -> String {
         isa.frontend_config(),
     )
     .unwrap();
+    pass(&mut func);
     cranelift_codegen::verify_function(&func, &*isa).expect("verifier accepts the IR");
     func.display().to_string()
 }
@@ -103,4 +109,129 @@ fn call_indirect_checks_bounds_null_and_signature() {
     );
     assert!(ir.contains("user3"), "null entry traps: {ir}");
     assert!(ir.contains("user5"), "signature mismatch traps: {ir}");
+}
+
+/// The linear-memory accesses of the first defined function of `wat` after
+/// `fold_constant_offsets`, in order: each one's offset, and whether its address adds a 32-bit
+/// sum (not folded) rather than a parameter.
+fn folded_accesses(wat: &str) -> Vec<(i32, bool)> {
+    let mut out = Vec::new();
+    clif_with(wat, |func| {
+        fold_offsets::fold_constant_offsets(func);
+        for block in func.layout.blocks() {
+            for inst in func.layout.block_insts(block) {
+                let (addr, offset) = match func.dfg.insts[inst] {
+                    ir::InstructionData::Load { arg, offset, .. } => (arg, offset),
+                    ir::InstructionData::Store { args, offset, .. } => (args[1], offset),
+                    _ => continue,
+                };
+                if func.dfg.insts[inst].memflags_trap_code(&func.dfg).is_none() {
+                    continue;
+                }
+                // addr = iadd(base, uextend(index)); is index an iadd?
+                let ir::ValueDef::Result(add, _) = func.dfg.value_def(addr) else {
+                    panic!()
+                };
+                let wide = func.dfg.inst_args(add)[1];
+                let ir::ValueDef::Result(ext, _) = func.dfg.value_def(wide) else {
+                    panic!()
+                };
+                let index = func.dfg.inst_args(ext)[0];
+                let sum = matches!(func.dfg.value_def(index),
+                    ir::ValueDef::Result(i, _) if func.dfg.insts[i].opcode() == ir::Opcode::Iadd);
+                out.push((offset.into(), sum));
+            }
+        }
+    });
+    out
+}
+
+#[test]
+fn constant_adds_fold_into_offsets_next_to_a_witness() {
+    // clang's unrolled loop: p + 16, p, p - 16, p - 32.
+    let got = folded_accesses(
+        "(module (memory 1) (func (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (i64.load (local.get 0))
+            (i64.add)
+            (i64.load (i32.add (local.get 0) (i32.const -16)))
+            (i64.add)
+            (i64.load (i32.add (local.get 0) (i32.const -32)))
+            (i64.add)))",
+    );
+    assert_eq!(got, [(16, false), (0, false), (-16, false), (-32, false)]);
+}
+
+#[test]
+fn a_positive_constant_without_a_witness_is_not_folded() {
+    // p + 16 alone may wrap to a valid low address.
+    let got = folded_accesses(
+        "(module (memory 1) (func (param i32 i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (i64.load (local.get 1))
+            (i64.add)))",
+    );
+    assert_eq!(got, [(0, true), (0, false)]);
+}
+
+#[test]
+fn a_write_or_call_between_load_and_witness_prevents_folding() {
+    let got = folded_accesses(
+        "(module (memory 1) (func (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (i32.store (i32.const 0) (i32.const 1))
+            (i64.load (local.get 0))
+            (i64.add)))",
+    );
+    assert_eq!(got[0], (0, true), "{got:?}");
+    let got = folded_accesses(
+        "(module (memory 1) (func (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (drop (i32.div_u (local.get 0) (local.get 0)))
+            (i64.load (local.get 0))
+            (i64.add)))",
+    );
+    assert_eq!(got[0], (0, true), "{got:?}");
+    let got = folded_accesses(
+        "(module (import \"m\" \"f\" (func $f)) (memory 1) (func (param i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (call $f)
+            (i64.load (local.get 0))
+            (i64.add)))",
+    );
+    assert_eq!(got[0], (0, true), "{got:?}");
+    // Only loads between: folded.
+    let got = folded_accesses(
+        "(module (memory 1) (func (param i32 i32) (result i64)
+            (i64.load (i32.add (local.get 0) (i32.const 16)))
+            (i64.load (local.get 1))
+            (i64.add)
+            (i64.load (local.get 0))
+            (i64.add)))",
+    );
+    assert_eq!(got[0], (16, false), "{got:?}");
+}
+
+#[test]
+fn a_store_folds_only_after_its_witness() {
+    let got = folded_accesses(
+        "(module (memory 1) (func (param i32)
+            (i32.store (i32.add (local.get 0) (i32.const 8)) (i32.const 1))
+            (i32.store (local.get 0) (i32.const 2))
+            (i32.store (i32.add (local.get 0) (i32.const 8)) (i32.const 3))))",
+    );
+    assert_eq!(got, [(0, true), (0, false), (8, false)]);
+}
+
+#[test]
+fn a_negative_constant_folds_only_without_an_offset() {
+    // p - 16 + 8: for p < 16 wasm's index wraps past 4 GiB (a trap) while p - 8 could be a
+    // valid index.
+    let got = folded_accesses(
+        "(module (memory 1) (func (param i32) (result i64)
+            (i64.load offset=8 (i32.add (local.get 0) (i32.const -16)))
+            (i64.load (i32.add (local.get 0) (i32.const -16)))
+            (i64.add)))",
+    );
+    assert_eq!(got, [(8, true), (-16, false)]);
 }

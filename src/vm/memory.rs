@@ -1,9 +1,16 @@
 //! Linear memory in a guard-page reservation.
 //!
 //! Each memory reserves 8 GiB of address space: 4 GiB for every 32-bit index plus a 4 GiB
-//! guard for every 32-bit static offset, all `PROT_NONE` except the accessible pages. Compiled
-//! code therefore needs no bounds checks: an out-of-bounds access faults in the guard and the
-//! signal handler turns it into a trap. The base never moves, so `memory.grow` is an mprotect.
+//! guard for every 32-bit static offset, all `PROT_NONE` except the accessible pages, and a
+//! [`GUARD_BEFORE`] of 64 KiB below the base. Compiled code therefore needs no bounds checks:
+//! an out-of-bounds access faults in a guard and the signal handler turns it into a trap. The
+//! base never moves, so `memory.grow` is an mprotect.
+//!
+//! A memory has at most [`MAX_PAGES`] = 65,535 pages (4 GiB minus 64 KiB), one page short of
+//! what a 32-bit index can address, so that an index a few KiB past the accessible end is
+//! still out of bounds when the translator folds a constant `i32.add` into an access's offset
+//! (`translate::fold_offsets`); the spec lets `memory.grow` fail and instantiation run out of
+//! resources at any size (spec 2.0 §4.4.7.13 `memory.grow`).
 //!
 //! A shared memory (threads proposal) is the same structure behind an `Arc`, held by every
 //! store whose instances import it: all of them point at its one [`VMMemoryDefinition`], so a
@@ -17,10 +24,14 @@ use crate::vm::pool::{map_image_at, MemoryPool, PoolSlot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Address space reserved per memory: 4 GiB of index space and a 4 GiB guard.
+/// Address space reserved per memory from its base: 4 GiB of index space and a 4 GiB guard.
 pub const RESERVATION: usize = 8 << 30;
-/// Most pages a 32-bit memory can have (4 GiB).
-pub const MAX_PAGES: u32 = 65536;
+/// Inaccessible bytes below every memory's base (64 KiB), where an access whose folded
+/// negative offset (`translate::fold_offsets`) took it below index 0 faults.
+pub const GUARD_BEFORE: usize = 64 << 10;
+/// Most pages of 64 KiB a 32-bit memory can have here: 65,535 (4 GiB minus 64 KiB), so that
+/// every index from `4 GiB - 64 KiB` up is out of bounds (see the module's documentation).
+pub const MAX_PAGES: u32 = 65535;
 
 /// What compiled code reads: the base (constant) and the current length in bytes (loaded
 /// atomically by code using a shared memory; `AtomicU64` has the layout of `u64`).
@@ -97,11 +108,14 @@ impl LinearMemory {
     /// `limit_pages` caps growth below the declared maximum.
     pub fn new(ty: MemoryType, limit_pages: u32) -> Result<LinearMemory> {
         let limit = Self::limit(ty, limit_pages)?;
-        let base = reserve(RESERVATION).map_err(|e| {
+        let start = reserve(GUARD_BEFORE + RESERVATION).map_err(|e| {
             Error::Resource(format!(
-                "reserving {RESERVATION} bytes for linear memory failed: {e}"
+                "reserving {} bytes for linear memory failed: {e}",
+                GUARD_BEFORE + RESERVATION
             ))
         })?;
+        // SAFETY: the reservation is GUARD_BEFORE + RESERVATION bytes long.
+        let base = unsafe { start.add(GUARD_BEFORE) };
         let m = LinearMemory {
             def: Box::new(VMMemoryDefinition {
                 base,
@@ -227,7 +241,7 @@ impl LinearMemory {
         if delta > 0 {
             let old_len = self.byte_len();
             let new_len = new as usize * WASM_PAGE_SIZE as usize;
-            // SAFETY: [old_len, new_len) lies inside our reservation (new <= 65536 pages).
+            // SAFETY: [old_len, new_len) lies inside our reservation (new <= MAX_PAGES pages).
             let r = unsafe {
                 libc::mprotect(
                     self.def.base.add(old_len).cast(),
@@ -291,10 +305,14 @@ impl Drop for LinearMemory {
             slot.release(self.byte_len());
             return;
         }
-        // SAFETY: unmapping the reservation made in `new`; no code runs on it any more (the
-        // last store or handle holding the memory is being dropped).
+        // SAFETY: unmapping the reservation made in `new`, which starts GUARD_BEFORE bytes
+        // below the base; no code runs on it any more (the last store or handle holding the
+        // memory is being dropped).
         unsafe {
-            libc::munmap(self.def.base.cast(), RESERVATION);
+            libc::munmap(
+                self.def.base.sub(GUARD_BEFORE).cast(),
+                GUARD_BEFORE + RESERVATION,
+            );
         }
     }
 }

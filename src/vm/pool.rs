@@ -28,7 +28,7 @@
 
 use crate::error::{Error, Result};
 use crate::vm::bytes::Bytes;
-use crate::vm::memory::{reserve, MemoryImage, MAX_PAGES, RESERVATION};
+use crate::vm::memory::{reserve, MemoryImage, GUARD_BEFORE, MAX_PAGES, RESERVATION};
 use std::sync::{Arc, Mutex};
 
 /// Limits of a pooling allocator (see [`crate::Config::pooling`]).
@@ -39,7 +39,7 @@ pub struct PoolingConfig {
     /// the 128 TiB a 64-bit Linux process has).
     pub memory_slots: u32,
     /// Most pages of 64 KiB a pooled memory may have, initially or by `memory.grow` (default
-    /// 65536, i.e. 4 GiB). A module whose memory needs more fails to instantiate.
+    /// and most [`MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). A module whose memory needs more fails to instantiate.
     pub max_memory_pages: u32,
     /// Most elements a table of a pooled instance may have, initially or by `table.grow`
     /// (default 1,000,000, i.e. 8 MB). A module whose table needs more fails to instantiate.
@@ -191,8 +191,8 @@ impl MemoryPool {
                 config.memory_slots
             )));
         }
-        let size = config.memory_slots as usize * RESERVATION;
-        let base = reserve(size).map_err(|e| {
+        let size = Self::reservation_size(config);
+        let start = reserve(size).map_err(|e| {
             Error::Resource(format!(
                 "reserving {} slots of {RESERVATION} bytes for the memory pool failed: {e}",
                 config.memory_slots
@@ -207,7 +207,7 @@ impl MemoryPool {
             })
             .collect::<Vec<_>>();
         Ok(MemoryPool {
-            base,
+            base: start,
             config,
             free: Mutex::new(FreeSlots {
                 plain,
@@ -230,9 +230,15 @@ impl MemoryPool {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The pool's reservation: the slots back to back after one [`GUARD_BEFORE`]. Slot `i`'s
+    /// guard before is the end of slot `i - 1`'s guard, which is never accessible.
+    fn reservation_size(config: PoolingConfig) -> usize {
+        GUARD_BEFORE + config.memory_slots as usize * RESERVATION
+    }
+
     fn slot_base(&self, index: u32) -> *mut u8 {
         // SAFETY: index < memory_slots, so the slot lies inside the reservation.
-        unsafe { self.base.add(index as usize * RESERVATION) }
+        unsafe { self.base.add(GUARD_BEFORE + index as usize * RESERVATION) }
     }
 
     /// Takes a slot and makes its first `bytes` accessible, with `image` mapped over its range
@@ -430,10 +436,7 @@ impl Drop for MemoryPool {
         // SAFETY: every slot's memory holds an `Arc` of the pool, so none is in use when the
         // pool is dropped; unmapping the reservation made in `new`.
         unsafe {
-            libc::munmap(
-                self.base.cast(),
-                self.config.memory_slots as usize * RESERVATION,
-            );
+            libc::munmap(self.base.cast(), Self::reservation_size(self.config));
         }
     }
 }
