@@ -116,6 +116,12 @@ impl std::fmt::Debug for Module {
 }
 
 impl Module {
+    /// References to the code's metadata (see `CodeMemory::info_refs`).
+    #[cfg(test)]
+    pub(crate) fn code_info_refs(&self) -> usize {
+        self.inner.code.info_refs()
+    }
+
     /// Compiles a module from its binary encoding or its text format (`.wat`); text is
     /// recognised by the absence of the `\0asm` magic.
     ///

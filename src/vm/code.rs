@@ -365,6 +365,12 @@ impl CodeMemory {
     pub fn info(&self) -> &CodeInfo {
         &self.info
     }
+
+    /// References to the metadata: this one and the registry's while the code lives.
+    #[cfg(test)]
+    pub(crate) fn info_refs(&self) -> usize {
+        Arc::strong_count(&self.info)
+    }
 }
 
 impl Drop for CodeMemory {

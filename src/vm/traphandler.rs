@@ -136,14 +136,18 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_
     let pc = pc_of(ctx);
     let jmp = JMP_BUF.with(|j| j.get());
     if !jmp.is_null() {
-        if let Some(code) = code::lookup(pc) {
-            // SIGFPE from a hardware divide has no trap record; any fault at a trap site is ours.
-            if code.trap_at(pc).is_some() || (sig == libc::SIGFPE && code.func_at(pc).is_some()) {
-                TRAPPED.with(|t| t.set(Trapped { pc, signal: sig }));
-                // SAFETY: `jmp` is the live buffer of the innermost `catch` on this thread;
-                // only wasm frames and trampolines are between it and here.
-                unsafe { wasixrt_unwind(jmp) }
-            }
+        // SIGFPE from a hardware divide has no trap record; any fault at a trap site is ours.
+        // The `Arc` of the code's metadata is dropped here, before the unwind: the longjmp
+        // skips destructors, and a reference left behind would leak the metadata per trap.
+        let ours = code::lookup(pc).is_some_and(|code| {
+            code.trap_at(pc).is_some() || (sig == libc::SIGFPE && code.func_at(pc).is_some())
+        });
+        if ours {
+            TRAPPED.with(|t| t.set(Trapped { pc, signal: sig }));
+            // SAFETY: `jmp` is the live buffer of the innermost `catch` on this thread;
+            // only wasm frames and trampolines are between it and here, and this handler
+            // holds nothing that needs dropping.
+            unsafe { wasixrt_unwind(jmp) }
         }
     }
     // Not a wasm trap: hand the signal to whoever handled it before us.
@@ -240,5 +244,39 @@ fn thread_stack_low() -> Option<usize> {
         let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
         libc::pthread_attr_destroy(&mut attr);
         (r == 0).then_some(addr as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, Linker, Module, Store, Val};
+
+    /// A trap unwinds with a longjmp, which runs no destructors: the handler must hold no
+    /// reference to the code's metadata by then, or every trap would leak it (found by the
+    /// libFuzzer differential target under LeakSanitizer).
+    #[test]
+    fn traps_leave_no_reference_to_the_code_behind() {
+        let engine = Engine::default();
+        let module = Module::new(
+            &engine,
+            r#"(module (memory 1)
+                (func (export "oob") (result i32) (i32.load (i32.const 70000)))
+                (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0))))"#,
+        )
+        .unwrap();
+        let refs = module.code_info_refs();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        for _ in 0..10 {
+            let f = instance.get_func(&store, "oob").unwrap();
+            assert!(f.call(&mut store, &[], &mut [Val::I32(0)]).is_err());
+            let f = instance.get_func(&store, "div").unwrap();
+            assert!(f
+                .call(&mut store, &[Val::I32(0)], &mut [Val::I32(0)])
+                .is_err());
+        }
+        assert_eq!(module.code_info_refs(), refs);
     }
 }
