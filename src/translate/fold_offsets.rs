@@ -48,12 +48,12 @@ const _: () = {
 };
 
 /// A linear-memory access of the form `load/store [base + zext(index) + offset]`.
-struct Access {
+pub(super) struct Access {
     inst: Inst,
     base: Value,
     /// The i32 index the address zero-extends.
-    index: Value,
-    offset: i32,
+    pub(super) index: Value,
+    pub(super) offset: i32,
     store: bool,
 }
 
@@ -113,7 +113,7 @@ pub fn fold_constant_offsets(func: &mut Function) {
 
 /// The access `inst` is, if it is a linear-memory load or store (it may trap out of bounds)
 /// whose address is `base + zext(i32 index)`.
-fn access(func: &Function, inst: Inst) -> Option<Access> {
+pub(super) fn access(func: &Function, inst: Inst) -> Option<Access> {
     let (addr, offset, store) = match func.dfg.insts[inst] {
         InstructionData::Load { arg, offset, .. } => (arg, offset, false),
         InstructionData::Store { args, offset, .. } => (args[1], offset, true),
@@ -140,7 +140,7 @@ fn access(func: &Function, inst: Inst) -> Option<Access> {
 }
 
 /// `(p, c)` if `v` is the i32 sum of `p` and a constant `c` with `0 < |c| <` [`LIMIT`].
-fn constant_add(func: &Function, v: Value) -> Option<(Value, i64)> {
+pub(super) fn constant_add(func: &Function, v: Value) -> Option<(Value, i64)> {
     let [x, y] = binary(func, v, Opcode::Iadd)?;
     let (p, c) = match (constant(func, x), constant(func, y)) {
         (None, Some(c)) => (x, c),
@@ -188,7 +188,6 @@ fn is_barrier(func: &Function, inst: Inst, access: Option<&Access>) -> bool {
     if op.can_store()
         || op.is_call()
         || op.is_terminator()
-        || op.is_branch()
         || op.other_side_effects()
         || op.can_trap()
     {

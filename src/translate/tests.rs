@@ -112,34 +112,18 @@ fn call_indirect_checks_bounds_null_and_signature() {
 }
 
 /// The linear-memory accesses of the first defined function of `wat` after
-/// `fold_constant_offsets`, in order: each one's offset, and whether its address adds a 32-bit
-/// sum (not folded) rather than a parameter.
+/// `fold_constant_offsets`, in order: each one's offset, and whether its index is still a
+/// 32-bit sum with a constant (not folded).
 fn folded_accesses(wat: &str) -> Vec<(i32, bool)> {
     let mut out = Vec::new();
     clif_with(wat, |func| {
         fold_offsets::fold_constant_offsets(func);
         for block in func.layout.blocks() {
             for inst in func.layout.block_insts(block) {
-                let (addr, offset) = match func.dfg.insts[inst] {
-                    ir::InstructionData::Load { arg, offset, .. } => (arg, offset),
-                    ir::InstructionData::Store { args, offset, .. } => (args[1], offset),
-                    _ => continue,
-                };
-                if func.dfg.insts[inst].memflags_trap_code(&func.dfg).is_none() {
-                    continue;
+                if let Some(a) = fold_offsets::access(func, inst) {
+                    let sum = fold_offsets::constant_add(func, a.index).is_some();
+                    out.push((a.offset, sum));
                 }
-                // addr = iadd(base, uextend(index)); is index an iadd?
-                let ir::ValueDef::Result(add, _) = func.dfg.value_def(addr) else {
-                    panic!()
-                };
-                let wide = func.dfg.inst_args(add)[1];
-                let ir::ValueDef::Result(ext, _) = func.dfg.value_def(wide) else {
-                    panic!()
-                };
-                let index = func.dfg.inst_args(ext)[0];
-                let sum = matches!(func.dfg.value_def(index),
-                    ir::ValueDef::Result(i, _) if func.dfg.insts[i].opcode() == ir::Opcode::Iadd);
-                out.push((offset.into(), sum));
             }
         }
     });

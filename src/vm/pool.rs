@@ -39,7 +39,8 @@ pub struct PoolingConfig {
     /// the 128 TiB a 64-bit Linux process has).
     pub memory_slots: u32,
     /// Most pages of 64 KiB a pooled memory may have, initially or by `memory.grow` (default
-    /// and most [`MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). A module whose memory needs more fails to instantiate.
+    /// and most [`MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). A module whose memory needs more
+    /// fails to instantiate.
     pub max_memory_pages: u32,
     /// Most elements a table of a pooled instance may have, initially or by `table.grow`
     /// (default 1,000,000, i.e. 8 MB). A module whose table needs more fails to instantiate.
@@ -192,7 +193,7 @@ impl MemoryPool {
             )));
         }
         let size = Self::reservation_size(config);
-        let start = reserve(size).map_err(|e| {
+        let base = reserve(size).map_err(|e| {
             Error::Resource(format!(
                 "reserving {} slots of {RESERVATION} bytes for the memory pool failed: {e}",
                 config.memory_slots
@@ -207,7 +208,7 @@ impl MemoryPool {
             })
             .collect::<Vec<_>>();
         Ok(MemoryPool {
-            base: start,
+            base,
             config,
             free: Mutex::new(FreeSlots {
                 plain,
