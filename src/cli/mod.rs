@@ -94,8 +94,36 @@ fn parse_env(kv: &str) -> Result<(&str, &str), String> {
 }
 
 /// `--dir HOST[::GUEST]`: the host directory and the name the guest sees (default: the same).
-fn parse_dir(d: &str) -> (&str, &str) {
-    d.split_once("::").unwrap_or((d, d))
+fn parse_dir(d: &str) -> (&str, Option<&str>) {
+    match d.split_once("::") {
+        Some((host, guest)) => (host, Some(guest)),
+        None => (d, None),
+    }
+}
+
+/// Host directories to remove when wasix-rt exits, whichever way it does (the private `/tmp`
+/// of a program: [`wasix_rt::host::fileview::FileView::remove_tmp`]).
+static REMOVE_AT_EXIT: std::sync::Mutex<Vec<std::path::PathBuf>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Registers `dir` for removal at exit ([`exit`]).
+fn at_exit_remove(dir: Option<std::path::PathBuf>) {
+    if let Some(dir) = dir {
+        if let Ok(mut dirs) = REMOVE_AT_EXIT.lock() {
+            dirs.push(dir);
+        }
+    }
+}
+
+/// Ends the process with `code` after removing the directories registered with
+/// [`at_exit_remove`].
+pub fn exit(code: i32) -> ! {
+    if let Ok(dirs) = REMOVE_AT_EXIT.lock() {
+        for dir in dirs.iter() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    std::process::exit(code)
 }
 
 /// Parses the command line, runs the command and returns the process exit status.

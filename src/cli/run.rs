@@ -43,10 +43,25 @@ pub struct RunArgs {
     #[arg(long = "tcplisten", value_name = "ADDR")]
     tcplisten: Vec<SocketAddr>,
 
-    /// Make host directory HOST visible to the program as GUEST (default: the same path).
-    /// The program can reach nothing outside it. Repeatable.
+    /// Make host directory HOST visible to the program. A WASIX program sees one file tree:
+    /// HOST is mounted at the absolute guest path GUEST (default: HOST's own absolute path, so
+    /// `--dir .` shows the current directory where it is on the host), the directories above
+    /// the mount points exist (read-only), and the program starts in the first mount (see
+    /// --cwd). A preview 1 program gets HOST as a preopened directory named GUEST (default:
+    /// HOST as written). Either way the program can reach nothing outside it: `..` stops at
+    /// the mount and symbolic links resolve inside the guest's tree. Repeatable.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
+
+    /// The working directory a WASIX program starts in, a path of its file tree (default: the
+    /// first --dir mount, else /).
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<String>,
+
+    /// Give a WASIX program no /tmp. By default it gets a private one: a fresh, empty host
+    /// directory, removed when the program ends (a --dir mounted at /tmp replaces it).
+    #[arg(long)]
+    no_tmp: bool,
 
     /// Move sock_send, sock_shutdown and the closing of sockets to a helper thread: the guest
     /// sees success at once and the helper makes the system calls, in order. Sends larger than
@@ -145,8 +160,10 @@ impl From<Error> for Failure {
     }
 }
 
-fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
+fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
     let mut b = WasiCtxBuilder::new()
+        .wasix(wasix)
+        .no_tmp(args.no_tmp)
         .net(args.net)
         .offload(args.offload)
         .profile(args.profile || args.profile_json.is_some())
@@ -160,8 +177,21 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtx, Failure> {
         let (k, v) = super::parse_env(kv).map_err(Failure::Usage)?;
         b = b.env(k, v);
     }
+    if let Some(cwd) = &args.cwd {
+        if !wasix {
+            return Err(Failure::Usage(
+                "--cwd is for WASIX programs; a preview 1 program has no working directory".into(),
+            ));
+        }
+        b = b.cwd(cwd);
+    }
     for d in &args.dirs {
         let (host, guest) = super::parse_dir(d);
+        let guest = match guest {
+            Some(guest) => guest.to_string(),
+            None if wasix => host_path(host),
+            None => host.to_string(),
+        };
         b = b.preopen_dir(host, guest);
     }
     for addr in &args.tcplisten {
@@ -192,8 +222,9 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         args.cache_dir.clone(),
         args.disable_cache,
     )?;
-    let ctx = wasi_ctx(args)?;
+    let ctx = wasi_ctx(args, wasix_rt::wasix::imports_wasix(&module))?;
     let process = ctx.process.clone();
+    super::at_exit_remove(process.view.tmp_dir());
     let mut store = Store::new(&engine, ctx);
     super::signals::stop_on_signals(process.stop.clone());
     super::signals::exit_when_ended(process.clone());
@@ -239,6 +270,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         }
     }
     process.flush();
+    process.view.remove_tmp();
     if let Some(p) = &process.profile {
         let p = p.lock();
         if args.profile {
@@ -254,6 +286,16 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         eprintln!("note: the program's socket calls were refused; run it with --net to give it network access");
     }
     result
+}
+
+/// The absolute path of host directory `host` without symlinks, where a WASIX program finds it
+/// mounted by `--dir HOST` (as written if the host cannot resolve it: opening it then fails
+/// with the host's error).
+fn host_path(host: &str) -> String {
+    match std::fs::canonicalize(host) {
+        Ok(p) => p.to_string_lossy().into_owned(),
+        Err(_) => host.to_string(),
+    }
 }
 
 /// Ends the program `limit` after now (`--timeout`): one epoch tick stops code busy in wasm

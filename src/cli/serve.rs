@@ -220,6 +220,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         .iter()
         .map(|d| {
             let (host, guest) = super::parse_dir(d);
+            let guest = guest.unwrap_or(host);
             (host.to_string(), guest.to_string())
         })
         .collect();
@@ -304,7 +305,7 @@ fn stop_on_signals(server: &Arc<Server>, listener: &Arc<TcpListener>) {
             }
             std::thread::sleep(GRACE);
             tracing::warn!("a connection's program did not stop within {GRACE:?}; exiting");
-            std::process::exit(0);
+            super::exit(0);
         }
     });
 }

@@ -25,7 +25,7 @@ pub fn stop_on_signals(stop: Arc<Stop>) {
         for sig in signals.forever() {
             // The previous signal is still pending: nothing took it.
             if stop.pending_signal().is_some() {
-                std::process::exit(128 + sig);
+                super::exit(128 + sig);
             }
             stop.signal(sig);
             let stop = stop.clone();
@@ -33,7 +33,7 @@ pub fn stop_on_signals(stop: Arc<Stop>) {
                 std::thread::sleep(GRACE);
                 // The program's handler takes the signal by clearing it.
                 if stop.pending_signal() == Some(sig) {
-                    std::process::exit(128 + sig);
+                    super::exit(128 + sig);
                 }
             });
         }
@@ -52,6 +52,6 @@ pub fn exit_when_ended(process: Arc<Process>) {
             eprintln!("error: {message}");
         }
         process.flush();
-        std::process::exit(end.code);
+        super::exit(end.code);
     });
 }

@@ -22,6 +22,23 @@ pub struct Iovec {
     pub buf_len: u32,
 }
 
+/// `__wasi_timeval_t` of `proc_raise_interval2`: seconds and microseconds. Not in the sysroot's
+/// header; the layout Wasmer reads (see `wasix::proc::proc_raise_interval2`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Timeval {
+    pub sec: u64,
+    pub usec: u64,
+}
+
+/// `__wasi_itimerval_t`: the period, then the time to the first signal (setitimer(2)).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Itimerval {
+    pub interval: Timeval,
+    pub value: Timeval,
+}
+
 /// `__wasi_fdstat_t`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -334,6 +351,7 @@ pub mod address_family {
 
 /// Signal numbers of `__wasi_signal_t` (WASIX inserts SIGSTKFLT at 16: Linux numbering).
 pub mod signal {
+    pub const PIPE: u32 = 13;
     pub const CHLD: u32 = 17;
     pub const CONT: u32 = 18;
     pub const URG: u32 = 23;

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
+use crate::host::fileview::{self, FileView, Mount, MountKind, Node};
 use crate::host::netpolicy::{DenialHook, Denials, NetPolicy};
 use crate::host::offload::Offload;
 use crate::host::threads::{Thread, Threads};
@@ -42,8 +43,10 @@ pub struct Process {
     /// Whether the program is a WASIX program (it imports from `wasix_32v1`), whose libc
     /// expects WASIX semantics where they differ from preview1's (`fd_renumber` copies).
     wasix_program: AtomicBool,
-    /// The working directory `getcwd` reports.
+    /// The working directory `getcwd` reports, a guest path.
     cwd: Mutex<String>,
+    /// The mounts: the whole file tree of a WASIX program, the preopens of a preview 1 one.
+    pub view: FileView,
     pub threads: Threads,
     /// `alarm`/`setitimer` (`proc_raise_interval`).
     pub timer: Arc<crate::host::signals::IntervalTimer>,
@@ -170,6 +173,9 @@ pub struct WasiCtxBuilder {
     offload: bool,
     profile: bool,
     max_threads: Option<usize>,
+    wasix: bool,
+    cwd: Option<String>,
+    no_tmp: bool,
 }
 
 impl WasiCtxBuilder {
@@ -185,10 +191,33 @@ impl WasiCtxBuilder {
         self.env.push((key.into(), value.into()));
         self
     }
-    /// Makes host directory `host` visible to the guest as preopen `guest` (fd 3, 4, ... in
-    /// the order given). Nothing outside it can be reached through it.
+    /// Makes host directory `host` visible to the guest at `guest`. A preview 1 program gets
+    /// it as a preopen named `guest` (fd 3, 4, ... in the order given); a WASIX program
+    /// ([`WasiCtxBuilder::wasix`]) finds it mounted at the absolute path `guest` (a relative
+    /// name counts from `/`, so `.` is `/`) of its one file tree. Nothing outside it can be
+    /// reached through it.
     pub fn preopen_dir(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
         self.preopens.push((host.into(), guest.into()));
+        self
+    }
+    /// Gives the program the file view of a WASIX program ([`crate::host::fileview`]): one
+    /// rooted tree of the [`WasiCtxBuilder::preopen_dir`] mounts, `/dev`, a private `/tmp`,
+    /// a working directory, and a single preopen, fd 3, named `/`. Without it the program
+    /// gets preview 1's preopens.
+    pub fn wasix(mut self, on: bool) -> Self {
+        self.wasix = on;
+        self
+    }
+    /// The working directory a WASIX program starts in, a guest path (default: the first
+    /// mount, else `/`).
+    pub fn cwd(mut self, guest: impl Into<String>) -> Self {
+        self.cwd = Some(guest.into());
+        self
+    }
+    /// Leaves out the private `/tmp` a WASIX program otherwise gets (a fresh host directory,
+    /// removed with the program: [`FileView::remove_tmp`]).
+    pub fn no_tmp(mut self, on: bool) -> Self {
+        self.no_tmp = on;
         self
     }
     /// Lets socket calls use the host network.
@@ -269,6 +298,7 @@ impl WasiCtxBuilder {
             };
             fds.insert(e).expect("empty table");
         }
+        let mut mounts = Vec::new();
         for (host, guest) in self.preopens {
             // The one place where the host's own authority opens a directory: everything the
             // guest reaches later is resolved by cap-std beneath this handle.
@@ -277,11 +307,40 @@ impl WasiCtxBuilder {
                     path: host.clone(),
                     source,
                 })?;
-            fds.insert(FdEntry::new(FdKind::Dir {
-                dir: Arc::new(dir),
-                preopen: Some(guest),
-            }))
-            .map_err(|e| Error::Host(format!("too many preopens ({e:?})")))?;
+            let dir = Arc::new(dir);
+            if !self.wasix {
+                fds.insert(FdEntry::new(FdKind::Dir {
+                    dir: dir.clone(),
+                    preopen: Some(guest.clone()),
+                    guest: None,
+                }))
+                .map_err(|e| Error::Host(format!("too many preopens ({e:?})")))?;
+            }
+            mounts.push(Mount {
+                at: fileview::components(&guest),
+                kind: MountKind::Host(dir),
+            });
+        }
+        let first_mount = mounts.first().map(|m| fileview::join(&m.at));
+        let mut view = FileView::new(mounts, self.wasix);
+        let mut cwd = "/".to_string();
+        if self.wasix {
+            view.add_dev_and_tmp(!self.no_tmp)
+                .map_err(|e| Error::Host(format!("creating the program's /tmp: {e}")))?;
+            let root = match view.resolve(&[], "/", true).map(|r| r.node) {
+                Ok(Node::Host { dir, .. }) => FdKind::Dir {
+                    dir,
+                    preopen: Some("/".into()),
+                    guest: Some("/".into()),
+                },
+                _ => FdKind::ViewDir {
+                    guest: "/".into(),
+                    preopen: Some("/".into()),
+                },
+            };
+            fds.insert(FdEntry::new(root)).expect("fd 3 is free");
+            let start = self.cwd.or(first_mount).unwrap_or_else(|| "/".into());
+            cwd = starting_directory(&view, &start)?;
         }
         for listener in self.listeners {
             let (entry, local) = crate::wasix::socket::listener_entry(listener)
@@ -309,8 +368,9 @@ impl WasiCtxBuilder {
                 .profile
                 .then(|| Mutex::new(crate::profile::Profile::new())),
             signal_callback: Mutex::new(None),
-            wasix_program: AtomicBool::new(false),
-            cwd: Mutex::new("/".to_string()),
+            wasix_program: AtomicBool::new(self.wasix),
+            cwd: Mutex::new(cwd),
+            view,
             offload: if self.offload {
                 Some(
                     Offload::start()
@@ -328,4 +388,22 @@ impl WasiCtxBuilder {
         let main = process.threads.main();
         WasiCtx::for_thread(&process, main)
     }
+}
+
+/// The guest path of directory `start` in `view` (symlinks resolved), for the working
+/// directory a program starts in. Errors: [`Error::Host`] naming `start` when it is no
+/// directory of the view.
+fn starting_directory(view: &FileView, start: &str) -> Result<String> {
+    let resolved = view.resolve(&[], start, true);
+    let is_dir = match resolved.as_ref().map(|r| &r.node) {
+        Ok(Node::Host { dir, rel, .. }) => dir.metadata(rel).is_ok_and(|m| m.is_dir()),
+        Ok(Node::Virtual) => true,
+        _ => false,
+    };
+    if !is_dir {
+        return Err(Error::Host(format!(
+            "working directory {start}: no such directory in the program's file view"
+        )));
+    }
+    Ok(resolved.map(|r| r.guest_path()).unwrap_or_default())
 }

@@ -17,6 +17,7 @@ impl Errno {
     pub const BADF: Errno = Errno(8);
     pub const BUSY: Errno = Errno(10);
     pub const CANCELED: Errno = Errno(11);
+    pub const CHILD: Errno = Errno(12);
     pub const CONNABORTED: Errno = Errno(13);
     pub const CONNREFUSED: Errno = Errno(14);
     pub const CONNRESET: Errno = Errno(15);
@@ -116,6 +117,7 @@ impl Errno {
             libc::EALREADY => Errno::ALREADY,
             libc::EBADF => Errno::BADF,
             libc::EBUSY => Errno::BUSY,
+            libc::ECHILD => Errno::CHILD,
             libc::ECONNABORTED => Errno::CONNABORTED,
             libc::ECONNREFUSED => Errno::CONNREFUSED,
             libc::ECONNRESET => Errno::CONNRESET,

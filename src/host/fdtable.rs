@@ -55,7 +55,19 @@ pub enum FdKind {
         dir: Arc<cap_std::fs::Dir>,
         /// For preopens: the name the guest sees (`fd_prestat_dir_name`).
         preopen: Option<String>,
+        /// In a rooted file view ([`crate::host::fileview`]): the directory's guest path,
+        /// from which relative paths on this fd resolve.
+        guest: Option<Arc<str>>,
     },
+    /// A directory that exists only in the file view (`/`, those above mount points, `/dev`),
+    /// at this guest path.
+    ViewDir {
+        guest: Arc<str>,
+        /// For the root preopen: its name, `/`.
+        preopen: Option<String>,
+    },
+    /// A device of `/dev` that wasix-rt provides itself.
+    Device(crate::host::fileview::Device),
     Socket(Box<dyn GuestSocket>),
     /// One end of a host pipe (`fd_pipe`).
     Pipe(Arc<File>),
@@ -79,7 +91,7 @@ impl FdEntry {
     pub fn new(kind: FdKind) -> FdEntry {
         let (base, inheriting) = match kind {
             FdKind::Socket(_) => (rights::SOCKET, rights::SOCKET),
-            FdKind::Dir { .. } => (rights::DIR_BASE, rights::ALL),
+            FdKind::Dir { .. } | FdKind::ViewDir { .. } => (rights::DIR_BASE, rights::ALL),
             // wasix-libc's isatty() is "a character device without SEEK or TELL": stdio on a
             // host terminal drops those rights, stdio redirected elsewhere keeps them (NOTTY).
             // SAFETY: isatty takes no pointers; a closed fd is answered 0.
@@ -106,14 +118,15 @@ impl FdEntry {
         match &self.kind {
             FdKind::Stdio(_) => filetype::CHARACTER_DEVICE,
             FdKind::File { .. } => filetype::REGULAR_FILE,
-            FdKind::Dir { .. } => filetype::DIRECTORY,
+            FdKind::Dir { .. } | FdKind::ViewDir { .. } => filetype::DIRECTORY,
+            FdKind::Device(_) => filetype::CHARACTER_DEVICE,
             FdKind::Socket(s) => s.filetype(),
             FdKind::Pipe(_) | FdKind::Event(_) | FdKind::Epoll(_) => filetype::UNKNOWN,
         }
     }
 
     /// The host fd behind this entry, kept open by the returned handle; `None` for directories
-    /// (never waited for).
+    /// and devices (never waited for: always ready).
     pub fn host(&self) -> Option<HostFd> {
         Some(match &self.kind {
             FdKind::Stdio(fd) => HostFd::Stdio(*fd),
@@ -122,7 +135,7 @@ impl FdEntry {
             }
             FdKind::Socket(s) => s.host(),
             FdKind::Epoll(e) => HostFd::Shared(e.clone()),
-            FdKind::Dir { .. } => return None,
+            FdKind::Dir { .. } | FdKind::ViewDir { .. } | FdKind::Device(_) => return None,
         })
     }
 
@@ -131,10 +144,16 @@ impl FdEntry {
         let kind = match &self.kind {
             FdKind::Stdio(fd) => FdKind::Stdio(*fd),
             FdKind::File { file } => FdKind::File { file: file.clone() },
-            FdKind::Dir { dir, .. } => FdKind::Dir {
+            FdKind::Dir { dir, guest, .. } => FdKind::Dir {
                 dir: dir.clone(),
                 preopen: None,
+                guest: guest.clone(),
             },
+            FdKind::ViewDir { guest, .. } => FdKind::ViewDir {
+                guest: guest.clone(),
+                preopen: None,
+            },
+            FdKind::Device(d) => FdKind::Device(*d),
             FdKind::Socket(s) => FdKind::Socket(s.duplicate()),
             FdKind::Pipe(f) => FdKind::Pipe(f.clone()),
             FdKind::Event(f) => FdKind::Event(f.clone()),

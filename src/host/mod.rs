@@ -9,6 +9,7 @@ pub mod ctx;
 pub mod epoll;
 pub mod errno;
 pub mod fdtable;
+pub mod fileview;
 pub mod memory;
 pub mod netpolicy;
 pub mod offload;

@@ -49,6 +49,17 @@ pub fn deliver(caller: &mut Caller<'_, WasiCtx>, sig: u32) -> Result<i32> {
     default_action(sig, ignored_by_default)
 }
 
+/// Raises SIGPIPE on the calling thread after a write to a pipe or socket that nobody reads
+/// (EPIPE; pipe(7), socket(7)): delivered when the call returns, so the program's libc applies
+/// its disposition (a handler runs, `SIG_IGN` leaves the plain EPIPE, the default ends the
+/// program with 128 + 13). A program that registered no signal callback (hand-written WAT) has
+/// no way to ignore it and gets the plain EPIPE only, so a peer that resets cannot end it.
+pub fn raise_sigpipe(ctx: &WasiCtx) {
+    if ctx.process.signal_callback().is_some() {
+        ctx.thread.queue_signal(signal::PIPE);
+    }
+}
+
 /// A signal's default action: ignored, or the end of the program with 128 + the signal.
 fn default_action(sig: u32, ignored: bool) -> Result<i32> {
     if ignored {
@@ -58,56 +69,83 @@ fn default_action(sig: u32, ignored: bool) -> Result<i32> {
     }
 }
 
-/// The program's interval timer (WASIX `proc_raise_interval`, which wasix-libc's `alarm` and
-/// `setitimer(ITIMER_REAL)` call): after the interval, the signal is sent to the main thread
-/// (POSIX sends SIGALRM to the process; any thread may take it), then again every interval if
-/// it repeats. Setting the timer replaces the previous one; an interval of 0 cancels it.
+/// The program's interval timer (WASIX `proc_raise_interval` and `proc_raise_interval2`, which
+/// wasix-libc's `alarm` and `setitimer(ITIMER_REAL)` call): after the first delay the signal is
+/// sent to the main thread (POSIX sends SIGALRM to the process; any thread may take it), then
+/// again every period if there is one. Setting the timer replaces the previous one; a first
+/// delay of 0 cancels it (setitimer(2)).
 #[derive(Default)]
 pub struct IntervalTimer {
-    /// Bumped by every change: a timer thread whose generation is gone stops.
-    generation: parking_lot::Mutex<u64>,
+    armed: parking_lot::Mutex<Armed>,
     changed: parking_lot::Condvar,
 }
 
+/// The timer's setting.
+#[derive(Default)]
+struct Armed {
+    /// Bumped by every change: a timer thread whose generation is gone stops.
+    generation: u64,
+    /// When the signal is sent next (`None`: disarmed).
+    next: Option<std::time::Instant>,
+    /// The period after that (`None`: once).
+    every: Option<std::time::Duration>,
+}
+
 impl IntervalTimer {
-    /// Arms the timer to send `sig` to `target` after `interval` (and every `interval` if
-    /// `repeat`), or cancels it (`interval` zero). Errors: `AGAIN` when the host refuses the
-    /// timer's thread.
+    /// Arms the timer to send `sig` to `target` after `first`, then every `every` if given, or
+    /// cancels it (`first` zero). Returns the previous setting as (time left, period), zeros
+    /// for none, as setitimer(2)'s old value. Errors: `AGAIN` when the host refuses the timer's
+    /// thread.
     pub fn set(
         self: &std::sync::Arc<Self>,
         target: std::sync::Arc<crate::host::threads::Thread>,
         sig: u32,
-        interval: std::time::Duration,
-        repeat: bool,
-    ) -> std::result::Result<(), Errno> {
-        let mine = {
-            let mut g = self.generation.lock();
-            *g += 1;
-            *g
+        first: std::time::Duration,
+        every: Option<std::time::Duration>,
+    ) -> std::result::Result<(std::time::Duration, std::time::Duration), Errno> {
+        let now = std::time::Instant::now();
+        let every = every.filter(|p| !p.is_zero());
+        let (mine, old) = {
+            let mut a = self.armed.lock();
+            let old = (
+                a.next
+                    .map_or(Default::default(), |n| n.saturating_duration_since(now)),
+                a.every.unwrap_or_default(),
+            );
+            a.generation += 1;
+            a.next = (!first.is_zero()).then(|| now + first);
+            a.every = a.next.and(every);
+            (a.generation, old)
         };
         self.changed.notify_all();
-        if interval.is_zero() {
-            return Ok(());
+        if first.is_zero() {
+            return Ok(old);
         }
         let timer = self.clone();
         std::thread::Builder::new()
             .name("wasix-rt-timer".into())
             .spawn(move || loop {
-                let deadline = std::time::Instant::now() + interval;
-                let mut g = timer.generation.lock();
-                while *g == mine && std::time::Instant::now() < deadline {
-                    timer.changed.wait_until(&mut g, deadline);
+                let mut a = timer.armed.lock();
+                while a.generation == mine {
+                    match a.next {
+                        Some(next) if std::time::Instant::now() < next => {
+                            timer.changed.wait_until(&mut a, next);
+                        }
+                        _ => break,
+                    }
                 }
-                if *g != mine {
+                if a.generation != mine {
                     return;
                 }
-                drop(g);
+                a.next = a.every.map(|p| std::time::Instant::now() + p);
+                let again = a.next.is_some();
+                drop(a);
                 target.queue_signal(sig);
-                if !repeat {
+                if !again {
                     return;
                 }
             })
-            .map(drop)
+            .map(|_| old)
             .map_err(|_| Errno::AGAIN)
     }
 }

@@ -5,6 +5,7 @@
 use crate::host::abi::{Fdstat, Prestat, PREOPENTYPE_DIR};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, rights, FdKind};
+use crate::host::fileview::Device;
 use crate::host::memory::{GuestMemory, IoVec};
 use crate::host::wait::Interest;
 use crate::host::WasiCtx;
@@ -51,6 +52,7 @@ enum Target {
     /// A pipe or eventfd, non-blocking on the host: blocking is emulated by waiting.
     Stream(Arc<std::fs::File>),
     Socket,
+    Device(Device),
 }
 
 /// The target of fd `fd` for reading (`right` = FD_READ) or writing (FD_WRITE), and whether
@@ -72,7 +74,8 @@ fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<(Target, bool), Errn
         }
         FdKind::Pipe(file) | FdKind::Event(file) => Target::Stream(file.clone()),
         FdKind::Socket(_) => Target::Socket,
-        FdKind::Dir { .. } => return Err(Errno::ISDIR),
+        FdKind::Device(d) => Target::Device(*d),
+        FdKind::Dir { .. } | FdKind::ViewDir { .. } => return Err(Errno::ISDIR),
         // read(2)/write(2) on an epoll fd: EINVAL.
         FdKind::Epoll(_) => return Err(Errno::INVAL),
     };
@@ -87,20 +90,33 @@ pub fn fd_write_iovs(
     iovs: &[IoVec],
 ) -> Result<u32, Errno> {
     let (target, nonblocking) = target(ctx, fd, rights::FD_WRITE)?;
-    let n = match target {
-        Target::Stdio(h) => mem.with_gathered(iovs, |b| write_gathered(&borrowed_file(h), b))?,
-        Target::File(file) => mem.with_gathered(iovs, |b| write_gathered(&file, b))?,
+    let n: Result<usize, Errno> = match target {
+        Target::Stdio(h) => mem
+            .with_gathered(iovs, |b| write_gathered(&borrowed_file(h), b))
+            .map_err(Errno::from),
+        Target::File(file) => mem
+            .with_gathered(iovs, |b| write_gathered(&file, b))
+            .map_err(Errno::from),
         Target::Stream(file) => loop {
             match mem.with_gathered(iovs, |b| write_gathered(&file, b)) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
                     ctx.waiter.wait(&*file, Interest::Write, None)?;
                 }
-                r => break r?,
+                r => break r.map_err(Errno::from),
             }
         },
-        Target::Socket => return crate::wasix::net::send(ctx, mem, fd, iovs, 0),
+        Target::Socket => crate::wasix::net::send(ctx, mem, fd, iovs, 0).map(|n| n as usize),
+        Target::Device(Device::Full) => Err(Errno::NOSPC),
+        // Everything is taken and discarded.
+        Target::Device(_) => Ok(GuestMemory::total_len(iovs).min(u32::MAX as u64) as usize),
     };
-    Ok(n as u32)
+    // write(2) to a pipe or socket nobody reads raises SIGPIPE (pipe(7)), whose default ends
+    // the program; send() does not, as wasix-libc drops MSG_NOSIGNAL before it reaches the
+    // host and the runtime cannot tell who asked for it.
+    if n == Err(Errno::PIPE) {
+        crate::host::signals::raise_sigpipe(ctx);
+    }
+    Ok(n? as u32)
 }
 
 /// Reads into the iovecs from fd, with one scattering host read where the kind allows.
@@ -127,8 +143,30 @@ pub fn fd_read_iovs(
             }
         },
         Target::Socket => return crate::wasix::net::recv(ctx, mem, fd, iovs, 0).map(|(n, _)| n),
+        Target::Device(d) => return read_device(d, mem, iovs),
     };
     Ok(n as u32)
+}
+
+/// A read of a device of `/dev`: end of file from `null`, zeros from `zero` and `full`, random
+/// bytes from `random` and `urandom` (as Linux's random(4) without blocking), filling every
+/// buffer.
+fn read_device(device: Device, mem: &mut GuestMemory, iovs: &[IoVec]) -> Result<u32, Errno> {
+    let fill = |bufs: &mut [std::io::IoSliceMut<'_>]| -> std::io::Result<(usize, ())> {
+        let mut n = 0;
+        for b in bufs.iter_mut() {
+            match device {
+                Device::Random => getrandom::fill(b).map_err(std::io::Error::other)?,
+                _ => b.fill(0),
+            }
+            n += b.len();
+        }
+        Ok((n, ()))
+    };
+    match device {
+        Device::Null => Ok(0),
+        _ => Ok(mem.read_into(iovs, fill)?.0 as u32),
+    }
 }
 
 /// `fd_fdstat_set_flags`.
@@ -254,6 +292,10 @@ pub(crate) fn fd_prestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Prestat, Errn
         FdKind::Dir {
             preopen: Some(name),
             ..
+        }
+        | FdKind::ViewDir {
+            preopen: Some(name),
+            ..
         } => Ok(Prestat {
             tag: PREOPENTYPE_DIR,
             _pad: [0; 3],
@@ -273,6 +315,10 @@ pub(crate) fn fd_prestat_dir_name(
 ) -> Result<(), Errno> {
     match &ctx.fds().get(fd)?.kind {
         FdKind::Dir {
+            preopen: Some(name),
+            ..
+        }
+        | FdKind::ViewDir {
             preopen: Some(name),
             ..
         } => {

@@ -2,7 +2,7 @@
 //! `fd_event` (host pipes and eventfds, non-blocking on the host).
 
 use crate::host::errno::Errno;
-use crate::host::fdtable::{FdEntry, FdKind};
+use crate::host::fdtable::{FdEntry, FdKind, MAX_FDS};
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 use std::fs::File;
@@ -58,9 +58,15 @@ pub(crate) fn fd_dup(ctx: &mut WasiCtx, fd: u32) -> Result<u32, Errno> {
     fds.insert(copy)
 }
 
-/// `fd_dup2`: as `fd_dup`, at the lowest free fd `>= min`, with CLOEXEC as given (bit 0).
+/// `fd_dup2`: as `fd_dup`, at the lowest free fd `>= min`, with CLOEXEC as given (bit 0):
+/// wasix-libc's `fcntl(F_DUPFD)`. Errors: BADF; INVAL for a `min` at or past the fd limit
+/// ([`MAX_FDS`], as fcntl(2) answers past `RLIMIT_NOFILE`); MFILE when no fd is free.
 pub(crate) fn fd_dup2(ctx: &mut WasiCtx, fd: u32, min: u32, cloexec: u32) -> Result<u32, Errno> {
     let mut fds = ctx.fds();
+    if min as usize >= MAX_FDS {
+        fds.get(fd)?;
+        return Err(Errno::INVAL);
+    }
     let mut copy = fds.get(fd)?.duplicate()?;
     copy.cloexec = cloexec & 1 != 0;
     fds.insert_from(min, copy)

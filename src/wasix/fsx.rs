@@ -2,22 +2,17 @@
 //! `path_open` in [`crate::wasi::fs::path`].) Signature: `api_wasix.h`.
 
 use crate::host::errno::Errno;
-use crate::host::fdtable::FdKind;
+use crate::host::fileview::{self, Node};
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
-use crate::wasi::fs::path;
-use cap_std::fs::Dir;
-use std::sync::Arc;
 
-/// `chdir(path, path_len)`: makes `path` (absolute, or relative to the current working
-/// directory; `.` and `..` taken lexically, as wasix-libc resolves its paths) the working
-/// directory `getcwd` reports. It must be a directory inside a preopened directory (the
-/// preopen whose name is the longest prefix of it), symlinks inside that preopen followed.
-/// wasix-libc resolves relative paths itself with the directory it last read from `getcwd`,
-/// so no other call changes. Errors: MEMVIOLATION; ILSEQ (not UTF-8); INVAL for a NUL in it;
-/// NOENT for an empty path, one that does not exist or lies under no preopen; NOTDIR when it,
-/// or a component of it, is not a directory; NOTCAPABLE when a symlink leads out of the
-/// preopen (POSIX chdir(2) for the others).
+/// `chdir(path, path_len)`: makes `path` (absolute, or relative to the working directory) the
+/// working directory `getcwd` reports, resolved in the program's file view
+/// ([`crate::host::fileview`]: `..` and symlinks in the guest's tree) and kept as its guest
+/// path without symlinks, as Linux's `getcwd` reports it. wasix-libc resolves relative paths
+/// itself with the directory it last read from `getcwd`. Errors: MEMVIOLATION; ILSEQ (not
+/// UTF-8); INVAL for a NUL in it; NOENT for an empty path or one that does not exist; NOTDIR
+/// when it, or a component of it, is not a directory; LOOP (POSIX chdir(2)).
 pub(crate) fn chdir(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -25,66 +20,19 @@ pub(crate) fn chdir(
     len: u32,
 ) -> Result<(), Errno> {
     let requested = mem.read_str(path, len)?;
-    if requested.is_empty() {
-        return Err(Errno::NOENT);
-    }
-    if requested.contains('\0') {
-        return Err(Errno::INVAL);
-    }
-    let target = normalize(&ctx.process.cwd(), requested);
-    let (dir, rest) = preopen_of(ctx, &target).ok_or(Errno::NOENT)?;
-    path::require_dir(&dir, &rest)?;
-    ctx.process.set_cwd(format!("/{}", target.join("/")));
-    Ok(())
-}
-
-/// The components of `path` taken from `cwd` (or from `/` when absolute), with `.` dropped
-/// and `..` removing the one before (none above `/`).
-fn normalize(cwd: &str, path: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let start = if path.starts_with('/') { "" } else { cwd };
-    for part in start.split('/').chain(path.split('/')) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                out.pop();
+    let cwd = fileview::components(&ctx.process.cwd());
+    let resolved = ctx.process.view.resolve(&cwd, requested, true)?;
+    match &resolved.node {
+        Node::Host { dir, rel, .. } => {
+            let meta = dir.metadata(rel).map_err(|e| fileview::errno_of(&e))?;
+            if !meta.is_dir() {
+                return Err(Errno::NOTDIR);
             }
-            p => out.push(p.to_string()),
         }
+        Node::Virtual => {}
+        Node::Device(_) => return Err(Errno::NOTDIR),
+        Node::Absent => return Err(Errno::NOENT),
     }
-    out
-}
-
-/// The preopened directory whose guest name is the longest prefix of `target` (a name such as
-/// `.` or `data` counts from `/`, as wasix-libc reads it), and the rest of the path below it.
-fn preopen_of(ctx: &mut WasiCtx, target: &[String]) -> Option<(Arc<Dir>, String)> {
-    let fds = ctx.fds();
-    let mut best: Option<(usize, Arc<Dir>)> = None;
-    for (_, entry) in fds.iter() {
-        let FdKind::Dir {
-            dir,
-            preopen: Some(name),
-        } = &entry.kind
-        else {
-            continue;
-        };
-        let prefix = normalize("/", name);
-        let covers = prefix.len() <= target.len() && target[..prefix.len()] == prefix[..];
-        if covers && best.as_ref().is_none_or(|(n, _)| prefix.len() > *n) {
-            best = Some((prefix.len(), dir.clone()));
-        }
-    }
-    best.map(|(n, dir)| (dir, target[n..].join("/")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize;
-
-    #[test]
-    fn paths_are_taken_from_the_cwd_lexically() {
-        assert_eq!(normalize("/a/b", "../c/./d"), ["a", "c", "d"]);
-        assert_eq!(normalize("/a", "/x/../../y"), ["y"]);
-        assert!(normalize("/", ".").is_empty());
-    }
+    ctx.process.set_cwd(resolved.guest_path());
+    Ok(())
 }

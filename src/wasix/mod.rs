@@ -75,6 +75,8 @@ host_calls! {
         raw "thread_signal" => proc::thread_signal(tid: u32, sig: u32);
         raw "proc_signal" => proc::proc_signal(pid: u32, sig: u32);
         op "proc_raise_interval" => proc::proc_raise_interval(sig: u32, interval: u64, repeat: u32) [sig, interval];
+        call "proc_raise_interval2" => proc::proc_raise_interval2(sig: u32, new: u32, old: u32) [sig];
+        call "proc_join" => proc::proc_join(pid: u32, flags: u32, status: u32) [flags];
         call "futex_wait" => futex::futex_wait(futex: u32, expected: u32, timeout: u32) -> woken: bool [futex, expected];
         call "futex_wake" => futex::futex_wake(futex: u32) -> woken: bool [futex];
         call "futex_wake_all" => futex::futex_wake_all(futex: u32) -> woken: bool [futex];
@@ -99,6 +101,13 @@ host_calls! {
     }
 }
 
+/// Whether `module` is a WASIX program: it imports from `wasix_32v1`, as every program built
+/// with wasix-libc does. Such a program gets WASIX's semantics where they differ from preview
+/// 1's ([`crate::host::WasiCtxBuilder::wasix`]).
+pub fn imports_wasix(module: &crate::Module) -> bool {
+    module.imports().iter().any(|i| i.module == WASIX)
+}
+
 /// Program start-up as wasmer does it. When `module` imports `env.memory`, as every program
 /// built with wasix-libc does, creates that memory with the limits the import declares (a
 /// [`crate::SharedMemory`] when it is shared) and defines it in `linker`; when it imports from
@@ -111,10 +120,10 @@ pub fn prepare_program(
     store: &mut crate::Store<WasiCtx>,
     module: &crate::Module,
 ) -> crate::Result<()> {
+    if imports_wasix(module) {
+        store.data().process.set_wasix_program(true);
+    }
     for import in module.imports() {
-        if import.module == WASIX {
-            store.data().process.set_wasix_program(true);
-        }
         let crate::ExternType::Memory(ty) = import.ty else {
             continue;
         };

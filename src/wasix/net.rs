@@ -423,9 +423,33 @@ pub fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u32) -> Result<(), Errno> 
     Ok(())
 }
 
+/// `sock_status`: OPENING for a socket neither bound nor connected, and for a TCP connect still
+/// in progress; OPENED when bound, listening or connected; FAILED once a connect failed,
+/// a non-blocking one included (the host reports the error on the socket; it is left there
+/// for the program's next `connect` or I/O to read, as Linux's `SO_ERROR`).
 pub fn sock_status(ctx: &mut WasiCtx, fd: u32) -> Result<u8, Errno> {
-    Ok(match socket(ctx, fd)?.state {
+    let s = socket(ctx, fd)?;
+    Ok(match s.state {
         SocketState::Opened => sock_status::OPENING,
+        SocketState::Connected if s.ty == sock_type::STREAM && s.socket.peer_addr().is_err() => {
+            // Not (yet) connected: a non-blocking connect in progress, or one that failed,
+            // which poll(2) shows as an error or hang-up without waiting.
+            let mut pfd = [rustix::event::PollFd::new(
+                &*s.socket,
+                rustix::event::PollFlags::OUT,
+            )];
+            let zero = rustix::event::Timespec::default();
+            match rustix::event::poll(&mut pfd, Some(&zero)) {
+                Ok(_)
+                    if pfd[0].revents().intersects(
+                        rustix::event::PollFlags::ERR | rustix::event::PollFlags::HUP,
+                    ) =>
+                {
+                    sock_status::FAILED
+                }
+                _ => sock_status::OPENING,
+            }
+        }
         SocketState::Bound | SocketState::Listening | SocketState::Connected => sock_status::OPENED,
         SocketState::Failed => sock_status::FAILED,
     })

@@ -8,7 +8,6 @@
 pub const NOT_YET: &[&str] = &[
     "stack_checkpoint",
     "stack_restore",
-    "proc_join",
     "proc_snapshot",
     "port_bridge",
     "port_unbridge",

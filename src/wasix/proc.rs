@@ -4,6 +4,7 @@
 
 use crate::api::Caller;
 use crate::error::{Error, Result};
+use crate::host::abi::{Itimerval, Timeval};
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
@@ -55,12 +56,70 @@ pub(crate) fn proc_raise_interval(
         return Err(Errno::INVAL);
     }
     let main = ctx.process.threads.main();
-    ctx.process.timer.set(
-        main,
-        sig,
-        std::time::Duration::from_nanos(interval),
-        repeat & 0xff == 1,
-    )
+    let interval = std::time::Duration::from_nanos(interval);
+    let every = (repeat & 0xff == 1).then_some(interval);
+    ctx.process.timer.set(main, sig, interval, every).map(drop)
+}
+
+/// `proc_raise_interval2(sig, new, old)`: setitimer(2) for `sig`. `new` points to an
+/// `itimerval` of two `timeval`s, each `{ sec: u64, usec: u64 }` (32 bytes in all): the period
+/// first, then the first delay (0 disarms); when `old` is not 0 the previous setting is written
+/// there in the same layout (time left, period). The sysroot's header does not declare this
+/// call yet; wasix-libc releases after it call it from `alarm` and `setitimer`, and the layout
+/// is the one Wasmer's implementation reads (`lib/wasix/src/syscalls/wasix/
+/// proc_raise_interval2.rs`). Errors: INVAL for an unknown signal or a `usec` of a million or
+/// more; MEMVIOLATION; AGAIN when the host refuses the timer.
+pub(crate) fn proc_raise_interval2(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    sig: u32,
+    new: u32,
+    old: u32,
+) -> std::result::Result<(), Errno> {
+    if sig == 0 || !crate::host::signals::valid_signal(sig) {
+        return Err(Errno::INVAL);
+    }
+    let v: Itimerval = mem.read(new)?;
+    if old != 0 {
+        mem.check(old, std::mem::size_of::<Itimerval>() as u32)?;
+    }
+    let duration = |t: Timeval| {
+        if t.usec >= 1_000_000 {
+            return Err(Errno::INVAL);
+        }
+        Ok(std::time::Duration::from_secs(t.sec) + std::time::Duration::from_micros(t.usec))
+    };
+    let (first, every) = (duration(v.value)?, duration(v.interval)?);
+    let main = ctx.process.threads.main();
+    let (left, period) = ctx.process.timer.set(main, sig, first, Some(every))?;
+    if old != 0 {
+        let timeval = |d: std::time::Duration| Timeval {
+            sec: d.as_secs(),
+            usec: u64::from(d.subsec_micros()),
+        };
+        let previous = Itimerval {
+            interval: timeval(period),
+            value: timeval(left),
+        };
+        mem.write(old, &previous)?;
+    }
+    Ok(())
+}
+
+/// `proc_join(pid, flags, status)`: waitpid(2). A program has no child processes, so every
+/// call answers CHILD, as waitpid does without children (blocking or not). Errors:
+/// MEMVIOLATION when `pid` (an `option_pid`, 8 bytes) or `status` (a `join_status`, 6 bytes)
+/// lies outside memory; CHILD.
+pub(crate) fn proc_join(
+    _: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    pid: u32,
+    _flags: u32,
+    status: u32,
+) -> std::result::Result<(), Errno> {
+    mem.check(pid, 8)?;
+    mem.check(status, 6)?;
+    Err(Errno::CHILD)
 }
 
 /// `thread_parallelism`: how many threads can usefully run at once (the host's available

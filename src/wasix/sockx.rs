@@ -93,7 +93,8 @@ fn encode_ip(ip: &IpAddr) -> AddrIp {
 /// non-blocking, as all of wasix-rt's; the guest fds block unless it says otherwise.
 /// Errors: MEMVIOLATION for an output outside memory (no fd is made); AFNOSUPPORT for a family
 /// other than UNSPEC, INET4, INET6 or UNIX; NOTSUP for a type other than STREAM or DGRAM or a
-/// protocol other than 0; the host's errno (MFILE, ...).
+/// protocol other than 0 or the type's own (6, TCP, for STREAM; 17, UDP, for DGRAM: wasix-libc's
+/// `socketpair` sends them, as `sock_open` accepts them); the host's errno (MFILE, ...).
 pub(crate) fn sock_pair(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -114,8 +115,9 @@ pub(crate) fn sock_pair(
         sock_type::DGRAM => (sock_type::DGRAM, Type::DGRAM),
         _ => return Err(Errno::NOTSUP),
     };
-    if proto & 0xffff != 0 {
-        return Err(Errno::NOTSUP);
+    match (proto & 0xffff, ty) {
+        (0, _) | (6, sock_type::STREAM) | (17, sock_type::DGRAM) => {}
+        _ => return Err(Errno::NOTSUP),
     }
     let (a, b) = Socket::pair(Domain::UNIX, host_ty, None)?;
     a.set_nonblocking(true)?;

@@ -2,7 +2,8 @@
 //! listings of an open file or directory fd.
 
 use super::{
-    file_of, filestat, filetype_of, require, set_times_file, time_specs, timespecs, Sandboxed,
+    file_of, filestat, filetype_of, require, set_times_file, time_specs, timespecs, view_filestat,
+    Sandboxed,
 };
 use crate::host::abi::{whence, Dirent, Filestat};
 use crate::host::errno::Errno;
@@ -96,6 +97,10 @@ pub(crate) fn fd_seek(ctx: &mut WasiCtx, fd: u32, delta: i64, whence: u32) -> Re
     } else {
         rights::FD_SEEK
     };
+    // lseek(2) on a character device such as /dev/null succeeds and stays at 0.
+    if let FdKind::Device(_) = ctx.fds().get(fd)?.kind {
+        return Ok(0);
+    }
     let file = file_of(ctx, fd, needed)?;
     Ok((&*file).seek(pos)?)
 }
@@ -108,6 +113,8 @@ pub(crate) fn fd_filestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Filestat, Er
             filestat(&Metadata::from_file(file)?)
         }
         FdKind::Dir { dir, .. } => filestat(&dir.dir_metadata()?),
+        FdKind::ViewDir { guest, .. } => view_filestat(guest, filetype::DIRECTORY),
+        FdKind::Device(d) => view_filestat(&format!("/dev/{d:?}"), filetype::CHARACTER_DEVICE),
         FdKind::Stdio(_) | FdKind::Socket(_) | FdKind::Epoll(_) => Filestat {
             filetype: entry.filetype(),
             ..Filestat::default()
@@ -127,7 +134,7 @@ pub(crate) fn fd_filestat_set_size(ctx: &mut WasiCtx, fd: u32, size: u64) -> Res
             file.set_len(size)?;
             Ok(())
         }
-        FdKind::Dir { .. } => Err(Errno::ISDIR),
+        FdKind::Dir { .. } | FdKind::ViewDir { .. } => Err(Errno::ISDIR),
         _ => Err(Errno::INVAL),
     }
 }
@@ -213,6 +220,8 @@ fn sync(ctx: &mut WasiCtx, fd: u32, data_only: bool) -> Result<(), Errno> {
             opened = dir.open(".").sandboxed()?.into_std();
             &opened
         }
+        // Nothing of the view's own is ever unwritten.
+        FdKind::ViewDir { .. } | FdKind::Device(_) => return Ok(()),
         _ => return Err(Errno::INVAL),
     };
     if data_only {
@@ -262,6 +271,39 @@ fn list_dir(dir: &Dir) -> Result<Vec<DirEnt>, Errno> {
     Ok(all)
 }
 
+/// The entries of a directory of the file view itself: `.`, `..`, then its names.
+fn list_view_dir(view: &crate::host::fileview::FileView, guest: &str) -> Vec<DirEnt> {
+    use crate::host::fileview::{components, synthetic_ino};
+    let path = components(guest);
+    let parent = &path[..path.len().saturating_sub(1)];
+    let mut all = vec![
+        DirEnt {
+            name: b".".to_vec(),
+            ino: synthetic_ino(&path),
+            ty: filetype::DIRECTORY,
+        },
+        DirEnt {
+            name: b"..".to_vec(),
+            ino: synthetic_ino(parent),
+            ty: filetype::DIRECTORY,
+        },
+    ];
+    for (name, device) in view.list(&path) {
+        let mut child = path.clone();
+        child.push(name.clone());
+        all.push(DirEnt {
+            ino: synthetic_ino(&child),
+            name: name.into_bytes(),
+            ty: if device.is_some() {
+                filetype::CHARACTER_DEVICE
+            } else {
+                filetype::DIRECTORY
+            },
+        });
+    }
+    all
+}
+
 pub(crate) fn fd_readdir(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -272,11 +314,12 @@ pub(crate) fn fd_readdir(
 ) -> Result<u32, Errno> {
     mem.check(buf, buf_len)?;
     let entry = &ctx.entry_copy(fd)?;
-    let FdKind::Dir { dir, .. } = &entry.kind else {
-        return Err(Errno::NOTDIR);
-    };
     require(entry, rights::FD_READDIR)?;
-    let entries = list_dir(dir)?;
+    let entries = match &entry.kind {
+        FdKind::Dir { dir, .. } => list_dir(dir)?,
+        FdKind::ViewDir { guest, .. } => list_view_dir(&ctx.process.view, guest),
+        _ => return Err(Errno::NOTDIR),
+    };
     let cap = buf_len as usize;
     let mut out: Vec<u8> = Vec::with_capacity(cap.min(1 << 16));
     let start = usize::try_from(cookie).unwrap_or(usize::MAX);

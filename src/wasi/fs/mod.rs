@@ -21,7 +21,8 @@ mod tests;
 
 use crate::host::abi::{fstflags, Filestat};
 use crate::host::errno::Errno;
-use crate::host::fdtable::{filetype, FdEntry, FdKind};
+use crate::host::fdtable::{filetype, rights, FdEntry, FdKind};
+use crate::host::fileview::{self, Device, Node};
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 use cap_fs_ext::SystemTimeSpec;
@@ -60,8 +61,9 @@ fn file_of(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<Arc<File>, Errno> 
             require(entry, needed)?;
             Ok(file.clone())
         }
-        FdKind::Dir { .. } => Err(Errno::ISDIR),
+        FdKind::Dir { .. } | FdKind::ViewDir { .. } => Err(Errno::ISDIR),
         FdKind::Stdio(_)
+        | FdKind::Device(_)
         | FdKind::Pipe(_)
         | FdKind::Socket(_)
         | FdKind::Event(_)
@@ -69,15 +71,10 @@ fn file_of(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<Arc<File>, Errno> 
     }
 }
 
-/// The errno of a failed cap-std call. cap-std reports a path that would leave its directory
-/// as `PermissionDenied` without an OS error code (an OS `EACCES` or `EPERM` keeps its code),
-/// which WASI calls `NOTCAPABLE`.
+/// The errno of a failed cap-std call ([`crate::host::fileview::errno_of`]: an escape is
+/// `NOTCAPABLE`).
 fn errno_of(e: &std::io::Error) -> Errno {
-    if e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none() {
-        Errno::NOTCAPABLE
-    } else {
-        Errno::from_io(e)
-    }
+    crate::host::fileview::errno_of(e)
 }
 
 /// `?` for cap-std results, with escapes reported as `NOTCAPABLE` (see [`errno_of`]); plain
@@ -97,18 +94,126 @@ fn read_path(mem: &GuestMemory, ptr: u32, len: u32) -> Result<String, Errno> {
     Ok(mem.read_str(ptr, len)?.to_owned())
 }
 
-/// The directory and path of a one-path call: the guest's path `(dirfd, ptr, len)` is read
-/// first, then the directory fd's base rights are checked for `needed` (that order decides
-/// which errno a call with both wrong gets).
-fn path_at(
+/// Where the path of a path call leads.
+pub(super) enum Place {
+    /// Beneath a host directory handle: preview 1's directory fd and the guest's path as
+    /// given, or, in a rooted file view, a mount and the path below it (`mount` and the
+    /// resolved guest path `guest` set).
+    Host {
+        dir: Arc<Dir>,
+        path: String,
+        mount: Option<usize>,
+        guest: Option<Arc<str>>,
+    },
+    /// A directory of the file view itself, at this guest path.
+    View(Arc<str>),
+    Device(Device),
+    /// Nothing there, and nothing can be made there (a name in a directory of the view).
+    Absent,
+}
+
+impl Place {
+    /// The host directory and path of a call that acts on host entries only; a directory of
+    /// the view gets `on_view`, a device `on_device`, nothing there `on_absent`.
+    fn host(self, on_view: Errno, on_device: Errno, on_absent: Errno) -> Result<HostPath, Errno> {
+        match self {
+            Place::Host {
+                dir, path, mount, ..
+            } => Ok(HostPath { dir, path, mount }),
+            Place::View(_) => Err(on_view),
+            Place::Device(_) => Err(on_device),
+            Place::Absent => Err(on_absent),
+        }
+    }
+}
+
+/// A path beneath a host directory handle (see [`Place::Host`]).
+pub(super) struct HostPath {
+    dir: Arc<Dir>,
+    path: String,
+    mount: Option<usize>,
+}
+
+/// Where `path` leads from directory fd `dirfd`, and that fd's inheriting rights. A preview 1
+/// program's path stays as it is, for cap-std beneath the fd's handle, once the fd's base
+/// rights hold `needed` (`NOTDIR` for an fd of another kind). In a rooted view the path is
+/// resolved by [`FileView::resolve`] (`follow`: its last component too); an absolute one
+/// ignores `dirfd`, as openat(2) does, so closing the preopens changes nothing a path reaches.
+fn place_of(
+    ctx: &mut WasiCtx,
+    dirfd: u32,
+    path: String,
+    needed: u64,
+    follow: bool,
+) -> Result<(Place, u64), Errno> {
+    if !ctx.process.view.rooted() {
+        let (dir, inheriting) = dir_of(ctx, dirfd, needed)?;
+        let place = Place::Host {
+            dir,
+            path,
+            mount: None,
+            guest: None,
+        };
+        return Ok((place, inheriting));
+    }
+    let (base, inheriting) = if path.starts_with('/') {
+        (Vec::new(), rights::ALL)
+    } else {
+        let fds = ctx.fds();
+        let entry = fds.get(dirfd)?;
+        let guest = match &entry.kind {
+            FdKind::Dir {
+                guest: Some(guest), ..
+            }
+            | FdKind::ViewDir { guest, .. } => guest.clone(),
+            _ => return Err(Errno::NOTDIR),
+        };
+        require(entry, needed)?;
+        (fileview::components(&guest), entry.rights_inheriting)
+    };
+    let resolved = ctx.process.view.resolve(&base, &path, follow)?;
+    let guest: Arc<str> = resolved.guest_path().into();
+    let place = match resolved.node {
+        Node::Host { mount, dir, rel } => Place::Host {
+            dir,
+            path: rel,
+            mount: Some(mount),
+            guest: Some(guest),
+        },
+        Node::Virtual => Place::View(guest),
+        Node::Device(d) => Place::Device(d),
+        Node::Absent => Place::Absent,
+    };
+    Ok((place, inheriting))
+}
+
+/// [`place_of`] for a path call's guest path `(dirfd, ptr, len)`, read first (that order
+/// decides which errno a call with both wrong gets); `follow` says from the path whether its
+/// last component is followed.
+fn place_at(
     ctx: &mut WasiCtx,
     mem: &GuestMemory,
     (dirfd, ptr, len): (u32, u32, u32),
     needed: u64,
-) -> Result<(Arc<Dir>, String), Errno> {
+    follow: impl FnOnce(&str) -> bool,
+) -> Result<Place, Errno> {
     let path = read_path(mem, ptr, len)?;
-    let (dir, _) = dir_of(ctx, dirfd, needed)?;
-    Ok((dir, path))
+    let follow = follow(&path);
+    Ok(place_of(ctx, dirfd, path, needed, follow)?.0)
+}
+
+/// The `filestat` of a directory of the view or a device, which the host has no metadata for.
+fn view_filestat(guest: &str, filetype: u8) -> Filestat {
+    Filestat {
+        ino: fileview::synthetic_ino(&fileview::components(guest)),
+        filetype,
+        nlink: if filetype == filetype::DIRECTORY {
+            2
+        } else {
+            1
+        },
+        ..Filestat::default()
+    }
 }
 
 fn filetype_of(ft: cap_std::fs::FileType) -> u8 {

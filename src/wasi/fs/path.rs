@@ -6,10 +6,14 @@
 //! differs in a few corners (a trailing slash on a call that acts on a directory entry, a path
 //! that names its directory itself), and the helpers here keep those answers.
 
-use super::{dir_of, errno_of, filestat, path_at, read_path, time_specs, timespecs, Sandboxed};
+use super::{
+    errno_of, filestat, place_at, place_of, read_path, time_specs, timespecs, view_filestat,
+    HostPath, Place, Sandboxed,
+};
 use crate::host::abi::{oflags, Filestat};
 use crate::host::errno::Errno;
-use crate::host::fdtable::{fdflags, rights, FdEntry, FdKind};
+use crate::host::fdtable::{fdflags, filetype, rights, FdEntry, FdKind};
+use crate::host::fileview::Device;
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt, OpenOptionsSyncExt};
@@ -302,7 +306,9 @@ pub(crate) fn path_open2(
     if trunc {
         needed |= rights::PATH_FILESTAT_SET_SIZE;
     }
-    let (dir, parent_inheriting) = dir_of(ctx, dirfd, needed)?;
+    // O_CREAT | O_EXCL never follows a final symlink: it is an existing entry.
+    let follow = !excl && lookup & LOOKUP_SYMLINK_FOLLOW != 0;
+    let (place, parent_inheriting) = place_of(ctx, dirfd, path, needed, follow)?;
     if want_dir && (creat || trunc) {
         return Err(Errno::INVAL);
     }
@@ -311,8 +317,7 @@ pub(crate) fn path_open2(
     let flags = flags & known;
     let granted = base & parent_inheriting;
     let req = OpenRequest {
-        // O_CREAT | O_EXCL never follows a final symlink: it is an existing entry.
-        follow: !excl && lookup & LOOKUP_SYMLINK_FOLLOW != 0,
+        follow,
         want_dir,
         creat,
         excl,
@@ -327,24 +332,49 @@ pub(crate) fn path_open2(
         dir_ok: granted & rights::FD_WRITE == 0,
         flags,
     };
-    let entry = match open_at(&dir, &path, &req)? {
-        Opened::Dir(d) => FdEntry {
-            kind: FdKind::Dir {
-                dir: Arc::new(d),
+    let entry = |kind, base_rights| FdEntry {
+        kind,
+        flags,
+        rights_base: granted & base_rights,
+        rights_inheriting: inheriting & parent_inheriting,
+        cloexec,
+    };
+    let entry = match place {
+        Place::Host {
+            dir, path, guest, ..
+        } => match open_at(&dir, &path, &req)? {
+            Opened::Dir(d) => entry(
+                FdKind::Dir {
+                    dir: Arc::new(d),
+                    preopen: None,
+                    guest,
+                },
+                rights::DIR_BASE,
+            ),
+            Opened::File(f) => entry(FdKind::File { file: Arc::new(f) }, rights::FILE_BASE),
+        },
+        // As open(2) answers for a directory.
+        Place::View(_) if creat && excl => return Err(Errno::EXIST),
+        Place::View(_) if creat || trunc || !req.dir_ok => return Err(Errno::ISDIR),
+        Place::View(guest) => entry(
+            FdKind::ViewDir {
+                guest,
                 preopen: None,
             },
-            flags,
-            rights_base: granted & rights::DIR_BASE,
-            rights_inheriting: inheriting & parent_inheriting,
-            cloexec,
-        },
-        Opened::File(f) => FdEntry {
-            kind: FdKind::File { file: Arc::new(f) },
-            flags,
-            rights_base: granted & rights::FILE_BASE,
-            rights_inheriting: inheriting & parent_inheriting,
-            cloexec,
-        },
+            rights::DIR_BASE,
+        ),
+        Place::Device(_) if want_dir => return Err(Errno::NOTDIR),
+        Place::Device(_) if creat && excl => return Err(Errno::EXIST),
+        // Linux's /dev/stdin is a link to /proc/self/fd/0: opening it opens what fd 0 is.
+        Place::Device(Device::Stdio(fd)) => {
+            let mut fds = ctx.fds();
+            let mut copy = fds.get(fd).map_err(|_| Errno::NOENT)?.duplicate()?;
+            copy.cloexec = cloexec;
+            return fds.insert(copy);
+        }
+        Place::Device(d) => entry(FdKind::Device(d), rights::FILE_BASE),
+        Place::Absent if creat => return Err(Errno::ACCES),
+        Place::Absent => return Err(Errno::NOENT),
     };
     ctx.fds().insert(entry)
 }
@@ -374,9 +404,26 @@ pub(crate) fn path_filestat_get(
     path: u32,
     len: u32,
 ) -> Result<Filestat, Errno> {
-    let (dir, path) = path_at(ctx, mem, (dirfd, path, len), rights::PATH_FILESTAT_GET)?;
-    let m = stat_at(&dir, &path, follows(lookup, &path))?;
-    Ok(filestat(&m))
+    let follow = |p: &str| follows(lookup, p);
+    let place = place_at(
+        ctx,
+        mem,
+        (dirfd, path, len),
+        rights::PATH_FILESTAT_GET,
+        follow,
+    )?;
+    match place {
+        Place::Host { dir, path, .. } => {
+            let follow = follows(lookup, &path);
+            Ok(filestat(&stat_at(&dir, &path, follow)?))
+        }
+        Place::View(guest) => Ok(view_filestat(&guest, filetype::DIRECTORY)),
+        Place::Device(d) => Ok(view_filestat(
+            &format!("/dev/{d:?}"),
+            filetype::CHARACTER_DEVICE,
+        )),
+        Place::Absent => Err(Errno::NOENT),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -392,12 +439,15 @@ pub(crate) fn path_filestat_set_times(
     flags: u32,
 ) -> Result<(), Errno> {
     let flags = flags as u16;
-    let (dir, path) = path_at(
+    let follow = |p: &str| follows(lookup, p);
+    let HostPath { dir, path, .. } = place_at(
         ctx,
         mem,
         (dirfd, path, len),
         rights::PATH_FILESTAT_SET_TIMES,
-    )?;
+        follow,
+    )?
+    .host(Errno::ACCES, Errno::ACCES, Errno::NOENT)?;
     let [atim, mtim] = time_specs(&timespecs(atim, mtim, flags)?);
     check_path(&path)?;
     if follows(lookup, &path) {
@@ -409,9 +459,11 @@ pub(crate) fn path_filestat_set_times(
 }
 
 /// Defines a call `NAME(dirfd, path, len)` that acts on one directory entry: the path is
-/// read, the directory fd's base rights must hold `right`, and `op` runs on the entry.
+/// read, the directory fd's base rights must hold `right`, and `op` runs on the entry. In a
+/// rooted view, a directory of the view itself gets the first errno, a device the second,
+/// a name where nothing can be the third.
 macro_rules! entry_call {
-    ($($name:ident: $right:expr, $op:expr;)*) => {$(
+    ($($name:ident: $right:expr, ($on_view:expr, $on_device:expr, $on_absent:expr), $op:expr;)*) => {$(
         pub(crate) fn $name(
             ctx: &mut WasiCtx,
             mem: &mut GuestMemory,
@@ -419,7 +471,8 @@ macro_rules! entry_call {
             path: u32,
             len: u32,
         ) -> Result<(), Errno> {
-            let (dir, path) = path_at(ctx, mem, (dirfd, path, len), $right)?;
+            let HostPath { dir, path, .. } = place_at(ctx, mem, (dirfd, path, len), $right, |_| false)?
+                .host($on_view, $on_device, $on_absent)?;
             let op: fn(&Dir, Entry<'_>) -> Result<(), Errno> = $op;
             op(&dir, entry(&dir, &path)?)
         }
@@ -427,12 +480,21 @@ macro_rules! entry_call {
 }
 
 entry_call! {
-    path_create_directory: rights::PATH_CREATE_DIRECTORY,
+    path_create_directory: rights::PATH_CREATE_DIRECTORY, (Errno::EXIST, Errno::EXIST, Errno::ACCES),
         |dir, e| dir.create_dir(e.path(Errno::EXIST)?).sandboxed();
-    path_remove_directory: rights::PATH_REMOVE_DIRECTORY,
+    path_remove_directory: rights::PATH_REMOVE_DIRECTORY, (Errno::BUSY, Errno::NOTDIR, Errno::NOENT),
         |dir, e| dir.remove_dir(e.path(Errno::INVAL)?).sandboxed();
-    path_unlink_file: rights::PATH_UNLINK_FILE,
+    path_unlink_file: rights::PATH_UNLINK_FILE, (Errno::ISDIR, Errno::ACCES, Errno::NOENT),
         |dir, e| dir.remove_file(e.not_dir(Errno::ISDIR)?).sandboxed();
+}
+
+/// The two host paths of a call that names two entries (rename, link); `XDEV` when they lie
+/// in different mounts of a rooted view, as rename(2) and link(2) answer across mounts.
+fn same_mount(from: &HostPath, to: &HostPath) -> Result<(), Errno> {
+    if from.mount != to.mount {
+        return Err(Errno::XDEV);
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -448,10 +510,14 @@ pub(crate) fn path_rename(
 ) -> Result<(), Errno> {
     let old = read_path(mem, old, old_len)?;
     let new = read_path(mem, new, new_len)?;
-    let (old_dir, _) = dir_of(ctx, old_fd, rights::PATH_RENAME_SOURCE)?;
-    let (new_dir, _) = dir_of(ctx, new_fd, rights::PATH_RENAME_TARGET)?;
-    let from = entry(&old_dir, &old)?;
-    let to = entry(&new_dir, &new)?;
+    let (from, _) = place_of(ctx, old_fd, old, rights::PATH_RENAME_SOURCE, false)?;
+    let (to, _) = place_of(ctx, new_fd, new, rights::PATH_RENAME_TARGET, false)?;
+    let from = from.host(Errno::BUSY, Errno::ACCES, Errno::NOENT)?;
+    let to = to.host(Errno::BUSY, Errno::ACCES, Errno::ACCES)?;
+    same_mount(&from, &to)?;
+    let (old_dir, new_dir) = (&from.dir, &to.dir);
+    let from = entry(old_dir, &from.path)?;
+    let to = entry(new_dir, &to.path)?;
     let (from_path, to_path) = (from.path(Errno::BUSY)?, to.path(Errno::BUSY)?);
     // cap-std drops a trailing slash of the target; rename(2) would then want a directory
     // to move, so that is checked here.
@@ -464,7 +530,7 @@ pub(crate) fn path_rename(
             return Err(Errno::NOTDIR);
         }
     }
-    old_dir.rename(from_path, &new_dir, to_path).sandboxed()
+    old_dir.rename(from_path, new_dir, to_path).sandboxed()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -481,27 +547,33 @@ pub(crate) fn path_link(
 ) -> Result<(), Errno> {
     let old = read_path(mem, old, old_len)?;
     let new = read_path(mem, new, new_len)?;
-    let (old_dir, _) = dir_of(ctx, old_fd, rights::PATH_LINK_SOURCE)?;
-    let (new_dir, _) = dir_of(ctx, new_fd, rights::PATH_LINK_TARGET)?;
-    // Following: link what the symlinks lead to, found inside the tree by cap-std. If they
-    // change before the link is made, the link is made to whatever entry is then at the
-    // canonical path, still inside the tree (linkat never follows here).
+    let follow = lookup & LOOKUP_SYMLINK_FOLLOW != 0;
+    let (from, _) = place_of(ctx, old_fd, old, rights::PATH_LINK_SOURCE, follow)?;
+    let (to, _) = place_of(ctx, new_fd, new, rights::PATH_LINK_TARGET, false)?;
+    let from = from.host(Errno::PERM, Errno::PERM, Errno::NOENT)?;
+    let to = to.host(Errno::EXIST, Errno::EXIST, Errno::ACCES)?;
+    same_mount(&from, &to)?;
+    let (old_dir, new_dir) = (&from.dir, &to.dir);
+    // Following under preopens: link what the symlinks lead to, found inside the tree by
+    // cap-std (a rooted view has resolved them already). If they change before the link is
+    // made, the link is made to whatever entry is then at the canonical path, still inside
+    // the tree (linkat never follows here).
     let canonical;
-    let old = if lookup & LOOKUP_SYMLINK_FOLLOW != 0 {
-        check_path(&old)?;
-        canonical = old_dir.canonicalize(&old).sandboxed()?;
+    let old = if follow && from.mount.is_none() {
+        check_path(&from.path)?;
+        canonical = old_dir.canonicalize(&from.path).sandboxed()?;
         match canonical.to_str() {
             Some("" | ".") => return Err(Errno::PERM),
             Some(p) => p,
             None => return Err(Errno::ILSEQ),
         }
     } else {
-        &old
+        &from.path
     };
     // No hard links to directories.
-    let from = entry(&old_dir, old)?.not_dir(Errno::PERM)?;
-    let to = new_entry(&new_dir, &new, Errno::EXIST)?;
-    old_dir.hard_link(from, &new_dir, to).sandboxed()
+    let source = entry(old_dir, old)?.not_dir(Errno::PERM)?;
+    let target = new_entry(new_dir, &to.path, Errno::EXIST)?;
+    old_dir.hard_link(source, new_dir, target).sandboxed()
 }
 
 pub(crate) fn path_symlink(
@@ -515,10 +587,14 @@ pub(crate) fn path_symlink(
 ) -> Result<(), Errno> {
     let target = read_path(mem, old, old_len)?;
     let new = read_path(mem, new, new_len)?;
-    let (dir, _) = dir_of(ctx, dirfd, rights::PATH_SYMLINK)?;
-    // A link to an absolute path could never be followed inside the sandbox.
-    check_path(&target)?;
-    let name = new_entry(&dir, &new, Errno::EXIST)?;
+    let (place, _) = place_of(ctx, dirfd, new, rights::PATH_SYMLINK, false)?;
+    let HostPath { dir, path, mount } = place.host(Errno::EXIST, Errno::EXIST, Errno::ACCES)?;
+    // Under preopens, a link to an absolute path could never be followed; a rooted view
+    // follows it from the guest's `/`.
+    if mount.is_none() || !target.starts_with('/') {
+        check_path(&target)?;
+    }
+    let name = new_entry(&dir, &path, Errno::EXIST)?;
     dir.symlink(&target, name).sandboxed()
 }
 
@@ -533,7 +609,11 @@ pub(crate) fn path_readlink(
     buf_len: u32,
 ) -> Result<u32, Errno> {
     mem.check(buf, buf_len)?;
-    let (dir, path) = path_at(ctx, mem, (dirfd, path, len), rights::PATH_READLINK)?;
+    let HostPath { dir, path, .. } =
+        place_at(ctx, mem, (dirfd, path, len), rights::PATH_READLINK, |_| {
+            false
+        })?
+        .host(Errno::INVAL, Errno::INVAL, Errno::NOENT)?;
     let name = entry(&dir, &path)?.not_dir(Errno::INVAL)?;
     // The link's text as it is, even an absolute one that cap-std would not follow.
     let target = dir
@@ -545,18 +625,4 @@ pub(crate) fn path_readlink(
     let n = target.len().min(buf_len as usize);
     mem.write_bytes(buf, &target[..n])?;
     Ok(n as u32)
-}
-
-/// Whether `path` (relative, already normalized; empty for `dir` itself) names a directory
-/// beneath `dir`, symlinks followed inside it: Ok, or NOENT, NOTDIR, NOTCAPABLE (it leads out).
-/// For WASIX's `chdir`.
-pub(crate) fn require_dir(dir: &Dir, path: &str) -> Result<(), Errno> {
-    if path.is_empty() {
-        return Ok(());
-    }
-    if dir.metadata(path).sandboxed()?.is_dir() {
-        Ok(())
-    } else {
-        Err(Errno::NOTDIR)
-    }
 }
