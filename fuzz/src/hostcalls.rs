@@ -9,9 +9,11 @@
 //! exports with arguments drawn from `u`: small fds, pointers at those structures, their
 //! lengths, flags, and raw integers.
 //!
-//! The sandbox ([`Sandbox`]): a temporary directory `root` holding `sandbox/` (the preopen,
-//! fd 3, with a symlink to `../outside/secret` and one to `/etc/passwd`) and `outside/` (a file
-//! of random bytes), net access limited to 127.0.0.1 (`--net-allow 127.0.0.1/32`), stdin and
+//! The sandbox ([`Sandbox`]): a temporary directory `root` holding `sandbox/` (with a symlink
+//! to `../outside/secret` and one to `/etc/passwd`) and `outside/` (a file of random bytes).
+//! Each sequence sees `sandbox/` either as preview 1's preopen `/sandbox` (fd 3) or, half the
+//! time, as a WASIX program's file tree ([`wasix_rt::host::fileview`]): mounted at `/sandbox`
+//! beside `/dev` and a private `/tmp`, with fd 3 the root `/`; net access limited to 127.0.0.1 (`--net-allow 127.0.0.1/32`), stdin and
 //! stdout a loopback connection the driver holds, a listener on 127.0.0.1 the guest may reach
 //! and one on 127.0.0.2 it may not.
 //!
@@ -70,6 +72,15 @@ const PATH_NAMES: &[&str] = &[
     "outside/secret",
     "outside/new",
     "sandbox/link-out",
+    // Absolute paths, as wasix-libc sends them in a rooted view (NOTCAPABLE under preopens).
+    "/",
+    "/sandbox/file",
+    "/sandbox/link-out",
+    "/sandbox/../..",
+    "/sandbox/dir/../../sandbox/new",
+    "/dev/null",
+    "/dev/zero",
+    "/tmp/new",
 ];
 
 /// One host function the guest can call.
@@ -187,8 +198,10 @@ impl Harness {
     fn sequence(&mut self, sandbox: &Sandbox, u: &mut Unstructured) -> Result<(), String> {
         let stdio = sandbox.stdio().map_err(|e| e.to_string())?;
         let rules = ["127.0.0.1/32".parse().expect("a valid rule")];
+        let rooted = u.arbitrary::<bool>().unwrap_or(false);
         let ctx = WasiCtxBuilder::new()
             .args(["guest"])
+            .wasix(rooted)
             .preopen_dir(sandbox.root.join("sandbox"), "/sandbox")
             .stdio_connection(stdio)
             .net_policy(NetPolicy::new(rules))
@@ -254,8 +267,14 @@ impl Harness {
                         (results.first(), &call.results[..])
                     {
                         seen.insert(*errno);
-                        let allowed = &self.errnos[&call.namespace];
-                        if !allowed.contains(errno) {
+                        // A WASIX program's preview 1 calls answer with WASIX's errnos too
+                        // (MEMVIOLATION, which wasix-libc expects, for a bad pointer).
+                        let namespace = if rooted {
+                            wasix_rt::wasix::WASIX
+                        } else {
+                            call.namespace.as_str()
+                        };
+                        if !self.errnos[namespace].contains(errno) {
                             outcome = Err(format!(
                                 "{}::{}{args:?} returned {errno}, not an errno of the header",
                                 call.namespace, call.name

@@ -589,11 +589,14 @@ pub(crate) fn path_symlink(
     let new = read_path(mem, new, new_len)?;
     let (place, _) = place_of(ctx, dirfd, new, rights::PATH_SYMLINK, false)?;
     let HostPath { dir, path, mount } = place.host(Errno::EXIST, Errno::EXIST, Errno::ACCES)?;
-    // Under preopens, a link to an absolute path could never be followed; a rooted view
-    // follows it from the guest's `/`.
-    if mount.is_none() || !target.starts_with('/') {
-        check_path(&target)?;
+    if mount.is_some() {
+        // A rooted view follows any target in the guest's tree (an absolute one from the
+        // guest's `/`, `..` past the mount into the guest's parent), never on the host.
+        let name = new_entry(&dir, &path, Errno::EXIST)?;
+        return dir.symlink_contents(&target, name).sandboxed();
     }
+    // Under preopens, a link to an absolute path could never be followed.
+    check_path(&target)?;
     let name = new_entry(&dir, &path, Errno::EXIST)?;
     dir.symlink(&target, name).sandboxed()
 }
