@@ -111,11 +111,32 @@ struct Outcome {
     naive_secret_reads: u64,
 }
 
+/// How the guest sees the directory.
+#[derive(Clone, Copy)]
+enum View {
+    /// A preview 1 preopen (fd 3), the path relative to it.
+    Preopen,
+    /// A WASIX program's rooted tree, the directory mounted at `/root` and the path absolute
+    /// on fd 3 (`/`), as wasix-libc sends it: the runtime walks the path in the guest's tree
+    /// first, and the swap may come between that walk and the open.
+    Rooted,
+}
+
 /// Runs the race in a fresh directory: `setup` fills the preopen `root` (the outside file is
 /// `../outside`), `swap` changes once what `guest_path` leads to (called with the preopen and
 /// how many swaps came before), and the guest opens and reads `guest_path` meanwhile.
-fn race(name: &str, setup: fn(&Path), swap: fn(&Path, u64), guest_path: &'static str) -> Outcome {
-    let base = std::env::temp_dir().join(format!("wasix-rt-fs-race-{name}-{}", std::process::id()));
+fn race(
+    name: &str,
+    view: View,
+    setup: fn(&Path),
+    swap: fn(&Path, u64),
+    guest_path: &'static str,
+) -> Outcome {
+    let base = std::env::temp_dir().join(format!(
+        "wasix-rt-fs-race-{name}-{}-{}",
+        matches!(view, View::Rooted),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&base);
     let root = base.join("root");
     std::fs::create_dir_all(&root).unwrap();
@@ -149,11 +170,21 @@ fn race(name: &str, setup: fn(&Path), swap: fn(&Path, u64), guest_path: &'static
     };
 
     let engine = Engine::default();
-    let module = Module::new(&engine, guest_wat(guest_path)).unwrap();
-    let ctx = WasiCtxBuilder::new()
-        .preopen_dir(&root, "root")
-        .build()
-        .unwrap();
+    let (builder, path) = match view {
+        View::Preopen => (
+            WasiCtxBuilder::new().preopen_dir(&root, "root"),
+            guest_path.to_string(),
+        ),
+        View::Rooted => (
+            WasiCtxBuilder::new()
+                .wasix(true)
+                .no_tmp(true)
+                .preopen_dir(&root, "/root"),
+            format!("/root/{guest_path}"),
+        ),
+    };
+    let module = Module::new(&engine, guest_wat(&path)).unwrap();
+    let ctx = builder.build().unwrap();
     let mut store = Store::new(&engine, ctx);
     let mut linker = Linker::new(&engine);
     wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
@@ -217,10 +248,10 @@ fn check(o: &Outcome) {
     );
 }
 
-#[test]
-fn a_symlink_swapped_during_path_open_never_leads_outside() {
-    let o = race(
+fn symlink_race(view: View) -> Outcome {
+    race(
         "link",
+        view,
         |root| {
             std::fs::write(root.join("inside"), INSIDE).unwrap();
             std::os::unix::fs::symlink("inside", root.join("link")).unwrap();
@@ -234,17 +265,16 @@ fn a_symlink_swapped_during_path_open_never_leads_outside() {
             std::fs::rename(&tmp, root.join("link")).unwrap();
         },
         "link",
-    );
-    check(&o);
+    )
 }
 
 /// The same with a directory on the way: `sub` is swapped between a real directory holding
 /// `f` and a symlink to a directory outside holding another `f`. A sandbox that looks at
 /// `sub` first and lets the host open `sub/f` afterwards loses this race.
-#[test]
-fn a_directory_swapped_for_a_symlink_during_path_open_never_leads_outside() {
-    let o = race(
+fn directory_race(view: View) -> Outcome {
+    race(
         "dir",
+        view,
         |root| {
             std::fs::create_dir(root.join("sub")).unwrap();
             std::fs::write(root.join("sub/f"), INSIDE).unwrap();
@@ -255,8 +285,26 @@ fn a_directory_swapped_for_a_symlink_during_path_open_never_leads_outside() {
         },
         |root, _| exchange(&root.join(".sub.tmp"), &root.join("sub")),
         "sub/f",
-    );
-    check(&o);
+    )
+}
+
+#[test]
+fn a_symlink_swapped_during_path_open_never_leads_outside() {
+    check(&symlink_race(View::Preopen));
+}
+
+#[test]
+fn a_directory_swapped_for_a_symlink_during_path_open_never_leads_outside() {
+    check(&directory_race(View::Preopen));
+}
+
+/// In a rooted view a link's target is resolved in the guest's tree (`../outside` is the
+/// guest's `/outside`, which does not exist), and a swap between that walk and the open is
+/// still caught beneath the mount's handle.
+#[test]
+fn a_swap_between_the_guest_tree_walk_and_the_open_never_leads_outside() {
+    check(&symlink_race(View::Rooted));
+    check(&directory_race(View::Rooted));
 }
 
 /// Swaps two directory entries in one step (`renameat2(RENAME_EXCHANGE)`): a directory cannot

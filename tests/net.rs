@@ -759,8 +759,13 @@ fn sock_pair_gives_two_connected_sockets_nonblocking_on_the_host() {
     let before = store.data_mut().fds().iter().count();
     assert_eq!(call(&mut store, &inst, "pair", &[9, 1, 0]), 5); // AFNOSUPPORT
     assert_eq!(call(&mut store, &inst, "pair", &[3, 3, 0]), 58); // NOTSUP (raw)
-    assert_eq!(call(&mut store, &inst, "pair", &[3, 1, 6]), 58); // NOTSUP (a protocol)
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 1, 17]), 58); // NOTSUP (UDP for a stream)
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 2, 6]), 58); // NOTSUP (TCP for datagrams)
     assert_eq!(store.data_mut().fds().iter().count(), before);
+    // wasix-libc's socketpair(AF_UNIX, SOCK_STREAM, 0) sends the type's own protocol (6, TCP;
+    // 17, UDP, for datagrams): as sock_open, it is taken.
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 1, 6]), 0);
+    assert_eq!(call(&mut store, &inst, "pair", &[3, 2, 17]), 0);
 }
 
 #[test]
@@ -865,7 +870,12 @@ const CONNECT_AGAIN: &str = r#"
   (import "wasix_32v1" "sock_open" (func $open (param i32 i32 i32 i32) (result i32)))
   (import "wasix_32v1" "sock_connect" (func $connect (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $setfl (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_status" (func $status (param i32 i32) (result i32)))
   (memory (export "memory") 1)
+  ;; sock_status of fd: the status, or -errno.
+  (func (export "status") (param $fd i32) (result i32) (local $e i32)
+    (local.set $e (call $status (local.get $fd) (i32.const 0x1c0)))
+    (if (result i32) (local.get $e) (then (i32.sub (i32.const 0) (local.get $e))) (else (i32.load8_u (i32.const 0x1c0)))))
   ;; 0x100: 127.0.0.1 with the port (a little-endian u16) stored at 0x102 by "socket".
   (data (i32.const 0x100) "\01\00\00\00\7f\00\00\01")
   ;; A non-blocking TCP socket aimed at `port`: its fd.
@@ -897,6 +907,14 @@ fn connect_again_after_a_nonblocking_connect_tells_how_it_ended() {
     let fd = call(&mut store, &inst, "socket", &[i32::from(closed)]);
     let first = call(&mut store, &inst, "connect", &[fd]);
     assert!(first == 26 || first == 14, "first connect: {first}");
+    // sock_status: FAILED (3) once the refusal is known, without a second connect reading it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = call(&mut store, &inst, "status", &[fd]);
+    while status == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        status = call(&mut store, &inst, "status", &[fd]);
+    }
+    assert_eq!(status, 3, "sock_status after a refused connect");
     if first == 26 {
         assert_eq!(connect_until_settled(&mut store, &inst, fd), 14);
     }
@@ -907,4 +925,9 @@ fn connect_again_after_a_nonblocking_connect_tells_how_it_ended() {
     let first = call(&mut store, &inst, "connect", &[fd]);
     assert!(first == 26 || first == 0, "first connect: {first}");
     assert_eq!(connect_until_settled(&mut store, &inst, fd), 30);
+    assert_eq!(
+        call(&mut store, &inst, "status", &[fd]),
+        1,
+        "OPENED once connected"
+    );
 }

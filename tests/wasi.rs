@@ -765,6 +765,163 @@ fn chdir_moves_the_working_directory_within_the_preopens() {
     std::fs::remove_dir_all(&base).unwrap();
 }
 
+/// A WASIX program's view: `host` mounted at `/data`, `/dev` and `/tmp` beside it.
+fn rooted_instance(wat: &str, host: &Path) -> (Store<WasiCtx>, wasix_rt::Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).unwrap();
+    let ctx = WasiCtxBuilder::new()
+        .wasix(true)
+        .preopen_dir(host, "/data")
+        .build()
+        .unwrap();
+    let mut store = Store::new(&engine, ctx);
+    let mut linker = Linker::new(&engine);
+    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    (store, instance)
+}
+
+const ROOTED: &str = r#"
+(module
+  (import "wasix_32v1" "path_open2"
+    (func $open2 (param i32 i32 i32 i32 i32 i64 i64 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_prestat_dir_name" (func $prestat_name (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "getcwd" (func $getcwd (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0x100) "/data/file")
+  (data (i32.const 0x120) "file")
+  (data (i32.const 0x130) "/dev/zero")
+  (data (i32.const 0x140) "/data/../data/./file")
+  ;; iovec at 0x180: 8 bytes at 0x400.
+  (data (i32.const 0x180) "\00\04\00\00\08\00\00\00")
+  ;; path_open2 under dirfd of the path at ptr (len bytes), for reading: errno; the fd at 0x300.
+  (func (export "open") (param $dirfd i32) (param $ptr i32) (param $len i32) (result i32)
+    (call $open2 (local.get $dirfd) (i32.const 1) (local.get $ptr) (local.get $len) (i32.const 0)
+      (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 0) (i32.const 0x300)))
+  (func (export "fd") (result i32) (i32.load (i32.const 0x300)))
+  ;; The same as a directory (oflags DIRECTORY, no FD_WRITE right).
+  (func (export "opendir") (param $dirfd i32) (param $ptr i32) (param $len i32) (result i32)
+    (call $open2 (local.get $dirfd) (i32.const 1) (local.get $ptr) (local.get $len) (i32.const 2)
+      (i64.const -65) (i64.const -1) (i32.const 0) (i32.const 0) (i32.const 0x300)))
+  (func (export "close") (param $fd i32) (result i32) (call $close (local.get $fd)))
+  ;; Reads up to 8 bytes of fd into 0x400: errno; the count at 0x310.
+  (func (export "read") (param $fd i32) (result i32)
+    (call $read (local.get $fd) (i32.const 0x180) (i32.const 1) (i32.const 0x310)))
+  (func (export "nread") (result i32) (i32.load (i32.const 0x310)))
+  (func (export "byte") (param $i i32) (result i32) (i32.load8_u (i32.add (i32.const 0x400) (local.get $i))))
+  ;; fd 3's preopen name into 0x500 (1 byte): errno.
+  (func (export "root_name") (result i32) (call $prestat_name (i32.const 3) (i32.const 0x500) (i32.const 1)))
+  (func (export "root_byte") (result i32) (i32.load8_u (i32.const 0x500)))
+  ;; getcwd into 0x200 (256 bytes): its length, or -errno.
+  (func (export "getcwd") (result i32) (local $e i32)
+    (i32.store (i32.const 0x1f0) (i32.const 256))
+    (local.set $e (call $getcwd (i32.const 0x200) (i32.const 0x1f0)))
+    (if (result i32) (local.get $e) (then (i32.sub (i32.const 0) (local.get $e))) (else (i32.load (i32.const 0x1f0)))))
+)"#;
+
+#[test]
+fn a_rooted_view_takes_absolute_paths_on_any_fd_and_starts_in_the_first_mount() {
+    let dir = std::env::temp_dir().join(format!("wasix-rt-rooted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("file"), b"contents").unwrap();
+    let (mut store, inst) = rooted_instance(ROOTED, &dir);
+    let call =
+        |store: &mut Store<WasiCtx>, name: &str, args: &[i32]| call_i32(store, &inst, name, args);
+    // One preopen, fd 3, named `/`; the program starts in its first mount.
+    assert_eq!(call(&mut store, "root_name", &[]), 0);
+    assert_eq!(call(&mut store, "root_byte", &[]), i32::from(b'/'));
+    assert_eq!(guest_cwd(&mut store, &inst), "/data");
+    let read_file = |store: &mut Store<WasiCtx>, dirfd: i32, ptr: i32, len: i32| {
+        assert_eq!(
+            call(store, "open", &[dirfd, ptr, len]),
+            0,
+            "open under {dirfd}"
+        );
+        let fd = call(store, "fd", &[]);
+        assert_eq!(call(store, "read", &[fd]), 0);
+        let bytes: Vec<u8> = (0..call(store, "nread", &[]))
+            .map(|i| call(store, "byte", &[i]) as u8)
+            .collect();
+        assert_eq!(call(store, "close", &[fd]), 0);
+        bytes
+    };
+    assert_eq!(read_file(&mut store, 3, 0x100, 10), b"contents");
+    assert_eq!(read_file(&mut store, 3, 0x140, 20), b"contents");
+    // Relative to a directory fd: its guest path.
+    assert_eq!(call(&mut store, "opendir", &[3, 0x100, 5]), 0);
+    let data = call(&mut store, "fd", &[]);
+    assert_eq!(read_file(&mut store, data, 0x120, 4), b"contents");
+    // /dev/zero is the runtime's own.
+    assert_eq!(read_file(&mut store, 3, 0x130, 9), [0u8; 8]);
+    // Closing the root preopen changes nothing an absolute path reaches (openat(2) ignores
+    // the directory fd of an absolute path); a relative one on a closed fd is BADF.
+    assert_eq!(call(&mut store, "close", &[3]), 0);
+    assert_eq!(read_file(&mut store, 3, 0x100, 10), b"contents");
+    assert_eq!(read_file(&mut store, 77, 0x100, 10), b"contents");
+    assert_eq!(call(&mut store, "open", &[77, 0x120, 4]), 8);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const PROCESS_EXTRAS: &str = r#"
+(module
+  (import "wasix_32v1" "proc_join" (func $join (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "proc_raise_interval2" (func $interval2 (param i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "fd_dup2" (func $dup2 (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "join") (param $pid i32) (param $flags i32) (param $status i32) (result i32)
+    (call $join (local.get $pid) (local.get $flags) (local.get $status)))
+  ;; Arms SIGALRM (14) with value (first delay) and interval in seconds and usec, the old
+  ;; setting written at `old`: errno.
+  (func (export "timer") (param $value_s i32) (param $value_us i32) (param $every_s i32) (param $old i32) (result i32)
+    (i64.store (i32.const 0x100) (i64.extend_i32_u (local.get $every_s)))
+    (i64.store (i32.const 0x108) (i64.const 0))
+    (i64.store (i32.const 0x110) (i64.extend_i32_u (local.get $value_s)))
+    (i64.store (i32.const 0x118) (i64.extend_i32_u (local.get $value_us)))
+    (call $interval2 (i32.const 14) (i32.const 0x100) (local.get $old)))
+  (func (export "old_value_s") (result i32) (i32.wrap_i64 (i64.load (i32.const 0x210))))
+  (func (export "old_interval_s") (result i32) (i32.wrap_i64 (i64.load (i32.const 0x200))))
+  (func (export "dup2") (param $fd i32) (param $min i32) (result i32)
+    (call $dup2 (local.get $fd) (local.get $min) (i32.const 0) (i32.const 0x300)))
+)"#;
+
+#[test]
+fn proc_join_fd_dup2_and_proc_raise_interval2_answer_as_linux() {
+    let dir = std::env::temp_dir();
+    let (mut store, inst) = rooted_instance(PROCESS_EXTRAS, &dir);
+    let call =
+        |store: &mut Store<WasiCtx>, name: &str, args: &[i32]| call_i32(store, &inst, name, args);
+    // waitpid without children: ECHILD (12), blocking or not (flags 1: WNOHANG).
+    assert_eq!(call(&mut store, "join", &[0x400, 0, 0x410]), 12);
+    assert_eq!(call(&mut store, "join", &[0x400, 1, 0x410]), 12);
+    assert_eq!(call(&mut store, "join", &[0xfffc, 0, 0x410]), 78);
+    assert_eq!(call(&mut store, "join", &[0x400, 0, 0xfffc]), 78);
+    // F_DUPFD past the fd limit: EINVAL (28), as fcntl(2); a bad fd is still BADF (8).
+    assert_eq!(call(&mut store, "dup2", &[1, 70000]), 28);
+    assert_eq!(call(&mut store, "dup2", &[99, 70000]), 8);
+    assert_eq!(call(&mut store, "dup2", &[1, 10]), 0);
+    // setitimer: armed for 100 s, then replaced: the old value is the time left, no period.
+    assert_eq!(call(&mut store, "timer", &[100, 0, 0, 0]), 0);
+    assert_eq!(call(&mut store, "timer", &[200, 0, 7, 0x200]), 0);
+    let left = call(&mut store, "old_value_s", &[]);
+    assert!((98..=99).contains(&left), "time left {left}");
+    assert_eq!(call(&mut store, "old_interval_s", &[]), 0);
+    // Disarmed (value 0): the old setting had a 7 s period.
+    assert_eq!(call(&mut store, "timer", &[0, 0, 0, 0x200]), 0);
+    assert_eq!(call(&mut store, "old_interval_s", &[]), 7);
+    assert_eq!(
+        call(&mut store, "timer", &[0, 1_000_000, 0, 0]),
+        28,
+        "usec >= 1e6"
+    );
+    assert_eq!(
+        call(&mut store, "timer", &[1, 0, 0, 0xfff0]),
+        78,
+        "old outside memory"
+    );
+}
+
 const PATH_OPEN2: &str = r#"
 (module
   (import "wasix_32v1" "path_open2"

@@ -36,7 +36,7 @@ pub struct RunArgs {
 
     /// Bind and listen on ADDR (e.g. 127.0.0.1:8080, [::1]:0) before the program starts and
     /// hand it the listening socket, as wasmtime's --tcplisten did: fd 3 and up, after the
-    /// --dir preopens, in the order given. A plain wasm32-wasi server accepts connections on it
+    /// --dir preopens (a WASIX program's single preopen, /), in the order given. A plain wasm32-wasi server accepts connections on it
     /// (sock_accept; accept() in wasi-libc) without --net; sockets the program opens itself
     /// still need --net. SO_REUSEADDR, backlog 1024; RUST_LOG=wasix_rt=debug logs each bound
     /// address (to find the port of ADDR:0). Repeatable.
@@ -48,8 +48,7 @@ pub struct RunArgs {
     /// `--dir .` shows the current directory where it is on the host), the directories above
     /// the mount points exist (read-only), and the program starts in the first mount (see
     /// --cwd). A preview 1 program gets HOST as a preopened directory named GUEST (default:
-    /// HOST as written). Either way the program can reach nothing outside it: `..` stops at
-    /// the mount and symbolic links resolve inside the guest's tree. Repeatable.
+    /// HOST as written). Either way the program can reach nothing outside it. Repeatable.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
 

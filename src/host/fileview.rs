@@ -293,7 +293,16 @@ impl FileView {
                         if links > MAX_SYMLINKS {
                             return Err(Errno::LOOP);
                         }
-                        let target = dir.read_link_contents(&rel).map_err(|e| errno_of(&e))?;
+                        let target = match dir.read_link_contents(&rel) {
+                            Ok(t) => t,
+                            // Replaced by something else since the look (another process
+                            // renamed over it): look again (counted, so this is bounded).
+                            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                                queue.push_front(cur.pop().unwrap_or_default());
+                                continue;
+                            }
+                            Err(e) => return Err(errno_of(&e)),
+                        };
                         let target = target.to_str().ok_or(Errno::ILSEQ)?;
                         cur.pop();
                         if target.starts_with('/') {
