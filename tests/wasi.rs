@@ -861,6 +861,11 @@ fn a_rooted_view_takes_absolute_paths_on_any_fd_and_starts_in_the_first_mount() 
     assert_eq!(read_file(&mut store, 3, 0x100, 10), b"contents");
     assert_eq!(read_file(&mut store, 77, 0x100, 10), b"contents");
     assert_eq!(call(&mut store, "open", &[77, 0x120, 4]), 8);
+    // A path or an output outside memory: MEMVIOLATION, no fd made, before any resolution.
+    let before = store.data_mut().fds().iter().count();
+    assert_eq!(call(&mut store, "open", &[3, 0xfffa, 10]), 78);
+    assert_eq!(call(&mut store, "open", &[3, 0x100, -1]), 78);
+    assert_eq!(store.data_mut().fds().iter().count(), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
