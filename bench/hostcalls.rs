@@ -146,7 +146,7 @@ impl Guest {
         let engine = Engine::default();
         let module = Module::new(&engine, GUEST).unwrap();
         let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-        wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+        wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
         let ctx = WasiCtxBuilder::new()
             .preopen_dir("/dev", "/dev")
             .build()

@@ -50,7 +50,7 @@ fn cached_module(engine: &Engine, dir: &std::path::Path) -> Module {
 
 fn pre(engine: &Engine, module: Module) -> (Linker<WasiCtx>, Module, InstancePre<WasiCtx>) {
     let mut linker: Linker<WasiCtx> = Linker::new(engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let pre = linker.instantiate_pre(&module).unwrap();
     (linker, module, pre)
 }
@@ -90,7 +90,7 @@ fn python(engines: &[&Engine; 2]) -> Option<[InstancePre<WasiCtx>; 2]> {
         cache.get_or_compile_file(engine, &wasm).unwrap();
         let module = cache.get_or_compile_file(engine, &wasm).unwrap().0;
         let mut linker: Linker<WasiCtx> = Linker::new(engine);
-        wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+        wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
         // Its `host` imports (a browser embedding's) are never called by a WASI run, as
         // `run --trap-unknown-imports` assumes.
         linker.define_unknown_imports_as_traps(&module).unwrap();

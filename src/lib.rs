@@ -25,6 +25,7 @@ pub mod compile;
 pub mod environ;
 pub mod error;
 pub mod host;
+pub mod launcher;
 pub mod module;
 pub mod profile;
 pub mod translate;

@@ -482,7 +482,7 @@ note: --trap-unknown-imports defines unknown function imports as functions that 
     let engine = wasix_rt::Engine::default();
     let module = wasix_rt::Module::from_file(&engine, &path).unwrap();
     let mut linker = wasix_rt::Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let mut store = wasix_rt::Store::new(
         &engine,
         wasix_rt::wasi::WasiCtxBuilder::new().build().unwrap(),

@@ -69,7 +69,7 @@ impl Guest {
         let engine = Engine::default();
         let module = Module::new(&engine, GUEST).unwrap();
         let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-        wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+        wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
         let mut store = Store::new(&engine, ctx);
         let instance = linker.instantiate(&mut store, &module).unwrap();
         let memory = instance.get_memory(&store, "memory").unwrap();

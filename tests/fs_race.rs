@@ -187,7 +187,7 @@ fn race(
     let ctx = builder.build().unwrap();
     let mut store = Store::new(&engine, ctx);
     let mut linker = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     let run = instance.get_func(&store, "run").unwrap();
     run.call(&mut store, &[Val::I32(MAX_ITERATIONS)], &mut [])

@@ -38,7 +38,7 @@ struct Guest {
 
 fn guest(engine: &Engine, module: &Module, memory: &SharedMemory) -> Guest {
     let mut linker = Linker::new(engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     linker.define("env", "memory", memory.clone()).unwrap();
     let mut store = Store::new(engine, WasiCtxBuilder::new().build().unwrap());
     let i = linker.instantiate(&mut store, module).unwrap();

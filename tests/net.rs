@@ -285,7 +285,7 @@ fn bad_guest_pointers_give_memviolation() {
     let engine = Engine::default();
     let module = Module::new(&engine, BAD_POINTERS).unwrap();
     let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let cases = [
         "open",
         "bind",
@@ -382,7 +382,7 @@ fn ipv6_sockets_and_nonblocking_accept() {
     let engine = Engine::default();
     let module = Module::new(&engine, V6_AND_NONBLOCKING).unwrap();
     let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let mut store = Store::new(&engine, WasiCtxBuilder::new().net(true).build().unwrap());
     let inst = linker.instantiate(&mut store, &module).unwrap();
     let call = |store: &mut Store<WasiCtx>, name: &str| {
@@ -511,7 +511,7 @@ fn offload_instance() -> (Store<WasiCtx>, wasix_rt::Instance, u16) {
     let engine = Engine::default();
     let module = Module::new(&engine, OFFLOAD).unwrap();
     let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let ctx = WasiCtxBuilder::new()
         .net(true)
         .offload(true)
@@ -607,7 +607,7 @@ fn wasix_instance(
     let engine = Engine::default();
     let module = Module::new(&engine, wat).unwrap();
     let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let mut b = WasiCtxBuilder::new().net(net);
     if let Some(d) = dir {
         b = b.preopen_dir(d, "/");

@@ -361,7 +361,7 @@ fn run_in_process(case: &Case, scratch: &Path) -> Result<i32, String> {
     let module = Module::from_file(&engine, &case.wasm).map_err(|e| format!("loading: {e}"))?;
     let mut store: Store<WasiCtx> = Store::new(&engine, ctx);
     let mut linker = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
+    wasix_rt::launcher::add_to_linker(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
     let instance = linker
         .instantiate(&mut store, &module)
         .map_err(|e| format!("instantiating: {e}"))?;
@@ -624,7 +624,7 @@ fn paths_cannot_leave_a_preopened_directory() {
     let module = Module::new(&engine, &wat).unwrap();
     let mut store = Store::new(&engine, ctx);
     let mut linker = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     let open = instance.get_func(&store, "open").unwrap();
     let symlink = instance.get_func(&store, "symlink").unwrap();
@@ -659,7 +659,7 @@ fn wasix_instance(wat: &str, preopens: &[(&Path, &str)]) -> (Store<WasiCtx>, was
     }
     let mut store = Store::new(&engine, b.build().unwrap());
     let mut linker = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     (store, instance)
 }
@@ -776,7 +776,7 @@ fn rooted_instance(wat: &str, host: &Path) -> (Store<WasiCtx>, wasix_rt::Instanc
         .unwrap();
     let mut store = Store::new(&engine, ctx);
     let mut linker = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     (store, instance)
 }

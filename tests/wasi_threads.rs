@@ -240,9 +240,9 @@ fn thread_spawn_v2_passes_the_start_struct_and_bad_pointers_start_no_thread() {
     let engine = Engine::default();
     let module = Module::new(&engine, SPAWN_V2).unwrap();
     let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let mut store = Store::new(&engine, WasiCtxBuilder::new().build().unwrap());
-    wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module).unwrap();
+    wasix_rt::launcher::prepare_program(&mut linker, &mut store, &module).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     let spawn = instance
         .get_typed_func::<(i32, i32), i32, _>(&store, "spawn")
@@ -276,9 +276,9 @@ fn a_program_ending_in_process_leaves_other_programs_waits_alone() {
     let start = |text: &str| {
         let module = Module::new(&engine, text).unwrap();
         let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-        wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+        wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
         let mut store = Store::new(&engine, WasiCtxBuilder::new().build().unwrap());
-        wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module).unwrap();
+        wasix_rt::launcher::prepare_program(&mut linker, &mut store, &module).unwrap();
         let instance = linker.instantiate(&mut store, &module).unwrap();
         (store, instance)
     };

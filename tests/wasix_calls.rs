@@ -72,7 +72,7 @@ fn header_functions() -> Vec<String> {
 fn table() -> String {
     let engine = Engine::default();
     let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
     let wasix: BTreeSet<String> = linker
         .names()
         .into_iter()

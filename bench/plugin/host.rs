@@ -235,7 +235,7 @@ impl WasmPlugin {
         })?;
         let module = Module::new(&engine, std::fs::read(path)?)?;
         let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-        wasix_rt::wasi::add_to_linker(&mut linker)?;
+        wasix_rt::launcher::add_to_linker(&mut linker)?;
         let pre = linker.instantiate_pre(&module)?;
         Ok(WasmPlugin { engine, pre })
     }

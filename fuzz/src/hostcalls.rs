@@ -12,7 +12,7 @@
 //! The sandbox ([`Sandbox`]): a temporary directory `root` holding `sandbox/` (with a symlink
 //! to `../outside/secret` and one to `/etc/passwd`) and `outside/` (a file of random bytes).
 //! Each sequence sees `sandbox/` either as preview 1's preopen `/sandbox` (fd 3) or, half the
-//! time, as a WASIX program's file tree ([`wasix_rt::host::fileview`]): mounted at `/sandbox`
+//! time, as a WASIX program's file tree ([`wasix_rt::host::fs::view`]): mounted at `/sandbox`
 //! beside `/dev` and a private `/tmp`, with fd 3 the root `/`; net access limited to 127.0.0.1 (`--net-allow 127.0.0.1/32`), stdin and
 //! stdout a loopback connection the driver holds, a listener on 127.0.0.1 the guest may reach
 //! and one on 127.0.0.2 it may not.
@@ -124,7 +124,7 @@ impl Harness {
     pub fn new(include: &Path) -> Harness {
         let engine = Engine::default();
         let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-        wasix_rt::wasi::add_to_linker(&mut linker).expect("the WASI calls link");
+        wasix_rt::launcher::add_to_linker(&mut linker).expect("the WASI calls link");
         let mut store = Store::new(&engine, WasiCtxBuilder::new().build().expect("a context"));
         let mut calls = Vec::new();
         for (namespace, name) in linker.names() {

@@ -11,7 +11,7 @@ use wasix_rt::{ExternType, LinkErrorKind, Linker, UnresolvedImport};
 pub enum Status {
     /// Defined with a matching type.
     Provided,
-    /// `env::memory`: created by `wasix::prepare_program` for the program, of the type it
+    /// `env::memory`: created by `launcher::prepare_program` for the program, of the type it
     /// imports (as `wasix-rt run` does for wasix-libc programs).
     CreatedForProgram,
     /// Defined under that name with another type.

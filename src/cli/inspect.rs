@@ -115,7 +115,7 @@ fn report(args: &InspectArgs) -> Result<Report, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let size = bytes.len() as u64;
     let mut linker: Linker<WasiCtx> = Linker::new(&Engine::default());
-    wasix_rt::wasi::add_to_linker(&mut linker).map_err(|e| e.to_string())?;
+    wasix_rt::launcher::add_to_linker(&mut linker).map_err(|e| e.to_string())?;
     let file = path.display().to_string();
     if wasix_rt::cache::is_artifact(&bytes) {
         let a = wasix_rt::cache::describe(&bytes).map_err(|m| format!("{file}: {m}"))?;

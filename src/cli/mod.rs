@@ -102,7 +102,7 @@ fn parse_dir(d: &str) -> (&str, Option<&str>) {
 }
 
 /// Host directories to remove when wasix-rt exits, whichever way it does (the private `/tmp`
-/// of a program: [`wasix_rt::host::fileview::FileView::remove_tmp`]).
+/// of a program: [`wasix_rt::host::fs::view::FileView::remove_tmp`]).
 static REMOVE_AT_EXIT: std::sync::Mutex<Vec<std::path::PathBuf>> =
     std::sync::Mutex::new(Vec::new());
 

@@ -194,7 +194,7 @@ fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
         b = b.preopen_dir(host, guest);
     }
     for addr in &args.tcplisten {
-        let listener = wasix_rt::wasix::socket::listen_tcp(*addr)
+        let listener = wasix_rt::host::socket::listen_tcp(*addr)
             .map_err(|e| Failure::Usage(format!("--tcplisten {addr}: cannot listen: {e}")))?;
         b = b.tcp_listener(listener);
     }
@@ -221,7 +221,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         args.cache_dir.clone(),
         args.disable_cache,
     )?;
-    let ctx = wasi_ctx(args, wasix_rt::wasix::imports_wasix(&module))?;
+    let ctx = wasi_ctx(args, wasix_rt::launcher::imports_wasix(&module))?;
     let process = ctx.process.clone();
     super::at_exit_remove(process.view.tmp_dir());
     let mut store = Store::new(&engine, ctx);
@@ -233,11 +233,11 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         end_after(limit, &engine, &process);
     }
     let mut linker = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker)?;
+    wasix_rt::launcher::add_to_linker(&mut linker)?;
     if args.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(&module)?;
     }
-    wasix_rt::wasix::prepare_program(&mut linker, &mut store, &module)?;
+    wasix_rt::launcher::prepare_program(&mut linker, &mut store, &module)?;
     let mut result = run_module(args, &linker, &mut store, &module);
     if let Err(Failure::Wasm(Error::Link { unresolved, .. })) = &result {
         result = Err(Failure::Usage(super::imports::report(

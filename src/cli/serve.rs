@@ -206,7 +206,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         ));
     }
     let mut linker = Linker::new(&engine);
-    wasix_rt::wasi::add_to_linker(&mut linker).map_err(|e| e.to_string())?;
+    wasix_rt::launcher::add_to_linker(&mut linker).map_err(|e| e.to_string())?;
     let pre = linker
         .instantiate_pre(&module)
         .map_err(|e| format!("{}: {e}", args.module.display()))?;
@@ -224,7 +224,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
             (host.to_string(), guest.to_string())
         })
         .collect();
-    let listener = wasix_rt::wasix::socket::listen_tcp(args.listen)
+    let listener = wasix_rt::host::socket::listen_tcp(args.listen)
         .map_err(|e| format!("--listen {}: cannot listen: {e}", args.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let mut argv = vec![args.module.display().to_string()];

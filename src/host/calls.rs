@@ -13,7 +13,7 @@ use crate::host::WasiCtx;
 /// ```text
 /// host_calls! {
 ///     /// Defines every call of the namespace.
-///     pub fn add_to_linker(namespace = "wasix_32v1") {
+///     pub fn add_to_linker(namespace = NAMESPACE) {
 ///         op "fd_dup" => fdx::fd_dup(fd: u32) -> out: u32 [fd];
 ///         call "fd_pipe" => fdx::fd_pipe(out_a: u32, out_b: u32);
 ///         call "sock_accept_v2" | "sock_accept" => sock::sock_accept_v2(fd: u32, ...) [fd];
@@ -71,7 +71,7 @@ macro_rules! host_call_entry {
     (@raw $linker:ident, $ns:expr, $name:literal, $body:path, ( $($arg:ident : $ty:ty),* ),
         (), $fields:tt) => {
         $linker.func_wrap(
-            $ns,
+            $ns.name,
             $name,
             |caller: $crate::api::Caller<'_, $crate::host::WasiCtx>, $($arg: $ty),*| {
                 $body(caller, $($arg),*)
@@ -81,7 +81,7 @@ macro_rules! host_call_entry {
     (@$how:ident $linker:ident, $ns:expr, $name:literal, $body:path,
         ( $($arg:ident : $ty:ty),* ), ( $($out:ident : $oty:ty)? ), [ $($field:ident),* ]) => {
         $linker.func_wrap(
-            $ns,
+            $ns.name,
             $name,
             |mut caller: $crate::api::Caller<'_, $crate::host::WasiCtx>,
              $($arg: $ty,)* $($out: u32)?| {
@@ -95,7 +95,7 @@ macro_rules! host_call_entry {
                 );
                 let _entered = span.enter();
                 #[allow(unused_variables)] // `op` bodies take no memory
-                $crate::host::calls::errno_call(&mut caller, $ns, $name, &span, |ctx, mem| {
+                $crate::host::calls::errno_call(&mut caller, &$ns, $name, &span, |ctx, mem| {
                     $( mem.check($out, <$oty as $crate::host::calls::GuestOut>::SIZE)?; )?
                     let _value = $crate::host::calls::host_call_entry!(
                         @invoke $how, $body, ctx, mem, ($($arg),*)
@@ -150,16 +150,24 @@ impl GuestOut for bool {
     }
 }
 
-/// The errno for guest memory a call of `namespace` cannot reach: WASIX's MEMVIOLATION (78),
-/// except for a preview 1 call of a program that is not a WASIX program
-/// ([`crate::host::Process::wasix_program`]), which gets FAULT: preview 1's errno enum ends at
-/// NOTCAPABLE (76) (found by the host-call fuzzer: every errno a call returns must be one its
-/// namespace's header defines).
-fn memory_fault(namespace: &str, ctx: &WasiCtx) -> Errno {
-    if namespace == crate::wasi::PREVIEW1 && !ctx.process.wasix_program() {
-        Errno::FAULT
-    } else {
+/// A namespace of host calls, and the rules its calls follow where namespaces differ.
+pub struct Namespace {
+    /// The module name guests import from.
+    pub name: &'static str,
+    /// The errno for guest memory a call cannot reach, for a program that is not a WASIX
+    /// program ([`crate::host::ctx::Process::wasix_program`]). A WASIX program always gets
+    /// WASIX's MEMVIOLATION (78), which wasix-libc expects; preview 1's errno enum ends at
+    /// NOTCAPABLE (76), so its calls give FAULT (21) to a preview 1 program (the host-call
+    /// fuzzer requires every errno a call returns to be one its namespace's header defines).
+    pub memory_fault: Errno,
+}
+
+/// The errno for guest memory a call of `namespace` cannot reach ([`Namespace::memory_fault`]).
+fn memory_fault(namespace: &Namespace, ctx: &WasiCtx) -> Errno {
+    if ctx.process.wasix_program() {
         Errno::MEMVIOLATION
+    } else {
+        namespace.memory_fault
     }
 }
 
@@ -173,7 +181,7 @@ fn memory_fault(namespace: &str, ctx: &WasiCtx) -> Errno {
 #[inline(always)]
 pub(crate) fn errno_call(
     caller: &mut Caller<'_, WasiCtx>,
-    namespace: &'static str,
+    namespace: &Namespace,
     name: &'static str,
     span: &tracing::Span,
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
-use crate::host::fileview::{self, FileView, Mount, MountKind, Node};
+use crate::host::fs::view::{self as fileview, FileView, Mount, MountKind, Node};
 use crate::host::netpolicy::{DenialHook, Denials, NetPolicy};
 use crate::host::offload::Offload;
 use crate::host::threads::{Thread, Threads};
@@ -52,8 +52,8 @@ pub struct Process {
     pub timer: Arc<crate::host::signals::IntervalTimer>,
     /// SIGINT/SIGTERM and the end of the program, as every thread's waits see them.
     pub stop: Arc<Stop>,
-    /// What `thread-spawn` instantiates; set by [`crate::wasix::prepare_program`].
-    pub program: OnceLock<Arc<crate::wasix::thread::Program>>,
+    /// What `thread-spawn` instantiates; set by [`crate::launcher::prepare_program`].
+    pub program: OnceLock<Arc<crate::host::threads::Program>>,
     /// The engine epoch at which every store of the program stops running wasm code
     /// ([`crate::Store::set_epoch_deadline_at`]; `u64::MAX`: never): new threads' stores get it.
     epoch_deadline: AtomicU64,
@@ -200,7 +200,7 @@ impl WasiCtxBuilder {
         self.preopens.push((host.into(), guest.into()));
         self
     }
-    /// Gives the program the file view of a WASIX program ([`crate::host::fileview`]): one
+    /// Gives the program the file view of a WASIX program ([`crate::host::fs::view`]): one
     /// rooted tree of the [`WasiCtxBuilder::preopen_dir`] mounts, `/dev`, a private `/tmp`,
     /// a working directory, and a single preopen, fd 3, named `/`. Without it the program
     /// gets preview 1's preopens.
@@ -230,7 +230,7 @@ impl WasiCtxBuilder {
     /// listeners given before it (fd 3 and up), whatever order the builder calls come in, so
     /// a preview1 program can `sock_accept` on it. Accepting on it and using the connections
     /// needs no [`WasiCtxBuilder::net`]: the embedder chose the address. Bind it with
-    /// [`crate::wasix::socket::listen_tcp`] for the CLI's backlog and options.
+    /// [`crate::host::socket::listen_tcp`] for the CLI's backlog and options.
     pub fn tcp_listener(mut self, listener: std::net::TcpListener) -> Self {
         self.listeners.push(listener);
         self
@@ -280,7 +280,7 @@ impl WasiCtxBuilder {
         let mut fds = FdTable::default();
         let connection = self
             .connection
-            .map(crate::wasix::socket::connection_entry)
+            .map(crate::host::socket::connection_entry)
             .transpose()
             .map_err(|e| Error::Host(format!("preparing the connection: {e}")))?;
         for fd in 0..3 {
@@ -343,7 +343,7 @@ impl WasiCtxBuilder {
             cwd = starting_directory(&view, &start)?;
         }
         for listener in self.listeners {
-            let (entry, local) = crate::wasix::socket::listener_entry(listener)
+            let (entry, local) = crate::host::socket::listener_entry(listener)
                 .map_err(|e| Error::Host(format!("preparing a --tcplisten socket: {e}")))?;
             let fd = fds
                 .insert(entry)

@@ -8,19 +8,6 @@ use std::sync::Arc;
 
 pub use crate::host::abi::{fdflags, filetype, rights};
 
-/// A guest socket, as the fd table sees it. The socket itself (its state machine, options and
-/// calls) belongs to [`crate::wasix`], which reaches its own type through [`GuestSocket::as_any`].
-pub trait GuestSocket: std::any::Any + Send {
-    /// `filetype::SOCKET_STREAM` or `filetype::SOCKET_DGRAM`.
-    fn filetype(&self) -> u8;
-    /// The host socket, kept open by the holder (waits with the fd table unlocked).
-    fn host(&self) -> HostFd;
-    /// A second guest socket over the same host socket (`fd_dup`, `fd_renumber`).
-    fn duplicate(&self) -> Box<dyn GuestSocket>;
-    fn as_any(&self) -> &dyn std::any::Any;
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
-}
-
 /// A host fd that stays open while a call holds it, whatever other threads do to the guest fd
 /// meanwhile: what a wait (`poll_oneoff`, `epoll_ctl`, a blocking read) uses once the fd table
 /// is unlocked.
@@ -55,7 +42,7 @@ pub enum FdKind {
         dir: Arc<cap_std::fs::Dir>,
         /// For preopens: the name the guest sees (`fd_prestat_dir_name`).
         preopen: Option<String>,
-        /// In a rooted file view ([`crate::host::fileview`]): the directory's guest path,
+        /// In a rooted file view ([`crate::host::fs::view`]): the directory's guest path,
         /// from which relative paths on this fd resolve.
         guest: Option<Arc<str>>,
     },
@@ -67,8 +54,9 @@ pub enum FdKind {
         preopen: Option<String>,
     },
     /// A device of `/dev` that wasix-rt provides itself.
-    Device(crate::host::fileview::Device),
-    Socket(Box<dyn GuestSocket>),
+    Device(crate::host::fs::view::Device),
+    /// A guest socket ([`crate::host::socket`]); boxed, as it is the largest kind.
+    Socket(Box<crate::host::socket::SocketEntry>),
     /// One end of a host pipe (`fd_pipe`).
     Pipe(Arc<File>),
     /// A host eventfd (`fd_event`).
@@ -154,7 +142,7 @@ impl FdEntry {
                 preopen: None,
             },
             FdKind::Device(d) => FdKind::Device(*d),
-            FdKind::Socket(s) => FdKind::Socket(s.duplicate()),
+            FdKind::Socket(s) => FdKind::Socket(Box::new(s.duplicate())),
             FdKind::Pipe(f) => FdKind::Pipe(f.clone()),
             FdKind::Event(f) => FdKind::Event(f.clone()),
             FdKind::Epoll(e) => FdKind::Epoll(e.clone()),

@@ -9,11 +9,12 @@ pub mod ctx;
 pub mod epoll;
 pub mod errno;
 pub mod fdtable;
-pub mod fileview;
+pub mod fs;
 pub mod memory;
 pub mod netpolicy;
 pub mod offload;
 pub mod signals;
+pub mod socket;
 pub mod threads;
 pub mod wait;
 

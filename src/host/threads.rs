@@ -4,8 +4,10 @@
 //! Thread ids follow wasi-threads: the main thread is 1, spawned threads get 2, 3, ... up to
 //! [`MAX_TID`] (ids are not reused). Running threads are spawned by [`crate::wasix::thread`].
 
+use crate::api::{Linker, Module};
 use crate::host::errno::Errno;
 use crate::host::wait::{Stop, Wake};
+use crate::host::WasiCtx;
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -234,5 +236,40 @@ impl Threads {
             self.ended.wait_for(&mut end, timeout);
         }
         end.clone()
+    }
+}
+
+/// The export a spawned thread starts in: `(tid: i32, start_arg: i32) -> ()`.
+pub const THREAD_START: &str = "wasi_thread_start";
+/// What a spawned thread instantiates: the program's module and the linker its main instance
+/// was linked with (its shared `env.memory` included).
+pub struct Program {
+    pub module: Module,
+    pub linker: Linker<WasiCtx>,
+}
+
+impl Program {
+    /// Whether threads can be spawned: the module exports `wasi_thread_start` with the right
+    /// type and imports a shared memory (wasi-threads).
+    pub fn check(&self) -> std::result::Result<(), Errno> {
+        let start_ok = self.module.exports().iter().any(|(name, ty)| {
+            name == THREAD_START
+                && ty.as_ref().is_some_and(|t| {
+                    t.params() == [crate::ValType::I32, crate::ValType::I32]
+                        && t.results().is_empty()
+                })
+        });
+        if !start_ok {
+            return Err(Errno::NOTCAPABLE);
+        }
+        let shared = self
+            .module
+            .imports()
+            .iter()
+            .any(|i| matches!(&i.ty, crate::ExternType::Memory(m) if m.shared));
+        if !shared {
+            return Err(Errno::NOTSUP);
+        }
+        Ok(())
     }
 }

@@ -1,12 +1,13 @@
 //! Fd I/O and fd state: `fd_read`, `fd_write`, `fd_close`, `fd_fdstat_*`, preopen discovery
-//! (`fd_prestat_*`) and `fd_renumber`. Sockets are [`crate::wasix`]'s: their reads, writes and
-//! closes go there.
+//! (`fd_prestat_*`) and `fd_renumber`. Reads and writes of a socket go to the host's socket
+//! model ([`crate::host::socket`]) with the socket the fd lookup found.
 
 use crate::host::abi::{Fdstat, Prestat, PREOPENTYPE_DIR};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, rights, FdKind};
-use crate::host::fileview::Device;
+use crate::host::fs::view::Device;
 use crate::host::memory::{GuestMemory, IoVec};
+use crate::host::socket::transfer::{self, Transfer};
 use crate::host::wait::Interest;
 use crate::host::WasiCtx;
 use std::io::{Read, Write};
@@ -51,7 +52,7 @@ enum Target {
     File(Arc<std::fs::File>),
     /// A pipe or eventfd, non-blocking on the host: blocking is emulated by waiting.
     Stream(Arc<std::fs::File>),
-    Socket,
+    Socket(Transfer),
     Device(Device),
 }
 
@@ -73,7 +74,7 @@ fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<(Target, bool), Errn
             Target::File(file.clone())
         }
         FdKind::Pipe(file) | FdKind::Event(file) => Target::Stream(file.clone()),
-        FdKind::Socket(_) => Target::Socket,
+        FdKind::Socket(s) => Target::Socket(s.transfer(entry.nonblocking())),
         FdKind::Device(d) => Target::Device(*d),
         FdKind::Dir { .. } | FdKind::ViewDir { .. } => return Err(Errno::ISDIR),
         // read(2)/write(2) on an epoll fd: EINVAL.
@@ -105,7 +106,7 @@ pub fn fd_write_iovs(
                 r => break r.map_err(Errno::from),
             }
         },
-        Target::Socket => crate::wasix::net::send(ctx, mem, fd, iovs, 0).map(|n| n as usize),
+        Target::Socket(t) => transfer::send_on(ctx, mem, &t, iovs, 0, None).map(|n| n as usize),
         Target::Device(Device::Full) => Err(Errno::NOSPC),
         // Everything is taken and discarded.
         Target::Device(_) => Ok(GuestMemory::total_len(iovs).min(u32::MAX as u64) as usize),
@@ -142,7 +143,9 @@ pub fn fd_read_iovs(
                 r => break r?,
             }
         },
-        Target::Socket => return crate::wasix::net::recv(ctx, mem, fd, iovs, 0).map(|(n, _)| n),
+        Target::Socket(t) => {
+            return transfer::recv_on(ctx, mem, &t, iovs, 0).map(|(n, _, _)| n);
+        }
         Target::Device(d) => return read_device(d, mem, iovs),
     };
     Ok(n as u32)
@@ -167,6 +170,15 @@ fn read_device(device: Device, mem: &mut GuestMemory, iovs: &[IoVec]) -> Result<
         Device::Null => Ok(0),
         _ => Ok(mem.read_into(iovs, fill)?.0 as u32),
     }
+}
+
+/// `fd_close`: frees the fd number at once; the host resource goes with its last reference
+/// (with `--offload`, a socket's after its queued operations: [`crate::host::socket::release`]).
+/// Errors: BADF.
+pub(crate) fn fd_close(ctx: &mut WasiCtx, fd: u32) -> Result<(), Errno> {
+    let entry = ctx.fds().remove(fd)?;
+    crate::host::socket::release(&ctx.process, &entry);
+    Ok(())
 }
 
 /// `fd_fdstat_set_flags`.

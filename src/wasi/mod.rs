@@ -1,13 +1,12 @@
 //! WASI preview 1 (`wasi_snapshot_preview1`): arguments, environment, clocks, fd I/O,
-//! `poll_oneoff` and the filesystem through preopened directories. The context, fd table and
-//! guest memory are the host environment's ([`crate::host`]); WASIX additions live in
-//! [`crate::wasix`].
+//! `poll_oneoff`, and the file and socket calls of the host's file view and socket model. The
+//! context, fd table and guest memory are the host environment's ([`crate::host`]).
+//! [`crate::launcher::add_to_linker`] adds this namespace and WASIX's to a linker.
 //!
-//! ABI reference: ../shared/docs/wasix-abi.md (signatures §6, layouts §4, errno §2).
+//! ABI reference: `api_wasi.h` of the wasix-libc sysroot; decisions in `docs/abi.md`.
 
 pub mod args;
 pub mod clock;
-pub mod fs;
 pub mod io;
 pub mod poll;
 pub mod preview1;
@@ -21,12 +20,8 @@ use crate::error::Result;
 /// Module name of WASI preview 1.
 pub const PREVIEW1: &str = "wasi_snapshot_preview1";
 
-/// Defines every `wasi_snapshot_preview1`, `wasix_32v1` and `wasi` (threads) function in
-/// `linker`.
+/// Defines every `wasi_snapshot_preview1` function in `linker` (the other namespaces:
+/// [`crate::launcher::add_to_linker`]).
 pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
-    preview1::add_to_linker(linker)?;
-    crate::wasix::add_to_linker(linker)?;
-    crate::wasix::add_threads_to_linker(linker)?;
-    crate::wasix::refused::add_to_linker(linker)?;
-    Ok(())
+    preview1::add_to_linker(linker)
 }

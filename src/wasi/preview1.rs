@@ -1,15 +1,23 @@
 //! The `wasi_snapshot_preview1` namespace: every call the guest can import from it, in one
-//! table. Signatures: wasix-abi.md §6 and `include/wasi/api_wasi.h` of the sysroot. The socket
-//! calls of preview1 are WASIX's sockets ([`crate::wasix::sock`]).
+//! table. Signatures: `api_wasi.h` of the sysroot. The file calls are the host's file view
+//! ([`crate::host::fs`]), the socket calls its socket model ([`crate::host::socket`]).
 
 use crate::host::abi::{Fdstat, Filestat, Prestat};
-use crate::host::calls::host_calls;
-use crate::wasi::{args, clock, fs, io, poll, proc, PREVIEW1};
-use crate::wasix::{net, sock};
+use crate::host::calls::{host_calls, Namespace};
+use crate::host::errno::Errno;
+use crate::host::fs;
+use crate::host::socket::{calls, setup};
+use crate::wasi::{args, clock, io, poll, proc, PREVIEW1};
+
+/// `wasi_snapshot_preview1`: memory a call cannot reach is FAULT, its header's errno for it.
+const NAMESPACE: Namespace = Namespace {
+    name: PREVIEW1,
+    memory_fault: Errno::FAULT,
+};
 
 host_calls! {
     /// Defines every `wasi_snapshot_preview1` call in `linker`.
-    pub fn add_to_linker(namespace = PREVIEW1) {
+    pub fn add_to_linker(namespace = NAMESPACE) {
         call "args_get" => args::args_get(ptrs: u32, buf: u32) [];
         call "args_sizes_get" => args::args_sizes_get(count: u32, size: u32) [size];
         call "environ_get" => args::environ_get(ptrs: u32, buf: u32) [];
@@ -22,7 +30,7 @@ host_calls! {
         raw "sched_yield" => proc::sched_yield();
         call "fd_write" => io::fd_write(fd: u32, iovs: u32, len: u32) -> nwritten: u32 [fd, len];
         call "fd_read" => io::fd_read(fd: u32, iovs: u32, len: u32) -> nread: u32 [fd, len];
-        op "fd_close" => net::close_fd(fd: u32) [fd];
+        op "fd_close" => io::fd_close(fd: u32) [fd];
         op "fd_fdstat_get" => io::fd_fdstat_get(fd: u32) -> out: Fdstat [fd];
         op "fd_fdstat_set_flags" => io::fd_fdstat_set_flags(fd: u32, flags: u32) [fd, flags];
         op "fd_fdstat_set_rights" => io::fd_fdstat_set_rights(fd: u32, base: u64, inheriting: u64) [fd];
@@ -52,9 +60,9 @@ host_calls! {
         call "path_link" => fs::path::path_link(old_fd: u32, lookup: u32, old: u32, old_len: u32, new_fd: u32, new: u32, new_len: u32) [old_fd, new_fd];
         call "path_symlink" => fs::path::path_symlink(old: u32, old_len: u32, dirfd: u32, new: u32, new_len: u32) [dirfd];
         call "path_readlink" => fs::path::path_readlink(dirfd: u32, path: u32, len: u32, buf: u32, buf_len: u32) -> used: u32 [dirfd, len];
-        call "sock_accept" => sock::sock_accept_p1(fd: u32, flags: u32, out_fd: u32) [fd, flags];
-        call "sock_recv" => sock::sock_recv(fd: u32, iovs: u32, len: u32, flags: u32, nread: u32, roflags: u32) [fd, len, flags];
-        call "sock_send" => sock::sock_send(fd: u32, iovs: u32, len: u32, flags: u32) -> nsent: u32 [fd, len, flags];
-        op "sock_shutdown" => net::sock_shutdown(fd: u32, how: u32) [fd, how];
+        call "sock_accept" => calls::sock_accept_p1(fd: u32, flags: u32, out_fd: u32) [fd, flags];
+        call "sock_recv" => calls::sock_recv(fd: u32, iovs: u32, len: u32, flags: u32, nread: u32, roflags: u32) [fd, len, flags];
+        call "sock_send" => calls::sock_send(fd: u32, iovs: u32, len: u32, flags: u32) -> nsent: u32 [fd, len, flags];
+        op "sock_shutdown" => setup::sock_shutdown(fd: u32, how: u32) [fd, how];
     }
 }

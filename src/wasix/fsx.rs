@@ -1,14 +1,14 @@
 //! WASIX's `chdir`: the working directory `getcwd` reports. (`path_open2` is with
-//! `path_open` in [`crate::wasi::fs::path`].) Signature: `api_wasix.h`.
+//! `path_open` in [`crate::host::fs::path`].) Signature: `api_wasix.h`.
 
 use crate::host::errno::Errno;
-use crate::host::fileview::{self, Node};
+use crate::host::fs::view::{self as fileview, Node};
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 
 /// `chdir(path, path_len)`: makes `path` (absolute, or relative to the working directory) the
 /// working directory `getcwd` reports, resolved in the program's file view
-/// ([`crate::host::fileview`]: `..` and symlinks in the guest's tree) and kept as its guest
+/// ([`crate::host::fs::view`]: `..` and symlinks in the guest's tree) and kept as its guest
 /// path without symlinks, as Linux's `getcwd` reports it. wasix-libc resolves relative paths
 /// itself with the directory it last read from `getcwd`. Errors: MEMVIOLATION; ILSEQ (not
 /// UTF-8); INVAL for a NUL in it; NOENT for an empty path or one that does not exist; NOTDIR

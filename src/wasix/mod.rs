@@ -6,47 +6,52 @@ pub mod epoll;
 pub mod fdx;
 pub mod fsx;
 pub mod futex;
-pub mod net;
 pub mod not_yet;
 pub mod proc;
 pub mod refused;
 pub mod sock;
-pub mod socket;
 pub mod sockx;
-mod sys;
 pub mod thread;
 pub mod tty;
 
 use crate::host::abi::Tty;
-use crate::host::calls::host_calls;
-use crate::host::WasiCtx;
+use crate::host::calls::{host_calls, Namespace};
+use crate::host::errno::Errno;
+use crate::host::fs;
+use crate::host::socket::{calls, options, setup};
 use std::net::SocketAddr;
 
 /// Module name of WASIX.
 pub const WASIX: &str = "wasix_32v1";
 
+/// `wasix_32v1`: memory a call cannot reach is MEMVIOLATION.
+const NAMESPACE: Namespace = Namespace {
+    name: WASIX,
+    memory_fault: Errno::MEMVIOLATION,
+};
+
 host_calls! {
     /// Defines every `wasix_32v1` call in `linker`.
-    pub fn add_to_linker(namespace = WASIX) {
-        op "sock_open" => net::sock_open(af: u32, ty: u32, proto: u32) -> out: u32 [af, ty, proto];
+    pub fn add_to_linker(namespace = NAMESPACE) {
+        op "sock_open" => setup::sock_open(af: u32, ty: u32, proto: u32) -> out: u32 [af, ty, proto];
         call "sock_bind" => sock::sock_bind(fd: u32, addr: u32) [fd];
-        op "sock_listen" => net::sock_listen(fd: u32, backlog: i32) [fd, backlog];
+        op "sock_listen" => setup::sock_listen(fd: u32, backlog: i32) [fd, backlog];
         call "sock_accept_v2" | "sock_accept" => sock::sock_accept_v2(fd: u32, flags: u32, out_fd: u32, out_addr: u32) [fd, flags];
         call "sock_connect" => sock::sock_connect(fd: u32, addr: u32) [fd];
-        call "sock_send" => sock::sock_send(fd: u32, iovs: u32, len: u32, flags: u32) -> nsent: u32 [fd, len, flags];
+        call "sock_send" => calls::sock_send(fd: u32, iovs: u32, len: u32, flags: u32) -> nsent: u32 [fd, len, flags];
         call "sock_send_to" => sock::sock_send_to(fd: u32, iovs: u32, len: u32, flags: u32, addr: u32) -> nsent: u32 [fd, len, flags];
-        call "sock_recv" => sock::sock_recv(fd: u32, iovs: u32, len: u32, flags: u32, nread: u32, roflags: u32) [fd, len, flags];
+        call "sock_recv" => calls::sock_recv(fd: u32, iovs: u32, len: u32, flags: u32, nread: u32, roflags: u32) [fd, len, flags];
         call "sock_recv_from" => sock::sock_recv_from(fd: u32, iovs: u32, len: u32, flags: u32, nread: u32, roflags: u32, addr: u32) [fd, len, flags];
-        op "sock_shutdown" => net::sock_shutdown(fd: u32, how: u32) [fd, how];
-        op "sock_status" => net::sock_status(fd: u32) -> out: u8 [fd];
-        op "sock_addr_local" => net::sock_addr_local(fd: u32) -> out: SocketAddr [fd];
-        op "sock_addr_peer" => net::sock_addr_peer(fd: u32) -> out: SocketAddr [fd];
-        op "sock_set_opt_flag" => net::set_opt_flag(fd: u32, opt: u32, flag: u32) [fd, opt];
-        op "sock_get_opt_flag" => net::get_opt_flag(fd: u32, opt: u32) -> out: bool [fd, opt];
+        op "sock_shutdown" => setup::sock_shutdown(fd: u32, how: u32) [fd, how];
+        op "sock_status" => setup::sock_status(fd: u32) -> out: u8 [fd];
+        op "sock_addr_local" => setup::sock_addr_local(fd: u32) -> out: SocketAddr [fd];
+        op "sock_addr_peer" => setup::sock_addr_peer(fd: u32) -> out: SocketAddr [fd];
+        op "sock_set_opt_flag" => options::set_opt_flag(fd: u32, opt: u32, flag: u32) [fd, opt];
+        op "sock_get_opt_flag" => options::get_opt_flag(fd: u32, opt: u32) -> out: bool [fd, opt];
         call "sock_set_opt_time" => sock::sock_set_opt_time(fd: u32, opt: u32, time: u32) [fd, opt];
         call "sock_get_opt_time" => sock::sock_get_opt_time(fd: u32, opt: u32, out: u32) [fd, opt];
-        op "sock_set_opt_size" => net::set_opt_size(fd: u32, opt: u32, size: u64) [fd, opt, size];
-        op "sock_get_opt_size" => net::get_opt_size(fd: u32, opt: u32) -> out: u64 [fd, opt];
+        op "sock_set_opt_size" => options::set_opt_size(fd: u32, opt: u32, size: u64) [fd, opt, size];
+        op "sock_get_opt_size" => options::get_opt_size(fd: u32, opt: u32) -> out: u64 [fd, opt];
         call "resolve" => sockx::resolve(host: u32, host_len: u32, port: u32, addrs: u32, naddrs: u32, count: u32) [host_len, port, naddrs];
         call "sock_pair" => sockx::sock_pair(af: u32, ty: u32, proto: u32, fd1: u32, fd2: u32) [af, ty, proto];
         op "sock_send_file" => sockx::sock_send_file(out_fd: u32, in_fd: u32, offset: u64, count: u64) -> sent: u64 [out_fd, in_fd, offset, count];
@@ -65,7 +70,7 @@ host_calls! {
         op "thread_parallelism" => proc::thread_parallelism() -> out: u32;
         call "getcwd" => proc::getcwd(path: u32, len: u32) [len];
         call "chdir" => fsx::chdir(path: u32, len: u32) [len];
-        call "path_open2" => crate::wasi::fs::path::path_open2(dirfd: u32, lookup: u32, path: u32, len: u32, oflags: u32, base: u64, inheriting: u64, flags: u32, flagsext: u32) -> out: u32 [dirfd, len, oflags, flags, flagsext];
+        call "path_open2" => fs::path::path_open2(dirfd: u32, lookup: u32, path: u32, len: u32, oflags: u32, base: u64, inheriting: u64, flags: u32, flagsext: u32) -> out: u32 [dirfd, len, oflags, flags, flagsext];
         op "tty_get" => tty::tty_get() -> out: Tty;
         call "tty_set" => tty::tty_set(state: u32) [];
         op "proc_parent" => proc::proc_parent(pid: u32) -> out: u32 [pid];
@@ -94,66 +99,15 @@ host_calls! {
 /// Module name of the wasi-threads call `thread-spawn`.
 pub const WASI_THREADS: &str = "wasi";
 
+/// The wasi-threads namespace: its one call takes no pointers.
+const THREADS_NAMESPACE: Namespace = Namespace {
+    name: WASI_THREADS,
+    memory_fault: Errno::MEMVIOLATION,
+};
+
 host_calls! {
     /// Defines the wasi-threads call (`wasi.thread-spawn`) in `linker`.
-    pub fn add_threads_to_linker(namespace = WASI_THREADS) {
+    pub fn add_threads_to_linker(namespace = THREADS_NAMESPACE) {
         raw "thread-spawn" => thread::thread_spawn(start_arg: i32);
     }
-}
-
-/// Whether `module` is a WASIX program: it imports from `wasix_32v1`, as every program built
-/// with wasix-libc does. Such a program gets WASIX's semantics where they differ from preview
-/// 1's ([`crate::host::WasiCtxBuilder::wasix`]).
-pub fn imports_wasix(module: &crate::Module) -> bool {
-    module.imports().iter().any(|i| i.module == WASIX)
-}
-
-/// Program start-up as wasmer does it. When `module` imports `env.memory`, as every program
-/// built with wasix-libc does, creates that memory with the limits the import declares (a
-/// [`crate::SharedMemory`] when it is shared) and defines it in `linker`; when it imports from
-/// `wasix_32v1`, marks the program as a WASIX program ([`crate::host::ctx::Process`]). Then
-/// keeps `module` and a copy of `linker` for the threads the program spawns
-/// ([`thread::spawn`]): call it after every other definition. Errors:
-/// [`crate::Error::Resource`] when the memory cannot be reserved.
-pub fn prepare_program(
-    linker: &mut crate::Linker<WasiCtx>,
-    store: &mut crate::Store<WasiCtx>,
-    module: &crate::Module,
-) -> crate::Result<()> {
-    if imports_wasix(module) {
-        store.data().process.set_wasix_program(true);
-    }
-    for import in module.imports() {
-        let crate::ExternType::Memory(ty) = import.ty else {
-            continue;
-        };
-        if import.module != "env" || import.name != "memory" {
-            continue;
-        }
-        if ty.shared {
-            let memory = crate::SharedMemory::new(store.engine(), ty)?;
-            // The program's atomic waits are on this memory: ending the program ends them.
-            let bytes = ty.maximum.map_or(1 << 32, |pages| pages as usize * 65536);
-            store
-                .data()
-                .process
-                .stop
-                .set_memory(memory.data().as_ptr() as usize, bytes);
-            linker.define("env", "memory", memory)?;
-        } else {
-            let memory = crate::Memory::new(store, ty)?;
-            linker.define("env", "memory", memory)?;
-        }
-    }
-    let program = thread::Program {
-        module: module.clone(),
-        linker: linker.clone(),
-    };
-    // A second preparation of the same store keeps the first program.
-    let _ = store
-        .data()
-        .process
-        .program
-        .set(std::sync::Arc::new(program));
-    Ok(())
 }

@@ -6,10 +6,10 @@ use crate::host::abi::{address_family, rights, sock_type, AddrIp, AddrIp6};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
 use crate::host::memory::GuestMemory;
+use crate::host::socket::{self as net, addr};
+use crate::host::socket::{SocketEntry, SocketState};
 use crate::host::wait::Interest;
 use crate::host::WasiCtx;
-use crate::wasix::net;
-use crate::wasix::socket::{SocketEntry, SocketState};
 use socket2::{Domain, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
@@ -79,7 +79,7 @@ fn lookup(name: &str, port: u16) -> Result<Vec<IpAddr>, Errno> {
 /// An address as an `addr_ip`: the tag and octets of its `addr_port` encoding (the same
 /// bytes without the port).
 fn encode_ip(ip: &IpAddr) -> AddrIp {
-    let a = net::encode_addr(&std::net::SocketAddr::new(*ip, 0));
+    let a = addr::encode_addr(&std::net::SocketAddr::new(*ip, 0));
     AddrIp {
         tag: a.tag,
         _pad: 0,

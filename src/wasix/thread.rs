@@ -10,54 +10,19 @@
 //! its code; a trap ends the program with exit status 3 and the trap's message, as the main
 //! thread's would ([`crate::host::threads::Threads::end_program`]).
 
-use crate::api::{Caller, Linker, Module, Store, Val};
+use crate::api::{Caller, Store, Val};
 use crate::error::{Error, Result};
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;
-use crate::host::threads::ProgramEnd;
+use crate::host::threads::{Program, ProgramEnd, THREAD_START};
 use crate::host::WasiCtx;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The export a spawned thread starts in: `(tid: i32, start_arg: i32) -> ()`.
-pub const THREAD_START: &str = "wasi_thread_start";
 /// Exit status of a program ended by a trap (as `wasix-rt run` reports a trap).
 pub const EXIT_TRAP: i32 = 3;
 /// Exit status of a program ended by a host error on one of its threads.
 pub const EXIT_ERROR: i32 = 1;
-
-/// What a spawned thread instantiates: the program's module and the linker its main instance
-/// was linked with (its shared `env.memory` included).
-pub struct Program {
-    pub module: Module,
-    pub linker: Linker<WasiCtx>,
-}
-
-impl Program {
-    /// Whether threads can be spawned: the module exports `wasi_thread_start` with the right
-    /// type and imports a shared memory (wasi-threads).
-    fn check(&self) -> std::result::Result<(), Errno> {
-        let start_ok = self.module.exports().iter().any(|(name, ty)| {
-            name == THREAD_START
-                && ty.as_ref().is_some_and(|t| {
-                    t.params() == [crate::ValType::I32, crate::ValType::I32]
-                        && t.results().is_empty()
-                })
-        });
-        if !start_ok {
-            return Err(Errno::NOTCAPABLE);
-        }
-        let shared = self
-            .module
-            .imports()
-            .iter()
-            .any(|i| matches!(&i.ty, crate::ExternType::Memory(m) if m.shared));
-        if !shared {
-            return Err(Errno::NOTSUP);
-        }
-        Ok(())
-    }
-}
 
 /// Native stack of a guest thread, in bytes: the engine's wasm stack, the reserve it keeps
 /// for host calls, and room for the host's own frames.
@@ -68,7 +33,7 @@ fn stack_size(engine: &crate::Engine) -> usize {
 
 /// Starts thread running `wasi_thread_start(tid, start_arg)`; returns its tid once its
 /// instance exists. Errors: `NOTSUP` when the program cannot have threads (no shared memory,
-/// or not prepared with [`crate::wasix::prepare_program`]), `NOTCAPABLE` when the module does
+/// or not prepared with [`crate::launcher::prepare_program`]), `NOTCAPABLE` when the module does
 /// not export `wasi_thread_start`, `AGAIN` at the thread limit or when the host refuses a
 /// thread, `NOMEM` when the instance cannot be created.
 pub fn spawn(ctx: &mut WasiCtx, start_arg: u32) -> std::result::Result<u32, Errno> {

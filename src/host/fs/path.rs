@@ -13,7 +13,7 @@ use super::{
 use crate::host::abi::{oflags, Filestat};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, filetype, rights, FdEntry, FdKind};
-use crate::host::fileview::Device;
+use crate::host::fs::view::Device;
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt, OpenOptionsSyncExt};

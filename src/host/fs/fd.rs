@@ -272,8 +272,8 @@ fn list_dir(dir: &Dir) -> Result<Vec<DirEnt>, Errno> {
 }
 
 /// The entries of a directory of the file view itself: `.`, `..`, then its names.
-fn list_view_dir(view: &crate::host::fileview::FileView, guest: &str) -> Vec<DirEnt> {
-    use crate::host::fileview::{components, synthetic_ino};
+fn list_view_dir(view: &crate::host::fs::view::FileView, guest: &str) -> Vec<DirEnt> {
+    use crate::host::fs::view::{components, synthetic_ino};
     let path = components(guest);
     let parent = &path[..path.len().saturating_sub(1)];
     let mut all = vec![

@@ -18,11 +18,12 @@ pub(crate) mod fd;
 pub(crate) mod path;
 #[cfg(test)]
 mod tests;
+pub mod view;
 
 use crate::host::abi::{fstflags, Filestat};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{filetype, rights, FdEntry, FdKind};
-use crate::host::fileview::{self, Device, Node};
+use crate::host::fs::view::{self as fileview, Device, Node};
 use crate::host::memory::GuestMemory;
 use crate::host::WasiCtx;
 use cap_fs_ext::SystemTimeSpec;
@@ -71,10 +72,10 @@ fn file_of(ctx: &mut WasiCtx, fd: u32, needed: u64) -> Result<Arc<File>, Errno> 
     }
 }
 
-/// The errno of a failed cap-std call ([`crate::host::fileview::errno_of`]: an escape is
+/// The errno of a failed cap-std call ([`crate::host::fs::view::errno_of`]: an escape is
 /// `NOTCAPABLE`).
 fn errno_of(e: &std::io::Error) -> Errno {
-    crate::host::fileview::errno_of(e)
+    crate::host::fs::view::errno_of(e)
 }
 
 /// `?` for cap-std results, with escapes reported as `NOTCAPABLE` (see [`errno_of`]); plain

@@ -1,0 +1,78 @@
+//! Above both namespaces: what makes a module a running WASI or WASIX program. [`add_to_linker`]
+//! defines every namespace the host provides (`wasi_snapshot_preview1`, `wasix_32v1`, `wasi`
+//! threads, and the calls refused on purpose); [`prepare_program`] gives a program what its
+//! imports expect beyond them (a WASIX program's `env.memory`, its WASIX mark, what its threads
+//! instantiate).
+
+use crate::api::Linker;
+use crate::error::Result;
+use crate::host::WasiCtx;
+use crate::wasix::WASIX;
+
+/// Defines every `wasi_snapshot_preview1`, `wasix_32v1` and `wasi` (threads) function in
+/// `linker`, the refused ones included. Errors: [`crate::Error::Link`] when `linker` already
+/// defines one of them.
+pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
+    crate::wasi::add_to_linker(linker)?;
+    crate::wasix::add_to_linker(linker)?;
+    crate::wasix::add_threads_to_linker(linker)?;
+    crate::wasix::refused::add_to_linker(linker)?;
+    Ok(())
+}
+
+/// Whether `module` is a WASIX program: it imports from `wasix_32v1`, as every program built
+/// with wasix-libc does. Such a program gets WASIX's semantics where they differ from preview
+/// 1's ([`crate::host::WasiCtxBuilder::wasix`]).
+pub fn imports_wasix(module: &crate::Module) -> bool {
+    module.imports().iter().any(|i| i.module == WASIX)
+}
+
+/// Program start-up as wasmer does it. When `module` imports `env.memory`, as every program
+/// built with wasix-libc does, creates that memory with the limits the import declares (a
+/// [`crate::SharedMemory`] when it is shared) and defines it in `linker`; when it imports from
+/// `wasix_32v1`, marks the program as a WASIX program ([`crate::host::ctx::Process`]). Then
+/// keeps `module` and a copy of `linker` for the threads the program spawns
+/// ([`thread::spawn`]): call it after every other definition. Errors:
+/// [`crate::Error::Resource`] when the memory cannot be reserved.
+pub fn prepare_program(
+    linker: &mut crate::Linker<WasiCtx>,
+    store: &mut crate::Store<WasiCtx>,
+    module: &crate::Module,
+) -> crate::Result<()> {
+    if imports_wasix(module) {
+        store.data().process.set_wasix_program(true);
+    }
+    for import in module.imports() {
+        let crate::ExternType::Memory(ty) = import.ty else {
+            continue;
+        };
+        if import.module != "env" || import.name != "memory" {
+            continue;
+        }
+        if ty.shared {
+            let memory = crate::SharedMemory::new(store.engine(), ty)?;
+            // The program's atomic waits are on this memory: ending the program ends them.
+            let bytes = ty.maximum.map_or(1 << 32, |pages| pages as usize * 65536);
+            store
+                .data()
+                .process
+                .stop
+                .set_memory(memory.data().as_ptr() as usize, bytes);
+            linker.define("env", "memory", memory)?;
+        } else {
+            let memory = crate::Memory::new(store, ty)?;
+            linker.define("env", "memory", memory)?;
+        }
+    }
+    let program = crate::host::threads::Program {
+        module: module.clone(),
+        linker: linker.clone(),
+    };
+    // A second preparation of the same store keeps the first program.
+    let _ = store
+        .data()
+        .process
+        .program
+        .set(std::sync::Arc::new(program));
+    Ok(())
+}
