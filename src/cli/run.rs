@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use wasix_rt::host::netpolicy::{NetPolicy, NetRule};
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
-use wasix_rt::{Engine, Error, Extern, Func, Instance, Linker, Module, Store, Val, ValType};
+use wasix_rt::launcher::Program;
+use wasix_rt::{Engine, Error, Extern, Instance, Module, Store, Val, ValType};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -224,52 +225,28 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let ctx = wasi_ctx(args, wasix_rt::launcher::imports_wasix(&module))?;
     let process = ctx.process.clone();
     super::at_exit_remove(process.view.tmp_dir());
-    let mut store = Store::new(&engine, ctx);
     super::signals::stop_on_signals(process.stop.clone());
     super::signals::exit_when_ended(process.clone());
+    let mut program = if args.trap_unknown_imports {
+        Program::with_unknown_imports_as_traps(&module, ctx)?
+    } else {
+        Program::new(&module, ctx)?
+    };
     if let Some(limit) = args.timeout {
-        store.set_epoch_deadline(1);
-        process.set_epoch_deadline(store.epoch_deadline());
-        end_after(limit, &engine, &process);
+        program.set_timeout(limit);
     }
-    let mut linker = Linker::new(&engine);
-    wasix_rt::launcher::add_to_linker(&mut linker)?;
-    if args.trap_unknown_imports {
-        linker.define_unknown_imports_as_traps(&module)?;
-    }
-    wasix_rt::launcher::prepare_program(&mut linker, &mut store, &module)?;
-    let mut result = run_module(args, &linker, &mut store, &module);
-    if let Err(Failure::Wasm(Error::Link { unresolved, .. })) = &result {
-        result = Err(Failure::Usage(super::imports::report(
-            unresolved,
-            &linker,
-            args.trap_unknown_imports,
-        )));
-    }
-    // The main thread ended itself (`pthread_exit` in `main`): the program goes on until its
-    // last thread ends, and then exits 0 (POSIX).
-    if let Err(Failure::Wasm(Error::ThreadExit)) = result {
-        process
-            .threads
-            .wait_others(wasix_rt::host::threads::MAIN_TID);
-        result = Ok(());
-    }
-    if let Some(end) = process.threads.ended() {
-        // Another thread ended the program (proc_exit, a trap); this thread was stopped.
-        if let Some(message) = &end.message {
-            eprintln!("error: {message}");
+    let result = match run_program(args, &mut program) {
+        Err(Failure::Wasm(Error::Link { unresolved, .. })) => {
+            let linker = program.linker().expect("a program linked by the CLI");
+            Err(Failure::Usage(super::imports::report(
+                &unresolved,
+                linker,
+                args.trap_unknown_imports,
+            )))
         }
-        result = Err(Failure::Wasm(Error::Exit(end.code)));
-    } else if let (Err(Failure::Wasm(Error::Trap(t))), Some(sig)) =
-        (&result, process.stop.pending_signal())
-    {
-        // A wait ended by SIGINT/SIGTERM (see `signals`) ends the program as the signal does.
-        if t.kind == wasix_rt::TrapKind::Interrupted {
-            result = Err(Failure::Wasm(Error::Exit(128 + sig)));
-        }
-    }
-    process.flush();
-    process.view.remove_tmp();
+        r => r,
+    };
+    program.finish();
     if let Some(p) = &process.profile {
         let p = p.lock();
         if args.profile {
@@ -295,31 +272,6 @@ fn host_path(host: &str) -> String {
         Ok(p) => p.to_string_lossy().into_owned(),
         Err(_) => host.to_string(),
     }
-}
-
-/// Ends the program `limit` after now (`--timeout`): one epoch tick stops code busy in wasm
-/// (every store's deadline is the next epoch), and the program's end wakes every blocked call.
-fn end_after(
-    limit: Duration,
-    engine: &Engine,
-    process: &std::sync::Arc<wasix_rt::host::ctx::Process>,
-) {
-    let (engine, process) = (engine.clone(), process.clone());
-    std::thread::spawn(move || {
-        if process.threads.wait_end(limit).is_some() {
-            return;
-        }
-        process
-            .threads
-            .end_program(wasix_rt::host::threads::ProgramEnd {
-                code: EXIT_TRAP,
-                message: Some(format!(
-                    "the program ran longer than --timeout {}",
-                    humantime::format_duration(limit)
-                )),
-            });
-        engine.increment_epoch();
-    });
 }
 
 /// The module in `file`: an artifact as it is; otherwise through the cache in `cache_dir` (or
@@ -364,22 +316,9 @@ pub(super) fn load(
     }
 }
 
-fn run_module(
-    args: &RunArgs,
-    linker: &Linker<WasiCtx>,
-    store: &mut Store<WasiCtx>,
-    module: &Module,
-) -> Result<(), Failure> {
-    let instance = linker.instantiate(store, module)?;
-    // A WASI reactor exports `_initialize` instead of `_start`; the WASI application ABI
-    // (WebAssembly/WASI legacy/application-abi.md) requires it to run once, before any other
-    // export is called.
-    if let Some(init) = instance.get_func(store, "_initialize") {
-        if instance.get_func(store, "_start").is_none() {
-            call(&init, store, &[], &mut [])?;
-        }
-    }
-
+fn run_program(args: &RunArgs, program: &mut Program) -> Result<(), Failure> {
+    let instance = program.instantiate()?;
+    let store = program.store();
     let (name, func) = match &args.invoke {
         Some(name) => match instance.get_func(store, name) {
             Some(func) => (name.as_str(), func),
@@ -408,21 +347,18 @@ fn run_module(
         Vec::new()
     };
     let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
-    call(&func, store, &params, &mut results)?;
+    tracing::debug!(?params, "calling");
+    let exit = program.call(&func, &params, &mut results);
+    if let Some(message) = &exit.message {
+        eprintln!("error: {message}");
+    }
+    if exit.status != 0 || exit.message.is_some() {
+        return Err(Failure::Wasm(Error::Exit(exit.status)));
+    }
     for result in &results {
         println!("{}", format_val(result));
     }
     Ok(())
-}
-
-fn call(
-    func: &Func,
-    store: &mut Store<WasiCtx>,
-    params: &[Val],
-    results: &mut [Val],
-) -> Result<(), Error> {
-    tracing::debug!(?params, "calling");
-    func.call(store, params, results)
 }
 
 fn describe_exports(store: &Store<WasiCtx>, instance: &Instance) -> String {

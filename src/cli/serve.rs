@@ -23,7 +23,8 @@ use wasix_rt::host::ctx::Process;
 use wasix_rt::host::threads::ProgramEnd;
 use wasix_rt::vm::pool::MAX_MEMORY_SLOTS;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
-use wasix_rt::{Config, Engine, Error, InstancePre, Linker, PoolingConfig, Store, TrapKind};
+use wasix_rt::launcher::Program;
+use wasix_rt::{Config, Engine, Error, InstancePre, Linker, PoolingConfig, TrapKind};
 
 /// How often the engine's epoch advances: the granularity of `--timeout`.
 const TICK: Duration = Duration::from_millis(10);
@@ -142,8 +143,13 @@ struct Running {
 /// What every worker shares.
 struct Server {
     engine: Engine,
-    /// The module with its imports resolved once: each connection only instantiates it.
-    pre: InstancePre<WasiCtx>,
+    module: wasix_rt::Module,
+    /// The module with its imports resolved once, so that each connection only instantiates
+    /// it; `None` when each connection's program needs a linker of its own (a WASIX program's
+    /// `env.memory`: `launcher::needs_own_linker`).
+    pre: Option<InstancePre<WasiCtx>>,
+    /// Whether the handler is a WASIX program (its file view: `WasiCtxBuilder::wasix`).
+    wasix: bool,
     args: Vec<String>,
     envs: Vec<(String, String)>,
     dirs: Vec<(String, String)>,
@@ -207,9 +213,14 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
     }
     let mut linker = Linker::new(&engine);
     wasix_rt::launcher::add_to_linker(&mut linker).map_err(|e| e.to_string())?;
-    let pre = linker
-        .instantiate_pre(&module)
-        .map_err(|e| format!("{}: {e}", args.module.display()))?;
+    let pre = if wasix_rt::launcher::needs_own_linker(&module) {
+        None
+    } else {
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| format!("{}: {e}", args.module.display()))?;
+        Some(pre)
+    };
     let envs = args
         .envs
         .iter()
@@ -231,6 +242,8 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
     argv.extend(args.args.iter().cloned());
     let server = Arc::new(Server {
         engine,
+        wasix: wasix_rt::launcher::imports_wasix(&module),
+        module,
         pre,
         args: argv,
         envs,
@@ -350,6 +363,7 @@ fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> Strin
     // Kept to close the connection whatever the program did with its fds.
     let conn = stream.try_clone();
     let mut b = WasiCtxBuilder::new()
+        .wasix(server.wasix)
         .args(server.args.iter().cloned())
         .stdio_connection(stream);
     for (k, v) in &server.envs {
@@ -358,12 +372,16 @@ fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> Strin
     for (host, guest) in &server.dirs {
         b = b.preopen_dir(host, guest);
     }
-    let ctx = match b.build() {
-        Ok(ctx) => ctx,
+    let program = b.build().and_then(|ctx| match &server.pre {
+        Some(pre) => Ok(Program::from_pre(pre, ctx)),
+        None => Program::new(&server.module, ctx),
+    });
+    let mut program = match program {
+        Ok(program) => program,
         Err(e) => return format!("error: {e}"),
     };
-    let process = ctx.process.clone();
-    let mut store = Store::new(&server.engine, ctx);
+    let process = program.process();
+    let store = program.store_mut();
     if let Some(pages) = server.memory_pages {
         store.set_memory_limit(pages);
     }
@@ -376,21 +394,23 @@ fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> Strin
             .unwrap_or(u64::MAX)
             .saturating_add(1);
         store.set_epoch_deadline(ticks);
+        // The program's threads' stores stop at the same epoch.
+        process.set_epoch_deadline(store.epoch_deadline());
     }
     server.running.lock().push(Running {
         id,
         deadline,
         process: process.clone(),
     });
-    let result = server.pre.instantiate(&mut store).and_then(|instance| {
+    let result = program.instantiate().and_then(|instance| {
         let start = instance
-            .get_func(&store, "_start")
+            .get_func(program.store(), "_start")
             .ok_or_else(|| Error::Host("no `_start` export".into()))?;
-        start.call(&mut store, &[], &mut [])
+        start.call(program.store_mut(), &[], &mut [])
     });
     server.running.lock().retain(|r| r.id != id);
-    process.flush();
-    drop(store);
+    program.finish();
+    drop(program);
     if let Ok(c) = conn {
         let _ = c.shutdown(std::net::Shutdown::Both);
     }

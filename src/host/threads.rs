@@ -61,6 +61,11 @@ impl Thread {
         }
         // The pending bit is set first: a thread about to park sees it under the queue's lock
         // (`futex_wait`'s `cancelled`), one already parked is found here.
+        self.interrupt_futex_wait();
+    }
+
+    /// Ends the thread's `futex_wait`, if it is in one (the wait returns as interrupted).
+    pub fn interrupt_futex_wait(&self) {
         let at = self.parked_at.load(Ordering::SeqCst);
         if at != 0 {
             crate::vm::waitqueue::interrupt_waiter(at, self.tid as usize);
@@ -222,6 +227,11 @@ impl Threads {
         }
         self.ended.notify_all();
         self.stop.end();
+        // Each thread's `futex_wait` ends too: it checks `Stop::ending` before it parks, so one
+        // parked before the line above is the only kind left to wake.
+        for thread in self.live.lock().values() {
+            thread.interrupt_futex_wait();
+        }
     }
 
     /// How the program ended, if one of its threads ended it.

@@ -29,7 +29,10 @@ pub struct Ready {
 /// Why a program's threads must stop waiting: a signal sent to wasix-rt (SIGINT/SIGTERM), or
 /// the program ending (`proc_exit` or a trap on another thread). Setting either wakes every
 /// [`Waiter`] of the program and interrupts `memory.atomic.wait`/`futex_wait`: every one in
-/// the process for a signal, those on the program's own memory when it ends.
+/// the process for a signal (it is for the whole process), only the program's own when it ends
+/// (those on its shared memory here, its threads' `futex_wait`s in
+/// [`crate::host::threads::Threads::end_program`]), so that one program ending in a process
+/// that runs many (`serve`) never ends another's waits.
 #[derive(Default)]
 pub struct Stop {
     /// The signal that asked the program to stop (0: none).
@@ -37,7 +40,7 @@ pub struct Stop {
     ending: AtomicBool,
     wakers: Mutex<Vec<Weak<Wake>>>,
     /// The host address range of the program's shared memory, whose waits end when the
-    /// program does ([`Stop::set_memory`]); without one, ending stops every wait.
+    /// program does ([`Stop::set_memory`]).
     memory: Mutex<Option<(usize, usize)>>,
 }
 
@@ -50,14 +53,15 @@ impl Stop {
         crate::vm::waitqueue::interrupt_all();
     }
 
-    /// The program is ending: every wait of its threads ends now, and for good (atomic waits
-    /// on its own memory only, when [`Stop::set_memory`] named it).
+    /// The program is ending: every wait for readiness of its threads ends now, and for good,
+    /// as do the atomic waits on its shared memory ([`Stop::set_memory`]). A program without
+    /// one has only its main thread, whose `futex_wait` the caller ends
+    /// ([`crate::host::threads::Threads::end_program`]).
     pub fn end(&self) {
-        self.ending.store(true, Ordering::Relaxed);
+        self.ending.store(true, Ordering::SeqCst);
         self.wake_all();
-        match *self.memory.lock() {
-            Some((start, len)) => crate::vm::waitqueue::interrupt_range(start, len),
-            None => crate::vm::waitqueue::interrupt_all(),
+        if let Some((start, len)) = *self.memory.lock() {
+            crate::vm::waitqueue::interrupt_range(start, len);
         }
     }
 
@@ -74,7 +78,7 @@ impl Stop {
     }
 
     pub fn ending(&self) -> bool {
-        self.ending.load(Ordering::Relaxed)
+        self.ending.load(Ordering::SeqCst)
     }
 
     /// The signal that asked the program to stop, if nobody took it yet.

@@ -38,7 +38,9 @@ pub(crate) fn futex_wait(
     // A signal sent to this thread (`thread_signal`) ends the wait; one already pending keeps
     // it from starting.
     let thread = ctx.thread.clone();
-    let cancelled = || thread.has_pending();
+    let stop = ctx.process.stop.clone();
+    // A signal for this thread, or the program ending, ends the wait before it parks.
+    let cancelled = || thread.has_pending() || stop.ending();
     let who = waitqueue::Waiting {
         token: thread.tid as usize,
         cancelled: &cancelled,

@@ -2,7 +2,26 @@
 //! defines every namespace the host provides (`wasi_snapshot_preview1`, `wasix_32v1`, `wasi`
 //! threads, and the calls refused on purpose); [`prepare_program`] gives a program what its
 //! imports expect beyond them (a WASIX program's `env.memory`, its WASIX mark, what its threads
-//! instantiate).
+//! instantiate); [`Program`] runs one to its end and says how it ended ([`Exit`]), for
+//! `wasix-rt run`, `serve` and embedders alike.
+//!
+//! ```no_run
+//! use wasix_rt::launcher::Program;
+//! use wasix_rt::{Engine, Module, WasiCtxBuilder};
+//!
+//! let engine = Engine::default();
+//! let module = Module::from_file(&engine, "hello.wasm")?;
+//! let ctx = WasiCtxBuilder::new().args(["hello"]).wasix(true).build()?;
+//! let mut program = Program::new(&module, ctx)?;
+//! let exit = program.run()?;
+//! program.finish();
+//! std::process::exit(exit.status);
+//! # Ok::<(), wasix_rt::Error>(())
+//! ```
+
+mod program;
+
+pub use program::{needs_own_linker, Exit, Program, EXIT_TRAP};
 
 use crate::api::Linker;
 use crate::error::Result;
