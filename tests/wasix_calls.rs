@@ -1,8 +1,8 @@
-//! The table in README.md (between the `wasix-calls` markers): every function `api_wasix.h`
-//! declares (the WASIX additions to WASI), with what wasix-rt does about it. It is generated
-//! from the header and from the calls `wasi::add_to_linker` defines, so it cannot go stale:
-//! when this test fails, it writes README.md with the new table to the target directory and
-//! says where.
+//! The table in docs/wasix.md (between the `wasix-calls` markers): every function
+//! `api_wasix.h` declares (the WASIX additions to WASI), with what wasix-rt does about it. It is
+//! generated from the header and from the calls `wasi::add_to_linker` defines, so it cannot go
+//! stale: when this test fails, it writes docs/wasix.md with the new table to the target
+//! directory's `tmp/wasix.md` and says where.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -119,22 +119,21 @@ fn table() -> String {
 const BEGIN: &str = "<!-- wasix-calls:begin -->\n";
 const END: &str = "<!-- wasix-calls:end -->";
 
+/// The file the table lives in, relative to the repository's root.
+const DOC: &str = "docs/wasix.md";
+
 #[test]
-fn the_wasix_call_table_in_the_readme_is_up_to_date() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let (Some(start), Some(end)) = (readme.find(BEGIN), readme.find(END)) else {
-        panic!("README.md has no `{}` ... `{END}` section", BEGIN.trim());
+fn the_wasix_call_table_in_docs_wasix_md_is_up_to_date() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DOC);
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (Some(start), Some(end)) = (doc.find(BEGIN), doc.find(END)) else {
+        panic!("{DOC} has no `{}` ... `{END}` section", BEGIN.trim());
     };
     let start = start + BEGIN.len();
     let want = table();
-    if readme[start..end] != want {
-        let new = Path::new(env!("CARGO_TARGET_TMPDIR")).join("README.md");
-        std::fs::write(
-            &new,
-            format!("{}{want}{}", &readme[..start], &readme[end..]),
-        )
-        .unwrap();
+    if doc[start..end] != want {
+        let new = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasix.md");
+        std::fs::write(&new, format!("{}{want}{}", &doc[..start], &doc[end..])).unwrap();
         panic!(
             "the WASIX call table in {} is out of date; {} has it current (copy it over)",
             path.display(),
