@@ -106,3 +106,88 @@ fn futex_wait_wake_and_timeouts() {
         assert_eq!(w2.join().unwrap(), 1);
     });
 }
+
+/// A program's own waits, one in `futex_wait` (a host call) and one in `memory.atomic.wait32`
+/// (wasm code), each on the program's own `env.memory` with a timeout of `ms`.
+const WAITER: &str = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasix_32v1" "futex_wait" (func $wait (param i32 i32 i32 i32) (result i32)))
+  (func (export "futex") (param $ns i64) (result i32)
+    (i32.store8 (i32.const 64) (i32.const 1))
+    (i64.store (i32.const 72) (local.get $ns))
+    (drop (call $wait (i32.const 0) (i32.const 0) (i32.const 64) (i32.const 80)))
+    (i32.load8_u (i32.const 80)))
+  (func (export "atomic") (param $ns i64) (result i32)
+    (memory.atomic.wait32 (i32.const 0) (i32.const 0) (local.get $ns))))"#;
+
+/// `serve` runs many programs in one process: one ending (here by `end_program`, as a timeout or
+/// an `exit` on another thread does) must never end the waits of another. The second program's
+/// waits run to their timeout: `futex_wait` reports no wake-up, `memory.atomic.wait32` 2
+/// (timed out), neither returns early.
+#[test]
+fn ending_one_program_never_wakes_another_programs_waits() {
+    use wasix_rt::launcher::Program;
+    let engine = Engine::default();
+    let module = Module::new(&engine, WAITER).unwrap();
+    let program = |ctx| Program::new(&module, ctx).unwrap();
+    // The one that ends has no shared memory: the case that once ended every wait.
+    let plain = Module::new(&engine, "(module (memory 1))").unwrap();
+    let mut ending = Program::new(&plain, WasiCtxBuilder::new().build().unwrap()).unwrap();
+    ending.instantiate().unwrap();
+    let mut waiting = program(WasiCtxBuilder::new().build().unwrap());
+    let instance = waiting.instantiate().unwrap();
+    let futex = instance
+        .get_typed_func::<i64, i32, _>(waiting.store(), "futex")
+        .unwrap();
+    let atomic = instance
+        .get_typed_func::<i64, i32, _>(waiting.store(), "atomic")
+        .unwrap();
+    let ender = ending.process();
+    let end_soon = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        ender
+            .threads
+            .end_program(wasix_rt::host::threads::ProgramEnd {
+                code: 1,
+                message: None,
+            });
+    });
+    const WAIT: Duration = Duration::from_millis(400);
+    let ns = WAIT.as_nanos() as i64;
+    let start = Instant::now();
+    assert_eq!(futex.call(waiting.store_mut(), ns).unwrap(), 0, "not woken");
+    assert!(
+        start.elapsed() >= WAIT,
+        "futex_wait ended after {:?}",
+        start.elapsed()
+    );
+    end_soon.join().unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        atomic.call(waiting.store_mut(), ns).unwrap(),
+        2,
+        "timed out"
+    );
+    assert!(
+        start.elapsed() >= WAIT,
+        "atomic wait ended after {:?}",
+        start.elapsed()
+    );
+    // The waiting program's own end still ends its own waits at once.
+    let own = waiting.process();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        own.threads
+            .end_program(wasix_rt::host::threads::ProgramEnd {
+                code: 1,
+                message: None,
+            });
+    });
+    let start = Instant::now();
+    let long = Duration::from_secs(5).as_nanos() as i64;
+    let _ = futex.call(waiting.store_mut(), long);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "its own end did not end its wait"
+    );
+}

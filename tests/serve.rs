@@ -281,3 +281,26 @@ fn sigterm_stops_the_server_even_with_a_program_busy_forever() {
     assert_eq!(server.terminate().code(), Some(0));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// A handler built with wasix-libc that starts a thread: each connection gets a program of its
+/// own with its own shared `env.memory`, its threads and its file view (a private `/tmp`).
+#[test]
+fn a_wasix_handler_runs_with_threads_for_each_connection() {
+    let wasm = common::compile_wasix(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests"),
+        "thread_handler",
+    );
+    let server = Server::start_module(&wasm, &["--timeout", "10s"]);
+    for word in ["one", "two", "three"] {
+        assert_eq!(
+            server.ask(&format!("{word}\n")),
+            format!("thread: {}, /tmp there\n", word.to_uppercase())
+        );
+    }
+    let logged = server.wait_logged(3);
+    assert!(
+        logged.iter().all(|l| l.contains("status=exit 0")),
+        "{logged:?}"
+    );
+}
+

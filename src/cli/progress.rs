@@ -12,10 +12,9 @@ use wasix_rt::compile::CompileProgress;
 /// Compilations expected to take longer than this get a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 
-/// Bytes of function bodies compiled per second of one thread's CPU time. Measured on the
-/// development machine (2 cores, 2026-11-30): `/usr/bin/time wasix-rt compile python.wasm`
-/// (CPython, README's Benchmarks; 74,194,820 bytes of function bodies, `inspect` says) took
-/// 66.6 s of user time, validation, decoding and writing the artifact included: 1.11 MB/s.
+/// Bytes of function bodies compiled per second of one thread's CPU time, validation, decoding
+/// and writing the artifact included: a rough rate for estimating whether a compile is long
+/// enough to show a bar (how it was measured: `docs/benchmarks.md`, compile throughput).
 const BYTES_PER_SECOND_PER_THREAD: f64 = 1_110_000.0;
 
 /// `--quiet`: no progress bar.

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use wasix_rt::host::netpolicy::{NetPolicy, NetRule};
-use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::launcher::Program;
+use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::{Engine, Error, Extern, Instance, Module, Store, Val, ValType};
 
 #[derive(Debug, Args)]
@@ -65,10 +65,8 @@ pub struct RunArgs {
 
     /// Move sock_send, sock_shutdown and the closing of sockets to a helper thread: the guest
     /// sees success at once and the helper makes the system calls, in order. Sends larger than
-    /// 256 KiB, non-blocking fds and a full queue run inline. It only pays with a spare core
-    /// and blocking sends: `scripts/bench-http.sh` on 2 cores (2026-11-30) measured 0.82x of
-    /// the C baseline's req/s with it vs 1.02x without on the server.wat accept loop, and no
-    /// change on non-blocking keep-alive servers (poll 0.99x vs 0.97x, epoll 1.03x vs 1.02x).
+    /// 256 KiB, non-blocking fds and a full queue run inline. It only pays with a spare core and
+    /// blocking sends (docs/benchmarks.md).
     #[arg(long)]
     offload: bool,
 

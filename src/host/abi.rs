@@ -213,7 +213,7 @@ pub struct Tty {
     pub _pad: [u8; 2],
 }
 
-/// `fdflags` bits (wasix-abi.md §3).
+/// `fdflags` bits (`api_wasix.h`).
 pub mod fdflags {
     pub const APPEND: u16 = 1;
     pub const DSYNC: u16 = 2;
@@ -222,7 +222,7 @@ pub mod fdflags {
     pub const SYNC: u16 = 16;
 }
 
-/// `filetype` values (wasix-abi.md §3).
+/// `filetype` values (`api_wasix.h`).
 pub mod filetype {
     pub const UNKNOWN: u8 = 0;
     pub const CHARACTER_DEVICE: u8 = 2;
@@ -233,7 +233,7 @@ pub mod filetype {
     pub const SYMBOLIC_LINK: u8 = 7;
 }
 
-/// `rights` bits (wasix-abi.md §3); wasix-rt grants every right an fd's kind supports.
+/// `rights` bits (`api_wasix.h`); wasix-rt grants every right an fd's kind supports.
 pub mod rights {
     pub const ALL: u64 = (1 << 39) - 1;
     /// What Wasmer gives a socket: FD_READ|FD_FDSTAT_SET_FLAGS|FD_WRITE|FD_FILESTAT_GET|
@@ -307,7 +307,7 @@ pub mod rights {
         | POLL_FD_READWRITE;
 }
 
-/// `oflags` bits (wasix-abi.md §3).
+/// `oflags` bits (`api_wasix.h`).
 pub mod oflags {
     pub const CREAT: u16 = 1;
     pub const DIRECTORY: u16 = 2;
@@ -315,7 +315,7 @@ pub mod oflags {
     pub const TRUNC: u16 = 8;
 }
 
-/// `fstflags` bits (wasix-abi.md §3).
+/// `fstflags` bits (`api_wasix.h`).
 pub mod fstflags {
     pub const ATIM: u16 = 1;
     pub const ATIM_NOW: u16 = 2;

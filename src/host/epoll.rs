@@ -1,6 +1,6 @@
 //! Guest epoll instances (WASIX `epoll_create/ctl/wait`), each backed by one host epoll, so
 //! that level- and edge-triggered modes, EPOLLONESHOT and "more ready than `maxevents`" are
-//! the kernel's own (wasix-abi.md §7.17: follow Linux where wasmer differs).
+//! the kernel's own (`docs/abi.md`, Semantics: Linux where wasmer differs).
 //!
 //! The host epoll knows host fds; this table maps each registered host fd back to the guest's
 //! fd and the 24 bytes of data the guest registered, which `epoll_wait` returns unchanged.

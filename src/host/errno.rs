@@ -1,5 +1,4 @@
-//! WASI errno values (preview1 0-76, WASIX adds 77-80), from `api_wasi.h` / `api_wasix.h`
-//! (see ../shared/docs/wasix-abi.md §2).
+//! WASI errno values (preview1 0-76, WASIX adds 77-80), from `api_wasi.h` / `api_wasix.h` (`__wasi_errno_t`).
 
 /// An errno returned to the guest. `Errno::SUCCESS` is 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

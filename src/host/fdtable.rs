@@ -1,5 +1,5 @@
 //! The guest's file descriptors: one table per instance, mapping fd numbers to host resources.
-//! New fds take the lowest free number (POSIX; wasix-abi.md §7.1).
+//! New fds take the lowest free number (POSIX; `docs/abi.md`, Semantics).
 
 use crate::host::errno::Errno;
 use std::fs::File;

@@ -1,6 +1,6 @@
 //! Bounds-checked access to guest linear memory. Every guest pointer and length goes through
 //! here first: an access outside memory is `MEMVIOLATION` (78) to the guest, never a host fault
-//! (wasix-abi.md §1).
+//! (`docs/abi.md`, Semantics).
 
 use crate::host::abi;
 use crate::host::errno::Errno;

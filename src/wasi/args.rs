@@ -1,5 +1,5 @@
 //! `args_*` and `environ_*`: the program's argv and environment, as NUL-terminated strings
-//! with a pointer table (wasix-abi.md §6).
+//! with a pointer table (`api_wasi.h`).
 
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;

@@ -1,5 +1,5 @@
-//! `poll_oneoff`: clock timeouts and fd readiness (wasix-abi.md §4 for the subscription and
-//! event layouts).
+//! `poll_oneoff`: clock timeouts and fd readiness (the subscription and event
+//! layouts of `api_wasi.h`).
 
 use crate::host::abi::{
     self, eventrwflags, eventtype, subclockflags, EventFdReadwrite, Subscription,
@@ -55,7 +55,7 @@ impl Event {
 ///
 /// Clock timeouts follow the program's ABI: for a WASIX program a relative timeout of 0 means
 /// "no timeout" (wasix-libc's `poll()` sends 1 ns for POSIX's 0 and omits the clock for -1;
-/// wasix-abi.md §7.7), for a preview1 program it means "now" (the WASI spec). Regular files
+/// `docs/abi.md`, Semantics), for a preview1 program it means "now" (the WASI spec). Regular files
 /// and directories are always ready (POSIX `poll`). A bad fd is reported as an event with
 /// BADF, which wasix-libc turns into POLLNVAL. Errors: `INVAL` for `n == 0`, `MEMVIOLATION`
 /// for arrays outside memory, `INTR` when the program is stopping.

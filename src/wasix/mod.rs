@@ -1,6 +1,6 @@
 //! WASIX (`wasix_32v1`): sockets over real host sockets, and the other WASIX calls
 //! wasix-libc programs make (fd duplication and flags, pipes, eventfds, signals at startup,
-//! `proc_exit2`). Signatures: wasix-abi.md §5 and `include/wasi/api_wasix.h` of the sysroot.
+//! `proc_exit2`). Signatures: `api_wasix.h` of the wasix-libc sysroot.
 
 pub mod epoll;
 pub mod fdx;

@@ -2,7 +2,7 @@
 //! implement yet: a program importing one does not link (unless run with
 //! `--trap-unknown-imports`), and `wasix-rt run` says the call is known but not implemented
 //! yet. `tests/wasix_calls.rs` checks this list against the header and the calls defined, and
-//! README's table of every WASIX call marks the same names "not yet".
+//! The table of every WASIX call in `docs/wasix.md` marks the same names "not yet".
 
 /// Each call's name, in the header's order.
 pub const NOT_YET: &[&str] = &[

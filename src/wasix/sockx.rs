@@ -1,6 +1,6 @@
 //! The socket calls beyond open/bind/connect/send/recv that wasix-libc programs make:
 //! `resolve` (getaddrinfo), `sock_pair` (socketpair), `sock_send_file` (sendfile) and the
-//! multicast group calls. Signatures: `api_wasix.h` and wasix-abi.md §5.1.
+//! multicast group calls. Signatures: `api_wasix.h`.
 
 use crate::host::abi::{address_family, rights, sock_type, AddrIp, AddrIp6};
 use crate::host::errno::Errno;
@@ -245,7 +245,7 @@ fn multicast_v6(
 }
 
 /// The host socket of a datagram socket fd: BADF, NOTSOCK, or NOTSUP for a stream socket
-/// (multicast is UDP's, wasix-abi.md §5.1).
+/// (multicast is UDP's).
 fn udp_socket(ctx: &mut WasiCtx, fd: u32) -> Result<std::sync::Arc<Socket>, Errno> {
     let s = net::socket(ctx, fd)?;
     if s.ty != sock_type::DGRAM {

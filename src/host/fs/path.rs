@@ -267,7 +267,7 @@ pub(crate) fn path_open(
     )
 }
 
-/// `fdflagsext` CLOEXEC (wasix-abi.md §3).
+/// `fdflagsext` CLOEXEC (`api_wasix.h`).
 const FDFLAGSEXT_CLOEXEC: u32 = 1;
 
 /// WASIX's `path_open2`: `path_open` (same rules and errors) whose `fdflagsext` may ask for

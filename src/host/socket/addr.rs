@@ -26,8 +26,8 @@ pub fn read_addr(mem: &GuestMemory, ptr: u32) -> Result<SocketAddr, Errno> {
     }
 }
 
-/// Encodes an `addr_port` as wasmer does: the port big-endian (wasix-abi.md §4, "port
-/// byte-order"; `docs/abi.md`).
+/// Encodes an `addr_port` as wasmer does: the port big-endian (`docs/abi.md`, the
+/// port byte order).
 pub fn encode_addr(addr: &SocketAddr) -> AddrPort {
     let mut a = AddrPort {
         port: addr.port().to_be_bytes(),

@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The lifecycle of a socket (wasix-abi.md §5.1).
+/// The lifecycle of a socket (`docs/abi.md`, Semantics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketState {
     /// Created by `sock_open`, not bound.
