@@ -303,4 +303,3 @@ fn a_wasix_handler_runs_with_threads_for_each_connection() {
         "{logged:?}"
     );
 }
-

@@ -23,7 +23,7 @@ pub struct Iovec {
 }
 
 /// `__wasi_timeval_t` of `proc_raise_interval2`: seconds and microseconds. Not in the sysroot's
-/// header; the layout Wasmer reads (see `wasix::proc::proc_raise_interval2`).
+/// header; the layout wasmer reads (`docs/abi.md`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct Timeval {

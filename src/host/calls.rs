@@ -162,6 +162,13 @@ pub struct Namespace {
     pub memory_fault: Errno,
 }
 
+impl Namespace {
+    /// The namespace `name` whose calls answer `memory_fault` for memory they cannot reach.
+    pub const fn new(name: &'static str, memory_fault: Errno) -> Namespace {
+        Namespace { name, memory_fault }
+    }
+}
+
 /// The errno for guest memory a call of `namespace` cannot reach ([`Namespace::memory_fault`]).
 fn memory_fault(namespace: &Namespace, ctx: &WasiCtx) -> Errno {
     if ctx.process.wasix_program() {

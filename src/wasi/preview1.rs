@@ -10,10 +10,7 @@ use crate::host::socket::{calls, setup};
 use crate::wasi::{args, clock, io, poll, proc, PREVIEW1};
 
 /// `wasi_snapshot_preview1`: memory a call cannot reach is FAULT, its header's errno for it.
-const NAMESPACE: Namespace = Namespace {
-    name: PREVIEW1,
-    memory_fault: Errno::FAULT,
-};
+const NAMESPACE: Namespace = Namespace::new(PREVIEW1, Errno::FAULT);
 
 host_calls! {
     /// Defines every `wasi_snapshot_preview1` call in `linker`.

@@ -25,10 +25,7 @@ use std::net::SocketAddr;
 pub const WASIX: &str = "wasix_32v1";
 
 /// `wasix_32v1`: memory a call cannot reach is MEMVIOLATION.
-const NAMESPACE: Namespace = Namespace {
-    name: WASIX,
-    memory_fault: Errno::MEMVIOLATION,
-};
+const NAMESPACE: Namespace = Namespace::new(WASIX, Errno::MEMVIOLATION);
 
 host_calls! {
     /// Defines every `wasix_32v1` call in `linker`.
@@ -100,10 +97,7 @@ host_calls! {
 pub const WASI_THREADS: &str = "wasi";
 
 /// The wasi-threads namespace: its one call takes no pointers.
-const THREADS_NAMESPACE: Namespace = Namespace {
-    name: WASI_THREADS,
-    memory_fault: Errno::MEMVIOLATION,
-};
+const THREADS_NAMESPACE: Namespace = Namespace::new(WASI_THREADS, Errno::MEMVIOLATION);
 
 host_calls! {
     /// Defines the wasi-threads call (`wasi.thread-spawn`) in `linker`.

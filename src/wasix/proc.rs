@@ -52,23 +52,33 @@ pub(crate) fn proc_raise_interval(
     interval: u64,
     repeat: u32,
 ) -> std::result::Result<(), Errno> {
+    let interval = std::time::Duration::from_nanos(interval);
+    let every = (repeat & 0xff == 1).then_some(interval);
+    arm(ctx, sig, interval, every).map(drop)
+}
+
+/// Sets the program's interval timer for `sig` ([`crate::host::signals::IntervalTimer::set`]):
+/// the previous setting, as (time left, period). Errors: INVAL for an unknown signal, AGAIN.
+fn arm(
+    ctx: &mut WasiCtx,
+    sig: u32,
+    first: std::time::Duration,
+    every: Option<std::time::Duration>,
+) -> std::result::Result<(std::time::Duration, std::time::Duration), Errno> {
     if sig == 0 || !crate::host::signals::valid_signal(sig) {
         return Err(Errno::INVAL);
     }
     let main = ctx.process.threads.main();
-    let interval = std::time::Duration::from_nanos(interval);
-    let every = (repeat & 0xff == 1).then_some(interval);
-    ctx.process.timer.set(main, sig, interval, every).map(drop)
+    ctx.process.timer.set(main, sig, first, every)
 }
 
 /// `proc_raise_interval2(sig, new, old)`: setitimer(2) for `sig`. `new` points to an
 /// `itimerval` of two `timeval`s, each `{ sec: u64, usec: u64 }` (32 bytes in all): the period
 /// first, then the first delay (0 disarms); when `old` is not 0 the previous setting is written
 /// there in the same layout (time left, period). The sysroot's header does not declare this
-/// call yet; wasix-libc releases after it call it from `alarm` and `setitimer`, and the layout
-/// is the one Wasmer's implementation reads (`lib/wasix/src/syscalls/wasix/
-/// proc_raise_interval2.rs`). Errors: INVAL for an unknown signal or a `usec` of a million or
-/// more; MEMVIOLATION; AGAIN when the host refuses the timer.
+/// call yet; wasix-libc releases after it call it from `alarm` and `setitimer`, with the layout
+/// wasmer reads (`docs/abi.md`). Errors: INVAL for an unknown signal or a `usec` of a million
+/// or more; MEMVIOLATION; AGAIN when the host refuses the timer.
 pub(crate) fn proc_raise_interval2(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -76,9 +86,6 @@ pub(crate) fn proc_raise_interval2(
     new: u32,
     old: u32,
 ) -> std::result::Result<(), Errno> {
-    if sig == 0 || !crate::host::signals::valid_signal(sig) {
-        return Err(Errno::INVAL);
-    }
     let v: Itimerval = mem.read(new)?;
     if old != 0 {
         mem.check(old, std::mem::size_of::<Itimerval>() as u32)?;
@@ -90,8 +97,7 @@ pub(crate) fn proc_raise_interval2(
         Ok(std::time::Duration::from_secs(t.sec) + std::time::Duration::from_micros(t.usec))
     };
     let (first, every) = (duration(v.value)?, duration(v.interval)?);
-    let main = ctx.process.threads.main();
-    let (left, period) = ctx.process.timer.set(main, sig, first, Some(every))?;
+    let (left, period) = arm(ctx, sig, first, Some(every))?;
     if old != 0 {
         let timeval = |d: std::time::Duration| Timeval {
             sec: d.as_secs(),

@@ -7,7 +7,7 @@ use crate::host::calls::GuestOut;
 use crate::host::errno::Errno;
 use crate::host::memory::GuestMemory;
 use crate::host::socket::addr::{read_addr, unspecified_v4, ADDR_PORT_SIZE};
-use crate::host::socket::{calls, options, setup, transfer};
+use crate::host::socket::{calls, options, setup};
 use crate::host::WasiCtx;
 
 /// `sock_bind`.
@@ -57,13 +57,11 @@ pub(crate) fn sock_send_to(
     addr: u32,
 ) -> Result<u32, Errno> {
     let to = read_addr(mem, addr)?;
-    let iovs = mem.iovecs(iovs, len)?;
-    let n = transfer::send_to(ctx, mem, fd, &iovs, flags, Some(to))?;
-    crate::host::calls::record_nbytes(u64::from(n));
-    Ok(n)
+    calls::send_iovs(ctx, mem, fd, (iovs, len), flags, Some(to))
 }
 
-/// `sock_recv_from`.
+/// `sock_recv_from`: as `sock_recv`, and the sender's `addr_port` at `addr` (0.0.0.0:0 when
+/// the socket gives none).
 // The parameters are the call's, as `api_wasix.h` declares it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sock_recv_from(
@@ -77,16 +75,9 @@ pub(crate) fn sock_recv_from(
     roflags: u32,
     addr: u32,
 ) -> Result<(), Errno> {
-    mem.check(nread, 4)?;
-    mem.check(roflags, 2)?;
     mem.check(addr, ADDR_PORT_SIZE)?;
-    let iovs = mem.iovecs(iovs, len)?;
-    let (n, from, truncated) = transfer::recv_from(ctx, mem, fd, &iovs, flags)?;
-    crate::host::calls::record_nbytes(u64::from(n));
-    mem.write_u32(nread, n)?;
-    mem.write_u16(roflags, truncated as u16)?;
-    let from = from.unwrap_or_else(unspecified_v4);
-    from.write_to(mem, addr)
+    let from = calls::recv_iovs(ctx, mem, fd, (iovs, len), flags, (nread, roflags))?;
+    from.unwrap_or_else(unspecified_v4).write_to(mem, addr)
 }
 
 /// `sock_set_opt_time`.

@@ -84,15 +84,10 @@ pub fn send_on(
     if let Some(to) = to {
         check_addr(&ctx.process, NetOp::SendTo, to)?;
     }
-    let sock = &t.socket;
-    let n = retry(
-        ctx,
-        sock,
-        nonblocking,
-        Interest::Write,
-        timeout(t.send_timeout),
-        || mem.with_gathered(iovs, |bufs| sys::sendmsg(sock.as_fd(), bufs, to, 0)),
-    )?;
+    let (sock, wait_for) = (&t.socket, timeout(t.send_timeout));
+    let n = retry(ctx, sock, nonblocking, Interest::Write, wait_for, || {
+        mem.with_gathered(iovs, |bufs| sys::sendmsg(sock.as_fd(), bufs, to, 0))
+    })?;
     Ok(n as u32)
 }
 
@@ -144,19 +139,12 @@ pub fn recv_on(
         flags |= libc::MSG_WAITALL;
     }
     let stream = t.ty == sock_type::STREAM;
-    let sock = &t.socket;
-    let r = retry(
-        ctx,
-        sock,
-        nonblocking,
-        Interest::Read,
-        timeout(t.recv_timeout),
-        || {
-            mem.read_into(iovs, |bufs| {
-                sys::recvmsg(sock.as_fd(), bufs, flags, stream).map(|(n, a, t)| (n, (a, t)))
-            })
-        },
-    );
+    let (sock, wait_for) = (&t.socket, timeout(t.recv_timeout));
+    let r = retry(ctx, sock, nonblocking, Interest::Read, wait_for, || {
+        mem.read_into(iovs, |bufs| {
+            sys::recvmsg(sock.as_fd(), bufs, flags, stream).map(|(n, a, t)| (n, (a, t)))
+        })
+    });
     r.map(|(n, (addr, truncated))| (n as u32, addr, truncated))
 }
 
