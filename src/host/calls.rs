@@ -14,10 +14,10 @@ use crate::host::WasiCtx;
 /// host_calls! {
 ///     /// Defines every call of the namespace.
 ///     pub fn add_to_linker(namespace = NAMESPACE) {
-///         op "fd_dup" => fdx::fd_dup(fd: u32) -> out: u32 [fd];
-///         call "fd_pipe" => fdx::fd_pipe(out_a: u32, out_b: u32);
-///         call "sock_accept_v2" | "sock_accept" => sock::sock_accept_v2(fd: u32, ...) [fd];
-///         raw "proc_exit2" => proc::proc_exit2(code: u32);
+///         ctx "fd_dup" => fd_extras::fd_dup(fd: u32) -> out: u32 [fd];
+///         mem "fd_pipe" => fd_extras::fd_pipe(out_a: u32, out_b: u32);
+///         mem "sock_accept_v2" | "sock_accept" => sockets::sock_accept_v2(fd: u32, ...) [fd];
+///         caller "proc_exit2" => proc::proc_exit2(code: u32);
 ///     }
 /// }
 /// ```
@@ -26,14 +26,14 @@ use crate::host::WasiCtx;
 /// profiled under its own name), the body with the call's typed wasm parameters, optionally
 /// the output pointer parameter and the type written there, and the parameters recorded on the
 /// call's `tracing` span. Bodies are plain functions returning `Result<T, Errno>`:
-/// - `op`: `fn(&mut WasiCtx, params...)`, for calls that touch no guest memory but the output;
-/// - `call`: `fn(&mut WasiCtx, &mut GuestMemory, params...)`, for calls that read or write it;
+/// - `ctx`: `fn(&mut WasiCtx, params...)`, for calls that touch no guest memory but the output;
+/// - `mem`: `fn(&mut WasiCtx, &mut GuestMemory, params...)`, for calls that read or write it;
 /// - with `-> out: T`, the output pointer is checked before the body runs (a bad pointer fails
 ///   with no effect) and the body's `T` is written there ([`GuestOut`]);
-/// - `raw`: `fn(Caller, params...)` returning what the wasm function returns (`proc_exit` ends
-///   the program with an error).
+/// - `caller`: `fn(Caller, params...)` returning what the wasm function returns (`proc_exit`
+///   ends the program with an error).
 ///
-/// Everything but `raw` runs through [`errno_call`], which gives the guest its errno.
+/// Everything but `caller` runs through [`errno_call`], which gives the guest its errno.
 macro_rules! host_calls {
     (
         $(#[$doc:meta])*
@@ -68,7 +68,7 @@ macro_rules! host_call_entry {
         $( $crate::host::calls::host_call_entry!(@$how $linker, $ns, $name, $body, $args, $out,
             $fields); )+
     };
-    (@raw $linker:ident, $ns:expr, $name:literal, $body:path, ( $($arg:ident : $ty:ty),* ),
+    (@caller $linker:ident, $ns:expr, $name:literal, $body:path, ( $($arg:ident : $ty:ty),* ),
         (), $fields:tt) => {
         $linker.func_wrap(
             $ns.name,
@@ -94,7 +94,7 @@ macro_rules! host_call_entry {
                     wait_ns = tracing::field::Empty
                 );
                 let _entered = span.enter();
-                #[allow(unused_variables)] // `op` bodies take no memory
+                #[allow(unused_variables)] // `ctx` bodies take no memory
                 $crate::host::calls::errno_call(&mut caller, &$ns, $name, &span, |ctx, mem| {
                     $( mem.check($out, <$oty as $crate::host::calls::GuestOut>::SIZE)?; )?
                     let _value = $crate::host::calls::host_call_entry!(
@@ -106,10 +106,10 @@ macro_rules! host_call_entry {
             },
         )?;
     };
-    (@invoke op, $body:path, $ctx:ident, $mem:ident, ($($arg:ident),*)) => {
+    (@invoke ctx, $body:path, $ctx:ident, $mem:ident, ($($arg:ident),*)) => {
         $body($ctx, $($arg),*)
     };
-    (@invoke call, $body:path, $ctx:ident, $mem:ident, ($($arg:ident),*)) => {
+    (@invoke mem, $body:path, $ctx:ident, $mem:ident, ($($arg:ident),*)) => {
         $body($ctx, $mem, $($arg),*)
     };
 }

@@ -6,7 +6,7 @@ use crate::host::abi::{address_family, rights, sock_type, AddrIp, AddrIp6};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
 use crate::host::memory::GuestMemory;
-use crate::host::socket::{self as net, addr};
+use crate::host::socket::{addr, check_net, retry, socket, socket_and_mode};
 use crate::host::socket::{SocketEntry, SocketState};
 use crate::host::wait::Interest;
 use crate::host::WasiCtx;
@@ -37,7 +37,7 @@ pub(crate) fn resolve(
     naddrs: u32,
     count: u32,
 ) -> Result<(), Errno> {
-    net::check_net(ctx)?;
+    check_net(ctx)?;
     mem.check_array::<AddrIp>(addrs, naddrs)?;
     mem.check(count, 4)?;
     if host_len == 0 || host_len > MAX_HOST_LEN {
@@ -163,7 +163,7 @@ pub(crate) fn sock_send_file(
     count: u64,
 ) -> Result<u64, Errno> {
     let file = readable_file(ctx, in_fd)?;
-    let (s, nonblocking) = net::socket_and_mode(ctx, out_fd)?;
+    let (s, nonblocking) = socket_and_mode(ctx, out_fd)?;
     if s.state != SocketState::Connected {
         return Err(Errno::NOTCONN);
     }
@@ -185,7 +185,7 @@ pub(crate) fn sock_send_file(
     if len == 0 {
         return Ok(0);
     }
-    let n = net::retry(ctx, &sock, nonblocking, Interest::Write, wait_for, || {
+    let n = retry(ctx, &sock, nonblocking, Interest::Write, wait_for, || {
         // SAFETY: both fds are open for the call (the Arcs hold them); `off` outlives it.
         let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut off, len) };
         if n < 0 {
@@ -247,7 +247,7 @@ fn multicast_v6(
 /// The host socket of a datagram socket fd: BADF, NOTSOCK, or NOTSUP for a stream socket
 /// (multicast is UDP's).
 fn udp_socket(ctx: &mut WasiCtx, fd: u32) -> Result<std::sync::Arc<Socket>, Errno> {
-    let s = net::socket(ctx, fd)?;
+    let s = socket(ctx, fd)?;
     if s.ty != sock_type::DGRAM {
         return Err(Errno::NOTSUP);
     }
