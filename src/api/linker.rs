@@ -2,15 +2,16 @@
 
 use crate::api::func::{untyped, IntoFunc};
 use crate::api::instance_pre::{InstancePre, PreImport};
-use crate::api::module::{import_type, memory_matches, table_matches};
+use crate::api::module::import_type;
 use crate::api::store::RawHostFn;
 use crate::api::{
     Caller, Extern, ExternType, Func, Global, Memory, Module, SharedMemory, Store, Table, Val,
 };
 use crate::error::{Error, LinkErrorKind, Result, UnresolvedImport};
 use crate::module::{ExportIndex, ImportKind};
-use crate::types::FuncType;
-use crate::vm::instance::{self, ImportValue};
+use crate::types::{memory_matches, table_matches, FuncType};
+use crate::vm::instance::ImportValue;
+use crate::vm::instantiate::instantiate;
 use crate::vm::store::StoreOpaque;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -264,11 +265,6 @@ impl<T: 'static> Linker<T> {
         }
     }
 
-    /// Resolves `module`'s imports and instantiates it.
-    ///
-    /// Errors: [`Error::Link`] (unknown import, or a type or limits mismatch per spec 2.0
-    /// §4.5.4 "import matching"; nothing is created then), [`Error::Trap`] if a segment does not
-    /// fit or the start function traps (earlier segments stay written).
     /// Resolves and type-checks `module`'s imports once, for [`InstancePre::instantiate`] in
     /// any number of stores. Errors: [`Error::Link`] for an unknown import or one of another
     /// type, as [`Linker::instantiate`] reports them; [`Error::Usage`] for an import defined
@@ -329,6 +325,13 @@ impl<T: 'static> Linker<T> {
         })
     }
 
+    /// Resolves `module`'s imports and instantiates it.
+    ///
+    /// Errors: [`Error::Link`] (unknown import, or a type or limits mismatch per spec 2.0
+    /// §4.5.4 "import matching"; nothing is created then), [`Error::Resource`] for a memory or
+    /// table past the limits (see [`crate::vm::limits`]) or when the memory pool is exhausted,
+    /// [`Error::Trap`] if a segment does not fit or the start function traps (earlier segments
+    /// stay written).
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance> {
         if !module.engine().same(store.engine()) || !self.engine.same(store.engine()) {
             return Err(Error::Usage(
@@ -419,7 +422,7 @@ impl<T: 'static> Linker<T> {
             });
         }
         let id = store.opaque().id;
-        let index = instance::instantiate(store.opaque_mut(), module, &resolved)?;
+        let index = instantiate(store.opaque_mut(), module.compiled(), &resolved)?;
         Ok(Instance {
             store_id: id,
             index,
