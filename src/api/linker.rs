@@ -266,10 +266,13 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Resolves and type-checks `module`'s imports once, for [`InstancePre::instantiate`] in
-    /// any number of stores. Errors: [`Error::Link`] for an unknown import or one of another
-    /// type, as [`Linker::instantiate`] reports them; [`Error::Usage`] for an import defined
-    /// by an item of some store (only host functions and shared memories belong to none) or a
-    /// module of another engine.
+    /// any number of stores, and checks its memories and tables against the engine's limits.
+    /// Errors: [`Error::Link`] for an unknown import or one of another type, as
+    /// [`Linker::instantiate`] reports them; [`Error::Usage`] for an import defined by an item
+    /// of some store (only host functions and shared memories belong to none) or a module of
+    /// another engine; [`Error::Resource`] for a memory or table whose minimum is past the
+    /// engine's limits ([`crate::Config::max_memory_pages`], [`crate::PoolingConfig`]), which
+    /// instantiation would refuse.
     pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>> {
         if !module.engine().same(&self.engine) {
             return Err(Error::Usage(
@@ -319,6 +322,10 @@ impl<T: 'static> Linker<T> {
         if !unresolved.is_empty() {
             return Err(link_error(unresolved));
         }
+        self.engine
+            .runtime()
+            .allocator()
+            .check_module(module.compiled())?;
         Ok(InstancePre {
             module: module.clone(),
             imports,
