@@ -38,8 +38,9 @@ pub fn instantiate(
     Ok(index)
 }
 
-/// Everything of the instance that cannot trap, in the order later steps need: function
-/// references before globals (a global may hold a `ref.func`), globals before element segments.
+/// Everything of the instance before its segments run, in the order later steps need:
+/// function references before globals (a global may hold a `ref.func`), globals before element
+/// segments. Errors: [`Error::Resource`] from the memories and tables.
 fn create_entities(
     store: &mut StoreOpaque,
     inst: &mut InstanceData,
@@ -61,8 +62,9 @@ fn create_entities(
 /// store (spec 2.0 §4.5.4: what they did stays done if one traps).
 fn initialize(store: &mut StoreOpaque, index: usize, module: &CompiledModule) -> Result<()> {
     let inst: *mut InstanceData = &mut *store.instances[index];
-    // SAFETY: the instance is boxed in the store, which outlives this function; the steps
-    // below add nothing to the store's instances, so the box is neither moved nor dropped.
+    // SAFETY: the instance is boxed in the store, which outlives this function and drops its
+    // instances only when it is dropped; growing the store's list moves the box, not the
+    // instance.
     let inst = unsafe { &mut *inst };
     init_elems(store, inst, module)?;
     init_data(store, inst, module)?;
