@@ -77,11 +77,11 @@ pub struct UnresolvedImport {
     pub module: String,
     pub name: String,
     /// The type the module declares for the import.
-    pub expected: crate::api::ExternType,
+    pub expected: crate::types::ExternType,
     /// For [`LinkErrorKind::IncompatibleImportType`], the type of what the linker defines
     /// under that name, when it is known without a store (host functions, shared memories)
     /// or from the store being instantiated in.
-    pub defined: Option<crate::api::ExternType>,
+    pub defined: Option<crate::types::ExternType>,
 }
 
 /// ` (and N more: m::a, m::b)` after the first unresolved import, or nothing.

@@ -126,3 +126,79 @@ pub struct TableType {
 
 /// Size of a WebAssembly page: 64 KiB (spec 2.0 §4.2.8).
 pub const WASM_PAGE_SIZE: u64 = 65536;
+
+/// The type of an importable or exportable item (spec 2.0 §2.5.10 external types).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExternType {
+    Func(FuncType),
+    Table(TableType),
+    /// A linear memory; `shared` for the threads proposal's shared memories.
+    Memory(MemoryType),
+    Global(GlobalType),
+    /// An exception tag whose payload is the function type's parameters.
+    Tag(FuncType),
+}
+
+impl ExternType {
+    /// Whether an item of type `self` may be given for an import that expects `expected`:
+    /// spec 2.0 §4.5.4 "import matching" (functions, globals and tags of equal type; limits of
+    /// memories and tables within the expected ones), plus the threads proposal's rule that
+    /// a memory's sharedness must be the expected one.
+    pub fn matches(&self, expected: &ExternType) -> bool {
+        match (self, expected) {
+            (ExternType::Func(a), ExternType::Func(b))
+            | (ExternType::Tag(a), ExternType::Tag(b)) => a == b,
+            (ExternType::Global(a), ExternType::Global(b)) => a == b,
+            (ExternType::Memory(a), ExternType::Memory(b)) => memory_matches(a, b),
+            (ExternType::Table(a), ExternType::Table(b)) => table_matches(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// In the text format's words: `func [i32] -> [i32]`, `memory 17 16384 shared` (limits in
+/// pages), `table 1 10 funcref`, `global mut i32`, `tag [i32] -> []`.
+impl std::fmt::Display for ExternType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = |m: Option<u32>| m.map(|m| format!(" {m}")).unwrap_or_default();
+        match self {
+            ExternType::Func(t) => write!(f, "func {t}"),
+            ExternType::Tag(t) => write!(f, "tag {t}"),
+            ExternType::Memory(m) => write!(
+                f,
+                "memory {}{}{}",
+                m.minimum,
+                max(m.maximum),
+                if m.shared { " shared" } else { "" }
+            ),
+            ExternType::Table(t) => {
+                write!(f, "table {}{} {}", t.minimum, max(t.maximum), t.element)
+            }
+            ExternType::Global(g) => write!(
+                f,
+                "global {}{}",
+                if g.mutable { "mut " } else { "" },
+                g.content
+            ),
+        }
+    }
+}
+
+fn limits_match(min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>) -> bool {
+    min >= want_min
+        && match want_max {
+            None => true,
+            Some(wm) => max.is_some_and(|m| m <= wm),
+        }
+}
+
+/// Spec 2.0 §4.5.4 limits matching; the threads proposal adds that sharedness must be equal.
+pub(crate) fn memory_matches(have: &MemoryType, want: &MemoryType) -> bool {
+    have.shared == want.shared
+        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+}
+
+pub(crate) fn table_matches(have: &TableType, want: &TableType) -> bool {
+    have.element == want.element
+        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+}

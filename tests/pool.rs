@@ -2,7 +2,8 @@
 //! leaks nothing from the first to the second (memory, grown pages included, globals, tables),
 //! whether the module's data is copied or mapped from a cached image, whether the slot changes
 //! module, and whether the slot is reset in place or with madvise; running out of slots and
-//! asking for more pages or table elements than the pool allows are clean errors.
+//! asking for more pages or table elements than the pool allows are clean errors, the latter
+//! already when the module is prepared (`Linker::instantiate_pre`).
 
 use wasix_rt::cache::Cache;
 use wasix_rt::{
@@ -242,6 +243,39 @@ fn a_pooled_table_stays_within_the_pool_element_limit() {
     );
     grow.call(&mut store, &[Val::I32(4)], &mut r).unwrap();
     assert!(matches!(r[0], Val::I32(4)), "growing up to it succeeds");
+}
+
+/// A module whose memory or table cannot fit the pool at its minimum is refused by
+/// `Linker::instantiate_pre` with the error instantiation gives, and takes no slot.
+#[test]
+fn instantiate_pre_refuses_a_module_past_the_pool_limits() {
+    let engine = pooled_engine(1, 2, 0);
+    let linker: Linker<()> = Linker::new(&engine);
+    for (wat, what) in [
+        ("(module (memory 3))", "limit of 2 pages"),
+        ("(module (table 9 funcref))", "limit of 8"),
+        ("(module (memory 1) (table 9 funcref))", "limit of 8"),
+    ] {
+        let module = Module::new(&engine, wat).unwrap();
+        let at_instantiation = match linker.instantiate(&mut Store::new(&engine, ()), &module) {
+            Err(Error::Resource(msg)) => msg,
+            Err(e) => panic!("{wat}: expected a resource error, got {e}"),
+            Ok(_) => panic!("{wat}: instantiated past the pool's limits"),
+        };
+        match linker.instantiate_pre(&module) {
+            Err(Error::Resource(msg)) => {
+                assert!(msg.contains(what), "{wat}: {msg}");
+                assert_eq!(msg, at_instantiation, "{wat}");
+            }
+            Err(e) => panic!("{wat}: expected a resource error, got {e}"),
+            Ok(_) => panic!("{wat}: prepared past the pool's limits"),
+        }
+        assert_eq!(engine.free_memory_slots(), Some(1), "{wat} took no slot");
+    }
+    // At the limits exactly, a module is prepared and instantiates.
+    let fits = Module::new(&engine, "(module (memory 2) (table 8 funcref))").unwrap();
+    let pre = linker.instantiate_pre(&fits).unwrap();
+    pre.instantiate(&mut Store::new(&engine, ())).unwrap();
 }
 
 /// Several threads taking and returning slots at once, each checking it got a fresh memory.

@@ -1,17 +1,16 @@
-//! `Engine` and `Config`: compilation settings, the engine-wide registry of function types,
-//! and the per-type trampolines.
+//! `Engine` and `Config`: compilation settings, and the runtime state that modules and stores
+//! of the engine share (`vm::engine::EngineRuntime`: function types and their trampolines, the
+//! epoch, the instance allocator).
 
-use crate::compile::{self, trampoline};
+use crate::compile;
 use crate::environ::TrapSite;
 use crate::error::Result;
 use crate::types::FuncType;
-use crate::vm::code::{CodeMemory, FuncNames, TrapTable};
-use crate::vm::pool::MemoryPool;
+use crate::vm::allocator::InstanceAllocator;
+use crate::vm::engine::{EngineRuntime, StackLimits};
 pub use crate::vm::pool::PoolingConfig;
-use cranelift_codegen::isa::OwnedTargetIsa;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use crate::vm::registry::TrampolineKind;
+use std::sync::Arc;
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
@@ -21,8 +20,10 @@ pub struct Config {
     /// Bytes of the thread's stack always kept free for host calls and signal handling
     /// (default 128 KiB).
     pub stack_reserve: usize,
-    /// Most pages of 64 KiB any linear memory may grow to (default and most
-    /// [`crate::vm::memory::MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB).
+    /// Most pages of 64 KiB any linear memory may have, initially or by `memory.grow` (default
+    /// and most [`crate::environ::memory::MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). With
+    /// [`PoolingConfig::max_memory_pages`] and [`crate::Store::set_memory_limit`], the least
+    /// applies (see [`crate::vm::limits`]).
     pub max_memory_pages: u32,
     /// Compile functions on all cores (rayon) rather than one by one (default true).
     pub parallel_compilation: bool,
@@ -34,8 +35,9 @@ pub struct Config {
     /// [`crate::TrapKind::Interrupted`] (default false: no checks). Part of the cache key.
     pub epoch_interruption: bool,
     /// Take the linear memories that modules define from a pool of reservations made when
-    /// the engine is created, instead of mapping and unmapping one per memory (default
-    /// `None`: on demand). See [`crate::vm::pool`] for how slots are reset and reused.
+    /// the engine is created, instead of mapping and unmapping one per memory, and keep
+    /// instances' vmctx for reuse (default `None`: on demand). See [`crate::vm::pool`] for how
+    /// slots are reset and reused, [`crate::vm::allocator`] for the rest.
     pub pooling: Option<PoolingConfig>,
 }
 
@@ -44,7 +46,7 @@ impl Default for Config {
         Config {
             max_wasm_stack: 1 << 20,
             stack_reserve: 128 << 10,
-            max_memory_pages: crate::vm::memory::MAX_PAGES,
+            max_memory_pages: crate::environ::memory::MAX_PAGES,
             parallel_compilation: true,
             optimize: true,
             epoch_interruption: false,
@@ -53,49 +55,21 @@ impl Default for Config {
     }
 }
 
-/// The two trampolines a function type may need (see [`trampoline`]).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub(crate) enum TrampolineKind {
-    /// Host to wasm: needed to call a wasm function of the type from the host.
-    ArrayToWasm,
-    /// Wasm to host: needed for a host function of the type.
-    WasmToHost,
-}
-
-impl TrampolineKind {
-    /// Compiles the trampoline of this kind for `ty`.
-    pub(crate) fn compile(
-        self,
-        isa: &dyn cranelift_codegen::isa::TargetIsa,
-        ty: &FuncType,
-    ) -> Result<trampoline::TrampolineCode> {
-        match self {
-            TrampolineKind::ArrayToWasm => trampoline::array_to_wasm(isa, ty),
-            TrampolineKind::WasmToHost => trampoline::wasm_to_host(isa, ty),
+impl Config {
+    /// The settings that reach compiled code.
+    pub(crate) fn compile_settings(&self) -> compile::CompileSettings {
+        compile::CompileSettings {
+            optimize: self.optimize,
+            epoch_interruption: self.epoch_interruption,
+            parallel: self.parallel_compilation,
         }
     }
 }
 
-#[derive(Default)]
-struct TypeRegistry {
-    ids: HashMap<FuncType, u32>,
-    types: Vec<FuncType>,
-    /// Entry points of each type's (array-to-wasm, wasm-to-host) trampolines, once made.
-    trampolines: Vec<[Option<usize>; 2]>,
-    /// The code those entry points are in, kept for the engine's lifetime.
-    code: Vec<CodeMemory>,
-}
-
 struct EngineInner {
     config: Config,
-    isa: OwnedTargetIsa,
-    types: Mutex<TypeRegistry>,
-    /// The epoch compiled code compares with its store's deadline; it only grows.
-    epoch: AtomicU64,
-    /// The pooling allocator's memory slots, when `config.pooling` asks for them.
-    memory_pool: Option<Arc<MemoryPool>>,
+    /// What the runtime needs of the engine; every store of the engine holds it too.
+    runtime: Arc<EngineRuntime>,
 }
 
 /// Compilation settings and state shared by modules and stores. Cheap to clone.
@@ -115,17 +89,16 @@ impl Engine {
     /// does not support the host, and with [`crate::Error::Resource`] when the memory pool
     /// ([`Config::pooling`]) cannot be reserved.
     pub fn new(config: &Config) -> Result<Engine> {
-        let memory_pool = match config.pooling {
-            Some(p) => Some(Arc::new(MemoryPool::new(p)?)),
-            None => None,
+        let allocator = InstanceAllocator::new(config.max_memory_pages, config.pooling)?;
+        let stack = StackLimits {
+            max_wasm_stack: config.max_wasm_stack,
+            reserve: config.stack_reserve,
         };
+        let isa = compile::host_isa(config.optimize)?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
-                isa: compile::host_isa(config.optimize)?,
-                types: Mutex::new(TypeRegistry::default()),
-                epoch: AtomicU64::new(0),
-                memory_pool,
+                runtime: Arc::new(EngineRuntime::new(isa, stack, allocator)),
             }),
         })
     }
@@ -139,118 +112,58 @@ impl Engine {
     /// function entry or loop header, when compiled with [`Config::epoch_interruption`]. Safe
     /// to call from any thread (a signal-safe atomic increment).
     pub fn increment_epoch(&self) {
-        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+        self.inner.runtime.increment_epoch();
     }
 
     /// How many of the memory pool's slots are free now (`None` without [`Config::pooling`]).
     pub fn free_memory_slots(&self) -> Option<usize> {
-        self.inner.memory_pool.as_ref().map(|p| p.free_slots())
-    }
-
-    pub(crate) fn memory_pool(&self) -> Option<&Arc<MemoryPool>> {
-        self.inner.memory_pool.as_ref()
+        self.inner.runtime.allocator().free_memory_slots()
     }
 
     /// The engine's current epoch (0 at creation, then one per [`Engine::increment_epoch`]).
     pub fn current_epoch(&self) -> u64 {
-        self.inner.epoch.load(Ordering::Relaxed)
+        self.inner.runtime.current_epoch()
     }
 
-    /// Where compiled code reads the epoch; valid as long as the engine.
-    pub(crate) fn epoch_ptr(&self) -> *const AtomicU64 {
-        &self.inner.epoch
+    /// What the runtime needs of this engine, shared with its stores.
+    pub(crate) fn runtime(&self) -> &Arc<EngineRuntime> {
+        &self.inner.runtime
     }
 
     pub(crate) fn isa(&self) -> &dyn cranelift_codegen::isa::TargetIsa {
-        &*self.inner.isa
+        self.inner.runtime.isa()
     }
 
     pub(crate) fn same(&self, other: &Engine) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    fn registry(&self) -> std::sync::MutexGuard<'_, TypeRegistry> {
-        self.inner.types.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The engine-wide id of a function type; equal types get equal ids.
     pub(crate) fn register_type(&self, ty: &FuncType) -> u32 {
-        let mut r = self.registry();
-        if let Some(id) = r.ids.get(ty) {
-            return *id;
-        }
-        let id = r.types.len() as u32;
-        r.types.push(ty.clone());
-        r.trampolines.push([None; 2]);
-        r.ids.insert(ty.clone(), id);
-        id
+        self.inner.runtime.types().register(ty)
     }
 
     pub(crate) fn func_type(&self, id: u32) -> FuncType {
-        self.registry().types[id as usize].clone()
+        self.inner.runtime.func_type(id)
     }
 
     /// Entry point of the `kind` trampoline for type `id`, compiled on first use (or taken
     /// from an artifact, see [`Engine::install_trampolines`]).
     pub(crate) fn trampoline(&self, id: u32, kind: TrampolineKind) -> Result<usize> {
-        let mut r = self.registry();
-        if let Some(entry) = r.trampolines[id as usize][kind as usize] {
-            return Ok(entry);
-        }
-        let ty = r.types[id as usize].clone();
-        let c = kind.compile(self.isa(), &ty)?;
-        let traps = c
-            .traps
-            .iter()
-            .map(|(off, code)| TrapSite {
-                code_offset: *off,
-                code: *code,
-                wasm_offset: 0,
-            })
-            .collect();
-        let code = trampoline_code(&c.code, traps)?;
-        let entry = code.base() as usize;
-        r.code.push(code);
-        r.trampolines[id as usize][kind as usize] = Some(entry);
-        Ok(entry)
+        self.inner.runtime.trampoline(id, kind)
     }
 
-    /// Places precompiled trampolines (from an artifact): `code` holds them all, with trap
-    /// sites `traps`; each of `entries` is (type id, kind, offset in `code`). Types that
-    /// already have a trampoline of that kind keep it.
+    /// Places precompiled trampolines (from an artifact); see
+    /// [`crate::vm::registry::TypeRegistry::install_trampolines`].
     pub(crate) fn install_trampolines(
         &self,
         code: &[u8],
         traps: Vec<TrapSite>,
         entries: &[(u32, TrampolineKind, u32)],
     ) -> Result<()> {
-        let mut r = self.registry();
-        let missing = |r: &TypeRegistry| {
-            entries
-                .iter()
-                .any(|(id, kind, _)| r.trampolines[*id as usize][*kind as usize].is_none())
-        };
-        if !missing(&r) {
-            return Ok(());
-        }
-        let code = trampoline_code(code, traps)?;
-        let base = code.base() as usize;
-        for (id, kind, offset) in entries {
-            r.trampolines[*id as usize][*kind as usize].get_or_insert(base + *offset as usize);
-        }
-        r.code.push(code);
-        Ok(())
+        self.inner
+            .runtime
+            .types()
+            .install_trampolines(code, traps, entries)
     }
-}
-
-/// Executable memory for trampolines: no functions, names or exception call sites of a
-/// module, only the trap sites of the calls they make.
-fn trampoline_code(code: &[u8], traps: Vec<TrapSite>) -> Result<CodeMemory> {
-    CodeMemory::new(
-        code,
-        TrapTable::Sites(traps),
-        crate::vm::code::FuncRanges::none(),
-        FuncNames::Map(HashMap::new()),
-        crate::vm::code::CallSites::Sites(Vec::new()),
-    )
 }

@@ -3,8 +3,6 @@
 use crate::api::{Func, Store, Val};
 use crate::error::{Error, Result};
 use crate::types::{GlobalType, MemoryType, TableType, ValType};
-use crate::vm::memory::LinearMemory;
-use crate::vm::table::Table as VmTable;
 use crate::vm::GlobalEntity;
 use std::sync::Arc;
 
@@ -150,16 +148,17 @@ pub struct Memory {
 
 impl Memory {
     /// Creates a memory of `ty.minimum` zeroed pages (64 KiB each). Errors with
-    /// [`Error::Resource`] past the engine's page limit or when address space runs out, and
-    /// [`Error::Usage`] for a shared type (use [`SharedMemory::new`]).
+    /// [`Error::Resource`] past the store's page limit ([`Store::set_memory_limit`]) or when
+    /// address space runs out, and [`Error::Usage`] for a shared type (use
+    /// [`SharedMemory::new`]).
     pub fn new<T>(store: &mut Store<T>, ty: MemoryType) -> Result<Memory> {
         if ty.shared {
             return Err(Error::Usage(
                 "Memory::new takes an unshared memory type; use SharedMemory::new".into(),
             ));
         }
-        let m = LinearMemory::new(ty, store.opaque().memory_limit)?;
         let s = store.opaque_mut();
+        let m = s.engine.allocator().host_memory(ty, s.memory_limit())?;
         s.memories.push(Arc::new(m));
         Ok(Memory {
             store_id: s.id,
@@ -196,14 +195,16 @@ pub struct Table {
 
 impl Table {
     /// Creates a table of `ty.minimum` elements, each set to `init` (of type `ty.element`).
+    /// Errors: [`Error::Usage`] when `init` is not of that type; [`Error::Resource`] past the
+    /// engine's element limit (see [`crate::vm::limits`]).
     pub fn new<T>(store: &mut Store<T>, ty: TableType, init: Val) -> Result<Table> {
         if init.ty() != ty.element || !matches!(ty.element, ValType::FuncRef | ValType::ExternRef) {
             return Err(Error::Usage("table element type mismatch".into()));
         }
         let s = store.opaque_mut();
         let raw = init.to_raw(s.id)?;
-        s.tables
-            .push(Box::new(VmTable::new(ty, raw as u64, u32::MAX)?));
+        let table = s.engine.allocator().allocate_table(ty, raw as u64)?;
+        s.tables.push(Box::new(table));
         Ok(Table {
             store_id: s.id,
             index: s.tables.len() - 1,

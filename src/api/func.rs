@@ -5,7 +5,7 @@ use crate::api::store::{Caller, RawHostFn};
 use crate::api::Store;
 use crate::error::{Error, Result};
 use crate::types::{FuncType, ValType};
-use crate::vm::instance;
+use crate::vm::invoke::invoke;
 use crate::vm::store::StoreOpaque;
 use crate::vm::VMFuncRef;
 use std::sync::Arc;
@@ -187,7 +187,7 @@ impl Func {
     pub(crate) fn host_parts(engine: &crate::Engine, ty: &FuncType) -> (u32, usize) {
         let type_id = engine.register_type(ty);
         let host_call = engine
-            .trampoline(type_id, crate::api::TrampolineKind::WasmToHost)
+            .trampoline(type_id, crate::vm::registry::TrampolineKind::WasmToHost)
             .expect("trampoline compilation for a valid function type");
         (type_id, host_call)
     }
@@ -255,7 +255,7 @@ impl Func {
             Error::Usage(format!("argument {i} is {got:?}, expected {t}"))
         })?;
         // SAFETY: `self` belongs to this store (checked by the caller), so its funcref is live.
-        unsafe { instance::invoke(store, self.ptr, &mut values)? };
+        unsafe { invoke(store, self.ptr, &mut values)? };
         for (i, t) in ty.results().iter().enumerate() {
             results[i] = Val::from_raw(values[i], *t, id);
         }
@@ -395,7 +395,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         };
         params.store(slots);
         // SAFETY: the function belongs to this store (checked above), so its funcref is live.
-        unsafe { instance::invoke(store.opaque_mut(), self.func.ptr, slots)? };
+        unsafe { invoke(store.opaque_mut(), self.func.ptr, slots)? };
         Ok(R::load(slots))
     }
 

@@ -5,7 +5,8 @@
 use crate::api::store::RawHostFn;
 use crate::api::{Func, Instance, Module, SharedMemory, Store};
 use crate::error::{Error, Result};
-use crate::vm::instance::{self, ImportValue};
+use crate::vm::instance::ImportValue;
+use crate::vm::instantiate::instantiate;
 use std::sync::Arc;
 
 /// One import, resolved to something that belongs to no store.
@@ -87,7 +88,7 @@ impl<T> InstancePre<T> {
             })
             .collect();
         let store_id = store.opaque().id;
-        let index = instance::instantiate(store.opaque_mut(), &self.module, &resolved)?;
+        let index = instantiate(store.opaque_mut(), self.module.compiled(), &resolved)?;
         Ok(Instance { store_id, index })
     }
 }

@@ -2,15 +2,16 @@
 
 use crate::api::func::{untyped, IntoFunc};
 use crate::api::instance_pre::{InstancePre, PreImport};
-use crate::api::module::{import_type, memory_matches, table_matches};
+use crate::api::module::import_type;
 use crate::api::store::RawHostFn;
 use crate::api::{
     Caller, Extern, ExternType, Func, Global, Memory, Module, SharedMemory, Store, Table, Val,
 };
 use crate::error::{Error, LinkErrorKind, Result, UnresolvedImport};
 use crate::module::{ExportIndex, ImportKind};
-use crate::types::FuncType;
-use crate::vm::instance::{self, ImportValue};
+use crate::types::{memory_matches, table_matches, FuncType};
+use crate::vm::instance::ImportValue;
+use crate::vm::instantiate::instantiate;
 use crate::vm::store::StoreOpaque;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -264,16 +265,14 @@ impl<T: 'static> Linker<T> {
         }
     }
 
-    /// Resolves `module`'s imports and instantiates it.
-    ///
-    /// Errors: [`Error::Link`] (unknown import, or a type or limits mismatch per spec 2.0
-    /// §4.5.4 "import matching"; nothing is created then), [`Error::Trap`] if a segment does not
-    /// fit or the start function traps (earlier segments stay written).
     /// Resolves and type-checks `module`'s imports once, for [`InstancePre::instantiate`] in
-    /// any number of stores. Errors: [`Error::Link`] for an unknown import or one of another
-    /// type, as [`Linker::instantiate`] reports them; [`Error::Usage`] for an import defined
-    /// by an item of some store (only host functions and shared memories belong to none) or a
-    /// module of another engine.
+    /// any number of stores, and checks its memories and tables against the engine's limits.
+    /// Errors: [`Error::Link`] for an unknown import or one of another type, as
+    /// [`Linker::instantiate`] reports them; [`Error::Usage`] for an import defined by an item
+    /// of some store (only host functions and shared memories belong to none) or a module of
+    /// another engine; [`Error::Resource`] for a memory or table whose minimum is past the
+    /// engine's limits ([`crate::Config::max_memory_pages`], [`crate::PoolingConfig`]), which
+    /// instantiation would refuse.
     pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>> {
         if !module.engine().same(&self.engine) {
             return Err(Error::Usage(
@@ -323,12 +322,23 @@ impl<T: 'static> Linker<T> {
         if !unresolved.is_empty() {
             return Err(link_error(unresolved));
         }
+        self.engine
+            .runtime()
+            .allocator()
+            .check_module(module.compiled())?;
         Ok(InstancePre {
             module: module.clone(),
             imports,
         })
     }
 
+    /// Resolves `module`'s imports and instantiates it.
+    ///
+    /// Errors: [`Error::Link`] (unknown import, or a type or limits mismatch per spec 2.0
+    /// §4.5.4 "import matching"; nothing is created then), [`Error::Resource`] for a memory or
+    /// table past the limits (see [`crate::vm::limits`]) or when the memory pool is exhausted,
+    /// [`Error::Trap`] if a segment does not fit or the start function traps (earlier segments
+    /// stay written).
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance> {
         if !module.engine().same(store.engine()) || !self.engine.same(store.engine()) {
             return Err(Error::Usage(
@@ -419,7 +429,7 @@ impl<T: 'static> Linker<T> {
             });
         }
         let id = store.opaque().id;
-        let index = instance::instantiate(store.opaque_mut(), module, &resolved)?;
+        let index = instantiate(store.opaque_mut(), module.compiled(), &resolved)?;
         Ok(Instance {
             store_id: id,
             index,

@@ -10,12 +10,12 @@ mod module;
 mod shared_memory;
 mod store;
 
+pub use crate::types::ExternType;
 pub use crate::vm::waitqueue::WaitOutcome;
-pub(crate) use engine::TrampolineKind;
 pub use engine::{Config, Engine, PoolingConfig};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table, Tag};
 pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
 pub use instance_pre::InstancePre;
 pub use linker::{Instance, Linker};
-pub use module::{export_type, import_type, to_binary, ExternType, ImportType, Module};
+pub use module::{export_type, import_type, to_binary, ImportType, Module};
 pub use store::{Caller, Store};

@@ -5,34 +5,19 @@ use crate::compile;
 use crate::environ::VMOffsets;
 use crate::error::{Error, Result};
 use crate::module::{self, ExportIndex, ImportKind, ModuleInfo};
-use crate::types::{FuncType, GlobalType, MemoryType, TableType};
+use crate::types::{ExternType, FuncType};
 use crate::vm::bytes::Bytes;
 use crate::vm::code::CodeMemory;
 use crate::vm::memory::MemoryImage;
+use crate::vm::module::CompiledModule;
 use std::ops::Range;
 use std::sync::Arc;
-
-struct ModuleInner {
-    engine: Engine,
-    info: ModuleInfo,
-    /// The data segments' bytes (see [`ModuleInfo::take_data`]).
-    data: Bytes,
-    code: CodeMemory,
-    funcs: Arc<[Range<u32>]>,
-    offsets: VMOffsets,
-    type_ids: Vec<u32>,
-    /// Memory 0's initial contents when loaded from an artifact that has them (then every
-    /// active data segment is in the image, and `data` holds only the passive ones).
-    image: Option<MemoryImage>,
-    /// vmctx blocks of dropped instances, kept with an engine that pools (see
-    /// [`Module::take_vmctx`]).
-    spare_vmctx: std::sync::Mutex<Vec<Vec<u64>>>,
-}
 
 /// A compiled module. Cheap to clone; instantiate it with a [`crate::Linker`].
 #[derive(Clone)]
 pub struct Module {
-    inner: Arc<ModuleInner>,
+    engine: Engine,
+    compiled: Arc<CompiledModule>,
 }
 
 /// One import of a module, as [`Module::imports`] lists them.
@@ -44,63 +29,6 @@ pub struct ImportType {
     pub kind: String,
     /// The type the import must match.
     pub ty: ExternType,
-}
-
-/// The type of an importable or exportable item (spec 2.0 §2.5.10 external types).
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExternType {
-    Func(FuncType),
-    Table(TableType),
-    /// A linear memory; `shared` for the threads proposal's shared memories.
-    Memory(MemoryType),
-    Global(GlobalType),
-    /// An exception tag whose payload is the function type's parameters.
-    Tag(FuncType),
-}
-
-impl ExternType {
-    /// Whether an item of type `self` may be given for an import that expects `expected`:
-    /// spec 2.0 §4.5.4 "import matching" (functions, globals and tags of equal type; limits of
-    /// memories and tables within the expected ones), plus the threads proposal's rule that
-    /// a memory's sharedness must be the expected one.
-    pub fn matches(&self, expected: &ExternType) -> bool {
-        match (self, expected) {
-            (ExternType::Func(a), ExternType::Func(b))
-            | (ExternType::Tag(a), ExternType::Tag(b)) => a == b,
-            (ExternType::Global(a), ExternType::Global(b)) => a == b,
-            (ExternType::Memory(a), ExternType::Memory(b)) => memory_matches(a, b),
-            (ExternType::Table(a), ExternType::Table(b)) => table_matches(a, b),
-            _ => false,
-        }
-    }
-}
-
-/// In the text format's words: `func [i32] -> [i32]`, `memory 17 16384 shared` (limits in
-/// pages), `table 1 10 funcref`, `global mut i32`, `tag [i32] -> []`.
-impl std::fmt::Display for ExternType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let max = |m: Option<u32>| m.map(|m| format!(" {m}")).unwrap_or_default();
-        match self {
-            ExternType::Func(t) => write!(f, "func {t}"),
-            ExternType::Tag(t) => write!(f, "tag {t}"),
-            ExternType::Memory(m) => write!(
-                f,
-                "memory {}{}{}",
-                m.minimum,
-                max(m.maximum),
-                if m.shared { " shared" } else { "" }
-            ),
-            ExternType::Table(t) => {
-                write!(f, "table {}{} {}", t.minimum, max(t.maximum), t.element)
-            }
-            ExternType::Global(g) => write!(
-                f,
-                "global {}{}",
-                if g.mutable { "mut " } else { "" },
-                g.content
-            ),
-        }
-    }
 }
 
 impl std::fmt::Debug for Module {
@@ -119,7 +47,7 @@ impl Module {
     /// References to the code's metadata (see `CodeMemory::info_refs`).
     #[cfg(test)]
     pub(crate) fn code_info_refs(&self) -> usize {
-        self.inner.code.info_refs()
+        self.compiled.code().info_refs()
     }
 
     /// Compiles a module from its binary encoding or its text format (`.wat`); text is
@@ -152,7 +80,7 @@ impl Module {
             &info,
             &offsets,
             wasm,
-            engine.config(),
+            &engine.config().compile_settings(),
             progress,
         )?;
         let funcs = crate::vm::code::FuncRanges {
@@ -177,7 +105,8 @@ impl Module {
         ))
     }
 
-    /// Puts a module together from its parts (freshly compiled, or loaded from an artifact).
+    /// Puts a module together from its parts (freshly compiled, or loaded from an artifact):
+    /// see [`CompiledModule::new`].
     pub(crate) fn assemble(
         engine: &Engine,
         info: ModuleInfo,
@@ -186,64 +115,24 @@ impl Module {
         funcs: Arc<[Range<u32>]>,
         image: Option<MemoryImage>,
     ) -> Module {
-        let offsets = VMOffsets::new(&info);
-        let type_ids = info.types.iter().map(|t| engine.register_type(t)).collect();
+        let types = engine.runtime().types();
         Module {
-            inner: Arc::new(ModuleInner {
-                engine: engine.clone(),
-                info,
-                data,
-                code,
-                funcs,
-                offsets,
-                type_ids,
-                image,
-                spare_vmctx: Default::default(),
-            }),
-        }
-    }
-
-    /// A complete vmctx of a dropped instance of this module, if one is kept. Its defined
-    /// functions' references are right for it as they are: they hold the code addresses, type
-    /// ids and the block's own address, none of which changed; every other word is written by
-    /// instantiation. So a module of 89,000 functions (CPython) is instantiated without
-    /// writing 2.8 MB of them again.
-    pub(crate) fn take_vmctx(&self) -> Option<Vec<u64>> {
-        self.inner.engine.config().pooling?;
-        self.inner
-            .spare_vmctx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-    }
-
-    /// Keeps the complete vmctx of an instance being dropped for the next instance, when the
-    /// engine pools (at most as many as it has memory slots; otherwise it is freed).
-    pub(crate) fn recycle_vmctx(&self, vmctx: Vec<u64>) {
-        let Some(pool) = &self.inner.engine.config().pooling else {
-            return;
-        };
-        let mut spare = self
-            .inner
-            .spare_vmctx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if spare.len() < pool.memory_slots as usize {
-            spare.push(vmctx);
+            engine: engine.clone(),
+            compiled: Arc::new(CompiledModule::new(types, info, data, code, funcs, image)),
         }
     }
 
     pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+        &self.engine
     }
 
     /// The module's name from its `name` section, if any.
     pub fn name(&self) -> Option<&str> {
-        self.inner.info.name.as_deref()
+        self.info().name.as_deref()
     }
 
     pub fn imports(&self) -> Vec<ImportType> {
-        let info = &self.inner.info;
+        let info = self.info();
         info.imports
             .iter()
             .map(|i| ImportType {
@@ -264,7 +153,7 @@ impl Module {
     /// The module's memories in index order (imported ones first): each one's type, and
     /// whether it is imported.
     pub fn memories(&self) -> Vec<(crate::types::MemoryType, bool)> {
-        let info = &self.inner.info;
+        let info = self.info();
         let imported = info.num_imported_memories as usize;
         info.memories
             .iter()
@@ -275,13 +164,12 @@ impl Module {
 
     /// Export names, with the function type for exported functions.
     pub fn exports(&self) -> Vec<(String, Option<FuncType>)> {
-        self.inner
-            .info
+        self.info()
             .exports
             .iter()
             .map(|(n, e)| {
                 let ty = match e {
-                    ExportIndex::Func(f) => Some(self.inner.info.func_type(*f).clone()),
+                    ExportIndex::Func(f) => Some(self.info().func_type(*f).clone()),
                     _ => None,
                 };
                 (n.clone(), ty)
@@ -292,38 +180,24 @@ impl Module {
     /// Bytes of function bodies in the code section; 0 for a module loaded from an artifact,
     /// which does not keep them.
     pub fn code_size(&self) -> usize {
-        self.inner.info.code_size()
+        self.info().code_size()
     }
 
     /// Bytes of machine code generated.
     pub fn machine_code_size(&self) -> usize {
-        self.inner.funcs.last().map(|r| r.end as usize).unwrap_or(0)
+        let funcs = self.compiled.func_ranges();
+        funcs.last().map(|r| r.end as usize).unwrap_or(0)
     }
 
+    /// The runtime's view of the module, which its instances hold.
+    pub(crate) fn compiled(&self) -> &Arc<CompiledModule> {
+        &self.compiled
+    }
     pub(crate) fn info(&self) -> &ModuleInfo {
-        &self.inner.info
-    }
-    /// The data segments' bytes; `DataSegment::range` indexes into them.
-    pub(crate) fn data(&self) -> &[u8] {
-        &self.inner.data
-    }
-    pub(crate) fn image(&self) -> Option<&MemoryImage> {
-        self.inner.image.as_ref()
-    }
-    pub(crate) fn code(&self) -> &CodeMemory {
-        &self.inner.code
-    }
-    pub(crate) fn offsets(&self) -> &VMOffsets {
-        &self.inner.offsets
+        self.compiled.info()
     }
     pub(crate) fn type_ids(&self) -> &[u32] {
-        &self.inner.type_ids
-    }
-    pub(crate) fn code_base(&self) -> *const u8 {
-        self.inner.code.base()
-    }
-    pub(crate) fn func_ranges(&self) -> &[Range<u32>] {
-        &self.inner.funcs
+        self.compiled.type_ids()
     }
 }
 
@@ -384,21 +258,36 @@ fn one_line(message: &str) -> String {
     }
 }
 
-fn limits_match(min: u32, max: Option<u32>, want_min: u32, want_max: Option<u32>) -> bool {
-    min >= want_min
-        && match want_max {
-            None => true,
-            Some(wm) => max.is_some_and(|m| m <= wm),
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, Linker, Module, Store, Val};
+
+    /// A trap unwinds with a longjmp (`vm::traphandler`), which runs no destructors: the
+    /// handler must hold no reference to the code's metadata by then, or every trap would leak
+    /// it (found by the libFuzzer differential target under LeakSanitizer).
+    #[test]
+    fn traps_leave_no_reference_to_the_code_behind() {
+        let engine = Engine::default();
+        let module = Module::new(
+            &engine,
+            r#"(module (memory 1)
+                (func (export "oob") (result i32) (i32.load (i32.const 70000)))
+                (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0))))"#,
+        )
+        .unwrap();
+        let refs = module.code_info_refs();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        for _ in 0..10 {
+            let f = instance.get_func(&store, "oob").unwrap();
+            assert!(f.call(&mut store, &[], &mut [Val::I32(0)]).is_err());
+            let f = instance.get_func(&store, "div").unwrap();
+            assert!(f
+                .call(&mut store, &[Val::I32(0)], &mut [Val::I32(0)])
+                .is_err());
         }
-}
-
-/// Spec 2.0 §4.5.4 limits matching; the threads proposal adds that sharedness must be equal.
-pub(crate) fn memory_matches(have: &MemoryType, want: &MemoryType) -> bool {
-    have.shared == want.shared
-        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
-}
-
-pub(crate) fn table_matches(have: &TableType, want: &TableType) -> bool {
-    have.element == want.element
-        && limits_match(have.minimum, have.maximum, want.minimum, want.maximum)
+        assert_eq!(module.code_info_refs(), refs);
+    }
 }

@@ -36,9 +36,10 @@ impl SharedMemory {
                 "a shared memory type must be shared and declare a maximum".into(),
             ));
         }
-        let limit = engine.config().max_memory_pages;
+        // A shared memory belongs to no store: only the engine's limit applies.
+        let memory = engine.runtime().allocator().host_memory(ty, u32::MAX)?;
         Ok(SharedMemory {
-            inner: Arc::new(LinearMemory::new(ty, limit)?),
+            inner: Arc::new(memory),
         })
     }
 

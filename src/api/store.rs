@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 pub(crate) struct StoreInner<T> {
     pub opaque: StoreOpaque,
+    pub engine: Engine,
     // Boxed: compiled code holds pointers into each one, so they must not move.
     #[allow(clippy::vec_box)]
     pub host_funcs: Vec<Box<HostFuncData<T>>>,
@@ -90,14 +91,15 @@ impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         Store {
             inner: Box::new(StoreInner {
-                opaque: StoreOpaque::new(engine),
+                opaque: StoreOpaque::new(engine.runtime()),
+                engine: engine.clone(),
                 host_funcs: Vec::new(),
                 data,
             }),
         }
     }
     pub fn engine(&self) -> &Engine {
-        &self.inner.opaque.engine
+        &self.inner.engine
     }
 
     /// Lets this store's wasm code run until the engine's epoch has advanced `ticks` more times
@@ -111,12 +113,12 @@ impl<T> Store<T> {
     }
 
     /// Limits each linear memory created in this store from now on (by instantiation or
-    /// [`crate::Memory::new`]) to `pages` pages of 64 KiB, never above the engine's
-    /// [`crate::Config::max_memory_pages`]: a module whose memory needs more fails to
+    /// [`crate::Memory::new`]) to `pages` pages of 64 KiB, never above the engine's limit
+    /// ([`crate::Config::max_memory_pages`], [`crate::PoolingConfig::max_memory_pages`]; the
+    /// least applies, see [`crate::vm::limits`]): a module whose memory needs more fails to
     /// instantiate ([`crate::Error::Resource`]), and `memory.grow` past it returns -1.
     pub fn set_memory_limit(&mut self, pages: u32) {
-        let engine_limit = self.engine().config().max_memory_pages;
-        self.inner.opaque.memory_limit = pages.min(engine_limit);
+        self.inner.opaque.set_memory_limit(pages);
     }
 
     /// The epoch at which this store's code traps (`u64::MAX`: none).
@@ -158,7 +160,7 @@ impl<T> Store<T> {
         let mut data = Box::new(HostFuncData {
             funcref: VMFuncRef {
                 wasm_call,
-                // Made when the host first calls the function (see `instance::invoke`).
+                // Made when the host first calls the function (see `vm::invoke::invoke`).
                 array_call: 0,
                 vmctx: 0,
                 type_id,

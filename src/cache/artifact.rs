@@ -30,7 +30,6 @@
 //! When there is an image, the data section holds only the passive segments.
 //! The whole file is mapped read+execute, never writable.
 
-use crate::api::TrampolineKind;
 use crate::api::{Engine, Module};
 use crate::environ::TrapSite;
 use crate::error::{Error, Result};
@@ -42,6 +41,7 @@ use crate::vm::code::{
     CallSites, CodeMemory, FuncNames, FuncRanges, TrapTable, CALL_SITE_RECORD, TRAP_RECORD,
 };
 use crate::vm::memory::MemoryImage;
+use crate::vm::registry::TrampolineKind;
 use cranelift_codegen::ir::TrapCode;
 use std::ops::Range;
 use std::path::Path;
@@ -174,18 +174,21 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Serializes a compiled module as an artifact filed under `key`.
 pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
     let encode_err = |e: postcard::Error| Error::Compile(format!("encoding artifact: {e}"));
-    let code = module.code();
+    let code = module.compiled().code();
     let mut info = module.info().clone();
     let names = postcard::to_stdvec(&std::mem::take(&mut info.func_names)).map_err(encode_err)?;
-    let (image, data) = match module.image() {
+    let (image, data) = match module.compiled().image() {
         // Loaded from an artifact: its image and passive-only data are kept as they are.
         Some(image) => (
             Some((image.offset, image.bytes.to_vec())),
-            module.data().to_vec(),
+            module.compiled().data().to_vec(),
         ),
-        None => match memory_image(&info, module.data()) {
-            Some(image) => (Some(image), only_passive(&mut info, module.data())),
-            None => (None, module.data().to_vec()),
+        None => match memory_image(&info, module.compiled().data()) {
+            Some(image) => (
+                Some(image),
+                only_passive(&mut info, module.compiled().data()),
+            ),
+            None => (None, module.compiled().data().to_vec()),
         },
     };
     let (tramp_code, trampolines, trampoline_traps) = trampolines_of(module)?;
@@ -193,7 +196,7 @@ pub fn serialize(module: &Module, key: [u8; 32]) -> Result<Vec<u8>> {
     for t in &info.funcs {
         funcs.extend_from_slice(&t.to_le_bytes());
     }
-    for r in module.func_ranges() {
+    for r in module.compiled().func_ranges() {
         funcs.extend_from_slice(&r.start.to_le_bytes());
         funcs.extend_from_slice(&r.end.to_le_bytes());
     }

@@ -18,6 +18,20 @@ use rayon::prelude::*;
 use std::ops::Range;
 use wasmparser::{BinaryReader, FunctionBody};
 
+/// How a module's functions are compiled: the engine's settings that reach compiled code
+/// (`Config::optimize`, `Config::epoch_interruption`, `Config::parallel_compilation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileSettings {
+    /// Run wasix-rt's own IR passes (reassociation, offset folding); Cranelift's optimisation
+    /// level is the ISA's ([`host_isa`]).
+    pub optimize: bool,
+    /// Compile a check of the epoch against the store's deadline into every function entry
+    /// and loop header.
+    pub epoch_interruption: bool,
+    /// Compile functions on all cores (rayon) rather than one by one.
+    pub parallel: bool,
+}
+
 /// Builds the Cranelift ISA for the host CPU (features detected by cranelift-native).
 pub fn host_isa(opt_speed: bool) -> Result<OwnedTargetIsa> {
     let mut flags = settings::builder();
@@ -81,7 +95,7 @@ fn compile_one(
     info: &ModuleInfo,
     offsets: &VMOffsets,
     wasm: &[u8],
-    config: &crate::Config,
+    settings: &CompileSettings,
     defined: usize,
     ctx: &mut Context,
     fctx: &mut FunctionBuilderContext,
@@ -93,7 +107,7 @@ fn compile_one(
     ctx.clear();
     ctx.func = translate::new_function(ft, index, crate::translate::env::WASM_CALL_CONV);
     let mut env = FuncEnv::new(info, offsets, crate::translate::env::WASM_CALL_CONV);
-    env.epoch_checks = config.epoch_interruption;
+    env.epoch_checks = settings.epoch_interruption;
     translate::translate_function(
         &mut env,
         fctx,
@@ -102,7 +116,7 @@ fn compile_one(
         &body,
         isa.frontend_config(),
     )?;
-    if config.optimize {
+    if settings.optimize {
         translate::reassociate::rebalance_adds(&mut ctx.func);
         translate::fold_offsets::fold_constant_offsets(&mut ctx.func);
     }
@@ -195,16 +209,16 @@ pub trait CompileProgress: Send + Sync {
     fn finish(&self);
 }
 
-/// Translates and compiles every defined function of `info` as `config` says (in parallel,
+/// Translates and compiles every defined function of `info` as `settings` say (in parallel,
 /// with epoch checks), then links them into one blob.
 pub fn compile_module(
     isa: &dyn TargetIsa,
     info: &ModuleInfo,
     offsets: &VMOffsets,
     wasm: &[u8],
-    config: &crate::Config,
+    settings: &CompileSettings,
 ) -> Result<CompiledModule> {
-    compile_module_with_progress(isa, info, offsets, wasm, config, None)
+    compile_module_with_progress(isa, info, offsets, wasm, settings, None)
 }
 
 /// [`compile_module`], telling `progress` of each function compiled.
@@ -213,7 +227,7 @@ pub fn compile_module_with_progress(
     info: &ModuleInfo,
     offsets: &VMOffsets,
     wasm: &[u8],
-    config: &crate::Config,
+    settings: &CompileSettings,
     progress: Option<&dyn CompileProgress>,
 ) -> Result<CompiledModule> {
     let n = info.num_defined_funcs();
@@ -221,13 +235,13 @@ pub fn compile_module_with_progress(
         p.start(n, info.code_size());
     }
     let compile_one = |i, ctx: &mut Context, fctx: &mut FunctionBuilderContext| {
-        let f = compile_one(isa, info, offsets, wasm, config, i, ctx, fctx);
+        let f = compile_one(isa, info, offsets, wasm, settings, i, ctx, fctx);
         if let Some(p) = progress {
             p.function_done();
         }
         f
     };
-    let funcs: Result<Vec<CompiledFunc>> = if config.parallel_compilation {
+    let funcs: Result<Vec<CompiledFunc>> = if settings.parallel {
         (0..n)
             .into_par_iter()
             .map_init(

@@ -181,8 +181,8 @@ impl<'a> FuncEnv<'a> {
     }
 
     /// Address for a linear-memory access of `index + offset`. On x86-64 the 4 GiB
-    /// reservation plus 4 GiB guard covers every 32-bit index plus 32-bit offset, so no bounds
-    /// check is emitted: an out-of-bounds access faults and becomes a trap.
+    /// reservation plus 4 GiB guard (`environ::memory`) covers every 32-bit index plus 32-bit
+    /// offset, so no bounds check is emitted: an out-of-bounds access faults and becomes a trap.
     pub fn heap_addr(
         &mut self,
         b: &mut FunctionBuilder,

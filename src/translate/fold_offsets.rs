@@ -6,7 +6,7 @@
 //! and only then add the memory base: an extra `lea` per access, where a native build folds the
 //! constant into the load's displacement. This pass folds `base + zext(p + c)` (with its
 //! offset `off`) into `base + zext(p)` with offset `off + c` where that cannot change what the
-//! program observes. Two facts of the memory layout make that provable (`vm::memory`):
+//! program observes. Two facts of the memory layout make that provable (`environ::memory`):
 //!
 //! - a memory has at most 65,535 pages, so an index `i` with `i >= 2^32 - 64 KiB` is always
 //!   out of bounds, and
@@ -37,12 +37,12 @@ use cranelift_codegen::ir::{
 use std::collections::HashMap;
 
 /// Largest constant folded, exclusive: the size of the guard before the base and of the
-/// out-of-bounds tail of the index space (`vm::memory::GUARD_BEFORE`, 65,536 bytes, and
-/// 2^32 minus `vm::memory::MAX_PAGES` pages).
+/// out-of-bounds tail of the index space (`environ::memory::GUARD_BEFORE`, 65,536 bytes, and
+/// 2^32 minus `environ::memory::MAX_PAGES` pages).
 const LIMIT: i64 = 1 << 16;
 
 const _: () = {
-    use crate::vm::memory::{GUARD_BEFORE, MAX_PAGES};
+    use crate::environ::memory::{GUARD_BEFORE, MAX_PAGES};
     assert!(GUARD_BEFORE as i64 >= LIMIT);
     assert!((1u64 << 32) - MAX_PAGES as u64 * crate::types::WASM_PAGE_SIZE >= LIMIT as u64);
 };

@@ -176,7 +176,11 @@ mod tests {
     use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
     fn frontend() -> cranelift_codegen::isa::TargetFrontendConfig {
-        crate::compile::host_isa(true).unwrap().frontend_config()
+        // The frontend needs an ISA's pointer type and calling convention, not `compile`'s
+        // tuning, which sits above this module.
+        let flags = cranelift_codegen::settings::Flags::new(cranelift_codegen::settings::builder());
+        let isa = cranelift_native::builder().unwrap().finish(flags).unwrap();
+        isa.frontend_config()
     }
 
     /// A one-block function of `params` returning `ret`, whose body `body` builds from the

@@ -125,7 +125,7 @@ pub(crate) extern "C" fn exn_take(
 ///
 /// # Safety
 /// `pc` and `fp` must be the return address and frame pointer of a wasm frame on this thread's
-/// stack, entered from the host through `instance::invoke`.
+/// stack, entered from the host through `invoke::invoke`.
 unsafe fn unwind(store: &mut StoreOpaque, exnref: u64, mut pc: usize, mut fp: usize) -> ! {
     loop {
         let Some(code) = code::lookup(pc) else { break };

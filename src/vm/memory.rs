@@ -1,16 +1,5 @@
-//! Linear memory in a guard-page reservation.
-//!
-//! Each memory reserves 8 GiB of address space: 4 GiB for every 32-bit index plus a 4 GiB
-//! guard for every 32-bit static offset, all `PROT_NONE` except the accessible pages, and a
-//! [`GUARD_BEFORE`] of 64 KiB below the base. Compiled code therefore needs no bounds checks:
-//! an out-of-bounds access faults in a guard and the signal handler turns it into a trap. The
-//! base never moves, so `memory.grow` is an mprotect.
-//!
-//! A memory has at most [`MAX_PAGES`] = 65,535 pages (4 GiB minus 64 KiB), one page short of
-//! what a 32-bit index can address, so that an index a few KiB past the accessible end is
-//! still out of bounds when the translator folds a constant `i32.add` into an access's offset
-//! (`translate::fold_offsets`); the spec lets `memory.grow` fail and instantiation run out of
-//! resources at any size (spec 2.0 §4.4.7.13 `memory.grow`).
+//! Linear memory in a guard-page reservation, laid out as `environ::memory` describes: the
+//! base never moves, and `memory.grow` is an mprotect of pages already reserved.
 //!
 //! A shared memory (threads proposal) is the same structure behind an `Arc`, held by every
 //! store whose instances import it: all of them point at its one [`VMMemoryDefinition`], so a
@@ -18,20 +7,12 @@
 //! the length is published with a release store after the pages are made accessible, so a
 //! thread that sees the new length can use the new pages.
 
+use crate::environ::memory::{GUARD_BEFORE, MAX_PAGES, RESERVATION};
 use crate::error::{Error, Result};
 use crate::types::{MemoryType, WASM_PAGE_SIZE};
 use crate::vm::pool::{map_image_at, MemoryPool, PoolSlot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// Address space reserved per memory from its base: 4 GiB of index space and a 4 GiB guard.
-pub const RESERVATION: usize = 8 << 30;
-/// Inaccessible bytes below every memory's base (64 KiB), where an access whose folded
-/// negative offset (`translate::fold_offsets`) took it below index 0 faults.
-pub const GUARD_BEFORE: usize = 64 << 10;
-/// Most pages of 64 KiB a 32-bit memory can have here: 65,535 (4 GiB minus 64 KiB), so that
-/// every index from `4 GiB - 64 KiB` up is out of bounds (see the module's documentation).
-pub const MAX_PAGES: u32 = 65535;
 
 /// What compiled code reads: the base (constant) and the current length in bytes (loaded
 /// atomically by code using a shared memory; `AtomicU64` has the layout of `u64`).
@@ -65,7 +46,7 @@ pub struct MemoryImage {
 pub struct LinearMemory {
     def: Box<VMMemoryDefinition>,
     maximum: Option<u32>,
-    /// The most pages this memory may grow to: the declared maximum and the engine's limit.
+    /// The most pages this memory may grow to (see `vm::limits`).
     limit: u32,
     shared: bool,
     /// Held while growing, so that two threads growing a shared memory at once each get a
@@ -104,10 +85,10 @@ pub(crate) fn reserve(bytes: usize) -> std::io::Result<*mut u8> {
 }
 
 impl LinearMemory {
-    /// Reserves the address space and makes `ty.minimum` pages accessible (zeroed).
-    /// `limit_pages` caps growth below the declared maximum.
-    pub fn new(ty: MemoryType, limit_pages: u32) -> Result<LinearMemory> {
-        let limit = Self::limit(ty, limit_pages)?;
+    /// Reserves the address space and makes `ty.minimum` pages accessible (zeroed); the memory
+    /// may grow to `limit` pages, as [`crate::vm::limits::Limits::memory`] decided. Errors:
+    /// [`Error::Resource`] when the kernel refuses the reservation or the pages.
+    pub fn new(ty: MemoryType, limit: u32) -> Result<LinearMemory> {
         let start = reserve(GUARD_BEFORE + RESERVATION).map_err(|e| {
             Error::Resource(format!(
                 "reserving {} bytes for linear memory failed: {e}",
@@ -122,7 +103,9 @@ impl LinearMemory {
                 current_length: AtomicU64::new(0),
             }),
             maximum: ty.maximum,
-            limit,
+            // What growth may make accessible must stay inside the reservation, whatever limit
+            // the caller decided on.
+            limit: limit.min(MAX_PAGES),
             shared: ty.shared,
             grow_lock: Mutex::new(()),
             slot: None,
@@ -136,36 +119,16 @@ impl LinearMemory {
         Ok(m)
     }
 
-    /// A memory a module defines: in a slot of `pool` when the engine pools, else in a
-    /// reservation of its own; `image` (the module's initial contents of it) mapped either way.
-    /// Errors: as [`LinearMemory::new`] and [`LinearMemory::new_pooled`].
-    pub fn for_module(
-        pool: Option<&Arc<MemoryPool>>,
-        ty: MemoryType,
-        limit_pages: u32,
-        image: Option<&MemoryImage>,
-    ) -> Result<LinearMemory> {
-        if let Some(pool) = pool {
-            return LinearMemory::new_pooled(pool, ty, limit_pages, image);
-        }
-        let memory = LinearMemory::new(ty, limit_pages)?;
-        if let Some(image) = image {
-            memory.map_image(image)?;
-        }
-        Ok(memory)
-    }
-
     /// A memory in a slot of `pool`, with `ty.minimum` pages accessible: zeros, and `image`
-    /// (the module's initial contents of this memory, if it has one) mapped copy-on-write.
-    /// `limit_pages` and the pool's `max_memory_pages` cap growth. Errors:
-    /// [`Error::Resource`] past a limit or when the pool has no free slot.
+    /// (the module's initial contents of this memory, if it has one) mapped copy-on-write; it
+    /// may grow to `limit` pages. Errors: [`Error::Resource`] when the pool has no free slot or
+    /// the kernel refuses the slot's preparation.
     pub fn new_pooled(
         pool: &Arc<MemoryPool>,
         ty: MemoryType,
-        limit_pages: u32,
+        limit: u32,
         image: Option<&MemoryImage>,
     ) -> Result<LinearMemory> {
-        let limit = Self::limit(ty, limit_pages.min(pool.config().max_memory_pages))?;
         let bytes = ty.minimum as usize * WASM_PAGE_SIZE as usize;
         let (slot, base) = pool.allocate(bytes, image)?;
         Ok(LinearMemory {
@@ -174,28 +137,13 @@ impl LinearMemory {
                 current_length: AtomicU64::new(bytes as u64),
             }),
             maximum: ty.maximum,
-            limit,
+            // What growth may make accessible must stay inside the reservation, whatever limit
+            // the caller decided on.
+            limit: limit.min(MAX_PAGES),
             shared: ty.shared,
             grow_lock: Mutex::new(()),
             slot: Some(slot),
         })
-    }
-
-    /// The most pages a memory of type `ty` may have under `limit_pages`; an error if its
-    /// initial size is already past it.
-    fn limit(ty: MemoryType, limit_pages: u32) -> Result<u32> {
-        let limit = ty
-            .maximum
-            .unwrap_or(MAX_PAGES)
-            .min(MAX_PAGES)
-            .min(limit_pages);
-        if ty.minimum > limit {
-            return Err(Error::Resource(format!(
-                "memory of {} pages exceeds the limit of {limit} pages",
-                ty.minimum
-            )));
-        }
-        Ok(limit)
     }
 
     /// Current length in bytes (a multiple of 64 KiB).
@@ -261,7 +209,7 @@ impl LinearMemory {
 
     /// Maps `image` over its range of this memory, private and writable. Errors:
     /// [`Error::Resource`] if the range is not accessible memory or the mapping fails.
-    fn map_image(&self, image: &MemoryImage) -> Result<()> {
+    pub(crate) fn map_image(&self, image: &MemoryImage) -> Result<()> {
         let end = image.offset.checked_add(image.len);
         if end.is_none_or(|e| e > self.byte_len() as u64) {
             return Err(Error::Resource("memory image outside the memory".into()));

@@ -1,13 +1,23 @@
 //! The runtime: executable code, linear memories, tables, instances and their vmctx, libcalls,
 //! and trap handling. All of wasix-rt's unsafe code lives under this module.
+//!
+//! It stands on `environ`, `compile`, `module` and `types` only: the embedding API (`api`)
+//! hands it an [`engine::EngineRuntime`] and [`module::CompiledModule`]s.
 
+pub mod allocator;
 pub mod bytes;
 pub mod code;
+pub mod engine;
 pub mod exception;
 pub mod instance;
+pub mod instantiate;
+pub mod invoke;
 pub mod libcalls;
+pub mod limits;
 pub mod memory;
+pub mod module;
 pub mod pool;
+pub mod registry;
 pub mod store;
 pub mod table;
 pub mod traphandler;
@@ -20,7 +30,7 @@ pub struct VMFuncRef {
     /// Entry with the wasm ABI `(callee_vmctx, caller_vmctx, params...) -> results`.
     pub wasm_call: usize,
     /// The array-to-wasm trampoline for this function's type; 0 until the host first calls
-    /// the function (see `instance::invoke`): most functions are never called from the host,
+    /// the function (see `invoke::invoke`): most functions are never called from the host,
     /// and compiling a trampoline for every type would slow instantiation down.
     pub array_call: usize,
     /// The callee vmctx to pass (an instance's vmctx, or a host function's data).

@@ -22,29 +22,34 @@
 //! `MADV_DONTNEED` (zero anonymous pages or the image file's pages afterwards) or left
 //! `PROT_NONE`.
 //!
-//! The rest of an instance is not in the slot: its vmctx is kept by the module for its next
-//! instance (`Module::take_vmctx`), and tables and globals come from the heap, tables bounded
-//! by [`PoolingConfig::max_table_elements`].
+//! The rest of an instance is not in the slot: the instance allocator (`vm::allocator`) keeps
+//! its vmctx for the module's next instance, and tables and globals come from the heap, tables
+//! bounded by [`PoolingConfig::max_table_elements`].
 
+use crate::environ::memory::{GUARD_BEFORE, MAX_PAGES, RESERVATION};
 use crate::error::{Error, Result};
 use crate::vm::bytes::Bytes;
-use crate::vm::memory::{reserve, MemoryImage, GUARD_BEFORE, MAX_PAGES, RESERVATION};
+use crate::vm::memory::{reserve, MemoryImage};
 use std::sync::{Arc, Mutex};
 
 /// Limits of a pooling allocator (see [`crate::Config::pooling`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolingConfig {
-    /// Linear memories that may exist at once in the engine's stores (default 1000). Each
+    /// Linear memories defined by modules that may exist at once in the engine's stores
+    /// (default 1000; the host's own, `Memory::new` and `SharedMemory::new`, take none). Each
     /// slot reserves 8 GiB of address space (not memory), so at most 10,000 slots (80 TiB of
     /// the 128 TiB a 64-bit Linux process has).
     pub memory_slots: u32,
-    /// Most pages of 64 KiB a pooled memory may have, initially or by `memory.grow` (default
-    /// and most [`MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). A module whose memory needs more
-    /// fails to instantiate.
+    /// Most pages of 64 KiB any memory of the engine's stores may have, initially or by
+    /// `memory.grow` (default and most [`MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). With
+    /// `Config::max_memory_pages` and `Store::set_memory_limit`, the least applies (see
+    /// [`crate::vm::limits`]). A module whose memory needs more is refused by
+    /// `Linker::instantiate_pre` and fails to instantiate.
     pub max_memory_pages: u32,
-    /// Most elements a table of a pooled instance may have, initially or by `table.grow`
-    /// (default 1,000,000, i.e. 8 MB). A module whose table needs more fails to instantiate.
-    /// Tables themselves are allocated from the heap.
+    /// Most elements any table of the engine's stores may have, initially or by `table.grow`
+    /// (default 1,000,000, i.e. 8 MB). A module whose table needs more is refused by
+    /// `Linker::instantiate_pre` and fails to instantiate. Tables themselves are allocated
+    /// from the heap.
     pub max_table_elements: u32,
     /// A memory of at most this many bytes is reset by writing it over (zeros, and the image's
     /// bytes over the image) rather than by `madvise(MADV_DONTNEED)`, so that its pages stay

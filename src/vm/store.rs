@@ -1,7 +1,7 @@
 //! The non-generic part of a store: every memory, table, global and instance it owns.
 
-use crate::api::Engine;
 use crate::error::Error;
+use crate::vm::engine::EngineRuntime;
 use crate::vm::instance::InstanceData;
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::Table;
@@ -32,7 +32,7 @@ pub struct ExnObject {
 pub struct StoreOpaque {
     /// Distinguishes stores, so a handle from one store is refused by another.
     pub id: u64,
-    pub engine: Engine,
+    pub engine: Arc<EngineRuntime>,
     pub ctx: Box<VMStoreContext>,
     /// Every memory instances of this store use. Unshared ones belong to this store alone;
     /// a shared memory is also held by the other stores that import it and by host handles.
@@ -50,9 +50,9 @@ pub struct StoreOpaque {
     pub pending_error: Option<Error>,
     /// Number of host-to-wasm entries on the stack.
     pub depth: u32,
-    /// Most pages of 64 KiB a linear memory created in this store may have (the engine's
-    /// `Config::max_memory_pages` unless `Store::set_memory_limit` lowered it).
-    pub memory_limit: u32,
+    /// Most pages of 64 KiB a linear memory created in this store may have: the engine's limit
+    /// unless [`StoreOpaque::set_memory_limit`] lowered it (see `vm::limits`).
+    memory_limit: u32,
 }
 
 // SAFETY: the raw pointers inside point into allocations the store owns; a store is used by
@@ -60,7 +60,7 @@ pub struct StoreOpaque {
 unsafe impl Send for StoreOpaque {}
 
 impl StoreOpaque {
-    pub fn new(engine: &Engine) -> StoreOpaque {
+    pub fn new(engine: &Arc<EngineRuntime>) -> StoreOpaque {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         StoreOpaque {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
@@ -78,9 +78,20 @@ impl StoreOpaque {
             free_exns: Vec::new(),
             instances: Vec::new(),
             pending_error: None,
-            memory_limit: engine.config().max_memory_pages,
+            memory_limit: engine.allocator().limits().memory_pages(),
             depth: 0,
         }
+    }
+
+    /// Most pages of 64 KiB a memory created in this store from now on may have.
+    pub fn memory_limit(&self) -> u32 {
+        self.memory_limit
+    }
+
+    /// Limits each memory created in this store from now on to `pages` pages of 64 KiB, or to
+    /// the engine's limit if that is lower.
+    pub fn set_memory_limit(&mut self, pages: u32) {
+        self.memory_limit = pages.min(self.engine.allocator().limits().memory_pages());
     }
 
     /// The bytes of memory `index` of this store.
@@ -134,6 +145,16 @@ impl StoreOpaque {
                 *slot = None;
                 self.free_exns.push(i);
             }
+        }
+    }
+}
+
+impl Drop for StoreOpaque {
+    fn drop(&mut self) {
+        // The allocator may keep each vmctx for the module's next instance.
+        let allocator = self.engine.allocator();
+        for inst in self.instances.drain(..) {
+            inst.deallocate(allocator);
         }
     }
 }

@@ -1,12 +1,7 @@
 //! Tables of references. Elements are 8 bytes: a `*const VMFuncRef` for funcref tables, an
 //! opaque host handle for externref tables; 0 is null.
 
-use crate::error::{Error, Result};
 use crate::types::TableType;
-
-/// The most elements a table may hold, whatever its declared maximum, so that a guest cannot
-/// make the host allocate without bound.
-pub const MAX_ELEMENTS: u32 = 10_000_000;
 
 /// What compiled code reads: the element array and its length.
 #[repr(C)]
@@ -28,7 +23,7 @@ pub struct Table {
     elements: Vec<u64>,
     def: Box<VMTableDefinition>,
     ty: TableType,
-    /// The most elements this table may grow to: its declared maximum and the engine's limit.
+    /// The most elements this table may grow to (see `vm::limits`).
     limit: u32,
 }
 
@@ -36,17 +31,9 @@ pub struct Table {
 unsafe impl Send for Table {}
 
 impl Table {
-    /// A table of `ty.minimum` elements set to `init`, which may grow to its declared maximum,
-    /// [`MAX_ELEMENTS`] and `limit` elements, whichever is least. Errors: [`Error::Resource`]
-    /// when the initial size is past that.
-    pub fn new(ty: TableType, init: u64, limit: u32) -> Result<Table> {
-        let limit = ty.maximum.unwrap_or(u32::MAX).min(MAX_ELEMENTS).min(limit);
-        if ty.minimum > limit {
-            return Err(Error::Resource(format!(
-                "table of {} elements exceeds the limit of {limit}",
-                ty.minimum
-            )));
-        }
+    /// A table of `ty.minimum` elements set to `init`, which may grow to `limit` elements, as
+    /// [`crate::vm::limits::Limits::table`] decided.
+    pub fn new(ty: TableType, init: u64, limit: u32) -> Table {
         let mut t = Table {
             elements: vec![init; ty.minimum as usize],
             def: Box::new(VMTableDefinition {
@@ -57,7 +44,7 @@ impl Table {
             limit,
         };
         t.sync();
-        Ok(t)
+        t
     }
 
     fn sync(&mut self) {

@@ -1,0 +1,142 @@
+//! The engine-wide registry of function types: one id per distinct type (what funcrefs carry
+//! and `call_indirect` compares), and each type's trampolines, compiled on first use or
+//! installed from an artifact.
+
+use crate::compile::trampoline;
+use crate::environ::TrapSite;
+use crate::error::Result;
+use crate::types::FuncType;
+use crate::vm::code::{CallSites, CodeMemory, FuncNames, FuncRanges, TrapTable};
+use cranelift_codegen::isa::TargetIsa;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// The two trampolines a function type may need (see [`trampoline`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum TrampolineKind {
+    /// Host to wasm: needed to call a wasm function of the type from the host.
+    ArrayToWasm,
+    /// Wasm to host: needed for a host function of the type.
+    WasmToHost,
+}
+
+impl TrampolineKind {
+    /// Compiles the trampoline of this kind for `ty`. Errors: [`crate::Error::Compile`] when
+    /// Cranelift rejects it.
+    pub fn compile(self, isa: &dyn TargetIsa, ty: &FuncType) -> Result<trampoline::TrampolineCode> {
+        match self {
+            TrampolineKind::ArrayToWasm => trampoline::array_to_wasm(isa, ty),
+            TrampolineKind::WasmToHost => trampoline::wasm_to_host(isa, ty),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Types {
+    ids: HashMap<FuncType, u32>,
+    types: Vec<FuncType>,
+    /// Entry points of each type's (array-to-wasm, wasm-to-host) trampolines, once made.
+    trampolines: Vec<[Option<usize>; 2]>,
+    /// The code those entry points are in, kept for the registry's lifetime.
+    code: Vec<CodeMemory>,
+}
+
+/// Function types and their trampolines, shared by every module and store of an engine.
+#[derive(Default)]
+pub struct TypeRegistry {
+    types: Mutex<Types>,
+}
+
+impl TypeRegistry {
+    fn lock(&self) -> MutexGuard<'_, Types> {
+        // Every update is complete between statements: a panic elsewhere cannot break it.
+        self.types.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The id of a function type; equal types get equal ids.
+    pub fn register(&self, ty: &FuncType) -> u32 {
+        let mut r = self.lock();
+        if let Some(id) = r.ids.get(ty) {
+            return *id;
+        }
+        let id = r.types.len() as u32;
+        r.types.push(ty.clone());
+        r.trampolines.push([None; 2]);
+        r.ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// The type of id `id` (from [`TypeRegistry::register`]).
+    pub fn func_type(&self, id: u32) -> FuncType {
+        self.lock().types[id as usize].clone()
+    }
+
+    /// Entry point of the `kind` trampoline for type `id`, compiled for `isa` on first use (or
+    /// taken from an artifact, see [`TypeRegistry::install_trampolines`]). Errors:
+    /// [`crate::Error::Compile`] or [`crate::Error::Resource`] when it cannot be compiled or
+    /// made executable.
+    pub fn trampoline(&self, isa: &dyn TargetIsa, id: u32, kind: TrampolineKind) -> Result<usize> {
+        let mut r = self.lock();
+        if let Some(entry) = r.trampolines[id as usize][kind as usize] {
+            return Ok(entry);
+        }
+        let ty = r.types[id as usize].clone();
+        let c = kind.compile(isa, &ty)?;
+        let traps = c
+            .traps
+            .iter()
+            .map(|(off, code)| TrapSite {
+                code_offset: *off,
+                code: *code,
+                wasm_offset: 0,
+            })
+            .collect();
+        let code = trampoline_code(&c.code, traps)?;
+        let entry = code.base() as usize;
+        r.code.push(code);
+        r.trampolines[id as usize][kind as usize] = Some(entry);
+        Ok(entry)
+    }
+
+    /// Places precompiled trampolines (from an artifact): `code` holds them all, with trap
+    /// sites `traps`; each of `entries` is (type id, kind, byte offset in `code`). Types that
+    /// already have a trampoline of that kind keep it. Errors: [`crate::Error::Resource`] when
+    /// the code cannot be made executable.
+    pub fn install_trampolines(
+        &self,
+        code: &[u8],
+        traps: Vec<TrapSite>,
+        entries: &[(u32, TrampolineKind, u32)],
+    ) -> Result<()> {
+        let mut r = self.lock();
+        let missing = |r: &Types| {
+            entries
+                .iter()
+                .any(|(id, kind, _)| r.trampolines[*id as usize][*kind as usize].is_none())
+        };
+        if !missing(&r) {
+            return Ok(());
+        }
+        let code = trampoline_code(code, traps)?;
+        let base = code.base() as usize;
+        for (id, kind, offset) in entries {
+            r.trampolines[*id as usize][*kind as usize].get_or_insert(base + *offset as usize);
+        }
+        r.code.push(code);
+        Ok(())
+    }
+}
+
+/// Executable memory for trampolines: no functions, names or exception call sites of a
+/// module, only the trap sites of the calls they make.
+fn trampoline_code(code: &[u8], traps: Vec<TrapSite>) -> Result<CodeMemory> {
+    CodeMemory::new(
+        code,
+        TrapTable::Sites(traps),
+        FuncRanges::none(),
+        FuncNames::Map(HashMap::new()),
+        CallSites::Sites(Vec::new()),
+    )
+}
