@@ -204,21 +204,19 @@ impl WasiCtxBuilder {
     /// rooted tree of the [`WasiCtxBuilder::preopen_dir`] mounts, `/dev`, a private `/tmp`,
     /// a working directory, and a single preopen, fd 3, named `/`. Without it the program
     /// gets preview 1's preopens.
-    pub fn wasix(mut self, on: bool) -> Self {
-        self.wasix = on;
-        self
+    pub fn wasix(self, on: bool) -> Self {
+        WasiCtxBuilder { wasix: on, ..self }
     }
     /// The working directory a WASIX program starts in, a guest path (default: the first
     /// mount, else `/`).
-    pub fn cwd(mut self, guest: impl Into<String>) -> Self {
-        self.cwd = Some(guest.into());
-        self
+    pub fn cwd(self, guest: impl Into<String>) -> Self {
+        let cwd = Some(guest.into());
+        WasiCtxBuilder { cwd, ..self }
     }
     /// Leaves out the private `/tmp` a WASIX program otherwise gets (a fresh host directory,
     /// removed with the program: [`FileView::remove_tmp`]).
-    pub fn no_tmp(mut self, on: bool) -> Self {
-        self.no_tmp = on;
-        self
+    pub fn no_tmp(self, on: bool) -> Self {
+        WasiCtxBuilder { no_tmp: on, ..self }
     }
     /// Lets socket calls use the host network.
     pub fn net(mut self, on: bool) -> Self {
