@@ -7,7 +7,8 @@
 //!
 //! ```no_run
 //! use wasix_rt::launcher::Program;
-//! use wasix_rt::{Engine, Module, WasiCtxBuilder};
+//! use wasix_rt::wasi::WasiCtxBuilder;
+//! use wasix_rt::{Engine, Module};
 //!
 //! let engine = Engine::default();
 //! let module = Module::from_file(&engine, "hello.wasm")?;
