@@ -475,3 +475,91 @@ fn atomics_out_of_bounds_trap_in_every_form() {
     assert!(report.ok(), "{:?}", report.failures);
     assert_eq!(report.passed, 19);
 }
+
+/// Host calls on a shared memory while another thread writes it: the calls see memory through
+/// raw pointers only (`host::memory`), so a host thread writing other bytes at the same time is
+/// sound, and each side sees exactly its own bytes: `fd_write` of a ciovec writes the guest's
+/// 64 stable bytes each time, `random_get` writes only its 256 bytes, and the bytes the host
+/// thread writes are never overwritten by either call.
+#[test]
+fn host_calls_on_a_shared_memory_another_thread_writes_see_and_touch_only_their_bytes() {
+    use wasix_rt::wasi::WasiCtxBuilder;
+    const ROUNDS: i32 = 2000;
+    let wat = r#"
+(module
+  (import "env" "memory" (memory 1 4 shared))
+  (import "wasi_snapshot_preview1" "path_open" (func $open
+    (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write
+    (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "random_get" (func $random_get
+    (param i32 i32) (result i32)))
+  (export "memory" (memory 0))
+  (data (i32.const 0x40) "out")
+  ;; ciovec at 0x80: 64 bytes at 0x100, filled with 'a' by `run`
+  (data (i32.const 0x80) "\00\01\00\00\40\00\00\00")
+  ;; Opens root/out, then n times fd_write of the ciovec and random_get of 256 bytes at
+  ;; 0x1000; returns the first non-zero errno, or 0.
+  (func (export "run") (param $n i32) (result i32)
+    (local $e i32) (local $fd i32)
+    (memory.fill (i32.const 0x100) (i32.const 0x61) (i32.const 64))
+    (local.set $e (call $open (i32.const 3) (i32.const 0) (i32.const 0x40) (i32.const 3)
+      (i32.const 9) (i64.const 0x40) (i64.const 0) (i32.const 0) (i32.const 0x20)))
+    (if (local.get $e) (then (return (local.get $e))))
+    (local.set $fd (i32.load (i32.const 0x20)))
+    (loop $l
+      (local.set $e (call $fd_write (local.get $fd) (i32.const 0x80) (i32.const 1)
+        (i32.const 0x24)))
+      (if (local.get $e) (then (return (local.get $e))))
+      (if (i32.ne (i32.load (i32.const 0x24)) (i32.const 64)) (then (return (i32.const -1))))
+      (local.set $e (call $random_get (i32.const 0x1000) (i32.const 256)))
+      (if (local.get $e) (then (return (local.get $e))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (i32.const 0)))
+"#;
+    let root = tempfile::tempdir().unwrap();
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).unwrap();
+    let memory = shared_memory(&engine);
+    let ctx = WasiCtxBuilder::new()
+        .preopen_dir(root.path(), "root")
+        .build()
+        .unwrap();
+    let mut store = Store::new(&engine, ctx);
+    let mut linker = Linker::new(&engine);
+    linker.define("env", "memory", memory.clone()).unwrap();
+    wasix_rt::launcher::add_to_linker(&mut linker).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance.get_func(&store, "run").unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (errno, last) = std::thread::scope(|s| {
+        // The other thread writes 4 KiB at 0x4000 over and over, each round one byte value.
+        let writer = s.spawn(|| {
+            let mut round = 0u8;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                round = round.wrapping_add(1).max(1);
+                memory.write(0x4000, &[round; 4096]).unwrap();
+            }
+            round
+        });
+        let mut r = [wasix_rt::Val::I32(-2)];
+        let call = run.call(&mut store, &[wasix_rt::Val::I32(ROUNDS)], &mut r);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let last = writer.join().expect("no panic");
+        call.expect("runs");
+        (r[0], last)
+    });
+    assert!(matches!(errno, wasix_rt::Val::I32(0)), "run: {errno:?}");
+    let written = std::fs::read(root.path().join("out")).unwrap();
+    assert_eq!(written.len(), ROUNDS as usize * 64);
+    assert!(
+        written.iter().all(|&b| b == b'a'),
+        "fd_write wrote the guest's bytes"
+    );
+    let mut region = vec![0u8; 4096];
+    memory.read(0x4000, &mut region).unwrap();
+    assert!(
+        region.iter().all(|&b| b == last),
+        "the host thread's bytes are its own"
+    );
+}

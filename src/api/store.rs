@@ -250,8 +250,36 @@ impl<T> Caller<'_, T> {
         Some((bytes, &mut self.store.data))
     }
 
+    /// The calling instance's exported `memory` as a raw base and length (and whether it is
+    /// shared), with the store's data: what host calls use, since a shared memory's bytes may
+    /// not be borrowed as a slice ([`crate::host::memory`]). `None` as in `memory_and_data`.
+    pub(crate) fn memory_raw_and_data(&mut self) -> Option<(RawMemory, &mut T)> {
+        if self.caller_vmctx.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null caller vmctx is a live instance's vmctx, whose instance slot
+        // points at its InstanceData, owned by this store.
+        let data = unsafe {
+            &**(self.caller_vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceData)
+        };
+        let m = &self.store.opaque.memories[data.memory_export?];
+        let raw = RawMemory {
+            base: m.base(),
+            len: m.byte_len(),
+            shared: m.is_shared(),
+        };
+        Some((raw, &mut self.store.data))
+    }
+
     /// The bytes of a memory of this store.
     pub fn memory_data_mut(&mut self, memory: crate::Memory) -> &mut [u8] {
         self.store.opaque.memory_data_mut(memory.index)
     }
+}
+
+/// A linear memory as a raw base and byte length ([`Caller::memory_raw_and_data`]).
+pub(crate) struct RawMemory {
+    pub base: *mut u8,
+    pub len: usize,
+    pub shared: bool,
 }

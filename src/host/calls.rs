@@ -96,11 +96,14 @@ macro_rules! host_call_entry {
                 let _entered = span.enter();
                 #[allow(unused_variables)] // `ctx` bodies take no memory
                 $crate::host::calls::errno_call(&mut caller, &$ns, $name, &span, |ctx, mem| {
-                    $( mem.check($out, <$oty as $crate::host::calls::GuestOut>::SIZE)?; )?
+                    $(
+                        let $out = $crate::host::memory::GuestPtr::<$oty>::new($out);
+                        $out.check_out(mem)?;
+                    )?
                     let _value = $crate::host::calls::host_call_entry!(
                         @invoke $how, $body, ctx, mem, ($($arg),*)
                     )?;
-                    $( $crate::host::calls::GuestOut::write_to(_value, mem, $out)?; )?
+                    $( $out.write_out(mem, _value)?; )?
                     Ok(())
                 })
             },
@@ -121,6 +124,20 @@ pub trait GuestOut {
     const SIZE: u32;
     /// Writes it at `ptr` (already checked to hold `SIZE` bytes).
     fn write_to(self, mem: &mut GuestMemory, ptr: u32) -> std::result::Result<(), Errno>;
+}
+
+/// Output pointers of host calls: checked before the body runs, written after.
+impl<T: GuestOut> crate::host::memory::GuestPtr<T> {
+    /// Checks that the `T` fits in memory at this address.
+    #[inline(always)]
+    pub fn check_out(self, mem: &GuestMemory) -> std::result::Result<(), Errno> {
+        mem.check(self.addr(), T::SIZE)
+    }
+    /// Writes `value` at this address.
+    #[inline(always)]
+    pub fn write_out(self, mem: &mut GuestMemory, value: T) -> std::result::Result<(), Errno> {
+        value.write_to(mem, self.addr())
+    }
 }
 
 impl GuestOut for () {
@@ -193,10 +210,9 @@ pub(crate) fn errno_call(
     span: &tracing::Span,
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,
 ) -> Result<i32> {
-    let Some((bytes, ctx)) = caller.memory_and_data() else {
+    let Some((mut mem, ctx)) = GuestMemory::of_caller(caller) else {
         return Ok(memory_fault(namespace, caller.data()).0 as i32);
     };
-    let mut mem = GuestMemory::new(bytes);
     let start = ctx.process.profile.is_some().then(std::time::Instant::now);
     let r = match body(ctx, &mut mem) {
         Err(Errno::MEMVIOLATION) => Err(memory_fault(namespace, ctx)),

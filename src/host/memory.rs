@@ -1,14 +1,56 @@
 //! Bounds-checked access to guest linear memory. Every guest pointer and length goes through
 //! here first: an access outside memory is `MEMVIOLATION` (78) to the guest, never a host fault
 //! (`docs/abi.md`, Semantics).
+//!
+//! # Why no Rust reference to shared memory is ever made
+//!
+//! A shared linear memory (threads proposal) may be written by other wasm threads while a host
+//! call runs. A `&[u8]` or `&mut [u8]` to those bytes would promise the compiler that they do
+//! not change (or that nobody else sees them) for the reference's life, which another thread
+//! breaks: undefined behaviour, whatever the bytes. So [`GuestMemory`] holds the memory as a
+//! raw base pointer and a length, and for a shared memory:
+//! - every read and write of guest bytes is a `std::ptr::copy_nonoverlapping` between a raw
+//!   pointer into linear memory and a host buffer the call owns (a racy plain copy, as wasmtime
+//!   makes for shared memory through raw pointers; the threads proposal allows the guest to
+//!   observe torn bytes, and no Rust value is ever formed from memory another thread writes);
+//! - I/O hands the kernel `struct iovec`s built from raw pointers ([`GuestBufs`]), never an
+//!   `IoSlice`/`IoSliceMut` (which are references);
+//! - [`GuestMemory::with_slice_mut`] and [`GuestMemory::read_string`] copy through a host
+//!   buffer instead of lending the bytes.
+//!
+//! Nothing in this module creates a reference into a shared memory, so the argument is local:
+//! the only `slice::from_raw_parts{,_mut}` calls are behind `!self.shared` (an unshared memory
+//! is reachable only from the store the call borrows mutably, so exclusive access holds for
+//! the borrow `'a`). The pointer stays valid for `'a`: the base of a shared memory never moves
+//! and its length only grows, so the length read when the call started stays in bounds; an
+//! unshared memory cannot grow while a host call runs (the store is borrowed by the call).
 
+use crate::api::Caller;
 use crate::host::abi;
 use crate::host::errno::Errno;
+use crate::host::WasiCtx;
 use smallvec::SmallVec;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
-/// A view of the calling instance's linear memory.
+/// A view of the calling instance's linear memory: a raw base and length, and whether the
+/// memory is shared.
+///
+/// Why no reference to a shared memory is made, without Miri: the fields are a raw pointer
+/// and a length, so holding a `GuestMemory` asserts nothing about the bytes. The only ways to
+/// the bytes are `copy_nonoverlapping` between the raw pointer and a host buffer
+/// ([`read_bytes`](Self::read_bytes), [`write_bytes`](Self::write_bytes), and everything built
+/// on them), and [`GuestBufs`], whose `struct iovec`s only the kernel dereferences. The single
+/// `slice::from_raw_parts_mut` ([`with_slice_mut`](Self::with_slice_mut)) is guarded by
+/// `!self.shared`; [`GuestMemory::new`] (from a `&mut [u8]`) always makes an unshared view.
+/// See the module documentation for the lifetime argument.
 pub struct GuestMemory<'a> {
-    bytes: &'a mut [u8],
+    base: *mut u8,
+    len: usize,
+    /// Other threads may access the bytes meanwhile: no reference to them may be made.
+    shared: bool,
+    _memory: PhantomData<&'a mut [u8]>,
 }
 
 /// One guest iovec/ciovec: buffer address and length, in bytes.
@@ -24,14 +66,209 @@ pub const INLINE_IOVECS: usize = 8;
 /// A guest iovec array as [`GuestMemory::iovecs`] reads it.
 pub type IoVecs = SmallVec<[IoVec; INLINE_IOVECS]>;
 
+/// A typed guest pointer: the address of a `T` in linear memory, checked on each access.
+pub struct GuestPtr<T> {
+    addr: u32,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for GuestPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for GuestPtr<T> {}
+
+impl<T> GuestPtr<T> {
+    pub fn new(addr: u32) -> GuestPtr<T> {
+        GuestPtr {
+            addr,
+            _t: PhantomData,
+        }
+    }
+    /// The guest address.
+    pub fn addr(self) -> u32 {
+        self.addr
+    }
+}
+
+impl<T: bytemuck::Pod> GuestPtr<T> {
+    /// Reads the `T` (any alignment); MEMVIOLATION outside memory.
+    pub fn read(self, mem: &GuestMemory) -> Result<T, Errno> {
+        mem.read(self.addr)
+    }
+    /// Writes the `T` (any alignment); MEMVIOLATION outside memory.
+    pub fn write(self, mem: &mut GuestMemory, value: &T) -> Result<(), Errno> {
+        mem.write(self.addr, value)
+    }
+}
+
+/// A guest byte range `[ptr, ptr+len)`, checked on each access.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestSlice {
+    pub ptr: u32,
+    pub len: u32,
+}
+
+impl GuestSlice {
+    /// Copies the bytes out.
+    pub fn to_vec(self, mem: &GuestMemory) -> Result<Vec<u8>, Errno> {
+        let mut v = vec![0u8; self.len as usize];
+        mem.read_bytes(self.ptr, &mut v)?;
+        Ok(v)
+    }
+    /// Copies `data` (of the slice's length) in.
+    pub fn write(self, mem: &mut GuestMemory, data: &[u8]) -> Result<(), Errno> {
+        if data.len() != self.len as usize {
+            return Err(Errno::INVAL);
+        }
+        mem.write_bytes(self.ptr, data)
+    }
+}
+
+/// The buffers of one gathering write or scattering read, as the kernel takes them: `struct
+/// iovec`s pointing into linear memory (or into a host bounce buffer), each checked to lie in
+/// it, valid for `'a`. Built from raw pointers, so it is sound on a shared memory too.
+pub struct GuestBufs<'a> {
+    iovs: &'a [libc::iovec],
+}
+
+/// The result of a system call returning a byte count or -1.
+fn ssize(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+impl<'a> GuestBufs<'a> {
+    /// The iovecs, for a system call (`sendmsg`, `recvmsg`) to read or fill.
+    pub fn iovecs(&self) -> &'a [libc::iovec] {
+        self.iovs
+    }
+    pub fn len(&self) -> usize {
+        self.iovs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.iovs.is_empty()
+    }
+
+    /// One `write(2)` for one buffer, else one `writev(2)`.
+    pub fn write(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+        let fd = fd.as_raw_fd();
+        // SAFETY: each iovec lies in linear memory (checked when built) that stays mapped for
+        // `'a`; the kernel only reads it. Racy bytes of a shared memory are the guest's affair.
+        ssize(unsafe {
+            match self.iovs {
+                [one] => libc::write(fd, one.iov_base, one.iov_len),
+                _ => libc::writev(fd, self.iovs.as_ptr(), self.iovs.len() as libc::c_int),
+            }
+        })
+    }
+
+    /// One `read(2)` for one buffer, else one `readv(2)`.
+    pub fn read(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+        let fd = fd.as_raw_fd();
+        // SAFETY: each iovec lies in writable linear memory (or a bounce buffer) that stays
+        // mapped for `'a` and that no Rust reference covers; the kernel writes at most its
+        // length.
+        ssize(unsafe {
+            match self.iovs {
+                [one] => libc::read(fd, one.iov_base, one.iov_len),
+                _ => libc::readv(fd, self.iovs.as_ptr(), self.iovs.len() as libc::c_int),
+            }
+        })
+    }
+
+    /// One `pwritev(2)` at `offset`.
+    pub fn pwrite(&self, fd: BorrowedFd<'_>, offset: libc::off_t) -> io::Result<usize> {
+        // SAFETY: as in `write`.
+        ssize(unsafe {
+            libc::pwritev(
+                fd.as_raw_fd(),
+                self.iovs.as_ptr(),
+                self.iovs.len() as libc::c_int,
+                offset,
+            )
+        })
+    }
+
+    /// One `preadv(2)` at `offset`.
+    pub fn pread(&self, fd: BorrowedFd<'_>, offset: libc::off_t) -> io::Result<usize> {
+        // SAFETY: as in `read`.
+        ssize(unsafe {
+            libc::preadv(
+                fd.as_raw_fd(),
+                self.iovs.as_ptr(),
+                self.iovs.len() as libc::c_int,
+                offset,
+            )
+        })
+    }
+
+    /// Fills every buffer with bytes `gen` writes into a host chunk (never handed a reference
+    /// into linear memory); returns the bytes filled.
+    pub fn fill_with(&self, mut gen: impl FnMut(&mut [u8]) -> io::Result<()>) -> io::Result<usize> {
+        let mut chunk = [0u8; 256];
+        let mut n = 0;
+        for v in self.iovs {
+            let mut done = 0;
+            while done < v.iov_len {
+                let k = (v.iov_len - done).min(chunk.len());
+                gen(&mut chunk[..k])?;
+                // SAFETY: `[iov_base + done, +k)` lies in the checked buffer; `chunk` is ours.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        chunk.as_ptr(),
+                        (v.iov_base as *mut u8).add(done),
+                        k,
+                    )
+                };
+                done += k;
+            }
+            n += v.iov_len;
+        }
+        Ok(n)
+    }
+}
+
 impl<'a> GuestMemory<'a> {
+    /// An unshared memory's bytes, borrowed exclusively for `'a`.
     pub fn new(bytes: &'a mut [u8]) -> GuestMemory<'a> {
-        GuestMemory { bytes }
+        GuestMemory {
+            base: bytes.as_mut_ptr(),
+            len: bytes.len(),
+            shared: false,
+            _memory: PhantomData,
+        }
+    }
+
+    /// The calling instance's exported memory and the store's context, borrowed together for
+    /// a host call. `None` if the host made the call or the instance exports no `memory`.
+    pub fn of_caller<'c>(
+        caller: &'c mut Caller<'_, WasiCtx>,
+    ) -> Option<(GuestMemory<'c>, &'c mut WasiCtx)> {
+        let (raw, ctx) = caller.memory_raw_and_data()?;
+        Some((
+            GuestMemory {
+                base: raw.base,
+                len: raw.len,
+                shared: raw.shared,
+                _memory: PhantomData,
+            },
+            ctx,
+        ))
+    }
+
+    /// Whether other threads may access the memory meanwhile.
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     fn range(&self, ptr: u32, len: u32) -> Result<std::ops::Range<usize>, Errno> {
         let end = ptr as u64 + len as u64;
-        if end > self.bytes.len() as u64 {
+        if end > self.len as u64 {
             return Err(Errno::MEMVIOLATION);
         }
         Ok(ptr as usize..end as usize)
@@ -42,55 +279,80 @@ impl<'a> GuestMemory<'a> {
         self.range(ptr, len).map(|_| ())
     }
 
-    pub fn slice(&self, ptr: u32, len: u32) -> Result<&[u8], Errno> {
-        let r = self.range(ptr, len)?;
-        Ok(&self.bytes[r])
+    /// The host address of guest address `ptr`, `[ptr, ptr+len)` checked to lie in memory
+    /// (a futex's key). Not to be dereferenced outside this module.
+    pub fn host_addr(&self, ptr: u32, len: u32) -> Result<usize, Errno> {
+        self.check(ptr, len)?;
+        Ok(self.base as usize + ptr as usize)
     }
 
-    pub fn slice_mut(&mut self, ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
-        let r = self.range(ptr, len)?;
-        Ok(&mut self.bytes[r])
+    /// Copies `out.len()` bytes at `ptr` into `out`.
+    #[inline]
+    pub fn read_bytes(&self, ptr: u32, out: &mut [u8]) -> Result<(), Errno> {
+        let r = self.range(
+            ptr,
+            u32::try_from(out.len()).map_err(|_| Errno::MEMVIOLATION)?,
+        )?;
+        // SAFETY: `range` checked that the source lies in memory, mapped for `'a`; `out` is a
+        // host buffer, not in linear memory (no reference into it exists to overlap). A
+        // shared memory's bytes may be written meanwhile: a racy raw copy, no reference.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base.add(r.start), out.as_mut_ptr(), out.len())
+        };
+        Ok(())
+    }
+
+    /// Copies `data` to `ptr`.
+    #[inline]
+    pub fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
+        let r = self.range(
+            ptr,
+            u32::try_from(data.len()).map_err(|_| Errno::MEMVIOLATION)?,
+        )?;
+        // SAFETY: `range` checked that the destination lies in memory, mapped writable for
+        // `'a`; `data` is a host buffer (no reference into linear memory exists). A shared
+        // memory's bytes may be accessed meanwhile: a racy raw copy, no reference.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.base.add(r.start), data.len()) };
+        Ok(())
+    }
+
+    #[inline]
+    fn read_array<const N: usize>(&self, ptr: u32) -> Result<[u8; N], Errno> {
+        let mut b = [0u8; N];
+        self.read_bytes(ptr, &mut b)?;
+        Ok(b)
     }
 
     pub fn read_u8(&self, ptr: u32) -> Result<u8, Errno> {
-        Ok(self.slice(ptr, 1)?[0])
+        Ok(self.read_array::<1>(ptr)?[0])
     }
     pub fn read_u16(&self, ptr: u32) -> Result<u16, Errno> {
-        Ok(u16::from_le_bytes(self.slice(ptr, 2)?.try_into().unwrap()))
+        Ok(u16::from_le_bytes(self.read_array(ptr)?))
     }
     pub fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
-        Ok(u32::from_le_bytes(self.slice(ptr, 4)?.try_into().unwrap()))
+        Ok(u32::from_le_bytes(self.read_array(ptr)?))
     }
     pub fn read_u64(&self, ptr: u32) -> Result<u64, Errno> {
-        Ok(u64::from_le_bytes(self.slice(ptr, 8)?.try_into().unwrap()))
+        Ok(u64::from_le_bytes(self.read_array(ptr)?))
     }
     pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<(), Errno> {
-        self.slice_mut(ptr, 1)?[0] = v;
-        Ok(())
+        self.write_bytes(ptr, &[v])
     }
     pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<(), Errno> {
-        self.slice_mut(ptr, 2)?.copy_from_slice(&v.to_le_bytes());
-        Ok(())
+        self.write_bytes(ptr, &v.to_le_bytes())
     }
     pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<(), Errno> {
-        self.slice_mut(ptr, 4)?.copy_from_slice(&v.to_le_bytes());
-        Ok(())
+        self.write_bytes(ptr, &v.to_le_bytes())
     }
     pub fn write_u64(&mut self, ptr: u32, v: u64) -> Result<(), Errno> {
-        self.slice_mut(ptr, 8)?.copy_from_slice(&v.to_le_bytes());
-        Ok(())
-    }
-    pub fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
-        self.slice_mut(ptr, data.len() as u32)?
-            .copy_from_slice(data);
-        Ok(())
+        self.write_bytes(ptr, &v.to_le_bytes())
     }
 
     /// Reads a guest ABI structure ([`crate::host::abi`]) at `ptr` (any alignment).
     pub fn read<T: bytemuck::Pod>(&self, ptr: u32) -> Result<T, Errno> {
-        Ok(bytemuck::pod_read_unaligned(
-            self.slice(ptr, std::mem::size_of::<T>() as u32)?,
-        ))
+        let mut v = T::zeroed();
+        self.read_bytes(ptr, bytemuck::bytes_of_mut(&mut v))?;
+        Ok(v)
     }
 
     /// Writes a guest ABI structure ([`crate::host::abi`]) at `ptr` (any alignment).
@@ -106,39 +368,57 @@ impl<'a> GuestMemory<'a> {
         self.check(ptr, len)
     }
 
-    /// Reads a guest string (UTF-8, not NUL-terminated).
-    pub fn read_str(&self, ptr: u32, len: u32) -> Result<&str, Errno> {
-        std::str::from_utf8(self.slice(ptr, len)?).map_err(|_| Errno::ILSEQ)
+    /// Reads a guest string (UTF-8, not NUL-terminated), copied out of memory.
+    pub fn read_string(&self, ptr: u32, len: u32) -> Result<String, Errno> {
+        let bytes = GuestSlice { ptr, len }.to_vec(self)?;
+        String::from_utf8(bytes).map_err(|_| Errno::ILSEQ)
+    }
+
+    /// Runs `f` on the bytes `[ptr, ptr+len)` to overwrite them: in place for an unshared
+    /// memory, through a host buffer copied in afterwards for a shared one (whose bytes may
+    /// not be lent as a reference). `f` must not rely on the bytes' previous contents.
+    pub fn with_slice_mut<R>(
+        &mut self,
+        ptr: u32,
+        len: u32,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, Errno> {
+        let r = self.range(ptr, len)?;
+        if !self.shared {
+            // SAFETY: the range lies in memory (checked); an unshared memory is reachable only
+            // through the store this call borrows mutably for `'a`, and `&mut self` keeps any
+            // other access through `self` out for the slice's life.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(self.base.add(r.start), r.len()) };
+            return Ok(f(bytes));
+        }
+        let mut tmp = vec![0u8; r.len()];
+        let out = f(&mut tmp);
+        self.write_bytes(ptr, &tmp)?;
+        Ok(out)
     }
 
     /// Reads an array of `count` iovecs ([`abi::Iovec`], 8 bytes each) at `ptr` and checks
     /// every buffer. Up to [`INLINE_IOVECS`] of them are kept without allocating.
     pub fn iovecs(&self, ptr: u32, count: u32) -> Result<IoVecs, Errno> {
-        const SIZE: usize = std::mem::size_of::<abi::Iovec>();
+        const SIZE: u32 = std::mem::size_of::<abi::Iovec>() as u32;
         // One iovec, the common case, skips the loop.
         if count == 1 {
-            return Ok(smallvec::smallvec![
-                self.iovec(self.slice(ptr, SIZE as u32)?)?
-            ]);
+            return Ok(smallvec::smallvec![self.iovec(self.read(ptr)?)?]);
         }
-        let raw = self.slice(
-            ptr,
-            count.checked_mul(SIZE as u32).ok_or(Errno::MEMVIOLATION)?,
-        )?;
+        self.check(ptr, count.checked_mul(SIZE).ok_or(Errno::MEMVIOLATION)?)?;
         let mut out = IoVecs::new();
         if count as usize > INLINE_IOVECS {
             out.reserve_exact(count as usize);
         }
-        for c in raw.chunks_exact(SIZE) {
-            out.push(self.iovec(c)?);
+        for i in 0..count {
+            out.push(self.iovec(self.read(ptr + i * SIZE)?)?);
         }
         Ok(out)
     }
 
-    /// One guest iovec from its 8 bytes, its buffer checked to lie in memory.
+    /// One guest iovec, its buffer checked to lie in memory.
     #[inline]
-    fn iovec(&self, raw: &[u8]) -> Result<IoVec, Errno> {
-        let iov: abi::Iovec = bytemuck::pod_read_unaligned(raw);
+    fn iovec(&self, iov: abi::Iovec) -> Result<IoVec, Errno> {
         self.check(iov.buf, iov.buf_len)?;
         Ok(IoVec {
             buf: iov.buf,
@@ -146,85 +426,68 @@ impl<'a> GuestMemory<'a> {
         })
     }
 
-    /// The bytes of one (checked) iovec.
-    fn piece(&self, v: &IoVec) -> &[u8] {
-        &self.bytes[v.buf as usize..v.buf as usize + v.len as usize]
+    /// The `struct iovec` of a guest iovec. Panics if it does not lie in memory (iovecs from
+    /// [`GuestMemory::iovecs`] do): the pointer must never leave linear memory.
+    #[inline]
+    fn raw(&self, v: &IoVec) -> libc::iovec {
+        let r = self
+            .range(v.buf, v.len)
+            .expect("iovec outside guest memory");
+        libc::iovec {
+            iov_base: self.base.wrapping_add(r.start) as *mut libc::c_void,
+            iov_len: r.len(),
+        }
     }
 
-    /// Runs a gathering write `op` on the bytes of the given (checked) iovecs. One iovec, the
+    /// Runs a gathering write `op` on the buffers of the given (checked) iovecs. One iovec, the
     /// common case, takes no list.
-    pub fn with_gathered<R>(
-        &self,
-        iovs: &[IoVec],
-        op: impl FnOnce(&[std::io::IoSlice<'_>]) -> R,
-    ) -> R {
+    #[inline]
+    pub fn with_gathered<R>(&self, iovs: &[IoVec], op: impl FnOnce(GuestBufs<'_>) -> R) -> R {
         if let [v] = iovs {
-            return op(&[std::io::IoSlice::new(self.piece(v))]);
+            return op(GuestBufs {
+                iovs: &[self.raw(v)],
+            });
         }
-        let bufs: SmallVec<[std::io::IoSlice<'_>; INLINE_IOVECS]> = iovs
-            .iter()
-            .map(|v| std::io::IoSlice::new(self.piece(v)))
-            .collect();
-        op(&bufs)
+        let bufs: SmallVec<[libc::iovec; INLINE_IOVECS]> =
+            iovs.iter().map(|v| self.raw(v)).collect();
+        op(GuestBufs { iovs: &bufs })
     }
 
-    /// Mutable buffers of the given (checked) iovecs, for scattering reads. Overlapping iovecs
-    /// are legal in WASI; they are then filled one after another through a bounce buffer.
-    fn scatter(
-        &mut self,
-        iovs: &[IoVec],
-    ) -> Option<SmallVec<[std::io::IoSliceMut<'_>; INLINE_IOVECS]>> {
+    /// Whether the (checked) iovecs overlap (legal in WASI).
+    fn overlapping(iovs: &[IoVec]) -> bool {
         // u64: a buffer may end exactly at 4 GiB.
-        let mut sorted: Vec<(u64, u64)> =
+        let mut sorted: SmallVec<[(u64, u64); INLINE_IOVECS]> =
             iovs.iter().map(|v| (v.buf as u64, v.len as u64)).collect();
-        sorted.sort();
-        if sorted.windows(2).any(|w| w[0].0 + w[0].1 > w[1].0) {
-            return None;
-        }
-        // Split the memory into disjoint mutable pieces in address order, then restore the
-        // guest's order.
-        let mut order: Vec<usize> = (0..iovs.len()).collect();
-        order.sort_by_key(|&i| iovs[i].buf);
-        let mut pieces: Vec<Option<&mut [u8]>> = (0..iovs.len()).map(|_| None).collect();
-        let mut rest: &mut [u8] = self.bytes;
-        let mut base = 0usize;
-        for &i in &order {
-            let v = iovs[i];
-            let tail = std::mem::take(&mut rest);
-            let (_, from) = tail.split_at_mut(v.buf as usize - base);
-            let (piece, after) = from.split_at_mut(v.len as usize);
-            pieces[i] = Some(piece);
-            rest = after;
-            base = v.buf as usize + v.len as usize;
-        }
-        Some(
-            pieces
-                .into_iter()
-                .map(|p| std::io::IoSliceMut::new(p.unwrap()))
-                .collect(),
-        )
+        sorted.sort_unstable();
+        sorted.windows(2).any(|w| w[0].0 + w[0].1 > w[1].0)
     }
 
     /// Runs a scattering read `op` into the (checked) iovecs: straight into guest memory, or,
     /// when the iovecs overlap (legal in WASI), into a bounce buffer of at most 1 MiB whose
     /// bytes are then copied into the iovecs in order. `op` returns the byte count and
     /// whatever else the host call reports.
+    #[inline]
     pub fn read_into<R>(
         &mut self,
         iovs: &[IoVec],
-        op: impl FnOnce(&mut [std::io::IoSliceMut<'_>]) -> std::io::Result<(usize, R)>,
-    ) -> std::io::Result<(usize, R)> {
+        op: impl FnOnce(GuestBufs<'_>) -> io::Result<(usize, R)>,
+    ) -> io::Result<(usize, R)> {
         // The common case, one buffer, takes no list and no sorting.
         if let [v] = iovs {
-            let piece = &mut self.bytes[v.buf as usize..v.buf as usize + v.len as usize];
-            return op(&mut [std::io::IoSliceMut::new(piece)]);
+            return op(GuestBufs {
+                iovs: &[self.raw(v)],
+            });
         }
-        if let Some(mut bufs) = self.scatter(iovs) {
-            return op(&mut bufs);
+        if !Self::overlapping(iovs) {
+            return self.with_gathered(iovs, op);
         }
         let mut tmp = vec![0u8; Self::total_len(iovs).min(1 << 20) as usize];
-        let (n, r) = op(&mut [std::io::IoSliceMut::new(&mut tmp)])?;
-        self.fill_iovecs(iovs, &tmp[..n]);
+        let one = [libc::iovec {
+            iov_base: tmp.as_mut_ptr() as *mut libc::c_void,
+            iov_len: tmp.len(),
+        }];
+        let (n, r) = op(GuestBufs { iovs: &one })?;
+        self.fill_iovecs(iovs, &tmp[..n.min(tmp.len())]);
         Ok((n, r))
     }
 
@@ -233,7 +496,7 @@ impl<'a> GuestMemory<'a> {
         iovs.iter().map(|v| v.len as u64).sum()
     }
 
-    /// Copies `data` into the iovecs in order; returns the number of bytes copied.
+    /// Copies `data` into the (checked) iovecs in order; returns the number of bytes copied.
     pub fn fill_iovecs(&mut self, iovs: &[IoVec], mut data: &[u8]) -> usize {
         let mut n = 0;
         for v in iovs {
@@ -241,7 +504,8 @@ impl<'a> GuestMemory<'a> {
                 break;
             }
             let k = (v.len as usize).min(data.len());
-            self.bytes[v.buf as usize..v.buf as usize + k].copy_from_slice(&data[..k]);
+            self.write_bytes(v.buf, &data[..k])
+                .expect("iovec outside guest memory");
             data = &data[k..];
             n += k;
         }

@@ -55,6 +55,5 @@ pub(crate) fn random_get(
     buf: u32,
     len: u32,
 ) -> Result<(), Errno> {
-    let b = mem.slice_mut(buf, len)?;
-    getrandom::fill(b).map_err(|_| Errno::IO)
+    mem.with_slice_mut(buf, len, |b| getrandom::fill(b).map_err(|_| Errno::IO))?
 }

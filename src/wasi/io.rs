@@ -6,13 +6,12 @@ use crate::host::abi::{Fdstat, Prestat, PREOPENTYPE_DIR};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{fdflags, rights, FdKind};
 use crate::host::fs::view::Device;
-use crate::host::memory::{GuestMemory, IoVec};
+use crate::host::memory::{GuestBufs, GuestMemory, IoVec};
 use crate::host::socket::transfer::{self, Transfer};
 use crate::host::wait::Interest;
 use crate::host::WasiCtx;
-use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, RawFd};
 use std::sync::Arc;
 
 /// A `File` view of a host fd we do not own (stdio): never closed on drop.
@@ -23,25 +22,13 @@ fn borrowed_file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
 
 /// One `write(2)` for one buffer (the kernel's `writev(2)` costs more; made directly, without
 /// libc's wrapper), else one `writev(2)`.
-fn write_gathered(
-    mut f: &std::fs::File,
-    slices: &[std::io::IoSlice<'_>],
-) -> std::io::Result<usize> {
-    match slices {
-        [one] => Ok(rustix::io::write(f, one)?),
-        _ => f.write_vectored(slices),
-    }
+fn write_gathered(f: &std::fs::File, bufs: GuestBufs<'_>) -> std::io::Result<usize> {
+    bufs.write(f.as_fd())
 }
 
 /// One `read(2)` for one buffer (made directly), else one `readv(2)`.
-fn read_scattered(
-    mut f: &std::fs::File,
-    bufs: &mut [std::io::IoSliceMut<'_>],
-) -> std::io::Result<usize> {
-    match bufs {
-        [one] => Ok(rustix::io::read(f, &mut **one)?),
-        _ => f.read_vectored(bufs),
-    }
+fn read_scattered(f: &std::fs::File, bufs: GuestBufs<'_>) -> std::io::Result<usize> {
+    bufs.read(f.as_fd())
 }
 
 /// What an I/O call on an fd reaches, taken from the fd table under its lock so that the
@@ -155,15 +142,14 @@ pub fn fd_read_iovs(
 /// bytes from `random` and `urandom` (as Linux's random(4) without blocking), filling every
 /// buffer.
 fn read_device(device: Device, mem: &mut GuestMemory, iovs: &[IoVec]) -> Result<u32, Errno> {
-    let fill = |bufs: &mut [std::io::IoSliceMut<'_>]| -> std::io::Result<(usize, ())> {
-        let mut n = 0;
-        for b in bufs.iter_mut() {
-            match device {
-                Device::Random => getrandom::fill(b).map_err(std::io::Error::other)?,
-                _ => b.fill(0),
+    let fill = |bufs: GuestBufs<'_>| -> std::io::Result<(usize, ())> {
+        let n = bufs.fill_with(|b| match device {
+            Device::Random => getrandom::fill(b).map_err(std::io::Error::other),
+            _ => {
+                b.fill(0);
+                Ok(())
             }
-            n += b.len();
-        }
+        })?;
         Ok((n, ()))
     };
     match device {

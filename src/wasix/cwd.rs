@@ -19,9 +19,9 @@ pub(crate) fn chdir(
     path: u32,
     len: u32,
 ) -> Result<(), Errno> {
-    let requested = mem.read_str(path, len)?;
+    let requested = mem.read_string(path, len)?;
     let cwd = fileview::components(&ctx.process.cwd());
-    let resolved = ctx.process.view.resolve(&cwd, requested, true)?;
+    let resolved = ctx.process.view.resolve(&cwd, &requested, true)?;
     match &resolved.node {
         Node::Host { dir, rel, .. } => {
             let meta = dir.metadata(rel).map_err(|e| fileview::errno_of(&e))?;

@@ -14,7 +14,7 @@ fn word(mem: &GuestMemory, futex: u32) -> Result<usize, Errno> {
     if !futex.is_multiple_of(4) {
         return Err(Errno::INVAL);
     }
-    Ok(mem.slice(futex, 4)?.as_ptr() as usize)
+    mem.host_addr(futex, 4)
 }
 
 /// `futex_wait(futex, expected, timeout) -> woken`: sleeps while the word holds `expected`,

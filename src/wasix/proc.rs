@@ -179,11 +179,10 @@ pub(crate) fn proc_signals_get(_: &mut WasiCtx, _buf: u32) -> std::result::Resul
 /// signal sent meanwhile to another thread without a handler. A name that is not valid UTF-8 or
 /// lies outside memory is ignored too (the call has no result to report it).
 pub(crate) fn callback_signal(mut caller: Caller<'_, WasiCtx>, name: u32, len: u32) -> Result<()> {
-    let Some((bytes, _)) = caller.memory_and_data() else {
+    let Some((mem, _)) = crate::host::memory::GuestMemory::of_caller(&mut caller) else {
         return Ok(());
     };
-    let mem = crate::host::memory::GuestMemory::new(bytes);
-    let Ok(name) = mem.read_str(name, len).map(str::to_string) else {
+    let Ok(name) = mem.read_string(name, len) else {
         return Ok(());
     };
     if caller

@@ -43,11 +43,11 @@ pub(crate) fn resolve(
     if host_len == 0 || host_len > MAX_HOST_LEN {
         return Err(Errno::INVAL);
     }
-    let name = mem.read_str(host, host_len)?;
+    let name = mem.read_string(host, host_len)?;
     if name.contains('\0') {
         return Err(Errno::INVAL);
     }
-    let found = lookup(name, port as u16)?;
+    let found = lookup(&name, port as u16)?;
     let mut written = 0u32;
     for ip in found.iter().take(naddrs as usize) {
         mem.write(addrs + written * AddrIp::SIZE, &encode_ip(ip))?;

@@ -8,43 +8,29 @@ use super::{
 use crate::host::abi::{whence, Dirent, Filestat};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{filetype, rights, FdKind};
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestBufs, GuestMemory};
 use crate::host::WasiCtx;
 use cap_fs_ext::DirExt;
 use cap_std::fs::{Dir, Metadata, MetadataExt};
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::DirEntryExt;
 
 /// Positioned scatter read / gather write with one host call (preadv / pwritev).
-fn positioned(file: &File, bufs: Positioned<'_, '_>, offset: u64) -> std::io::Result<usize> {
+fn positioned(file: &File, bufs: Positioned<'_>, offset: u64) -> std::io::Result<usize> {
     let offset = libc::off_t::try_from(offset)
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
-    let fd = file.as_raw_fd();
-    // SAFETY: IoSlice/IoSliceMut are ABI-compatible with struct iovec, and every buffer is a
-    // live, bounds-checked slice of guest memory for the duration of the call.
-    let n = unsafe {
-        match bufs {
-            Positioned::Read(b) => {
-                libc::preadv(fd, b.as_ptr() as *const libc::iovec, b.len() as i32, offset)
-            }
-            Positioned::Write(b) => {
-                libc::pwritev(fd, b.as_ptr() as *const libc::iovec, b.len() as i32, offset)
-            }
-        }
-    };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+    match bufs {
+        Positioned::Read(b) => b.pread(file.as_fd(), offset),
+        Positioned::Write(b) => b.pwrite(file.as_fd(), offset),
     }
 }
 
-enum Positioned<'a, 'b> {
-    Read(&'a mut [std::io::IoSliceMut<'b>]),
-    Write(&'a [std::io::IoSlice<'b>]),
+enum Positioned<'a> {
+    Read(GuestBufs<'a>),
+    Write(GuestBufs<'a>),
 }
 
 pub(crate) fn fd_pread(

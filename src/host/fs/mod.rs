@@ -93,7 +93,7 @@ impl<T> Sandboxed<T> for std::io::Result<T> {
 
 /// Reads a guest path string.
 fn read_path(mem: &GuestMemory, ptr: u32, len: u32) -> Result<String, Errno> {
-    Ok(mem.read_str(ptr, len)?.to_owned())
+    mem.read_string(ptr, len)
 }
 
 /// Where the path of a path call leads.
