@@ -186,8 +186,8 @@ pub struct Caller<'a, T> {
 
 impl<T> Caller<'_, T> {
     /// Calls `func` (a function of this store, e.g. an export of the calling instance) from
-    /// inside a host function, as [`Func::call`] does; wasm code may call back into the host.
-    /// Errors as [`Func::call`], and [`Error::Usage`] for a function of another store.
+    /// inside a host function, as [`crate::Func::call`] does; wasm code may call back into the host.
+    /// Errors as [`crate::Func::call`], and [`Error::Usage`] for a function of another store.
     pub fn call(
         &mut self,
         func: &crate::Func,

@@ -142,7 +142,7 @@ pub(crate) fn hash(bytes: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// The key of a module whose bytes hash to `digest` (see [`hash`]), compiled by `engine`.
+/// The key of a module whose bytes hash to `digest` (see `hash`), compiled by `engine`.
 pub fn key_of_digest(engine: &Engine, digest: &[u8; 32]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(engine.settings_fingerprint().as_bytes());

@@ -52,7 +52,7 @@ pub fn imports_wasix(module: &crate::Module) -> bool {
 /// [`crate::SharedMemory`] when it is shared) and defines it in `linker`; when it imports from
 /// `wasix_32v1`, marks the program as a WASIX program ([`crate::host::ctx::Process`]). Then
 /// keeps `module` and a copy of `linker` for the threads the program spawns
-/// ([`thread::spawn`]): call it after every other definition. Errors:
+/// ([`crate::wasix::thread::spawn`]): call it after every other definition. Errors:
 /// [`crate::Error::Resource`] when the memory cannot be reserved.
 pub fn prepare_program(
     linker: &mut crate::Linker<WasiCtx>,

@@ -15,7 +15,7 @@ use cranelift_codegen::ir::{Function, Inst, InstBuilder, Opcode, Value, ValueDef
 /// Chains of fewer leaves gain nothing from rebalancing: `(a + b) + c` is as deep either way.
 const MIN_LEAVES: usize = 4;
 
-/// Rewrites every chain of at least [`MIN_LEAVES`] values summed by `iadd`s of one type in one
+/// Rewrites every chain of at least `MIN_LEAVES` values summed by `iadd`s of one type in one
 /// block, whose intermediate sums are used only by the next add (possibly through bitcasts,
 /// which SIMD operators put between lane shapes: a round trip of bitcasts back to the add's
 /// type is the same bits), into a balanced tree, adding block parameters (loop-carried values)

@@ -1,5 +1,5 @@
 //! WASIX's `chdir`: the working directory `getcwd` reports. (`path_open2` is with
-//! `path_open` in [`crate::host::fs::path`].) Signature: `api_wasix.h`.
+//! `path_open` in the host's file calls, `host::fs`.) Signature: `api_wasix.h`.
 
 use crate::host::errno::Errno;
 use crate::host::fs::view::{self as fileview, Node};

@@ -1,7 +1,7 @@
 //! The file calls both namespaces use: files and directories reachable only through a
 //! program's preopens or, for a WASIX program, its rooted file view ([`view`]). Signatures and
 //! layouts (filestat, dirent): `api_wasi.h` and `api_wasix.h` of the wasix-libc sysroot.
-//! [`fd`] holds the calls on an open fd, [`path`] the calls that name a path under a directory
+//! `fd` holds the calls on an open fd, `path` the calls that name a path under a directory
 //! fd; this module what both share (rights, the fd's host object, filestat, times, errors).
 //!
 //! # Sandboxing

@@ -54,7 +54,7 @@ const DEVICES: &[(&str, Device)] = &[
 pub enum MountKind {
     /// A host directory: everything beneath it is reached through this cap-std handle.
     Host(Arc<Dir>),
-    /// The devices of [`DEVICES`].
+    /// The devices of `/dev` (null, zero, full, random, urandom, stdin, stdout, stderr).
     Devices,
 }
 

@@ -6,7 +6,7 @@
 //! thread's waiter), then tries again. A busy server therefore makes exactly the system calls it
 //! asks for. [`setup`] holds a socket's life (open, bind, listen, accept, connect, shutdown),
 //! [`transfer`] sending and receiving, [`options`] the options, [`addr`] the guest's address
-//! layout, [`calls`] the calls with guest pointers that both namespaces define, [`sys`] the
+//! layout, [`calls`] the calls with guest pointers that both namespaces define, `sys` the
 //! system calls std and socket2 lack. Semantics: `docs/abi.md`.
 
 pub mod addr;
