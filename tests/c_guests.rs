@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::compile_wasix;
+use common::{build_program, compile_wasix};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasix_rt::{Engine, ExternType, Linker, Module, SharedMemory, Store};
@@ -87,21 +87,6 @@ fn a_wasix_libc_module_runs_its_atomics_on_four_threads_over_one_shared_memory()
     // The counter `bump` changed was not reset by the later instances' start.
     assert_eq!(bump.call(&mut store, 0).unwrap(), 43);
     assert!(memory.size() >= 1);
-}
-
-/// Compiles `tests/programs/NAME.c` twice: natively with the host's `cc` (the oracle) and as
-/// WASIX; returns (native executable, `.wasm`).
-fn build_program(name: &str) -> (PathBuf, PathBuf) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
-    let native = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.native"));
-    let status = Command::new("cc")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(&native)
-        .arg(dir.join(format!("{name}.c")))
-        .status()
-        .expect("runs cc");
-    assert!(status.success(), "cc failed on {name}.c");
-    (native, compile_wasix(&dir, name))
 }
 
 /// Runs a program natively and under `wasix-rt run` with the same arguments and environment;

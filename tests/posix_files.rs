@@ -9,36 +9,14 @@
 
 mod common;
 
-use common::{compile_wasix, wasix_rt, LIMIT};
-use std::collections::{BTreeMap, HashMap};
+use common::{build_program, wasix_rt, LIMIT};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::mpsc;
 
 /// Where the guest sees the scratch directory in the tests that mount it elsewhere.
 const GUEST: &str = "/work";
-
-/// Compiles `tests/programs/NAME.c` natively (`cc -O2 -pthread`, the oracle) and as WASIX, once
-/// per test process (tests share programs and run in parallel); returns (native, `.wasm`).
-fn build_program(name: &str) -> (PathBuf, PathBuf) {
-    static BUILT: OnceLock<Mutex<HashMap<String, (PathBuf, PathBuf)>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
-    if let Some(paths) = built.get(name) {
-        return paths.clone();
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
-    let native = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.native"));
-    let status = Command::new("cc")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(&native)
-        .arg(dir.join(format!("{name}.c")))
-        .status()
-        .expect("runs cc");
-    assert!(status.success(), "cc failed on {name}.c");
-    let paths = (native, compile_wasix(&dir, name));
-    built.insert(name.to_string(), paths.clone());
-    paths
-}
 
 /// Runs `cmd` (stdin from /dev/null, stdout and stderr captured) to its end; kills it and fails
 /// after [`LIMIT`]. Unlike `wait_bounded` it reads the pipes while waiting, so a chatty program

@@ -122,3 +122,27 @@ pub fn compile_wasix(dir: &Path, name: &str) -> PathBuf {
     assert!(status.success(), "clang failed on {}", src.display());
     out
 }
+
+/// Compiles `tests/programs/NAME.c` natively (`cc -O2 -pthread`, the oracle) and as WASIX, once
+/// per test process (tests share programs and run in parallel); returns (native, `.wasm`).
+pub fn build_program(name: &str) -> (PathBuf, PathBuf) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<HashMap<String, (PathBuf, PathBuf)>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    if let Some(paths) = built.get(name) {
+        return paths.clone();
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let native = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.native"));
+    let status = Command::new("cc")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(&native)
+        .arg(dir.join(format!("{name}.c")))
+        .status()
+        .expect("runs cc");
+    assert!(status.success(), "cc failed on {name}.c");
+    let paths = (native, compile_wasix(&dir, name));
+    built.insert(name.to_string(), paths.clone());
+    paths
+}
