@@ -888,3 +888,52 @@ fn memories_stop_one_page_short_of_4_gib() {
         Val::I32(-1)
     ));
 }
+
+/// `Linker::func_wrap` takes closures as wasmtime's does: with or without a leading `Caller`,
+/// returning results or a `Result` of them.
+#[test]
+fn func_wrap_takes_closures_with_or_without_caller_and_result() {
+    use wasix_rt::{Caller, Error, Linker, Module, Store};
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "h" "plain" (func $plain (param i32) (result i32)))
+          (import "h" "caller" (func $caller (param i32) (result i32)))
+          (import "h" "fails" (func $fails))
+          (import "h" "pair" (func $pair (result i32 i64)))
+          (func (export "run") (param i32) (result i32)
+            (call $caller (call $plain (local.get 0))))
+          (func (export "pair") (result i64) (local $b i64)
+            (call $pair) (local.set $b) (i64.extend_i32_u) (local.get $b) (i64.add))
+          (func (export "fail") (call $fails)))"#,
+    )
+    .unwrap();
+    let mut linker: Linker<u32> = Linker::new(&engine);
+    linker.func_wrap("h", "plain", |x: i32| x + 1).unwrap();
+    linker
+        .func_wrap("h", "caller", |caller: Caller<'_, u32>, x: i32| {
+            Ok(x * *caller.data() as i32)
+        })
+        .unwrap();
+    linker
+        .func_wrap("h", "fails", || -> wasix_rt::Result<()> {
+            Err(Error::Host("refused".into()))
+        })
+        .unwrap();
+    linker.func_wrap("h", "pair", || (2i32, 40i64)).unwrap();
+    let mut store = Store::new(&engine, 10);
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance
+        .get_typed_func::<i32, i32, _>(&store, "run")
+        .unwrap();
+    assert_eq!(run.call(&mut store, 4).unwrap(), 50);
+    let pair = instance
+        .get_typed_func::<(), i64, _>(&store, "pair")
+        .unwrap();
+    assert_eq!(pair.call(&mut store, ()).unwrap(), 42);
+    let fail = instance
+        .get_typed_func::<(), (), _>(&store, "fail")
+        .unwrap();
+    assert!(matches!(fail.call(&mut store, ()), Err(Error::Host(m)) if m == "refused"));
+}

@@ -404,8 +404,35 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     }
 }
 
-/// Closures usable as typed host functions: `Fn(Caller<T>, A, B, ...) -> Result<R>` where the
-/// arguments are [`WasmTy`] and `R` is [`WasmResults`] (up to 10 parameters).
+/// What a typed host function returns: its results (`()`, a [`WasmTy`], or a tuple of them),
+/// or a [`Result`] of them whose error ends the call (a trap, `Error::Exit`, ...).
+pub trait HostReturn {
+    /// The results the function gives wasm.
+    type Results: WasmResults;
+    /// The results, or the error that ends the call.
+    fn into_result(self) -> Result<Self::Results>;
+}
+
+impl<R: WasmResults> HostReturn for R {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        Ok(self)
+    }
+}
+
+impl<R: WasmResults> HostReturn for Result<R> {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        self
+    }
+}
+
+/// In [`IntoFunc`]'s parameter list: the closure takes a [`Caller`] first.
+pub struct WithCaller;
+
+/// Closures usable as typed host functions, as wasmtime's `func_wrap` takes them: with or
+/// without a leading [`Caller<T>`], [`WasmTy`] arguments (up to 10), and a [`HostReturn`]:
+/// `|x: i32| x + 1`, `|caller: Caller<'_, T>, x: i32| Ok(x + 1)`.
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
     fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>);
@@ -413,16 +440,33 @@ pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
 
 macro_rules! into_func {
     ($($a:ident $i:tt),*) => {
-        impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, ($($a,)*), R> for F
+        impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, (WithCaller, $($a,)*), R> for F
         where
-            F: Fn(Caller<'_, T>, $($a),*) -> Result<R> + Send + Sync + 'static,
-            R: WasmResults,
+            F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+            R: HostReturn,
         {
             fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>) {
-                let ty = FuncType::new([$($a::TYPE),*], R::types());
+                let ty = FuncType::new([$($a::TYPE),*], R::Results::types());
                 #[allow(unused_variables)]
                 let raw = move |caller: Caller<'_, T>, values: &mut [u128]| {
-                    let r = self(caller, $($a::from_raw(values[$i] as u64)),*)?;
+                    let r = self(caller, $($a::from_raw(values[$i] as u64)),*).into_result()?;
+                    r.store_results(values);
+                    Ok(())
+                };
+                (ty, Arc::new(raw))
+            }
+        }
+
+        impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, ($($a,)*), R> for F
+        where
+            F: Fn($($a),*) -> R + Send + Sync + 'static,
+            R: HostReturn,
+        {
+            fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>) {
+                let ty = FuncType::new([$($a::TYPE),*], R::Results::types());
+                #[allow(unused_variables)]
+                let raw = move |_: Caller<'_, T>, values: &mut [u128]| {
+                    let r = self($($a::from_raw(values[$i] as u64)),*).into_result()?;
                     r.store_results(values);
                     Ok(())
                 };

@@ -14,7 +14,9 @@ pub use crate::types::ExternType;
 pub use crate::vm::waitqueue::WaitOutcome;
 pub use engine::{Config, Engine, PoolingConfig};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table, Tag};
-pub use func::{Func, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy};
+pub use func::{
+    Func, HostReturn, IntoFunc, TypedFunc, Val, WasmParams, WasmResults, WasmTy, WithCaller,
+};
 pub use instance_pre::InstancePre;
 pub use linker::{Instance, Linker};
 pub use module::{export_type, import_type, to_binary, ImportType, Module};
