@@ -1,10 +1,14 @@
 //! wasix-rt: a WebAssembly runtime for networked WASI/WASIX programs, compiled to native code
 //! with Cranelift.
 //!
-//! The data path, one module each: bytes -> [`module`] (validate, decode) -> [`translate`]
-//! (wasm operators to Cranelift IR) -> [`compile`] (machine code, linked into one blob) ->
-//! [`vm`] (instances, memories, tables, traps) -> host calls. What compiled code and the
-//! runtime agree on (vmctx layout, libcalls, trap codes) is in [`environ`], below all three.
+//! The data path, one module each: bytes -> [`module`] (validate, decode) -> `translate`
+//! (wasm operators to Cranelift IR) -> `compile` (machine code, linked into one blob) -> `vm`
+//! (instances, memories, tables, traps) -> host calls ([`host`], [`wasi`], [`wasix`]) -> the
+//! program [`launcher`]. What compiled code and the runtime agree on (vmctx layout, libcalls,
+//! trap codes) is in `environ`, below all three. Those four are the crate's own; the public
+//! surface is the embedding API re-exported here ([`Engine`], [`Module`], [`Linker`],
+//! [`Store`], [`Instance`], ...), the WASI context builders ([`wasi::WasiCtxBuilder`]) and the
+//! [`launcher`]. `docs/architecture.md` has the floor plan.
 //!
 //! ```
 //! use wasix_rt::{Engine, Linker, Module, Store};
@@ -19,22 +23,30 @@
 //! # Ok::<(), wasix_rt::Error>(())
 //! ```
 
-pub mod api;
+mod api;
 pub mod cache;
-pub mod compile;
-pub mod environ;
+mod compile;
+mod environ;
 pub mod error;
 pub mod host;
 pub mod launcher;
 pub mod module;
 pub mod profile;
-pub mod translate;
+mod translate;
 pub mod types;
-pub mod vm;
+mod vm;
 pub mod wasi;
 pub mod wasix;
 pub mod wast;
 
 pub use api::*;
+pub use compile::CompileProgress;
+pub use vm::pool::MAX_MEMORY_SLOTS;
+
+/// What the crate's own tests and fuzzers reach below the public API. Not part of the API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::vm::waitqueue::clear_interrupt;
+}
 pub use error::{Error, LinkErrorKind, Result, Trap, TrapKind, UnresolvedImport};
 pub use types::{FuncType, GlobalType, MemoryType, TableType, ValType};

@@ -320,7 +320,7 @@ impl Harness {
         if fired.load(Ordering::SeqCst) {
             self.stopped += 1;
             // The stop interrupted every atomic wait of the process; let later cases wait.
-            wasix_rt::vm::waitqueue::clear_interrupt();
+            wasix_rt::internals::clear_interrupt();
         }
         drop(store);
         outcome

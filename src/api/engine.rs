@@ -103,6 +103,7 @@ impl Engine {
         })
     }
 
+    /// The configuration the engine was created with.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }

@@ -11,12 +11,17 @@ pub use crate::api::shared_memory::SharedMemory;
 /// Anything a module can import or export.
 #[derive(Clone, Debug)]
 pub enum Extern {
+    /// A function.
     Func(Func),
+    /// A global variable.
     Global(Global),
+    /// An unshared linear memory.
     Memory(Memory),
     /// A shared linear memory (threads proposal): not tied to a store, usable by any.
     SharedMemory(SharedMemory),
+    /// A table.
     Table(Table),
+    /// An exception tag.
     Tag(Tag),
 }
 
@@ -115,6 +120,7 @@ impl Global {
             index: s.globals.len() - 1,
         })
     }
+    /// The global's type (content type and mutability).
     pub fn ty<T>(&self, store: &Store<T>) -> GlobalType {
         store.opaque().globals[self.index].ty
     }
@@ -165,6 +171,7 @@ impl Memory {
             index: s.memories.len() - 1,
         })
     }
+    /// The memory's type (limits in 64 KiB pages, whether shared).
     pub fn ty<T>(&self, store: &Store<T>) -> MemoryType {
         store.opaque().memories[self.index].ty()
     }
@@ -172,9 +179,11 @@ impl Memory {
     pub fn size<T>(&self, store: &Store<T>) -> u32 {
         store.opaque().memories[self.index].pages()
     }
+    /// The memory's accessible bytes (its size in pages times 64 KiB).
     pub fn data<'a, T>(&self, store: &'a Store<T>) -> &'a [u8] {
         store.opaque().memory_data(self.index)
     }
+    /// The memory's accessible bytes, writable.
     pub fn data_mut<'a, T>(&self, store: &'a mut Store<T>) -> &'a mut [u8] {
         store.opaque_mut().memory_data_mut(self.index)
     }
@@ -210,9 +219,11 @@ impl Table {
             index: s.tables.len() - 1,
         })
     }
+    /// The table's type (element type and limits).
     pub fn ty<T>(&self, store: &Store<T>) -> TableType {
         store.opaque().tables[self.index].ty()
     }
+    /// Current size in elements.
     pub fn size<T>(&self, store: &Store<T>) -> u32 {
         store.opaque().tables[self.index].size()
     }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 /// A WebAssembly value. Floats are kept as raw bits so that NaN payloads survive.
 #[derive(Clone, Copy, Debug)]
 pub enum Val {
+    /// A 32-bit integer.
     I32(i32),
+    /// A 64-bit integer.
     I64(i64),
     /// An f32 as its IEEE 754 bits.
     F32(u32),
@@ -21,6 +23,7 @@ pub enum Val {
     F64(u64),
     /// A v128; lane 0 in the low bits.
     V128(u128),
+    /// A function reference; `None` is `ref.null func`.
     FuncRef(Option<Func>),
     /// An opaque host handle; `None` is `ref.null extern`.
     ExternRef(Option<u32>),
@@ -29,6 +32,7 @@ pub enum Val {
 }
 
 impl Val {
+    /// The value's type.
     pub fn ty(&self) -> ValType {
         match self {
             Val::I32(_) => ValType::I32,
@@ -56,12 +60,14 @@ impl Val {
         }
     }
 
+    /// The value if it is an [`Val::I32`].
     pub fn i32(&self) -> Option<i32> {
         match self {
             Val::I32(v) => Some(*v),
             _ => None,
         }
     }
+    /// The value if it is an [`Val::I64`].
     pub fn i64(&self) -> Option<i64> {
         match self {
             Val::I64(v) => Some(*v),
@@ -284,8 +290,11 @@ impl Func {
 
 /// A Rust type that is a wasm number type.
 pub trait WasmTy: Copy {
+    /// The wasm type this Rust type stands for.
     const TYPE: ValType;
+    /// The value as a raw slot (low bits; floats as their bits).
     fn to_raw(self) -> u64;
+    /// The value from a raw slot, as [`WasmTy::to_raw`] wrote it.
     fn from_raw(raw: u64) -> Self;
 }
 
@@ -314,16 +323,23 @@ wasm_ty!(f64, F64, |x| x.to_bits(), |r| f64::from_bits(r));
 
 /// Parameter lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.
 pub trait WasmParams {
+    /// How many parameters.
     const COUNT: usize;
+    /// The parameters' wasm types, in order.
     fn types() -> Vec<ValType>;
+    /// Writes the parameters into raw slots, one per parameter from slot 0.
     fn store(self, values: &mut [u128]);
 }
 
 /// Result lists of typed calls: `()`, a single [`WasmTy`], or tuples of them.
 pub trait WasmResults: Sized {
+    /// How many results.
     const COUNT: usize;
+    /// The results' wasm types, in order.
     fn types() -> Vec<ValType>;
+    /// Reads the results from raw slots, one per result from slot 0.
     fn load(values: &[u128]) -> Self;
+    /// Writes the results into raw slots, one per result from slot 0.
     fn store_results(self, values: &mut [u128]);
 }
 
@@ -399,6 +415,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         Ok(R::load(slots))
     }
 
+    /// The untyped function.
     pub fn func(&self) -> Func {
         self.func
     }

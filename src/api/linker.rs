@@ -64,6 +64,7 @@ impl Instance {
     pub fn get_export<T>(&self, store: &Store<T>, name: &str) -> Option<Extern> {
         self.export_in(store.opaque(), name)
     }
+    /// The function exported as `name`, if any.
     pub fn get_func<T>(&self, store: &Store<T>, name: &str) -> Option<Func> {
         self.get_export(store, name)?.into_func()
     }
@@ -75,9 +76,11 @@ impl Instance {
     pub fn get_shared_memory<T>(&self, store: &Store<T>, name: &str) -> Option<SharedMemory> {
         self.get_export(store, name)?.into_shared_memory()
     }
+    /// The global exported as `name`, if any.
     pub fn get_global<T>(&self, store: &Store<T>, name: &str) -> Option<Global> {
         self.get_export(store, name)?.into_global()
     }
+    /// The table exported as `name`, if any.
     pub fn get_table<T>(&self, store: &Store<T>, name: &str) -> Option<Table> {
         self.get_export(store, name)?.into_table()
     }
@@ -135,6 +138,7 @@ impl<T> Clone for Linker<T> {
 }
 
 impl<T: 'static> Linker<T> {
+    /// An empty linker for modules of `engine`.
     pub fn new(engine: &crate::Engine) -> Linker<T> {
         Linker {
             engine: engine.clone(),

@@ -1,6 +1,8 @@
 //! The embedding API, in wasmtime's vocabulary: [`Engine`] -> [`Module`] -> [`Linker`] +
 //! [`Store`] -> [`Instance`] -> [`Func::call`] / [`TypedFunc::call`].
 
+#![warn(missing_docs)]
+
 mod engine;
 mod externals;
 mod func;

@@ -23,7 +23,9 @@ pub struct Module {
 /// One import of a module, as [`Module::imports`] lists them.
 #[derive(Debug, Clone)]
 pub struct ImportType {
+    /// The module name of the import (e.g. `wasi_snapshot_preview1`).
     pub module: String,
+    /// The item name within that module.
     pub name: String,
     /// The kind and type in words, e.g. `func [i32] -> []`.
     pub kind: String,
@@ -122,6 +124,7 @@ impl Module {
         }
     }
 
+    /// The engine the module was compiled for.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -131,6 +134,7 @@ impl Module {
         self.info().name.as_deref()
     }
 
+    /// The module's imports, in declaration order.
     pub fn imports(&self) -> Vec<ImportType> {
         let info = self.info();
         info.imports

@@ -88,6 +88,7 @@ pub struct Store<T> {
 unsafe impl<T: Send> Send for Store<T> {}
 
 impl<T> Store<T> {
+    /// A new store of `engine` holding `data` (the host state host functions see).
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         Store {
             inner: Box::new(StoreInner {
@@ -98,6 +99,7 @@ impl<T> Store<T> {
             }),
         }
     }
+    /// The engine the store belongs to.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
@@ -131,12 +133,15 @@ impl<T> Store<T> {
     pub fn set_epoch_deadline_at(&mut self, epoch: u64) {
         self.inner.opaque.ctx.epoch_deadline = epoch;
     }
+    /// The host state.
     pub fn data(&self) -> &T {
         &self.inner.data
     }
+    /// The host state, writable.
     pub fn data_mut(&mut self) -> &mut T {
         &mut self.inner.data
     }
+    /// Consumes the store, returning its host state.
     pub fn into_data(self) -> T {
         self.inner.data
     }
@@ -202,9 +207,11 @@ impl<T> Caller<'_, T> {
         func.call_in(&mut self.store.opaque, params, results)
     }
 
+    /// The store's host state.
     pub fn data(&self) -> &T {
         &self.store.data
     }
+    /// The store's host state, writable.
     pub fn data_mut(&mut self) -> &mut T {
         &mut self.store.data
     }

@@ -30,9 +30,7 @@ pub fn read_wasm(path: &Path) -> Result<Vec<u8>, Error> {
 /// compilation is long (see `progress`).
 pub fn compile_wasm(engine: &Engine, wasm: &[u8]) -> Result<Module, Error> {
     let bar = super::progress::for_stderr();
-    let progress = bar
-        .as_deref()
-        .map(|b| b as &dyn wasix_rt::compile::CompileProgress);
+    let progress = bar.as_deref().map(|b| b as &dyn wasix_rt::CompileProgress);
     Module::from_binary_with_progress(engine, wasm, progress)
 }
 

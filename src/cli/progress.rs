@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use wasix_rt::compile::CompileProgress;
+use wasix_rt::CompileProgress;
 
 /// Compilations expected to take longer than this get a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(1);

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use wasix_rt::host::ctx::Process;
 use wasix_rt::host::threads::ProgramEnd;
 use wasix_rt::launcher::Program;
-use wasix_rt::vm::pool::MAX_MEMORY_SLOTS;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
+use wasix_rt::MAX_MEMORY_SLOTS;
 use wasix_rt::{Config, Engine, Error, InstancePre, Linker, PoolingConfig, TrapKind};
 
 /// How often the engine's epoch advances: the granularity of `--timeout`.

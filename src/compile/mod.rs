@@ -210,18 +210,8 @@ pub trait CompileProgress: Send + Sync {
 }
 
 /// Translates and compiles every defined function of `info` as `settings` say (in parallel,
-/// with epoch checks), then links them into one blob.
-pub fn compile_module(
-    isa: &dyn TargetIsa,
-    info: &ModuleInfo,
-    offsets: &VMOffsets,
-    wasm: &[u8],
-    settings: &CompileSettings,
-) -> Result<CompiledModule> {
-    compile_module_with_progress(isa, info, offsets, wasm, settings, None)
-}
-
-/// [`compile_module`], telling `progress` of each function compiled.
+/// with epoch checks), then links them into one blob, telling `progress` of each function
+/// compiled.
 pub fn compile_module_with_progress(
     isa: &dyn TargetIsa,
     info: &ModuleInfo,

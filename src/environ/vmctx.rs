@@ -65,11 +65,7 @@ pub const POINTER_SIZE: u32 = 8;
 #[derive(Debug, Clone)]
 pub struct VMOffsets {
     pub num_imported_funcs: u32,
-    pub num_defined_funcs: u32,
     pub num_memories: u32,
-    pub num_tables: u32,
-    pub num_globals: u32,
-    pub num_tags: u32,
     pub imported_funcs: u32,
     pub memories: u32,
     pub tables: u32,
@@ -97,11 +93,7 @@ impl VMOffsets {
         let size = defined_funcrefs + FUNCREF_SIZE * num_defined_funcs;
         VMOffsets {
             num_imported_funcs,
-            num_defined_funcs,
             num_memories,
-            num_tables,
-            num_globals,
-            num_tags,
             imported_funcs,
             memories,
             tables,

@@ -2,6 +2,8 @@
 //! fd table (preopened directories included), network capability, profiling, offload and the
 //! threads; per thread ([`WasiCtx`]) the readiness waiter.
 
+#![warn(missing_docs)]
+
 use crate::error::{Error, Result};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
@@ -19,7 +21,9 @@ use std::sync::{Arc, OnceLock};
 /// environment, the fd table, the working directory, the signal callback, the network
 /// capability, profiling, offload, and the threads themselves.
 pub struct Process {
+    /// The guest's argv, program name first.
     pub args: Vec<String>,
+    /// The guest's environment, as `(key, value)` pairs in order.
     pub env: Vec<(String, String)>,
     /// Reached only through [`WasiCtx::fds`], which keeps its lock from being held across a
     /// wait or taken twice.
@@ -47,6 +51,7 @@ pub struct Process {
     cwd: Mutex<String>,
     /// The mounts: the whole file tree of a WASIX program, the preopens of a preview 1 one.
     pub view: FileView,
+    /// The program's threads.
     pub threads: Threads,
     /// `alarm`/`setitimer` (`proc_raise_interval`).
     pub timer: Arc<crate::host::signals::IntervalTimer>,
@@ -60,9 +65,11 @@ pub struct Process {
 }
 
 impl Process {
+    /// The export that receives signals, once the program has registered one.
     pub fn signal_callback(&self) -> Option<String> {
         self.signal_callback.lock().clone()
     }
+    /// Registers export `name` as the one that receives signals (`callback_signal`).
     pub fn set_signal_callback(&self, name: String) {
         *self.signal_callback.lock() = Some(name);
     }
@@ -75,12 +82,15 @@ impl Process {
     pub fn set_epoch_deadline(&self, epoch: u64) {
         self.epoch_deadline.store(epoch, Ordering::Relaxed);
     }
+    /// Whether the program is a WASIX program.
     pub fn wasix_program(&self) -> bool {
         self.wasix_program.load(Ordering::Relaxed)
     }
+    /// Sets whether the program is a WASIX program.
     pub fn set_wasix_program(&self, on: bool) {
         self.wasix_program.store(on, Ordering::Relaxed);
     }
+    /// The working directory `getcwd` reports, a guest path.
     pub fn cwd(&self) -> String {
         self.cwd.lock().clone()
     }
@@ -88,9 +98,11 @@ impl Process {
     pub fn set_cwd(&self, cwd: String) {
         *self.cwd.lock() = cwd;
     }
+    /// Whether a socket call was refused because the network is off.
     pub fn net_refused(&self) -> bool {
         self.net_refused.load(Ordering::Relaxed)
     }
+    /// Records that a socket call was refused because the network is off.
     pub fn set_net_refused(&self) {
         self.net_refused.store(true, Ordering::Relaxed);
     }
@@ -114,9 +126,11 @@ impl Drop for Process {
 /// own readiness waiter. The context of a store; a spawned thread gets its own
 /// ([`WasiCtx::for_thread`]).
 pub struct WasiCtx {
+    /// The program this thread belongs to.
     pub process: Arc<Process>,
     /// This thread (its id and pending signals).
     pub thread: Arc<Thread>,
+    /// This thread's readiness waiter, for blocking calls.
     pub waiter: wait::Waiter,
 }
 
@@ -179,6 +193,7 @@ pub struct WasiCtxBuilder {
 }
 
 impl WasiCtxBuilder {
+    /// A builder with no arguments, environment, preopens or network.
     pub fn new() -> Self {
         Self::default()
     }
@@ -187,6 +202,7 @@ impl WasiCtxBuilder {
         self.args = args.into_iter().map(Into::into).collect();
         self
     }
+    /// Adds environment variable `key=value`.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
         self

@@ -20,6 +20,8 @@
 //! # Ok::<(), wasix_rt::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod program;
 
 pub use program::{needs_own_linker, Exit, Program, EXIT_TRAP};

@@ -214,11 +214,6 @@ pub unsafe fn unwind_to_host() -> ! {
     unsafe { wasixrt_unwind(jmp) }
 }
 
-/// Whether this thread is currently inside wasm code called from the host.
-pub fn in_wasm() -> bool {
-    JMP_BUF.with(|j| !j.get().is_null())
-}
-
 /// The stack limit for wasm code entered now: at most `max_stack` bytes below the current
 /// stack pointer, and never closer than `reserve` bytes to the end of the thread's stack.
 pub fn stack_limit(max_stack: usize, reserve: usize) -> usize {

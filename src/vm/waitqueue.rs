@@ -297,8 +297,3 @@ pub fn release_range(start: usize) {
 pub fn clear_interrupt() {
     INTERRUPTED.store(false, Ordering::SeqCst);
 }
-
-/// Whether [`interrupt_all`] was called (and not cleared).
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
