@@ -21,9 +21,9 @@ pub struct Config {
     /// (default 128 KiB).
     pub stack_reserve: usize,
     /// Most pages of 64 KiB any linear memory may have, initially or by `memory.grow` (default
-    /// and most [`crate::environ::memory::MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). With
+    /// and most `environ::memory::MAX_PAGES`: 65,535, 4 GiB minus 64 KiB). With
     /// [`PoolingConfig::max_memory_pages`] and [`crate::Store::set_memory_limit`], the least
-    /// applies (see [`crate::vm::limits`]).
+    /// applies (see `vm::limits`).
     pub max_memory_pages: u32,
     /// Compile functions on all cores (rayon) rather than one by one (default true).
     pub parallel_compilation: bool,
@@ -36,8 +36,8 @@ pub struct Config {
     pub epoch_interruption: bool,
     /// Take the linear memories that modules define from a pool of reservations made when
     /// the engine is created, instead of mapping and unmapping one per memory, and keep
-    /// instances' vmctx for reuse (default `None`: on demand). See [`crate::vm::pool`] for how
-    /// slots are reset and reused, [`crate::vm::allocator`] for the rest.
+    /// instances' vmctx for reuse (default `None`: on demand). See `vm::pool` for how
+    /// slots are reset and reused, `vm::allocator` for the rest.
     pub pooling: Option<PoolingConfig>,
 }
 

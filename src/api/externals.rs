@@ -205,7 +205,7 @@ pub struct Table {
 impl Table {
     /// Creates a table of `ty.minimum` elements, each set to `init` (of type `ty.element`).
     /// Errors: [`Error::Usage`] when `init` is not of that type; [`Error::Resource`] past the
-    /// engine's element limit (see [`crate::vm::limits`]).
+    /// engine's element limit (see `vm::limits`).
     pub fn new<T>(store: &mut Store<T>, ty: TableType, init: Val) -> Result<Table> {
         if init.ty() != ty.element || !matches!(ty.element, ValType::FuncRef | ValType::ExternRef) {
             return Err(Error::Usage("table element type mismatch".into()));

@@ -340,7 +340,7 @@ impl<T: 'static> Linker<T> {
     ///
     /// Errors: [`Error::Link`] (unknown import, or a type or limits mismatch per spec 2.0
     /// §4.5.4 "import matching"; nothing is created then), [`Error::Resource`] for a memory or
-    /// table past the limits (see [`crate::vm::limits`]) or when the memory pool is exhausted,
+    /// table past the limits (see `vm::limits`) or when the memory pool is exhausted,
     /// [`Error::Trap`] if a segment does not fit or the start function traps (earlier segments
     /// stay written).
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance> {

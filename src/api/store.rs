@@ -117,7 +117,7 @@ impl<T> Store<T> {
     /// Limits each linear memory created in this store from now on (by instantiation or
     /// [`crate::Memory::new`]) to `pages` pages of 64 KiB, never above the engine's limit
     /// ([`crate::Config::max_memory_pages`], [`crate::PoolingConfig::max_memory_pages`]; the
-    /// least applies, see [`crate::vm::limits`]): a module whose memory needs more fails to
+    /// least applies, see `vm::limits`): a module whose memory needs more fails to
     /// instantiate ([`crate::Error::Resource`]), and `memory.grow` past it returns -1.
     pub fn set_memory_limit(&mut self, pages: u32) {
         self.inner.opaque.set_memory_limit(pages);

@@ -41,9 +41,9 @@ pub struct PoolingConfig {
     /// the 128 TiB a 64-bit Linux process has).
     pub memory_slots: u32,
     /// Most pages of 64 KiB any memory of the engine's stores may have, initially or by
-    /// `memory.grow` (default and most [`MAX_PAGES`]: 65,535, 4 GiB minus 64 KiB). With
+    /// `memory.grow` (default and most `MAX_PAGES`: 65,535, 4 GiB minus 64 KiB). With
     /// `Config::max_memory_pages` and `Store::set_memory_limit`, the least applies (see
-    /// [`crate::vm::limits`]). A module whose memory needs more is refused by
+    /// `vm::limits`). A module whose memory needs more is refused by
     /// `Linker::instantiate_pre` and fails to instantiate.
     pub max_memory_pages: u32,
     /// Most elements any table of the engine's stores may have, initially or by `table.grow`

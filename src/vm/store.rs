@@ -37,14 +37,20 @@ pub struct StoreOpaque {
     /// Every memory instances of this store use. Unshared ones belong to this store alone;
     /// a shared memory is also held by the other stores that import it and by host handles.
     pub memories: Vec<Arc<LinearMemory>>,
+    // Boxed, here and below: the vmctx of every instance points at these, so they must not
+    // move when the vector grows.
+    #[allow(clippy::vec_box)]
     pub tables: Vec<Box<Table>>,
+    #[allow(clippy::vec_box)]
     pub globals: Vec<Box<GlobalEntity>>,
     /// Exception tags; a tag's identity is its address.
+    #[allow(clippy::vec_box)]
     pub tags: Vec<Box<VMTag>>,
     /// Thrown exceptions (exnref `n` is `exns[n - 1]`); a slot is reused once the exception
     /// is caught by a handler that does not keep a reference to it.
     pub exns: Vec<Option<ExnObject>>,
     free_exns: Vec<usize>,
+    #[allow(clippy::vec_box)]
     pub instances: Vec<Box<InstanceData>>,
     /// The error of a host function, kept while the wasm code that called it unwinds.
     pub pending_error: Option<Error>,

@@ -4,7 +4,7 @@
 //! the address alone names (memory, offset). Parking is `parking_lot_core`'s, which keeps the
 //! queues in a global hash table and never wakes a waiter spuriously.
 //!
-//! [`interrupt_all`] ends every wait of the process, now and later (until [`clear_interrupt`]),
+//! `interrupt_all` ends every wait of the process, now and later (until [`clear_interrupt`]),
 //! so that a program whose threads are blocked in waits can still be stopped (SIGINT/SIGTERM).
 //! [`interrupt_range`] does the same for the waits on one memory only (one program ending while
 //! others in the same process go on), until [`release_range`].
@@ -24,7 +24,7 @@ pub enum WaitOutcome {
     NotEqual,
     /// The timeout passed first (2).
     TimedOut,
-    /// [`interrupt_all`] was called: the process is stopping.
+    /// `interrupt_all` was called: the process is stopping.
     Interrupted,
 }
 
@@ -41,7 +41,7 @@ impl WaitOutcome {
     }
 }
 
-/// Set once by [`interrupt_all`].
+/// Set once by `interrupt_all`.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// Host address ranges `(start, end)` whose waits end at once ([`interrupt_range`]).
 static INTERRUPTED_RANGES: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
@@ -62,7 +62,7 @@ fn interrupted_at(key: usize) -> bool {
         .iter()
         .any(|&(start, end)| (start..end).contains(&key))
 }
-/// The addresses threads are parked on now, with how many; [`interrupt_all`] wakes them.
+/// The addresses threads are parked on now, with how many; `interrupt_all` wakes them.
 static PARKED: Mutex<Option<HashMap<usize, usize>>> = Mutex::new(None);
 
 const NOTIFIED: UnparkToken = UnparkToken(0);
@@ -292,7 +292,7 @@ pub fn release_range(start: usize) {
     ANY_RANGES.store(!ranges.is_empty(), Ordering::SeqCst);
 }
 
-/// Undoes [`interrupt_all`]: the program took the signal with a handler of its own and goes
+/// Undoes `interrupt_all`: the program took the signal with a handler of its own and goes
 /// on, so its waits must block again.
 pub fn clear_interrupt() {
     INTERRUPTED.store(false, Ordering::SeqCst);

@@ -1,6 +1,6 @@
 //! Futexes (`futex_wait`, `futex_wake`, `futex_wake_all`): wasix-libc's mutexes, condition
 //! variables and `pthread_join` park here. They share the wait queue of
-//! `memory.atomic.wait`/`notify` ([`crate::vm::waitqueue`]), keyed by the host address of the
+//! `memory.atomic.wait`/`notify` (`vm::waitqueue`), keyed by the host address of the
 //! futex word, so a wasm `notify` wakes a host `futex_wait` and the other way round.
 
 use crate::host::abi::OptionTimestamp;
