@@ -131,6 +131,10 @@ impl GuestSlice {
 /// it, valid for `'a`. Built from raw pointers, so it is sound on a shared memory too.
 pub struct GuestBufs<'a> {
     iovs: &'a [libc::iovec],
+    /// Whether no other thread can touch the bytes during the call (an unshared memory, which
+    /// only the calling thread runs, or a host bounce buffer): then one buffer may be lent to
+    /// rustix's direct system calls as a slice, which cost less than libc's wrappers.
+    exclusive: bool,
 }
 
 /// The result of a system call returning a byte count or -1.
@@ -154,8 +158,37 @@ impl<'a> GuestBufs<'a> {
         self.iovs.is_empty()
     }
 
-    /// One `write(2)` for one buffer, else one `writev(2)`.
+    /// The one buffer as a slice, when there is one and no other thread can touch it.
+    pub fn exclusive_one(&self) -> Option<&'a [u8]> {
+        match self.iovs {
+            // SAFETY: the iovec lies in memory mapped for `'a` (checked when built), and with
+            // `exclusive` no other thread accesses those bytes while the slice lives; the
+            // calling host call holds the only access to them.
+            [one] if self.exclusive => {
+                Some(unsafe { std::slice::from_raw_parts(one.iov_base as *const u8, one.iov_len) })
+            }
+            _ => None,
+        }
+    }
+
+    /// As [`GuestBufs::exclusive_one`], to be written.
+    pub fn exclusive_one_mut(&self) -> Option<&'a mut [u8]> {
+        match self.iovs {
+            // SAFETY: as in `exclusive_one`; the buffer is writable guest memory or a bounce
+            // buffer, and this is the only slice made of it for the call.
+            [one] if self.exclusive => Some(unsafe {
+                std::slice::from_raw_parts_mut(one.iov_base as *mut u8, one.iov_len)
+            }),
+            _ => None,
+        }
+    }
+
+    /// One `write(2)` for one buffer (rustix's direct system call when the buffer is
+    /// exclusive), else one `writev(2)`.
     pub fn write(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+        if let Some(bytes) = self.exclusive_one() {
+            return Ok(rustix::io::write(fd, bytes)?);
+        }
         let fd = fd.as_raw_fd();
         // SAFETY: each iovec lies in linear memory (checked when built) that stays mapped for
         // `'a`; the kernel only reads it. Racy bytes of a shared memory are the guest's affair.
@@ -167,8 +200,12 @@ impl<'a> GuestBufs<'a> {
         })
     }
 
-    /// One `read(2)` for one buffer, else one `readv(2)`.
+    /// One `read(2)` for one buffer (rustix's direct system call when the buffer is
+    /// exclusive), else one `readv(2)`.
     pub fn read(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+        if let Some(bytes) = self.exclusive_one_mut() {
+            return Ok(rustix::io::read(fd, bytes)?);
+        }
         let fd = fd.as_raw_fd();
         // SAFETY: each iovec lies in writable linear memory (or a bounce buffer) that stays
         // mapped for `'a` and that no Rust reference covers; the kernel writes at most its
@@ -446,11 +483,15 @@ impl<'a> GuestMemory<'a> {
         if let [v] = iovs {
             return op(GuestBufs {
                 iovs: &[self.raw(v)],
+                exclusive: !self.shared,
             });
         }
         let bufs: SmallVec<[libc::iovec; INLINE_IOVECS]> =
             iovs.iter().map(|v| self.raw(v)).collect();
-        op(GuestBufs { iovs: &bufs })
+        op(GuestBufs {
+            iovs: &bufs,
+            exclusive: !self.shared,
+        })
     }
 
     /// Whether the (checked) iovecs overlap (legal in WASI).
@@ -476,6 +517,7 @@ impl<'a> GuestMemory<'a> {
         if let [v] = iovs {
             return op(GuestBufs {
                 iovs: &[self.raw(v)],
+                exclusive: !self.shared,
             });
         }
         if !Self::overlapping(iovs) {
@@ -486,7 +528,10 @@ impl<'a> GuestMemory<'a> {
             iov_base: tmp.as_mut_ptr() as *mut libc::c_void,
             iov_len: tmp.len(),
         }];
-        let (n, r) = op(GuestBufs { iovs: &one })?;
+        let (n, r) = op(GuestBufs {
+            iovs: &one,
+            exclusive: true,
+        })?;
         self.fill_iovecs(iovs, &tmp[..n.min(tmp.len())]);
         Ok((n, r))
     }

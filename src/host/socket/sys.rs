@@ -14,6 +14,15 @@ pub fn sendmsg(
     to: Option<SocketAddr>,
     flags: i32,
 ) -> io::Result<usize> {
+    if let (Some(bytes), None) = (bufs.exclusive_one(), to) {
+        // rustix's direct system call: no libc wrapper on the hot path.
+        return Ok(rustix::net::send(
+            fd,
+            bytes,
+            rustix::net::SendFlags::from_bits_retain(flags as u32)
+                | rustix::net::SendFlags::NOSIGNAL,
+        )?);
+    }
     let bufs = bufs.iovecs();
     if let ([one], None) = (bufs, to) {
         // SAFETY: the buffer lies in guest memory (checked when the iovec was built) that stays
@@ -62,6 +71,14 @@ pub fn recvmsg(
     flags: i32,
     stream: bool,
 ) -> io::Result<(usize, Option<SocketAddr>, bool)> {
+    if let (Some(bytes), true) = (bufs.exclusive_one_mut(), stream) {
+        let (n, _) = rustix::net::recv(
+            fd,
+            bytes,
+            rustix::net::RecvFlags::from_bits_retain(flags as u32),
+        )?;
+        return Ok((n, None, false));
+    }
     let bufs = bufs.iovecs();
     if let ([one], true) = (bufs, stream) {
         // SAFETY: the buffer lies in writable guest memory (or a bounce buffer), checked when
