@@ -144,6 +144,9 @@ struct Running {
 struct Server {
     engine: Engine,
     module: wasix_rt::Module,
+    /// Every namespace, registered once; a connection's program that needs a linker of its
+    /// own gets a clone.
+    linker: Linker<WasiCtx>,
     /// The module with its imports resolved once, so that each connection only instantiates
     /// it; `None` when each connection's program needs a linker of its own (a WASIX program's
     /// `env.memory`: `launcher::needs_own_linker`).
@@ -244,6 +247,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         engine,
         wasix: wasix_rt::launcher::imports_wasix(&module),
         module,
+        linker,
         pre,
         args: argv,
         envs,
@@ -374,7 +378,7 @@ fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> Strin
     }
     let program = b.build().and_then(|ctx| match &server.pre {
         Some(pre) => Ok(Program::from_pre(pre, ctx)),
-        None => Program::new(&server.module, ctx),
+        None => Program::with_linker(&server.module, ctx, server.linker.clone()),
     });
     let mut program = match program {
         Ok(program) => program,

@@ -73,11 +73,22 @@ impl Program {
         ctx: WasiCtx,
         extra: impl FnOnce(&mut Linker<WasiCtx>) -> Result<()>,
     ) -> Result<Program> {
-        let engine = module.engine();
-        let mut store = Store::new(engine, ctx);
-        let mut linker = Linker::new(engine);
+        let mut linker = Linker::new(module.engine());
         add_to_linker(&mut linker)?;
         extra(&mut linker)?;
+        Program::with_linker(module, ctx, linker)
+    }
+
+    /// As [`Program::new`], from `linker`, which already defines every namespace
+    /// ([`add_to_linker`]): for many programs of one module, each given a clone of one linker
+    /// instead of registering every host call again. The program's own definitions
+    /// ([`prepare_program`]) go into `linker`. Errors: as [`Program::new`].
+    pub fn with_linker(
+        module: &Module,
+        ctx: WasiCtx,
+        mut linker: Linker<WasiCtx>,
+    ) -> Result<Program> {
+        let mut store = Store::new(module.engine(), ctx);
         prepare_program(&mut linker, &mut store, module)?;
         Ok(Program {
             store,
