@@ -45,10 +45,10 @@ enum Target {
 
 /// The target of fd `fd` for reading (`right` = FD_READ) or writing (FD_WRITE), and whether
 /// the fd is non-blocking. Errors: `BADF`, `ISDIR`, `NOTCAPABLE` for a file without `right`.
-// Inlined into the read and write paths: the lookup is on every call, and out of line it
-// costs a call and a result returned through memory (callgrind: 443 -> 413 instructions per
-// fd_write).
-#[inline]
+// Always inlined into the read and write paths: the lookup is on every call, and out of line
+// (where plain `#[inline]` leaves it, since a socket's target is large) it costs a call and a
+// result returned through memory, about 10 ns per `fd_write` (`HOSTCALLS_PROFILE`, bench/hostcalls.rs).
+#[inline(always)]
 fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<(Target, bool), Errno> {
     let fds = ctx.fds();
     let entry = fds.get(fd)?;

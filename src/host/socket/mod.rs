@@ -233,6 +233,7 @@ fn timeout(ns: Option<u64>) -> Option<Duration> {
 
 /// Runs `op` until it does not report WouldBlock, waiting for `interest` on the socket between
 /// tries when the call is blocking. A timeout gives TIMEDOUT.
+#[inline]
 pub(crate) fn retry<T>(
     ctx: &mut WasiCtx,
     sock: &Arc<Socket>,

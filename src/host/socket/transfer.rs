@@ -1,7 +1,7 @@
 //! Sending and receiving: one gathering or scattering host call per try, waiting for
 //! readiness between tries only when the guest fd blocks.
 
-use super::{check_addr, retry, socket_and_mode, sys, timeout, SocketEntry, SocketState};
+use super::{check_addr, retry, sys, timeout, SocketEntry, SocketState};
 use crate::host::abi::sock_flags::{RECV_DONT_WAIT, RECV_PEEK, RECV_WAITALL, SEND_DONT_WAIT};
 use crate::host::abi::sock_type;
 use crate::host::errno::Errno;
@@ -29,6 +29,7 @@ pub struct Transfer {
 
 impl SocketEntry {
     /// This socket's [`Transfer`] for an fd that is `nonblocking` or not.
+    #[inline]
     pub fn transfer(&self, nonblocking: bool) -> Transfer {
         Transfer {
             socket: self.socket.clone(),
@@ -42,14 +43,18 @@ impl SocketEntry {
 }
 
 /// The [`Transfer`] of fd `fd`. Errors: BADF, NOTSOCK.
+#[inline]
 fn transfer_of(ctx: &mut WasiCtx, fd: u32) -> Result<Transfer, Errno> {
-    let (s, nonblocking) = socket_and_mode(ctx, fd)?;
-    Ok(s.transfer(nonblocking))
+    let fds = ctx.fds();
+    let entry = fds.get(fd)?;
+    let s = super::of(entry).ok_or(Errno::NOTSOCK)?;
+    Ok(s.transfer(entry.nonblocking()))
 }
 
 /// Sends the iovecs on fd `fd` (one gathering host call per try); returns the bytes the host
 /// accepted. With `to`, sends a datagram to that address. Errors: BADF, NOTSOCK, and those of
 /// [`send_on`].
+#[inline]
 pub fn send_to(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -65,6 +70,7 @@ pub fn send_to(
 /// [`send_to`] on a socket already looked up. Errors: NOTSUP on a listener, NOTCONN before a
 /// connect (a datagram with `to` needs none), PIPE after a failed connect, NOTCAPABLE for an
 /// address `--net-allow` refuses, AGAIN when it would block a non-blocking fd, and the host's.
+#[inline]
 pub fn send_on(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -104,6 +110,7 @@ pub fn send(
 
 /// Receives into the iovecs from fd `fd`; returns (bytes, sender address, truncated), 0 bytes
 /// at EOF. Errors: BADF, NOTSOCK, and those of [`recv_on`].
+#[inline]
 pub fn recv_from(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -118,6 +125,7 @@ pub fn recv_from(
 /// [`recv_from`] on a socket already looked up. Errors: NOTSUP on a listener, NOTCONN before
 /// a connect (a bound datagram socket needs none), AGAIN when it would block a non-blocking fd,
 /// TIMEDOUT past a receive timeout, and the host's.
+#[inline]
 pub fn recv_on(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
