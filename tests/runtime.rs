@@ -937,3 +937,49 @@ fn func_wrap_takes_closures_with_or_without_caller_and_result() {
         .unwrap();
     assert!(matches!(fail.call(&mut store, ()), Err(Error::Host(m)) if m == "refused"));
 }
+
+/// A host function sees an unshared exported memory as bytes, but never a shared one (other
+/// threads write it): `memory_and_data` gives `None` and the export is a `SharedMemory`.
+#[test]
+fn caller_lends_bytes_of_unshared_memory_only() {
+    use wasix_rt::{Caller, Extern, Linker, Module, Store};
+    let engine = Engine::default();
+    for (memory, shared) in [
+        ("(memory (export \"memory\") 1)", false),
+        ("(memory (export \"memory\") 1 1 shared)", true),
+    ] {
+        let module = Module::new(
+            &engine,
+            format!(
+                r#"(module (import "h" "look" (func $look (result i32))) {memory}
+                  (data (i32.const 8) "\2a")
+                  (func (export "run") (result i32) (call $look)))"#
+            ),
+        )
+        .unwrap();
+        let mut linker: Linker<()> = Linker::new(&engine);
+        linker
+            .func_wrap("h", "look", |mut caller: Caller<'_, ()>| {
+                let byte = caller.memory_and_data().map(|(bytes, _)| bytes[8] as i32);
+                let export = caller.get_export("memory");
+                match (byte, export) {
+                    (Some(b), Some(Extern::Memory(_))) => b,
+                    (None, Some(Extern::SharedMemory(m))) => 1000 + (m.data_size() >> 16) as i32,
+                    _ => -1,
+                }
+            })
+            .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let run = instance
+            .get_typed_func::<(), i32, _>(&store, "run")
+            .unwrap();
+        // The shared memory's one 64 KiB page, seen through the `SharedMemory`.
+        let expected = if shared { 1001 } else { 42 };
+        assert_eq!(
+            run.call(&mut store, ()).unwrap(),
+            expected,
+            "shared: {shared}"
+        );
+    }
+}

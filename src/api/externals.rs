@@ -181,11 +181,15 @@ impl Memory {
     }
     /// The memory's accessible bytes (its size in pages times 64 KiB).
     pub fn data<'a, T>(&self, store: &'a Store<T>) -> &'a [u8] {
-        store.opaque().memory_data(self.index)
+        // A `Memory` is never shared: a shared one is a `SharedMemory`.
+        store.opaque().memory_data(self.index).unwrap_or_default()
     }
     /// The memory's accessible bytes, writable.
     pub fn data_mut<'a, T>(&self, store: &'a mut Store<T>) -> &'a mut [u8] {
-        store.opaque_mut().memory_data_mut(self.index)
+        store
+            .opaque_mut()
+            .memory_data_mut(self.index)
+            .unwrap_or_default()
     }
     /// Grows by `delta` pages; returns the previous size, or [`Error::Resource`] past the limit.
     pub fn grow<T>(&self, store: &mut Store<T>, delta: u32) -> Result<u32> {

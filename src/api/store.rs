@@ -241,8 +241,10 @@ impl<T> Caller<'_, T> {
         let inst = self.instance()?;
         inst.export_in(&self.store.opaque, name)
     }
-    /// The calling instance's exported `memory` and the store's data, borrowed together (what
-    /// WASI calls need). `None` if called from the host or the instance exports no `memory`.
+    /// The calling instance's exported `memory` and the store's data, borrowed together.
+    /// `None` if called from the host, if the instance exports no `memory`, or if that memory
+    /// is shared: other threads write a shared memory's bytes, so they are never lent as a
+    /// slice (reach them through [`crate::SharedMemory`] from [`Caller::get_export`]).
     pub fn memory_and_data(&mut self) -> Option<(&mut [u8], &mut T)> {
         if self.caller_vmctx.is_null() {
             return None;
@@ -252,8 +254,7 @@ impl<T> Caller<'_, T> {
         let data = unsafe {
             &**(self.caller_vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceData)
         };
-        let m = data.memory_export?;
-        let bytes = self.store.opaque.memory_data_mut(m);
+        let bytes = self.store.opaque.memory_data_mut(data.memory_export?)?;
         Some((bytes, &mut self.store.data))
     }
 
@@ -278,9 +279,12 @@ impl<T> Caller<'_, T> {
         Some((raw, &mut self.store.data))
     }
 
-    /// The bytes of a memory of this store.
+    /// The bytes of a memory of this store (a [`crate::Memory`] is never shared).
     pub fn memory_data_mut(&mut self, memory: crate::Memory) -> &mut [u8] {
-        self.store.opaque.memory_data_mut(memory.index)
+        self.store
+            .opaque
+            .memory_data_mut(memory.index)
+            .unwrap_or_default()
     }
 }
 

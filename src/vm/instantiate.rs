@@ -290,12 +290,9 @@ fn init_data(
         };
         let dst = eval(offset, store, inst) as u32 as u64;
         let bytes = &bytes_of[d.range.clone()];
-        let m = store.memory_data_mut(inst.memories[*memory as usize]);
-        let end = dst + bytes.len() as u64;
-        if end > m.len() as u64 {
+        if !store.memories[inst.memories[*memory as usize]].write(dst, bytes) {
             return Err(Error::Trap(Trap::new(TrapKind::MemoryOutOfBounds)));
         }
-        m[dst as usize..end as usize].copy_from_slice(bytes);
         inst.dropped_data[i] = true;
     }
     Ok(())

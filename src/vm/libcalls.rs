@@ -72,12 +72,8 @@ extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u32) -> u32 {
 extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u32, val: u32, len: u32) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (inst, store) = unsafe { instance(vmctx) };
-    let data = store.memory_data_mut(inst.memories[mem as usize]);
-    if !in_bounds(dst, len, data.len()) {
-        return 1;
-    }
-    data[dst as usize..(dst + len) as usize].fill(val as u8);
-    0
+    let memory = &store.memories[inst.memories[mem as usize]];
+    u32::from(!memory.fill(dst.into(), val as u8, len.into()))
 }
 
 extern "C" fn memory_copy(
@@ -117,12 +113,11 @@ extern "C" fn memory_init(
     } else {
         &inst.module.data()[inst.module.info().datas[data as usize].range.clone()]
     };
-    let m = store.memory_data_mut(inst.memories[mem as usize]);
-    if !in_bounds(src, len, seg.len()) || !in_bounds(dst, len, m.len()) {
+    if !in_bounds(src, len, seg.len()) {
         return 1;
     }
-    m[dst as usize..(dst + len) as usize].copy_from_slice(&seg[src as usize..(src + len) as usize]);
-    0
+    let memory = &store.memories[inst.memories[mem as usize]];
+    u32::from(!memory.write(dst.into(), &seg[src as usize..(src + len) as usize]))
 }
 
 extern "C" fn data_drop(vmctx: *mut u8, data: u32) {

@@ -219,6 +219,35 @@ impl LinearMemory {
         unsafe { map_image_at(self.def.base, image) }
     }
 
+    /// Writes `len` bytes of value `val` at byte offset `dst` (`memory.fill`, spec 2.0
+    /// §4.4.7); false, writing nothing, when `[dst, dst + len)` is not accessible.
+    pub fn fill(&self, dst: u64, val: u8, len: u64) -> bool {
+        if dst.saturating_add(len) > self.byte_len() as u64 {
+            return false;
+        }
+        // SAFETY: the range is accessible (checked above; the length only grows). Raw writes
+        // form no Rust reference to bytes other threads of a shared memory may write.
+        unsafe { std::ptr::write_bytes(self.def.base.add(dst as usize), val, len as usize) };
+        true
+    }
+
+    /// Copies `bytes` to byte offset `dst` (`memory.init` and active data segments); false,
+    /// writing nothing, when `[dst, dst + bytes.len())` is not accessible.
+    pub fn write(&self, dst: u64, bytes: &[u8]) -> bool {
+        if dst.saturating_add(bytes.len() as u64) > self.byte_len() as u64 {
+            return false;
+        }
+        // SAFETY: as in `fill`; `bytes` is host memory, so the ranges do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.def.base.add(dst as usize),
+                bytes.len(),
+            )
+        };
+        true
+    }
+
     /// The accessible bytes.
     ///
     /// # Safety

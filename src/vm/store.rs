@@ -100,19 +100,20 @@ impl StoreOpaque {
         self.memory_limit = pages.min(self.engine.allocator().limits().memory_pages());
     }
 
-    /// The bytes of memory `index` of this store.
-    pub fn memory_data(&self, index: usize) -> &[u8] {
+    /// The bytes of unshared memory `index` of this store. A shared memory's bytes are never
+    /// lent as a slice (other threads write them): `None` for one.
+    pub fn memory_data(&self, index: usize) -> Option<&[u8]> {
+        let m = &self.memories[index];
         // SAFETY: an unshared memory is reachable only through this store, which is borrowed
-        // for the slice's life; a shared one may be written by other threads meanwhile, which
-        // the threads proposal allows (racy bytes, never a dangling slice: the base never
-        // moves and the length only grows).
-        unsafe { self.memories[index].data() }
+        // for the slice's life.
+        (!m.is_shared()).then(|| unsafe { m.data() })
     }
 
-    /// The bytes of memory `index` of this store, writable.
-    pub fn memory_data_mut(&mut self, index: usize) -> &mut [u8] {
+    /// The bytes of unshared memory `index` of this store, writable; `None` for a shared one.
+    pub fn memory_data_mut(&mut self, index: usize) -> Option<&mut [u8]> {
+        let m = &self.memories[index];
         // SAFETY: as in `memory_data`, with this store borrowed mutably.
-        unsafe { self.memories[index].data_mut() }
+        (!m.is_shared()).then(|| unsafe { m.data_mut() })
     }
 
     /// The store index of `memory`, adding it if this store does not hold it yet (a shared
