@@ -3,7 +3,7 @@
 //!
 //! The data path, one module each: bytes -> [`module`] (validate, decode) -> `translate`
 //! (wasm operators to Cranelift IR) -> `compile` (machine code, linked into one blob) -> `vm`
-//! (instances, memories, tables, traps) -> host calls ([`host`], [`wasi`], [`wasix`]) -> the
+//! (instances, memories, tables, traps) -> host calls (`host`, `wasi`, `wasix`) -> the
 //! program [`launcher`]. What compiled code and the runtime agree on (vmctx layout, libcalls,
 //! trap codes) is in `environ`, below all three. Those four are the crate's own; the public
 //! surface is the embedding API re-exported here ([`Engine`], [`Module`], [`Linker`],
@@ -28,7 +28,7 @@ pub mod cache;
 mod compile;
 mod environ;
 pub mod error;
-pub mod host;
+mod host;
 pub mod launcher;
 pub mod module;
 pub mod profile;

@@ -145,12 +145,10 @@ fn ending_one_program_never_wakes_another_programs_waits() {
     let ender = ending.process();
     let end_soon = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
-        ender
-            .threads
-            .end_program(wasix_rt::host::threads::ProgramEnd {
-                code: 1,
-                message: None,
-            });
+        ender.threads.end_program(wasix_rt::launcher::ProgramEnd {
+            code: 1,
+            message: None,
+        });
     });
     const WAIT: Duration = Duration::from_millis(400);
     let ns = WAIT.as_nanos() as i64;
@@ -177,11 +175,10 @@ fn ending_one_program_never_wakes_another_programs_waits() {
     let own = waiting.process();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
-        own.threads
-            .end_program(wasix_rt::host::threads::ProgramEnd {
-                code: 1,
-                message: None,
-            });
+        own.threads.end_program(wasix_rt::launcher::ProgramEnd {
+            code: 1,
+            message: None,
+        });
     });
     let start = Instant::now();
     let long = Duration::from_secs(5).as_nanos() as i64;

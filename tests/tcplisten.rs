@@ -213,7 +213,7 @@ fn a_bad_address_is_a_usage_error() {
 fn an_embedder_hands_its_own_listener_to_the_guest() {
     use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
     use wasix_rt::{Engine, Linker, Module, Store};
-    let listener = wasix_rt::host::socket::listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = wasix_rt::launcher::listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let engine = Engine::default();
     // Accepts one connection on fd 3 (preview1 sock_accept), sends "hi" on it with fd_write.

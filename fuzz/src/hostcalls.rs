@@ -12,7 +12,7 @@
 //! The sandbox ([`Sandbox`]): a temporary directory `root` holding `sandbox/` (with a symlink
 //! to `../outside/secret` and one to `/etc/passwd`) and `outside/` (a file of random bytes).
 //! Each sequence sees `sandbox/` either as preview 1's preopen `/sandbox` (fd 3) or, half the
-//! time, as a WASIX program's file tree ([`wasix_rt::host::fs::view`]): mounted at `/sandbox`
+//! time, as a WASIX program's file tree (`--dir`): mounted at `/sandbox`
 //! beside `/dev` and a private `/tmp`, with fd 3 the root `/`; net access limited to 127.0.0.1 (`--net-allow 127.0.0.1/32`), stdin and
 //! stdout a loopback connection the driver holds, a listener on 127.0.0.1 the guest may reach
 //! and one on 127.0.0.2 it may not.
@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasix_rt::host::netpolicy::NetPolicy;
+use wasix_rt::launcher::NetPolicy;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::{Engine, Error, Linker, Module, Store, Val, ValType};
 

@@ -15,9 +15,9 @@ mod wast;
 use clap::{Parser, Subcommand};
 
 /// Exit status for load, link and usage errors (also a host error on a guest thread).
-pub const EXIT_ERROR: i32 = wasix_rt::wasix::thread::EXIT_ERROR;
+pub const EXIT_ERROR: i32 = wasix_rt::launcher::EXIT_ERROR;
 /// Exit status when the WebAssembly code traps (on any of the program's threads).
-pub const EXIT_TRAP: i32 = wasix_rt::wasix::thread::EXIT_TRAP;
+pub const EXIT_TRAP: i32 = wasix_rt::launcher::EXIT_TRAP;
 
 /// Stack size of the thread that runs WebAssembly: wasm recursion uses the native stack.
 const WASM_THREAD_STACK: usize = 8 << 20;
@@ -102,7 +102,7 @@ fn parse_dir(d: &str) -> (&str, Option<&str>) {
 }
 
 /// Host directories to remove when wasix-rt exits, whichever way it does (the private `/tmp`
-/// of a program: [`wasix_rt::host::fs::view::FileView::remove_tmp`]).
+/// of a program).
 static REMOVE_AT_EXIT: std::sync::Mutex<Vec<std::path::PathBuf>> =
     std::sync::Mutex::new(Vec::new());
 

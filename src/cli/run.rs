@@ -5,8 +5,8 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use wasix_rt::host::netpolicy::{NetPolicy, NetRule};
 use wasix_rt::launcher::Program;
+use wasix_rt::launcher::{NetPolicy, NetRule};
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::{Engine, Error, Extern, Instance, Module, Store, Val, ValType};
 
@@ -63,16 +63,15 @@ pub struct RunArgs {
     #[arg(long)]
     no_tmp: bool,
 
-    /// Move sock_send, sock_shutdown and the closing of sockets to a helper thread: the guest
-    /// sees success at once and the helper makes the system calls, in order. Sends larger than
-    /// 256 KiB, non-blocking fds and a full queue run inline. It only pays with a spare core and
-    /// blocking sends (docs/benchmarks.md).
+    /// Move sock_shutdown and the closing of sockets to a helper thread: the guest sees success
+    /// at once and the helper makes the system calls, in order; a full queue runs the call
+    /// inline. Sends are not offloaded (yet). See docs/benchmarks.md for what it measured.
     #[arg(long)]
     offload: bool,
 
     /// Most threads the program may run at once, its main thread included; a thread spawn past
     /// it fails with EAGAIN (pthread_create returns EAGAIN).
-    #[arg(long, value_name = "N", default_value_t = wasix_rt::host::threads::DEFAULT_MAX_THREADS)]
+    #[arg(long, value_name = "N", default_value_t = wasix_rt::launcher::DEFAULT_MAX_THREADS)]
     max_threads: usize,
 
     /// Define every function import the host does not provide as a function that stops the
@@ -193,7 +192,7 @@ fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
         b = b.preopen_dir(host, guest);
     }
     for addr in &args.tcplisten {
-        let listener = wasix_rt::host::socket::listen_tcp(*addr)
+        let listener = wasix_rt::launcher::listen_tcp(*addr)
             .map_err(|e| Failure::Usage(format!("--tcplisten {addr}: cannot listen: {e}")))?;
         b = b.tcp_listener(listener);
     }

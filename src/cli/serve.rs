@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasix_rt::host::ctx::Process;
-use wasix_rt::host::threads::ProgramEnd;
+use wasix_rt::launcher::Process;
 use wasix_rt::launcher::Program;
+use wasix_rt::launcher::ProgramEnd;
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::MAX_MEMORY_SLOTS;
 use wasix_rt::{Config, Engine, Error, InstancePre, Linker, PoolingConfig, TrapKind};
@@ -238,7 +238,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
             (host.to_string(), guest.to_string())
         })
         .collect();
-    let listener = wasix_rt::host::socket::listen_tcp(args.listen)
+    let listener = wasix_rt::launcher::listen_tcp(args.listen)
         .map_err(|e| format!("--listen {}: cannot listen: {e}", args.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let mut argv = vec![args.module.display().to_string()];

@@ -11,8 +11,8 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::sync::Arc;
 use std::time::Duration;
-use wasix_rt::host::ctx::Process;
-use wasix_rt::host::wait::Stop;
+use wasix_rt::launcher::Process;
+use wasix_rt::launcher::Stop;
 
 /// How long the program's own threads get to stop before the process is ended for them.
 const GRACE: Duration = Duration::from_secs(1);

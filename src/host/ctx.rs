@@ -216,7 +216,7 @@ impl WasiCtxBuilder {
         self.preopens.push((host.into(), guest.into()));
         self
     }
-    /// Gives the program the file view of a WASIX program ([`crate::host::fs::view`]): one
+    /// Gives the program the file view of a WASIX program (`crate::host::fs::view`): one
     /// rooted tree of the [`WasiCtxBuilder::preopen_dir`] mounts, `/dev`, a private `/tmp`,
     /// a working directory, and a single preopen, fd 3, named `/`. Without it the program
     /// gets preview 1's preopens.
@@ -230,7 +230,7 @@ impl WasiCtxBuilder {
         WasiCtxBuilder { cwd, ..self }
     }
     /// Leaves out the private `/tmp` a WASIX program otherwise gets (a fresh host directory,
-    /// removed with the program: [`FileView::remove_tmp`]).
+    /// removed with the program: `FileView::remove_tmp`).
     pub fn no_tmp(self, on: bool) -> Self {
         WasiCtxBuilder { no_tmp: on, ..self }
     }
@@ -257,14 +257,14 @@ impl WasiCtxBuilder {
         self
     }
     /// Limits the addresses sockets may bind, connect and send datagrams to (see
-    /// [`crate::host::netpolicy`]); anything else gets `NOTCAPABLE`. Implies `net(true)`.
+    /// `crate::host::netpolicy`); anything else gets `NOTCAPABLE`. Implies `net(true)`.
     pub fn net_policy(mut self, policy: NetPolicy) -> Self {
         self.net = true;
         self.net_policy = Some(policy);
         self
     }
     /// Calls `hook` once for each distinct (operation, address) the net policy refuses, at
-    /// the time, up to [`crate::host::netpolicy::MAX_REPORTED`] of them.
+    /// the time, up to `crate::host::netpolicy::MAX_REPORTED` of them.
     pub fn on_net_refused(
         mut self,
         hook: impl Fn(crate::host::netpolicy::NetOp, std::net::SocketAddr) + Send + Sync + 'static,
@@ -273,7 +273,7 @@ impl WasiCtxBuilder {
         self
     }
     /// Moves `sock_send`, `sock_shutdown` and socket `fd_close` to a helper thread
-    /// (see [`crate::host::offload`]).
+    /// (see `crate::host::offload`).
     pub fn offload(mut self, on: bool) -> Self {
         self.offload = on;
         self

@@ -97,10 +97,6 @@ impl<T: bytemuck::Pod> GuestPtr<T> {
     pub fn read(self, mem: &GuestMemory) -> Result<T, Errno> {
         mem.read(self.addr)
     }
-    /// Writes the `T` (any alignment); MEMVIOLATION outside memory.
-    pub fn write(self, mem: &mut GuestMemory, value: &T) -> Result<(), Errno> {
-        mem.write(self.addr, value)
-    }
 }
 
 /// A guest byte range `[ptr, ptr+len)`, checked on each access.
@@ -116,13 +112,6 @@ impl GuestSlice {
         let mut v = vec![0u8; self.len as usize];
         mem.read_bytes(self.ptr, &mut v)?;
         Ok(v)
-    }
-    /// Copies `data` (of the slice's length) in.
-    pub fn write(self, mem: &mut GuestMemory, data: &[u8]) -> Result<(), Errno> {
-        if data.len() != self.len as usize {
-            return Err(Errno::INVAL);
-        }
-        mem.write_bytes(self.ptr, data)
     }
 }
 
@@ -150,12 +139,6 @@ impl<'a> GuestBufs<'a> {
     /// The iovecs, for a system call (`sendmsg`, `recvmsg`) to read or fill.
     pub fn iovecs(&self) -> &'a [libc::iovec] {
         self.iovs
-    }
-    pub fn len(&self) -> usize {
-        self.iovs.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.iovs.is_empty()
     }
 
     /// The one buffer as a slice, when there is one and no other thread can touch it.
@@ -271,7 +254,8 @@ impl<'a> GuestBufs<'a> {
 }
 
 impl<'a> GuestMemory<'a> {
-    /// An unshared memory's bytes, borrowed exclusively for `'a`.
+    /// An unshared memory's bytes, borrowed exclusively for `'a` (the unit tests' memory).
+    #[cfg(test)]
     pub fn new(bytes: &'a mut [u8]) -> GuestMemory<'a> {
         GuestMemory {
             base: bytes.as_mut_ptr(),
@@ -296,11 +280,6 @@ impl<'a> GuestMemory<'a> {
             },
             ctx,
         ))
-    }
-
-    /// Whether other threads may access the memory meanwhile.
-    pub fn is_shared(&self) -> bool {
-        self.shared
     }
 
     fn range(&self, ptr: u32, len: u32) -> Result<std::ops::Range<usize>, Errno> {
@@ -360,17 +339,8 @@ impl<'a> GuestMemory<'a> {
         Ok(b)
     }
 
-    pub fn read_u8(&self, ptr: u32) -> Result<u8, Errno> {
-        Ok(self.read_array::<1>(ptr)?[0])
-    }
-    pub fn read_u16(&self, ptr: u32) -> Result<u16, Errno> {
-        Ok(u16::from_le_bytes(self.read_array(ptr)?))
-    }
     pub fn read_u32(&self, ptr: u32) -> Result<u32, Errno> {
         Ok(u32::from_le_bytes(self.read_array(ptr)?))
-    }
-    pub fn read_u64(&self, ptr: u32) -> Result<u64, Errno> {
-        Ok(u64::from_le_bytes(self.read_array(ptr)?))
     }
     pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<(), Errno> {
         self.write_bytes(ptr, &[v])
@@ -381,12 +351,10 @@ impl<'a> GuestMemory<'a> {
     pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<(), Errno> {
         self.write_bytes(ptr, &v.to_le_bytes())
     }
-    pub fn write_u64(&mut self, ptr: u32, v: u64) -> Result<(), Errno> {
-        self.write_bytes(ptr, &v.to_le_bytes())
-    }
 
-    /// Reads a guest ABI structure ([`crate::host::abi`]) at `ptr` (any alignment).
-    pub fn read<T: bytemuck::Pod>(&self, ptr: u32) -> Result<T, Errno> {
+    /// Reads a guest ABI structure ([`crate::host::abi`]) at `ptr` (any alignment); host calls
+    /// read inputs through a typed [`GuestPtr`].
+    fn read<T: bytemuck::Pod>(&self, ptr: u32) -> Result<T, Errno> {
         let mut v = T::zeroed();
         self.read_bytes(ptr, bytemuck::bytes_of_mut(&mut v))?;
         Ok(v)

@@ -22,7 +22,7 @@ pub const LIBC_MAIN_TID: u32 = 0x3fff_ffff;
 /// Largest thread id (wasi-threads: ids are positive and fit in 29 bits).
 pub const MAX_TID: u32 = 0x1fff_ffff;
 /// Default limit on live threads of one program, the main thread included
-/// ([`Threads::set_max`]; `wasix-rt run --max-threads`).
+/// (`Threads::set_max`; `wasix-rt run --max-threads`).
 pub const DEFAULT_MAX_THREADS: usize = 1024;
 
 /// One thread of the program, as the other threads see it.

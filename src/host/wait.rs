@@ -28,10 +28,10 @@ pub struct Ready {
 
 /// Why a program's threads must stop waiting: a signal sent to wasix-rt (SIGINT/SIGTERM), or
 /// the program ending (`proc_exit` or a trap on another thread). Setting either wakes every
-/// [`Waiter`] of the program and interrupts `memory.atomic.wait`/`futex_wait`: every one in
+/// `Waiter` of the program and interrupts `memory.atomic.wait`/`futex_wait`: every one in
 /// the process for a signal (it is for the whole process), only the program's own when it ends
 /// (those on its shared memory here, its threads' `futex_wait`s in
-/// [`crate::host::threads::Threads::end_program`]), so that one program ending in a process
+/// `crate::host::threads::Threads::end_program`), so that one program ending in a process
 /// that runs many (`serve`) never ends another's waits.
 #[derive(Default)]
 pub struct Stop {
@@ -56,7 +56,7 @@ impl Stop {
     /// The program is ending: every wait for readiness of its threads ends now, and for good,
     /// as do the atomic waits on its shared memory ([`Stop::set_memory`]). A program without
     /// one has only its main thread, whose `futex_wait` the caller ends
-    /// ([`crate::host::threads::Threads::end_program`]).
+    /// (`crate::host::threads::Threads::end_program`).
     pub fn end(&self) {
         self.ending.store(true, Ordering::SeqCst);
         self.wake_all();
@@ -90,7 +90,7 @@ impl Stop {
     }
 
     /// Takes the pending signal: the program handles it itself (see
-    /// [`crate::host::signals`]), so it no longer ends the program. Only one thread gets it.
+    /// `crate::host::signals`), so it no longer ends the program. Only one thread gets it.
     pub fn take_signal(&self) -> Option<i32> {
         match self.signal.swap(0, Ordering::Relaxed) {
             0 => None,

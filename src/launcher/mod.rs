@@ -24,7 +24,19 @@
 
 mod program;
 
-pub use program::{needs_own_linker, Exit, Program, EXIT_TRAP};
+pub use program::{needs_own_linker, Exit, Program, EXIT_ERROR, EXIT_TRAP};
+
+/// What a launcher around [`Program`] reaches of the host environment: the per-program state
+/// shared by its threads ([`Process`]), its stop flag ([`Stop`]), how a program's threads are
+/// told it ended ([`ProgramEnd`]), the network policy of `--net-allow` ([`NetPolicy`]) and the
+/// host listeners of `--tcplisten` and `serve` ([`listen_tcp`]).
+pub use crate::host::{
+    ctx::Process,
+    netpolicy::{NetPolicy, NetRule},
+    socket::listen_tcp,
+    threads::{ProgramEnd, DEFAULT_MAX_THREADS},
+    wait::Stop,
+};
 
 use crate::api::Linker;
 use crate::error::Result;
@@ -54,7 +66,7 @@ pub fn imports_wasix(module: &crate::Module) -> bool {
 /// [`crate::SharedMemory`] when it is shared) and defines it in `linker`; when it imports from
 /// `wasix_32v1`, marks the program as a WASIX program ([`crate::host::ctx::Process`]). Then
 /// keeps `module` and a copy of `linker` for the threads the program spawns
-/// ([`crate::wasix::thread::spawn`]): call it after every other definition. Errors:
+/// (`crate::wasix::thread::spawn`): call it after every other definition. Errors:
 /// [`crate::Error::Resource`] when the memory cannot be reserved.
 pub fn prepare_program(
     linker: &mut crate::Linker<WasiCtx>,

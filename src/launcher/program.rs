@@ -14,6 +14,10 @@ use std::time::Duration;
 /// Exit status of a program ended by a trap (wasmtime's and wasmer's too).
 pub const EXIT_TRAP: i32 = crate::wasix::thread::EXIT_TRAP;
 
+/// Exit status of a program that could not be loaded, linked or started, or whose guest
+/// thread met a host error.
+pub const EXIT_ERROR: i32 = crate::wasix::thread::EXIT_ERROR;
+
 /// How a program ended: the exit status a process running it reports, and what to tell the
 /// user, if anything.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,7 +197,7 @@ impl Program {
             Ok(exit) => exit,
             // Not the program's doing: a host error ended the call.
             Err(e) => Exit {
-                status: crate::wasix::thread::EXIT_ERROR,
+                status: EXIT_ERROR,
                 message: Some(e.to_string()),
             },
         }

@@ -1,18 +1,20 @@
 //! WASI preview 1 (`wasi_snapshot_preview1`): arguments, environment, clocks, fd I/O,
 //! `poll_oneoff`, and the file and socket calls of the host's file view and socket model. The
-//! context, fd table and guest memory are the host environment's ([`crate::host`]).
+//! context, fd table and guest memory are the host environment's (`crate::host`).
 //! [`crate::launcher::add_to_linker`] adds this namespace and WASIX's to a linker.
 //!
 //! ABI reference: `api_wasi.h` of the wasix-libc sysroot; decisions in `docs/abi.md`.
 
-pub mod args;
-pub mod clock;
-pub mod io;
-pub mod poll;
-pub mod preview1;
-pub mod proc;
+pub(crate) mod args;
+pub(crate) mod clock;
+pub(crate) mod io;
+pub(crate) mod poll;
+pub(crate) mod preview1;
+pub(crate) mod proc;
 
-pub use crate::host::{errno, fdtable, memory, wait, WasiCtx, WasiCtxBuilder};
+#[allow(unused_imports)]
+pub(crate) use crate::host::{errno, fdtable, memory, wait};
+pub use crate::host::{WasiCtx, WasiCtxBuilder};
 
 use crate::api::Linker;
 use crate::error::Result;

@@ -6,7 +6,7 @@ use crate::host::abi::{
 };
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdKind, HostFd};
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::wait::{self, Interest, Ready};
 use crate::host::WasiCtx;
 use crate::wasi::clock::{clock_id, clock_now};
@@ -83,7 +83,7 @@ pub(crate) fn poll_oneoff(
     let mut waits: SmallVec<[(u64, u8); 8]> = SmallVec::new();
     let fds = ctx.fds();
     for i in 0..n {
-        let sub: Subscription = mem.read(subs + i * SUBSCRIPTION_SIZE)?;
+        let sub = GuestPtr::<Subscription>::new(subs + i * SUBSCRIPTION_SIZE).read(mem)?;
         let (userdata, tag) = (sub.userdata, sub.tag);
         match tag {
             eventtype::CLOCK => {

@@ -7,7 +7,7 @@ use crate::host::abi::{epoll as bits, EpollEvent};
 use crate::host::epoll::Epoll;
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::WasiCtx;
 use rustix::event::PollFlags;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ pub(crate) fn epoll_ctl(
     }
     let event = match op {
         bits::CTL_ADD | bits::CTL_ADD_HEADER | bits::CTL_MOD => {
-            Some(mem.read::<EpollEvent>(event)?)
+            Some(GuestPtr::<EpollEvent>::new(event).read(mem)?)
         }
         _ => None,
     };

@@ -5,7 +5,7 @@
 
 use crate::host::abi::OptionTimestamp;
 use crate::host::errno::Errno;
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::WasiCtx;
 use crate::vm::waitqueue::{self, Expected, WaitOutcome};
 
@@ -29,7 +29,7 @@ pub(crate) fn futex_wait(
     timeout: u32,
 ) -> Result<bool, Errno> {
     let at = word(mem, futex)?;
-    let t: OptionTimestamp = mem.read(timeout)?;
+    let t = GuestPtr::<OptionTimestamp>::new(timeout).read(mem)?;
     let until = match t.tag {
         0 => None,
         1 => waitqueue::deadline(i64::try_from(t.u).unwrap_or(i64::MAX)),

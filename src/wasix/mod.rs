@@ -2,17 +2,17 @@
 //! wasix-libc programs make (fd duplication and flags, pipes, eventfds, signals at startup,
 //! `proc_exit2`). Signatures: `api_wasix.h` of the wasix-libc sysroot.
 
-pub mod cwd;
-pub mod epoll;
-pub mod fd_extras;
-pub mod futex;
+pub(crate) mod cwd;
+pub(crate) mod epoll;
+pub(crate) mod fd_extras;
+pub(crate) mod futex;
 pub mod not_yet;
-pub mod proc;
+pub(crate) mod proc;
 pub mod refused;
-pub mod socket_extras;
-pub mod sockets;
-pub mod thread;
-pub mod tty;
+pub(crate) mod socket_extras;
+pub(crate) mod sockets;
+pub(crate) mod thread;
+pub(crate) mod tty;
 
 use crate::host::abi::Tty;
 use crate::host::calls::{host_calls, Namespace};

@@ -6,7 +6,7 @@ use crate::api::Caller;
 use crate::error::{Error, Result};
 use crate::host::abi::{Itimerval, Timeval};
 use crate::host::errno::Errno;
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::WasiCtx;
 
 /// `proc_exit2`.
@@ -86,7 +86,7 @@ pub(crate) fn proc_raise_interval2(
     new: u32,
     old: u32,
 ) -> std::result::Result<(), Errno> {
-    let v: Itimerval = mem.read(new)?;
+    let v = GuestPtr::<Itimerval>::new(new).read(mem)?;
     if old != 0 {
         mem.check(old, std::mem::size_of::<Itimerval>() as u32)?;
     }

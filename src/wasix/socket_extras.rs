@@ -5,7 +5,7 @@
 use crate::host::abi::{address_family, rights, sock_type, AddrIp, AddrIp6};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::socket::{addr, check_net, retry, socket, socket_and_mode};
 use crate::host::socket::{SocketEntry, SocketState};
 use crate::host::wait::Interest;
@@ -256,13 +256,13 @@ fn udp_socket(ctx: &mut WasiCtx, fd: u32) -> Result<std::sync::Arc<Socket>, Errn
 
 /// An `addr_ip4`: four octets in network order.
 fn read_ip4(mem: &GuestMemory, ptr: u32) -> Result<Ipv4Addr, Errno> {
-    let b: [u8; 4] = mem.read(ptr)?;
+    let b = GuestPtr::<[u8; 4]>::new(ptr).read(mem)?;
     Ok(Ipv4Addr::from(b))
 }
 
 /// An `addr_ip6` as wasix-libc fills it: eight segments ([`AddrIp6`]).
 fn read_ip6(mem: &GuestMemory, ptr: u32) -> Result<Ipv6Addr, Errno> {
-    let a: AddrIp6 = mem.read(ptr)?;
+    let a = GuestPtr::<AddrIp6>::new(ptr).read(mem)?;
     let [a0, a1, a2, a3, a4, a5, a6, a7] = a.segments;
     Ok(Ipv6Addr::new(a0, a1, a2, a3, a4, a5, a6, a7))
 }

@@ -5,7 +5,7 @@
 use crate::host::abi::OptionTimestamp;
 use crate::host::calls::GuestOut;
 use crate::host::errno::Errno;
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::socket::addr::{read_addr, unspecified_v4, ADDR_PORT_SIZE};
 use crate::host::socket::{calls, options, setup};
 use crate::host::WasiCtx;
@@ -88,7 +88,7 @@ pub(crate) fn sock_set_opt_time(
     opt: u32,
     time: u32,
 ) -> Result<(), Errno> {
-    let t: OptionTimestamp = mem.read(time)?;
+    let t = GuestPtr::<OptionTimestamp>::new(time).read(mem)?;
     let v = match t.tag {
         0 => None,
         1 => Some(t.u),

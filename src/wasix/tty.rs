@@ -5,7 +5,7 @@
 use crate::host::abi::Tty;
 use crate::host::errno::Errno;
 use crate::host::fdtable::FdKind;
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::WasiCtx;
 use std::os::fd::RawFd;
 
@@ -79,7 +79,7 @@ pub(crate) fn tty_get(ctx: &mut WasiCtx) -> Result<Tty, Errno> {
 /// Errors: MEMVIOLATION; NOTTY when stdin is not a terminal (POSIX tcsetattr); INVAL for a
 /// `bool` other than 0 or 1; the host's errno.
 pub(crate) fn tty_set(ctx: &mut WasiCtx, mem: &mut GuestMemory, state: u32) -> Result<(), Errno> {
-    let want: Tty = mem.read(state)?;
+    let want = GuestPtr::<Tty>::new(state).read(mem)?;
     if [want.echo, want.line_buffered, want.line_feeds]
         .iter()
         .any(|b| *b > 1)

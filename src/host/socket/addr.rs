@@ -3,7 +3,7 @@
 use crate::host::abi::{address_family, AddrPort};
 use crate::host::calls::GuestOut;
 use crate::host::errno::Errno;
-use crate::host::memory::GuestMemory;
+use crate::host::memory::{GuestMemory, GuestPtr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Bytes of an `addr_port` as wasix-rt reads and writes it ([`AddrPort`]).
@@ -11,7 +11,7 @@ pub const ADDR_PORT_SIZE: u32 = std::mem::size_of::<AddrPort>() as u32;
 
 /// Decodes a guest `addr_port` (INET4 or INET6; the port as a little-endian u16).
 pub fn read_addr(mem: &GuestMemory, ptr: u32) -> Result<SocketAddr, Errno> {
-    let a: AddrPort = mem.read(ptr)?;
+    let a = GuestPtr::<AddrPort>::new(ptr).read(mem)?;
     let port = u16::from_le_bytes(a.port);
     match a.tag {
         address_family::INET4 => {

@@ -134,7 +134,7 @@ pub const TCPLISTEN_BACKLOG: i32 = 1024;
 
 /// Binds and listens on `addr` as a server would, for [`crate::host::WasiCtxBuilder::tcp_listener`]:
 /// SO_REUSEADDR (a restart need not wait for TIME_WAIT), IPv6 sockets IPv6-only (`[::]` does
-/// not also take IPv4), backlog [`TCPLISTEN_BACKLOG`]. Errors: the host's, from socket, bind
+/// not also take IPv4), backlog `TCPLISTEN_BACKLOG`. Errors: the host's, from socket, bind
 /// or listen.
 pub fn listen_tcp(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};

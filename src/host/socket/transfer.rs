@@ -97,17 +97,6 @@ pub fn send_on(
     Ok(n as u32)
 }
 
-/// [`send_to`] without an address.
-pub fn send(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    iovs: &[IoVec],
-    siflags: u32,
-) -> Result<u32, Errno> {
-    send_to(ctx, mem, fd, iovs, siflags, None)
-}
-
 /// Receives into the iovecs from fd `fd`; returns (bytes, sender address, truncated), 0 bytes
 /// at EOF. Errors: BADF, NOTSOCK, and those of [`recv_on`].
 #[inline]
@@ -154,15 +143,4 @@ pub fn recv_on(
         })
     });
     r.map(|(n, (addr, truncated))| (n as u32, addr, truncated))
-}
-
-/// [`recv_from`] without the address.
-pub fn recv(
-    ctx: &mut WasiCtx,
-    mem: &mut GuestMemory,
-    fd: u32,
-    iovs: &[IoVec],
-    riflags: u32,
-) -> Result<(u32, bool), Errno> {
-    recv_from(ctx, mem, fd, iovs, riflags).map(|(n, _, t)| (n, t))
 }
