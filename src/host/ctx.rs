@@ -272,8 +272,8 @@ impl WasiCtxBuilder {
         self.on_net_refused = Some(Box::new(hook));
         self
     }
-    /// Moves `sock_send`, `sock_shutdown` and socket `fd_close` to a helper thread
-    /// (see `crate::host::offload`).
+    /// Moves `sock_shutdown` and socket `fd_close` to a helper thread (sends stay on the
+    /// guest's thread; see `crate::host::offload`).
     pub fn offload(mut self, on: bool) -> Self {
         self.offload = on;
         self

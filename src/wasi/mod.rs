@@ -12,8 +12,6 @@ pub(crate) mod poll;
 pub(crate) mod preview1;
 pub(crate) mod proc;
 
-#[allow(unused_imports)]
-pub(crate) use crate::host::{errno, fdtable, memory, wait};
 pub use crate::host::{WasiCtx, WasiCtxBuilder};
 
 use crate::api::Linker;

@@ -193,16 +193,22 @@ pub fn socket(ctx: &mut WasiCtx, fd: u32) -> Result<MappedMutexGuard<'_, SocketE
 }
 
 /// The socket of `fd` and whether the fd is non-blocking, under one short lock.
+#[inline]
 pub(crate) fn socket_and_mode(
     ctx: &mut WasiCtx,
     fd: u32,
 ) -> Result<(MappedMutexGuard<'_, SocketEntry>, bool), Errno> {
-    let fds = ctx.fds();
-    let nonblocking = fds.get(fd)?.nonblocking();
-    // The fd exists: the only way the mapping fails is that it is not a socket.
-    let s = MutexGuard::try_map(fds, |t| t.get_mut(fd).ok().and_then(of_mut))
-        .map_err(|_| Errno::NOTSOCK)?;
-    Ok((s, nonblocking))
+    // One lookup: the mapping notes whether the fd exists (BADF if not) and its mode.
+    let mut mode = Err(Errno::BADF);
+    let s = MutexGuard::try_map(ctx.fds(), |t| {
+        let entry = t.get_mut(fd).ok()?;
+        mode = Ok(entry.nonblocking());
+        of_mut(entry)
+    });
+    match s {
+        Ok(s) => Ok((s, mode?)),
+        Err(_) => Err(mode.err().unwrap_or(Errno::NOTSOCK)),
+    }
 }
 
 /// Refuses socket calls when the network is off (`--net` not given).

@@ -1,7 +1,7 @@
 //! Sending and receiving: one gathering or scattering host call per try, waiting for
 //! readiness between tries only when the guest fd blocks.
 
-use super::{check_addr, retry, sys, timeout, SocketEntry, SocketState};
+use super::{check_addr, retry, socket_and_mode, sys, timeout, SocketEntry, SocketState};
 use crate::host::abi::sock_flags::{RECV_DONT_WAIT, RECV_PEEK, RECV_WAITALL, SEND_DONT_WAIT};
 use crate::host::abi::sock_type;
 use crate::host::errno::Errno;
@@ -45,10 +45,8 @@ impl SocketEntry {
 /// The [`Transfer`] of fd `fd`. Errors: BADF, NOTSOCK.
 #[inline]
 fn transfer_of(ctx: &mut WasiCtx, fd: u32) -> Result<Transfer, Errno> {
-    let fds = ctx.fds();
-    let entry = fds.get(fd)?;
-    let s = super::of(entry).ok_or(Errno::NOTSOCK)?;
-    Ok(s.transfer(entry.nonblocking()))
+    let (s, nonblocking) = socket_and_mode(ctx, fd)?;
+    Ok(s.transfer(nonblocking))
 }
 
 /// Sends the iovecs on fd `fd` (one gathering host call per try); returns the bytes the host
