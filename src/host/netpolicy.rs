@@ -13,7 +13,7 @@
 //!
 //! A [`NetPolicy`] allows a socket address if any of its rules does. It is consulted for
 //! `sock_bind`, `sock_connect` and the destination of `sock_send_to` (see
-//! `crate::wasix::net`); what the host refuses the guest sees as `ENOTCAPABLE`.
+//! `crate::host::socket::check_addr`); what the host refuses the guest sees as `ENOTCAPABLE`.
 //!
 //! Edge cases, decided here:
 //! - Port 0 means "any port" (a bind to port 0 lets the host pick one), so it is allowed only
