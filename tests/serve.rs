@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// - `w`: leaves "SECRET42" in its memory and 42 in a global, then looks for them as `r`
 ///   does ("found");
 /// - `r`: looks for them in its fresh memory and globals: "found" or "clean";
-/// - `t`: traps; `l`: loops forever; `e`: exits with status 7;
+/// - `t`: traps; `l`: loops forever; `e`: exits with status 7; `b`: writes 4 MiB;
 /// - anything else: "hello " and the request.
 const HANDLER: &str = r#"(module
   (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
@@ -58,6 +58,15 @@ const HANDLER: &str = r#"(module
     (if (i32.eq (local.get $c) (i32.const 116)) (then unreachable)) ;; t
     (if (i32.eq (local.get $c) (i32.const 108)) (then (loop $l (br $l)))) ;; l
     (if (i32.eq (local.get $c) (i32.const 101)) (then (call $exit (i32.const 7)))) ;; e
+    (if (i32.eq (local.get $c) (i32.const 98)) ;; b
+      (then
+        (block $done
+          (loop $more
+            (br_if $done (i32.ge_u (local.get $i) (i32.const 64)))
+            (call $out (i32.const 0) (i32.const 65536))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $more)))
+        (return)))
     (call $out (i32.const 96) (i32.const 6))
     (call $out (i32.const 1024) (local.get $n))))"#;
 
@@ -79,14 +88,36 @@ impl Server {
     }
 
     fn start_module(module: &std::path::Path, options: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        Server::start_limited(module, options, None)
+    }
+
+    /// As [`Server::start_module`], in a process whose fd limit (`RLIMIT_NOFILE`, soft and
+    /// hard) is `max_fds`, if given.
+    fn start_limited(module: &std::path::Path, options: &[&str], max_fds: Option<u64>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--disable-cache"])
             .args(options)
             .arg(module)
             .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        if let Some(n) = max_fds {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and the closure allocates nothing.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command.spawn().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -126,7 +157,7 @@ impl Server {
     fn connections(&self) -> Vec<String> {
         let log = self.log.lock().unwrap();
         log.iter()
-            .filter(|l| l.contains("connection"))
+            .filter(|l| l.contains(": connection peer="))
             .cloned()
             .collect()
     }
@@ -141,6 +172,36 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// The lines logged so far that contain `text`.
+    fn logged(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+
+    /// The server's open fds now.
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+
+    /// The CPU time the server has used so far (user and system).
+    fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name (which may hold spaces): utime and stime are the
+        // 14th and 15th of the line, in clock ticks.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        // SAFETY: sysconf takes no pointers.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Duration::from_millis((f[0] + f[1]) * 1000 / hz)
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
@@ -302,4 +363,186 @@ fn a_wasix_handler_runs_with_threads_for_each_connection() {
         logged.iter().all(|l| l.contains("status=exit 0")),
         "{logged:?}"
     );
+}
+
+/// Opens `n` connections that send nothing, and waits until the server has taken them.
+fn idle_clients(server: &Server, n: usize) -> Vec<TcpStream> {
+    let clients: Vec<_> = (0..n)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    clients
+}
+
+/// Slowloris: with one worker, fifty clients that connect and send nothing hold fifty
+/// programs blocked in `fd_read`, and a normal client is still answered at once.
+#[test]
+fn idle_clients_never_stall_the_service() {
+    let server = Server::start(&["--workers", "1"]);
+    let idle = idle_clients(&server, 50);
+    let started = Instant::now();
+    assert_eq!(server.ask("ping\n"), "hello ping\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // And they are still open, still served once they speak.
+    for (i, mut c) in idle.into_iter().enumerate().take(5) {
+        c.write_all(format!("{i}\n").as_bytes()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, format!("hello {i}\n"));
+    }
+}
+
+/// `--idle-timeout 1s`: connections that send nothing are closed about a second after they
+/// open, and each is logged as an idle timeout.
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout_and_logged() {
+    let server = Server::start(&["--idle-timeout", "1s"]);
+    let started = Instant::now();
+    let idle = idle_clients(&server, 5);
+    for mut c in idle {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest)
+            .expect("the server closes the idle connection");
+        let after = started.elapsed();
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_secs(5),
+            "closed after {after:?}"
+        );
+    }
+    let log = server.wait_logged(5);
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains("status=idle timeout"))
+            .count(),
+        5,
+        "{log:#?}"
+    );
+    // A client that speaks in time is served as before.
+    assert_eq!(server.ask("ok\n"), "hello ok\n");
+}
+
+/// A flood past `--max-connections`: the connections past the limit are closed at once and
+/// counted in a warning, while the clients admitted before complete.
+#[test]
+fn a_flood_past_max_connections_is_refused_while_earlier_clients_complete() {
+    let busy = std::env::temp_dir().join(format!("busy-{}.txt", std::process::id()));
+    std::fs::write(&busy, "busy\n").unwrap();
+    let busy_arg = busy.to_str().unwrap().to_string();
+    let server = Server::start(&["--max-connections", "5", "--busy-response", &busy_arg]);
+    let earlier = idle_clients(&server, 5);
+    let started = Instant::now();
+    let flood: Vec<_> = (0..100)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    for mut c in flood {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = String::new();
+        // A refused connection is closed at once: an end of file, or a reset when the
+        // client's bytes were still unread.
+        let _ = c.read_to_string(&mut answer);
+        assert!(answer == "busy\n" || answer.is_empty(), "{answer:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    for (i, mut c) in earlier.into_iter().enumerate() {
+        c.write_all(format!("x{i}\n").as_bytes()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, format!("hello x{i}\n"));
+    }
+    let refused = server.logged("connections refused past --max-connections");
+    assert!(!refused.is_empty(), "no warning of the refused connections");
+    // Throttled: a hundred refusals make a few lines, not a hundred.
+    assert!(refused.len() < 10, "{refused:#?}");
+    assert_eq!(server.ask("after\n"), "hello after\n");
+    let _ = std::fs::remove_file(busy);
+}
+
+/// With the fd limit lowered to 64, fifty idle clients make `accept` fail with EMFILE: the
+/// acceptor backs off instead of spinning (the server's CPU time stays low), and once the
+/// clients leave a new one is served.
+#[test]
+fn accept_out_of_fds_backs_off_and_recovers() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve");
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("handler.wat");
+    std::fs::write(&module, HANDLER).unwrap();
+    let server = Server::start_limited(&module, &["--workers", "1"], Some(64));
+    let idle = idle_clients(&server, 50);
+    let start = Instant::now();
+    while server.logged("accept failed").is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "accept never ran out of fds"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (cpu0, t0) = (server.cpu_time(), Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let cpu = server.cpu_time() - cpu0;
+    let wall = t0.elapsed();
+    assert!(
+        cpu < wall / 10,
+        "the server used {cpu:?} of CPU in {wall:?} while out of fds"
+    );
+    let failed = server.logged("accept failed");
+    assert!(
+        failed.len() < 10,
+        "{failed:#?}\n{:#?}",
+        server.connections()
+    );
+    drop(idle);
+    let started = Instant::now();
+    assert_eq!(server.ask("again\n"), "hello again\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Clients that reset the connection before sending, mid-request and mid-response (a 4 MiB
+/// answer): the server goes on, and its open fds come back to what they were.
+#[test]
+fn resets_mid_request_and_mid_response_leak_nothing() {
+    let server = Server::start(&["--workers", "2"]);
+    assert_eq!(server.ask("ok\n"), "hello ok\n");
+    // Logged once its fds are closed.
+    server.wait_logged(1);
+    let baseline = server.open_fds();
+    let reset = |c: TcpStream| {
+        socket2::SockRef::from(&c)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(c);
+    };
+    for i in 0..60 {
+        let mut c = TcpStream::connect(server.addr).unwrap();
+        match i % 3 {
+            // before sending anything
+            0 => {}
+            // mid-request: part of a line, no end of it
+            1 => c.write_all(b"partial request wi").unwrap(),
+            // mid-response: the first bytes of a 4 MiB answer read, then the reset
+            _ => {
+                c.write_all(b"b").unwrap();
+                let mut first = [0u8; 1024];
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                c.read_exact(&mut first).unwrap();
+            }
+        }
+        reset(c);
+    }
+    // Every reset connection's program ends (the idle ones by the peer's reset).
+    let logged = server.wait_logged(61);
+    assert_eq!(logged.len(), 61, "{logged:#?}");
+    let start = Instant::now();
+    while server.open_fds() != baseline && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        server.open_fds(),
+        baseline,
+        "fds before and after the resets"
+    );
+    assert_eq!(server.ask("still\n"), "hello still\n");
+    assert_eq!(server.terminate().code(), Some(0));
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the `run` and `wast` subcommands.
 
 mod compile;
+mod fd_limit;
 mod imports;
 mod inspect;
 mod profile_log;

@@ -74,6 +74,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = wasix_rt::launcher::DEFAULT_MAX_THREADS)]
     max_threads: usize,
 
+    /// Most fds the program may have open, stdio and preopens included: a call that needs a
+    /// new fd past it fails with EMFILE, as on Linux past `ulimit -n` (default: the process's
+    /// fd limit, raised to its hard limit at start-up, less 64 kept for wasix-rt itself; at
+    /// most 65536).
+    #[arg(long, value_name = "N")]
+    max_fds: Option<usize>,
+
     /// Define every function import the host does not provide as a function that stops the
     /// program with an error when called, instead of refusing to start (like wasmtime's
     /// `-W unknown-imports-trap`).
@@ -158,13 +165,18 @@ impl From<Error> for Failure {
 }
 
 fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
+    let fd_limit = super::fd_limit::raise();
     let mut b = WasiCtxBuilder::new()
         .wasix(wasix)
         .no_tmp(args.no_tmp)
         .net(args.net)
         .offload(args.offload)
         .profile(args.profile || args.profile_json.is_some())
-        .max_threads(args.max_threads);
+        .max_threads(args.max_threads)
+        .max_fds(
+            args.max_fds
+                .unwrap_or_else(|| super::fd_limit::default_max_fds(fd_limit)),
+        );
     let mut argv = vec![args.file.display().to_string()];
     if args.invoke.is_none() {
         argv.extend(args.args.iter().cloned());

@@ -3,38 +3,55 @@
 //! WASI program that reads a request from stdin and writes its response to stdout is then a
 //! network service, and no connection can see another's memory, globals or tables.
 //!
-//! Worker threads (one per core by default) each accept on the shared listener and run one
-//! instance at a time. A ticker advances the engine's epoch every [`TICK`]: code compiled with
-//! epoch checks traps once its connection's `--timeout` has passed, and the program of a
-//! connection past its deadline is ended, which wakes a call blocked on the client. A trap, a
-//! timeout or a non-zero exit closes that connection only; each connection is logged at
-//! `info` with its duration and how its program ended. SIGINT/SIGTERM stop accepting, end the
-//! programs still running and exit 0.
+//! One thread accepts; each connection's program runs on a thread of its own, from a pool of
+//! up to `--max-instances` threads. A program waiting on its client holds no core:
+//! `--workers` bounds the programs running guest code at once, not those waiting
+//! ([`wasix_rt::launcher::RunSlots`]), so idle or slow clients cannot stall the others. A
+//! ticker advances the engine's epoch every [`TICK`] and ends the programs past `--timeout`
+//! (code busy in wasm traps at its epoch deadline) or idle past `--idle-timeout` (every thread
+//! waiting, on the client or anything else). Past `--max-connections` a new connection is
+//! closed at once and counted; when accept fails for want of fds or memory the acceptor backs
+//! off until a connection closes. Each connection is logged at `info` with its duration and
+//! how its program ended. SIGINT/SIGTERM stop accepting, end the programs still running and
+//! exit 0.
 
 use super::EXIT_ERROR;
 use clap::Args;
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasix_rt::launcher::Process;
-use wasix_rt::launcher::Program;
-use wasix_rt::launcher::ProgramEnd;
+use wasix_rt::launcher::{Process, Program, ProgramEnd, RunSlots};
 use wasix_rt::wasi::{WasiCtx, WasiCtxBuilder};
 use wasix_rt::MAX_MEMORY_SLOTS;
-use wasix_rt::{Config, Engine, Error, InstancePre, Linker, PoolingConfig, TrapKind};
+use wasix_rt::{Config, Engine, InstancePre, Linker, PoolingConfig};
 
-/// How often the engine's epoch advances: the granularity of `--timeout`.
+/// How often the engine's epoch advances and deadlines are checked: the granularity of
+/// `--timeout` and `--idle-timeout`.
 const TICK: Duration = Duration::from_millis(10);
 
 /// How long the programs still running get to stop after SIGINT/SIGTERM.
 const GRACE: Duration = Duration::from_secs(1);
 
-/// Exit status reported for a connection whose program was stopped by `--timeout`, as `run
-/// --timeout` exits.
+/// The longest the acceptor waits before it tries again after running out of fds or memory
+/// (it tries sooner when a connection closes); the first wait is [`TICK`], then each doubles.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long a pool thread with no connection lives on, beyond the `--workers` kept.
+const THREAD_LINGER: Duration = Duration::from_secs(30);
+
+/// At most one warning per this interval for each kind of trouble (refused connections,
+/// accept errors), with the count since the last.
+const WARN_EVERY: Duration = Duration::from_secs(1);
+
+/// How a connection's program ended when `--timeout` ended it.
 const TIMED_OUT: &str = "timed out";
+/// How a connection's program ended when `--idle-timeout` ended it.
+const IDLE: &str = "idle timeout";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -48,20 +65,41 @@ pub struct ServeArgs {
     #[arg(value_name = "MODULE")]
     module: PathBuf,
 
-    /// Worker threads accepting and running connections, one instance at a time each
-    /// (default: one per core).
+    /// Most connections' programs running guest code at once (default: one per core). A
+    /// program waiting on its client, a timer or a lock does not count.
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
 
-    /// Most instances alive at once over all workers (default: the number of workers); a
-    /// worker past it waits for one to end before it runs its connection.
-    #[arg(long, value_name = "N")]
-    max_instances: Option<usize>,
+    /// Most connections with a program at once, running or waiting (default 1000). Each has a
+    /// thread and a linear-memory reservation of the pool; a connection past it waits in the
+    /// queue for one to end.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_instances: usize,
 
-    /// Stop a connection's program once it has run for DURATION (e.g. 500ms, 2s, 1m): code
-    /// busy in wasm traps, a call blocked on the client ends, and the connection is closed.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    timeout: Option<Duration>,
+    /// Most connections open at once, those queued for a program included (default 2000). A
+    /// connection past it is closed at once (after --busy-response, if given), counted, and
+    /// reported in a warning at most once a second.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    max_connections: usize,
+
+    /// Send the bytes of FILE (e.g. an HTTP 503 response) to each connection refused past
+    /// --max-connections before closing it.
+    #[arg(long, value_name = "FILE")]
+    busy_response: Option<PathBuf>,
+
+    /// End a connection's program once it has been open for DURATION (e.g. 500ms, 2s, 1m;
+    /// 0: never), time queued included: code busy in wasm traps, a call blocked on the client
+    /// ends, and the connection is closed.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "60s")]
+    timeout: Duration,
+
+    /// End a connection's program once all its threads have waited for DURATION (0: never):
+    /// for the client's first byte, between reads, for the client to take a response, or for
+    /// anything else. Closes idle and trickling (slowloris) clients.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "30s")]
+    idle_timeout: Duration,
 
     /// Most bytes of linear memory each instance may have (e.g. 64MiB, 1GiB; rounded down to
     /// pages of 64 KiB): a module that needs more fails to start, and `memory.grow` past it
@@ -132,6 +170,13 @@ pub fn serve(args: ServeArgs) -> i32 {
     }
 }
 
+/// An accepted connection, until a pool thread takes it.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted: Instant,
+}
+
 /// A connection's program while it runs.
 struct Running {
     id: u64,
@@ -140,7 +185,33 @@ struct Running {
     process: Arc<Process>,
 }
 
-/// What every worker shares.
+/// A warning said at most once per [`WARN_EVERY`], with how many times it happened since.
+struct Throttled {
+    what: &'static str,
+    /// Occurrences not yet reported, and when the last report was.
+    state: Mutex<(u64, Option<Instant>)>,
+}
+
+impl Throttled {
+    const fn new(what: &'static str) -> Throttled {
+        Throttled {
+            what,
+            state: Mutex::new((0, None)),
+        }
+    }
+
+    /// Counts one occurrence; says so, with `detail`, when the last report is old enough.
+    fn hit(&self, detail: impl std::fmt::Display) {
+        let mut s = self.state.lock();
+        s.0 += 1;
+        if s.1.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+            tracing::warn!(count = s.0, "{}: {detail}", self.what);
+            *s = (0, Some(Instant::now()));
+        }
+    }
+}
+
+/// What every thread of the server shares.
 struct Server {
     engine: Engine,
     module: wasix_rt::Module,
@@ -156,16 +227,32 @@ struct Server {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     dirs: Vec<(String, String)>,
+    /// `--timeout` and `--idle-timeout` (`None`: 0, never).
     timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     /// Most pages of 64 KiB of each instance's memories (`--max-memory`).
     memory_pages: Option<u32>,
-    /// Instances that may still start (`--max-instances`).
-    free: Mutex<usize>,
-    freed: Condvar,
+    /// `--workers`: the programs running guest code at once.
+    slots: Arc<RunSlots>,
+    workers: usize,
+    max_instances: usize,
+    max_connections: usize,
+    busy_response: Option<Vec<u8>>,
+    /// Connections accepted and not yet closed, queued ones included.
+    open: Mutex<usize>,
+    /// Signalled when a connection closes (the acceptor's back-off ends early).
+    closed: Condvar,
+    /// Connections accepted, waiting for a pool thread.
+    queue: (Sender<Conn>, Receiver<Conn>),
+    /// Pool threads alive, and those waiting for a connection.
+    threads: AtomicUsize,
+    idle_threads: AtomicUsize,
     /// The programs running now.
     running: Mutex<Vec<Running>>,
-    next_id: std::sync::atomic::AtomicU64,
+    next_id: AtomicU64,
     stopping: AtomicBool,
+    refused: Throttled,
+    accept_failed: Throttled,
 }
 
 fn try_serve(args: &ServeArgs) -> Result<(), String> {
@@ -173,10 +260,29 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let max_instances = args.max_instances.unwrap_or(workers).max(1);
+    let max_instances = args.max_instances.max(1);
+    let max_connections = args.max_connections.max(1);
     let memory_pages = args
         .max_memory
         .map(|b| (b / wasix_rt::types::WASM_PAGE_SIZE).min(u64::from(u32::MAX)) as u32);
+    let fd_limit = super::fd_limit::raise();
+    // Each connection holds two fds (the guest's and the one that closes it when the program
+    // ends): past the limit, accept backs off instead of failing the programs.
+    let wanted = (max_connections as u64)
+        .saturating_mul(2)
+        .saturating_add(super::fd_limit::RESERVED_FDS);
+    if fd_limit < wanted {
+        tracing::warn!(
+            "the fd limit ({fd_limit}) allows fewer connections than --max-connections \
+             {max_connections} needs ({wanted} fds): raise `ulimit -n` or lower \
+             --max-connections; past it, accepting waits until connections close"
+        );
+    }
+    let busy_response = args
+        .busy_response
+        .as_ref()
+        .map(|p| std::fs::read(p).map_err(|e| format!("--busy-response {}: {e}", p.display())))
+        .transpose()?;
     // One memory slot per instance; a module defining several memories (multi-memory) needs
     // more, and is loaded again with an engine whose pool has them (a cache hit).
     let pooled = |slots: usize| Config {
@@ -243,6 +349,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let mut argv = vec![args.module.display().to_string()];
     argv.extend(args.args.iter().cloned());
+    let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
     let server = Arc::new(Server {
         engine,
         wasix: wasix_rt::launcher::imports_wasix(&module),
@@ -252,36 +359,54 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         args: argv,
         envs,
         dirs,
-        timeout: args.timeout,
+        timeout: nonzero(args.timeout),
+        idle_timeout: nonzero(args.idle_timeout),
         memory_pages,
-        free: Mutex::new(max_instances),
-        freed: Condvar::new(),
+        slots: Arc::new(RunSlots::new(workers)),
+        workers,
+        max_instances,
+        max_connections,
+        busy_response,
+        open: Mutex::new(0),
+        closed: Condvar::new(),
+        queue: crossbeam_channel::unbounded(),
+        threads: AtomicUsize::new(0),
+        idle_threads: AtomicUsize::new(0),
         running: Mutex::new(Vec::new()),
-        next_id: Default::default(),
+        next_id: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
+        refused: Throttled::new("connections refused past --max-connections"),
+        accept_failed: Throttled::new("accept failed; backing off until a connection closes"),
     });
-    tracing::info!(address = %local, workers, module = %args.module.display(), "serving");
+    tracing::info!(
+        address = %local,
+        workers,
+        max_instances,
+        max_connections,
+        timeout = %humantime::format_duration(args.timeout),
+        idle_timeout = %humantime::format_duration(args.idle_timeout),
+        module = %args.module.display(),
+        "serving"
+    );
     let listener = Arc::new(listener);
     start_ticker(&server);
     stop_on_signals(&server, &listener);
-    let handles: Vec<_> = (0..workers)
-        .map(|i| {
-            let (server, listener) = (server.clone(), listener.clone());
-            std::thread::Builder::new()
-                .name(format!("serve-worker-{i}"))
-                .stack_size(super::WASM_THREAD_STACK)
-                .spawn(move || accept_loop(&server, &listener))
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot start a worker thread: {e}"))?;
-    for h in handles {
-        let _ = h.join();
+    for _ in 0..workers {
+        start_thread(&server)?;
+    }
+    accept_loop(&server, &listener);
+    // Stopping: the programs still running were told to end; their connections close.
+    let deadline = Instant::now() + GRACE;
+    let mut open = server.open.lock();
+    while *open > 0 && Instant::now() < deadline {
+        server.closed.wait_until(&mut open, deadline);
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Advances the epoch every [`TICK`] and ends the programs past their deadline.
+/// Advances the epoch every [`TICK`] and ends the programs past their deadline or idle past
+/// `--idle-timeout`.
 fn start_ticker(server: &Arc<Server>) {
     let server = server.clone();
     std::thread::spawn(move || loop {
@@ -289,20 +414,30 @@ fn start_ticker(server: &Arc<Server>) {
         server.engine.increment_epoch();
         let now = Instant::now();
         for r in server.running.lock().iter() {
-            if r.deadline.is_some_and(|d| d <= now) && r.process.threads.ended().is_none() {
-                r.process.threads.end_program(ProgramEnd {
-                    code: super::EXIT_TRAP,
-                    message: Some(TIMED_OUT.to_string()),
-                });
+            if r.process.threads.ended().is_some() {
+                continue;
             }
+            let why = if r.deadline.is_some_and(|d| d <= now) {
+                TIMED_OUT
+            } else if server
+                .idle_timeout
+                .is_some_and(|t| r.process.activity.idle_for().is_some_and(|idle| idle >= t))
+            {
+                IDLE
+            } else {
+                continue;
+            };
+            r.process.threads.end_program(ProgramEnd {
+                code: super::EXIT_TRAP,
+                message: Some(why.to_string()),
+            });
         }
     });
 }
 
 /// SIGINT/SIGTERM: no more connections are accepted (shutting the listener down wakes the
-/// workers blocked in accept) and the programs still running are ended. A program busy in wasm
-/// code with no `--timeout` cannot be stopped that way: the server exits [`GRACE`] later
-/// regardless.
+/// acceptor) and the programs still running are ended. A program busy in wasm code past its
+/// epoch checks cannot be stopped that way: the server exits [`GRACE`] later regardless.
 fn stop_on_signals(server: &Arc<Server>, listener: &Arc<TcpListener>) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
@@ -314,62 +449,163 @@ fn stop_on_signals(server: &Arc<Server>, listener: &Arc<TcpListener>) {
             tracing::info!(signal = sig, "stopping");
             server.stopping.store(true, Ordering::SeqCst);
             let _ = socket2::SockRef::from(&*listener).shutdown(std::net::Shutdown::Both);
+            server.closed.notify_all();
             for r in server.running.lock().iter() {
                 r.process.threads.end_program(ProgramEnd {
                     code: 128 + sig,
                     message: Some("the server is stopping".to_string()),
                 });
             }
-            std::thread::sleep(GRACE);
+            std::thread::sleep(GRACE * 2);
             tracing::warn!("a connection's program did not stop within {GRACE:?}; exiting");
             super::exit(0);
         }
     });
 }
 
-fn accept_loop(server: &Server, listener: &TcpListener) {
+/// Whether an accept error is the listener's trouble (out of fds or memory: retrying at once
+/// would fail again) rather than one connection's (reset before it was accepted).
+fn out_of_resources(e: &std::io::Error) -> bool {
+    match e.kind() {
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted => false,
+        // accept(2): EPROTO and EPERM (a firewall rule) are about the connection too.
+        _ => !matches!(e.raw_os_error(), Some(libc::EPROTO | libc::EPERM)),
+    }
+}
+
+fn accept_loop(server: &Arc<Server>, listener: &TcpListener) {
+    let mut backoff = TICK;
     while !server.stopping.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, peer)) => handle(server, stream, peer),
-            Err(_) if server.stopping.load(Ordering::SeqCst) => break,
-            // Out of fds or a connection reset before it was accepted: the server goes on.
-            Err(e) => {
-                tracing::warn!("accept: {e}");
-                std::thread::sleep(TICK);
+            Ok((stream, peer)) => {
+                backoff = TICK;
+                admit(server, stream, peer);
             }
+            Err(_) if server.stopping.load(Ordering::SeqCst) => break,
+            Err(e) if out_of_resources(&e) => {
+                server.accept_failed.hit(format_args!(
+                    "{e}; next try within {}",
+                    humantime::format_duration(backoff)
+                ));
+                let mut open = server.open.lock();
+                server.closed.wait_for(&mut open, backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => tracing::debug!("accept: {e}"),
         }
     }
 }
 
-/// Runs one connection on a fresh instance and logs how it ended.
-fn handle(server: &Server, stream: TcpStream, peer: SocketAddr) {
-    let started = Instant::now();
+/// Queues a new connection for a pool thread, starting one when none is free, or refuses it
+/// past `--max-connections`.
+fn admit(server: &Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     {
-        let mut free = server.free.lock();
-        while *free == 0 {
-            server.freed.wait(&mut free);
+        let mut open = server.open.lock();
+        if *open >= server.max_connections {
+            drop(open);
+            refuse(server, stream, peer);
+            return;
         }
-        *free -= 1;
+        *open += 1;
     }
-    let status = run_connection(server, stream, started);
-    *server.free.lock() += 1;
-    server.freed.notify_one();
+    let conn = Conn {
+        stream,
+        peer,
+        accepted: Instant::now(),
+    };
+    let (tx, rx) = &server.queue;
+    // The receiver lives in `server`: sending cannot fail.
+    let _ = tx.send(conn);
+    if rx.len() > server.idle_threads.load(Ordering::SeqCst)
+        && server.threads.load(Ordering::SeqCst) < server.max_instances
+    {
+        if let Err(e) = start_thread(server) {
+            tracing::warn!("{e}; the connection waits for a running one");
+        }
+    }
+}
+
+/// Closes a connection past `--max-connections`, after `--busy-response` if there is one.
+fn refuse(server: &Server, stream: TcpStream, peer: SocketAddr) {
+    if let Some(bytes) = &server.busy_response {
+        // Best effort: a client that does not take the bytes at once loses them.
+        use std::io::Write;
+        let _ = stream.set_nonblocking(true);
+        let _ = (&stream).write(bytes);
+    }
+    drop(stream);
+    server.refused.hit(format_args!(
+        "{} open (last refused: {peer})",
+        server.max_connections
+    ));
+}
+
+/// Starts a pool thread: it runs queued connections, one at a time, until it has had none
+/// for [`THREAD_LINGER`] (the first `--workers` threads stay).
+fn start_thread(server: &Arc<Server>) -> Result<(), String> {
+    let n = server.threads.fetch_add(1, Ordering::SeqCst);
+    let s = server.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("serve-{n}"))
+        .stack_size(super::WASM_THREAD_STACK)
+        .spawn(move || {
+            let rx = s.queue.1.clone();
+            loop {
+                s.idle_threads.fetch_add(1, Ordering::SeqCst);
+                let next = rx.recv_timeout(THREAD_LINGER);
+                s.idle_threads.fetch_sub(1, Ordering::SeqCst);
+                match next {
+                    Ok(conn) => {
+                        handle(&s, conn);
+                        *s.open.lock() -= 1;
+                        s.closed.notify_all();
+                    }
+                    Err(_) => {
+                        // Leave unless that would take the pool below `--workers`.
+                        let left =
+                            s.threads
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                                    (t > s.workers).then(|| t - 1)
+                                });
+                        if left.is_ok() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    spawned.map(drop).map_err(|e| {
+        server.threads.fetch_sub(1, Ordering::SeqCst);
+        format!("cannot start a thread for a connection: {e}")
+    })
+}
+
+/// Runs one connection on a fresh instance and logs how it ended.
+fn handle(server: &Server, conn: Conn) {
+    let status = if server.stopping.load(Ordering::SeqCst) {
+        "the server is stopping".to_string()
+    } else if server.timeout.is_some_and(|t| conn.accepted.elapsed() >= t) {
+        format!("{TIMED_OUT} (queued)")
+    } else {
+        run_connection(server, conn.stream, conn.accepted)
+    };
     tracing::info!(
-        %peer,
-        ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
+        peer = %conn.peer,
+        ms = format_args!("{:.3}", conn.accepted.elapsed().as_secs_f64() * 1e3),
         %status,
         "connection"
     );
 }
 
 /// The connection's program, from a fresh store and instance; how it ended.
-fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> String {
+fn run_connection(server: &Server, stream: TcpStream, accepted: Instant) -> String {
     // Kept to close the connection whatever the program did with its fds.
     let conn = stream.try_clone();
     let mut b = WasiCtxBuilder::new()
         .wasix(server.wasix)
         .args(server.args.iter().cloned())
-        .stdio_connection(stream);
+        .stdio_connection(stream)
+        .run_slots(server.slots.clone());
     for (k, v) in &server.envs {
         b = b.env(k, v);
     }
@@ -391,10 +627,11 @@ fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> Strin
     }
     let id = server.next_id.fetch_add(1, Ordering::Relaxed);
     // A timeout too long to add to the clock is none.
-    let deadline = server.timeout.and_then(|t| started.checked_add(t));
-    if let Some(t) = server.timeout {
-        // One tick more than the timeout's: the deadline is at least the timeout away.
-        let ticks = u64::try_from(t.as_nanos().div_ceil(TICK.as_nanos()))
+    let deadline = server.timeout.and_then(|t| accepted.checked_add(t));
+    if let Some(d) = deadline {
+        // One tick more than the time left: the epoch deadline is never early.
+        let left = d.saturating_duration_since(Instant::now());
+        let ticks = u64::try_from(left.as_nanos().div_ceil(TICK.as_nanos()))
             .unwrap_or(u64::MAX)
             .saturating_add(1);
         store.set_epoch_deadline(ticks);
@@ -406,26 +643,23 @@ fn run_connection(server: &Server, stream: TcpStream, started: Instant) -> Strin
         deadline,
         process: process.clone(),
     });
-    let result = program.instantiate().and_then(|instance| {
-        let start = instance
-            .get_func(program.store(), "_start")
-            .ok_or_else(|| Error::Host("no `_start` export".into()))?;
-        start.call(program.store_mut(), &[], &mut [])
-    });
+    let exit = program.run();
     server.running.lock().retain(|r| r.id != id);
     program.finish();
     drop(program);
     if let Ok(c) = conn {
         let _ = c.shutdown(std::net::Shutdown::Both);
     }
-    match (result, process.threads.ended()) {
-        (_, Some(end)) if end.message.as_deref() == Some(TIMED_OUT) => TIMED_OUT.to_string(),
-        (_, Some(end)) => format!("exit {}", end.code),
-        // Code busy in wasm reached its epoch deadline before the ticker ended the program.
-        (Err(Error::Trap(t)), None) if t.kind == TrapKind::Interrupted => TIMED_OUT.to_string(),
-        (Ok(()), None) => "exit 0".to_string(),
-        (Err(Error::Exit(code)), None) => format!("exit {code}"),
-        (Err(Error::Trap(t)), None) => t.to_string(),
-        (Err(e), None) => format!("error: {e}"),
+    match exit {
+        Err(e) => format!("error: {e}"),
+        Ok(exit) => match exit.message.as_deref() {
+            Some(why @ (TIMED_OUT | IDLE)) => why.to_string(),
+            // Code busy in wasm reached its epoch deadline before the ticker ended it.
+            Some(m) if m.contains("interrupt") && deadline.is_some_and(|d| Instant::now() >= d) => {
+                TIMED_OUT.to_string()
+            }
+            Some(m) if exit.status == super::EXIT_TRAP => m.to_string(),
+            _ => format!("exit {}", exit.status),
+        },
     }
 }

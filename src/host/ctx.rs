@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 use crate::error::{Error, Result};
+use crate::host::activity::{Activity, RunSlots};
 use crate::host::errno::Errno;
 use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
 use crate::host::fs::view::{self as fileview, FileView, Mount, MountKind, Node};
@@ -38,6 +39,8 @@ pub struct Process {
     /// Set when a socket call was refused because the network is off, so the CLI can say
     /// that `--net` is needed.
     net_refused: AtomicBool,
+    /// Whether [`Process::note_out_of_fds`] has spoken.
+    fds_exhausted: AtomicBool,
     /// Per-call statistics, when profiling (`--profile`).
     pub profile: Option<Mutex<crate::profile::Profile>>,
     /// The helper thread for `--offload`. Dropping the process drains its queue.
@@ -57,6 +60,9 @@ pub struct Process {
     pub timer: Arc<crate::host::signals::IntervalTimer>,
     /// SIGINT/SIGTERM and the end of the program, as every thread's waits see them.
     pub stop: Arc<Stop>,
+    /// Whether the program runs guest code or only waits, and since when (`serve`'s
+    /// `--idle-timeout` and `--workers`).
+    pub activity: Arc<Activity>,
     /// What `thread-spawn` instantiates; set by [`crate::launcher::prepare_program`].
     pub program: OnceLock<Arc<crate::host::threads::Program>>,
     /// The engine epoch at which every store of the program stops running wasm code
@@ -106,6 +112,25 @@ impl Process {
     pub fn set_net_refused(&self) {
         self.net_refused.store(true, Ordering::Relaxed);
     }
+    /// Tells the user, once per program, that `call` failed for want of an fd: the host's
+    /// (`host`: the process limit, `ulimit -n`) or the program's own (`--max-fds`). The guest
+    /// gets `MFILE`/`NFILE` each time; the note says which limit to raise.
+    pub fn note_out_of_fds(&self, call: &str, host: bool) {
+        if self.fds_exhausted.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if host {
+            tracing::warn!(
+                "{call}: wasix-rt ran out of file descriptors (the process limit, `ulimit -n`); \
+                 the program gets EMFILE until some are closed"
+            );
+        } else {
+            tracing::warn!(
+                "{call}: the program has as many fds open as --max-fds allows; it gets EMFILE \
+                 until it closes some"
+            );
+        }
+    }
     /// Finishes what the program started that must outlive it: the offloaded sends, shutdowns
     /// and closes queued so far. For a program ending while other threads (which keep the
     /// process state alive) still run.
@@ -153,7 +178,7 @@ impl WasiCtx {
     pub fn for_thread(process: &Arc<Process>, thread: Arc<Thread>) -> Result<WasiCtx> {
         Ok(WasiCtx {
             process: process.clone(),
-            waiter: new_waiter(&process.stop, thread.clone())?,
+            waiter: new_waiter(process, thread.clone())?,
             thread,
         })
     }
@@ -167,8 +192,8 @@ impl WasiCtx {
     }
 }
 
-fn new_waiter(stop: &Arc<Stop>, thread: Arc<Thread>) -> Result<wait::Waiter> {
-    wait::Waiter::new(stop.clone(), thread)
+fn new_waiter(process: &Process, thread: Arc<Thread>) -> Result<wait::Waiter> {
+    wait::Waiter::new(process.stop.clone(), thread, process.activity.clone())
         .map_err(|e| Error::Host(format!("creating a poller: {e}")))
 }
 
@@ -190,6 +215,8 @@ pub struct WasiCtxBuilder {
     wasix: bool,
     cwd: Option<String>,
     no_tmp: bool,
+    run_slots: Option<Arc<RunSlots>>,
+    max_fds: Option<usize>,
 }
 
 impl WasiCtxBuilder {
@@ -289,9 +316,24 @@ impl WasiCtxBuilder {
         self.max_threads = Some(max);
         self
     }
+    /// Makes the program take one of `slots` whenever it runs guest code, so that one
+    /// [`RunSlots`] shared by many programs bounds how many run at once; a program waiting on
+    /// a client or a timer holds none ([`crate::host::activity`]).
+    pub fn run_slots(mut self, slots: Arc<RunSlots>) -> Self {
+        self.run_slots = Some(slots);
+        self
+    }
+    /// Limits the program's fds: a new fd gets the lowest free number below `max` (stdio and
+    /// preopens included), and a call that would need one at or past it fails with `MFILE`,
+    /// as Linux fails past `RLIMIT_NOFILE` (`open(2)`, `accept(2)`). Default and most:
+    /// [`fdtable::MAX_FDS`].
+    pub fn max_fds(mut self, max: usize) -> Self {
+        self.max_fds = Some(max);
+        self
+    }
     /// Errors: [`Error::Io`] if a preopened directory cannot be opened.
     pub fn build(self) -> Result<WasiCtx> {
-        let mut fds = FdTable::default();
+        let mut fds = FdTable::with_limit(self.max_fds.unwrap_or(fdtable::MAX_FDS));
         let connection = self
             .connection
             .map(crate::host::socket::connection_entry)
@@ -378,6 +420,7 @@ impl WasiCtxBuilder {
             net_policy: self.net_policy,
             net_denials: Denials::new(self.on_net_refused),
             net_refused: AtomicBool::new(false),
+            fds_exhausted: AtomicBool::new(false),
             profile: self
                 .profile
                 .then(|| Mutex::new(crate::profile::Profile::new())),
@@ -396,6 +439,7 @@ impl WasiCtxBuilder {
             threads,
             timer: Arc::default(),
             stop,
+            activity: Arc::new(Activity::new(self.run_slots)),
             program: OnceLock::new(),
             epoch_deadline: AtomicU64::new(u64::MAX),
         });

@@ -160,13 +160,35 @@ impl FdEntry {
 /// Most fds one guest may have open.
 pub const MAX_FDS: usize = 65536;
 
-#[derive(Default)]
 pub struct FdTable {
     entries: Vec<Option<FdEntry>>,
+    /// Every fd number is below it (the program's `RLIMIT_NOFILE`; at most [`MAX_FDS`]).
+    limit: usize,
+}
+
+impl Default for FdTable {
+    fn default() -> FdTable {
+        FdTable::with_limit(MAX_FDS)
+    }
 }
 
 impl FdTable {
-    /// Installs `entry` at the lowest free fd; `MFILE` past [`MAX_FDS`].
+    /// An empty table whose fds are all below `limit` (at least 3 and at most [`MAX_FDS`]).
+    pub fn with_limit(limit: usize) -> FdTable {
+        FdTable {
+            entries: Vec::new(),
+            limit: limit.clamp(3, MAX_FDS),
+        }
+    }
+
+    /// Whether a new fd would fit below the limit: a call that makes a host resource only to
+    /// install it (`accept`) checks first, so that at the limit it fails with `MFILE` and
+    /// leaves the connection queued, as Linux does.
+    pub fn has_room(&self) -> bool {
+        self.entries.iter().any(|e| e.is_none()) || self.entries.len() < self.limit
+    }
+
+    /// Installs `entry` at the lowest free fd; `MFILE` at the limit.
     pub fn insert(&mut self, entry: FdEntry) -> Result<u32, Errno> {
         self.insert_from(0, entry)
     }
@@ -184,7 +206,7 @@ impl FdTable {
             Some(fd) => fd,
             None => self.entries.len().max(min),
         };
-        if fd >= MAX_FDS {
+        if fd >= self.limit {
             return Err(Errno::MFILE);
         }
         if fd >= self.entries.len() {
@@ -194,10 +216,11 @@ impl FdTable {
         Ok(fd as u32)
     }
 
-    /// Installs `entry` at exactly `fd`, closing what was there.
+    /// Installs `entry` at exactly `fd`, closing what was there; `BADF` for an fd at or past
+    /// the limit (`dup2(2)`).
     pub fn insert_at(&mut self, fd: u32, entry: FdEntry) -> Result<Option<FdEntry>, Errno> {
         let i = fd as usize;
-        if i >= MAX_FDS {
+        if i >= self.limit {
             return Err(Errno::BADF);
         }
         if i >= self.entries.len() {

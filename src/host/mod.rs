@@ -4,6 +4,7 @@
 //! neither depends on the other's internals.
 
 pub mod abi;
+pub mod activity;
 pub mod calls;
 pub mod ctx;
 pub mod epoll;

@@ -7,6 +7,7 @@
 //! nothing is registered between calls, so closing an fd costs nothing extra, and
 //! `poll_oneoff` on many fds is one system call.
 
+use crate::host::activity::Activity;
 use crate::host::errno::Errno;
 use crate::host::threads::Thread;
 use parking_lot::Mutex;
@@ -190,11 +191,18 @@ pub struct Waiter {
     waited_ns: u64,
     /// The thread waiting: a signal sent to it (`thread_signal`) ends its wait too.
     thread: Arc<Thread>,
+    /// The program's running or idle state: a thread in a wait does not count as running.
+    activity: Arc<Activity>,
 }
 
 impl Waiter {
-    /// A waiter for `thread` of the program whose stop state is `stop`.
-    pub fn new(stop: Arc<Stop>, thread: Arc<Thread>) -> std::io::Result<Waiter> {
+    /// A waiter for `thread` of the program whose stop state is `stop` and whose running
+    /// state is `activity`.
+    pub fn new(
+        stop: Arc<Stop>,
+        thread: Arc<Thread>,
+        activity: Arc<Activity>,
+    ) -> std::io::Result<Waiter> {
         let wake = Arc::new(Wake::new()?);
         {
             // Ended threads' entries go here, so a program that spawns a thread per request
@@ -209,6 +217,7 @@ impl Waiter {
             stop,
             waited_ns: 0,
             thread,
+            activity,
         })
     }
 
@@ -217,7 +226,8 @@ impl Waiter {
     /// exited meanwhile, so that its `time.busy` is the call's work and the wait shows as
     /// `time.idle`.
     pub fn waiting<R>(&mut self, block: impl FnOnce() -> R) -> R {
-        waiting(&mut self.waited_ns, block)
+        let waited_ns = &mut self.waited_ns;
+        self.activity.waiting(|| waiting(waited_ns, block))
     }
 
     /// The ns spent waiting since the last call (for the host call that just ended).
@@ -258,6 +268,17 @@ impl Waiter {
         if timeout == Some(Duration::ZERO) || now.iter().any(|r| !r.is_empty()) {
             return Ok(now);
         }
+        let activity = self.activity.clone();
+        activity.waiting(|| self.block_until(fds, timeout))
+    }
+
+    /// The blocking part of [`Waiter::wait_many`]: `poll(2)` with the wake fd until one of
+    /// `fds` is ready, `timeout` passes or the wait is interrupted.
+    fn block_until<F: AsFd>(
+        &mut self,
+        fds: &[(F, PollFlags)],
+        timeout: Option<Duration>,
+    ) -> Result<Revents, Errno> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             if self.interrupted() {

@@ -31,7 +31,9 @@ pub use program::{needs_own_linker, Exit, Program, EXIT_ERROR, EXIT_TRAP};
 /// told it ended ([`ProgramEnd`]), the network policy of `--net-allow` ([`NetPolicy`]) and the
 /// host listeners of `--tcplisten` and `serve` ([`listen_tcp`]).
 pub use crate::host::{
+    activity::RunSlots,
     ctx::Process,
+    fdtable::MAX_FDS,
     netpolicy::{NetPolicy, NetRule},
     socket::listen_tcp,
     threads::{ProgramEnd, DEFAULT_MAX_THREADS},

@@ -166,16 +166,19 @@ impl Program {
     /// any other export is called). Errors: [`Error::Link`] for imports nothing defines, and
     /// the errors of instantiation and of `_initialize`.
     pub fn instantiate(&mut self) -> Result<Instance> {
-        let instance = match &self.linking {
-            Linking::Linker(linker) => linker.instantiate(&mut self.store, &self.module)?,
-            Linking::Pre(pre) => pre.instantiate(&mut self.store)?,
-        };
-        if let Some(init) = instance.get_func(&self.store, "_initialize") {
-            if instance.get_func(&self.store, "_start").is_none() {
-                init.call(&mut self.store, &[], &mut [])?;
+        let activity = self.process().activity.clone();
+        activity.running(|| {
+            let instance = match &self.linking {
+                Linking::Linker(linker) => linker.instantiate(&mut self.store, &self.module)?,
+                Linking::Pre(pre) => pre.instantiate(&mut self.store)?,
+            };
+            if let Some(init) = instance.get_func(&self.store, "_initialize") {
+                if instance.get_func(&self.store, "_start").is_none() {
+                    init.call(&mut self.store, &[], &mut [])?;
+                }
             }
-        }
-        Ok(instance)
+            Ok(instance)
+        })
     }
 
     /// Runs the program as a command: instantiates it, calls `_start` and maps how it ended
@@ -192,7 +195,8 @@ impl Program {
     /// Calls `func` of the program's instance and maps how the program ended to an [`Exit`].
     /// The results are in `results` when the status is 0 and no message is given.
     pub fn call(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
-        let outcome = func.call(&mut self.store, params, results);
+        let activity = self.process().activity.clone();
+        let outcome = activity.running(|| func.call(&mut self.store, params, results));
         match self.exit_of(outcome) {
             Ok(exit) => exit,
             // Not the program's doing: a host error ended the call.

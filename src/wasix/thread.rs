@@ -87,11 +87,13 @@ fn run(
         Ok(instance) => match instance.get_func(&store, THREAD_START) {
             Some(start) => {
                 let _ = started.send(Ok(()));
-                start.call(
-                    &mut store,
-                    &[Val::I32(tid as i32), Val::I32(start_arg as i32)],
-                    &mut [],
-                )
+                process.activity.running(|| {
+                    start.call(
+                        &mut store,
+                        &[Val::I32(tid as i32), Val::I32(start_arg as i32)],
+                        &mut [],
+                    )
+                })
             }
             None => {
                 let _ = started.send(Err(Errno::NOTCAPABLE));

@@ -89,9 +89,22 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, Socke
     let nonblocking = listener_nonblocking || flags & u32::from(fdflags::NONBLOCK) != 0;
     let (sock, family, wait_for) = (s.socket.clone(), s.family, timeout(s.accept_timeout));
     drop(s);
-    let (conn, peer) = retry(ctx, &sock, nonblocking, Interest::Read, wait_for, || {
+    // As Linux takes the new fd before it looks for a connection: at the limit the call
+    // fails at once and the connection stays queued for a later accept.
+    if !ctx.fds().has_room() {
+        ctx.process.note_out_of_fds("accept", false);
+        return Err(Errno::MFILE);
+    }
+    let accepted = retry(ctx, &sock, nonblocking, Interest::Read, wait_for, || {
         sock.accept()
-    })?;
+    });
+    let (conn, peer) = match accepted {
+        Err(e) if e == Errno::MFILE || e == Errno::NFILE => {
+            ctx.process.note_out_of_fds("accept", true);
+            return Err(e);
+        }
+        r => r?,
+    };
     conn.set_nonblocking(true)?;
     let peer = peer.as_socket().unwrap_or_else(|| unspecified(family));
     let mut entry = SocketEntry::new(
