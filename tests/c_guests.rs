@@ -588,3 +588,38 @@ fn a_server_with_worker_threads_accepting_on_one_listener_serves_wrk_like_native
     );
     assert_eq!(status, Some(0));
 }
+
+/// The fd limit as Linux sets it: a native run under `RLIMIT_NOFILE` 32 and `wasix-rt run
+/// --max-fds 32` print the same: the same last fd, EMFILE from `open` and from `accept` (whose
+/// connection stays queued), and the connection accepted once an fd is closed. wasix-rt says
+/// once, on stderr, which limit the program reached.
+#[test]
+fn a_program_at_its_fd_limit_gets_emfile_from_open_and_accept_like_native() {
+    use std::os::unix::process::CommandExt;
+    let (native, wasm) = build_program("fd_limit");
+    let mut n = Command::new(&native);
+    // SAFETY: setrlimit is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        n.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 32,
+                rlim_max: 32,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let n = n.output().unwrap();
+    let (out, err, status) = run_wasix(&["--net", "--max-fds", "32"], &wasm, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout),
+        out,
+        "stdout; wasix-rt said {err}"
+    );
+    assert!(out.contains("the last fd 31"), "{out}");
+    assert_eq!(n.status.code(), Some(0));
+    assert_eq!(status, Some(0), "{err}");
+    assert_eq!(err.matches("--max-fds allows").count(), 1, "{err}");
+}

@@ -173,6 +173,8 @@ fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
         .offload(args.offload)
         .profile(args.profile || args.profile_json.is_some())
         .max_threads(args.max_threads)
+        // Printed at the time, as the net policy's notes are.
+        .on_out_of_fds(|note| eprintln!("note: {note}"))
         .max_fds(
             args.max_fds
                 .unwrap_or_else(|| super::fd_limit::default_max_fds(fd_limit)),

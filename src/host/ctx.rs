@@ -41,6 +41,8 @@ pub struct Process {
     net_refused: AtomicBool,
     /// Whether [`Process::note_out_of_fds`] has spoken.
     fds_exhausted: AtomicBool,
+    /// Where that note goes (default: a `tracing` warning).
+    on_out_of_fds: Option<Box<dyn Fn(&str) + Send + Sync>>,
     /// Per-call statistics, when profiling (`--profile`).
     pub profile: Option<Mutex<crate::profile::Profile>>,
     /// The helper thread for `--offload`. Dropping the process drains its queue.
@@ -119,16 +121,20 @@ impl Process {
         if self.fds_exhausted.swap(true, Ordering::Relaxed) {
             return;
         }
-        if host {
-            tracing::warn!(
+        let note = if host {
+            format!(
                 "{call}: wasix-rt ran out of file descriptors (the process limit, `ulimit -n`); \
                  the program gets EMFILE until some are closed"
-            );
+            )
         } else {
-            tracing::warn!(
+            format!(
                 "{call}: the program has as many fds open as --max-fds allows; it gets EMFILE \
                  until it closes some"
-            );
+            )
+        };
+        match &self.on_out_of_fds {
+            Some(hook) => hook(&note),
+            None => tracing::warn!("{note}"),
         }
     }
     /// Finishes what the program started that must outlive it: the offloaded sends, shutdowns
@@ -217,6 +223,7 @@ pub struct WasiCtxBuilder {
     no_tmp: bool,
     run_slots: Option<Arc<RunSlots>>,
     max_fds: Option<usize>,
+    on_out_of_fds: Option<Box<dyn Fn(&str) + Send + Sync>>,
 }
 
 impl WasiCtxBuilder {
@@ -331,6 +338,12 @@ impl WasiCtxBuilder {
         self.max_fds = Some(max);
         self
     }
+    /// Gives `hook` the note, said once per program, that a call failed for want of an fd
+    /// (`Process::note_out_of_fds`), instead of logging it as a `tracing` warning.
+    pub fn on_out_of_fds(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_out_of_fds = Some(Box::new(hook));
+        self
+    }
     /// Errors: [`Error::Io`] if a preopened directory cannot be opened.
     pub fn build(self) -> Result<WasiCtx> {
         let mut fds = FdTable::with_limit(self.max_fds.unwrap_or(fdtable::MAX_FDS));
@@ -421,6 +434,7 @@ impl WasiCtxBuilder {
             net_denials: Denials::new(self.on_net_refused),
             net_refused: AtomicBool::new(false),
             fds_exhausted: AtomicBool::new(false),
+            on_out_of_fds: self.on_out_of_fds,
             profile: self
                 .profile
                 .then(|| Mutex::new(crate::profile::Profile::new())),

@@ -33,6 +33,7 @@ static inline const char *errname(int e) {
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     case ENOTCONN: return "ENOTCONN";
     case EBUSY: return "EBUSY";
+    case EMFILE: return "EMFILE";
 #ifdef ENOTCAPABLE
     case ENOTCAPABLE: return "ENOTCAPABLE";
 #endif
