@@ -39,7 +39,10 @@ Exit status: 0 when stopped by SIGINT/SIGTERM; 1 when the module cannot be loade
 address cannot be bound. A connection whose program traps, times out or exits non-zero is
 closed and logged; the server goes on.
 
-Example: wasix-rt serve --listen 127.0.0.1:8080 --timeout 2s hello.wasm";
+On a public port: --idle-timeout and --timeout to what the handler needs, --max-connections at
+most half of `ulimit -n`, --max-memory, and --busy-response with an HTTP 503.
+
+Example: wasix-rt serve --listen 127.0.0.1:8080 --idle-timeout 5s --timeout 30s hello.wasm";
 
 /// A WebAssembly runtime.
 #[derive(Debug, Parser)]
@@ -58,8 +61,9 @@ enum Command {
     #[command(after_help = AFTER_HELP)]
     Run(run::RunArgs),
     /// Serve TCP connections, each on a fresh instance of a WASI program with the connection as
-    /// its stdin and stdout (inetd's convention); one worker per core; logs one line per
-    /// connection (RUST_LOG=wasix_rt=info by default).
+    /// its stdin and stdout (inetd's convention); one program running per core, those waiting
+    /// on their client not counted; idle connections closed after 30 s, any after 60 s; logs
+    /// one line per connection (RUST_LOG=wasix_rt=info by default).
     #[command(after_help = SERVE_AFTER_HELP)]
     Serve(serve::ServeArgs),
     /// Run WebAssembly spec test scripts (.wast) and report passed/failed/skipped directives.

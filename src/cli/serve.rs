@@ -3,17 +3,19 @@
 //! WASI program that reads a request from stdin and writes its response to stdout is then a
 //! network service, and no connection can see another's memory, globals or tables.
 //!
-//! One thread accepts; each connection's program runs on a thread of its own, from a pool of
-//! up to `--max-instances` threads. A program waiting on its client holds no core:
-//! `--workers` bounds the programs running guest code at once, not those waiting
-//! ([`wasix_rt::launcher::RunSlots`]), so idle or slow clients cannot stall the others. A
-//! ticker advances the engine's epoch every [`TICK`] and ends the programs past `--timeout`
-//! (code busy in wasm traps at its epoch deadline) or idle past `--idle-timeout` (every thread
-//! waiting, on the client or anything else). Past `--max-connections` a new connection is
-//! closed at once and counted; when accept fails for want of fds or memory the acceptor backs
-//! off until a connection closes. Each connection is logged at `info` with its duration and
-//! how its program ended. SIGINT/SIGTERM stop accepting, end the programs still running and
-//! exit 0.
+//! The connections' programs run on a pool of threads that accept on the listener themselves
+//! (no hand-off between threads on the fast path). The pool grows only while a core is free
+//! for it: `--workers` bounds the programs running guest code at once, not those waiting
+//! ([`wasix_rt::launcher::RunSlots`]), so a program blocked on an idle or slow client holds a
+//! thread (up to `--max-instances`) but no core, and the others are served meanwhile. At
+//! `--max-instances` one thread goes on accepting and queues connections for the threads that
+//! end theirs. A ticker advances the engine's epoch every [`TICK`] and ends the programs past
+//! `--timeout` (code busy in wasm traps at its epoch deadline) or idle past `--idle-timeout`
+//! (every thread waiting, on the client or anything else). Past `--max-connections` a new
+//! connection is closed at once and counted; when accept fails for want of fds or memory the
+//! thread backs off until a connection closes. Each connection is logged at `info` with its
+//! duration and how its program ended. SIGINT/SIGTERM stop accepting, end the programs still
+//! running and exit 0.
 
 use super::EXIT_ERROR;
 use clap::Args;
@@ -41,7 +43,11 @@ const GRACE: Duration = Duration::from_secs(1);
 /// (it tries sooner when a connection closes); the first wait is [`TICK`], then each doubles.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// How long a pool thread with no connection lives on, beyond the `--workers` kept.
+/// How long a program waits, every thread of it, before it counts as blocked: a thread of
+/// the pool may then stand in for its thread ([`threads_wanted`]).
+const BLOCKED: Duration = Duration::from_millis(10);
+
+/// How long a pool thread waits in accept before it leaves, beyond the `--workers` kept.
 const THREAD_LINGER: Duration = Duration::from_secs(30);
 
 /// At most one warning per this interval for each kind of trouble (refused connections,
@@ -242,11 +248,12 @@ struct Server {
     open: Mutex<usize>,
     /// Signalled when a connection closes (the acceptor's back-off ends early).
     closed: Condvar,
-    /// Connections accepted, waiting for a pool thread.
+    listener: TcpListener,
+    /// Connections accepted at `--max-instances`, waiting for a thread to end its own.
     queue: (Sender<Conn>, Receiver<Conn>),
-    /// Pool threads alive, and those waiting for a connection.
+    /// Pool threads alive, and those in accept.
     threads: AtomicUsize,
-    idle_threads: AtomicUsize,
+    accepting: AtomicUsize,
     /// The programs running now.
     running: Mutex<Vec<Running>>,
     next_id: AtomicU64,
@@ -369,9 +376,10 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         busy_response,
         open: Mutex::new(0),
         closed: Condvar::new(),
+        listener,
         queue: crossbeam_channel::unbounded(),
         threads: AtomicUsize::new(0),
-        idle_threads: AtomicUsize::new(0),
+        accepting: AtomicUsize::new(0),
         running: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
@@ -388,13 +396,19 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         module = %args.module.display(),
         "serving"
     );
-    let listener = Arc::new(listener);
+    // A thread past the `--workers` kept leaves after this long in accept with nothing.
+    socket2::SockRef::from(&server.listener)
+        .set_read_timeout(Some(THREAD_LINGER))
+        .map_err(|e| format!("--listen {local}: {e}"))?;
     start_ticker(&server);
-    stop_on_signals(&server, &listener);
+    stop_on_signals(&server);
     for _ in 0..workers {
         start_thread(&server)?;
     }
-    accept_loop(&server, &listener);
+    // Not on `closed`: a waiter there would be woken by every connection's end.
+    while !server.stopping.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Stopping: the programs still running were told to end; their connections close.
     let deadline = Instant::now() + GRACE;
     let mut open = server.open.lock();
@@ -412,6 +426,14 @@ fn start_ticker(server: &Arc<Server>) {
     std::thread::spawn(move || loop {
         std::thread::sleep(TICK);
         server.engine.increment_epoch();
+        // Programs blocked on their clients: if nobody accepts, threads must stand in.
+        if server.accepting.load(Ordering::SeqCst) == 0 {
+            for _ in 0..threads_wanted(&server) {
+                if start_thread(&server).is_err() {
+                    break;
+                }
+            }
+        }
         let now = Instant::now();
         for r in server.running.lock().iter() {
             if r.process.threads.ended().is_some() {
@@ -438,17 +460,17 @@ fn start_ticker(server: &Arc<Server>) {
 /// SIGINT/SIGTERM: no more connections are accepted (shutting the listener down wakes the
 /// acceptor) and the programs still running are ended. A program busy in wasm code past its
 /// epoch checks cannot be stopped that way: the server exits [`GRACE`] later regardless.
-fn stop_on_signals(server: &Arc<Server>, listener: &Arc<TcpListener>) {
+fn stop_on_signals(server: &Arc<Server>) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
         return;
     };
-    let (server, listener) = (server.clone(), listener.clone());
+    let server = server.clone();
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             tracing::info!(signal = sig, "stopping");
             server.stopping.store(true, Ordering::SeqCst);
-            let _ = socket2::SockRef::from(&*listener).shutdown(std::net::Shutdown::Both);
+            let _ = socket2::SockRef::from(&server.listener).shutdown(std::net::Shutdown::Both);
             server.closed.notify_all();
             for r in server.running.lock().iter() {
                 r.process.threads.end_program(ProgramEnd {
@@ -473,56 +495,141 @@ fn out_of_resources(e: &std::io::Error) -> bool {
     }
 }
 
-fn accept_loop(server: &Arc<Server>, listener: &TcpListener) {
+/// How many more threads the pool should have: one per `--workers` slot, plus two for each
+/// program blocked on its client (or a timer) for [`BLOCKED`] or more, within
+/// `--max-instances`; none while stopping. One stands in for the blocked program's thread; the
+/// other is a reserve, so that a burst of idle clients is absorbed in a few ticks (the reserve
+/// doubles with each) rather than one client per tick. A program that waits only briefly (for
+/// a request already on its way) is not counted: with every slot's program running, a new
+/// connection waits in the listen queue for one to end, which costs less than a thread more.
+fn threads_wanted(server: &Server) -> usize {
+    if server.stopping.load(Ordering::SeqCst) {
+        return 0;
+    }
+    let threads = server.threads.load(Ordering::SeqCst);
+    let room = server.max_instances.saturating_sub(threads);
+    if threads < server.workers || room == 0 {
+        return server.workers.saturating_sub(threads).min(room);
+    }
+    let blocked = server
+        .running
+        .lock()
+        .iter()
+        .filter(|r| r.process.activity.idle_for().is_some_and(|d| d >= BLOCKED))
+        .count();
+    (server.workers + 2 * blocked)
+        .saturating_sub(threads)
+        .min(room)
+}
+
+/// Counts a new connection open, unless `--max-connections` are.
+fn admit(server: &Server) -> bool {
+    let mut open = server.open.lock();
+    if *open >= server.max_connections {
+        return false;
+    }
+    *open += 1;
+    true
+}
+
+/// Starts a pool thread ([`pool_thread`]).
+fn start_thread(server: &Arc<Server>) -> Result<(), String> {
+    let n = server.threads.fetch_add(1, Ordering::SeqCst);
+    let s = server.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("serve-{n}"))
+        .stack_size(super::WASM_THREAD_STACK)
+        .spawn(move || pool_thread(&s));
+    spawned.map(drop).map_err(|e| {
+        server.threads.fetch_sub(1, Ordering::SeqCst);
+        format!("cannot start a thread for connections: {e}")
+    })
+}
+
+/// A pool thread: takes a connection queued at `--max-instances`, else accepts one, and runs
+/// it; starts another thread when it leaves none in accept and one may help
+/// ([`threads_wanted`]);
+/// leaves after [`THREAD_LINGER`] with nothing to do, unless that would take the pool below
+/// `--workers`.
+fn pool_thread(s: &Arc<Server>) {
     let mut backoff = TICK;
-    while !server.stopping.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                backoff = TICK;
-                admit(server, stream, peer);
+    // Set after queueing a connection: the next one is accepted, not the one just queued.
+    let mut only_accept = false;
+    loop {
+        if s.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        if !std::mem::take(&mut only_accept) {
+            if let Ok(conn) = s.queue.1.try_recv() {
+                run_and_close(s, conn);
+                continue;
             }
-            Err(_) if server.stopping.load(Ordering::SeqCst) => break,
+        }
+        s.accepting.fetch_add(1, Ordering::SeqCst);
+        let accepted = s.listener.accept();
+        let others = s.accepting.fetch_sub(1, Ordering::SeqCst) - 1;
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(_) if s.stopping.load(Ordering::SeqCst) => break,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                let left = s
+                    .threads
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                        (t > s.workers).then(|| t - 1)
+                    });
+                if left.is_ok() {
+                    return;
+                }
+                continue;
+            }
             Err(e) if out_of_resources(&e) => {
-                server.accept_failed.hit(format_args!(
+                s.accept_failed.hit(format_args!(
                     "{e}; next try within {}",
                     humantime::format_duration(backoff)
                 ));
-                let mut open = server.open.lock();
-                server.closed.wait_for(&mut open, backoff);
+                let mut open = s.open.lock();
+                s.closed.wait_for(&mut open, backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
             }
-            Err(e) => tracing::debug!("accept: {e}"),
+            Err(e) => {
+                tracing::debug!("accept: {e}");
+                continue;
+            }
+        };
+        backoff = TICK;
+        if !admit(s) {
+            refuse(s, stream, peer);
+            continue;
         }
+        let conn = Conn {
+            stream,
+            peer,
+            accepted: Instant::now(),
+        };
+        if others == 0 {
+            if threads_wanted(s) > 0 {
+                if let Err(e) = start_thread(s) {
+                    tracing::warn!("{e}");
+                }
+            } else if s.threads.load(Ordering::SeqCst) >= s.max_instances {
+                // Every thread has a connection: this one goes on accepting, to queue or
+                // refuse what comes, and the connection waits for a thread to end its own.
+                let _ = s.queue.0.send(conn);
+                only_accept = true;
+                continue;
+            }
+        }
+        run_and_close(s, conn);
     }
+    s.threads.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Queues a new connection for a pool thread, starting one when none is free, or refuses it
-/// past `--max-connections`.
-fn admit(server: &Arc<Server>, stream: TcpStream, peer: SocketAddr) {
-    {
-        let mut open = server.open.lock();
-        if *open >= server.max_connections {
-            drop(open);
-            refuse(server, stream, peer);
-            return;
-        }
-        *open += 1;
-    }
-    let conn = Conn {
-        stream,
-        peer,
-        accepted: Instant::now(),
-    };
-    let (tx, rx) = &server.queue;
-    // The receiver lives in `server`: sending cannot fail.
-    let _ = tx.send(conn);
-    if rx.len() > server.idle_threads.load(Ordering::SeqCst)
-        && server.threads.load(Ordering::SeqCst) < server.max_instances
-    {
-        if let Err(e) = start_thread(server) {
-            tracing::warn!("{e}; the connection waits for a running one");
-        }
-    }
+/// Runs `conn`'s program, then counts the connection closed.
+fn run_and_close(s: &Server, conn: Conn) {
+    handle(s, conn);
+    *s.open.lock() -= 1;
+    s.closed.notify_all();
 }
 
 /// Closes a connection past `--max-connections`, after `--busy-response` if there is one.
@@ -538,46 +645,6 @@ fn refuse(server: &Server, stream: TcpStream, peer: SocketAddr) {
         "{} open (last refused: {peer})",
         server.max_connections
     ));
-}
-
-/// Starts a pool thread: it runs queued connections, one at a time, until it has had none
-/// for [`THREAD_LINGER`] (the first `--workers` threads stay).
-fn start_thread(server: &Arc<Server>) -> Result<(), String> {
-    let n = server.threads.fetch_add(1, Ordering::SeqCst);
-    let s = server.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("serve-{n}"))
-        .stack_size(super::WASM_THREAD_STACK)
-        .spawn(move || {
-            let rx = s.queue.1.clone();
-            loop {
-                s.idle_threads.fetch_add(1, Ordering::SeqCst);
-                let next = rx.recv_timeout(THREAD_LINGER);
-                s.idle_threads.fetch_sub(1, Ordering::SeqCst);
-                match next {
-                    Ok(conn) => {
-                        handle(&s, conn);
-                        *s.open.lock() -= 1;
-                        s.closed.notify_all();
-                    }
-                    Err(_) => {
-                        // Leave unless that would take the pool below `--workers`.
-                        let left =
-                            s.threads
-                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
-                                    (t > s.workers).then(|| t - 1)
-                                });
-                        if left.is_ok() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-    spawned.map(drop).map_err(|e| {
-        server.threads.fetch_sub(1, Ordering::SeqCst);
-        format!("cannot start a thread for a connection: {e}")
-    })
 }
 
 /// Runs one connection on a fresh instance and logs how it ended.

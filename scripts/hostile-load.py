@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Hostile clients against a server while wrk measures the normal load it still serves.
+
+Targets (each started afresh for each scenario, on 127.0.0.1:PORT):
+  serve  `wasix-rt serve` of wat-samples/hello-handler.wat (reads a request, answers 32 bytes,
+         closes), with its log at warn (RUST_LOG=wasix_rt=warn) and its default limits.
+  poll   `wasix-rt run --net` of c-baseline/http_poll.c built as WASIX (a single-threaded
+         keep-alive server on poll()).
+
+Scenarios, each with wrk -t1 -cWRK_CONNS running for DURATION seconds alongside:
+  alone      the normal load by itself, the reference row;
+  slowloris  SLOWLORIS connections: half connect and send nothing, half send a request line
+             and then one header byte per second, never ending the headers;
+  flood      FLOOD connections held open at once, sending nothing, each opened again 100 ms
+             after the server closes it (past `serve --max-connections` they are refused);
+  resets     clients that reset the connection (SO_LINGER 0) before sending, mid-request and
+             after the first byte of the response, in a loop;
+  oversized  clients that send a 1 MiB header line and read until the server closes.
+
+Printed: one markdown table per target: requests/s and p99 of the normal load, their ratio to
+the `alone` row, wrk's socket errors, what the attack saw (connections opened, closed by the
+server), the server's open fds before the attack and 3 s after it, and whether it was still
+running. Every loop is bounded in time; the script stops every server it started.
+
+  scripts/hostile-load.py                         # both targets, 10 s per scenario
+  scripts/hostile-load.py --targets serve --duration 5 --slowloris 200
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WASIX_RT = os.path.join(ROOT, "target", "release", "wasix-rt")
+SCENARIOS = ["alone", "slowloris", "flood", "resets", "oversized"]
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["bash", "c-baseline/build.sh"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def start(target, port):
+    env = dict(os.environ, RUST_LOG="wasix_rt=warn")
+    if target == "serve":
+        cmd = [WASIX_RT, "serve", "--listen", f"127.0.0.1:{port}", "wat-samples/hello-handler.wat"]
+    else:
+        cmd = [WASIX_RT, "run", "--net", "target/c-baseline/http_poll.wasm", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"hostile-load: {target} exited at start: {proc.stderr.read().decode()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit(f"hostile-load: {target} did not listen on port {port} within 60 s")
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def open_fds(proc):
+    try:
+        return len(os.listdir(f"/proc/{proc.pid}/fd"))
+    except FileNotFoundError:
+        return None
+
+
+def parse_wrk(out):
+    def num(pattern, default=0.0):
+        m = re.search(pattern, out)
+        return float(m.group(1)) if m else default
+
+    def ms(pattern):
+        m = re.search(pattern, out)
+        if not m:
+            return None
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": num(r"Requests/sec:\s+([\d.]+)"),
+        "p99": ms(r"\s99%\s+([\d.]+)(us|ms|s)\b"),
+        "errors": sum(int(x) for x in errors.groups()) if errors else 0,
+    }
+
+
+class Attack:
+    """The hostile clients of one scenario, run on an asyncio loop until `stop` is set."""
+
+    def __init__(self, port, kind, size):
+        self.port, self.kind, self.size = port, kind, size
+        self.opened = 0
+        self.closed_by_server = 0
+        self.stop = asyncio.Event()
+
+    async def connect(self):
+        r, w = await asyncio.open_connection("127.0.0.1", self.port)
+        self.opened += 1
+        return r, w
+
+    def reset(self, w):
+        sock = w.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        w.transport.abort()
+
+    async def wait_closed(self, r, seconds):
+        """Reads until the server closes (True) or `seconds` pass (False)."""
+        try:
+            while await asyncio.wait_for(r.read(65536), seconds):
+                pass
+            return True
+        except (asyncio.TimeoutError, OSError):
+            return False
+
+    async def idle(self):
+        while not self.stop.is_set():
+            try:
+                r, w = await self.connect()
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            while not self.stop.is_set():
+                if await self.wait_closed(r, 0.5):
+                    self.closed_by_server += 1
+                    break
+            w.transport.abort()
+            await asyncio.sleep(0.1)
+
+    async def trickle(self):
+        while not self.stop.is_set():
+            try:
+                r, w = await self.connect()
+                w.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                await w.drain()
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            while not self.stop.is_set():
+                try:
+                    w.write(b"X")
+                    await w.drain()
+                except OSError:
+                    self.closed_by_server += 1
+                    break
+                if await self.wait_closed(r, 1.0):
+                    self.closed_by_server += 1
+                    break
+            w.transport.abort()
+            await asyncio.sleep(0.1)
+
+    async def resets(self):
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            try:
+                r, w = await self.connect()
+                if i % 3 == 1:
+                    w.write(b"GET / HTTP/1.1\r\nHo")
+                    await w.drain()
+                elif i % 3 == 2:
+                    w.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    await w.drain()
+                    await asyncio.wait_for(r.read(1), 2)
+                self.reset(w)
+            except (OSError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.01)
+
+    async def oversized(self):
+        line = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n"
+        while not self.stop.is_set():
+            try:
+                r, w = await self.connect()
+                w.write(line)
+                await asyncio.wait_for(w.drain(), 5)
+            except (OSError, asyncio.TimeoutError):
+                self.closed_by_server += 1
+                await asyncio.sleep(0.05)
+                continue
+            if await self.wait_closed(r, 5):
+                self.closed_by_server += 1
+            w.transport.abort()
+            await asyncio.sleep(0.05)
+
+    def tasks(self):
+        if self.kind == "slowloris":
+            half = self.size // 2
+            return [self.idle() for _ in range(half)] + [self.trickle() for _ in range(self.size - half)]
+        if self.kind == "flood":
+            return [self.idle() for _ in range(self.size)]
+        if self.kind == "resets":
+            return [self.resets() for _ in range(self.size)]
+        if self.kind == "oversized":
+            return [self.oversized() for _ in range(self.size)]
+        return []
+
+
+async def scenario(port, kind, size, duration, wrk_conns):
+    attack = Attack(port, kind, size)
+    tasks = [asyncio.ensure_future(t) for t in attack.tasks()]
+    await asyncio.sleep(2 if tasks else 0)
+    wrk = await asyncio.create_subprocess_exec(
+        "wrk", "-t1", f"-c{wrk_conns}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(wrk.communicate(), duration + 60)
+    attack.stop.set()
+    if tasks:
+        done, pending = await asyncio.wait(tasks, timeout=10)
+        for t in pending:
+            t.cancel()
+    return parse_wrk(out.decode()), attack
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--targets", default="serve poll", help="from 'serve poll' (default both)")
+    p.add_argument("--scenarios", default=" ".join(SCENARIOS))
+    p.add_argument("--duration", type=int, default=10, help="seconds of wrk per scenario")
+    p.add_argument("--wrk-conns", type=int, default=50)
+    p.add_argument("--slowloris", type=int, default=500, help="slowloris connections")
+    p.add_argument("--flood", type=int, default=3000, help="flood connections held at once")
+    p.add_argument("--port", type=int, default=18090)
+    p.add_argument("--no-build", action="store_true")
+    args = p.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if not args.no_build:
+        build()
+    sizes = {"alone": 0, "slowloris": args.slowloris, "flood": args.flood, "resets": 20, "oversized": 20}
+    for target in args.targets.split():
+        rows = []
+        for kind in args.scenarios.split():
+            proc = start(target, args.port)
+            try:
+                time.sleep(0.5)
+                before = open_fds(proc)
+                wrk, attack = asyncio.run(scenario(args.port, kind, sizes[kind], args.duration, args.wrk_conns))
+                time.sleep(3)
+                after = open_fds(proc)
+                alive = proc.poll() is None
+            finally:
+                stop(proc)
+            rows.append((kind, wrk, attack, before, after, alive))
+            print(f"{target} {kind}: {wrk['rps']:.0f} req/s, p99 {wrk['p99']} ms", file=sys.stderr)
+        base = rows[0][1] if rows[0][0] == "alone" else None
+        print(f"\n**{target}** (wrk -t1 -c{args.wrk_conns} -d{args.duration}s)\n")
+        print("| attack | req/s | vs alone | p99 | p99 vs alone | wrk socket errors | attack: opened / closed by server | fds before -> 3 s after | running after |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for kind, wrk, attack, before, after, alive in rows:
+            label = kind if kind == "alone" else f"{kind} ({sizes[kind]})"
+            ratio = f"{wrk['rps'] / base['rps']:.2f}x" if base and base["rps"] else "-"
+            p99 = f"{wrk['p99']:.2f} ms" if wrk["p99"] is not None else "-"
+            p99r = f"{wrk['p99'] / base['p99']:.1f}x" if base and base["p99"] and wrk["p99"] else "-"
+            print(f"| {label} | {wrk['rps']:.0f} | {ratio} | {p99} | {p99r} | {wrk['errors']} | "
+                  f"{attack.opened} / {attack.closed_by_server} | {before} -> {after} | {'yes' if alive else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()
