@@ -18,6 +18,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+/// Where a note for the user goes ([`WasiCtxBuilder::on_out_of_fds`]).
+pub type NoteHook = Box<dyn Fn(&str) + Send + Sync>;
+
 /// What all threads of a guest program share (POSIX's per-process state): arguments,
 /// environment, the fd table, the working directory, the signal callback, the network
 /// capability, profiling, offload, and the threads themselves.
@@ -42,7 +45,7 @@ pub struct Process {
     /// Whether [`Process::note_out_of_fds`] has spoken.
     fds_exhausted: AtomicBool,
     /// Where that note goes (default: a `tracing` warning).
-    on_out_of_fds: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    on_out_of_fds: Option<NoteHook>,
     /// Per-call statistics, when profiling (`--profile`).
     pub profile: Option<Mutex<crate::profile::Profile>>,
     /// The helper thread for `--offload`. Dropping the process drains its queue.
@@ -223,7 +226,7 @@ pub struct WasiCtxBuilder {
     no_tmp: bool,
     run_slots: Option<Arc<RunSlots>>,
     max_fds: Option<usize>,
-    on_out_of_fds: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    on_out_of_fds: Option<NoteHook>,
 }
 
 impl WasiCtxBuilder {
