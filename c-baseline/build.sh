@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the C baselines into target/c-baseline/: every c-baseline/*.c natively with gcc -O2,
-# and the keep-alive servers (http_*.c) also as WASIX modules (http_*.wasm) with clang and the
+# the keep-alive servers (http_*.c) also as WASIX modules (http_*.wasm) with clang and the
 # wasix-libc sysroot (../shared/toolchains/wasix-sysroot, or $WASIX_SYSROOT), with the flags of
-# its README. `NATIVE_ONLY=1` skips the WASIX builds.
+# its README and an 8 MiB stack (wasi-libc's poll() keeps two subscriptions per fd on the
+# stack: the default 64 KiB overflows past about 600 fds), and echo_handler.c as a wasm32-wasi
+# module with Debian's wasi-libc. `NATIVE_ONLY=1` skips the wasm builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/c-baseline
@@ -23,9 +25,12 @@ if [ -z "${NATIVE_ONLY:-}" ]; then
       -D_WASI_EMULATED_MMAN -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS \
       "$src" -o "target/c-baseline/$(basename "$src" .c).wasm" \
       -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,--import-memory \
+      -Wl,-z,stack-size=8388608 \
       -Wl,--export-dynamic -Wl,--export=__heap_base -Wl,--export=__stack_pointer \
       -Wl,--export=__data_end -Wl,--export=__wasm_init_tls -Wl,--export=__wasm_signal \
       -Wl,--export=__tls_size -Wl,--export=__tls_align -Wl,--export=__tls_base
   done
+  clang --target=wasm32-wasi -O2 -Wall -Wextra c-baseline/echo_handler.c \
+    -o target/c-baseline/echo_handler.wasm
 fi
 echo "built: $(ls target/c-baseline | tr '\n' ' ')"

@@ -2,8 +2,9 @@
 """Hostile clients against a server while wrk measures the normal load it still serves.
 
 Targets (each started afresh for each scenario, on 127.0.0.1:PORT):
-  serve  `wasix-rt serve` of wat-samples/hello-handler.wat (reads a request, answers 32 bytes,
-         closes), with its log at warn (RUST_LOG=wasix_rt=warn) and its default limits.
+  serve  `wasix-rt serve` of c-baseline/echo_handler.c built as wasm32-wasi (reads the request
+         head to its blank line, answers the request line, closes), with its log at warn
+         (RUST_LOG=wasix_rt=warn) and its default limits.
   poll   `wasix-rt run --net` of c-baseline/http_poll.c built as WASIX (a single-threaded
          keep-alive server on poll()).
 
@@ -35,6 +36,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,14 +52,16 @@ def build():
 def start(target, port):
     env = dict(os.environ, RUST_LOG="wasix_rt=warn")
     if target == "serve":
-        cmd = [WASIX_RT, "serve", "--listen", f"127.0.0.1:{port}", "wat-samples/hello-handler.wat"]
+        cmd = [WASIX_RT, "serve", "--listen", f"127.0.0.1:{port}", "target/c-baseline/echo_handler.wasm"]
     else:
         cmd = [WASIX_RT, "run", "--net", "target/c-baseline/http_poll.wasm", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"hostile-load: {target} exited at start: {proc.stderr.read().decode()}")
+            sys.exit(f"hostile-load: {target} exited at start: {last_lines(proc)}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return proc
@@ -65,6 +69,11 @@ def start(target, port):
             time.sleep(0.05)
     proc.kill()
     sys.exit(f"hostile-load: {target} did not listen on port {port} within 60 s")
+
+
+def last_lines(proc, n=5):
+    proc.log.seek(0)
+    return "\n".join(proc.log.read().decode(errors="replace").splitlines()[-n:])
 
 
 def stop(proc):
@@ -260,6 +269,9 @@ def main():
                 time.sleep(3)
                 after = open_fds(proc)
                 alive = proc.poll() is None
+                if not alive:
+                    print(f"{target} {kind}: the server exited {proc.returncode}: {last_lines(proc)}",
+                          file=sys.stderr)
             finally:
                 stop(proc)
             rows.append((kind, wrk, attack, before, after, alive))

@@ -430,7 +430,14 @@ fn a_flood_past_max_connections_is_refused_while_earlier_clients_complete() {
     let busy = std::env::temp_dir().join(format!("busy-{}.txt", std::process::id()));
     std::fs::write(&busy, "busy\n").unwrap();
     let busy_arg = busy.to_str().unwrap().to_string();
-    let server = Server::start(&["--max-connections", "5", "--busy-response", &busy_arg]);
+    let server = Server::start(&[
+        "--max-connections",
+        "5",
+        "--evict-idle",
+        "0",
+        "--busy-response",
+        &busy_arg,
+    ]);
     let earlier = idle_clients(&server, 5);
     let started = Instant::now();
     let flood: Vec<_> = (0..100)
@@ -458,6 +465,35 @@ fn a_flood_past_max_connections_is_refused_while_earlier_clients_complete() {
     assert!(refused.len() < 10, "{refused:#?}");
     assert_eq!(server.ask("after\n"), "hello after\n");
     let _ = std::fs::remove_file(busy);
+}
+
+/// A flood of idle connections cannot lock out a client that speaks: at `--max-connections`
+/// a new connection takes the place of the one idle longest (past `--evict-idle`), which is
+/// closed and logged as evicted.
+#[test]
+fn at_max_connections_a_new_client_evicts_the_connection_idle_longest() {
+    let server = Server::start(&["--max-connections", "3", "--evict-idle", "500ms"]);
+    let mut oldest = TcpStream::connect(server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let _others = idle_clients(&server, 2);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(server.ask("new\n"), "hello new\n");
+    oldest
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    oldest
+        .read_to_end(&mut rest)
+        .expect("the evicted connection is closed");
+    let evicted = server.wait_logged(2);
+    assert_eq!(
+        evicted
+            .iter()
+            .filter(|l| l.contains("status=evicted"))
+            .count(),
+        1,
+        "{evicted:#?}"
+    );
 }
 
 /// With the fd limit lowered to 64, fifty idle clients make `accept` fail with EMFILE: the

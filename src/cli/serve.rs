@@ -58,6 +58,9 @@ const WARN_EVERY: Duration = Duration::from_secs(1);
 const TIMED_OUT: &str = "timed out";
 /// How a connection's program ended when `--idle-timeout` ended it.
 const IDLE: &str = "idle timeout";
+/// How a connection's program ended when a new connection took its place
+/// (`--evict-idle`).
+const EVICTED: &str = "evicted (idle at --max-connections)";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -82,11 +85,19 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_instances: usize,
 
-    /// Most connections open at once, those queued for a program included (default 2000). A
-    /// connection past it is closed at once (after --busy-response, if given), counted, and
-    /// reported in a warning at most once a second.
-    #[arg(long, value_name = "N", default_value_t = 2000)]
-    max_connections: usize,
+    /// Most connections open at once, those queued for a program included (default:
+    /// --max-instances). A connection past it takes the place of the program idle longest, if
+    /// one has been idle for --evict-idle; else it is closed at once (after --busy-response,
+    /// if given), counted, and reported in a warning at most once a second.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+
+    /// At --max-connections, a new connection ends the connection whose program has waited
+    /// longest, if it has waited at least DURATION (0: never), so that a flood of idle
+    /// connections cannot lock out clients that speak.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "1s")]
+    evict_idle: Duration,
 
     /// Send the bytes of FILE (e.g. an HTTP 503 response) to each connection refused past
     /// --max-connections before closing it.
@@ -243,6 +254,10 @@ struct Server {
     workers: usize,
     max_instances: usize,
     max_connections: usize,
+    /// `--evict-idle` (`None`: 0, never).
+    evict_idle: Option<Duration>,
+    /// Before this, no program can have waited `--evict-idle` (the last look found none).
+    no_evictable_until: Mutex<Option<Instant>>,
     busy_response: Option<Vec<u8>>,
     /// Connections accepted and not yet closed, queued ones included.
     open: Mutex<usize>,
@@ -268,7 +283,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let max_instances = args.max_instances.max(1);
-    let max_connections = args.max_connections.max(1);
+    let max_connections = args.max_connections.unwrap_or(max_instances).max(1);
     let memory_pages = args
         .max_memory
         .map(|b| (b / wasix_rt::types::WASM_PAGE_SIZE).min(u64::from(u32::MAX)) as u32);
@@ -373,6 +388,8 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         workers,
         max_instances,
         max_connections,
+        evict_idle: nonzero(args.evict_idle),
+        no_evictable_until: Mutex::new(None),
         busy_response,
         open: Mutex::new(0),
         closed: Condvar::new(),
@@ -522,14 +539,57 @@ fn threads_wanted(server: &Server) -> usize {
         .min(room)
 }
 
-/// Counts a new connection open, unless `--max-connections` are.
+/// Counts a new connection open, unless `--max-connections` are and no program can be
+/// evicted to make room ([`evict_one`]).
 fn admit(server: &Server) -> bool {
-    let mut open = server.open.lock();
-    if *open >= server.max_connections {
+    {
+        let mut open = server.open.lock();
+        if *open < server.max_connections {
+            *open += 1;
+            return true;
+        }
+    }
+    if !evict_one(server) {
         return false;
     }
-    *open += 1;
+    // The evicted connection is still counted until its program has ended: for that
+    // moment one more is open.
+    *server.open.lock() += 1;
     true
+}
+
+/// Ends the program that has waited longest, if it has waited `--evict-idle`; whether it
+/// did. A look that finds none remembers when the first one could be due, so that a flood
+/// of refused connections does not scan the programs each time.
+fn evict_one(server: &Server) -> bool {
+    let Some(evict_idle) = server.evict_idle else {
+        return false;
+    };
+    let mut until = server.no_evictable_until.lock();
+    let now = Instant::now();
+    if until.is_some_and(|t| now < t) {
+        return false;
+    }
+    let running = server.running.lock();
+    let longest = running
+        .iter()
+        .filter(|r| r.process.threads.ended().is_none())
+        .filter_map(|r| Some((r, r.process.activity.idle_for()?)))
+        .max_by_key(|(_, idle)| *idle);
+    match longest {
+        Some((r, idle)) if idle >= evict_idle => {
+            r.process.threads.end_program(ProgramEnd {
+                code: super::EXIT_TRAP,
+                message: Some(EVICTED.to_string()),
+            });
+            true
+        }
+        other => {
+            let idle = other.map_or(Duration::ZERO, |(_, idle)| idle);
+            *until = Some(now + (evict_idle - idle));
+            false
+        }
+    }
 }
 
 /// Starts a pool thread ([`pool_thread`]).
@@ -720,7 +780,7 @@ fn run_connection(server: &Server, stream: TcpStream, accepted: Instant) -> Stri
     match exit {
         Err(e) => format!("error: {e}"),
         Ok(exit) => match exit.message.as_deref() {
-            Some(why @ (TIMED_OUT | IDLE)) => why.to_string(),
+            Some(why @ (TIMED_OUT | IDLE | EVICTED)) => why.to_string(),
             // Code busy in wasm reached its epoch deadline before the ticker ended it.
             Some(m) if m.contains("interrupt") && deadline.is_some_and(|d| Instant::now() >= d) => {
                 TIMED_OUT.to_string()
