@@ -2,8 +2,8 @@
 # Builds the C baselines into target/c-baseline/: every c-baseline/*.c natively with gcc -O2,
 # the keep-alive servers (http_*.c) also as WASIX modules (http_*.wasm) with clang and the
 # wasix-libc sysroot (../shared/toolchains/wasix-sysroot, or $WASIX_SYSROOT), with the flags of
-# its README and an 8 MiB stack (wasi-libc's poll() keeps two subscriptions per fd on the
-# stack: the default 64 KiB overflows past about 600 fds), and echo_handler.c as a wasm32-wasi
+# its README and an 8 MiB stack (wasix-libc's poll() builds its subscriptions on the stack:
+# with the default one, http_poll.c failed at 1,053 clients), and echo_handler.c as a wasm32-wasi
 # module with Debian's wasi-libc. `NATIVE_ONLY=1` skips the wasm builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."

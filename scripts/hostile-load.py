@@ -7,6 +7,8 @@ Targets (each started afresh for each scenario, on 127.0.0.1:PORT):
          (RUST_LOG=wasix_rt=warn) and its default limits.
   poll   `wasix-rt run --net` of c-baseline/http_poll.c built as WASIX (a single-threaded
          keep-alive server on poll()).
+  native the same http_poll.c built natively with gcc: the oracle, which shows what the attack
+         costs a server that has no runtime at all on the same cores.
 
 Scenarios, each with wrk -t1 -cWRK_CONNS running for DURATION seconds alongside:
   alone      the normal load by itself, the reference row;
@@ -23,7 +25,7 @@ the `alone` row, wrk's socket errors, what the attack saw (connections opened, c
 server), the server's open fds before the attack and 3 s after it, and whether it was still
 running. Every loop is bounded in time; the script stops every server it started.
 
-  scripts/hostile-load.py                         # both targets, 10 s per scenario
+  scripts/hostile-load.py                         # every target, 10 s per scenario
   scripts/hostile-load.py --targets serve --duration 5 --slowloris 200
 """
 
@@ -53,8 +55,10 @@ def start(target, port):
     env = dict(os.environ, RUST_LOG="wasix_rt=warn")
     if target == "serve":
         cmd = [WASIX_RT, "serve", "--listen", f"127.0.0.1:{port}", "target/c-baseline/echo_handler.wasm"]
-    else:
+    elif target == "poll":
         cmd = [WASIX_RT, "run", "--net", "target/c-baseline/http_poll.wasm", str(port)]
+    else:
+        cmd = ["target/c-baseline/http_poll", str(port)]
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     proc.log = log
@@ -244,7 +248,7 @@ async def scenario(port, kind, size, duration, wrk_conns):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--targets", default="serve poll", help="from 'serve poll' (default both)")
+    p.add_argument("--targets", default="serve poll native", help="from 'serve poll native' (default all)")
     p.add_argument("--scenarios", default=" ".join(SCENARIOS))
     p.add_argument("--duration", type=int, default=10, help="seconds of wrk per scenario")
     p.add_argument("--wrk-conns", type=int, default=50)

@@ -47,6 +47,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// the pool may then stand in for its thread ([`threads_wanted`]).
 const BLOCKED: Duration = Duration::from_millis(10);
 
+/// Most threads kept in reserve beyond those standing in for blocked programs
+/// ([`threads_wanted`]): enough to absorb a burst of idle clients in a few ticks, few enough
+/// that accept does not wake threads in turn over hundreds of cold stacks.
+const RESERVE: usize = 32;
+
 /// How long a pool thread waits in accept before it leaves, beyond the `--workers` kept.
 const THREAD_LINGER: Duration = Duration::from_secs(30);
 
@@ -512,10 +517,10 @@ fn out_of_resources(e: &std::io::Error) -> bool {
     }
 }
 
-/// How many more threads the pool should have: one per `--workers` slot, plus two for each
-/// program blocked on its client (or a timer) for [`BLOCKED`] or more, within
-/// `--max-instances`; none while stopping. One stands in for the blocked program's thread; the
-/// other is a reserve, so that a burst of idle clients is absorbed in a few ticks (the reserve
+/// How many more threads the pool should have: one per `--workers` slot, plus one for each
+/// program blocked on its client (or a timer) for [`BLOCKED`] or more, and as many again up to
+/// [`RESERVE`], within `--max-instances`; none while stopping. The first stand in for the
+/// blocked programs' threads; the reserve absorbs a burst of idle clients in a few ticks (it
 /// doubles with each) rather than one client per tick. A program that waits only briefly (for
 /// a request already on its way) is not counted: with every slot's program running, a new
 /// connection waits in the listen queue for one to end, which costs less than a thread more.
@@ -534,7 +539,7 @@ fn threads_wanted(server: &Server) -> usize {
         .iter()
         .filter(|r| r.process.activity.idle_for().is_some_and(|d| d >= BLOCKED))
         .count();
-    (server.workers + 2 * blocked)
+    (server.workers + blocked + blocked.min(RESERVE))
         .saturating_sub(threads)
         .min(room)
 }
