@@ -328,7 +328,7 @@ impl WasiCtxBuilder {
     }
     /// Makes the program take one of `slots` whenever it runs guest code, so that one
     /// [`RunSlots`] shared by many programs bounds how many run at once; a program waiting on
-    /// a client or a timer holds none ([`crate::host::activity`]).
+    /// a client or a timer holds none (`host::activity`).
     pub fn run_slots(mut self, slots: Arc<RunSlots>) -> Self {
         self.run_slots = Some(slots);
         self
