@@ -590,11 +590,11 @@ fn a_server_with_worker_threads_accepting_on_one_listener_serves_wrk_like_native
 }
 
 /// The fd limit as Linux sets it: a native run under `RLIMIT_NOFILE` 32 and `wasix-rt run
-/// --max-fds 32` print the same: the same last fd, EMFILE from `open` and from `accept` (whose
+/// --max-fds 32` print the same: the same last fd, EMFILE from `socket` and from `accept` (whose
 /// connection stays queued), and the connection accepted once an fd is closed. wasix-rt says
 /// once, on stderr, which limit the program reached.
 #[test]
-fn a_program_at_its_fd_limit_gets_emfile_from_open_and_accept_like_native() {
+fn a_program_at_its_fd_limit_gets_emfile_from_socket_and_accept_like_native() {
     use std::os::unix::process::CommandExt;
     let (native, wasm) = build_program("fd_limit");
     let mut n = Command::new(&native);
@@ -622,4 +622,46 @@ fn a_program_at_its_fd_limit_gets_emfile_from_open_and_accept_like_native() {
     assert_eq!(n.status.code(), Some(0));
     assert_eq!(status, Some(0), "{err}");
     assert_eq!(err.matches("--max-fds allows").count(), 1, "{err}");
+}
+
+/// The same program when wasix-rt itself runs out of fds first (its process limit lowered to 40,
+/// `--max-fds` left high): `socket` and `accept` get EMFILE from the host, the program goes on as
+/// it does natively, and wasix-rt says once that the process limit was reached.
+#[test]
+fn a_program_meeting_the_hosts_fd_limit_gets_emfile_and_a_note_once() {
+    use std::os::unix::process::CommandExt;
+    let (_, wasm) = build_program("fd_limit");
+    let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+    w.args(["run", "--disable-cache", "--net", "--max-fds", "1000"])
+        .arg(&wasm);
+    // SAFETY: setrlimit is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        w.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = w.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("socket: EMFILE"), "{stdout}");
+    assert!(
+        stdout.contains("accept with no fd free: -1 EMFILE"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the queued connection says hi"), "{stdout}");
+    assert_eq!(
+        stderr.matches("ran out of file descriptors").count(),
+        1,
+        "{stderr}"
+    );
 }
