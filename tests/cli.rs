@@ -950,3 +950,59 @@ fn cache_ls_shows_source_and_last_use_and_clean_removes_old_artifacts() {
     assert!(ls.contains("\n1 artifacts, "), "{ls}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--profile=perfmap` lists every function of the module in `/tmp/perf-PID.map`, named by the
+/// name section (else `wasm-function[N]`), with sizes above 0 and ranges that do not overlap;
+/// also when the code comes from the cache (the second run).
+#[test]
+fn profile_perfmap_lists_every_function_with_its_name() {
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (func $fib (param i32) (result i32)
+        (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+          (then (local.get 0))
+          (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                         (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+      (func $helper (result i32) (call $fib (i32.const 10)))
+      (func (export "_start") (call $exit (i32.sub (call $helper) (i32.const 55)))))"#;
+    let module = temp_file("perfmap.wat", wat.as_bytes());
+    let cache = std::env::temp_dir().join(format!("wasix-rt-perfmap-cache-{}", std::process::id()));
+    for run in ["compiled", "from the cache"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+            .args(["run", "--profile=perfmap", "--cache-dir"])
+            .arg(&cache)
+            .arg(&module)
+            .spawn()
+            .unwrap();
+        let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+        assert_eq!(child.wait().unwrap().code(), Some(0), "{run}");
+        let text = std::fs::read_to_string(&map).unwrap();
+        let _ = std::fs::remove_file(&map);
+        let mut funcs: Vec<(u64, u64, String)> = text
+            .lines()
+            .map(|l| {
+                let mut f = l.splitn(3, ' ');
+                let start = u64::from_str_radix(f.next().unwrap(), 16).unwrap();
+                let size = u64::from_str_radix(f.next().unwrap(), 16).unwrap();
+                (start, size, f.next().unwrap().to_string())
+            })
+            .collect();
+        funcs.sort();
+        let names: Vec<&str> = funcs.iter().map(|f| f.2.as_str()).collect();
+        assert_eq!(
+            names,
+            ["fib", "helper", "wasm-function[3]"],
+            "{run}: {text}"
+        );
+        assert!(funcs.iter().all(|f| f.1 > 0), "{run}: {text}");
+        assert!(
+            funcs.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),
+            "{run}: ranges overlap: {text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(cache);
+    // Not a view: a clear error, nothing run.
+    let out = wasix_rt(&["run", "--profile=flame", "wat-samples/hello.wat"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("perfmap"));
+}

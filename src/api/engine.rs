@@ -4,7 +4,7 @@
 
 use crate::compile;
 use crate::environ::TrapSite;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::types::FuncType;
 use crate::vm::allocator::InstanceAllocator;
 use crate::vm::engine::{EngineRuntime, StackLimits};
@@ -39,6 +39,10 @@ pub struct Config {
     /// instances' vmctx for reuse (default `None`: on demand). See `vm::pool` for how
     /// slots are reset and reused, `vm::allocator` for the rest.
     pub pooling: Option<PoolingConfig>,
+    /// List every function compiled or loaded from now on in Linux perf's map of JIT code,
+    /// `/tmp/perf-PID.map` (`vm::perf_map`), so that `perf record` + `perf report` name wasm
+    /// functions (default false). Process-wide once on; not part of the cache key.
+    pub perf_map: bool,
 }
 
 impl Default for Config {
@@ -51,6 +55,7 @@ impl Default for Config {
             optimize: true,
             epoch_interruption: false,
             pooling: None,
+            perf_map: false,
         }
     }
 }
@@ -87,8 +92,17 @@ impl Default for Engine {
 impl Engine {
     /// Creates an engine for the host CPU. Fails with [`crate::Error::Compile`] when Cranelift
     /// does not support the host, and with [`crate::Error::Resource`] when the memory pool
-    /// ([`Config::pooling`]) cannot be reserved.
+    /// ([`Config::pooling`]) cannot be reserved or the perf map ([`Config::perf_map`]) cannot
+    /// be created.
     pub fn new(config: &Config) -> Result<Engine> {
+        if config.perf_map {
+            crate::vm::perf_map::enable().map_err(|e| {
+                Error::Resource(format!(
+                    "creating {}: {e}",
+                    crate::vm::perf_map::path().display()
+                ))
+            })?;
+        }
         let allocator = InstanceAllocator::new(config.max_memory_pages, config.pooling)?;
         let stack = StackLimits {
             max_wasm_stack: config.max_wasm_stack,

@@ -20,6 +20,15 @@ pub const EXIT_ERROR: i32 = wasix_rt::launcher::EXIT_ERROR;
 /// Exit status when the WebAssembly code traps (on any of the program's threads).
 pub const EXIT_TRAP: i32 = wasix_rt::launcher::EXIT_TRAP;
 
+/// What `--profile=VIEW` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileView {
+    /// Per-host-call statistics, printed as a table when the program ends.
+    Table,
+    /// Linux perf's map of JIT code, /tmp/perf-PID.map.
+    Perfmap,
+}
+
 /// Stack size of the thread that runs WebAssembly: wasm recursion uses the native stack.
 const WASM_THREAD_STACK: usize = 8 << 20;
 

@@ -1,6 +1,6 @@
 //! `wasix-rt run`: load a module, instantiate it and call a function.
 
-use super::{EXIT_ERROR, EXIT_TRAP};
+use super::{ProfileView, EXIT_ERROR, EXIT_TRAP};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,11 +103,15 @@ pub struct RunArgs {
     #[arg(long)]
     disable_cache: bool,
 
-    /// Keep per-host-call statistics (count; work: total, mean, p50, p99, max; time blocked
-    /// waiting) and the split of wall time into guest code, host work and waiting; print them
-    /// as a table on stderr when the program ends (also on SIGINT/SIGTERM).
-    #[arg(long)]
-    profile: bool,
+    /// A view of where the time goes; repeatable. `--profile` or `--profile=table`: keep
+    /// per-host-call statistics (count; work: total, mean, p50, p99, max; time blocked
+    /// waiting) and the split of wall time into guest code, host work and waiting, and print
+    /// them as a table on stderr when the program ends (also on SIGINT/SIGTERM).
+    /// `--profile=perfmap`: list every compiled wasm function in /tmp/perf-PID.map, so that
+    /// `perf record` + `perf report` name them.
+    #[arg(long, value_name = "VIEW", num_args = 0..=1, require_equals = true,
+          default_missing_value = "table")]
+    profile: Vec<super::ProfileView>,
 
     /// Write the --profile data as JSON to FILE (implies --profile).
     #[arg(long, value_name = "FILE")]
@@ -171,7 +175,7 @@ fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
         .no_tmp(args.no_tmp)
         .net(args.net)
         .offload(args.offload)
-        .profile(args.profile || args.profile_json.is_some())
+        .profile(args.profile.contains(&ProfileView::Table) || args.profile_json.is_some())
         .max_threads(args.max_threads)
         // Printed at the time, as the net policy's notes are.
         .on_out_of_fds(|note| eprintln!("note: {note}"))
@@ -224,6 +228,7 @@ fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
 fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let config = wasix_rt::Config {
         epoch_interruption: args.timeout.is_some(),
+        perf_map: args.profile.contains(&ProfileView::Perfmap),
         ..Default::default()
     };
     let engine = Engine::new(&config)?;
@@ -260,7 +265,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     program.finish();
     if let Some(p) = &process.profile {
         let p = p.lock();
-        if args.profile {
+        if args.profile.contains(&ProfileView::Table) {
             eprint!("{}", p.table());
         }
         if let Some(path) = &args.profile_json {

@@ -145,6 +145,12 @@ pub struct ServeArgs {
     #[arg(long = "env", value_name = "K=V")]
     envs: Vec<String>,
 
+    /// `--profile=perfmap`: list every compiled wasm function in /tmp/perf-PID.map, so that
+    /// `perf record` + `perf report` name them (serve has no other view).
+    #[arg(long, value_name = "VIEW", num_args = 0..=1, require_equals = true,
+          default_missing_value = "table")]
+    profile: Vec<super::ProfileView>,
+
     /// Where compiled modules are cached (as for `run`).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -312,8 +318,12 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         .transpose()?;
     // One memory slot per instance; a module defining several memories (multi-memory) needs
     // more, and is loaded again with an engine whose pool has them (a cache hit).
+    if args.profile.contains(&super::ProfileView::Table) {
+        return Err("serve has no --profile table: its view is --profile=perfmap".into());
+    }
     let pooled = |slots: usize| Config {
         epoch_interruption: true,
+        perf_map: args.profile.contains(&super::ProfileView::Perfmap),
         pooling: (!args.no_pool).then(|| PoolingConfig {
             memory_slots: slots.min(MAX_MEMORY_SLOTS as usize) as u32,
             max_memory_pages: memory_pages.unwrap_or(u32::MAX).min(65536),

@@ -343,6 +343,7 @@ impl CodeMemory {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(ptr as usize, info.clone());
+            crate::vm::perf_map::record(&info);
         }
         CodeMemory {
             ptr,

@@ -16,6 +16,7 @@ pub mod libcalls;
 pub mod limits;
 pub mod memory;
 pub mod module;
+pub mod perf_map;
 pub mod pool;
 pub mod registry;
 pub mod store;
