@@ -665,3 +665,68 @@ fn a_program_meeting_the_hosts_fd_limit_gets_emfile_and_a_note_once() {
         "{stderr}"
     );
 }
+
+/// `--profile-trace`: the timeline of a program with two threads, a socket pair and one blocked
+/// read is JSON in the Chrome trace-event format with a track per thread; on each track the
+/// slices nest (every end closes the last begun slice, never before its begin), and the blocked
+/// read's wait is a slice inside its host call. A trace file that cannot be created is an
+/// error before the program starts.
+#[test]
+fn profile_trace_writes_a_timeline_with_a_track_per_thread_and_nested_waits() {
+    let (_, wasm) = build_program("timeline");
+    let trace = std::env::temp_dir().join(format!("wasix-rt-trace-{}.json", std::process::id()));
+    let trace_arg = trace.to_str().unwrap().to_string();
+    let (out, err, status) = run_wasix(&["--profile-trace", &trace_arg], &wasm, &[]);
+    assert_eq!(status, Some(0), "{err}");
+    assert_eq!(out, "read 1 byte: x\n");
+    let events: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&trace);
+    let is_call = |e: &serde_json::Value| {
+        let cat = e["cat"].as_str().unwrap_or("");
+        cat.starts_with("wasix_rt::wasi") // wasi and wasix
+    };
+    let mut tracks = std::collections::BTreeMap::<u64, Vec<&serde_json::Value>>::new();
+    for e in &events {
+        if matches!(e["ph"].as_str(), Some("B" | "E")) {
+            tracks
+                .entry(e["tid"].as_u64().unwrap())
+                .or_default()
+                .push(e);
+        }
+    }
+    let with_calls = tracks
+        .values()
+        .filter(|t| t.iter().any(|e| is_call(e)))
+        .count();
+    assert!(with_calls >= 2, "host calls on {with_calls} thread tracks");
+    let mut nested_waits = 0;
+    for track in tracks.values() {
+        let mut open: Vec<(&str, f64, bool)> = Vec::new();
+        for e in track {
+            let (name, ts) = (e["name"].as_str().unwrap(), e["ts"].as_f64().unwrap());
+            if e["ph"] == "B" {
+                if name == "wait" && open.last().is_some_and(|o| o.2) {
+                    nested_waits += 1;
+                }
+                open.push((name, ts, is_call(e)));
+            } else {
+                let (begun, at, _) = open.pop().expect("an end with no begin");
+                assert_eq!(begun, name, "ends out of order");
+                assert!(at <= ts, "{name} ends before it begins");
+            }
+        }
+    }
+    assert!(nested_waits >= 1, "no wait inside a host call");
+    let (out, err, status) = run_wasix(
+        &["--profile-trace", "/nonexistent-dir/trace.json"],
+        &wasm,
+        &[],
+    );
+    assert_eq!(status, Some(1));
+    assert!(out.is_empty(), "the program ran: {out}");
+    assert!(
+        err.contains("--profile-trace /nonexistent-dir/trace.json"),
+        "{err}"
+    );
+}

@@ -132,6 +132,10 @@ fn at_exit_remove(dir: Option<std::path::PathBuf>) {
 /// Ends the process with `code` after removing the directories registered with
 /// [`at_exit_remove`].
 pub fn exit(code: i32) -> ! {
+    // Ends the trace file's JSON and waits for its writer.
+    if let Some(guard) = TRACE.lock().ok().and_then(|mut t| t.take()) {
+        drop(guard);
+    }
     if let Ok(dirs) = REMOVE_AT_EXIT.lock() {
         for dir in dirs.iter() {
             let _ = std::fs::remove_dir_all(dir);
@@ -146,7 +150,14 @@ pub fn main() -> i32 {
     progress::set_quiet(cli.quiet);
     // `serve` logs each connection unless told otherwise.
     let default_log = matches!(cli.command, Command::Serve(_)).then_some("wasix_rt=info");
-    init_tracing(default_log);
+    let trace = match &cli.command {
+        Command::Run(args) => args.profile_trace.clone(),
+        _ => None,
+    };
+    if let Err(message) = init_tracing(default_log, trace.as_deref()) {
+        eprintln!("error: {message}");
+        return EXIT_ERROR;
+    }
     // Run on a thread with a known stack size, whatever the main thread's limit is.
     let worker = std::thread::Builder::new()
         .name("wasix-rt".into())
@@ -200,28 +211,59 @@ fn print_out(bytes: &[u8]) -> i32 {
     }
 }
 
-/// Logs to stderr, filtered by RUST_LOG, else by `default` (nothing when neither is set).
-fn init_tracing(default: Option<&str>) {
-    let asked = match (std::env::var("RUST_LOG"), default) {
-        (Ok(asked), _) => asked,
-        (Err(_), Some(default)) => default.to_string(),
-        (Err(_), None) => return,
-    };
+/// The writer of `--profile-trace`, kept until the process ends ([`exit`] flushes it).
+static TRACE: std::sync::Mutex<Option<tracing_chrome::FlushGuard>> = std::sync::Mutex::new(None);
+
+/// Logs to stderr, filtered by RUST_LOG, else by `default` (no log when neither is set), and
+/// writes `trace`, if given, as a timeline of host calls in the Chrome trace-event format
+/// (`--profile-trace`). Errors: the trace file cannot be created.
+fn init_tracing(default: Option<&str>, trace: Option<&std::path::Path>) -> Result<(), String> {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::EnvFilter;
+    let asked = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| default.map(str::to_string));
     // One line per host call when its span closes, with its busy and idle time. Cranelift's
     // own trace output (the compiler's every step) stays quiet unless asked for by name.
-    let mut filter = tracing_subscriber::EnvFilter::new(&asked);
-    for quiet in ["cranelift_codegen", "cranelift_frontend", "regalloc2"] {
-        if !asked.contains(quiet) {
-            if let Ok(d) = format!("{quiet}=warn").parse() {
-                filter = filter.add_directive(d);
+    let log = asked.map(|asked| {
+        let mut filter = EnvFilter::new(&asked);
+        for quiet in ["cranelift_codegen", "cranelift_frontend", "regalloc2"] {
+            if !asked.contains(quiet) {
+                if let Ok(d) = format!("{quiet}=warn").parse() {
+                    filter = filter.add_directive(d);
+                }
             }
         }
+        use std::io::IsTerminal;
+        tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+    });
+    let timeline = match trace {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("--profile-trace {}: {e}", path.display()))?;
+            let (layer, guard) = tracing_chrome::ChromeLayerBuilder::new()
+                .writer(std::io::BufWriter::new(file))
+                .include_args(true)
+                .include_locations(false)
+                .build();
+            if let Ok(mut t) = TRACE.lock() {
+                *t = Some(guard);
+            }
+            // A call stays one slice, its wait a slice inside it.
+            wasix_rt::launcher::nest_wait_spans();
+            Some(layer.with_filter(EnvFilter::new("wasix_rt=trace")))
+        }
+        None => None,
+    };
+    if log.is_some() || timeline.is_some() {
+        let _ = tracing_subscriber::registry()
+            .with(log)
+            .with(timeline)
+            .try_init();
     }
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_writer(std::io::stderr)
-        .try_init();
+    Ok(())
 }

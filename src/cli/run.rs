@@ -113,6 +113,13 @@ pub struct RunArgs {
           default_missing_value = "table")]
     profile: Vec<super::ProfileView>,
 
+    /// Write a timeline of the program's host calls to FILE in the Chrome trace-event format,
+    /// which ui.perfetto.dev and chrome://tracing open: a track per guest thread, a slice per
+    /// host call named by its WASI/WASIX name with its arguments, errno and bytes moved, its
+    /// wait as a slice inside it, guest code as the gaps between.
+    #[arg(long, value_name = "FILE")]
+    pub(super) profile_trace: Option<PathBuf>,
+
     /// Write the --profile data as JSON to FILE (implies --profile).
     #[arg(long, value_name = "FILE")]
     profile_json: Option<PathBuf>,

@@ -37,7 +37,7 @@ pub use crate::host::{
     netpolicy::{NetPolicy, NetRule},
     socket::listen_tcp,
     threads::{ProgramEnd, DEFAULT_MAX_THREADS},
-    wait::Stop,
+    wait::{nest_wait_spans, Stop},
 };
 
 use crate::api::Linker;
