@@ -3,8 +3,10 @@
 //! WASI program that reads a request from stdin and writes its response to stdout is then a
 //! network service, and no connection can see another's memory, globals or tables.
 //!
-//! The connections' programs run on a pool of threads that accept on the listener themselves
-//! (no hand-off between threads on the fast path). The pool grows only while a core is free
+//! The connections' programs run on a pool of threads that accept on the listener themselves,
+//! one at a time (no hand-off between threads on the fast path). A program starts when its
+//! client's first bytes arrive (unless `--start-at-accept`), so a connection that sends
+//! nothing costs a thread and an fd but no instance. The pool grows only while a core is free
 //! for it: `--workers` bounds the programs running guest code at once, not those waiting
 //! ([`wasix_rt::launcher::RunSlots`]), so a program blocked on an idle or slow client holds a
 //! thread (up to `--max-instances`) but no core, and the others are served meanwhile. At
@@ -12,7 +14,8 @@
 //! end theirs. A ticker advances the engine's epoch every [`TICK`] and ends the programs past
 //! `--timeout` (code busy in wasm traps at its epoch deadline) or idle past `--idle-timeout`
 //! (every thread waiting, on the client or anything else). Past `--max-connections` a new
-//! connection is closed at once and counted; when accept fails for want of fds or memory the
+//! connection takes the place of one that has sent nothing, else of a program idle for
+//! `--evict-idle`, else is closed at once and counted; when accept fails for want of fds or memory the
 //! thread backs off until a connection closes. Each connection is logged at `info` with its
 //! duration and how its program ended. SIGINT/SIGTERM stop accepting, end the programs still
 //! running and exit 0.
@@ -66,6 +69,8 @@ const IDLE: &str = "idle timeout";
 /// How a connection's program ended when a new connection took its place
 /// (`--evict-idle`).
 const EVICTED: &str = "evicted (idle at --max-connections)";
+/// Status of a connection whose client closed or reset it before sending anything.
+const LEFT: &str = "the client left before sending anything";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -103,6 +108,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
           default_value = "1s")]
     evict_idle: Duration,
+
+    /// Start each connection's program as soon as the connection is accepted, not when the
+    /// client's first bytes arrive: for protocols where the server speaks first (SMTP, FTP, a
+    /// banner). Without it a connection that has sent nothing holds a thread and an fd but no
+    /// instance, and is the first to make room at --max-connections.
+    #[arg(long)]
+    start_at_accept: bool,
 
     /// Send the bytes of FILE (e.g. an HTTP 503 response) to each connection refused past
     /// --max-connections before closing it.
@@ -205,6 +217,14 @@ struct Conn {
     accepted: Instant,
 }
 
+/// A connection waiting for its client's first bytes before its program starts.
+struct Pending {
+    since: Instant,
+    stream: TcpStream,
+    /// Set when a new connection took its place (`--evict-idle`).
+    evicted: AtomicBool,
+}
+
 /// A connection's program while it runs.
 struct Running {
     id: u64,
@@ -267,6 +287,10 @@ struct Server {
     max_connections: usize,
     /// `--evict-idle` (`None`: 0, never).
     evict_idle: Option<Duration>,
+    /// Whether programs wait for their client's first bytes (no `--start-at-accept`).
+    defer: bool,
+    /// Connections accepted whose first bytes have not arrived.
+    pending: Mutex<Vec<Arc<Pending>>>,
     /// Before this, no program can have waited `--evict-idle` (the last look found none).
     no_evictable_until: Mutex<Option<Instant>>,
     busy_response: Option<Vec<u8>>,
@@ -280,6 +304,11 @@ struct Server {
     /// Pool threads alive, and those in accept.
     threads: AtomicUsize,
     accepting: AtomicUsize,
+    /// Held by the one thread in accept (nginx's accept mutex): Linux reserves the new
+    /// connection's fd when accept(2) starts waiting, so a hundred threads waiting there
+    /// would hold a hundred fds and leave none for the programs. It holds the wait before the
+    /// next try after accept ran out of fds or memory.
+    accept_lock: Mutex<Duration>,
     /// The programs running now.
     running: Mutex<Vec<Running>>,
     next_id: AtomicU64,
@@ -404,6 +433,8 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         max_instances,
         max_connections,
         evict_idle: nonzero(args.evict_idle),
+        defer: !args.start_at_accept,
+        pending: Mutex::new(Vec::new()),
         no_evictable_until: Mutex::new(None),
         busy_response,
         open: Mutex::new(0),
@@ -412,6 +443,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         queue: crossbeam_channel::unbounded(),
         threads: AtomicUsize::new(0),
         accepting: AtomicUsize::new(0),
+        accept_lock: Mutex::new(TICK),
         running: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
@@ -504,6 +536,9 @@ fn stop_on_signals(server: &Arc<Server>) {
             server.stopping.store(true, Ordering::SeqCst);
             let _ = socket2::SockRef::from(&server.listener).shutdown(std::net::Shutdown::Both);
             server.closed.notify_all();
+            for p in server.pending.lock().iter() {
+                let _ = p.stream.shutdown(std::net::Shutdown::Both);
+            }
             for r in server.running.lock().iter() {
                 r.process.threads.end_program(ProgramEnd {
                     code: 128 + sig,
@@ -548,7 +583,13 @@ fn threads_wanted(server: &Server) -> usize {
         .lock()
         .iter()
         .filter(|r| r.process.activity.idle_for().is_some_and(|d| d >= BLOCKED))
-        .count();
+        .count()
+        + server
+            .pending
+            .lock()
+            .iter()
+            .filter(|p| p.since.elapsed() >= BLOCKED)
+            .count();
     (server.workers + blocked + blocked.min(RESERVE))
         .saturating_sub(threads)
         .min(room)
@@ -573,13 +614,27 @@ fn admit(server: &Server) -> bool {
     true
 }
 
-/// Ends the program that has waited longest, if it has waited `--evict-idle`; whether it
-/// did. A look that finds none remembers when the first one could be due, so that a flood
+/// Makes room for a new connection: closes the connection that has sent nothing for the
+/// longest, if for [`BLOCKED`] or more, else ends the program that has waited longest, if it
+/// has waited `--evict-idle`; whether it did. A look that finds none remembers when the first one could be due, so that a flood
 /// of refused connections does not scan the programs each time.
 fn evict_one(server: &Server) -> bool {
     let Some(evict_idle) = server.evict_idle else {
         return false;
     };
+    // A connection that has sent nothing for BLOCKED costs its client nothing: it goes first.
+    if let Some(p) = server
+        .pending
+        .lock()
+        .iter()
+        .filter(|p| !p.evicted.load(Ordering::SeqCst) && p.since.elapsed() >= BLOCKED)
+        .min_by_key(|p| p.since)
+    {
+        p.evicted.store(true, Ordering::SeqCst);
+        // Wakes its thread's wait for the first bytes.
+        let _ = p.stream.shutdown(std::net::Shutdown::Both);
+        return true;
+    }
     let mut until = server.no_evictable_until.lock();
     let now = Instant::now();
     if until.is_some_and(|t| now < t) {
@@ -627,7 +682,6 @@ fn start_thread(server: &Arc<Server>) -> Result<(), String> {
 /// leaves after [`THREAD_LINGER`] with nothing to do, unless that would take the pool below
 /// `--workers`.
 fn pool_thread(s: &Arc<Server>) {
-    let mut backoff = TICK;
     // Set after queueing a connection: the next one is accepted, not the one just queued.
     let mut only_accept = false;
     loop {
@@ -641,7 +695,11 @@ fn pool_thread(s: &Arc<Server>) {
             }
         }
         s.accepting.fetch_add(1, Ordering::SeqCst);
-        let accepted = s.listener.accept();
+        let mut acceptor = s.accept_lock.try_lock_for(THREAD_LINGER);
+        let accepted = match &acceptor {
+            Some(_) => s.listener.accept(),
+            None => Err(ErrorKind::TimedOut.into()),
+        };
         let others = s.accepting.fetch_sub(1, Ordering::SeqCst) - 1;
         let (stream, peer) = match accepted {
             Ok(a) => a,
@@ -658,13 +716,17 @@ fn pool_thread(s: &Arc<Server>) {
                 continue;
             }
             Err(e) if out_of_resources(&e) => {
+                // Only the thread holding the accept lock gets here: one back-off for all.
+                let Some(backoff) = acceptor.as_deref_mut() else {
+                    continue;
+                };
                 s.accept_failed.hit(format_args!(
                     "{e}; next try within {}",
-                    humantime::format_duration(backoff)
+                    humantime::format_duration(*backoff)
                 ));
                 let mut open = s.open.lock();
-                s.closed.wait_for(&mut open, backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                s.closed.wait_for(&mut open, *backoff);
+                *backoff = (*backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
             Err(e) => {
@@ -672,7 +734,9 @@ fn pool_thread(s: &Arc<Server>) {
                 continue;
             }
         };
-        backoff = TICK;
+        if let Some(mut backoff) = acceptor {
+            *backoff = TICK;
+        }
         if !admit(s) {
             refuse(s, stream, peer);
             continue;
@@ -724,19 +788,94 @@ fn refuse(server: &Server, stream: TcpStream, peer: SocketAddr) {
 
 /// Runs one connection on a fresh instance and logs how it ended.
 fn handle(server: &Server, conn: Conn) {
+    let (peer, accepted) = (conn.peer, conn.accepted);
     let status = if server.stopping.load(Ordering::SeqCst) {
         "the server is stopping".to_string()
-    } else if server.timeout.is_some_and(|t| conn.accepted.elapsed() >= t) {
+    } else if server.timeout.is_some_and(|t| accepted.elapsed() >= t) {
         format!("{TIMED_OUT} (queued)")
     } else {
-        run_connection(server, conn.stream, conn.accepted)
+        match first_bytes(server, conn.stream, accepted) {
+            Ok(stream) => run_connection(server, stream, accepted),
+            Err(status) => status.to_string(),
+        }
     };
     tracing::info!(
-        peer = %conn.peer,
-        ms = format_args!("{:.3}", conn.accepted.elapsed().as_secs_f64() * 1e3),
+        %peer,
+        ms = format_args!("{:.3}", accepted.elapsed().as_secs_f64() * 1e3),
         %status,
         "connection"
     );
+}
+
+/// Waits for the client's first bytes, or its hang-up, before the program starts (unless
+/// `--start-at-accept`): meanwhile the connection is [`Pending`], the first to make room at
+/// `--max-connections`. Errors: the status to log when the connection ends without its
+/// program: evicted, idle past `--idle-timeout`, past `--timeout`, or the server stopping.
+fn first_bytes(
+    server: &Server,
+    stream: TcpStream,
+    accepted: Instant,
+) -> Result<TcpStream, &'static str> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    if !server.defer {
+        return Ok(stream);
+    }
+    let pending = Arc::new(Pending {
+        since: accepted,
+        stream,
+        evicted: AtomicBool::new(false),
+    });
+    server.pending.lock().push(pending.clone());
+    let limit = [
+        server.idle_timeout.map(|t| (accepted + t, IDLE)),
+        server.timeout.map(|t| (accepted + t, TIMED_OUT)),
+    ]
+    .into_iter()
+    .flatten()
+    .min_by_key(|(at, _)| *at);
+    let outcome = loop {
+        if server.stopping.load(Ordering::SeqCst) {
+            break Err("the server is stopping");
+        }
+        // Woken at least every GRACE, to see the server stopping.
+        let now = Instant::now();
+        let wait = match limit {
+            Some((at, why)) if at <= now => break Err(why),
+            Some((at, _)) => (at - now).min(GRACE),
+            None => GRACE,
+        };
+        let ts = Timespec {
+            tv_sec: wait.as_secs() as i64,
+            tv_nsec: wait.subsec_nanos() as _,
+        };
+        let mut fds = [PollFd::new(
+            &pending.stream,
+            PollFlags::IN | PollFlags::RDHUP,
+        )];
+        match poll(&mut fds, Some(&ts)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            _ if pending.evicted.load(Ordering::SeqCst) => break Err(EVICTED),
+            _ if server.stopping.load(Ordering::SeqCst) => break Err("the server is stopping"),
+            // A client that left without sending anything leaves the program nothing to
+            // read: it is not started.
+            _ => match rustix::net::recv(
+                &pending.stream,
+                &mut [0u8; 1],
+                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+            ) {
+                Ok((0, _)) => break Err(LEFT),
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
+                Err(_) => break Err(LEFT),
+                Ok(_) => break Ok(()),
+            },
+        }
+    };
+    server.pending.lock().retain(|p| !Arc::ptr_eq(p, &pending));
+    // Out of the list, the entry has no other holder.
+    let stream = Arc::try_unwrap(pending)
+        .map(|p| p.stream)
+        .map_err(|_| "error: a pending connection was still shared")?;
+    outcome.map(|()| stream)
 }
 
 /// The connection's program, from a fresh store and instance; how it ended.
