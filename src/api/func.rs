@@ -503,6 +503,12 @@ into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6);
 into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7);
 into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8);
 into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14);
+into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15);
 
 /// Writes `vals` into raw value slots, each checked against its type in `types`;
 /// `mismatch(index, actual, expected)` is the error for a value of another type.

@@ -81,6 +81,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     max_fds: Option<usize>,
 
+    /// Most WASIX processes alive at once, this program included (children not yet reaped
+    /// count): posix_spawn past it fails with EAGAIN. A process is another wasm program
+    /// run by wasix-rt in the same sandbox, never a host process.
+    #[arg(long, value_name = "N", default_value_t = wasix_rt::launcher::DEFAULT_MAX_PROCESSES)]
+    max_processes: usize,
+
+    /// Run host module FILE (.wasm, .wat) when the program starts program NAME, matched by its
+    /// last path component (`sh=sh.wasm` serves `/bin/sh`, which popen and system start).
+    /// Repeatable. Other programs are looked up in the program's own file tree.
+    #[arg(long = "map-command", value_name = "NAME=FILE")]
+    map_commands: Vec<String>,
+
     /// Define every function import the host does not provide as a function that stops the
     /// program with an error when called, instead of refusing to start (like wasmtime's
     /// `-W unknown-imports-trap`).
@@ -190,6 +202,31 @@ fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
             args.max_fds
                 .unwrap_or_else(|| super::fd_limit::default_max_fds(fd_limit)),
         );
+    let mut commands = std::collections::HashMap::new();
+    for m in &args.map_commands {
+        let Some((name, file)) = m
+            .split_once('=')
+            .filter(|(n, f)| !n.is_empty() && !f.is_empty())
+        else {
+            return Err(Failure::Usage(format!(
+                "--map-command {m}: expected NAME=FILE"
+            )));
+        };
+        commands.insert(name.to_string(), PathBuf::from(file));
+    }
+    let cache_dir = match args.disable_cache {
+        true => None,
+        false => args
+            .cache_dir
+            .clone()
+            .or_else(wasix_rt::cache::Cache::default_dir),
+    };
+    b = b.procs(std::sync::Arc::new(wasix_rt::launcher::Procs::new(
+        std::process::id(),
+        args.max_processes,
+        commands,
+        cache_dir,
+    )));
     let mut argv = vec![args.file.display().to_string()];
     if args.invoke.is_none() {
         argv.extend(args.args.iter().cloned());
@@ -269,6 +306,8 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         }
         r => r,
     };
+    // wasix-rt exits with its first program: the processes it started end with it.
+    process.procs.end_all(Duration::from_secs(1));
     program.finish();
     if let Some(p) = &process.profile {
         let p = p.lock();

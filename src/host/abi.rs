@@ -352,6 +352,8 @@ pub mod address_family {
 
 /// Signal numbers of `__wasi_signal_t` (WASIX inserts SIGSTKFLT at 16: Linux numbering).
 pub mod signal {
+    pub const ABRT: u32 = 6;
+    pub const KILL: u32 = 9;
     pub const PIPE: u32 = 13;
     pub const CHLD: u32 = 17;
     pub const CONT: u32 = 18;

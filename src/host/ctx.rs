@@ -11,11 +11,12 @@ use crate::host::fdtable::{self, FdEntry, FdKind, FdTable};
 use crate::host::fs::view::{self as fileview, FileView, Mount, MountKind, Node};
 use crate::host::netpolicy::{DenialHook, Denials, NetPolicy};
 use crate::host::offload::Offload;
+use crate::host::procs::{Procs, DEFAULT_MAX_PROCESSES};
 use crate::host::threads::{Thread, Threads};
 use crate::host::wait::{self, Stop};
 use parking_lot::{Mutex, MutexGuard};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Where a note for the user goes ([`WasiCtxBuilder::on_out_of_fds`]).
@@ -57,8 +58,16 @@ pub struct Process {
     wasix_program: AtomicBool,
     /// The working directory `getcwd` reports, a guest path.
     cwd: Mutex<String>,
-    /// The mounts: the whole file tree of a WASIX program, the preopens of a preview 1 one.
-    pub view: FileView,
+    /// The mounts: the whole file tree of a WASIX program, the preopens of a preview 1 one;
+    /// shared with its child processes, as one machine's file tree is.
+    pub view: Arc<FileView>,
+    /// The process id `getpid` reports, in the numbering of [`Process::procs`].
+    pub pid: u32,
+    /// The processes of the sandbox this one belongs to (its parent, its children).
+    pub procs: Arc<Procs>,
+    /// The signal whose default action ended the program (0: none), for its parent's
+    /// `proc_join`.
+    terminated_by: AtomicU32,
     /// The program's threads.
     pub threads: Threads,
     /// `alarm`/`setitimer` (`proc_raise_interval`).
@@ -76,6 +85,68 @@ pub struct Process {
 }
 
 impl Process {
+    /// The context of child process `pid` of this one (`proc_spawn2`): its own argv,
+    /// environment, fd table and working directory; this one's file view, network access and
+    /// policy, thread limit and process table (the same sandbox). Its threads, signals,
+    /// timers and stop flag are its own. Errors: [`Error::Host`] when its first thread's
+    /// waiter cannot be made (out of fds).
+    pub fn child(
+        &self,
+        pid: u32,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        fds: FdTable,
+        cwd: String,
+    ) -> Result<WasiCtx> {
+        let stop = Arc::new(Stop::default());
+        let threads = Threads::new(stop.clone());
+        threads.set_max(self.threads.max());
+        let process = Arc::new(Process {
+            args,
+            env,
+            fds: Mutex::new(fds),
+            net: self.net,
+            net_policy: self.net_policy.clone(),
+            net_denials: Denials::new(None),
+            net_refused: AtomicBool::new(false),
+            fds_exhausted: AtomicBool::new(false),
+            on_out_of_fds: None,
+            profile: None,
+            signal_callback: Mutex::new(None),
+            wasix_program: AtomicBool::new(true),
+            cwd: Mutex::new(cwd),
+            view: self.view.clone(),
+            pid,
+            procs: self.procs.clone(),
+            terminated_by: AtomicU32::new(0),
+            offload: None,
+            threads,
+            timer: Arc::default(),
+            stop,
+            activity: Arc::new(Activity::new(None)),
+            program: OnceLock::new(),
+            epoch_deadline: AtomicU64::new(self.epoch_deadline.load(Ordering::SeqCst)),
+        });
+        process.procs.started(pid, &process);
+        let main = process.threads.main();
+        WasiCtx::for_thread(&process, main)
+    }
+    /// A copy of the fd table for a child process, as fork(2) leaves it (the same open files,
+    /// sockets and pipes; CLOEXEC ones too, until [`FdTable::exec`]).
+    pub fn forked_fds(&self) -> FdTable {
+        self.fds.lock().fork_copy()
+    }
+    /// Records that `sig`'s default action ended the program.
+    pub fn set_terminated_by(&self, sig: u32) {
+        self.terminated_by.store(sig, Ordering::SeqCst);
+    }
+    /// The signal whose default action ended the program, if one did.
+    pub fn terminated_by(&self) -> Option<u32> {
+        match self.terminated_by.load(Ordering::SeqCst) {
+            0 => None,
+            sig => Some(sig),
+        }
+    }
     /// The export that receives signals, once the program has registered one.
     pub fn signal_callback(&self) -> Option<String> {
         self.signal_callback.lock().clone()
@@ -227,6 +298,7 @@ pub struct WasiCtxBuilder {
     run_slots: Option<Arc<RunSlots>>,
     max_fds: Option<usize>,
     on_out_of_fds: Option<NoteHook>,
+    procs: Option<Arc<Procs>>,
 }
 
 impl WasiCtxBuilder {
@@ -347,6 +419,13 @@ impl WasiCtxBuilder {
         self.on_out_of_fds = Some(Box::new(hook));
         self
     }
+    /// Makes the program the first process of `procs`, whose limits and commands its child
+    /// processes get (default: a table of its own, [`DEFAULT_MAX_PROCESSES`] processes, no
+    /// commands, the first pid the host process's own).
+    pub fn procs(mut self, procs: Arc<Procs>) -> Self {
+        self.procs = Some(procs);
+        self
+    }
     /// Errors: [`Error::Io`] if a preopened directory cannot be opened.
     pub fn build(self) -> Result<WasiCtx> {
         let mut fds = FdTable::with_limit(self.max_fds.unwrap_or(fdtable::MAX_FDS));
@@ -423,6 +502,14 @@ impl WasiCtxBuilder {
             // How a test or a user finds the port of `--tcplisten 127.0.0.1:0`.
             tracing::debug!(fd, %local, "tcplisten: listening");
         }
+        let procs = self.procs.unwrap_or_else(|| {
+            Arc::new(Procs::new(
+                std::process::id(),
+                DEFAULT_MAX_PROCESSES,
+                Default::default(),
+                None,
+            ))
+        });
         let stop = Arc::new(Stop::default());
         let threads = Threads::new(stop.clone());
         if let Some(max) = self.max_threads {
@@ -444,7 +531,10 @@ impl WasiCtxBuilder {
             signal_callback: Mutex::new(None),
             wasix_program: AtomicBool::new(self.wasix),
             cwd: Mutex::new(cwd),
-            view,
+            view: Arc::new(view),
+            pid: procs.root(),
+            procs,
+            terminated_by: AtomicU32::new(0),
             offload: if self.offload {
                 Some(
                     Offload::start()
@@ -460,6 +550,7 @@ impl WasiCtxBuilder {
             program: OnceLock::new(),
             epoch_deadline: AtomicU64::new(u64::MAX),
         });
+        process.procs.started(process.pid, &process);
         let main = process.threads.main();
         WasiCtx::for_thread(&process, main)
     }

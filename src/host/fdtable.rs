@@ -251,6 +251,42 @@ impl FdTable {
             .ok_or(Errno::BADF)
     }
 
+    /// The table a new process gets from fork(2): a copy of every entry at the same number,
+    /// sharing the host resource, CLOEXEC kept, preopens keeping their names; entries whose
+    /// copy fails are left out. The limit is the same. [`FdTable::exec`] then closes the
+    /// CLOEXEC ones.
+    pub fn fork_copy(&self) -> FdTable {
+        let mut entries: Vec<Option<FdEntry>> = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            let copy = e.as_ref().and_then(|e| {
+                let mut copy = e.duplicate().ok()?;
+                copy.cloexec = e.cloexec;
+                if let (
+                    FdKind::Dir { preopen, .. } | FdKind::ViewDir { preopen, .. },
+                    FdKind::Dir { preopen: to, .. } | FdKind::ViewDir { preopen: to, .. },
+                ) = (&e.kind, &mut copy.kind)
+                {
+                    *to = preopen.clone();
+                }
+                Some(copy)
+            });
+            entries.push(copy);
+        }
+        FdTable {
+            entries,
+            limit: self.limit,
+        }
+    }
+
+    /// Closes every fd with CLOEXEC, as execve(2) does.
+    pub fn exec(&mut self) {
+        for e in &mut self.entries {
+            if e.as_ref().is_some_and(|e| e.cloexec) {
+                *e = None;
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (u32, &FdEntry)> {
         self.entries
             .iter()

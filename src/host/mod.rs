@@ -14,6 +14,7 @@ pub mod fs;
 pub mod memory;
 pub mod netpolicy;
 pub mod offload;
+pub mod procs;
 pub mod signals;
 pub mod socket;
 pub mod threads;

@@ -41,12 +41,12 @@ pub fn deliver(caller: &mut Caller<'_, WasiCtx>, sig: u32) -> Result<i32> {
             // signal's default action.
             Err(Error::Trap(t)) if t.kind == crate::TrapKind::IndirectCallToNull => {
                 tracing::debug!(sig, "no handler in the program: default action");
-                default_action(sig, ignored_by_default)
+                default_action(caller.data(), sig, ignored_by_default)
             }
             Err(e) => Err(e),
         };
     }
-    default_action(sig, ignored_by_default)
+    default_action(caller.data(), sig, ignored_by_default)
 }
 
 /// Raises SIGPIPE on the calling thread after a write to a pipe or socket that nobody reads
@@ -60,11 +60,13 @@ pub fn raise_sigpipe(ctx: &WasiCtx) {
     }
 }
 
-/// A signal's default action: ignored, or the end of the program with 128 + the signal.
-fn default_action(sig: u32, ignored: bool) -> Result<i32> {
+/// A signal's default action: ignored, or the end of the program with 128 + the signal
+/// (which its parent's `proc_join` reports as a termination by it).
+fn default_action(ctx: &WasiCtx, sig: u32, ignored: bool) -> Result<i32> {
     if ignored {
         Ok(0)
     } else {
+        ctx.process.set_terminated_by(sig);
         Err(Error::Exit(128 + sig as i32))
     }
 }

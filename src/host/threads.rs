@@ -86,6 +86,11 @@ impl Thread {
         self.pending.load(Ordering::Relaxed) != 0
     }
 
+    /// Whether a signal other than `sig` is pending.
+    pub fn has_pending_except(&self, sig: u32) -> bool {
+        self.pending.load(Ordering::Relaxed) & !(1 << sig) != 0
+    }
+
     /// Takes the lowest pending signal.
     pub fn take_signal(&self) -> Option<u32> {
         let mut cur = self.pending.load(Ordering::SeqCst);
@@ -146,6 +151,11 @@ impl Threads {
     /// Limits live threads to `max` (the main thread included; at least 1).
     pub fn set_max(&self, max: usize) {
         self.max.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// The most live threads ([`Threads::set_max`]).
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::Relaxed)
     }
 
     /// The main thread.

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+mod processes;
 mod program;
 
 pub use program::{needs_own_linker, Exit, Program, EXIT_ERROR, EXIT_TRAP};
@@ -35,6 +36,7 @@ pub use crate::host::{
     ctx::Process,
     fdtable::MAX_FDS,
     netpolicy::{NetPolicy, NetRule},
+    procs::{Procs, DEFAULT_MAX_PROCESSES},
     socket::listen_tcp,
     threads::{ProgramEnd, DEFAULT_MAX_THREADS},
     wait::{nest_wait_spans, Stop},
@@ -78,6 +80,7 @@ pub fn prepare_program(
     if imports_wasix(module) {
         store.data().process.set_wasix_program(true);
     }
+    store.data().process.procs.set_spawner(processes::spawn);
     for import in module.imports() {
         let crate::ExternType::Memory(ty) = import.ty else {
             continue;

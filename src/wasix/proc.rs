@@ -4,9 +4,11 @@
 
 use crate::api::Caller;
 use crate::error::{Error, Result};
-use crate::host::abi::{Itimerval, Timeval};
+use crate::host::abi::{signal, Itimerval, Timeval};
 use crate::host::errno::Errno;
 use crate::host::memory::{GuestMemory, GuestPtr};
+use crate::host::procs::JoinStatus;
+use crate::host::threads::ProgramEnd;
 use crate::host::WasiCtx;
 
 /// `proc_exit2`.
@@ -14,32 +16,58 @@ pub(crate) fn proc_exit2(_: Caller<'_, WasiCtx>, code: u32) -> Result<()> {
     Err(Error::Exit(code as i32))
 }
 
-/// `proc_id`: the program's process id, the host process's own (so never 1, which
-/// wasix-libc treats as init, immune to termination signals).
-pub(crate) fn proc_id(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
-    Ok(std::process::id())
+/// `proc_id`: the program's process id ([`crate::host::procs`]): the first program's is the
+/// host process's own (so never 1, which wasix-libc treats as init, immune to termination
+/// signals), its children's follow it.
+pub(crate) fn proc_id(ctx: &mut WasiCtx) -> std::result::Result<u32, Errno> {
+    Ok(ctx.process.pid)
 }
 
-/// `proc_parent(pid)`: the parent of process `pid`, which can only be the program's own
-/// ([`proc_id`]): its parent is the host process's parent (getppid(2)). Errors: SRCH for any
-/// other pid (the header's "no such process"; a program sees no other processes).
-pub(crate) fn proc_parent(_: &mut WasiCtx, pid: u32) -> std::result::Result<u32, Errno> {
-    if pid != std::process::id() {
-        return Err(Errno::SRCH);
+/// `proc_parent(pid)`: the parent of process `pid` of the sandbox; the first program's parent
+/// is the host process's parent (getppid(2)). Errors: SRCH for a pid of no process of the
+/// sandbox.
+pub(crate) fn proc_parent(ctx: &mut WasiCtx, pid: u32) -> std::result::Result<u32, Errno> {
+    let procs = &ctx.process.procs;
+    if pid == procs.root() {
+        // SAFETY: getppid cannot fail and takes no arguments.
+        return Ok(unsafe { libc::getppid() } as u32);
     }
-    // SAFETY: getppid cannot fail and takes no arguments.
-    Ok(unsafe { libc::getppid() } as u32)
+    procs.parent(pid)
 }
 
 /// `proc_signal(pid, sig)`: wasix-libc's `kill(pid, sig)`. To the program itself (its
-/// [`proc_id`]) the signal is delivered now, on the calling thread, as `raise` would. Errors:
-/// `SRCH` for any other pid (a program sees no other processes), `INVAL` for an unknown
-/// signal.
+/// [`proc_id`]) the signal is delivered now, on the calling thread, as `raise` would; to
+/// another process of the sandbox it is queued for its main thread (delivered when its current
+/// or next host call returns), except SIGKILL, which ends it at once (its blocked calls
+/// return; code busy in wasm ends at its next epoch check, when epochs are on). Signal 0
+/// only checks that the process exists. Errors: `SRCH` for a pid of no process of the
+/// sandbox, `INVAL` for an unknown signal.
 pub(crate) fn proc_signal(mut caller: Caller<'_, WasiCtx>, pid: u32, sig: u32) -> Result<i32> {
-    if pid != std::process::id() {
-        return Ok(Errno::SRCH.0 as i32);
+    let ctx = caller.data();
+    if pid == ctx.process.pid {
+        return crate::host::signals::deliver(&mut caller, sig);
     }
-    crate::host::signals::deliver(&mut caller, sig)
+    if !crate::host::signals::valid_signal(sig) {
+        return Ok(Errno::INVAL.0 as i32);
+    }
+    let target = match ctx.process.procs.process(pid) {
+        Ok(t) => t,
+        Err(e) => return Ok(e.0 as i32),
+    };
+    // An ended child not yet reaped (a zombie) takes signals and ignores them.
+    let Some(target) = target else {
+        return Ok(0);
+    };
+    if sig == signal::KILL {
+        target.set_terminated_by(sig);
+        target.threads.end_program(ProgramEnd {
+            code: 128 + sig as i32,
+            message: None,
+        });
+    } else if sig != 0 {
+        target.threads.main().queue_signal(sig);
+    }
+    Ok(0)
 }
 
 /// `proc_raise_interval(sig, interval, repeat)`: `sig` is sent to the program after
@@ -112,20 +140,64 @@ pub(crate) fn proc_raise_interval2(
     Ok(())
 }
 
-/// `proc_join(pid, flags, status)`: waitpid(2). A program has no child processes, so every
-/// call answers CHILD, as waitpid does without children (blocking or not). Errors:
-/// MEMVIOLATION when `pid` (an `option_pid`, 8 bytes) or `status` (a `join_status`, 6 bytes)
-/// lies outside memory; CHILD.
+/// `join_flags` NON_BLOCKING (waitpid's WNOHANG).
+const JOIN_NON_BLOCKING: u32 = 1;
+
+/// `proc_join(pid, flags, status)`: waitpid(2). `pid` points to an `option_pid` (tag byte at
+/// 0, 1 for some; the pid at 4): the child to wait for, or any child. Blocks until one has
+/// ended (unless NON_BLOCKING), reaps it, and writes its pid to `pid` (some) and how it ended
+/// to `status`, a 6-byte `join_status` (tag byte at 0: 1 exit with the status as a u16 at 2,
+/// 2 a signal with the exit code at 2 and the signal byte at 4); with NON_BLOCKING and no
+/// child ended, pid 0 and tag 0 (nothing), as WNOHANG returns 0. A trapped child ended by
+/// SIGABRT. Errors: MEMVIOLATION when `pid` (8 bytes) or `status` lies outside memory; CHILD
+/// when the caller has no such child; INTR when the caller's program is ended or signalled
+/// meanwhile.
 pub(crate) fn proc_join(
-    _: &mut WasiCtx,
+    ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
     pid: u32,
-    _flags: u32,
+    flags: u32,
     status: u32,
 ) -> std::result::Result<(), Errno> {
     mem.check(pid, 8)?;
     mem.check(status, 6)?;
-    Err(Errno::CHILD)
+    let mut tag = [0u8; 1];
+    mem.read_bytes(pid, &mut tag)?;
+    let want = (tag[0] == 1).then(|| mem.read_u32(pid + 4)).transpose()?;
+    let process = ctx.process.clone();
+    let thread = ctx.thread.clone();
+    // SIGCHLD, sent when a child ends, is ignored by default: it does not interrupt the wait.
+    let interrupted = || {
+        process.threads.ended().is_some()
+            || process.stop.requested()
+            || thread.has_pending_except(signal::CHLD)
+    };
+    let joined = process.procs.join(
+        process.pid,
+        want,
+        flags & JOIN_NON_BLOCKING != 0,
+        interrupted,
+    )?;
+    let (child, code, signal) = match joined {
+        None => (0, None, 0),
+        Some((child, JoinStatus::Exited(code))) => (child, Some(code), 0),
+        Some((child, JoinStatus::Signaled(sig))) => (child, None, sig),
+    };
+    mem.write_bytes(pid, &[1, 0, 0, 0])?;
+    mem.write_u32(pid + 4, child)?;
+    let mut out = [0u8; 6];
+    match (joined, code) {
+        (None, _) => {}
+        (Some(_), Some(code)) => {
+            out[0] = 1;
+            out[2] = code;
+        }
+        (Some(_), None) => {
+            out[0] = 2;
+            out[4] = signal;
+        }
+    }
+    mem.write_bytes(status, &out)
 }
 
 /// `thread_parallelism`: how many threads can usefully run at once (the host's available

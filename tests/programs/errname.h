@@ -34,6 +34,7 @@ static inline const char *errname(int e) {
     case ENOTCONN: return "ENOTCONN";
     case EBUSY: return "EBUSY";
     case EMFILE: return "EMFILE";
+    case ENOEXEC: return "ENOEXEC";
 #ifdef ENOTCAPABLE
     case ENOTCAPABLE: return "ENOTCAPABLE";
 #endif

@@ -295,6 +295,24 @@ pub(crate) fn path_open2(
     // The header's `oflags` and `fdflags` are 16 bits wide.
     let (oflags, flags) = (oflags as u16, flags as u16);
     let path = read_path(mem, path_ptr, path_len)?;
+    open_path(
+        ctx, dirfd, lookup, path, oflags, base, inheriting, flags, cloexec,
+    )
+}
+
+/// `path_open2` of `path`, read already: opens it and installs the new fd.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_path(
+    ctx: &mut WasiCtx,
+    dirfd: u32,
+    lookup: u32,
+    path: String,
+    oflags: u16,
+    base: u64,
+    inheriting: u64,
+    flags: u16,
+    cloexec: bool,
+) -> Result<u32, Errno> {
     let creat = oflags & oflags::CREAT != 0;
     let excl = creat && oflags & oflags::EXCL != 0;
     let trunc = oflags & oflags::TRUNC != 0;

@@ -1,0 +1,88 @@
+//! Child processes: what `proc_spawn2` starts ([`crate::host::procs`]). Each runs its module
+//! as a [`Program`] of its own on a thread of its own, in the sandbox of the process that
+//! started it; its end is reported to the process table for its parent's `proc_join`.
+
+use super::program::{Program, EXIT_TRAP};
+use crate::host::abi::signal;
+use crate::host::errno::Errno;
+use crate::host::procs::{JoinStatus, Spawn};
+
+/// Stack of a process's main thread: a wasm program's frames live on it (as the CLI's).
+const STACK: usize = 8 << 20;
+
+/// Starts `spawn`'s program on a thread of its own ([`crate::host::procs::Spawner`]). Errors:
+/// NOEXEC when its bytes are no module (a script, a truncated or invalid module), when it
+/// exports no `_start`, or when it imports what the host does not define; AGAIN when its
+/// memory cannot be reserved or no thread can start.
+pub(crate) fn spawn(spawn: Spawn) -> Result<(), Errno> {
+    let Spawn {
+        pid,
+        name,
+        bytes,
+        ctx,
+        engine,
+    } = spawn;
+    let procs = ctx.process.procs.clone();
+    let module = procs
+        .module(&bytes, || {
+            let wasm = crate::to_binary(&bytes)?;
+            match procs.cache_dir() {
+                Some(dir) => crate::cache::Cache::new(dir.clone())
+                    .get_or_compile(&engine, &wasm)
+                    .map(|(m, _)| m),
+                None => crate::Module::from_binary(&engine, &wasm),
+            }
+        })
+        .map_err(|e| {
+            tracing::debug!(name, "proc_spawn2: {e}");
+            Errno::NOEXEC
+        })?;
+    if !module.exports().iter().any(|(n, _)| n == "_start") {
+        tracing::debug!(name, "proc_spawn2: the module exports no `_start`");
+        return Err(Errno::NOEXEC);
+    }
+    let mut program = Program::new(&module, ctx).map_err(|e| {
+        tracing::debug!(name, "proc_spawn2: {e}");
+        Errno::AGAIN
+    })?;
+    if let Some(Err(e)) = program.linker().map(|l| l.instantiate_pre(&module)) {
+        tracing::debug!(name, "proc_spawn2: {e}");
+        return Err(Errno::NOEXEC);
+    }
+    let parent = procs.parent(pid).unwrap_or(0);
+    let started = std::thread::Builder::new()
+        .name(format!("pid {pid}"))
+        .stack_size(STACK)
+        .spawn(move || {
+            let exit = match program.run() {
+                Ok(exit) => exit,
+                Err(e) => super::Exit {
+                    status: super::EXIT_ERROR,
+                    message: Some(e.to_string()),
+                },
+            };
+            let process = program.process();
+            let status = match process.terminated_by() {
+                Some(sig) => JoinStatus::Signaled(sig as u8),
+                None if exit.status == EXIT_TRAP && exit.message.is_some() => {
+                    JoinStatus::Signaled(signal::ABRT as u8)
+                }
+                None => JoinStatus::Exited(exit.status as u8),
+            };
+            if let Some(message) = &exit.message {
+                eprintln!("wasix-rt: process {pid} ({name}): {message}");
+            }
+            // Its fds close before its parent learns of its end (a pipe's reader sees the end
+            // of file first).
+            drop(program);
+            drop(process);
+            procs.exited(pid, status);
+            if let Ok(Some(parent)) = procs.process(parent) {
+                parent.threads.main().queue_signal(signal::CHLD);
+            }
+        });
+    started.map(drop).map_err(|e| {
+        tracing::debug!("proc_spawn2: starting a thread: {e}");
+        Errno::AGAIN
+    })
+}

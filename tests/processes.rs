@@ -1,0 +1,164 @@
+//! WASIX processes: C programs built with the wasix-libc sysroot that start other programs
+//! (`posix_spawn`, `waitpid`, `kill`), compared with the same C built natively, and the errors
+//! a program gets for processes that cannot be. A WASIX process is another wasm program run
+//! by the same wasix-rt process: no host process is ever started.
+
+mod common;
+
+use common::build_program;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The host processes whose parent is `pid` (every thread's `children` in `/proc`).
+fn host_children(pid: u32) -> Vec<String> {
+    let mut kids = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return kids;
+    };
+    for t in tasks.flatten() {
+        if let Ok(c) = std::fs::read_to_string(t.path().join("children")) {
+            kids.extend(c.split_whitespace().map(str::to_string));
+        }
+    }
+    kids
+}
+
+/// `tests/programs/spawn.c`: a pipe each way through a child (byte-exact), exit codes of
+/// several children, waitpid(-1), WNOHANG, SIGKILL, SIGTERM and abort(), getppid, O_CLOEXEC,
+/// popen both ways and system (through `tests/programs/mini_sh.c` as `/bin/sh`), ECHILD and
+/// ENOENT: the same stdout and exit status as the native build, and while it runs the
+/// wasix-rt process never has a host child.
+#[test]
+fn posix_spawn_pipes_waitpid_and_signals_behave_like_native() {
+    let (native, wasm) = build_program("spawn");
+    let n = Command::new(&native).arg(&native).output().unwrap();
+    let (_, sh) = build_program("mini_sh");
+    let dir = wasm.parent().unwrap();
+    let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "--disable-cache", "--map-command"])
+        .arg(format!("sh={}", sh.display()))
+        .arg("--dir")
+        .arg(dir)
+        .arg(&wasm)
+        .arg(&wasm)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut samples = 0;
+    while w.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "spawn.wasm did not end"
+        );
+        let kids = host_children(w.id());
+        assert!(kids.is_empty(), "wasix-rt started host processes {kids:?}");
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let w = w.wait_with_output().unwrap();
+    assert!(samples > 0);
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout),
+        String::from_utf8_lossy(&w.stdout),
+        "stdout; wasix-rt said {}",
+        String::from_utf8_lossy(&w.stderr)
+    );
+    assert_eq!(n.status.code(), Some(0));
+    assert_eq!(w.status.code(), Some(0));
+}
+
+/// The open fds and the threads of process `pid`.
+fn fds_and_threads(pid: u32) -> (usize, usize) {
+    let count = |d: String| std::fs::read_dir(d).map_or(0, |d| d.count());
+    (
+        count(format!("/proc/{pid}/fd")),
+        count(format!("/proc/{pid}/task")),
+    )
+}
+
+/// A missing program, a directory, a text file and a truncated module are ENOENT, EACCES,
+/// ENOEXEC and ENOEXEC; a spawn past `--max-processes` is EAGAIN; waitpid of a pid that is no
+/// child is ECHILD. Twenty rounds of all that leave the runtime with the fds and threads it had.
+#[test]
+fn programs_that_cannot_run_are_an_errno_and_leak_nothing() {
+    let (_, wasm) = build_program("spawn_errors");
+    let (_, hello) = build_program("hello");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("spawn-errors");
+    std::fs::create_dir_all(dir.join("subdir")).unwrap();
+    std::fs::copy(&hello, dir.join("hello.wasm")).unwrap();
+    std::fs::write(dir.join("notwasm.txt"), "#!/bin/sh\necho not a module\n").unwrap();
+    let bytes = std::fs::read(&hello).unwrap();
+    std::fs::write(dir.join("truncated.wasm"), &bytes[..bytes.len() / 2]).unwrap();
+    // The directory case spawns DIR/"" (the directory itself).
+    let rounds = 20;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "--disable-cache", "--max-processes", "3", "--dir"])
+        .arg(&dir)
+        .arg(&wasm)
+        .arg(&dir)
+        .arg(rounds.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let mut next_round = |lines: &mut Vec<String>| loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "ended early: {lines:?}"
+        );
+        let round = line.starts_with("round ");
+        lines.push(line.trim_end().to_string());
+        if round {
+            return;
+        }
+    };
+    next_round(&mut lines);
+    stdin.write_all(b"go\n").unwrap();
+    next_round(&mut lines);
+    // After one round: what a round leaves behind is the baseline (the module compiled and
+    // kept for the next spawn, threads the runtime keeps).
+    let baseline = fds_and_threads(pid);
+    for _ in 1..rounds {
+        stdin.write_all(b"go\n").unwrap();
+        next_round(&mut lines);
+    }
+    // Children's threads end just after they report their end.
+    let started = Instant::now();
+    let after = loop {
+        let now = fds_and_threads(pid);
+        if now == baseline || started.elapsed() > Duration::from_secs(5) {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        baseline, after,
+        "(fds, threads) after one round and after {rounds}"
+    );
+    stdin.write_all(b"go\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        lines[..10],
+        [
+            "round 0",
+            "spawn missing.wasm: ENOENT",
+            "spawn a directory: EACCES",
+            "spawn notwasm.txt: ENOEXEC",
+            "spawn truncated.wasm: ENOEXEC",
+            "three at once: 0 0 EAGAIN",
+            "hello exited 7",
+            "waitpid of no child: -1 ECHILD",
+            "waitpid(-1, WNOHANG) with none left: -1 ECHILD",
+            "round 1",
+        ]
+    );
+}
