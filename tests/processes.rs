@@ -26,8 +26,8 @@ fn host_children(pid: u32) -> Vec<String> {
 }
 
 /// `tests/programs/spawn.c`: a pipe each way through a child (byte-exact), exit codes of
-/// several children, waitpid(-1), WNOHANG, SIGKILL, SIGTERM and abort(), getppid, O_CLOEXEC,
-/// popen both ways and system (through `tests/programs/mini_sh.c` as `/bin/sh`), ECHILD and
+/// several children, waitpid(-1), WNOHANG, SIGKILL, SIGTERM and abort(), getppid, O_CLOEXEC
+/// across spawn and execv (same pid after it), execv of a missing program, popen both ways and system (through `tests/programs/mini_sh.c` as `/bin/sh`), ECHILD and
 /// ENOENT: the same stdout and exit status as the native build, and while it runs the
 /// wasix-rt process never has a host child.
 #[test]
@@ -161,4 +161,33 @@ fn programs_that_cannot_run_are_an_errno_and_leak_nothing() {
             "round 1",
         ]
     );
+}
+
+/// execv in the first program: it goes on as the program it names, same pid and fds (fd 1
+/// has no CLOEXEC; fd 100 is closed either way), and wasix-rt exits with that program's
+/// status, as the native process does.
+#[test]
+fn execv_replaces_the_first_program_and_its_exit_status_is_the_new_ones() {
+    let (native, wasm) = build_program("spawn");
+    let n = Command::new(&native)
+        .arg(&native)
+        .args(["execer", "100", "1"])
+        .output()
+        .unwrap();
+    let w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "--disable-cache", "--dir"])
+        .arg(wasm.parent().unwrap())
+        .arg(&wasm)
+        .arg(&wasm)
+        .args(["execer", "100", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout),
+        String::from_utf8_lossy(&w.stdout),
+        "stdout; wasix-rt said {}",
+        String::from_utf8_lossy(&w.stderr)
+    );
+    assert_eq!(n.status.code(), Some(33));
+    assert_eq!(w.status.code(), Some(33));
 }

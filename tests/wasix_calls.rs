@@ -19,27 +19,17 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     ("proc_fork", FORK),
     ("proc_fork_env", FORK),
-    (
-        "proc_exec",
-        "ends the program with an error: not yet: replacing a process's program is to come; \
-         posix_spawn starts a process",
-    ),
-    (
-        "proc_exec2",
-        "ends the program with an error: not yet: replacing a process's program is to come; \
-         posix_spawn starts a process",
-    ),
-    (
-        "proc_exec3",
-        "returns NOTSUP: not yet: replacing a process's program is to come; posix_spawn starts \
-         a process",
-    ),
+    ("proc_exec", EXEC),
+    ("proc_exec2", EXEC),
     (
         "proc_spawn",
         "returns NOTSUP: the first spawn call (process handles, stdio modes) is superseded by \
          proc_spawn2, which wasix-libc's posix_spawn, popen and system call",
     ),
 ];
+
+const EXEC: &str = "ends the program with an error: superseded by proc_exec3, which \
+                    wasix-libc's execve calls and which can return an error";
 
 const FORK: &str = "returns NOTSUP: not yet: forking a program made resumable with wasm-opt \
                     --asyncify is to come; posix_spawn starts a process";

@@ -68,6 +68,8 @@ pub struct Process {
     /// The signal whose default action ended the program (0: none), for its parent's
     /// `proc_join`.
     terminated_by: AtomicU32,
+    /// The program that replaces this one when it ends (`proc_exec3`, execve(2)).
+    exec: Mutex<Option<crate::host::procs::Spawn>>,
     /// The program's threads.
     pub threads: Threads,
     /// `alarm`/`setitimer` (`proc_raise_interval`).
@@ -119,6 +121,7 @@ impl Process {
             pid,
             procs: self.procs.clone(),
             terminated_by: AtomicU32::new(0),
+            exec: Mutex::new(None),
             offload: None,
             threads,
             timer: Arc::default(),
@@ -135,6 +138,14 @@ impl Process {
     /// sockets and pipes; CLOEXEC ones too, until [`FdTable::exec`]).
     pub fn forked_fds(&self) -> FdTable {
         self.fds.lock().fork_copy()
+    }
+    /// Makes `next` the program that replaces this one once it has ended (execve(2)).
+    pub fn set_exec(&self, next: crate::host::procs::Spawn) {
+        *self.exec.lock() = Some(next);
+    }
+    /// The program that replaces this one, if it called execve.
+    pub fn take_exec(&self) -> Option<crate::host::procs::Spawn> {
+        self.exec.lock().take()
     }
     /// Records that `sig`'s default action ended the program.
     pub fn set_terminated_by(&self, sig: u32) {
@@ -535,6 +546,7 @@ impl WasiCtxBuilder {
             pid: procs.root(),
             procs,
             terminated_by: AtomicU32::new(0),
+            exec: Mutex::new(None),
             offload: if self.offload {
                 Some(
                     Offload::start()

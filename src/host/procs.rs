@@ -33,20 +33,18 @@ pub enum JoinStatus {
     Signaled(u8),
 }
 
-/// A program for a new process: its module's bytes (wasm, text or a wasix-rt artifact), the
-/// context it runs with and its engine.
+/// A program for a process: its module ([`Procs::load`]) and the context it runs with.
 pub struct Spawn {
     pub pid: u32,
     /// The program name as the caller gave it, for messages.
     pub name: String,
-    pub bytes: Vec<u8>,
+    pub module: crate::Module,
     pub ctx: WasiCtx,
-    pub engine: crate::Engine,
 }
 
 /// Starts the program of a [`Spawn`] on a thread of its own, which reports its end with
-/// [`Procs::exited`]. Errors: NOEXEC when the bytes are no module it can run; AGAIN when no
-/// thread can be started.
+/// [`Procs::exited`]. Errors: NOEXEC when the module imports what the host does not define;
+/// AGAIN when its memory cannot be reserved or no thread can be started.
 pub type Spawner = fn(Spawn) -> Result<(), Errno>;
 
 struct Entry {
@@ -111,23 +109,34 @@ impl Procs {
         }
     }
 
-    /// The directory compiled modules are cached in, if any.
-    pub fn cache_dir(&self) -> Option<&PathBuf> {
-        self.cache_dir.as_ref()
-    }
-
-    /// The module of `bytes` compiled before for a process, else `compile`'s, kept for the
-    /// next. Errors: `compile`'s.
-    pub fn module(
+    /// The module of program `name` whose file holds `bytes` (wasm or its text format):
+    /// compiled by `engine` the first time (through the cache, if any), shared by the processes
+    /// that run it after. Errors: NOEXEC when the bytes are no valid module or it exports no
+    /// `_start` (execve(2)'s answer for a file it cannot run).
+    pub fn load(
         &self,
+        engine: &crate::Engine,
+        name: &str,
         bytes: &[u8],
-        compile: impl FnOnce() -> crate::Result<crate::Module>,
-    ) -> crate::Result<crate::Module> {
+    ) -> Result<crate::Module, Errno> {
         let key = *blake3::hash(bytes).as_bytes();
         if let Some(m) = self.modules.lock().get(&key) {
             return Ok(m.clone());
         }
-        let module = compile()?;
+        let compiled = crate::to_binary(bytes).and_then(|wasm| match &self.cache_dir {
+            Some(dir) => crate::cache::Cache::new(dir.clone())
+                .get_or_compile(engine, &wasm)
+                .map(|(m, _)| m),
+            None => crate::Module::from_binary(engine, &wasm),
+        });
+        let module = compiled.map_err(|e| {
+            tracing::debug!(name, "not a program: {e}");
+            Errno::NOEXEC
+        })?;
+        if !module.exports().iter().any(|(n, _)| n == "_start") {
+            tracing::debug!(name, "not a program: the module exports no `_start`");
+            return Err(Errno::NOEXEC);
+        }
         self.modules.lock().insert(key, module.clone());
         Ok(module)
     }

@@ -11,36 +11,16 @@ use crate::host::procs::{JoinStatus, Spawn};
 const STACK: usize = 8 << 20;
 
 /// Starts `spawn`'s program on a thread of its own ([`crate::host::procs::Spawner`]). Errors:
-/// NOEXEC when its bytes are no module (a script, a truncated or invalid module), when it
-/// exports no `_start`, or when it imports what the host does not define; AGAIN when its
-/// memory cannot be reserved or no thread can start.
+/// NOEXEC when it imports what the host does not define; AGAIN when its memory cannot be
+/// reserved or no thread can start.
 pub(crate) fn spawn(spawn: Spawn) -> Result<(), Errno> {
     let Spawn {
         pid,
         name,
-        bytes,
+        module,
         ctx,
-        engine,
     } = spawn;
     let procs = ctx.process.procs.clone();
-    let module = procs
-        .module(&bytes, || {
-            let wasm = crate::to_binary(&bytes)?;
-            match procs.cache_dir() {
-                Some(dir) => crate::cache::Cache::new(dir.clone())
-                    .get_or_compile(&engine, &wasm)
-                    .map(|(m, _)| m),
-                None => crate::Module::from_binary(&engine, &wasm),
-            }
-        })
-        .map_err(|e| {
-            tracing::debug!(name, "proc_spawn2: {e}");
-            Errno::NOEXEC
-        })?;
-    if !module.exports().iter().any(|(n, _)| n == "_start") {
-        tracing::debug!(name, "proc_spawn2: the module exports no `_start`");
-        return Err(Errno::NOEXEC);
-    }
     let mut program = Program::new(&module, ctx).map_err(|e| {
         tracing::debug!(name, "proc_spawn2: {e}");
         Errno::AGAIN

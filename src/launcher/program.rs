@@ -193,8 +193,40 @@ impl Program {
     }
 
     /// Calls `func` of the program's instance and maps how the program ended to an [`Exit`].
-    /// The results are in `results` when the status is 0 and no message is given.
+    /// The results are in `results` when the status is 0 and no message is given. A program
+    /// that called execve (`proc_exec3`) is replaced by the program it named, which runs from
+    /// its `_start` in the same process, and so on: the exit is the last one's.
     pub fn call(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
+        let mut exit = self.call_once(func, params, results);
+        while let Some(next) = self.process().take_exec() {
+            exit = self.exec(next);
+        }
+        exit
+    }
+
+    /// Replaces the program with `next` and runs it as a command.
+    fn exec(&mut self, next: crate::host::procs::Spawn) -> Exit {
+        let failed = |e: Error| Exit {
+            status: EXIT_ERROR,
+            message: Some(format!("exec {}: {e}", next.name)),
+        };
+        match Program::new(&next.module, next.ctx) {
+            Ok(p) => *self = p,
+            Err(e) => return failed(e),
+        }
+        let start = match self.instantiate() {
+            Ok(i) => i.get_func(&self.store, "_start"),
+            Err(e) => return failed(e),
+        };
+        match start {
+            Some(start) => self.call_once(&start, &[], &mut []),
+            None => failed(Error::Host(
+                "the module exports no `_start` function".into(),
+            )),
+        }
+    }
+
+    fn call_once(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
         let activity = self.process().activity.clone();
         let outcome = activity.running(|| func.call(&mut self.store, params, results));
         match self.exit_of(outcome) {

@@ -8,13 +8,13 @@
 //! The errno of each, and why that one:
 //! - `clock_time_set`: PERM, what POSIX `clock_settime` answers a caller without the
 //!   privilege to set the clock; no guest ever has it.
-//! - `proc_fork`, `proc_fork_env`, `proc_exec3`, `proc_spawn`: NOTSUP, the operation is not
+//! - `proc_fork`, `proc_fork_env`, `proc_spawn`: NOTSUP, the operation is not
 //!   supported (a program that can do without it tests for it; posix_spawn, which
 //!   `proc_spawn2` serves, starts a process).
-//! - `proc_exec`, `proc_exec2` return nothing (`_Noreturn` in the header): an exec that is not
-//!   done cannot give an errno and the program cannot go on after it, so it ends with a host
-//!   error that says why (`wasix-rt run` prints it and fails), never as if it had exited by
-//!   itself.
+//! - `proc_exec`, `proc_exec2` (superseded by `proc_exec3`) return nothing (`_Noreturn` in
+//!   the header): they cannot give an errno and the program cannot go on after them, so it
+//!   ends with a host error that says why (`wasix-rt run` prints it and fails), never as if
+//!   it had exited by itself.
 
 use crate::api::{Caller, Linker, Val};
 use crate::error::{Error, Result};
@@ -46,7 +46,6 @@ const REFUSED: &[(&str, &[ValType], Answer, &str)] = &[
     ("proc_fork_env", &[I32], Answer::Errno(Errno::NOTSUP), FORK),
     ("proc_exec", &[I32; 4], Answer::End, EXEC),
     ("proc_exec2", &[I32; 6], Answer::End, EXEC),
-    ("proc_exec3", &[I32; 9], Answer::Errno(Errno::NOTSUP), EXEC),
     (
         "proc_spawn",
         &[I32; 13],
@@ -58,8 +57,8 @@ const REFUSED: &[(&str, &[ValType], Answer, &str)] = &[
 const CLOCK: &str = "a sandboxed program may not set the host's clock";
 const FORK: &str = "not yet: forking a program made resumable with wasm-opt --asyncify is to \
                     come; posix_spawn starts a process";
-const EXEC: &str = "not yet: replacing a process's program is to come; posix_spawn starts a \
-                    process";
+const EXEC: &str = "superseded by proc_exec3, which wasix-libc's execve calls and which can \
+                    return an error";
 const SPAWN: &str = "the first spawn call (process handles, stdio modes) is superseded by \
                      proc_spawn2, which wasix-libc's posix_spawn, popen and system call";
 

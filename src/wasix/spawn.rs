@@ -4,11 +4,13 @@
 //! leave them and the file actions applied. No host process is ever started.
 //! Signature and layouts: `api_wasix.h` (`proc_spawn2`, `proc_spawn_fd_op`).
 
+use crate::api::Caller;
 use crate::host::errno::Errno;
 use crate::host::fdtable::FdTable;
 use crate::host::fs::view::{self as fileview, Node};
 use crate::host::memory::GuestMemory;
 use crate::host::procs::Spawn;
+use crate::host::threads::ProgramEnd;
 use crate::host::WasiCtx;
 
 /// `proc_spawn_fd_op_name`.
@@ -71,13 +73,7 @@ pub(crate) fn proc_spawn2(
 ) -> Result<u32, Errno> {
     let name = mem.read_string(name, name_len)?;
     let args = lines(&mem.read_string(args, args_len)?);
-    let envs = lines(&mem.read_string(envs, envs_len)?)
-        .into_iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (kv, String::new()),
-        })
-        .collect();
+    let envs = env_pairs(&mem.read_string(envs, envs_len)?);
     let path_var = if path_len == 0 {
         String::new()
     } else {
@@ -87,11 +83,7 @@ pub(crate) fn proc_spawn2(
     let ops = read_fd_ops(mem, fd_ops, fd_ops_len)?;
     let procs = ctx.process.procs.clone();
     let spawner = procs.spawner()?;
-    let bytes = program_bytes(ctx, &name, search_path & 0xff != 0, &path_var)?;
-    let engine = match ctx.process.program.get() {
-        Some(p) => p.module.engine().clone(),
-        None => return Err(Errno::NOTSUP),
-    };
+    let module = load(ctx, &name, search_path & 0xff != 0, &path_var)?;
     // As posix_spawn(3) does between fork and exec: the file actions see every fd, then the
     // CLOEXEC ones close.
     let mut fds = ctx.process.forked_fds();
@@ -112,9 +104,8 @@ pub(crate) fn proc_spawn2(
     let spawn = Spawn {
         pid,
         name,
-        bytes,
+        module,
         ctx: child,
-        engine,
     };
     match spawner(spawn) {
         Ok(()) => Ok(pid),
@@ -125,9 +116,110 @@ pub(crate) fn proc_spawn2(
     }
 }
 
+/// `proc_exec3(name, args, envs, search_path, path)`: execve(2). The process goes on with
+/// program `name` (found as [`proc_spawn2`] finds it): same pid, parent, working directory and
+/// fds, less those with CLOEXEC; a fresh linear memory, threads and signal dispositions.
+/// Every thread of the calling program ends and the call does not return. Errors (returned,
+/// the program going on): MEMVIOLATION; NOENT, ACCES, NOEXEC as for `proc_spawn2`; AGAIN when
+/// the new program's first thread cannot be made.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn proc_exec3(
+    mut caller: Caller<'_, WasiCtx>,
+    name: u32,
+    name_len: u32,
+    args: u32,
+    args_len: u32,
+    envs: u32,
+    envs_len: u32,
+    search_path: u32,
+    path: u32,
+    path_len: u32,
+) -> crate::Result<i32> {
+    let Some((mem, ctx)) = GuestMemory::of_caller(&mut caller) else {
+        return Ok(Errno::NOTSUP.0 as i32);
+    };
+    let strings = [
+        (name, name_len),
+        (args, args_len),
+        (envs, envs_len),
+        (path, path_len),
+    ]
+    .map(|(p, l)| {
+        if l == 0 {
+            Ok(String::new())
+        } else {
+            mem.read_string(p, l)
+        }
+    });
+    let [name, args, envs, path_var] = match strings {
+        [Ok(a), Ok(b), Ok(c), Ok(d)] => [a, b, c, d],
+        _ => return Ok(Errno::MEMVIOLATION.0 as i32),
+    };
+    let module = match load(ctx, &name, search_path & 0xff != 0, &path_var) {
+        Ok(m) => m,
+        Err(e) => return Ok(e.0 as i32),
+    };
+    let mut fds = ctx.process.forked_fds();
+    fds.exec();
+    let process = &ctx.process;
+    let next = match process.child(
+        process.pid,
+        lines(&args),
+        env_pairs(&envs),
+        fds,
+        process.cwd(),
+    ) {
+        Ok(next) => next,
+        Err(e) => {
+            tracing::debug!("proc_exec3: {e}");
+            return Ok(Errno::AGAIN.0 as i32);
+        }
+    };
+    process.set_exec(Spawn {
+        pid: process.pid,
+        name,
+        module,
+        ctx: next,
+    });
+    // The other threads end; this one unwinds to the launcher, which starts the next program.
+    process.threads.end_program(ProgramEnd {
+        code: 0,
+        message: None,
+    });
+    Err(crate::Error::Exit(0))
+}
+
+/// The `KEY=VALUE` entries of an LF-separated list as pairs.
+fn env_pairs(s: &str) -> Vec<(String, String)> {
+    lines(s)
+        .into_iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv, String::new()),
+        })
+        .collect()
+}
+
+/// The module of program `name` ([`program_bytes`], [`crate::host::procs::Procs::load`]),
+/// compiled by the caller's engine. Errors: those of both; NOTSUP when the caller's program
+/// was not prepared to start others (`crate::launcher::prepare_program`).
+pub(crate) fn load(
+    ctx: &WasiCtx,
+    name: &str,
+    search: bool,
+    path_var: &str,
+) -> Result<crate::Module, Errno> {
+    let bytes = program_bytes(ctx, name, search, path_var)?;
+    let engine = match ctx.process.program.get() {
+        Some(p) => p.module.engine().clone(),
+        None => return Err(Errno::NOTSUP),
+    };
+    ctx.process.procs.load(&engine, name, &bytes)
+}
+
 /// The entries of an LF-separated list (each ends with LF; wasix-libc's
 /// `__wasilibc_exec_combine_strings`).
-fn lines(s: &str) -> Vec<String> {
+pub(crate) fn lines(s: &str) -> Vec<String> {
     let s = s.strip_suffix('\n').unwrap_or(s);
     if s.is_empty() {
         return Vec::new();

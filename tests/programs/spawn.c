@@ -51,6 +51,24 @@ static int child(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(role, "abort")) abort();
+    if (!strcmp(role, "execer")) {
+        /* argv[3], argv[4]: fds with and without O_CLOEXEC, passed on to "samepid". */
+        execv("/no/such/program", argv);
+        printf("execv of a missing program: %s\n", errname(errno));
+        fflush(stdout);
+        char pid[16];
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
+        execv(self, (char *[]){(char *)self, (char *)self, "samepid", pid, argv[3], argv[4], NULL});
+        return 50;
+    }
+    if (!strcmp(role, "samepid")) {
+        int same = getpid() == atoi(argv[3]);
+        int gone = fcntl(atoi(argv[4]), F_GETFD) == -1 && errno == EBADF;
+        int kept = fcntl(atoi(argv[5]), F_GETFD) != -1;
+        printf("after execv: same pid %s, O_CLOEXEC fd closed %s, the other kept %s\n",
+               same ? "yes" : "no", gone ? "yes" : "no", kept ? "yes" : "no");
+        return 33;
+    }
     if (!strcmp(role, "say")) {
         for (int i = 3; i < argc; i++) printf("%s%s", argv[i], i + 1 < argc ? " " : "\n");
         return 0;
@@ -164,6 +182,10 @@ int main(int argc, char **argv) {
     pid = spawn((char *[]){"spawn", (char *)self, "cloexec", a, b, NULL}, NULL);
     waitpid(pid, &status, 0);
     describe("O_CLOEXEC closed, the other kept", status);
+    fflush(stdout);
+    pid = spawn((char *[]){"spawn", (char *)self, "execer", a, b, NULL}, NULL);
+    waitpid(pid, &status, 0);
+    describe("the program it execs", status);
     close(closing);
     close(kept);
 
