@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the C baselines into target/c-baseline/: every c-baseline/*.c natively with gcc -O2,
-# the keep-alive servers (http_*.c) also as WASIX modules (http_*.wasm) with clang and the
+# the keep-alive servers (http_*.c) and spawn_loop.c also as WASIX modules (.wasm) with clang and the
 # wasix-libc sysroot (../shared/toolchains/wasix-sysroot, or $WASIX_SYSROOT), with the flags of
 # its README and an 8 MiB stack (wasix-libc's poll() builds its subscriptions on the stack:
 # with the default one, http_poll.c failed at 1,053 clients), and echo_handler.c as a wasm32-wasi
@@ -18,7 +18,7 @@ if [ -z "${NATIVE_ONLY:-}" ]; then
       "(set WASIX_SYSROOT, or NATIVE_ONLY=1 to skip them)" >&2
     exit 1
   fi
-  for src in c-baseline/http_*.c; do
+  for src in c-baseline/http_*.c c-baseline/spawn_loop.c; do
     clang --target=wasm32-wasi --sysroot="$sysroot" -O2 -Wall -Wextra \
       -matomics -mbulk-memory -mmutable-globals -pthread -mthread-model posix \
       -ftls-model=local-exec -fno-trapping-math \

@@ -69,6 +69,10 @@ pub struct Procs {
     /// The modules compiled for processes, by the blake3 hash of their bytes: processes of
     /// one module share its code.
     modules: Mutex<HashMap<[u8; 32], crate::Module>>,
+    /// A linker with every namespace the host provides, made once by the launcher and cloned
+    /// for each process (registering every host call again costs more than the rest of a
+    /// spawn).
+    pub linker: OnceLock<crate::Linker<WasiCtx>>,
 }
 
 struct Table {
@@ -106,6 +110,7 @@ impl Procs {
             commands,
             cache_dir,
             modules: Mutex::new(HashMap::new()),
+            linker: OnceLock::new(),
         }
     }
 

@@ -21,7 +21,19 @@ pub(crate) fn spawn(spawn: Spawn) -> Result<(), Errno> {
         ctx,
     } = spawn;
     let procs = ctx.process.procs.clone();
-    let mut program = Program::new(&module, ctx).map_err(|e| {
+    let linker = match procs.linker.get() {
+        Some(l) => l.clone(),
+        None => {
+            let mut l = crate::Linker::new(module.engine());
+            super::add_to_linker(&mut l).map_err(|e| {
+                tracing::debug!(name, "proc_spawn2: {e}");
+                Errno::NOEXEC
+            })?;
+            let _ = procs.linker.set(l.clone());
+            l
+        }
+    };
+    let mut program = Program::with_linker(&module, ctx, linker).map_err(|e| {
         tracing::debug!(name, "proc_spawn2: {e}");
         Errno::AGAIN
     })?;
