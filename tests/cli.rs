@@ -495,16 +495,16 @@ note: --trap-unknown-imports defines unknown function imports as functions that 
         other => panic!("expected a link error, got {:?}", other.map(|_| ())),
     }
     // A call refused on purpose, imported with another signature, says both.
-    let fork = temp_file(
-        "fork.wat",
-        br#"(module (import "wasix_32v1" "proc_fork" (func (result i32))) (func (export "_start")))"#,
+    let clock = temp_file(
+        "clock_set.wat",
+        br#"(module (import "wasix_32v1" "clock_time_set" (func (result i32))) (func (export "_start")))"#,
     );
-    let out = wasix_rt(&["run", fork.to_str().unwrap()]);
+    let out = wasix_rt(&["run", clock.to_str().unwrap()]);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: 1 import cannot be resolved:\n  wasix_32v1\n    proc_fork: func [] -> [i32]: \
-         wasix-rt defines it with another type: func [i32 i32] -> [i32] (and refuses it on \
-         purpose: returns NOTSUP: forking the host process is not part of the sandbox)\n"
+        "error: 1 import cannot be resolved:\n  wasix_32v1\n    clock_time_set: func [] -> [i32]: \
+         wasix-rt defines it with another type: func [i32 i64] -> [i32] (and refuses it on \
+         purpose: returns PERM: a sandboxed program may not set the host's clock)\n"
     );
     let e = linker.instantiate_pre(&module).map(|_| ()).unwrap_err();
     assert_eq!(

@@ -191,3 +191,67 @@ fn execv_replaces_the_first_program_and_its_exit_status_is_the_new_ones() {
     assert_eq!(n.status.code(), Some(33));
     assert_eq!(w.status.code(), Some(33));
 }
+
+/// `tests/programs/fork.c` made resumable with `wasm-opt --asyncify` (Debian's `binaryen`):
+/// the child of fork gets a copy of the memory (a 16 MiB buffer, a variable) and the fds, and
+/// each side changes its own; fork + execv + waitpid of three children; vfork + execv. The same
+/// stdout and exit status as the native build, and no host process.
+#[test]
+fn fork_of_an_asyncified_program_copies_its_memory_like_native() {
+    let (native, raw) = build_program("fork");
+    let wasm = raw.with_file_name("fork.asyncify.wasm");
+    let status = Command::new("wasm-opt")
+        .args(["--asyncify", "-all"])
+        .arg(&raw)
+        .arg("-o")
+        .arg(&wasm)
+        .status()
+        .expect("runs wasm-opt (apt-get install binaryen)");
+    assert!(status.success(), "wasm-opt --asyncify failed");
+    let n = Command::new(&native).arg(&native).output().unwrap();
+    let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "--disable-cache", "--dir"])
+        .arg(wasm.parent().unwrap())
+        .arg(&wasm)
+        .arg(&wasm)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while w.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "fork did not end"
+        );
+        let kids = host_children(w.id());
+        assert!(kids.is_empty(), "wasix-rt started host processes {kids:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let w = w.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout),
+        String::from_utf8_lossy(&w.stdout),
+        "stdout; wasix-rt said {}",
+        String::from_utf8_lossy(&w.stderr)
+    );
+    assert_eq!(n.status.code(), Some(0));
+    assert_eq!(w.status.code(), Some(0));
+}
+
+/// fork in a program that was not made resumable: ENOTSUP, and a note on stderr saying how to
+/// rebuild it.
+#[test]
+fn fork_without_asyncify_is_enotsup_with_a_note_on_how_to_rebuild() {
+    let (_, raw) = build_program("fork");
+    let w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        .args(["run", "--disable-cache"])
+        .arg(&raw)
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&w.stdout), "fork: ENOTSUP\n");
+    assert_eq!(w.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&w.stderr);
+    assert!(stderr.contains("wasm-opt --asyncify"), "{stderr}");
+}

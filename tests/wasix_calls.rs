@@ -17,7 +17,6 @@ const REFUSED: &[(&str, &str)] = &[
         "clock_time_set",
         "returns PERM: a sandboxed program may not set the host's clock",
     ),
-    ("proc_fork", FORK),
     ("proc_fork_env", FORK),
     ("proc_exec", EXEC),
     ("proc_exec2", EXEC),
@@ -31,8 +30,8 @@ const REFUSED: &[(&str, &str)] = &[
 const EXEC: &str = "ends the program with an error: superseded by proc_exec3, which \
                     wasix-libc's execve calls and which can return an error";
 
-const FORK: &str = "returns NOTSUP: not yet: forking a program made resumable with wasm-opt \
-                    --asyncify is to come; posix_spawn starts a process";
+const FORK: &str = "returns NOTSUP: not yet: the vfork of programs built with wasm exception \
+                    handling; other programs' fork and vfork call proc_fork";
 
 /// The WASIX functions the header declares, in its order.
 fn header_functions() -> Vec<String> {

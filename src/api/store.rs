@@ -241,6 +241,19 @@ impl<T> Caller<'_, T> {
         let inst = self.instance()?;
         inst.export_in(&self.store.opaque, name)
     }
+    /// The value of global `name` exported by the calling instance; `None` if it exports no
+    /// such global.
+    pub fn global_value(&self, name: &str) -> Option<crate::Val> {
+        let Some(Extern::Global(g)) = self.get_export(name) else {
+            return None;
+        };
+        let entity = &self.store.opaque.globals[g.index];
+        Some(crate::Val::from_raw(
+            entity.value,
+            entity.ty.content,
+            g.store_id,
+        ))
+    }
     /// The calling instance's exported `memory` and the store's data, borrowed together.
     /// `None` if called from the host, if the instance exports no `memory`, or if that memory
     /// is shared: other threads write a shared memory's bytes, so they are never lent as a

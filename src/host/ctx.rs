@@ -70,6 +70,11 @@ pub struct Process {
     terminated_by: AtomicU32,
     /// The program that replaces this one when it ends (`proc_exec3`, execve(2)).
     exec: Mutex<Option<crate::host::procs::Spawn>>,
+    /// A fork whose unwind is under way (`proc_fork`).
+    fork: Mutex<Option<crate::host::procs::Fork>>,
+    /// What `proc_fork` answers when the rewind reaches it again: the child's pid, 0 in the
+    /// child, or the errno of a fork that failed after the unwind.
+    fork_answer: Mutex<Option<std::result::Result<u32, Errno>>>,
     /// The program's threads.
     pub threads: Threads,
     /// `alarm`/`setitimer` (`proc_raise_interval`).
@@ -122,6 +127,8 @@ impl Process {
             procs: self.procs.clone(),
             terminated_by: AtomicU32::new(0),
             exec: Mutex::new(None),
+            fork: Mutex::new(None),
+            fork_answer: Mutex::new(None),
             offload: None,
             threads,
             timer: Arc::default(),
@@ -146,6 +153,23 @@ impl Process {
     /// The program that replaces this one, if it called execve.
     pub fn take_exec(&self) -> Option<crate::host::procs::Spawn> {
         self.exec.lock().take()
+    }
+    /// Records a fork whose unwind starts (`proc_fork`).
+    pub fn set_fork(&self, fork: crate::host::procs::Fork) {
+        *self.fork.lock() = Some(fork);
+    }
+    /// The fork whose unwind has ended, if the program forked.
+    pub fn take_fork(&self) -> Option<crate::host::procs::Fork> {
+        self.fork.lock().take()
+    }
+    /// What `proc_fork` answers at the end of the rewind: the child's pid, 0 in the child, or
+    /// an errno.
+    pub fn set_fork_answer(&self, answer: std::result::Result<u32, Errno>) {
+        *self.fork_answer.lock() = Some(answer);
+    }
+    /// Takes what `proc_fork` answers at the end of the rewind.
+    pub fn take_fork_answer(&self) -> Option<std::result::Result<u32, Errno>> {
+        self.fork_answer.lock().take()
     }
     /// Records that `sig`'s default action ended the program.
     pub fn set_terminated_by(&self, sig: u32) {
@@ -547,6 +571,8 @@ impl WasiCtxBuilder {
             procs,
             terminated_by: AtomicU32::new(0),
             exec: Mutex::new(None),
+            fork: Mutex::new(None),
+            fork_answer: Mutex::new(None),
             offload: if self.offload {
                 Some(
                     Offload::start()

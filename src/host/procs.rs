@@ -42,6 +42,14 @@ pub struct Spawn {
     pub ctx: WasiCtx,
 }
 
+/// A fork under way (`proc_fork`): the child's pid, reserved, and the guest address of the
+/// asyncify data the caller's stack was unwound into.
+#[derive(Clone, Copy, Debug)]
+pub struct Fork {
+    pub child: u32,
+    pub data: u32,
+}
+
 /// Starts the program of a [`Spawn`] on a thread of its own, which reports its end with
 /// [`Procs::exited`]. Errors: NOEXEC when the module imports what the host does not define;
 /// AGAIN when its memory cannot be reserved or no thread can be started.

@@ -86,9 +86,16 @@ impl Thread {
         self.pending.load(Ordering::Relaxed) != 0
     }
 
-    /// Whether a signal other than `sig` is pending.
-    pub fn has_pending_except(&self, sig: u32) -> bool {
-        self.pending.load(Ordering::Relaxed) & !(1 << sig) != 0
+    /// Whether a signal is pending that interrupts a blocked call (EINTR): any but those
+    /// ignored by default (SIGCHLD, SIGCONT, SIGURG, SIGWINCH), which a program that ignores
+    /// them must not see interrupt its reads; they are delivered when the call returns. (The
+    /// runtime does not see the program's dispositions, which its libc keeps.)
+    pub fn has_interrupting(&self) -> bool {
+        use crate::host::abi::signal;
+        let ignored = [signal::CHLD, signal::CONT, signal::URG, signal::WINCH]
+            .iter()
+            .fold(0u64, |m, s| m | 1 << s);
+        self.pending.load(Ordering::Relaxed) & !ignored != 0
     }
 
     /// Takes the lowest pending signal.

@@ -238,7 +238,7 @@ impl Waiter {
     /// Whether this thread's wait must end: the program is stopping or a signal was sent to
     /// the thread.
     fn interrupted(&self) -> bool {
-        self.stop.requested() || self.thread.has_pending()
+        self.stop.requested() || self.thread.has_interrupting()
     }
 
     /// The program's stop state.

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+mod fork;
 mod processes;
 mod program;
 

@@ -5,7 +5,8 @@
 use super::program::{Program, EXIT_TRAP};
 use crate::host::abi::signal;
 use crate::host::errno::Errno;
-use crate::host::procs::{JoinStatus, Spawn};
+use crate::host::procs::{JoinStatus, Procs, Spawn};
+use crate::host::WasiCtx;
 
 /// Stack of a process's main thread: a wasm program's frames live on it (as the CLI's).
 const STACK: usize = 8 << 20;
@@ -21,19 +22,8 @@ pub(crate) fn spawn(spawn: Spawn) -> Result<(), Errno> {
         ctx,
     } = spawn;
     let procs = ctx.process.procs.clone();
-    let linker = match procs.linker.get() {
-        Some(l) => l.clone(),
-        None => {
-            let mut l = crate::Linker::new(module.engine());
-            super::add_to_linker(&mut l).map_err(|e| {
-                tracing::debug!(name, "proc_spawn2: {e}");
-                Errno::NOEXEC
-            })?;
-            let _ = procs.linker.set(l.clone());
-            l
-        }
-    };
-    let mut program = Program::with_linker(&module, ctx, linker).map_err(|e| {
+    let linker = base_linker(&procs, &module)?;
+    let program = Program::with_linker(&module, ctx, linker).map_err(|e| {
         tracing::debug!(name, "proc_spawn2: {e}");
         Errno::AGAIN
     })?;
@@ -41,12 +31,47 @@ pub(crate) fn spawn(spawn: Spawn) -> Result<(), Errno> {
         tracing::debug!(name, "proc_spawn2: {e}");
         return Err(Errno::NOEXEC);
     }
+    start_thread(pid, name, program, None)
+}
+
+/// A copy of the linker with every namespace the host provides, made once for all the
+/// processes of `procs`. Errors: NOEXEC if the namespaces cannot be defined.
+pub(super) fn base_linker(
+    procs: &Procs,
+    module: &crate::Module,
+) -> Result<crate::Linker<WasiCtx>, Errno> {
+    if let Some(l) = procs.linker.get() {
+        return Ok(l.clone());
+    }
+    let mut l = crate::Linker::new(module.engine());
+    super::add_to_linker(&mut l).map_err(|e| {
+        tracing::debug!("defining the host calls: {e}");
+        Errno::NOEXEC
+    })?;
+    let _ = procs.linker.set(l.clone());
+    Ok(l)
+}
+
+/// Runs process `pid`'s `program` on a thread of its own: from `_start` (instantiated first),
+/// or by calling `entry` of its instance (a forked child's rewind); then reports its end to
+/// the process table and SIGCHLD to its parent. Errors: AGAIN when no thread can start.
+pub(super) fn start_thread(
+    pid: u32,
+    name: String,
+    mut program: Program,
+    entry: Option<crate::Func>,
+) -> Result<(), Errno> {
+    let procs = program.process().procs.clone();
     let parent = procs.parent(pid).unwrap_or(0);
     let started = std::thread::Builder::new()
         .name(format!("pid {pid}"))
         .stack_size(STACK)
         .spawn(move || {
-            let exit = match program.run() {
+            let exit = match entry {
+                Some(entry) => Ok(program.call(&entry, &[], &mut [])),
+                None => program.run(),
+            };
+            let exit = match exit {
                 Ok(exit) => exit,
                 Err(e) => super::Exit {
                     status: super::EXIT_ERROR,
@@ -74,7 +99,7 @@ pub(crate) fn spawn(spawn: Spawn) -> Result<(), Errno> {
             }
         });
     started.map(drop).map_err(|e| {
-        tracing::debug!("proc_spawn2: starting a thread: {e}");
+        tracing::debug!("starting the thread of process {pid}: {e}");
         Errno::AGAIN
     })
 }

@@ -49,9 +49,11 @@ enum Linking {
 /// A WASI or WASIX program ready to start: its store (holding its context), how its instance
 /// is linked, and its module.
 pub struct Program {
-    store: Store<WasiCtx>,
+    pub(super) store: Store<WasiCtx>,
     linking: Linking,
-    module: Module,
+    pub(super) module: Module,
+    /// The instance, once made ([`Program::instantiate`]).
+    pub(super) instance: Option<Instance>,
 }
 
 impl Program {
@@ -98,6 +100,7 @@ impl Program {
             store,
             linking: Linking::Linker(linker),
             module: module.clone(),
+            instance: None,
         })
     }
 
@@ -110,6 +113,7 @@ impl Program {
             store: Store::new(module.engine(), ctx),
             linking: Linking::Pre(pre.clone()),
             module,
+            instance: None,
         }
     }
 
@@ -172,6 +176,7 @@ impl Program {
                 Linking::Linker(linker) => linker.instantiate(&mut self.store, &self.module)?,
                 Linking::Pre(pre) => pre.instantiate(&mut self.store)?,
             };
+            self.instance = Some(instance.clone());
             if let Some(init) = instance.get_func(&self.store, "_initialize") {
                 if instance.get_func(&self.store, "_start").is_none() {
                     init.call(&mut self.store, &[], &mut [])?;
@@ -194,39 +199,55 @@ impl Program {
 
     /// Calls `func` of the program's instance and maps how the program ended to an [`Exit`].
     /// The results are in `results` when the status is 0 and no message is given. A program
-    /// that called execve (`proc_exec3`) is replaced by the program it named, which runs from
-    /// its `_start` in the same process, and so on: the exit is the last one's.
+    /// that forked (`proc_fork`) has its stack rewound once the child is made and goes on
+    /// (`launcher::fork`); one that called execve (`proc_exec3`) is replaced by the program
+    /// it named, which runs from its `_start` in the same process; and so on: the exit is the
+    /// last one's.
     pub fn call(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
-        let mut exit = self.call_once(func, params, results);
-        while let Some(next) = self.process().take_exec() {
-            exit = self.exec(next);
+        let mut entry = *func;
+        let mut exit = self.call_once(&entry, params, results);
+        loop {
+            let process = self.process();
+            if let Some(fork) = process.take_fork() {
+                exit = self.fork(fork, &entry, params, results);
+            } else if let Some(next) = process.take_exec() {
+                match self.exec(next) {
+                    Ok(start) => {
+                        entry = start;
+                        exit = self.call_once(&entry, &[], &mut []);
+                    }
+                    Err(failed) => return failed,
+                }
+            } else {
+                return exit;
+            }
         }
-        exit
     }
 
-    /// Replaces the program with `next` and runs it as a command.
-    fn exec(&mut self, next: crate::host::procs::Spawn) -> Exit {
+    /// Replaces the program with `next`, instantiated; its `_start`. Errors: how the process
+    /// ends when the new program cannot start.
+    fn exec(&mut self, next: crate::host::procs::Spawn) -> std::result::Result<Func, Exit> {
         let failed = |e: Error| Exit {
             status: EXIT_ERROR,
             message: Some(format!("exec {}: {e}", next.name)),
         };
         match Program::new(&next.module, next.ctx) {
             Ok(p) => *self = p,
-            Err(e) => return failed(e),
+            Err(e) => return Err(failed(e)),
         }
-        let start = match self.instantiate() {
-            Ok(i) => i.get_func(&self.store, "_start"),
-            Err(e) => return failed(e),
-        };
-        match start {
-            Some(start) => self.call_once(&start, &[], &mut []),
-            None => failed(Error::Host(
+        match self
+            .instantiate()
+            .map(|i| i.get_func(&self.store, "_start"))
+        {
+            Ok(Some(start)) => Ok(start),
+            Ok(None) => Err(failed(Error::Host(
                 "the module exports no `_start` function".into(),
-            )),
+            ))),
+            Err(e) => Err(failed(e)),
         }
     }
 
-    fn call_once(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
+    pub(super) fn call_once(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
         let activity = self.process().activity.clone();
         let outcome = activity.running(|| func.call(&mut self.store, params, results));
         match self.exit_of(outcome) {

@@ -40,7 +40,7 @@ pub(crate) fn futex_wait(
     let thread = ctx.thread.clone();
     let stop = ctx.process.stop.clone();
     // A signal for this thread, or the program ending, ends the wait before it parks.
-    let cancelled = || thread.has_pending() || stop.ending();
+    let cancelled = || thread.has_interrupting() || stop.ending();
     let who = waitqueue::Waiting {
         token: thread.tid as usize,
         cancelled: &cancelled,

@@ -166,11 +166,8 @@ pub(crate) fn proc_join(
     let want = (tag[0] == 1).then(|| mem.read_u32(pid + 4)).transpose()?;
     let process = ctx.process.clone();
     let thread = ctx.thread.clone();
-    // SIGCHLD, sent when a child ends, is ignored by default: it does not interrupt the wait.
     let interrupted = || {
-        process.threads.ended().is_some()
-            || process.stop.requested()
-            || thread.has_pending_except(signal::CHLD)
+        process.threads.ended().is_some() || process.stop.requested() || thread.has_interrupting()
     };
     let joined = process.procs.join(
         process.pid,
