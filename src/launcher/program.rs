@@ -176,7 +176,7 @@ impl Program {
                 Linking::Linker(linker) => linker.instantiate(&mut self.store, &self.module)?,
                 Linking::Pre(pre) => pre.instantiate(&mut self.store)?,
             };
-            self.instance = Some(instance.clone());
+            self.instance = Some(instance);
             if let Some(init) = instance.get_func(&self.store, "_initialize") {
                 if instance.get_func(&self.store, "_start").is_none() {
                     init.call(&mut self.store, &[], &mut [])?;
