@@ -142,7 +142,7 @@ impl Process {
         WasiCtx::for_thread(&process, main)
     }
     /// A copy of the fd table for a child process, as fork(2) leaves it (the same open files,
-    /// sockets and pipes; CLOEXEC ones too, until [`FdTable::exec`]).
+    /// sockets and pipes; CLOEXEC ones too, until `FdTable::exec`).
     pub fn forked_fds(&self) -> FdTable {
         self.fds.lock().fork_copy()
     }
