@@ -103,6 +103,17 @@ impl Module {
         Module::new(engine, bytes)
     }
 
+    /// Loads a module from `bytes` that are either a compiled artifact (recognised by its
+    /// magic; loaded without compiling, see [`load_bytes`]) or a `.wasm`/`.wat` module
+    /// (compiled). For embedders that receive modules as bytes, such as a containerd shim
+    /// handed precompiled layers. Errors as [`Module::new`] and [`load_bytes`].
+    pub fn from_bytes_or_artifact(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        if is_artifact(bytes) {
+            return load_bytes(engine, bytes);
+        }
+        Module::new(engine, bytes)
+    }
+
     /// The compiled artifact of this module (see [`crate::cache`]), as `wasix-rt compile`
     /// writes it.
     pub fn serialize(&self, wasm: &[u8]) -> Result<Vec<u8>> {
@@ -277,9 +288,54 @@ pub(crate) fn load_with(
         path: path.to_path_buf(),
         source,
     })?;
-    // SAFETY: the file is mapped private, read+execute and never writable; artifacts are only
-    // ever replaced by rename, never written in place by us, so the mapped bytes do not change
-    // under us. Nothing in it runs before every check below has passed.
+    // SAFETY: artifacts are only ever replaced by rename, never written in place by us, so the
+    // bytes of this file do not change while it is mapped.
+    unsafe { load_file(engine, file, path, expect_key, verify) }
+}
+
+/// Loads the artifact held in `bytes` (as [`Module::serialize`] made them, as a containerd
+/// shim's precompiled layer holds them) for `engine`. The bytes are copied once into a sealed
+/// memory file (Linux `memfd_create(2)`), mapped as a file artifact is. Errors:
+/// [`Error::Artifact`] naming what is wrong (with the path `<artifact bytes>`), [`Error::Io`]
+/// when the memory file cannot be made.
+pub fn load_bytes(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+    use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
+    use std::io::Write;
+    let name = Path::new("<artifact bytes>");
+    let io = |source: std::io::Error| Error::Io {
+        path: name.to_path_buf(),
+        source,
+    };
+    let fd = memfd_create(
+        "wasix-rt-artifact",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )
+    .map_err(|e| io(e.into()))?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(bytes).map_err(io)?;
+    fcntl_add_seals(
+        &file,
+        SealFlags::WRITE | SealFlags::GROW | SealFlags::SHRINK | SealFlags::SEAL,
+    )
+    .map_err(|e| io(e.into()))?;
+    // SAFETY: the memory file is sealed against every write and resize, so its bytes do not
+    // change while it is mapped.
+    unsafe { load_file(engine, file, name, None, Verify::Full) }
+}
+
+/// Maps `file` and checks it as an artifact for `engine` (`path` names it in errors).
+///
+/// # Safety
+/// The bytes of `file` must not change while the module lives: they are mapped, not copied.
+unsafe fn load_file(
+    engine: &Engine,
+    file: std::fs::File,
+    path: &Path,
+    expect_key: Option<[u8; 32]>,
+    verify: Verify,
+) -> Result<Module> {
+    // SAFETY: the file is mapped private, read+execute and never writable, and its bytes do not
+    // change (this function's contract). Nothing in it runs before every check below has passed.
     let map =
         unsafe { memmap2::MmapOptions::new().map_exec(&file) }.map_err(|source| Error::Io {
             path: path.to_path_buf(),

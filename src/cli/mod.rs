@@ -9,7 +9,6 @@ mod progress;
 mod proposals;
 mod run;
 mod serve;
-mod signals;
 mod validate;
 mod wast;
 

@@ -285,8 +285,8 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let ctx = wasi_ctx(args, wasix_rt::launcher::imports_wasix(&module))?;
     let process = ctx.process.clone();
     super::at_exit_remove(process.view.tmp_dir());
-    super::signals::stop_on_signals(process.stop.clone());
-    super::signals::exit_when_ended(process.clone());
+    wasix_rt::launcher::stop_on_signals(process.stop.clone(), super::exit);
+    wasix_rt::launcher::exit_when_ended(process.clone(), super::exit);
     let mut program = if args.trap_unknown_imports {
         Program::with_unknown_imports_as_traps(&module, ctx)?
     } else {

@@ -3,7 +3,9 @@
 //! threads, and the calls refused on purpose); [`prepare_program`] gives a program what its
 //! imports expect beyond them (a WASIX program's `env.memory`, its WASIX mark, what its threads
 //! instantiate); [`Program`] runs one to its end and says how it ended ([`Exit`]), for
-//! `wasix-rt run`, `serve` and embedders alike.
+//! `wasix-rt run`, `serve`, the containerd shim and embedders alike; [`stop_on_signals`] and
+//! [`exit_when_ended`] do for a process that runs one program what `wasix-rt run` does with
+//! SIGINT/SIGTERM and with a program ended by one of its threads.
 //!
 //! ```no_run
 //! use wasix_rt::launcher::Program;
@@ -25,8 +27,10 @@
 mod fork;
 mod processes;
 mod program;
+mod signals;
 
 pub use program::{needs_own_linker, Exit, Program, EXIT_ERROR, EXIT_TRAP};
+pub use signals::{exit_when_ended, stop_on_signals};
 
 /// What a launcher around [`Program`] reaches of the host environment: the per-program state
 /// shared by its threads ([`Process`]), its stop flag ([`Stop`]), how a program's threads are

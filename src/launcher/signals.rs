@@ -7,17 +7,21 @@
 //! A program ended by one of its threads (`proc_exit`, a trap) while its main thread is busy in
 //! wasm code and never sees it is ended the same way, a second later.
 
+use crate::host::ctx::Process;
+use crate::host::wait::Stop;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::sync::Arc;
 use std::time::Duration;
-use wasix_rt::launcher::Process;
-use wasix_rt::launcher::Stop;
 
 /// How long the program's own threads get to stop before the process is ended for them.
 const GRACE: Duration = Duration::from_secs(1);
 
-pub fn stop_on_signals(stop: Arc<Stop>) {
+/// Takes SIGINT and SIGTERM sent to this process from now on and hands them to the program
+/// whose stop flag is `stop`, on a thread of its own; calls `exit` with 128 + signal when the
+/// program does not take one within a second, or when a second signal comes while the first is
+/// pending. Does nothing when the signal handlers cannot be installed.
+pub fn stop_on_signals(stop: Arc<Stop>, exit: fn(i32) -> !) {
     let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
         return;
     };
@@ -25,7 +29,7 @@ pub fn stop_on_signals(stop: Arc<Stop>) {
         for sig in signals.forever() {
             // The previous signal is still pending: nothing took it.
             if stop.pending_signal().is_some() {
-                super::exit(128 + sig);
+                exit(128 + sig);
             }
             stop.signal(sig);
             let stop = stop.clone();
@@ -33,7 +37,7 @@ pub fn stop_on_signals(stop: Arc<Stop>) {
                 std::thread::sleep(GRACE);
                 // The program's handler takes the signal by clearing it.
                 if stop.pending_signal() == Some(sig) {
-                    super::exit(128 + sig);
+                    exit(128 + sig);
                 }
             });
         }
@@ -42,7 +46,9 @@ pub fn stop_on_signals(stop: Arc<Stop>) {
 
 /// Ends the process when a thread other than the main one ends the program and the main
 /// thread has not returned within [`GRACE`] (it runs wasm code and makes no host call).
-pub fn exit_when_ended(process: Arc<Process>) {
+/// The message of the thread that ended the program goes to stderr, then `exit` is called with
+/// the program's status.
+pub fn exit_when_ended(process: Arc<Process>, exit: fn(i32) -> !) {
     std::thread::spawn(move || loop {
         let Some(end) = process.threads.wait_end(Duration::from_secs(3600)) else {
             continue;
@@ -52,6 +58,6 @@ pub fn exit_when_ended(process: Arc<Process>) {
             eprintln!("error: {message}");
         }
         process.flush();
-        super::exit(end.code);
+        exit(end.code);
     });
 }

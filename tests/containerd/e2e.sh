@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End-to-end test of the containerd shim (shim/, runtime io.containerd.wasixrt.v1): starts a
+# containerd of its own (temporary root, state and socket, CRI off; stopped by PID on every exit
+# path), builds images with scripts/oci-image.py and runs them with `ctr run`. Needs root,
+# containerd, clang and the wasix-libc sysroot (../shared/toolchains/wasix-sysroot); .ci/run
+# installs the packages. Ends with an "N passed, N failed" line; exit status 1 if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+SYSROOT=${WASIX_SYSROOT:-$ROOT/../shared/toolchains/wasix-sysroot}
+cargo build --release -q -p containerd-shim-wasixrt || exit 1
+
+T=$(mktemp -d /tmp/wasixrt-containerd.XXXXXX)
+CTD_PID=
+cleanup() {
+  if [ -n "$CTD_PID" ]; then
+    ctr --address "$T/containerd.sock" tasks ls -q 2>/dev/null | while read -r id; do
+      ctr --address "$T/containerd.sock" tasks kill -s SIGKILL "$id" >/dev/null 2>&1
+    done
+    kill "$CTD_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$CTD_PID" 2>/dev/null
+  fi
+  grep -qs " $T/" /proc/mounts && grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r umount -l
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+mkdir -p "$T/bin"
+ln -s "$ROOT/target/release/containerd-shim-wasixrt-v1" "$T/bin/"
+cat > "$T/config.toml" <<EOF
+version = 2
+root = "$T/root"
+state = "$T/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$T/containerd.sock"
+[ttrpc]
+  address = "$T/containerd.sock.ttrpc"
+EOF
+PATH="$T/bin:$PATH" containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
+CTD_PID=$!
+C="ctr --address $T/containerd.sock"
+for _ in $(seq 100); do $C version >/dev/null 2>&1 && break; sleep 0.1; done
+
+for p in probe server; do
+  clang --target=wasm32-wasi --sysroot="$SYSROOT" -O2 -Wall -Wextra \
+    -matomics -mbulk-memory -mmutable-globals -pthread -mthread-model posix \
+    -ftls-model=local-exec -fno-trapping-math \
+    -D_WASI_EMULATED_MMAN -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS \
+    "tests/containerd/$p.c" -o "$T/$p.wasm" \
+    -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,--import-memory \
+    -Wl,--export-dynamic -Wl,--export=__heap_base -Wl,--export=__stack_pointer \
+    -Wl,--export=__data_end -Wl,--export=__wasm_init_tls -Wl,--export=__wasm_signal \
+    -Wl,--export=__tls_size -Wl,--export=__tls_align -Wl,--export=__tls_base || exit 1
+done
+printf 'not a module' >"$T/bad.wasm"
+python3 scripts/oci-image.py --wasm "$T/probe.wasm" --name docker.io/library/probe:latest \
+  --env GREETING=hi --env WASIXRT_TIMEOUT=30s -o "$T/probe.tar"
+python3 scripts/oci-image.py --wasm "$T/server.wasm" --name docker.io/library/server:latest \
+  -o "$T/server.tar"
+python3 scripts/oci-image.py --wasm "$T/bad.wasm" --name docker.io/library/bad:latest \
+  -o "$T/bad.tar"
+for i in probe server bad; do $C image import --all-platforms "$T/$i.tar" >/dev/null || exit 1; done
+
+PASSED=0
+FAILED=0
+check() { # NAME, then a command that succeeds when the behaviour is right
+  local name=$1
+  shift
+  if "$@"; then
+    echo "ok: $name"
+    PASSED=$((PASSED + 1))
+  else
+    echo "FAILED: $name"
+    FAILED=$((FAILED + 1))
+  fi
+}
+RUN="$C run --rm --runtime io.containerd.wasixrt.v1"
+
+out=$($RUN docker.io/library/probe:latest hello 2>&1)
+check "hello prints, /tmp and /dev/null work, options are removed from the environment" \
+  grep -q "hello from a container" <<<"$out"
+check "  /tmp" grep -q "/tmp: ok" <<<"$out"
+check "  /dev/null" grep -q "/dev/null: ok" <<<"$out"
+check "  env from the image" grep -q "GREETING=hi" <<<"$out"
+check "  WASIXRT_ variables removed" grep -q "WASIXRT_TIMEOUT=(removed)" <<<"$out"
+
+out=$($RUN --env GREETING=bonjour docker.io/library/probe:latest args /app.wasm one "two words" 2>&1)
+check "args and env reach the program" \
+  grep -qx 'argv\[2\]=two words' <<<"$out"
+check "  env given to ctr" grep -q "GREETING=bonjour" <<<"$out"
+
+$RUN docker.io/library/probe:latest exit42 /app.wasm exit 42 >/dev/null 2>&1
+status=$?
+check "exit(42) gives exit status 42 (got $status)" test "$status" = 42
+
+out=$($RUN docker.io/library/probe:latest trap /app.wasm trap 2>&1)
+status=$?
+check "a trap gives exit status 3 (got $status) and its message on stderr" \
+  test "$status" = 3
+check "  trap message" grep -q "wasm trap: unreachable" <<<"$out"
+
+out=$($RUN docker.io/library/probe:latest missing /missing.wasm 2>&1)
+status=$?
+check "a missing module: status 1 (got $status) and a clear error" test "$status" = 1
+check "  names the file" grep -q "cannot read the entrypoint /missing.wasm" <<<"$out"
+out=$($RUN docker.io/library/bad:latest bad 2>&1)
+status=$?
+check "an invalid module: status 1 (got $status) and a clear error" test "$status" = 1
+check "  says what is wrong" grep -q "is not a WebAssembly module" <<<"$out"
+check "containerd keeps running" kill -0 "$CTD_PID"
+
+# A WASIX server (pthreads + epoll) answers inside the container's network namespace, and
+# SIGTERM runs its handler, which exits 23.
+$RUN docker.io/library/server:latest srv >"$T/srv.out" 2>&1 &
+CTR_SRV=$!
+PID=
+for _ in $(seq 50); do
+  PID=$($C tasks ls 2>/dev/null | awk '$1 == "srv" && $3 == "RUNNING" {print $2}')
+  [ -n "$PID" ] && break
+  sleep 0.2
+done
+body=
+for _ in $(seq 50); do
+  body=$(nsenter --net=/proc/"$PID"/ns/net curl -s --max-time 2 http://127.0.0.1:8080/ 2>/dev/null) && break
+  sleep 0.2
+done
+check "a WASIX server answers curl in the container's network namespace" \
+  test "$body" = "hello from thread"
+$C tasks kill -s SIGTERM srv
+timeout 20 tail --pid="$CTR_SRV" -f /dev/null
+kill -0 "$CTR_SRV" 2>/dev/null && $C tasks kill -s SIGKILL srv
+wait "$CTR_SRV"
+status=$?
+check "SIGTERM ends the server through its handler (status 23, got $status)" test "$status" = 23
+check "  the handler ran" grep -q stopping "$T/srv.out"
+
+# 20 containers at once.
+pids=()
+for i in $(seq 20); do
+  $RUN docker.io/library/probe:latest "many$i" /app.wasm exit "$i" >/dev/null 2>&1 &
+  pids+=($!)
+done
+ok=0
+for i in $(seq 20); do
+  wait "${pids[$((i - 1))]}"
+  [ $? = "$i" ] && ok=$((ok + 1))
+done
+check "20 containers started at once all finish with their own status ($ok of 20)" test "$ok" = 20
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
