@@ -45,7 +45,7 @@ pub fn stop_on_signals(stop: Arc<Stop>, exit: fn(i32) -> !) {
 }
 
 /// Ends the process when a thread other than the main one ends the program and the main
-/// thread has not returned within [`GRACE`] (it runs wasm code and makes no host call).
+/// thread has not returned within one second (it runs wasm code and makes no host call).
 /// The message of the thread that ended the program goes to stderr, then `exit` is called with
 /// the program's status.
 pub fn exit_when_ended(process: Arc<Process>, exit: fn(i32) -> !) {
