@@ -281,7 +281,7 @@ fn interrupt_when_ready(mut cmd: Command) -> (String, Option<i32>) {
 #[test]
 fn sigint_runs_the_programs_handler_or_ends_it_like_native() {
     let (native, wasm) = build_program("sigint");
-    for args in [&["handle"][..], &[]] {
+    for args in [&["handle"][..], &[], &["thread"]] {
         let mut n = Command::new(&native);
         n.args(args);
         let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));

@@ -15,6 +15,10 @@ pub struct CompileArgs {
     /// Where to write the compiled artifact; `wasix-rt run OUT` runs it with no compilation.
     #[arg(short = 'o', long = "output", value_name = "OUT.cwasm")]
     output: PathBuf,
+    /// Compile in the epoch checks that `run --timeout`, `serve` and the containerd shim run
+    /// with (an artifact is loaded only under the settings it was compiled with).
+    #[arg(long)]
+    epoch_interruption: bool,
 }
 
 /// Reads a module file and returns its binary encoding (text is converted).
@@ -36,7 +40,10 @@ pub fn compile_wasm(engine: &Engine, wasm: &[u8]) -> Result<Module, Error> {
 
 pub fn compile(args: CompileArgs) -> i32 {
     let run = || -> Result<(), Error> {
-        let engine = Engine::default();
+        let engine = Engine::new(&wasix_rt::Config {
+            epoch_interruption: args.epoch_interruption,
+            ..Default::default()
+        })?;
         let wasm = read_wasm(&args.file)?;
         let module = compile_wasm(&engine, &wasm)?;
         wasix_rt::cache::write_atomic(&args.output, &module.serialize(&wasm)?)

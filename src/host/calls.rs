@@ -233,7 +233,7 @@ pub(crate) fn errno_call(
         Ok(()) => 0,
         Err(e) => e.0 as i32,
     };
-    if ctx.process.stop.requested() {
+    if ctx.process.stop.requested_for(ctx.thread.tid) {
         if let Some(end) = ctx.process.threads.ended() {
             return Err(Error::Exit(end.code));
         }

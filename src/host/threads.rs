@@ -200,6 +200,9 @@ impl Threads {
         *thread.finished.lock() = true;
         thread.done.notify_all();
         self.live.lock().remove(&thread.tid);
+        if thread.tid == MAIN_TID {
+            self.stop.set_main_gone();
+        }
         self.changed.notify_all();
     }
 
@@ -214,7 +217,7 @@ impl Threads {
         };
         let mut finished = t.finished.lock();
         while !*finished {
-            if self.stop.requested() {
+            if self.stop.requested_for(caller) {
                 return Err(Errno::INTR);
             }
             // Woken by `finish`; the timeout only bounds how late a stop request is seen.
@@ -224,11 +227,11 @@ impl Threads {
     }
 
     /// Waits until no thread but `caller` is live (the main thread ended with `thread_exit`:
-    /// the program goes on until its last thread ends, as POSIX says). Returns early when the
-    /// program is stopping.
+    /// the program goes on until its last thread ends, as POSIX says; a signal sent to the
+    /// process is then the other threads' to take). Returns early when the program is ending.
     pub fn wait_others(&self, caller: u32) {
         let mut live = self.live.lock();
-        while live.keys().any(|&t| t != caller) && !self.stop.requested() {
+        while live.keys().any(|&t| t != caller) && !self.stop.ending() {
             self.changed.wait_for(&mut live, Duration::from_millis(50));
         }
     }

@@ -39,6 +39,9 @@ pub struct Stop {
     /// The signal that asked the program to stop (0: none).
     signal: AtomicI32,
     ending: AtomicBool,
+    /// The main thread has ended (`pthread_exit`) while others run: any thread then takes a
+    /// signal sent to the process.
+    main_gone: AtomicBool,
     wakers: Mutex<Vec<Weak<Wake>>>,
     /// The host address range of the program's shared memory, whose waits end when the
     /// program does ([`Stop::set_memory`]).
@@ -102,6 +105,23 @@ impl Stop {
     /// Whether waits must end now.
     pub fn requested(&self) -> bool {
         self.ending() || self.pending_signal().is_some()
+    }
+
+    /// Whether the waits of thread `tid` must end now: the program is ending, or a signal sent
+    /// to the process is pending and this thread is the one to take it. As Linux does for a
+    /// process-directed signal (signal(7); `complete_signal` prefers the thread group leader),
+    /// the main thread takes it while it runs, so that its blocking call (typically `accept`
+    /// in a server's main loop) returns EINTR after the handler; the other threads' waits go on.
+    pub fn requested_for(&self, tid: u32) -> bool {
+        self.ending()
+            || (self.pending_signal().is_some()
+                && (tid == crate::host::threads::MAIN_TID || self.main_gone.load(Ordering::SeqCst)))
+    }
+
+    /// The main thread has ended while other threads of the program run.
+    pub fn set_main_gone(&self) {
+        self.main_gone.store(true, Ordering::SeqCst);
+        self.wake_all();
     }
 
     fn wake_all(&self) {
@@ -238,7 +258,7 @@ impl Waiter {
     /// Whether this thread's wait must end: the program is stopping or a signal was sent to
     /// the thread.
     fn interrupted(&self) -> bool {
-        self.stop.requested() || self.thread.has_interrupting()
+        self.stop.requested_for(self.thread.tid) || self.thread.has_interrupting()
     }
 
     /// The program's stop state.

@@ -271,6 +271,7 @@ impl Program {
         let process = &self.store.data().process;
         let mut outcome = outcome;
         if let Err(Error::ThreadExit) = outcome {
+            process.threads.finish(&process.threads.main());
             process.threads.wait_others(MAIN_TID);
             outcome = Ok(());
         }

@@ -167,7 +167,9 @@ pub(crate) fn proc_join(
     let process = ctx.process.clone();
     let thread = ctx.thread.clone();
     let interrupted = || {
-        process.threads.ended().is_some() || process.stop.requested() || thread.has_interrupting()
+        process.threads.ended().is_some()
+            || process.stop.requested_for(thread.tid)
+            || thread.has_interrupting()
     };
     let joined = process.procs.join(
         process.pid,

@@ -6,53 +6,12 @@
 # installs the packages. Ends with an "N passed, N failed" line; exit status 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-SYSROOT=${WASIX_SYSROOT:-$ROOT/../shared/toolchains/wasix-sysroot}
 cargo build --release -q -p containerd-shim-wasixrt || exit 1
 
-T=$(mktemp -d /tmp/wasixrt-containerd.XXXXXX)
-CTD_PID=
-cleanup() {
-  if [ -n "$CTD_PID" ]; then
-    ctr --address "$T/containerd.sock" tasks ls -q 2>/dev/null | while read -r id; do
-      ctr --address "$T/containerd.sock" tasks kill -s SIGKILL "$id" >/dev/null 2>&1
-    done
-    kill "$CTD_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$CTD_PID" 2>/dev/null
-  fi
-  grep -qs " $T/" /proc/mounts && grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r umount -l
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-mkdir -p "$T/bin"
-ln -s "$ROOT/target/release/containerd-shim-wasixrt-v1" "$T/bin/"
-cat > "$T/config.toml" <<EOF
-version = 2
-root = "$T/root"
-state = "$T/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$T/containerd.sock"
-[ttrpc]
-  address = "$T/containerd.sock.ttrpc"
-EOF
-PATH="$T/bin:$PATH" containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
-CTD_PID=$!
-C="ctr --address $T/containerd.sock"
-for _ in $(seq 100); do $C version >/dev/null 2>&1 && break; sleep 0.1; done
-
+. tests/containerd/lib.sh
+ctd_start || exit 1
 for p in probe server; do
-  clang --target=wasm32-wasi --sysroot="$SYSROOT" -O2 -Wall -Wextra \
-    -matomics -mbulk-memory -mmutable-globals -pthread -mthread-model posix \
-    -ftls-model=local-exec -fno-trapping-math \
-    -D_WASI_EMULATED_MMAN -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS \
-    "tests/containerd/$p.c" -o "$T/$p.wasm" \
-    -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,--import-memory \
-    -Wl,--export-dynamic -Wl,--export=__heap_base -Wl,--export=__stack_pointer \
-    -Wl,--export=__data_end -Wl,--export=__wasm_init_tls -Wl,--export=__wasm_signal \
-    -Wl,--export=__tls_size -Wl,--export=__tls_align -Wl,--export=__tls_base || exit 1
+  wasix_cc "tests/containerd/$p.c" "$T/$p.wasm" || exit 1
 done
 printf 'not a module' >"$T/bad.wasm"
 python3 scripts/oci-image.py --wasm "$T/probe.wasm" --name docker.io/library/probe:latest \
@@ -121,6 +80,10 @@ for _ in $(seq 50); do
   [ -n "$PID" ] && break
   sleep 0.2
 done
+# The container's network namespace has its loopback down: runc brings it up, the shim's
+# container library does not, and in Kubernetes the CNI loopback plugin does it. Done here as
+# that plugin would.
+nsenter --net=/proc/"$PID"/ns/net ip link set lo up
 body=
 for _ in $(seq 50); do
   body=$(nsenter --net=/proc/"$PID"/ns/net curl -s --max-time 2 http://127.0.0.1:8080/ 2>/dev/null) && break
