@@ -14,16 +14,37 @@ for p in probe server; do
   wasix_cc "tests/containerd/$p.c" "$T/$p.wasm" || exit 1
 done
 printf 'not a module' >"$T/bad.wasm"
+# The first bytes of a component: magic, then the component layer's version.
+printf '\0asm\r\0\1\0' >"$T/component.wasm"
+target/release/wasix-rt compile --epoch-interruption "$T/probe.wasm" -o "$T/probe.cwasm" || exit 1
+python3 scripts/oci-image.py --wasm "$T/probe.cwasm" --name docker.io/library/probe-aot:latest \
+  -o "$T/probe-aot.tar"
+python3 scripts/oci-image.py --wasm "$T/probe.wasm" --wasm-layer \
+  --name docker.io/library/probe-layer:latest -o "$T/probe-layer.tar"
+python3 scripts/oci-image.py --wasm "$T/component.wasm" --name docker.io/library/component:latest \
+  -o "$T/component.tar"
 python3 scripts/oci-image.py --wasm "$T/probe.wasm" --name docker.io/library/probe:latest \
   --env GREETING=hi --env WASIXRT_TIMEOUT=30s -o "$T/probe.tar"
 python3 scripts/oci-image.py --wasm "$T/server.wasm" --name docker.io/library/server:latest \
   -o "$T/server.tar"
 python3 scripts/oci-image.py --wasm "$T/bad.wasm" --name docker.io/library/bad:latest \
   -o "$T/bad.tar"
-for i in probe server bad; do $C image import --all-platforms "$T/$i.tar" >/dev/null || exit 1; done
+for i in probe probe-aot server bad component; do $C image import --all-platforms "$T/$i.tar" >/dev/null || exit 1; done
+# Images whose module is a layer of its own need containerd >= 1.6.25 or 1.7.7.
+layers_supported() {
+  local v=${CTD_VERSION%%~*}
+  v=${v#v}
+  case $v in
+    1.6.*) [ "$(printf '%s\n' 1.6.25 "$v" | sort -V | head -1)" = 1.6.25 ] ;;
+    1.7.*) [ "$(printf '%s\n' 1.7.7 "$v" | sort -V | head -1)" = 1.7.7 ] ;;
+    1.[0-5].*) false ;;
+    *) true ;;
+  esac
+}
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 check() { # NAME, then a command that succeeds when the behaviour is right
   local name=$1
   shift
@@ -68,7 +89,16 @@ out=$($RUN docker.io/library/bad:latest bad 2>&1)
 status=$?
 check "an invalid module: status 1 (got $status) and a clear error" test "$status" = 1
 check "  says what is wrong" grep -q "is not a WebAssembly module" <<<"$out"
+out=$($RUN docker.io/library/component:latest component 2>&1)
+status=$?
+check "a component: status 1 (got $status) and a clear error" test "$status" = 1
+check "  says it is a component" grep -q "is a WebAssembly component; wasix-rt runs core modules" <<<"$out"
 check "containerd keeps running" kill -0 "$CTD_PID"
+
+out=$($RUN docker.io/library/probe-aot:latest aot /app.wasm exit 7 2>&1)
+status=$?
+check "an image holding a wasix-rt artifact (compile --epoch-interruption) runs (status $status)" \
+  test "$status" = 7
 
 # A WASIX server (pthreads + epoll) answers inside the container's network namespace, and
 # SIGTERM runs its handler, which exits 23.
@@ -112,5 +142,26 @@ for i in $(seq 20); do
 done
 check "20 containers started at once all finish with their own status ($ok of 20)" test "$ok" = 20
 
-echo "$PASSED passed, $FAILED failed"
+# A module as an OCI layer of its own (application/wasm): the shim's compiler hook makes an
+# artifact on the first start, which containerd keeps beside the image and hands back later.
+if layers_supported; then
+  $C image import --all-platforms "$T/probe-layer.tar" >/dev/null
+  out=$($RUN docker.io/library/probe-layer:latest layer1 /app.wasm hello 2>&1)
+  check "a wasm-layer image runs (containerd $CTD_VERSION)" grep -q "hello from a container" <<<"$out"
+  check "  its precompiled artifact is in containerd's content store" \
+    sh -c "$C content ls | grep -q runwasi.io/precompiled/wasixrt/"
+  lines=$(wc -l <"$T/containerd.log")
+  out=$($RUN docker.io/library/probe-layer:latest layer2 /app.wasm exit 9 2>&1)
+  status=$?
+  check "  a second start runs the precompiled artifact (status $status)" test "$status" = 9
+  check "  and does not compile again" \
+    sh -c "tail -n +$lines '$T/containerd.log' | grep -q 'has pre-compiled content' &&
+      ! tail -n +$lines '$T/containerd.log' | grep -q 'precompiling layers'"
+else
+  echo "skipped: wasm-layer images and precompilation need containerd >= 1.6.25 or 1.7.7" \
+    "(this is $CTD_VERSION; CONTAINERD=\$(tests/containerd/fetch-containerd.sh) gives 1.7)"
+  SKIPPED=$((SKIPPED + 1))
+fi
+
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]

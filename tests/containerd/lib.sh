@@ -1,14 +1,18 @@
 # Shared by tests/containerd/e2e.sh and scripts/bench-containerd.sh (sourced, from the
 # repository's root): a containerd of their own and WASIX builds of C programs.
 #
-# ctd_start       starts containerd with a temporary root, state and socket (CRI off), the
-#                 shim of target/release on its PATH; sets T (the temporary directory), CTD_PID
-#                 and C (the ctr command, in a namespace of its own: the shim keeps container
-#                 state under /run/containerd/wasixrt/<namespace>, which outlives containerd).
-#                 An EXIT trap stops it by PID, kills its tasks and removes T.
+# ctd_start       starts containerd ($CONTAINERD, default the one on PATH; its ctr beside it)
+#                 with a temporary root, state and socket (CRI off), the shim of target/release
+#                 on its PATH; sets T (the temporary directory), CTD_PID, CTD_VERSION and C (the
+#                 ctr command, in a namespace of its own: the shim keeps container state under
+#                 /run/containerd/wasixrt/<namespace>, which outlives containerd). An EXIT trap
+#                 stops it by PID, kills its tasks and removes T.
 # wasix_cc SRC OUT   builds a C program as a WASIX module (pthreads, the sysroot's flags).
 
 SYSROOT=${WASIX_SYSROOT:-$PWD/../shared/toolchains/wasix-sysroot}
+CONTAINERD=${CONTAINERD:-$(command -v containerd || echo containerd)}
+CTR=$(dirname "$CONTAINERD")/ctr
+[ -x "$CTR" ] || CTR=ctr
 T=
 CTD_PID=
 C=
@@ -44,10 +48,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [ttrpc]
   address = "$T/containerd.sock.ttrpc"
 CONF
-  PATH="$T/bin:$PATH" containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
+  PATH="$T/bin:$PATH" "$CONTAINERD" --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
   CTD_PID=$!
-  C="ctr --address $T/containerd.sock --namespace wasixrt-$$"
-  for _ in $(seq 100); do $C version >/dev/null 2>&1 && return 0; sleep 0.1; done
+  C="$CTR --address $T/containerd.sock --namespace wasixrt-$$"
+  for _ in $(seq 100); do
+    if $C version >/dev/null 2>&1; then
+      CTD_VERSION=$($C version | awk '/Version:/ {print $2}' | tail -1)
+      return 0
+    fi
+    sleep 0.1
+  done
   echo "containerd did not start; its log:" >&2
   cat "$T/containerd.log" >&2
   return 1
