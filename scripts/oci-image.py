@@ -11,7 +11,9 @@ Two flavours:
                    the artifact beside the image); the filesystem layer holds the --file
                    entries and /tmp. Needs containerd >= 1.6.25 or 1.7.7 to run.
 
-The image's platform is wasip1/wasm (Docker's --platform wasi/wasm). The archive is an OCI
+The image's platform is wasip1/wasm (Docker's --platform wasi/wasm). With --native the program
+is instead a static Linux executable and the platform linux/amd64, for runc: the same program
+built natively, to compare with (scripts/bench-containerd.sh). The archive is an OCI
 image layout (oci-layout, index.json, blobs/sha256/...) and byte-for-byte the same for the
 same inputs.
 
@@ -77,7 +79,11 @@ def rootfs_layer(files):
     return out.getvalue()
 
 
+NATIVE_PLATFORM = {"architecture": "amd64", "os": "linux"}
+
+
 def build(args):
+    platform = NATIVE_PLATFORM if args.native else PLATFORM
     with open(args.wasm, "rb") as f:
         wasm = f.read()
     files = {}
@@ -90,7 +96,9 @@ def build(args):
     blobs = {}
     layers = []
     diff_ids = []
-    entrypoint = [args.entrypoint or "/app.wasm"]
+    entrypoint = [args.entrypoint or ("/app" if args.native else "/app.wasm")]
+    if args.native and args.wasm_layer:
+        sys.exit("--native and --wasm-layer do not go together")
     if not args.wasm_layer:
         files[entrypoint[0]] = (wasm, 0o755)
     layer = rootfs_layer(files)
@@ -101,7 +109,7 @@ def build(args):
         blobs[digest(wasm)] = wasm
         layers.append({"mediaType": WASM_LAYER, "digest": digest(wasm), "size": len(wasm)})
     config = {
-        **PLATFORM,
+        **platform,
         "config": {
             "Entrypoint": entrypoint,
             "Cmd": args.cmd,
@@ -132,7 +140,7 @@ def build(args):
                     "mediaType": MANIFEST,
                     "digest": digest(manifest),
                     "size": len(manifest),
-                    "platform": PLATFORM,
+                    "platform": platform,
                     "annotations": {
                         "io.containerd.image.name": name,
                         "org.opencontainers.image.ref.name": tag,
@@ -158,7 +166,8 @@ def main():
     p.add_argument("--name", required=True, help="image name, e.g. docker.io/library/hello:latest")
     p.add_argument("-o", "--output", required=True, help="the archive to write")
     p.add_argument("--wasm-layer", action="store_true", help="the module as an application/wasm layer")
-    p.add_argument("--entrypoint", help="path of the module in the image (default /app.wasm)")
+    p.add_argument("--native", action="store_true", help="--wasm is a static Linux executable (platform linux/amd64, for runc)")
+    p.add_argument("--entrypoint", help="path of the module in the image (default /app.wasm; /app with --native)")
     p.add_argument("--cmd", action="append", default=[], help="an argument after the entrypoint (repeatable)")
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE in the image's environment (repeatable)")
     p.add_argument("--workdir", default="/", help="working directory (default /)")

@@ -217,6 +217,44 @@ fn cli_compile_run_and_cache_commands() {
         &dir.join("c"),
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
+    // Epoch checks are part of the settings: `run --timeout` refuses an artifact made without
+    // them and says how to make one with them, which then runs.
+    let run_with_timeout = |path: &std::path::Path| {
+        cli(
+            &[
+                "run",
+                "--timeout",
+                "10s",
+                path.to_str().unwrap(),
+                "--invoke",
+                "add",
+                "1",
+                "2",
+            ],
+            &dir.join("c"),
+        )
+    };
+    let out = run_with_timeout(&out_path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("compile it with `wasix-rt compile --epoch-interruption`"),
+        "{stderr}"
+    );
+    let epoch_path = dir.join("add-epoch.cwasm");
+    let out = cli(
+        &[
+            "compile",
+            "--epoch-interruption",
+            wat.to_str().unwrap(),
+            "-o",
+            epoch_path.to_str().unwrap(),
+        ],
+        &dir.join("c"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = run_with_timeout(&epoch_path);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n", "{out:?}");
     // A damaged artifact: one-line refusal, exit 1.
     let mut bytes = std::fs::read(&out_path).unwrap();
     let last = bytes.len() - 1;

@@ -490,12 +490,34 @@ fn check_header(
         ));
     }
     if map[48..80] != settings_hash(engine) {
-        return Err("compiled for another CPU, Cranelift configuration or wasix-rt version".into());
+        return Err(settings_mismatch(engine, &map[48..80]));
     }
     if expect_key.is_some_and(|k| map[16..48] != k) {
         return Err("artifact does not belong to this module".into());
     }
     section_table(map)
+}
+
+/// Why an artifact whose settings hash is `found` does not load in `engine`: the epoch checks
+/// (the one setting a user picks, with `compile --epoch-interruption`), or else the CPU,
+/// Cranelift flags or wasix-rt version.
+fn settings_mismatch(engine: &Engine, found: &[u8]) -> String {
+    let epoch = engine.config().epoch_interruption;
+    let other = Engine::new(&crate::Config {
+        epoch_interruption: !epoch,
+        ..engine.config().clone()
+    });
+    match other {
+        Ok(other) if found == settings_hash(&other) && epoch => "compiled without the epoch \
+            checks this engine needs (timeouts); compile it with `wasix-rt compile \
+            --epoch-interruption`"
+            .into(),
+        Ok(other) if found == settings_hash(&other) => "compiled with epoch checks \
+            (`--epoch-interruption`), which this engine does not have (`wasix-rt run` has them \
+            with --timeout); compile it without the flag"
+            .into(),
+        _ => "compiled for another CPU, Cranelift configuration or wasix-rt version".into(),
+    }
 }
 
 /// The sections' ranges from the section table of an artifact of this format version,

@@ -19,6 +19,9 @@ printf '\0asm\r\0\1\0' >"$T/component.wasm"
 target/release/wasix-rt compile --epoch-interruption "$T/probe.wasm" -o "$T/probe.cwasm" || exit 1
 python3 scripts/oci-image.py --wasm "$T/probe.cwasm" --name docker.io/library/probe-aot:latest \
   -o "$T/probe-aot.tar"
+target/release/wasix-rt compile "$T/probe.wasm" -o "$T/probe-noepoch.cwasm" || exit 1
+python3 scripts/oci-image.py --wasm "$T/probe-noepoch.cwasm" \
+  --name docker.io/library/probe-noepoch:latest -o "$T/probe-noepoch.tar"
 python3 scripts/oci-image.py --wasm "$T/probe.wasm" --wasm-layer \
   --name docker.io/library/probe-layer:latest -o "$T/probe-layer.tar"
 python3 scripts/oci-image.py --wasm "$T/component.wasm" --name docker.io/library/component:latest \
@@ -29,7 +32,7 @@ python3 scripts/oci-image.py --wasm "$T/server.wasm" --name docker.io/library/se
   -o "$T/server.tar"
 python3 scripts/oci-image.py --wasm "$T/bad.wasm" --name docker.io/library/bad:latest \
   -o "$T/bad.tar"
-for i in probe probe-aot server bad component; do $C image import --all-platforms "$T/$i.tar" >/dev/null || exit 1; done
+for i in probe probe-aot probe-noepoch server bad component; do $C image import --all-platforms "$T/$i.tar" >/dev/null || exit 1; done
 # Images whose module is a layer of its own need containerd >= 1.6.25 or 1.7.7.
 layers_supported() {
   local v=${CTD_VERSION%%~*}
@@ -75,6 +78,10 @@ $RUN docker.io/library/probe:latest exit42 /app.wasm exit 42 >/dev/null 2>&1
 status=$?
 check "exit(42) gives exit status 42 (got $status)" test "$status" = 42
 
+out=$($RUN docker.io/library/probe:latest spawn /app.wasm spawn 2>&1)
+check "posix_spawn starts another WASIX process in the container, waitpid gets its status" \
+  grep -qx "child exited with 5" <<<"$out"
+
 out=$($RUN docker.io/library/probe:latest trap /app.wasm trap 2>&1)
 status=$?
 check "a trap gives exit status 3 (got $status) and its message on stderr" \
@@ -99,6 +106,10 @@ out=$($RUN docker.io/library/probe-aot:latest aot /app.wasm exit 7 2>&1)
 status=$?
 check "an image holding a wasix-rt artifact (compile --epoch-interruption) runs (status $status)" \
   test "$status" = 7
+out=$($RUN docker.io/library/probe-noepoch:latest noepoch 2>&1)
+status=$?
+check "an artifact without epoch checks: status 1 (got $status)" test "$status" = 1
+check "  says how to make one with them" grep -q "compile it with \`wasix-rt compile --epoch-interruption\`" <<<"$out"
 
 # A WASIX server (pthreads + epoll) answers inside the container's network namespace, and
 # SIGTERM runs its handler, which exits 23.

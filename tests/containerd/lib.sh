@@ -7,7 +7,8 @@
 #                 ctr command, in a namespace of its own: the shim keeps container state under
 #                 /run/containerd/wasixrt/<namespace>, which outlives containerd). An EXIT trap
 #                 stops it by PID, kills its tasks and removes T.
-# wasix_cc SRC OUT   builds a C program as a WASIX module (pthreads, the sysroot's flags).
+# wasix_cc SRC OUT [FLAGS...]   builds a C program as a WASIX module (pthreads, the sysroot's
+#                 flags, then FLAGS).
 
 SYSROOT=${WASIX_SYSROOT:-$PWD/../shared/toolchains/wasix-sysroot}
 CONTAINERD=${CONTAINERD:-$(command -v containerd || echo containerd)}
@@ -68,7 +69,7 @@ wasix_cc() {
     -matomics -mbulk-memory -mmutable-globals -pthread -mthread-model posix \
     -ftls-model=local-exec -fno-trapping-math \
     -D_WASI_EMULATED_MMAN -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS \
-    "$1" -o "$2" \
+    "$1" -o "$2" "${@:3}" \
     -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,--import-memory \
     -Wl,--export-dynamic -Wl,--export=__heap_base -Wl,--export=__stack_pointer \
     -Wl,--export=__data_end -Wl,--export=__wasm_init_tls -Wl,--export=__wasm_signal \
