@@ -254,11 +254,23 @@ fn a_trap_on_a_thread_ends_the_program_with_the_traps_message_and_exit_3() {
     );
 }
 
-/// Starts `cmd`, waits for its first line ("ready"), sends it SIGINT; returns (stdout, exit
-/// status, a death by signal N counted as 128 + N).
-fn interrupt_when_ready(mut cmd: Command) -> (String, Option<i32>) {
+/// Starts `cmd` with SIGINT's disposition `sigint` (the default, or ignored as a shell starts
+/// a background job), waits for its "ready" line, then sends it each of `signals` in turn, a
+/// pause after each; returns its stdout and exit status (128 + N when signal N ended it).
+fn signal_when_ready(
+    mut cmd: Command,
+    sigint: libc::sighandler_t,
+    signals: &[libc::c_int],
+) -> (String, Option<i32>) {
     use std::io::{BufRead, Read};
-    use std::os::unix::process::ExitStatusExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    // SAFETY: signal() is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGINT, sigint);
+            Ok(())
+        });
+    }
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -267,8 +279,11 @@ fn interrupt_when_ready(mut cmd: Command) -> (String, Option<i32>) {
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     assert_eq!(first, "ready\n");
-    // SAFETY: sending SIGINT to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    for &sig in signals {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     let status = child.wait().unwrap();
@@ -276,6 +291,24 @@ fn interrupt_when_ready(mut cmd: Command) -> (String, Option<i32>) {
         first + &rest,
         status.code().or(status.signal().map(|s| 128 + s)),
     )
+}
+
+fn interrupt_when_ready(cmd: Command) -> (String, Option<i32>) {
+    signal_when_ready(cmd, libc::SIG_DFL, &[libc::SIGINT])
+}
+
+/// A program started with SIGINT ignored (a shell's background job) that installs no handler
+/// keeps ignoring it, as a native one inherits the disposition; SIGTERM then ends it.
+#[test]
+fn sigint_ignored_at_start_stays_ignored_like_native() {
+    let (native, wasm) = build_program("sigint");
+    let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"));
+    w.args(["run", "--disable-cache"]).arg(&wasm);
+    let signals = [libc::SIGINT, libc::SIGTERM];
+    let n = signal_when_ready(Command::new(&native), libc::SIG_IGN, &signals);
+    let w = signal_when_ready(w, libc::SIG_IGN, &signals);
+    assert_eq!(n, ("ready\n".to_string(), Some(143)), "native");
+    assert_eq!(n, w, "(stdout, status) native vs wasix-rt");
 }
 
 #[test]

@@ -658,3 +658,55 @@ fn resets_mid_request_and_mid_response_leak_nothing() {
     assert_eq!(server.ask("still\n"), "hello still\n");
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// `serve --profile-trace`: once the server stops, the file is a Chrome trace-event JSON array
+/// in which each connection is a slice, the host calls of its program slices inside it on the
+/// same thread's track, and every end closes the slice begun last.
+#[test]
+fn profile_trace_shows_each_connection_around_its_programs_host_calls() {
+    let trace = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-trace.json");
+    let _ = std::fs::remove_file(&trace);
+    let server = Server::start(&["--workers", "1", "--profile-trace", trace.to_str().unwrap()]);
+    assert_eq!(server.ask("hi\n"), "hello hi\n");
+    assert_eq!(server.ask("yo\n"), "hello yo\n");
+    assert_eq!(server.terminate().code(), Some(0));
+    let events: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let mut tracks = std::collections::BTreeMap::<u64, Vec<&serde_json::Value>>::new();
+    for e in &events {
+        if matches!(e["ph"].as_str(), Some("B" | "E")) {
+            tracks
+                .entry(e["tid"].as_u64().unwrap())
+                .or_default()
+                .push(e);
+        }
+    }
+    let (mut connections, mut calls_inside) = (0, 0);
+    for track in tracks.values() {
+        let mut open: Vec<(&str, f64)> = Vec::new();
+        for e in track {
+            let (name, ts) = (e["name"].as_str().unwrap(), e["ts"].as_f64().unwrap());
+            if e["ph"] == "B" {
+                let call = e["cat"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("wasix_rt::wasi");
+                if call && open.iter().any(|o| o.0 == "connection") {
+                    calls_inside += 1;
+                }
+                connections += usize::from(name == "connection");
+                open.push((name, ts));
+            } else {
+                let (begun, at) = open.pop().expect("an end with no begin");
+                assert_eq!(begun, name, "ends out of order");
+                assert!(at <= ts, "{name} ends before it begins");
+            }
+        }
+    }
+    assert_eq!(connections, 2, "connection slices");
+    // Each program reads its request and writes its answer at least.
+    assert!(
+        calls_inside >= 4,
+        "{calls_inside} host calls inside connections"
+    );
+}

@@ -151,6 +151,7 @@ pub fn main() -> i32 {
     let default_log = matches!(cli.command, Command::Serve(_)).then_some("wasix_rt=info");
     let trace = match &cli.command {
         Command::Run(args) => args.profile_trace.clone(),
+        Command::Serve(args) => args.profile_trace.clone(),
         _ => None,
     };
     if let Err(message) = init_tracing(default_log, trace.as_deref()) {

@@ -163,6 +163,13 @@ pub struct ServeArgs {
           default_missing_value = "table")]
     profile: Vec<super::ProfileView>,
 
+    /// Write a timeline of the host calls of every connection's program to FILE in the Chrome
+    /// trace-event format (ui.perfetto.dev, chrome://tracing), as `run --profile-trace` does:
+    /// a track per thread, a slice per host call with its wait inside it, and the connection
+    /// as a slice around its program's calls. Written as it goes; complete once serve stops.
+    #[arg(long, value_name = "FILE")]
+    pub(super) profile_trace: Option<PathBuf>,
+
     /// Where compiled modules are cached (as for `run`).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -789,6 +796,10 @@ fn refuse(server: &Server, stream: TcpStream, peer: SocketAddr) {
 /// Runs one connection on a fresh instance and logs how it ended.
 fn handle(server: &Server, conn: Conn) {
     let (peer, accepted) = (conn.peer, conn.accepted);
+    // The connection's slice in `--profile-trace`, around its program's host calls (trace
+    // level: the default log shows the one line below instead).
+    let span = tracing::trace_span!("connection", %peer);
+    let _in_span = span.enter();
     let status = if server.stopping.load(Ordering::SeqCst) {
         "the server is stopping".to_string()
     } else if server.timeout.is_some_and(|t| accepted.elapsed() >= t) {

@@ -21,8 +21,18 @@ const GRACE: Duration = Duration::from_secs(1);
 /// whose stop flag is `stop`, on a thread of its own; calls `exit` with 128 + signal when the
 /// program does not take one within a second, or when a second signal comes while the first is
 /// pending. Does nothing when the signal handlers cannot be installed.
+///
+/// A signal this process was started with ignored (SIG_IGN, as a shell starts a background
+/// job's SIGINT) stays ignored: a native program inherits that disposition too (execve(2)).
 pub fn stop_on_signals(stop: Arc<Stop>, exit: fn(i32) -> !) {
-    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
+    let taken: Vec<i32> = [SIGINT, SIGTERM]
+        .into_iter()
+        .filter(|&s| !ignored(s))
+        .collect();
+    if taken.is_empty() {
+        return;
+    }
+    let Ok(mut signals) = Signals::new(taken) else {
         return;
     };
     std::thread::spawn(move || {
@@ -60,4 +70,15 @@ pub fn exit_when_ended(process: Arc<Process>, exit: fn(i32) -> !) {
         process.flush();
         exit(end.code);
     });
+}
+
+/// Whether signal `sig`'s disposition is SIG_IGN now.
+fn ignored(sig: i32) -> bool {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: with a null new action, sigaction only writes the current one into `old`, a
+    // zeroed `struct sigaction` we own.
+    let ok = unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) } == 0;
+    // SAFETY: zeroed is a valid `struct sigaction` (plain integers and pointers), and
+    // sigaction filled it in when it succeeded.
+    ok && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
