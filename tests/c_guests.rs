@@ -719,15 +719,7 @@ fn profile_trace_writes_a_timeline_with_a_track_per_thread_and_nested_waits() {
         let cat = e["cat"].as_str().unwrap_or("");
         cat.starts_with("wasix_rt::wasi") // wasi and wasix
     };
-    let mut tracks = std::collections::BTreeMap::<u64, Vec<&serde_json::Value>>::new();
-    for e in &events {
-        if matches!(e["ph"].as_str(), Some("B" | "E")) {
-            tracks
-                .entry(e["tid"].as_u64().unwrap())
-                .or_default()
-                .push(e);
-        }
-    }
+    let tracks = common::trace_tracks(&events);
     let with_calls = tracks
         .values()
         .filter(|t| t.iter().any(|e| is_call(e)))

@@ -672,15 +672,7 @@ fn profile_trace_shows_each_connection_around_its_programs_host_calls() {
     assert_eq!(server.terminate().code(), Some(0));
     let events: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
-    let mut tracks = std::collections::BTreeMap::<u64, Vec<&serde_json::Value>>::new();
-    for e in &events {
-        if matches!(e["ph"].as_str(), Some("B" | "E")) {
-            tracks
-                .entry(e["tid"].as_u64().unwrap())
-                .or_default()
-                .push(e);
-        }
-    }
+    let tracks = common::trace_tracks(&events);
     let (mut connections, mut calls_inside) = (0, 0);
     for track in tracks.values() {
         let mut open: Vec<(&str, f64)> = Vec::new();

@@ -4,6 +4,7 @@
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -145,4 +146,19 @@ pub fn build_program(name: &str) -> (PathBuf, PathBuf) {
     let paths = (native, compile_wasix(&dir, name));
     built.insert(name.to_string(), paths.clone());
     paths
+}
+
+/// The begin and end events (`ph` "B" and "E") of a Chrome trace-event file
+/// (`--profile-trace`), grouped by track (`tid`), in file order.
+pub fn trace_tracks(events: &[serde_json::Value]) -> BTreeMap<u64, Vec<&serde_json::Value>> {
+    let mut tracks = BTreeMap::<u64, Vec<&serde_json::Value>>::new();
+    for e in events {
+        if matches!(e["ph"].as_str(), Some("B" | "E")) {
+            tracks
+                .entry(e["tid"].as_u64().unwrap())
+                .or_default()
+                .push(e);
+        }
+    }
+    tracks
 }
