@@ -36,6 +36,10 @@ pub enum Error {
     /// The guest thread ended itself (WASIX `thread_exit`): only that thread stops.
     #[error("the thread exited")]
     ThreadExit,
+    /// The guest called `longjmp` (WASIX `stack_restore`): its stack is left for the
+    /// launcher, which rewinds the `setjmp` it names.
+    #[error("longjmp")]
+    Jump,
     /// A host function failed.
     #[error("host error: {0}")]
     Host(String),

@@ -338,11 +338,7 @@ fn threaded_modules_compile_to_artifacts_and_run_from_them() {
 #[test]
 fn sigint_ends_a_program_blocked_in_an_atomic_wait() {
     let wat = temp_file("wait-forever.wat", THREADED);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
-        .env(
-            "WASIX_RT_CACHE_DIR",
-            std::env::temp_dir().join("wasix-rt-test-cache"),
-        )
+    let mut child = common::with_default_sigint(&mut common::wasix_rt())
         .args(["run", wat.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .spawn()

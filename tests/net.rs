@@ -3,6 +3,8 @@
 //! Servers bind ports picked free just before (bind 127.0.0.1:0, read the port, release it).
 //! Every loop is bounded in count and time.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -52,7 +54,7 @@ impl Server {
     fn start_with(sample: &str, default_port: u16, flags: &[&str]) -> Server {
         let port = free_port();
         let path = sample_on_port(sample, default_port, port);
-        let child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
+        let child = common::with_default_sigint(&mut Command::new(env!("CARGO_BIN_EXE_wasix-rt")))
             .env(
                 "WASIX_RT_CACHE_DIR",
                 std::env::temp_dir().join("wasix-rt-test-cache"),

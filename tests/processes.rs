@@ -61,14 +61,7 @@ fn posix_spawn_pipes_waitpid_and_signals_behave_like_native() {
     }
     let w = w.wait_with_output().unwrap();
     assert!(samples > 0);
-    assert_eq!(
-        String::from_utf8_lossy(&n.stdout),
-        String::from_utf8_lossy(&w.stdout),
-        "stdout; wasix-rt said {}",
-        String::from_utf8_lossy(&w.stderr)
-    );
-    assert_eq!(n.status.code(), Some(0));
-    assert_eq!(w.status.code(), Some(0));
+    assert_same_success(&n, &w);
 }
 
 /// The open fds and the threads of process `pid`.
@@ -192,14 +185,23 @@ fn execv_replaces_the_first_program_and_its_exit_status_is_the_new_ones() {
     assert_eq!(w.status.code(), Some(33));
 }
 
-/// `tests/programs/fork.c` made resumable with `wasm-opt --asyncify` (Debian's `binaryen`):
-/// the child of fork gets a copy of the memory (a 16 MiB buffer, a variable) and the fds, and
-/// each side changes its own; fork + execv + waitpid of three children; vfork + execv. The same
-/// stdout and exit status as the native build, and no host process.
-#[test]
-fn fork_of_an_asyncified_program_copies_its_memory_like_native() {
-    let (native, raw) = build_program("fork");
-    let wasm = raw.with_file_name("fork.asyncify.wasm");
+/// Asserts that the native run `n` and wasix-rt's `w` printed the same and both exited 0.
+fn assert_same_success(n: &std::process::Output, w: &std::process::Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout),
+        String::from_utf8_lossy(&w.stdout),
+        "stdout; wasix-rt said {}",
+        String::from_utf8_lossy(&w.stderr)
+    );
+    assert_eq!(n.status.code(), Some(0));
+    assert_eq!(w.status.code(), Some(0));
+}
+
+/// `tests/programs/NAME.c` built natively, as WASIX, and as WASIX made resumable with
+/// `wasm-opt --asyncify` (Debian's `binaryen`), for fork and setjmp.
+fn build_asyncified(name: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (native, raw) = build_program(name);
+    let wasm = raw.with_file_name(format!("{name}.asyncify.wasm"));
     let status = Command::new("wasm-opt")
         .args(["--asyncify", "-all"])
         .arg(&raw)
@@ -208,6 +210,16 @@ fn fork_of_an_asyncified_program_copies_its_memory_like_native() {
         .status()
         .expect("runs wasm-opt (apt-get install binaryen)");
     assert!(status.success(), "wasm-opt --asyncify failed");
+    (native, raw, wasm)
+}
+
+/// `tests/programs/fork.c` made resumable with `wasm-opt --asyncify` (Debian's `binaryen`):
+/// the child of fork gets a copy of the memory (a 16 MiB buffer, a variable) and the fds, and
+/// each side changes its own; fork + execv + waitpid of three children; vfork + execv. The same
+/// stdout and exit status as the native build, and no host process.
+#[test]
+fn fork_of_an_asyncified_program_copies_its_memory_like_native() {
+    let (native, _, wasm) = build_asyncified("fork");
     let n = Command::new(&native).arg(&native).output().unwrap();
     let mut w = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
         .args(["run", "--disable-cache", "--dir"])
@@ -229,14 +241,7 @@ fn fork_of_an_asyncified_program_copies_its_memory_like_native() {
         std::thread::sleep(Duration::from_millis(2));
     }
     let w = w.wait_with_output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&n.stdout),
-        String::from_utf8_lossy(&w.stdout),
-        "stdout; wasix-rt said {}",
-        String::from_utf8_lossy(&w.stderr)
-    );
-    assert_eq!(n.status.code(), Some(0));
-    assert_eq!(w.status.code(), Some(0));
+    assert_same_success(&n, &w);
 }
 
 /// fork in a program that was not made resumable: ENOTSUP, and a note on stderr saying how to
@@ -254,4 +259,25 @@ fn fork_without_asyncify_is_enotsup_with_a_note_on_how_to_rebuild() {
     assert_eq!(w.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&w.stderr);
     assert!(stderr.contains("wasm-opt --asyncify"), "{stderr}");
+}
+
+/// `tests/programs/setjmp.c` made resumable with `wasm-opt --asyncify`: longjmp from deeper
+/// frames, longjmp(env, 0), a volatile local and an array keeping their latest values, a
+/// nested setjmp, 1000 rounds on one jmp_buf: the same stdout and exit status as natively.
+/// Without asyncify, setjmp gets ENOTSUP (wasix-libc then traps) and a note says how to
+/// rebuild the program.
+#[test]
+fn setjmp_and_longjmp_of_an_asyncified_program_behave_like_native() {
+    let (native, raw, wasm) = build_asyncified("setjmp");
+    let n = Command::new(&native).output().unwrap();
+    let w = common::run_bounded(&["run", "--disable-cache", wasm.to_str().unwrap()]);
+    assert_same_success(&n, &w);
+
+    let w = common::run_bounded(&["run", "--disable-cache", raw.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&w.stderr);
+    assert!(
+        stderr.contains("note: setjmp needs a program made resumable: wasm-opt --asyncify"),
+        "{stderr}"
+    );
+    assert_ne!(w.status.code(), Some(0));
 }

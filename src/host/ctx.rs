@@ -75,6 +75,8 @@ pub struct Process {
     /// What `proc_fork` answers when the rewind reaches it again: the child's pid, 0 in the
     /// child, or the errno of a fork that failed after the unwind.
     fork_answer: Mutex<Option<std::result::Result<u32, Errno>>>,
+    /// The snapshots of the program's `setjmp`s (`stack_checkpoint`, `stack_restore`).
+    pub stacks: crate::host::stacks::Stacks,
     /// The program's threads.
     pub threads: Threads,
     /// `alarm`/`setitimer` (`proc_raise_interval`).
@@ -129,6 +131,7 @@ impl Process {
             exec: Mutex::new(None),
             fork: Mutex::new(None),
             fork_answer: Mutex::new(None),
+            stacks: Default::default(),
             offload: None,
             threads,
             timer: Arc::default(),
@@ -573,6 +576,7 @@ impl WasiCtxBuilder {
             exec: Mutex::new(None),
             fork: Mutex::new(None),
             fork_answer: Mutex::new(None),
+            stacks: Default::default(),
             offload: if self.offload {
                 Some(
                     Offload::start()

@@ -17,6 +17,7 @@ pub mod offload;
 pub mod procs;
 pub mod signals;
 pub mod socket;
+pub mod stacks;
 pub mod threads;
 pub mod wait;
 

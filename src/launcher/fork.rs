@@ -93,6 +93,7 @@ impl Program {
                 to.set(&mut child.store, g.get(&self.store))?;
             }
         }
+        child.process().stacks.inherit(&process.stacks);
         child.process().set_fork_answer(Ok(0));
         child.export_call(
             &child_instance,
@@ -142,7 +143,7 @@ impl Program {
     }
 
     /// The program's linear memory: its `env.memory` import, else its `memory` export.
-    fn memory(&mut self, instance: &Instance) -> Option<Extern> {
+    pub(super) fn memory(&mut self, instance: &Instance) -> Option<Extern> {
         let imported = self
             .linker()
             .cloned()
@@ -152,7 +153,12 @@ impl Program {
 
     /// Calls export `name` of `instance`, which returns nothing. Errors: the call's, or
     /// [`Error::Host`] when there is no such export.
-    fn export_call(&mut self, instance: &Instance, name: &str, params: &[Val]) -> Result<()> {
+    pub(super) fn export_call(
+        &mut self,
+        instance: &Instance,
+        name: &str,
+        params: &[Val],
+    ) -> Result<()> {
         let func = instance
             .get_func(&self.store, name)
             .ok_or_else(|| Error::Host(format!("the module exports no `{name}`")))?;

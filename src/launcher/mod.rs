@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod fork;
+mod jump;
 mod processes;
 mod program;
 mod signals;

@@ -200,7 +200,8 @@ impl Program {
     /// Calls `func` of the program's instance and maps how the program ended to an [`Exit`].
     /// The results are in `results` when the status is 0 and no message is given. A program
     /// that forked (`proc_fork`) has its stack rewound once the child is made and goes on
-    /// (`launcher::fork`); one that called execve (`proc_exec3`) is replaced by the program
+    /// (`launcher::fork`), as does one that called `setjmp` or `longjmp` (`stack_checkpoint`,
+    /// `stack_restore`: `launcher::jump`); one that called execve (`proc_exec3`) is replaced by the program
     /// it named, which runs from its `_start` in the same process; and so on: the exit is the
     /// last one's.
     pub fn call(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
@@ -210,6 +211,10 @@ impl Program {
             let process = self.process();
             if let Some(fork) = process.take_fork() {
                 exit = self.fork(fork, &entry, params, results);
+            } else if let Some(checkpoint) = process.stacks.take_checkpoint() {
+                exit = self.checkpoint(checkpoint, &entry, params, results);
+            } else if let Some(restore) = process.stacks.take_restore() {
+                exit = self.restore(restore, &entry, params, results);
             } else if let Some(next) = process.take_exec() {
                 match self.exec(next) {
                     Ok(start) => {

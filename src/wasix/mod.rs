@@ -2,6 +2,7 @@
 //! wasix-libc programs make (fd duplication and flags, pipes, eventfds, signals at startup,
 //! `proc_exit2`). Signatures: `api_wasix.h` of the wasix-libc sysroot.
 
+pub(crate) mod asyncify;
 pub(crate) mod cwd;
 pub(crate) mod epoll;
 pub(crate) mod fd_extras;
@@ -13,6 +14,7 @@ pub mod refused;
 pub(crate) mod socket_extras;
 pub(crate) mod sockets;
 pub(crate) mod spawn;
+pub(crate) mod stack;
 pub(crate) mod thread;
 pub(crate) mod tty;
 
@@ -82,6 +84,8 @@ host_calls! {
         mem "proc_raise_interval2" => proc::proc_raise_interval2(sig: u32, new: u32, old: u32) [sig];
         mem "proc_join" => proc::proc_join(pid: u32, flags: u32, status: u32) [flags];
         caller "proc_fork" => fork::proc_fork(copy_memory: u32, pid: u32);
+        caller "stack_checkpoint" => stack::stack_checkpoint(snapshot: u32, ret: u32);
+        caller "stack_restore" => stack::stack_restore(snapshot: u32, value: u64);
         caller "proc_exec3" => spawn::proc_exec3(name: u32, name_len: u32, args: u32, args_len: u32, envs: u32, envs_len: u32, search_path: u32, path: u32, path_len: u32);
         mem "proc_spawn2" => spawn::proc_spawn2(name: u32, name_len: u32, args: u32, args_len: u32, envs: u32, envs_len: u32, fd_ops: u32, fd_ops_len: u32, signals: u32, signals_len: u32, search_path: u32, path: u32, path_len: u32) -> pid: u32 [name_len, args_len, envs_len, fd_ops_len, signals_len, search_path];
         mem "futex_wait" => futex::futex_wait(futex: u32, expected: u32, timeout: u32) -> woken: bool [futex, expected];

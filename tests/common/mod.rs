@@ -162,3 +162,17 @@ pub fn trace_tracks(events: &[serde_json::Value]) -> BTreeMap<u64, Vec<&serde_js
     }
     tracks
 }
+
+/// Makes `cmd`'s process start with SIGINT's default disposition, whatever this test
+/// process has (a test runner started in a script's background ignores SIGINT, and a
+/// program started with SIGINT ignored keeps ignoring it, as natively).
+pub fn with_default_sigint(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal() is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        })
+    }
+}
