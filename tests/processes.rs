@@ -263,7 +263,8 @@ fn fork_without_asyncify_is_enotsup_with_a_note_on_how_to_rebuild() {
 
 /// `tests/programs/setjmp.c` made resumable with `wasm-opt --asyncify`: longjmp from deeper
 /// frames, longjmp(env, 0), a volatile local and an array keeping their latest values, a
-/// nested setjmp, 1000 rounds on one jmp_buf: the same stdout and exit status as natively.
+/// nested setjmp, 1000 rounds on one jmp_buf: the same stdout and exit status as natively; a
+/// longjmp to a jmp_buf no setjmp filled ends the program with 139 and the reason.
 /// Without asyncify, setjmp gets ENOTSUP (wasix-libc then traps) and a note says how to
 /// rebuild the program.
 #[test]
@@ -273,6 +274,16 @@ fn setjmp_and_longjmp_of_an_asyncified_program_behave_like_native() {
     let w = common::run_bounded(&["run", "--disable-cache", wasm.to_str().unwrap()]);
     assert_same_success(&n, &w);
 
+    // A jmp_buf no setjmp filled: the program ends as killed by SIGSEGV, with the reason.
+    let w = common::run_bounded(&["run", "--disable-cache", wasm.to_str().unwrap(), "bad"]);
+    let stderr = String::from_utf8_lossy(&w.stderr);
+    assert_eq!(w.status.code(), Some(139), "{stderr}");
+    assert!(
+        stderr.contains("longjmp: the jmp_buf at 0x")
+            && stderr.contains("was not filled by a setjmp"),
+        "{stderr}"
+    );
+
     let w = common::run_bounded(&["run", "--disable-cache", raw.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&w.stderr);
     assert!(
@@ -280,4 +291,23 @@ fn setjmp_and_longjmp_of_an_asyncified_program_behave_like_native() {
         "{stderr}"
     );
     assert_ne!(w.status.code(), Some(0));
+}
+
+/// `tests/programs/spawn_signals.c`: a posix_spawn child starts with its parent's ignored
+/// signals ignored, a handled one at its default, and POSIX_SPAWN_SETSIGDEF's at their
+/// default: the same lines as natively.
+#[test]
+fn posix_spawn_children_inherit_ignored_signals_like_native() {
+    let (native, wasm) = build_program("spawn_signals");
+    let n = Command::new(&native).arg(&native).output().unwrap();
+    let dir = wasm.parent().unwrap().to_str().unwrap();
+    let w = common::run_bounded(&[
+        "run",
+        "--disable-cache",
+        "--dir",
+        dir,
+        wasm.to_str().unwrap(),
+        wasm.to_str().unwrap(),
+    ]);
+    assert_same_success(&n, &w);
 }

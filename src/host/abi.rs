@@ -354,6 +354,7 @@ pub mod address_family {
 pub mod signal {
     pub const ABRT: u32 = 6;
     pub const KILL: u32 = 9;
+    pub const SEGV: u32 = 11;
     pub const PIPE: u32 = 13;
     pub const CHLD: u32 = 17;
     pub const CONT: u32 = 18;

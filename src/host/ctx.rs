@@ -53,6 +53,10 @@ pub struct Process {
     pub offload: Option<Offload>,
     /// The export that receives signals (`callback_signal`; wasix-libc names `__wasm_signal`).
     signal_callback: Mutex<Option<String>>,
+    /// The signal dispositions the program starts with, as its parent's `posix_spawn` gave
+    /// them (`proc_spawn2`): 2-byte `__wasi_signal_disposition_t` entries, which wasix-libc's
+    /// start-up reads (`proc_signals_get`) and applies.
+    inherited_signals: Mutex<Vec<u8>>,
     /// Whether the program is a WASIX program (it imports from `wasix_32v1`), whose libc
     /// expects WASIX semantics where they differ from preview1's (`fd_renumber` copies).
     wasix_program: AtomicBool,
@@ -122,6 +126,7 @@ impl Process {
             on_out_of_fds: None,
             profile: None,
             signal_callback: Mutex::new(None),
+            inherited_signals: Mutex::new(Vec::new()),
             wasix_program: AtomicBool::new(true),
             cwd: Mutex::new(cwd),
             view: self.view.clone(),
@@ -184,6 +189,15 @@ impl Process {
             0 => None,
             sig => Some(sig),
         }
+    }
+    /// The signal dispositions the program starts with (2-byte `__wasi_signal_disposition_t`
+    /// entries: signal, then 0 default or 1 ignore).
+    pub fn inherited_signals(&self) -> Vec<u8> {
+        self.inherited_signals.lock().clone()
+    }
+    /// Sets the dispositions the program starts with (before it starts).
+    pub fn set_inherited_signals(&self, entries: Vec<u8>) {
+        *self.inherited_signals.lock() = entries;
     }
     /// The export that receives signals, once the program has registered one.
     pub fn signal_callback(&self) -> Option<String> {
@@ -567,6 +581,7 @@ impl WasiCtxBuilder {
                 .profile
                 .then(|| Mutex::new(crate::profile::Profile::new())),
             signal_callback: Mutex::new(None),
+            inherited_signals: Mutex::new(Vec::new()),
             wasix_program: AtomicBool::new(self.wasix),
             cwd: Mutex::new(cwd),
             view: Arc::new(view),

@@ -76,7 +76,7 @@ host_calls! {
         mem "tty_set" => tty::tty_set(state: u32) [];
         ctx "proc_parent" => proc::proc_parent(pid: u32) -> out: u32 [pid];
         ctx "proc_signals_sizes_get" => proc::proc_signals_sizes_get() -> out: u32;
-        ctx "proc_signals_get" => proc::proc_signals_get(_buf: u32);
+        mem "proc_signals_get" => proc::proc_signals_get(buf: u32) [];
         caller "callback_signal" => proc::callback_signal(name: u32, len: u32);
         caller "thread_signal" => proc::thread_signal(tid: u32, sig: u32);
         caller "proc_signal" => proc::proc_signal(pid: u32, sig: u32);

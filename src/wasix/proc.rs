@@ -232,15 +232,21 @@ pub(crate) fn getcwd(
     mem.write_u32(len, cwd.len() as u32)
 }
 
-/// `proc_signals_sizes_get`: how many inherited signal dispositions `proc_signals_get`
-/// would write; wasix-libc's start-up asks. There are none.
-pub(crate) fn proc_signals_sizes_get(_: &mut WasiCtx) -> std::result::Result<u32, Errno> {
-    Ok(0)
+/// `proc_signals_sizes_get`: how many signal dispositions the program inherited from its
+/// parent's `posix_spawn` (`proc_signals_get` writes them); wasix-libc's start-up asks.
+pub(crate) fn proc_signals_sizes_get(ctx: &mut WasiCtx) -> std::result::Result<u32, Errno> {
+    Ok((ctx.process.inherited_signals().len() / 2) as u32)
 }
 
-/// `proc_signals_get`: writes the (no) inherited signal dispositions.
-pub(crate) fn proc_signals_get(_: &mut WasiCtx, _buf: u32) -> std::result::Result<(), Errno> {
-    Ok(())
+/// `proc_signals_get(buf)`: writes the inherited signal dispositions to `buf`, 2 bytes each
+/// (`__wasi_signal_disposition_t`: the signal, then 0 default or 1 ignore), as many as
+/// `proc_signals_sizes_get` said. Errors: MEMVIOLATION when they do not fit at `buf`.
+pub(crate) fn proc_signals_get(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    buf: u32,
+) -> std::result::Result<(), Errno> {
+    mem.write_bytes(buf, &ctx.process.inherited_signals())
 }
 
 /// `callback_signal(name, len)`: the export that receives signals from now on. A name the

@@ -42,17 +42,21 @@ struct FdOp {
     fdflagsext: u16,
 }
 
+/// Most signal dispositions `proc_spawn2` takes: one per signal number and some to spare.
+pub const MAX_DISPOSITIONS: u32 = 256;
+
 /// `proc_spawn2(name, args, envs, fd_ops, fd_ops_len, signals, signals_len, search_path, path)`:
 /// starts program `name` as a child process and returns its pid. `args` and `envs` are
 /// LF-separated (`KEY=VALUE` for each variable); `fd_ops` is an array of `fd_ops_len`
 /// 56-byte `proc_spawn_fd_op`s applied in order to the child's copy of the caller's fds
 /// (close, dup2, open, chdir, fchdir, as posix_spawn(3)'s file actions); the signal
-/// dispositions (`signals_len` 2-byte entries) are read and not applied: a child starts with
-/// every signal at its default. With `search_path` a name without `/` is looked for in each
+/// dispositions (`signals_len` 2-byte `__wasi_signal_disposition_t` entries, which wasix-libc
+/// makes from the caller's ignored signals less POSIX_SPAWN_SETSIGDEF's) are the child's at
+/// its start (`proc_signals_get`). With `search_path` a name without `/` is looked for in each
 /// directory of `path` (PATH). Errors: MEMVIOLATION; NOENT for no such program; ACCES for a
 /// directory; NOEXEC for a file that is no module (a script, a truncated module); AGAIN past
 /// `--max-processes` or when no thread can start; BADF for a file action on a closed fd;
-/// INVAL for an unknown action; the errors of opening a file action's path.
+/// INVAL for an unknown action or more than [`MAX_DISPOSITIONS`] dispositions; the errors of opening a file action's path.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn proc_spawn2(
     ctx: &mut WasiCtx,
@@ -79,7 +83,11 @@ pub(crate) fn proc_spawn2(
     } else {
         mem.read_string(path, path_len)?
     };
-    mem.check(signals, signals_len.saturating_mul(2))?;
+    if signals_len > MAX_DISPOSITIONS {
+        return Err(Errno::INVAL);
+    }
+    let mut dispositions = vec![0u8; signals_len as usize * 2];
+    mem.read_bytes(signals, &mut dispositions)?;
     let ops = read_fd_ops(mem, fd_ops, fd_ops_len)?;
     let procs = ctx.process.procs.clone();
     let spawner = procs.spawner()?;
@@ -101,6 +109,7 @@ pub(crate) fn proc_spawn2(
             return Err(Errno::AGAIN);
         }
     };
+    child.process.set_inherited_signals(dispositions);
     let spawn = Spawn {
         pid,
         name,

@@ -82,38 +82,42 @@ pub(crate) fn stack_checkpoint(
 }
 
 /// `stack_restore(snapshot, value)`: `longjmp`. Never returns to its caller: the `setjmp`
-/// that filled `snapshot` returns `value` (1 for 0). Errors, which end the program with the
-/// message (a native longjmp with such a `jmp_buf` crashes): `snapshot` outside memory, not
-/// filled by a `setjmp` of this program (or forgotten, see
-/// [`crate::host::stacks::MAX_SNAPSHOTS`]), or a call on a thread other than the main one.
+/// that filled `snapshot` returns `value` (1 for 0). A `snapshot` outside memory, not filled
+/// by a `setjmp` of this program (or forgotten, see [`crate::host::stacks::MAX_SNAPSHOTS`]),
+/// or a call on a thread other than the main one ends the program as a native longjmp with
+/// such a `jmp_buf` does, as killed by SIGSEGV (status 139), with the reason on stderr.
 pub(crate) fn stack_restore(
     mut caller: Caller<'_, WasiCtx>,
     snapshot: u32,
     value: u64,
 ) -> crate::Result<()> {
+    let crash = |why: String| {
+        eprintln!("error: longjmp: {why}");
+        Err(Error::Exit(128 + crate::host::abi::signal::SEGV as i32))
+    };
     let mut hash = [0u8; 16];
     {
         let Some((mem, _)) = GuestMemory::of_caller(&mut caller) else {
-            return Err(Error::Host("longjmp: the program has no memory".into()));
+            return crash("the program has no memory".into());
         };
-        mem.read_bytes(snapshot.wrapping_add(HASH_AT), &mut hash)
-            .map_err(|_| {
-                Error::Host(format!(
-                    "longjmp: jmp_buf at {snapshot:#x} lies outside memory"
-                ))
-            })?;
+        if mem
+            .read_bytes(snapshot.wrapping_add(HASH_AT), &mut hash)
+            .is_err()
+        {
+            return crash(format!("the jmp_buf at {snapshot:#x} lies outside memory"));
+        }
     }
     if caller.data().thread.tid != MAIN_TID {
-        return Err(Error::Host(
-            "longjmp on a thread other than the main one: not supported by wasix-rt".into(),
-        ));
+        return crash(
+            "on a thread other than the main one, which wasix-rt does not support".into(),
+        );
     }
     let stacks = &caller.data().process.stacks;
-    let snapshot = stacks.get(&hash).ok_or_else(|| {
-        Error::Host(format!(
-            "longjmp: the jmp_buf at {snapshot:#x} was not filled by a setjmp of this program"
-        ))
-    })?;
+    let Some(snapshot) = stacks.get(&hash) else {
+        return crash(format!(
+            "the jmp_buf at {snapshot:#x} was not filled by a setjmp of this program"
+        ));
+    };
     stacks.set_restore(Restore {
         snapshot,
         value: value.max(1),
