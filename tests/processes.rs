@@ -73,8 +73,9 @@ fn fds_and_threads(pid: u32) -> (usize, usize) {
     )
 }
 
-/// A missing program, a directory, a text file and a truncated module are ENOENT, EACCES,
-/// ENOEXEC and ENOEXEC; a spawn past `--max-processes` is EAGAIN; waitpid of a pid that is no
+/// A missing program, a directory, a text file, a truncated module and an artifact (native
+/// code from the guest's file tree: refused on purpose) are ENOENT, EACCES,
+/// ENOEXEC, ENOEXEC and ENOEXEC; a spawn past `--max-processes` is EAGAIN; waitpid of a pid that is no
 /// child is ECHILD. Twenty rounds of all that leave the runtime with the fds and threads it had.
 #[test]
 fn programs_that_cannot_run_are_an_errno_and_leak_nothing() {
@@ -86,6 +87,13 @@ fn programs_that_cannot_run_are_an_errno_and_leak_nothing() {
     std::fs::write(dir.join("notwasm.txt"), "#!/bin/sh\necho not a module\n").unwrap();
     let bytes = std::fs::read(&hello).unwrap();
     std::fs::write(dir.join("truncated.wasm"), &bytes[..bytes.len() / 2]).unwrap();
+    let out = common::run_bounded(&[
+        "compile",
+        hello.to_str().unwrap(),
+        "-o",
+        dir.join("hello.cwasm").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
     // The directory case spawns DIR/"" (the directory itself).
     let rounds = 20;
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
@@ -140,13 +148,14 @@ fn programs_that_cannot_run_are_an_errno_and_leak_nothing() {
     stdin.write_all(b"go\n").unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(
-        lines[..10],
+        lines[..11],
         [
             "round 0",
             "spawn missing.wasm: ENOENT",
             "spawn a directory: EACCES",
             "spawn notwasm.txt: ENOEXEC",
             "spawn truncated.wasm: ENOEXEC",
+            "spawn hello.cwasm: ENOEXEC",
             "three at once: 0 0 EAGAIN",
             "hello exited 7",
             "waitpid of no child: -1 ECHILD",
@@ -310,4 +319,62 @@ fn posix_spawn_children_inherit_ignored_signals_like_native() {
         wasm.to_str().unwrap(),
     ]);
     assert_same_success(&n, &w);
+}
+
+/// Starts the pre-forking server `cmd` (two workers), sends three keep-alive requests on
+/// each of two connections, checks every answer, then SIGTERM; returns what it printed after
+/// its port line, its exit status, and the host children seen while it served.
+fn serve_from_prefork(mut cmd: Command) -> (Vec<String>, Option<i32>, Vec<String>) {
+    use std::io::Read;
+    let mut child = cmd.args(["0", "2"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let port: u16 = first
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("expected `port N`, got {first:?}"));
+    let mut streams: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nhello from a worker\n";
+    for _ in 0..3 {
+        for s in &mut streams {
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut got = vec![0u8; answer.len()];
+            s.read_exact(&mut got).unwrap();
+            assert_eq!(got, answer);
+        }
+    }
+    let kids = host_children(child.id());
+    drop(streams);
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = common::wait_bounded(&mut child);
+    let rest: Vec<String> = out.lines().map_while(Result::ok).collect();
+    (rest, status.code(), kids)
+}
+
+/// `tests/programs/prefork.c` made resumable: the parent forks two workers that accept on
+/// the listener they share and answer keep-alive requests on two connections at once; SIGTERM
+/// to the parent ends the workers (killed by SIGTERM, as its waitpid reports) and it exits 0,
+/// as natively; under wasix-rt no host process is started.
+#[test]
+fn a_pre_forking_server_serves_from_its_workers_and_stops_like_native() {
+    let (native, _, wasm) = build_asyncified("prefork");
+    let (n_out, n_status, _) = serve_from_prefork(Command::new(&native));
+    let mut w = common::wasix_rt();
+    w.args(["run", "--disable-cache", "--net"]).arg(&wasm);
+    let (w_out, w_status, kids) = serve_from_prefork(w);
+    assert_eq!(
+        n_out,
+        [
+            "worker 0: killed by signal 15",
+            "worker 1: killed by signal 15"
+        ]
+    );
+    assert_eq!((n_out, n_status), (w_out, w_status), "native vs wasix-rt");
+    assert!(kids.is_empty(), "wasix-rt started host processes {kids:?}");
 }

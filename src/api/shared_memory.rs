@@ -102,6 +102,23 @@ impl SharedMemory {
         Ok(())
     }
 
+    /// Copies this memory's first `to.data_size()`-or-fewer bytes (all of its accessible
+    /// bytes, in bytes) into `to` at the same offsets, with no copy in between (fork's copy of
+    /// a program's memory). [`Error::Usage`] when `to` is smaller than this memory.
+    pub fn copy_to(&self, to: &SharedMemory) -> Result<()> {
+        let len = self.data_size();
+        let src = self.range(0, len)?;
+        let dst = to.range(0, len)?;
+        if std::ptr::eq(src, dst) {
+            return Ok(());
+        }
+        // SAFETY: both ranges were checked to lie in accessible memory of two distinct
+        // mappings (a memory is never mapped twice), so they do not overlap; raw copies, as
+        // `read` and `write` make, never form a reference to bytes other threads may write.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
+        Ok(())
+    }
+
     fn range(&self, offset: usize, len: usize) -> Result<*mut u8> {
         match offset.checked_add(len) {
             Some(end) if end <= self.inner.byte_len() => {

@@ -123,9 +123,7 @@ impl Program {
                 if to.size() < from.size() {
                     to.grow(from.size() - to.size())?;
                 }
-                let mut bytes = vec![0u8; from.data_size()];
-                from.read(0, &mut bytes)?;
-                to.write(0, &bytes)
+                from.copy_to(&to)
             }
             (Some(Extern::Memory(from)), Some(Extern::Memory(to))) => {
                 let (size, child_size) = (from.size(&self.store), to.size(&child.store));

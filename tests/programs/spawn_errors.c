@@ -1,8 +1,9 @@
 /* What a program gets for processes that cannot be: posix_spawn of a missing path, a
- * directory, a file that is no module and a truncated module; past --max-processes; waitpid of
+ * directory, a file that is no module, a truncated module and a wasix-rt artifact (native
+ * code, refused on purpose); past --max-processes; waitpid of
  * a pid that is not its child. Run by tests/processes.rs under wasix-rt only (the native
  * answers differ: Linux runs ELF files), with argv[1] a directory holding `notwasm.txt`,
- * `truncated.wasm` and `hello.wasm`, and argv[2] the number of rounds. Between rounds it
+ * `truncated.wasm`, `hello.cwasm` and `hello.wasm`, and argv[2] the number of rounds. Between rounds it
  * prints "round N" and waits for a line on stdin, so that the test can count the runtime's
  * fds and threads. */
 #include <errno.h>
@@ -42,8 +43,8 @@ int main(int argc, char **argv) {
         if (!fgets(line, sizeof line, stdin)) return 3;
         if (round == rounds) break;
         pid_t pid;
-        const char *files[] = {"missing.wasm", "", "notwasm.txt", "truncated.wasm"};
-        for (int i = 0; i < 4; i++) {
+        const char *files[] = {"missing.wasm", "", "notwasm.txt", "truncated.wasm", "hello.cwasm"};
+        for (int i = 0; i < 5; i++) {
             int e = try_spawn(dir, files[i], &pid);
             if (round == 0) printf("spawn %s: %s\n", *files[i] ? files[i] : "a directory", errname(e));
         }
