@@ -378,3 +378,54 @@ fn a_pre_forking_server_serves_from_its_workers_and_stops_like_native() {
     assert_eq!((n_out, n_status), (w_out, w_status), "native vs wasix-rt");
     assert!(kids.is_empty(), "wasix-rt started host processes {kids:?}");
 }
+
+/// `proc_exec2` and `proc_exec` (the execve of older wasix-libc builds): the program goes on
+/// as the one named, with the arguments given and the environment given (proc_exec2) or its
+/// own (proc_exec), and wasix-rt exits with the new program's status; a missing program ends
+/// the caller with 127 and says why.
+#[test]
+fn the_older_exec_calls_replace_the_program_too() {
+    let wasm = common::compile_wasix(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs"),
+        "exec_old",
+    );
+    let (_, hello) = build_program("hello");
+    let dir = hello.parent().unwrap().to_str().unwrap();
+    let run = |which: &str, program: &str| {
+        let mut c = common::wasix_rt();
+        c.args([
+            "run",
+            "--disable-cache",
+            "--env",
+            "GREETING=kept",
+            "--dir",
+            dir,
+        ])
+        .arg(&wasm)
+        .args([which, program]);
+        c.output().unwrap()
+    };
+    let hello = hello.to_str().unwrap();
+    let out = run("2", hello);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "before exec\n2 arguments\nargument 1: a\nargument 2: b c\nGREETING=old\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(7));
+    let out = run("1", hello);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("GREETING=kept\n"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(7));
+    let missing = format!("{dir}/missing.wasm");
+    let out = run("2", &missing);
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("execve {missing}: no such program")),
+        "{stderr}"
+    );
+}

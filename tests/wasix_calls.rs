@@ -18,17 +18,12 @@ const REFUSED: &[(&str, &str)] = &[
         "returns PERM: a sandboxed program may not set the host's clock",
     ),
     ("proc_fork_env", FORK),
-    ("proc_exec", EXEC),
-    ("proc_exec2", EXEC),
     (
         "proc_spawn",
         "returns NOTSUP: the first spawn call (process handles, stdio modes) is superseded by \
          proc_spawn2, which wasix-libc's posix_spawn, popen and system call",
     ),
 ];
-
-const EXEC: &str = "ends the program with an error: superseded by proc_exec3, which \
-                    wasix-libc's execve calls and which can return an error";
 
 const FORK: &str = "returns NOTSUP: not yet: the vfork of programs built with wasm exception \
                     handling; other programs' fork and vfork call proc_fork";

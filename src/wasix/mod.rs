@@ -86,6 +86,8 @@ host_calls! {
         caller "proc_fork" => fork::proc_fork(copy_memory: u32, pid: u32);
         caller "stack_checkpoint" => stack::stack_checkpoint(snapshot: u32, ret: u32);
         caller "stack_restore" => stack::stack_restore(snapshot: u32, value: u64);
+        caller "proc_exec" => spawn::proc_exec(name: u32, name_len: u32, args: u32, args_len: u32);
+        caller "proc_exec2" => spawn::proc_exec2(name: u32, name_len: u32, args: u32, args_len: u32, envs: u32, envs_len: u32);
         caller "proc_exec3" => spawn::proc_exec3(name: u32, name_len: u32, args: u32, args_len: u32, envs: u32, envs_len: u32, search_path: u32, path: u32, path_len: u32);
         mem "proc_spawn2" => spawn::proc_spawn2(name: u32, name_len: u32, args: u32, args_len: u32, envs: u32, envs_len: u32, fd_ops: u32, fd_ops_len: u32, signals: u32, signals_len: u32, search_path: u32, path: u32, path_len: u32) -> pid: u32 [name_len, args_len, envs_len, fd_ops_len, signals_len, search_path];
         mem "futex_wait" => futex::futex_wait(futex: u32, expected: u32, timeout: u32) -> woken: bool [futex, expected];

@@ -10,25 +10,18 @@
 //! - `proc_fork_env`, `proc_spawn`: NOTSUP, the operation is not supported (a program that
 //!   can do without it tests for it; `proc_fork` and `proc_spawn2` serve wasix-libc's fork,
 //!   vfork and posix_spawn).
-//! - `proc_exec`, `proc_exec2` (superseded by `proc_exec3`) return nothing (`_Noreturn` in
-//!   the header): they cannot give an errno and the program cannot go on after them, so it
-//!   ends with a host error that says why (`wasix-rt run` prints it and fails), never as if
-//!   it had exited by itself.
 
 use crate::api::{Caller, Linker, Val};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::host::errno::Errno;
 use crate::host::WasiCtx;
 use crate::types::{FuncType, ValType};
 use parking_lot::Mutex;
 
-/// How a refused call answers.
+/// How a refused call answers: it returns this errno.
 #[derive(Clone, Copy)]
 enum Answer {
-    /// Returns this errno.
     Errno(Errno),
-    /// Ends the program (the call has no result).
-    End,
 }
 
 use ValType::{I32, I64};
@@ -42,8 +35,6 @@ const REFUSED: &[(&str, &[ValType], Answer, &str)] = &[
         CLOCK,
     ),
     ("proc_fork_env", &[I32], Answer::Errno(Errno::NOTSUP), FORK),
-    ("proc_exec", &[I32; 4], Answer::End, EXEC),
-    ("proc_exec2", &[I32; 6], Answer::End, EXEC),
     (
         "proc_spawn",
         &[I32; 13],
@@ -55,8 +46,6 @@ const REFUSED: &[(&str, &[ValType], Answer, &str)] = &[
 const CLOCK: &str = "a sandboxed program may not set the host's clock";
 const FORK: &str = "not yet: the vfork of programs built with wasm exception handling; other \
                     programs' fork and vfork call proc_fork";
-const EXEC: &str = "superseded by proc_exec3, which wasix-libc's execve calls and which can \
-                    return an error";
 const SPAWN: &str = "the first spawn call (process handles, stdio modes) is superseded by \
                      proc_spawn2, which wasix-libc's posix_spawn, popen and system call";
 
@@ -75,24 +64,16 @@ fn warn_once(call: &'static str, why: &str) {
 /// Defines every refused call in `linker` (namespace `wasix_32v1`).
 pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> Result<()> {
     for &(name, params, answer, why) in REFUSED {
-        let results: &[ValType] = match answer {
-            Answer::Errno(_) => &[I32],
-            Answer::End => &[],
-        };
-        let ty = FuncType::new(params.iter().copied(), results.iter().copied());
+        let ty = FuncType::new(params.iter().copied(), [I32]);
         linker.func_new(
             super::WASIX,
             name,
             ty,
             move |_: Caller<'_, WasiCtx>, _: &[Val], out: &mut [Val]| {
                 warn_once(name, why);
-                match answer {
-                    Answer::Errno(e) => {
-                        out[0] = Val::I32(i32::from(e.0));
-                        Ok(())
-                    }
-                    Answer::End => Err(Error::Host(format!("{name} refused: {why}"))),
-                }
+                let Answer::Errno(e) = answer;
+                out[0] = Val::I32(i32::from(e.0));
+                Ok(())
             },
         )?;
     }
@@ -106,7 +87,6 @@ pub fn reasons() -> impl Iterator<Item = (&'static str, String)> {
         let answer = match answer {
             Answer::Errno(e) if e == Errno::PERM => "returns PERM".to_string(),
             Answer::Errno(_) => "returns NOTSUP".to_string(),
-            Answer::End => "ends the program with an error".to_string(),
         };
         (name, format!("{answer}: {why}"))
     })

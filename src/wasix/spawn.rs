@@ -164,38 +164,137 @@ pub(crate) fn proc_exec3(
         [Ok(a), Ok(b), Ok(c), Ok(d)] => [a, b, c, d],
         _ => return Ok(Errno::MEMVIOLATION.0 as i32),
     };
-    let module = match load(ctx, &name, search_path & 0xff != 0, &path_var) {
-        Ok(m) => m,
-        Err(e) => return Ok(e.0 as i32),
+    match exec(
+        ctx,
+        name,
+        lines(&args),
+        env_pairs(&envs),
+        search_path & 0xff != 0,
+        &path_var,
+    ) {
+        Ok(()) => Err(crate::Error::Exit(0)),
+        Err(e) => Ok(e.0 as i32),
+    }
+}
+
+/// `proc_exec(name, args)`: [`proc_exec_old`] keeping the environment.
+pub(crate) fn proc_exec(
+    mut caller: Caller<'_, WasiCtx>,
+    name: u32,
+    name_len: u32,
+    args: u32,
+    args_len: u32,
+) -> crate::Result<()> {
+    proc_exec_old(&mut caller, (name, name_len), (args, args_len), None)
+}
+
+/// `proc_exec2(name, args, envs)`: [`proc_exec_old`].
+pub(crate) fn proc_exec2(
+    mut caller: Caller<'_, WasiCtx>,
+    name: u32,
+    name_len: u32,
+    args: u32,
+    args_len: u32,
+    envs: u32,
+    envs_len: u32,
+) -> crate::Result<()> {
+    proc_exec_old(
+        &mut caller,
+        (name, name_len),
+        (args, args_len),
+        Some((envs, envs_len)),
+    )
+}
+
+/// `proc_exec(name, args)` and `proc_exec2(name, args, envs)` (`envs` absent: the
+/// environment stays): the execve of older wasix-libc builds, as [`proc_exec3`] without a
+/// PATH search. They cannot return: a program they cannot start ends the calling one as a
+/// shell reports a command it cannot run, with 127 for a program not found and 126 for any
+/// other failure, and the reason on stderr.
+fn proc_exec_old(
+    caller: &mut Caller<'_, WasiCtx>,
+    name: (u32, u32),
+    args: (u32, u32),
+    envs: Option<(u32, u32)>,
+) -> crate::Result<()> {
+    let Some((mem, ctx)) = GuestMemory::of_caller(caller) else {
+        return Err(crate::Error::Host(
+            "execve: the program has no memory".into(),
+        ));
     };
+    let read = |(p, l): (u32, u32)| {
+        if l == 0 {
+            Ok(String::new())
+        } else {
+            mem.read_string(p, l)
+        }
+    };
+    let started = read(name).and_then(|n| {
+        let args = lines(&read(args)?);
+        let env = match envs {
+            Some(e) => env_pairs(&read(e)?),
+            None => ctx.process.env.clone(),
+        };
+        Ok((n, args, env))
+    });
+    let (program, result) = match started {
+        Ok((n, args, env)) => (n.clone(), exec(ctx, n, args, env, false, "")),
+        Err(e) => (String::new(), Err(e)),
+    };
+    match result {
+        Ok(()) => Err(crate::Error::Exit(0)),
+        Err(e) => {
+            let why = match e {
+                Errno::NOENT => "no such program".to_string(),
+                Errno::ACCES => "a directory".to_string(),
+                Errno::NOEXEC => "not a WebAssembly program".to_string(),
+                Errno::MEMVIOLATION => "a string outside memory".to_string(),
+                other => format!("WASIX errno {}", other.0),
+            };
+            eprintln!("error: execve {program}: {why}");
+            Err(crate::Error::Exit(if e == Errno::NOENT {
+                127
+            } else {
+                126
+            }))
+        }
+    }
+}
+
+/// Replaces the calling program with `name` run with `args` and `env` (execve(2)): found as
+/// [`proc_spawn2`] finds it, same pid, parent, working directory and fds less the CLOEXEC
+/// ones. On success every thread of the program ends and the caller unwinds to the launcher,
+/// which starts the next program. Errors: as `proc_exec3`'s.
+fn exec(
+    ctx: &mut WasiCtx,
+    name: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    search: bool,
+    path_var: &str,
+) -> Result<(), Errno> {
+    let module = load(ctx, &name, search, path_var)?;
     let mut fds = ctx.process.forked_fds();
     fds.exec();
     let process = &ctx.process;
-    let next = match process.child(
-        process.pid,
-        lines(&args),
-        env_pairs(&envs),
-        fds,
-        process.cwd(),
-    ) {
-        Ok(next) => next,
-        Err(e) => {
-            tracing::debug!("proc_exec3: {e}");
-            return Ok(Errno::AGAIN.0 as i32);
-        }
-    };
+    let next = process
+        .child(process.pid, args, env, fds, process.cwd())
+        .map_err(|e| {
+            tracing::debug!("execve: {e}");
+            Errno::AGAIN
+        })?;
     process.set_exec(Spawn {
         pid: process.pid,
         name,
         module,
         ctx: next,
     });
-    // The other threads end; this one unwinds to the launcher, which starts the next program.
+    // The other threads end; the caller unwinds to the launcher, which starts the next program.
     process.threads.end_program(ProgramEnd {
         code: 0,
         message: None,
     });
-    Err(crate::Error::Exit(0))
+    Ok(())
 }
 
 /// The `KEY=VALUE` entries of an LF-separated list as pairs.
