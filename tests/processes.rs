@@ -224,7 +224,8 @@ fn build_asyncified(name: &str) -> (std::path::PathBuf, std::path::PathBuf, std:
 
 /// `tests/programs/fork.c` made resumable with `wasm-opt --asyncify` (Debian's `binaryen`):
 /// the child of fork gets a copy of the memory (a 16 MiB buffer, a variable) and the fds, and
-/// each side changes its own; fork + execv + waitpid of three children; vfork + execv. The same
+/// each side changes its own; fork + execv + waitpid of four children (distinct exit codes, one
+/// killed by SIGTERM; an O_CLOEXEC fd kept across fork, closed across exec); vfork + execv. The same
 /// stdout and exit status as the native build, and no host process.
 #[test]
 fn fork_of_an_asyncified_program_copies_its_memory_like_native() {

@@ -1,10 +1,12 @@
 /* fork: parent and child change a variable and a 16 MiB buffer independently; the child's
  * exit code and an fd without FD_CLOEXEC kept across fork (a pipe to the parent); fork then
- * execv then waitpid of several children with distinct exit codes; vfork then execv.
+ * execv then waitpid of several children with distinct exit codes and one killed by SIGTERM,
+ * an O_CLOEXEC fd kept across fork and closed across exec; vfork then execv.
  * Run by tests/processes.rs natively and as WASIX made resumable with `wasm-opt --asyncify`,
  * with the path of its own binary as argv[1]; both must print the same. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,15 @@ static int intact(const unsigned char *big, size_t n, unsigned char first) {
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *self = argv[1];
-    if (argc > 3 && !strcmp(argv[2], "exit")) return atoi(argv[3]);
+    if (argc > 3 && !strcmp(argv[2], "exit")) {
+        /* argv[4]: an fd opened with O_CLOEXEC before the exec, which must be closed now. */
+        if (argc > 4 && fcntl(atoi(argv[4]), F_GETFD) >= 0) return 100;
+        return atoi(argv[3]);
+    }
+    if (argc > 2 && !strcmp(argv[2], "term")) {
+        raise(SIGTERM);
+        return 1;
+    }
 
     size_t n = 16 << 20;
     unsigned char *big = malloc(n);
@@ -64,18 +74,27 @@ int main(int argc, char **argv) {
     describe("the forked child", status);
     printf("parent: counter %d, buffer still its own: %s\n", counter, intact(big, n, 'p') ? "yes" : "no");
 
-    /* fork + execv + waitpid, three children with distinct codes. */
-    const char *codes[] = {"0", "5", "77"};
-    pid_t kids[3];
-    for (int i = 0; i < 3; i++) {
+    /* fork + execv + waitpid: three children with distinct codes, one that SIGTERM kills; an
+     * O_CLOEXEC fd is still open in each child after fork and closed after its exec. */
+    int cloexec = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (cloexec < 0) return 7;
+    char fdarg[16];
+    snprintf(fdarg, sizeof fdarg, "%d", cloexec);
+    const char *codes[] = {"0", "5", "77", "term"};
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
         fflush(stdout);
         kids[i] = fork();
         if (kids[i] == 0) {
-            execl(self, self, self, "exit", codes[i], (char *)NULL);
+            if (fcntl(cloexec, F_GETFD) < 0) _exit(126);
+            if (i == 3)
+                execl(self, self, self, "term", (char *)NULL);
+            else
+                execl(self, self, self, "exit", codes[i], fdarg, (char *)NULL);
             _exit(127);
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         waitpid(kids[i], &status, 0);
         char what[32];
         snprintf(what, sizeof what, "fork + exec %s", codes[i]);
