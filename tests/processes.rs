@@ -127,7 +127,18 @@ fn programs_that_cannot_run_are_an_errno_and_leak_nothing() {
     next_round(&mut lines);
     // After one round: what a round leaves behind is the baseline (the module compiled and
     // kept for the next spawn, threads the runtime keeps).
-    let baseline = fds_and_threads(pid);
+    // The baseline once the first round's children have ended: their threads end just after
+    // they report their end.
+    let settled = Instant::now();
+    let mut baseline = fds_and_threads(pid);
+    while settled.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = fds_and_threads(pid);
+        if now == baseline {
+            break;
+        }
+        baseline = now;
+    }
     for _ in 1..rounds {
         stdin.write_all(b"go\n").unwrap();
         next_round(&mut lines);
