@@ -948,8 +948,9 @@ fn cache_ls_shows_source_and_last_use_and_clean_removes_old_artifacts() {
 }
 
 /// `--profile=perfmap` lists every function of the module in `/tmp/perf-PID.map`, named by the
-/// name section (else `wasm-function[N]`), with sizes above 0 and ranges that do not overlap;
-/// also when the code comes from the cache (the second run).
+/// name section (else `wasm-function[N]`), and the trampolines between host and wasm code, with
+/// sizes above 0 and ranges that do not overlap; also when the code comes from the cache (the
+/// second run).
 #[test]
 fn profile_perfmap_lists_every_function_with_its_name() {
     let wat = r#"(module
@@ -984,12 +985,18 @@ fn profile_perfmap_lists_every_function_with_its_name() {
             })
             .collect();
         funcs.sort();
-        let names: Vec<&str> = funcs.iter().map(|f| f.2.as_str()).collect();
-        assert_eq!(
-            names,
-            ["fib", "helper", "wasm-function[3]"],
-            "{run}: {text}"
-        );
+        let (trampolines, wasm): (Vec<&str>, Vec<&str>) = funcs
+            .iter()
+            .map(|f| f.2.as_str())
+            .partition(|n| n.contains(" trampoline "));
+        assert_eq!(wasm, ["fib", "helper", "wasm-function[3]"], "{run}: {text}");
+        // The calls between host and wasm code: `_start` from the host, `proc_exit` from wasm.
+        for t in [
+            "host-to-wasm trampoline [] -> []",
+            "wasm-to-host trampoline [i32] -> []",
+        ] {
+            assert!(trampolines.contains(&t), "{run}: no `{t}` in {text}");
+        }
         assert!(funcs.iter().all(|f| f.1 > 0), "{run}: {text}");
         assert!(
             funcs.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),

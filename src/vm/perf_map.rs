@@ -3,7 +3,8 @@
 //! NAME` with START and SIZE in hex, so that `perf report` names the samples that fall in wasm
 //! code. Process-wide, as the file is: once [`enable`]d, every code region registered afterwards
 //! (compiled or mapped from an artifact) is listed, its functions named by the module's name
-//! section, else `wasm-function[N]`.
+//! section, else `wasm-function[N]`, and so is every trampoline between host and wasm code,
+//! named by its direction and function type.
 
 use crate::vm::code::CodeInfo;
 use parking_lot::Mutex;
@@ -32,9 +33,9 @@ pub fn enable() -> std::io::Result<()> {
 /// Lists the functions of a newly registered code region, when the map is on. A failed write
 /// is reported once and the map is given up: profiling never stops a program.
 pub fn record(info: &CodeInfo) {
-    let Some(map) = MAP.get() else {
+    if MAP.get().is_none() {
         return;
-    };
+    }
     let mut lines = String::new();
     for (i, range) in info.funcs.ranges.iter().enumerate() {
         let index = info.funcs.first + i as u32;
@@ -48,6 +49,24 @@ pub fn record(info: &CodeInfo) {
         let size = range.end - range.start;
         lines.push_str(&format!("{start:x} {size:x} {name}\n"));
     }
+    write(&lines);
+}
+
+/// Lists one range of generated code (a trampoline: `size` bytes at `start`) under `name`,
+/// when the map is on.
+pub fn record_range(start: usize, size: usize, name: &str) {
+    if MAP.get().is_some() {
+        write(&format!(
+            "{start:x} {size:x} {}\n",
+            name.replace(['\n', '\r'], " ")
+        ));
+    }
+}
+
+fn write(lines: &str) {
+    let Some(map) = MAP.get() else {
+        return;
+    };
     let mut file = map.lock();
     if let Err(e) = file.write_all(lines.as_bytes()) {
         static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
