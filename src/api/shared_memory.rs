@@ -102,9 +102,9 @@ impl SharedMemory {
         Ok(())
     }
 
-    /// Copies this memory's first `to.data_size()`-or-fewer bytes (all of its accessible
-    /// bytes, in bytes) into `to` at the same offsets, with no copy in between (fork's copy of
-    /// a program's memory). [`Error::Usage`] when `to` is smaller than this memory.
+    /// Copies all of this memory's accessible bytes ([`SharedMemory::data_size`]) into `to`
+    /// at the same offsets, with no buffer in between (fork's copy of a program's memory).
+    /// [`Error::Usage`] when `to` is smaller than this memory.
     pub fn copy_to(&self, to: &SharedMemory) -> Result<()> {
         let len = self.data_size();
         let src = self.range(0, len)?;

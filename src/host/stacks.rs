@@ -62,6 +62,8 @@ impl Snapshot {
 pub struct Checkpoint {
     /// The guest address of the asyncify buffer (header, then data).
     pub buffer: u32,
+    /// Where the buffer ends (the unwound data never goes past it).
+    pub end: u32,
     /// The guest address of the `__wasi_stack_snapshot_t` to fill in.
     pub snapshot: u32,
     /// `__stack_pointer` at the call.

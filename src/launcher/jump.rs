@@ -31,8 +31,10 @@ impl Program {
         let mut header = [0u8; 4];
         self.read_memory(&instance, checkpoint.buffer, &mut header)?;
         let next_free = u32::from_le_bytes(header);
+        // The header lies in guest memory: bounded by the buffer before anything is allocated.
         let len = next_free
             .checked_sub(checkpoint.buffer + 8)
+            .filter(|_| next_free <= checkpoint.end)
             .ok_or_else(|| Error::Host("the unwind buffer's header is damaged".into()))?;
         let mut data = vec![0u8; len as usize];
         self.read_memory(&instance, checkpoint.buffer + 8, &mut data)?;

@@ -33,7 +33,7 @@ pub fn enable() -> std::io::Result<()> {
 /// Lists the functions of a newly registered code region, when the map is on. A failed write
 /// is reported once and the map is given up: profiling never stops a program.
 pub fn record(info: &CodeInfo) {
-    if MAP.get().is_none() {
+    if !enabled() {
         return;
     }
     let mut lines = String::new();
@@ -52,14 +52,17 @@ pub fn record(info: &CodeInfo) {
     write(&lines);
 }
 
+/// Whether the map is on: callers skip making names for it otherwise.
+pub fn enabled() -> bool {
+    MAP.get().is_some()
+}
+
 /// Lists one range of generated code (a trampoline: `size` bytes at `start`) under `name`,
 /// when the map is on.
 pub fn record_range(start: usize, size: usize, name: &str) {
-    if MAP.get().is_some() {
-        write(&format!(
-            "{start:x} {size:x} {}\n",
-            name.replace(['\n', '\r'], " ")
-        ));
+    if enabled() {
+        let name = name.replace(['\n', '\r'], " ");
+        write(&format!("{start:x} {size:x} {name}\n"));
     }
 }
 

@@ -95,7 +95,9 @@ impl TypeRegistry {
             .collect();
         let code = trampoline_code(&c.code, traps)?;
         let entry = code.base() as usize;
-        crate::vm::perf_map::record_range(entry, c.code.len(), &trampoline_name(kind, &ty));
+        if crate::vm::perf_map::enabled() {
+            crate::vm::perf_map::record_range(entry, c.code.len(), &trampoline_name(kind, &ty));
+        }
         r.code.push(code);
         r.trampolines[id as usize][kind as usize] = Some(entry);
         Ok(entry)
@@ -120,24 +122,28 @@ impl TypeRegistry {
         if !missing(&r) {
             return Ok(());
         }
-        let len = code.len();
+        let code_len = code.len();
         let code = trampoline_code(code, traps)?;
         let base = code.base() as usize;
-        let mut starts: Vec<u32> = entries.iter().map(|e| e.2).collect();
-        starts.sort_unstable();
         for (id, kind, offset) in entries {
             r.trampolines[*id as usize][*kind as usize].get_or_insert(base + *offset as usize);
-            // A trampoline runs to the next one's start (or the end of the code).
-            let next = starts
-                .iter()
-                .find(|&&s| s > *offset)
-                .map_or(len, |&s| s as usize);
-            let name = trampoline_name(*kind, &r.types[*id as usize]);
-            crate::vm::perf_map::record_range(
-                base + *offset as usize,
-                next - *offset as usize,
-                &name,
-            );
+        }
+        if crate::vm::perf_map::enabled() {
+            let mut starts: Vec<u32> = entries.iter().map(|e| e.2).collect();
+            starts.sort_unstable();
+            for (id, kind, offset) in entries {
+                // A trampoline runs to the next one's start (or the end of the code).
+                let next = starts
+                    .iter()
+                    .find(|&&s| s > *offset)
+                    .map_or(code_len, |&s| s as usize);
+                let name = trampoline_name(*kind, &r.types[*id as usize]);
+                crate::vm::perf_map::record_range(
+                    base + *offset as usize,
+                    next - *offset as usize,
+                    &name,
+                );
+            }
         }
         r.code.push(code);
         Ok(())

@@ -70,6 +70,7 @@ pub(crate) fn stack_checkpoint(
     let stacks = &caller.data().process.stacks;
     stacks.set_checkpoint(Checkpoint {
         buffer: buffer.0,
+        end: buffer.1,
         snapshot,
         stack_pointer: sp,
     });
