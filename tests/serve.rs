@@ -702,3 +702,66 @@ fn profile_trace_shows_each_connection_around_its_programs_host_calls() {
         "{calls_inside} host calls inside connections"
     );
 }
+
+/// A handler that spends its time in one named function, then answers `done`.
+const SPINNER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "done\n")
+  (func $spin (param $n i32) (result i32) (local $x i32)
+    (loop $l
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 1103515245)) (i32.const 12345)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (local.get $n)))
+    (local.get $x))
+  (func (export "_start")
+    (i32.store (i32.const 200) (call $spin (i32.const 100000000)))
+    (i32.store (i32.const 32) (i32.const 64))
+    (i32.store (i32.const 36) (i32.const 5))
+    (drop (call $write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 40)))))"#;
+
+#[test]
+fn guest_profile_samples_every_connections_program() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-guest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("spinner.wat");
+    std::fs::write(&module, SPINNER).unwrap();
+    let profile = dir.join("guest.json");
+    let _ = std::fs::remove_file(&profile);
+    let view = format!("--profile=guest,{}", profile.display());
+    let server = Server::start_module(&module, &["--workers", "1", &view]);
+    assert_eq!(server.ask("a\n"), "done\n");
+    assert_eq!(server.ask("b\n"), "done\n");
+    assert_eq!(server.terminate().code(), Some(0));
+    // Written when the server stops: the frames of every sample, by name.
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&profile).unwrap()).expect("JSON");
+    let (mut samples, mut in_spin) = (0, 0);
+    for t in p["threads"].as_array().unwrap() {
+        let strings = t["stringArray"].as_array().unwrap();
+        let name = |stack: &serde_json::Value| {
+            let frame = t["stackTable"]["frame"][stack.as_u64().unwrap() as usize].as_u64();
+            let func = t["frameTable"]["func"][frame.unwrap() as usize]
+                .as_u64()
+                .unwrap();
+            let s = t["funcTable"]["name"][func as usize].as_u64().unwrap();
+            strings[s as usize].as_str().unwrap().to_string()
+        };
+        for stack in t["samples"]["stack"].as_array().unwrap() {
+            samples += 1;
+            in_spin += usize::from(!stack.is_null() && name(stack) == "spin");
+        }
+    }
+    assert!(
+        samples >= 20,
+        "two programs of ~0.1 s or more: {samples} samples"
+    );
+    assert!(
+        in_spin * 2 > samples,
+        "{in_spin} of {samples} samples in spin"
+    );
+    assert!(
+        dir.join("guest.svg").is_file(),
+        "the flame graph next to it"
+    );
+}

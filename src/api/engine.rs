@@ -43,6 +43,11 @@ pub struct Config {
     /// `/tmp/perf-PID.map` (`vm::perf_map`), so that `perf record` + `perf report` name wasm
     /// functions (default false). Process-wide once on; not part of the cache key.
     pub perf_map: bool,
+    /// Let a sampler of guest stacks (`profile::guest`) attribute a sample taken during a host
+    /// call to the wasm function that made it: each wasm-to-host trampoline then keeps its frame
+    /// pointer in the store (two stores and two loads per host call; default false). Not part
+    /// of the cache key: an artifact's wasm-to-host trampolines are then compiled anew.
+    pub guest_profiling: bool,
 }
 
 impl Default for Config {
@@ -56,6 +61,7 @@ impl Default for Config {
             epoch_interruption: false,
             pooling: None,
             perf_map: false,
+            guest_profiling: false,
         }
     }
 }
@@ -112,7 +118,12 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
-                runtime: Arc::new(EngineRuntime::new(isa, stack, allocator)),
+                runtime: Arc::new(EngineRuntime::new(
+                    isa,
+                    stack,
+                    allocator,
+                    config.guest_profiling,
+                )),
             }),
         })
     }

@@ -123,6 +123,12 @@ impl<T> Store<T> {
         self.inner.opaque.set_memory_limit(pages);
     }
 
+    /// The per-store data compiled code reads (stack limit, epoch deadline, exit frame
+    /// pointer); boxed, so it stays where it is while the store lives.
+    pub(crate) fn vm_store_context(&self) -> *const crate::vm::VMStoreContext {
+        &*self.inner.opaque.ctx
+    }
+
     /// The epoch at which this store's code traps (`u64::MAX`: none).
     pub fn epoch_deadline(&self) -> u64 {
         self.inner.opaque.ctx.epoch_deadline

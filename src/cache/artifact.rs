@@ -422,7 +422,7 @@ fn trampolines_of(
     }
     let (mut code, mut entries, mut traps) = (Vec::new(), Vec::new(), Vec::new());
     for (t, kind) in wanted {
-        let c = kind.compile(module.engine().isa(), &info.types[t as usize])?;
+        let c = kind.compile(module.engine().isa(), &info.types[t as usize], false)?;
         code.resize(code.len().next_multiple_of(16), 0);
         let at = code.len() as u32;
         entries.push((t, kind, at));

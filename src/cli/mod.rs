@@ -2,6 +2,7 @@
 
 mod compile;
 mod fd_limit;
+mod guest_profile;
 mod imports;
 mod inspect;
 mod profile_log;
@@ -20,12 +21,40 @@ pub const EXIT_ERROR: i32 = wasix_rt::launcher::EXIT_ERROR;
 pub const EXIT_TRAP: i32 = wasix_rt::launcher::EXIT_TRAP;
 
 /// What `--profile=VIEW` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProfileView {
     /// Per-host-call statistics, printed as a table when the program ends.
     Table,
     /// Linux perf's map of JIT code, /tmp/perf-PID.map.
     Perfmap,
+    /// Samples of the guest's wasm stacks (`guest[,FILE][,INTERVAL]`).
+    Guest(guest_profile::GuestView),
+}
+
+impl ProfileView {
+    /// The view of `--profile=VIEW`: `table`, `perfmap` or `guest[,FILE][,INTERVAL]`.
+    fn parse(s: &str) -> Result<ProfileView, String> {
+        let mut parts = s.split(',');
+        match parts.next().unwrap_or_default() {
+            "table" | "perfmap" if s.contains(',') => {
+                Err(format!("{s}: only `guest` takes a file and an interval"))
+            }
+            "table" => Ok(ProfileView::Table),
+            "perfmap" => Ok(ProfileView::Perfmap),
+            "guest" => guest_profile::GuestView::parse(parts).map(ProfileView::Guest),
+            other => Err(format!(
+                "unknown view `{other}`: expected table, perfmap or guest[,FILE][,INTERVAL]"
+            )),
+        }
+    }
+
+    /// The `guest` view among `views`, if any.
+    fn guest(views: &[ProfileView]) -> Option<&guest_profile::GuestView> {
+        views.iter().find_map(|v| match v {
+            ProfileView::Guest(g) => Some(g),
+            _ => None,
+        })
+    }
 }
 
 /// Stack size of the thread that runs WebAssembly: wasm recursion uses the native stack.
@@ -131,6 +160,7 @@ fn at_exit_remove(dir: Option<std::path::PathBuf>) {
 /// Ends the process with `code` after removing the directories registered with
 /// [`at_exit_remove`].
 pub fn exit(code: i32) -> ! {
+    guest_profile::write();
     // Ends the trace file's JSON and waits for its writer.
     if let Some(guard) = TRACE.lock().ok().and_then(|mut t| t.take()) {
         drop(guard);

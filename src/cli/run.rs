@@ -120,9 +120,13 @@ pub struct RunArgs {
     /// waiting) and the split of wall time into guest code, host work and waiting, and print
     /// them as a table on stderr when the program ends (also on SIGINT/SIGTERM).
     /// `--profile=perfmap`: list every compiled wasm function in /tmp/perf-PID.map, so that
-    /// `perf record` + `perf report` name them.
+    /// `perf record` + `perf report` name them. `--profile=guest[,FILE][,INTERVAL]`: sample
+    /// the wasm call stack of each thread every INTERVAL of its CPU time (default 1ms) and
+    /// write the samples to FILE (default wasix-rt-guest-profile.json) in the Firefox
+    /// Profiler's format (open it at https://profiler.firefox.com) and as a flame graph next
+    /// to it (FILE with .svg), and print the hottest functions.
     #[arg(long, value_name = "VIEW", num_args = 0..=1, require_equals = true,
-          default_missing_value = "table")]
+          default_missing_value = "table", value_parser = super::ProfileView::parse)]
     profile: Vec<super::ProfileView>,
 
     /// Write a timeline of the program's host calls to FILE in the Chrome trace-event format,
@@ -187,7 +191,11 @@ impl From<Error> for Failure {
     }
 }
 
-fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
+fn wasi_ctx(
+    args: &RunArgs,
+    wasix: bool,
+    profiler: Option<std::sync::Arc<wasix_rt::profile::guest::GuestProfiler>>,
+) -> Result<WasiCtx, Failure> {
     let fd_limit = super::fd_limit::raise();
     let mut b = WasiCtxBuilder::new()
         .wasix(wasix)
@@ -266,6 +274,9 @@ fn wasi_ctx(args: &RunArgs, wasix: bool) -> Result<WasiCtx, Failure> {
                 eprintln!("note: {op} {addr} refused: no --net-allow rule allows it");
             });
     }
+    if let Some(p) = profiler {
+        b = b.guest_profiler(p);
+    }
     Ok(b.build()?)
 }
 
@@ -273,7 +284,13 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
     let config = wasix_rt::Config {
         epoch_interruption: args.timeout.is_some(),
         perf_map: args.profile.contains(&ProfileView::Perfmap),
+        guest_profiling: ProfileView::guest(&args.profile).is_some(),
         ..Default::default()
+    };
+    // Before the program starts: an output that cannot be created is an error now.
+    let profiler = match ProfileView::guest(&args.profile) {
+        Some(view) => Some(super::guest_profile::start(view, &args.file).map_err(Failure::Usage)?),
+        None => None,
     };
     let engine = Engine::new(&config)?;
     let module = load(
@@ -282,7 +299,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
         args.cache_dir.clone(),
         args.disable_cache,
     )?;
-    let ctx = wasi_ctx(args, wasix_rt::launcher::imports_wasix(&module))?;
+    let ctx = wasi_ctx(args, wasix_rt::launcher::imports_wasix(&module), profiler)?;
     let process = ctx.process.clone();
     super::at_exit_remove(process.view.tmp_dir());
     wasix_rt::launcher::stop_on_signals(process.stop.clone(), super::exit);
@@ -320,6 +337,7 @@ fn try_run(args: &RunArgs) -> Result<(), Failure> {
             }
         }
     }
+    super::guest_profile::write();
     if process.net_refused() {
         eprintln!("note: the program's socket calls were refused; run it with --net to give it network access");
     }

@@ -158,9 +158,11 @@ pub struct ServeArgs {
     envs: Vec<String>,
 
     /// `--profile=perfmap`: list every compiled wasm function in /tmp/perf-PID.map, so that
-    /// `perf record` + `perf report` name them (serve has no other view).
+    /// `perf record` + `perf report` name them. `--profile=guest[,FILE][,INTERVAL]`: sample
+    /// the wasm stacks of every connection's program, as `run --profile=guest` does; written
+    /// when the server stops. serve has no table view.
     #[arg(long, value_name = "VIEW", num_args = 0..=1, require_equals = true,
-          default_missing_value = "table")]
+          default_missing_value = "table", value_parser = super::ProfileView::parse)]
     profile: Vec<super::ProfileView>,
 
     /// Write a timeline of the host calls of every connection's program to FILE in the Chrome
@@ -208,7 +210,9 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
 
 /// Runs the command; returns the exit status.
 pub fn serve(args: ServeArgs) -> i32 {
-    match try_serve(&args) {
+    let outcome = try_serve(&args);
+    super::guest_profile::write();
+    match outcome {
         Ok(()) => 0,
         Err(message) => {
             eprintln!("error: {message}");
@@ -279,6 +283,8 @@ struct Server {
     pre: Option<InstancePre<WasiCtx>>,
     /// Whether the handler is a WASIX program (its file view: `WasiCtxBuilder::wasix`).
     wasix: bool,
+    /// `--profile=guest`: samples every connection's program.
+    guest_profiler: Option<Arc<wasix_rt::profile::guest::GuestProfiler>>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
     dirs: Vec<(String, String)>,
@@ -355,11 +361,18 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
     // One memory slot per instance; a module defining several memories (multi-memory) needs
     // more, and is loaded again with an engine whose pool has them (a cache hit).
     if args.profile.contains(&super::ProfileView::Table) {
-        return Err("serve has no --profile table: its view is --profile=perfmap".into());
+        return Err(
+            "serve has no --profile table: its views are --profile=perfmap and --profile=guest"
+                .into(),
+        );
     }
+    let guest_profiler = super::ProfileView::guest(&args.profile)
+        .map(|view| super::guest_profile::start(view, &args.module))
+        .transpose()?;
     let pooled = |slots: usize| Config {
         epoch_interruption: true,
         perf_map: args.profile.contains(&super::ProfileView::Perfmap),
+        guest_profiling: guest_profiler.is_some(),
         pooling: (!args.no_pool).then(|| PoolingConfig {
             memory_slots: slots.min(MAX_MEMORY_SLOTS as usize) as u32,
             max_memory_pages: memory_pages.unwrap_or(u32::MAX).min(65536),
@@ -426,6 +439,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
     let server = Arc::new(Server {
         engine,
         wasix: wasix_rt::launcher::imports_wasix(&module),
+        guest_profiler,
         module,
         linker,
         pre,
@@ -898,6 +912,9 @@ fn run_connection(server: &Server, stream: TcpStream, accepted: Instant) -> Stri
         .args(server.args.iter().cloned())
         .stdio_connection(stream)
         .run_slots(server.slots.clone());
+    if let Some(p) = &server.guest_profiler {
+        b = b.guest_profiler(p.clone());
+    }
     for (k, v) in &server.envs {
         b = b.env(k, v);
     }

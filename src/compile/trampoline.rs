@@ -5,13 +5,15 @@
 //! - wasm-to-host: a function with the wasm ABI whose `callee_vmctx` is a host function's data;
 //!   it spills the parameters to a stack array and calls the data's dispatch function
 //!   `extern "C" fn(data, caller_vmctx, values: *mut u64, len) -> u32`; a non-zero status traps
-//!   with `HOST_ERROR`.
+//!   with `HOST_ERROR`. With `record_exit_fp` (an engine that samples guest stacks), it keeps
+//!   its own frame pointer in the caller's `VMStoreContext::last_exit_fp` for the length of
+//!   the call, so that a sample taken in the host finds the wasm frames (`vm::sampler`).
 //!
 //! Every value occupies one 16-byte slot; an i32/f32 uses the low 4 bytes, an i64/f64 or a
 //! reference the low 8.
 
 use crate::environ::traps;
-use crate::environ::vmctx::HOST_DISPATCH;
+use crate::environ::vmctx::{HOST_DISPATCH, STORE_CTX_LAST_EXIT_FP, VMCTX_STORE_CTX};
 use crate::error::{Error, Result};
 use crate::translate::env::{ir_type, trusted, wasm_signature};
 use crate::types::FuncType;
@@ -77,7 +79,11 @@ pub fn array_to_wasm(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCod
     finish(isa, func)
 }
 
-pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode> {
+pub fn wasm_to_host(
+    isa: &dyn TargetIsa,
+    ft: &FuncType,
+    record_exit_fp: bool,
+) -> Result<TrampolineCode> {
     let mut func = ir::Function::with_name_signature(
         UserFuncName::default(),
         wasm_signature(ft, crate::translate::env::WASM_CALL_CONV),
@@ -101,10 +107,26 @@ pub fn wasm_to_host(isa: &dyn TargetIsa, ft: &FuncType) -> Result<TrampolineCode
     let dsig = b.import_signature(dsig);
     let dispatch = b.ins().load(types::I64, trusted(), p[0], HOST_DISPATCH);
     let len = b.ins().iconst(types::I64, slots as i64);
+    // The previous value is put back after the call: a host call may call into wasm, which
+    // may make host calls of its own.
+    let exit = record_exit_fp.then(|| {
+        let store_ctx = b.ins().load(types::I64, trusted(), p[1], VMCTX_STORE_CTX);
+        let outer = b
+            .ins()
+            .load(types::I64, trusted(), store_ctx, STORE_CTX_LAST_EXIT_FP);
+        let fp = b.ins().get_frame_pointer(types::I64);
+        b.ins()
+            .store(trusted(), fp, store_ctx, STORE_CTX_LAST_EXIT_FP);
+        (store_ctx, outer)
+    });
     let call = b
         .ins()
         .call_indirect(dsig, dispatch, &[p[0], p[1], values, len]);
     let status = b.inst_results(call)[0];
+    if let Some((store_ctx, outer)) = exit {
+        b.ins()
+            .store(trusted(), outer, store_ctx, STORE_CTX_LAST_EXIT_FP);
+    }
     b.ins().trapnz(status, traps::HOST_ERROR);
     let mut results = Vec::new();
     for (i, t) in ft.results().iter().enumerate() {

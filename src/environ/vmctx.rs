@@ -33,6 +33,9 @@ pub const STORE_CTX_STACK_LIMIT: i32 = 0;
 pub const STORE_CTX_EPOCH_PTR: i32 = 8;
 /// `VMStoreContext.epoch_deadline`: the epoch at which epoch checks trap (u64).
 pub const STORE_CTX_EPOCH_DEADLINE: i32 = 16;
+/// `VMStoreContext.last_exit_fp`: the frame pointer of the innermost wasm-to-host trampoline
+/// running (0: none), written only by an engine with `Config::guest_profiling`.
+pub const STORE_CTX_LAST_EXIT_FP: i32 = 24;
 
 /// Field offsets of `VMFuncRef` (32 bytes).
 pub const FUNCREF_WASM_CALL: i32 = 0;

@@ -95,7 +95,7 @@ macro_rules! host_call_entry {
                 );
                 let _entered = span.enter();
                 #[allow(unused_variables)] // `ctx` bodies take no memory
-                $crate::host::calls::errno_call(&mut caller, &$ns, $name, &span, |ctx, mem| {
+                $crate::host::calls::errno_call(&mut caller, &$ns, &$name, &span, |ctx, mem| {
                     $(
                         let $out = $crate::host::memory::GuestPtr::<$oty>::new($out);
                         $out.check_out(mem)?;
@@ -206,7 +206,7 @@ fn memory_fault(namespace: &Namespace, ctx: &WasiCtx) -> Errno {
 pub(crate) fn errno_call(
     caller: &mut Caller<'_, WasiCtx>,
     namespace: &Namespace,
-    name: &'static str,
+    name: &'static &'static str,
     span: &tracing::Span,
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,
 ) -> Result<i32> {
@@ -214,10 +214,17 @@ pub(crate) fn errno_call(
         return Ok(memory_fault(namespace, caller.data()).0 as i32);
     };
     let start = ctx.process.profile.is_some().then(std::time::Instant::now);
+    let sampled = ctx.process.guest_profiler.is_some();
+    if sampled {
+        crate::vm::sampler::enter_host_call(Some(name));
+    }
     let r = match body(ctx, &mut mem) {
         Err(Errno::MEMVIOLATION) => Err(memory_fault(namespace, ctx)),
         r => r,
     };
+    if sampled {
+        crate::vm::sampler::enter_host_call(None);
+    }
     // Time blocked waiting for readiness, a futex or a thread is reported apart from work.
     let waited = ctx.waiter.take_waited();
     if let Some(start) = start {

@@ -49,6 +49,8 @@ pub struct Process {
     on_out_of_fds: Option<NoteHook>,
     /// Per-call statistics, when profiling (`--profile`).
     pub profile: Option<Mutex<crate::profile::Profile>>,
+    /// The sampler of guest stacks (`--profile=guest`), which child processes share.
+    pub guest_profiler: Option<Arc<crate::profile::guest::GuestProfiler>>,
     /// The helper thread for `--offload`. Dropping the process drains its queue.
     pub offload: Option<Offload>,
     /// The export that receives signals (`callback_signal`; wasix-libc names `__wasm_signal`).
@@ -125,6 +127,7 @@ impl Process {
             fds_exhausted: AtomicBool::new(false),
             on_out_of_fds: None,
             profile: None,
+            guest_profiler: self.guest_profiler.clone(),
             signal_callback: Mutex::new(None),
             inherited_signals: Mutex::new(Vec::new()),
             wasix_program: AtomicBool::new(true),
@@ -343,6 +346,7 @@ pub struct WasiCtxBuilder {
     on_net_refused: Option<DenialHook>,
     offload: bool,
     profile: bool,
+    guest_profiler: Option<Arc<crate::profile::guest::GuestProfiler>>,
     max_threads: Option<usize>,
     wasix: bool,
     cwd: Option<String>,
@@ -442,6 +446,12 @@ impl WasiCtxBuilder {
     /// Keeps per-call statistics ([`Process::profile`]).
     pub fn profile(mut self, on: bool) -> Self {
         self.profile = on;
+        self
+    }
+    /// Samples the program's wasm stacks with `profiler` (`--profile=guest`; see
+    /// [`crate::profile::guest`]); its child processes too.
+    pub fn guest_profiler(mut self, profiler: Arc<crate::profile::guest::GuestProfiler>) -> Self {
+        self.guest_profiler = Some(profiler);
         self
     }
     /// Limits the program's live threads, the main thread included (default
@@ -580,6 +590,7 @@ impl WasiCtxBuilder {
             profile: self
                 .profile
                 .then(|| Mutex::new(crate::profile::Profile::new())),
+            guest_profiler: self.guest_profiler,
             signal_callback: Mutex::new(None),
             inherited_signals: Mutex::new(Vec::new()),
             wasix_program: AtomicBool::new(self.wasix),

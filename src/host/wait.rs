@@ -389,8 +389,16 @@ pub fn nest_wait_spans() {
     NESTED_WAITS.store(true, Ordering::Relaxed);
 }
 
-/// [`Waiter::waiting`] on the counter `waited_ns`.
+/// [`Waiter::waiting`] on the counter `waited_ns`; a guest-stack sampler is told the thread
+/// blocks (`vm::sampler::set_blocked`).
 fn waiting<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
+    crate::vm::sampler::set_blocked(true);
+    let r = waited(waited_ns, block);
+    crate::vm::sampler::set_blocked(false);
+    r
+}
+
+fn waited<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
     if NESTED_WAITS.load(Ordering::Relaxed) {
         let _wait = tracing::trace_span!("wait").entered();
         let start = Instant::now();

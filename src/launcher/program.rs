@@ -253,8 +253,15 @@ impl Program {
     }
 
     pub(super) fn call_once(&mut self, func: &Func, params: &[Val], results: &mut [Val]) -> Exit {
-        let activity = self.process().activity.clone();
-        let outcome = activity.running(|| func.call(&mut self.store, params, results));
+        let process = self.process();
+        let sampling = process.guest_profiler.as_ref().map(|p| {
+            let tid = self.store.data().thread.tid;
+            p.attach(&self.store, process.pid, tid)
+        });
+        let outcome = process
+            .activity
+            .running(|| func.call(&mut self.store, params, results));
+        drop(sampling);
         match self.exit_of(outcome) {
             Ok(exit) => exit,
             // Not the program's doing: a host error ended the call.

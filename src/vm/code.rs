@@ -240,6 +240,15 @@ pub fn lookup(pc: usize) -> Option<Arc<CodeInfo>> {
     (pc < info.start + info.len).then(|| info.clone())
 }
 
+/// Whether `pc` is inside a wasm function (not a trampoline), without waiting: `None` when the
+/// registry is locked for a change. For a signal handler that may have interrupted the thread
+/// holding the lock (`vm::sampler`); takes no reference count and allocates nothing.
+pub fn in_wasm_function(pc: usize) -> Option<bool> {
+    let reg = registry().try_read().ok()?;
+    let found = reg.range(..=pc).next_back().map(|(_, info)| info);
+    Some(found.is_some_and(|info| pc < info.start + info.len && info.func_at(pc).is_some()))
+}
+
 impl CodeMemory {
     /// Maps `code`, makes it read+execute (never writable and executable at once), and
     /// registers its trap sites and function ranges.

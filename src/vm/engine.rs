@@ -31,10 +31,16 @@ pub struct EngineRuntime {
 
 impl EngineRuntime {
     /// The runtime of an engine compiling for `isa`.
-    pub fn new(isa: OwnedTargetIsa, stack: StackLimits, allocator: InstanceAllocator) -> Self {
+    /// `record_exit_fp`: see [`TypeRegistry::new`].
+    pub fn new(
+        isa: OwnedTargetIsa,
+        stack: StackLimits,
+        allocator: InstanceAllocator,
+        record_exit_fp: bool,
+    ) -> Self {
         EngineRuntime {
             isa,
-            types: TypeRegistry::default(),
+            types: TypeRegistry::new(record_exit_fp),
             epoch: AtomicU64::new(0),
             stack,
             allocator,

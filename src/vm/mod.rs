@@ -19,6 +19,7 @@ pub mod module;
 pub mod perf_map;
 pub mod pool;
 pub mod registry;
+pub mod sampler;
 pub mod store;
 pub mod table;
 pub mod traphandler;
@@ -50,6 +51,10 @@ pub struct VMStoreContext {
     pub epoch_ptr: *const std::sync::atomic::AtomicU64,
     /// Code compiled with epoch checks traps once the epoch reaches this (`u64::MAX`: never).
     pub epoch_deadline: u64,
+    /// Frame pointer of the innermost wasm-to-host trampoline on the stack (0: not in a host
+    /// call): its saved frame pointer and return address lead into the calling wasm code.
+    /// Kept only by engines with `Config::guest_profiling`, for `vm::sampler`.
+    pub last_exit_fp: usize,
 }
 
 /// A global's storage: the value's bits in the low bytes of `value`.
@@ -72,6 +77,7 @@ const _: () = {
     assert!(offset_of!(VMStoreContext, stack_limit) == STORE_CTX_STACK_LIMIT as usize);
     assert!(offset_of!(VMStoreContext, epoch_ptr) == STORE_CTX_EPOCH_PTR as usize);
     assert!(offset_of!(VMStoreContext, epoch_deadline) == STORE_CTX_EPOCH_DEADLINE as usize);
+    assert!(offset_of!(VMStoreContext, last_exit_fp) == STORE_CTX_LAST_EXIT_FP as usize);
     assert!(offset_of!(GlobalEntity, value) == GLOBAL_VALUE as usize);
     // vmctx slots and builtins-table entries.
     assert!(size_of::<usize>() == POINTER_SIZE as usize);

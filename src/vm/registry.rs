@@ -25,10 +25,16 @@ pub enum TrampolineKind {
 impl TrampolineKind {
     /// Compiles the trampoline of this kind for `ty`. Errors: [`crate::Error::Compile`] when
     /// Cranelift rejects it.
-    pub fn compile(self, isa: &dyn TargetIsa, ty: &FuncType) -> Result<trampoline::TrampolineCode> {
+    /// `record_exit_fp`: see [`trampoline::wasm_to_host`].
+    pub fn compile(
+        self,
+        isa: &dyn TargetIsa,
+        ty: &FuncType,
+        record_exit_fp: bool,
+    ) -> Result<trampoline::TrampolineCode> {
         match self {
             TrampolineKind::ArrayToWasm => trampoline::array_to_wasm(isa, ty),
-            TrampolineKind::WasmToHost => trampoline::wasm_to_host(isa, ty),
+            TrampolineKind::WasmToHost => trampoline::wasm_to_host(isa, ty, record_exit_fp),
         }
     }
 }
@@ -44,12 +50,22 @@ struct Types {
 }
 
 /// Function types and their trampolines, shared by every module and store of an engine.
-#[derive(Default)]
 pub struct TypeRegistry {
     types: Mutex<Types>,
+    /// Wasm-to-host trampolines keep `VMStoreContext::last_exit_fp` (guest profiling).
+    record_exit_fp: bool,
 }
 
 impl TypeRegistry {
+    /// No types yet; `record_exit_fp`: the wasm-to-host trampolines keep the frame pointer a
+    /// guest-stack sampler needs (`vm::sampler`), which an artifact's never do.
+    pub fn new(record_exit_fp: bool) -> TypeRegistry {
+        TypeRegistry {
+            types: Mutex::default(),
+            record_exit_fp,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Types> {
         // Every update is complete between statements: a panic elsewhere cannot break it.
         self.types.lock().unwrap_or_else(|e| e.into_inner())
@@ -83,7 +99,7 @@ impl TypeRegistry {
             return Ok(entry);
         }
         let ty = r.types[id as usize].clone();
-        let c = kind.compile(isa, &ty)?;
+        let c = kind.compile(isa, &ty, self.record_exit_fp)?;
         let traps = c
             .traps
             .iter()
@@ -113,6 +129,12 @@ impl TypeRegistry {
         traps: Vec<TrapSite>,
         entries: &[(u32, TrampolineKind, u32)],
     ) -> Result<()> {
+        // An artifact's wasm-to-host trampolines keep no exit frame pointer: a sampling engine
+        // compiles its own when they are first needed.
+        let wanted =
+            |kind: TrampolineKind| !(self.record_exit_fp && kind == TrampolineKind::WasmToHost);
+        let entries: Vec<_> = entries.iter().filter(|e| wanted(e.1)).copied().collect();
+        let entries = &entries[..];
         let mut r = self.lock();
         let missing = |r: &Types| {
             entries

@@ -75,6 +75,7 @@ impl StoreOpaque {
                 stack_limit: 0,
                 epoch_ptr: engine.epoch_ptr(),
                 epoch_deadline: u64::MAX,
+                last_exit_fp: 0,
             }),
             memories: Vec::new(),
             tables: Vec::new(),

@@ -93,6 +93,18 @@ fn park(
     if interrupted_at(key) {
         return WaitOutcome::Interrupted;
     }
+    crate::vm::sampler::set_blocked(true);
+    let outcome = park_blocked(key, still_expected, until, who);
+    crate::vm::sampler::set_blocked(false);
+    outcome
+}
+
+fn park_blocked(
+    key: usize,
+    still_expected: impl FnOnce() -> bool,
+    until: Option<Instant>,
+    who: &Waiting<'_>,
+) -> WaitOutcome {
     *parked()
         .get_or_insert_with(HashMap::new)
         .entry(key)

@@ -87,13 +87,19 @@ fn run(
         Ok(instance) => match instance.get_func(&store, THREAD_START) {
             Some(start) => {
                 let _ = started.send(Ok(()));
-                process.activity.running(|| {
+                let sampling = process
+                    .guest_profiler
+                    .as_ref()
+                    .map(|p| p.attach(&store, process.pid, tid));
+                let outcome = process.activity.running(|| {
                     start.call(
                         &mut store,
                         &[Val::I32(tid as i32), Val::I32(start_arg as i32)],
                         &mut [],
                     )
-                })
+                });
+                drop(sampling);
+                outcome
             }
             None => {
                 let _ = started.send(Err(Errno::NOTCAPABLE));

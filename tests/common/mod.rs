@@ -75,18 +75,80 @@ pub fn compile_preview1(name: &str) -> PathBuf {
 pub fn compile_wasix(dir: &Path, name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sysroot = root.join("../shared/toolchains/wasix-sysroot");
+    let src = dir.join(format!("{name}.c"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.wasm"));
+    let status = wasix_clang(&sysroot)
+        .arg("-O2")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(WASIX_LINK_ARGS)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run clang ({e}): apt-get install clang lld libclang-rt-dev-wasm32")
+        });
+    assert!(status.success(), "clang failed on {}", src.display());
+    out
+}
+
+/// As [`compile_wasix`], keeping the name section: compiled at -O2, then linked without -O,
+/// because clang runs binaryen's `wasm-opt`, which drops the names, on an optimized link when
+/// it finds it on PATH.
+pub fn compile_wasix_with_names(dir: &Path, name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sysroot = root.join("../shared/toolchains/wasix-sysroot");
+    let src = dir.join(format!("{name}.c"));
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (obj, out) = (
+        tmp.join(format!("{name}.o")),
+        tmp.join(format!("{name}-names.wasm")),
+    );
+    let compiled = wasix_clang(&sysroot)
+        .args(["-O2", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("clang");
+    assert!(compiled.success(), "clang failed on {}", src.display());
+    let linked = wasix_clang(&sysroot)
+        .arg(&obj)
+        .arg("-o")
+        .arg(&out)
+        .args(WASIX_LINK_ARGS)
+        .status()
+        .expect("clang");
+    assert!(linked.success(), "linking {} failed", obj.display());
+    out
+}
+
+/// What wasix-libc programs are linked with (the sysroot's README).
+const WASIX_LINK_ARGS: &[&str] = &[
+    "-Wl,--shared-memory",
+    "-Wl,--max-memory=4294967296",
+    "-Wl,--import-memory",
+    "-Wl,--export-dynamic",
+    "-Wl,--export=__heap_base",
+    "-Wl,--export=__stack_pointer",
+    "-Wl,--export=__data_end",
+    "-Wl,--export=__wasm_init_tls",
+    "-Wl,--export=__wasm_signal",
+    "-Wl,--export=__tls_size",
+    "-Wl,--export=__tls_align",
+    "-Wl,--export=__tls_base",
+];
+
+/// clang for wasix-libc with the sysroot's compile flags, but no optimization level.
+fn wasix_clang(sysroot: &Path) -> Command {
     assert!(
         sysroot.is_dir(),
         "the wasix-libc sysroot is missing: {}",
         sysroot.display()
     );
-    let src = dir.join(format!("{name}.c"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.wasm"));
-    let status = Command::new("clang")
-        .arg("--target=wasm32-wasi")
+    let mut c = Command::new("clang");
+    c.arg("--target=wasm32-wasi")
         .arg(format!("--sysroot={}", sysroot.display()))
         .args([
-            "-O2",
             "-matomics",
             "-mbulk-memory",
             "-mmutable-globals",
@@ -99,29 +161,8 @@ pub fn compile_wasix(dir: &Path, name: &str) -> PathBuf {
             "-fno-trapping-math",
         ])
         .args(["-D_WASI_EMULATED_MMAN", "-D_WASI_EMULATED_SIGNAL"])
-        .arg("-D_WASI_EMULATED_PROCESS_CLOCKS")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .args([
-            "-Wl,--shared-memory",
-            "-Wl,--max-memory=4294967296",
-            "-Wl,--import-memory",
-        ])
-        .args(["-Wl,--export-dynamic", "-Wl,--export=__heap_base"])
-        .args(["-Wl,--export=__stack_pointer", "-Wl,--export=__data_end"])
-        .args(["-Wl,--export=__wasm_init_tls", "-Wl,--export=__wasm_signal"])
-        .args([
-            "-Wl,--export=__tls_size",
-            "-Wl,--export=__tls_align",
-            "-Wl,--export=__tls_base",
-        ])
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run clang ({e}): apt-get install clang lld libclang-rt-dev-wasm32")
-        });
-    assert!(status.success(), "clang failed on {}", src.display());
-    out
+        .arg("-D_WASI_EMULATED_PROCESS_CLOCKS");
+    c
 }
 
 /// Compiles `tests/programs/NAME.c` natively (`cc -O2 -pthread`, the oracle) and as WASIX, once

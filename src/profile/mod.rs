@@ -3,6 +3,9 @@
 //! readiness, a futex, a thread), plus the split of wall time into guest code, host work and
 //! waiting; printed as a table or written as JSON. Also turns a `RUST_LOG=trace` log
 //! (tracing-subscriber's span-close lines, whose `time.busy` is the work) into the same table.
+//! [`guest`] is the sampling profiler of guest code (`--profile=guest`).
+
+pub mod guest;
 
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
