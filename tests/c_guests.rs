@@ -715,14 +715,11 @@ fn profile_trace_writes_a_timeline_with_a_track_per_thread_and_nested_waits() {
     let events: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
     let _ = std::fs::remove_file(&trace);
-    let is_call = |e: &serde_json::Value| {
-        let cat = e["cat"].as_str().unwrap_or("");
-        cat.starts_with("wasix_rt::wasi") // wasi and wasix
-    };
+    let is_call = |e: &serde_json::Value| e["cat"] == "host call";
     let tracks = common::trace_tracks(&events);
     let with_calls = tracks
         .values()
-        .filter(|t| t.iter().any(|e| is_call(e)))
+        .filter(|t| t.iter().any(&is_call))
         .count();
     assert!(with_calls >= 2, "host calls on {with_calls} thread tracks");
     let mut nested_waits = 0;

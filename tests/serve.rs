@@ -679,10 +679,7 @@ fn profile_trace_shows_each_connection_around_its_programs_host_calls() {
         for e in track {
             let (name, ts) = (e["name"].as_str().unwrap(), e["ts"].as_f64().unwrap());
             if e["ph"] == "B" {
-                let call = e["cat"]
-                    .as_str()
-                    .unwrap_or("")
-                    .starts_with("wasix_rt::wasi");
+                let call = e["cat"] == "host call";
                 if call && open.iter().any(|o| o.0 == "connection") {
                     calls_inside += 1;
                 }

@@ -161,10 +161,7 @@ fn at_exit_remove(dir: Option<std::path::PathBuf>) {
 /// [`at_exit_remove`].
 pub fn exit(code: i32) -> ! {
     guest_profile::write();
-    // Ends the trace file's JSON and waits for its writer.
-    if let Some(guard) = TRACE.lock().ok().and_then(|mut t| t.take()) {
-        drop(guard);
-    }
+    finish_timeline();
     if let Ok(dirs) = REMOVE_AT_EXIT.lock() {
         for dir in dirs.iter() {
             let _ = std::fs::remove_dir_all(dir);
@@ -241,8 +238,30 @@ fn print_out(bytes: &[u8]) -> i32 {
     }
 }
 
-/// The writer of `--profile-trace`, kept until the process ends ([`exit`] flushes it).
-static TRACE: std::sync::Mutex<Option<tracing_chrome::FlushGuard>> = std::sync::Mutex::new(None);
+/// The file of `--profile-trace`, for the summary [`finish_timeline`] prints.
+static TRACE: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+/// Ends the `--profile-trace` file, if one is written, and says what it holds on stderr.
+fn finish_timeline() {
+    let Some(path) = TRACE.lock().ok().and_then(|mut t| t.take()) else {
+        return;
+    };
+    match wasix_rt::launcher::timeline::finish() {
+        Some(Ok(s)) => {
+            let dropped = match s.dropped {
+                0 => String::new(),
+                n => format!(", {n} dropped (the writer fell behind)"),
+            };
+            eprintln!(
+                "timeline: {} events in {} (open it at https://ui.perfetto.dev){dropped}",
+                s.events,
+                path.display()
+            );
+        }
+        Some(Err(e)) => eprintln!("error: --profile-trace {}: {e}", path.display()),
+        None => {}
+    }
+}
 
 /// Logs to stderr, filtered by RUST_LOG, else by `default` (no log when neither is set), and
 /// writes `trace`, if given, as a timeline of host calls in the Chrome trace-event format
@@ -271,29 +290,16 @@ fn init_tracing(default: Option<&str>, trace: Option<&std::path::Path>) -> Resul
             .with_writer(std::io::stderr)
             .with_filter(filter)
     });
-    let timeline = match trace {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| format!("--profile-trace {}: {e}", path.display()))?;
-            let (layer, guard) = tracing_chrome::ChromeLayerBuilder::new()
-                .writer(std::io::BufWriter::new(file))
-                .include_args(true)
-                .include_locations(false)
-                .build();
-            if let Ok(mut t) = TRACE.lock() {
-                *t = Some(guard);
-            }
-            // A call stays one slice, its wait a slice inside it.
-            wasix_rt::launcher::nest_wait_spans();
-            Some(layer.with_filter(EnvFilter::new("wasix_rt=trace")))
+    if let Some(path) = trace {
+        let failed = |e: std::io::Error| format!("--profile-trace {}: {e}", path.display());
+        let file = std::fs::File::create(path).map_err(failed)?;
+        wasix_rt::launcher::timeline::start(file).map_err(failed)?;
+        if let Ok(mut t) = TRACE.lock() {
+            *t = Some(path.to_path_buf());
         }
-        None => None,
-    };
-    if log.is_some() || timeline.is_some() {
-        let _ = tracing_subscriber::registry()
-            .with(log)
-            .with(timeline)
-            .try_init();
+    }
+    if log.is_some() {
+        let _ = tracing_subscriber::registry().with(log).try_init();
     }
     Ok(())
 }

@@ -810,10 +810,9 @@ fn refuse(server: &Server, stream: TcpStream, peer: SocketAddr) {
 /// Runs one connection on a fresh instance and logs how it ended.
 fn handle(server: &Server, conn: Conn) {
     let (peer, accepted) = (conn.peer, conn.accepted);
-    // The connection's slice in `--profile-trace`, around its program's host calls (trace
-    // level: the default log shows the one line below instead).
-    let span = tracing::trace_span!("connection", %peer);
-    let _in_span = span.enter();
+    // The connection's slice in `--profile-trace`, around its program's host calls.
+    let _slice = wasix_rt::launcher::timeline::Slice::begin("connection", None)
+        .label("peer", || peer.to_string());
     let status = if server.stopping.load(Ordering::SeqCst) {
         "the server is stopping".to_string()
     } else if server.timeout.is_some_and(|t| accepted.elapsed() >= t) {

@@ -94,8 +94,9 @@ macro_rules! host_call_entry {
                     wait_ns = tracing::field::Empty
                 );
                 let _entered = span.enter();
+                let fields = [$((stringify!($field), $field as u64)),*];
                 #[allow(unused_variables)] // `ctx` bodies take no memory
-                $crate::host::calls::errno_call(&mut caller, &$ns, &$name, &span, |ctx, mem| {
+                $crate::host::calls::errno_call(&mut caller, &$ns, &$name, &span, &fields, |ctx, mem| {
                     $(
                         let $out = $crate::host::memory::GuestPtr::<$oty>::new($out);
                         $out.check_out(mem)?;
@@ -208,12 +209,14 @@ pub(crate) fn errno_call(
     namespace: &Namespace,
     name: &'static &'static str,
     span: &tracing::Span,
+    fields: &[(&'static str, u64)],
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,
 ) -> Result<i32> {
     let Some((mut mem, ctx)) = GuestMemory::of_caller(caller) else {
         return Ok(memory_fault(namespace, caller.data()).0 as i32);
     };
     let start = ctx.process.profile.is_some().then(std::time::Instant::now);
+    let traced = crate::host::timeline::enabled().then(crate::host::timeline::now);
     let sampled = ctx.process.guest_profiler.is_some();
     if sampled {
         crate::vm::sampler::enter_host_call(Some(name));
@@ -240,6 +243,9 @@ pub(crate) fn errno_call(
         Ok(()) => 0,
         Err(e) => e.0 as i32,
     };
+    if let Some(start) = traced {
+        crate::host::timeline::call(name, start, fields, errno as u16);
+    }
     if ctx.process.stop.requested_for(ctx.thread.tid) {
         if let Some(end) = ctx.process.threads.ended() {
             return Err(Error::Exit(end.code));
@@ -263,6 +269,9 @@ pub(crate) fn errno_call(
 /// Records the bytes a call moved on its `tracing` span; nothing when TRACE is off (looking up
 /// the current span would cost more than the rest of the call's bookkeeping).
 pub(crate) fn record_nbytes(n: u64) {
+    if crate::host::timeline::enabled() {
+        crate::host::timeline::set_nbytes(n);
+    }
     if tracing::enabled!(tracing::Level::TRACE) {
         tracing::Span::current().record("nbytes", n);
     }

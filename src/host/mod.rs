@@ -19,6 +19,7 @@ pub mod signals;
 pub mod socket;
 pub mod stacks;
 pub mod threads;
+pub mod timeline;
 pub mod wait;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder};

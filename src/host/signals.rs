@@ -25,6 +25,9 @@ pub fn deliver(caller: &mut Caller<'_, WasiCtx>, sig: u32) -> Result<i32> {
     if !valid_signal(sig) {
         return Ok(Errno::INVAL.0 as i32);
     }
+    if crate::host::timeline::enabled() {
+        crate::host::timeline::instant("signal", &[("sig", sig as u64)]);
+    }
     let callback = caller.data().process.signal_callback();
     let handler = callback
         .and_then(|name| caller.get_export(&name))

@@ -377,18 +377,6 @@ impl Waiter {
     }
 }
 
-/// Whether a wait shows in traces as a `wait` span nested in its host call's span
-/// ([`nest_wait_spans`]) rather than as time the call's span is exited.
-static NESTED_WAITS: AtomicBool = AtomicBool::new(false);
-
-/// Makes every wait of the process a `wait` span (TRACE) inside its host call's span, for a
-/// timeline of calls (`run --profile-trace`), where a call must stay one slice with its wait
-/// nested in it. By default the call's span is exited during the wait instead, so that a `fmt`
-/// log's `time.busy` of the call is its work and the wait is its `time.idle`.
-pub fn nest_wait_spans() {
-    NESTED_WAITS.store(true, Ordering::Relaxed);
-}
-
 /// [`Waiter::waiting`] on the counter `waited_ns`; a guest-stack sampler is told the thread
 /// blocks (`vm::sampler::set_blocked`).
 fn waiting<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
@@ -398,14 +386,11 @@ fn waiting<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
     r
 }
 
+/// The wait's time is added to `waited_ns`; it is a `wait` slice of the timeline
+/// (`--profile-trace`), and the current `tracing` span is exited meanwhile (see
+/// [`Waiter::waiting`]).
 fn waited<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
-    if NESTED_WAITS.load(Ordering::Relaxed) {
-        let _wait = tracing::trace_span!("wait").entered();
-        let start = Instant::now();
-        let r = block();
-        *waited_ns += start.elapsed().as_nanos() as u64;
-        return r;
-    }
+    let traced = crate::host::timeline::enabled().then(crate::host::timeline::now);
     // Host-call spans exist only at TRACE; looking for one costs more than the check.
     let id = if tracing::enabled!(tracing::Level::TRACE) {
         tracing::Span::current().id()
@@ -420,6 +405,9 @@ fn waited<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
     *waited_ns += start.elapsed().as_nanos() as u64;
     if let Some(id) = &id {
         tracing::dispatcher::get_default(|d| d.enter(id));
+    }
+    if let Some(start) = traced {
+        crate::host::timeline::wait(start);
     }
     r
 }

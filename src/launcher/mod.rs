@@ -36,7 +36,8 @@ pub use signals::{exit_when_ended, stop_on_signals};
 /// What a launcher around [`Program`] reaches of the host environment: the per-program state
 /// shared by its threads ([`Process`]), its stop flag ([`Stop`]), how a program's threads are
 /// told it ended ([`ProgramEnd`]), the network policy of `--net-allow` ([`NetPolicy`]) and the
-/// host listeners of `--tcplisten` and `serve` ([`listen_tcp`]).
+/// host listeners of `--tcplisten` and `serve` ([`listen_tcp`]), and the timeline of host
+/// calls of `--profile-trace` ([`timeline`]).
 pub use crate::host::{
     activity::RunSlots,
     ctx::Process,
@@ -45,7 +46,8 @@ pub use crate::host::{
     procs::{Procs, DEFAULT_MAX_PROCESSES},
     socket::listen_tcp,
     threads::{ProgramEnd, DEFAULT_MAX_THREADS},
-    wait::{nest_wait_spans, Stop},
+    timeline,
+    wait::Stop,
 };
 
 use crate::api::Linker;

@@ -62,7 +62,12 @@ pub fn spawn(ctx: &mut WasiCtx, start_arg: u32) -> std::result::Result<u32, Errn
     }
     // The thread reports whether its instance could be created before it runs guest code.
     match started.recv() {
-        Ok(Ok(())) => Ok(tid),
+        Ok(Ok(())) => {
+            if crate::host::timeline::enabled() {
+                crate::host::timeline::instant("thread_spawn", &[("tid", tid as u64)]);
+            }
+            Ok(tid)
+        }
         Ok(Err(e)) => Err(e),
         Err(_) => Err(Errno::AGAIN),
     }
@@ -80,6 +85,7 @@ fn run(
     let thread = ctx.thread.clone();
     let tid = thread.tid;
     let _span = tracing::debug_span!("thread", tid).entered();
+    let _slice = crate::host::timeline::Slice::begin("thread", Some(("tid", tid as u64)));
     let deadline = ctx.process.epoch_deadline();
     let mut store = Store::new(&engine, ctx);
     store.set_epoch_deadline_at(deadline);
@@ -114,6 +120,9 @@ fn run(
     };
     // Stores hold the instance's tables and globals: drop it before the thread counts as gone.
     drop(store);
+    if crate::host::timeline::enabled() {
+        crate::host::timeline::instant("thread_exit", &[("tid", tid as u64)]);
+    }
     if let Some(end) = program_end(&process, tid, outcome) {
         process.threads.end_program(end);
     }

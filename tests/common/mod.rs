@@ -189,19 +189,36 @@ pub fn build_program(name: &str) -> (PathBuf, PathBuf) {
     paths
 }
 
-/// The begin and end events (`ph` "B" and "E") of a Chrome trace-event file
-/// (`--profile-trace`), grouped by track (`tid`), in file order.
-pub fn trace_tracks(events: &[serde_json::Value]) -> BTreeMap<u64, Vec<&serde_json::Value>> {
-    let mut tracks = BTreeMap::<u64, Vec<&serde_json::Value>>::new();
-    for e in events {
-        if matches!(e["ph"].as_str(), Some("B" | "E")) {
-            tracks
-                .entry(e["tid"].as_u64().unwrap())
-                .or_default()
-                .push(e);
+/// The complete events (`ph` "X") of a Chrome trace-event file (`--profile-trace`) as begin
+/// and end events ("B", then an "E" with the same name and category at `ts + dur`), grouped
+/// by track (`tid`) in time order: a slice's end comes before a later slice's begin, and
+/// before the end of a slice that began before it.
+pub fn trace_tracks(events: &[serde_json::Value]) -> BTreeMap<u64, Vec<serde_json::Value>> {
+    // (time, order at that time, -start, sequence) sorts ends of inner slices first.
+    let mut keyed = BTreeMap::<u64, Vec<((f64, u8, f64, usize), serde_json::Value)>>::new();
+    for (i, e) in events.iter().enumerate() {
+        if e["ph"] != "X" {
+            continue;
         }
+        let (ts, dur) = (e["ts"].as_f64().unwrap(), e["dur"].as_f64().unwrap());
+        assert!(dur >= 0.0, "a negative duration: {e}");
+        let mut begin = e.clone();
+        begin["ph"] = "B".into();
+        let end = serde_json::json!({
+            "name": e["name"], "cat": e["cat"], "ph": "E", "ts": ts + dur, "tid": e["tid"]
+        });
+        let track = keyed.entry(e["tid"].as_u64().unwrap()).or_default();
+        let end_order = if dur == 0.0 { 2 } else { 0 };
+        track.push(((ts, 1, -dur, i), begin));
+        track.push(((ts + dur, end_order, -ts, i), end));
     }
-    tracks
+    keyed
+        .into_iter()
+        .map(|(tid, mut t)| {
+            t.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+            (tid, t.into_iter().map(|(_, e)| e).collect())
+        })
+        .collect()
 }
 
 /// Makes `cmd`'s process start with SIGINT's default disposition, whatever this test
