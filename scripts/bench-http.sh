@@ -17,9 +17,6 @@
 #   32 bytes), against server.wat as one long-lived server (`wasix-rt run`), the first row.
 #   Rows: serve with its default one-line log per connection, with the log off
 #   (RUST_LOG=wasix_rt=warn), and with memories mapped on demand instead of pooled (--no-pool).
-# - "views": what the profiling views cost the keep-alive poll server (c-baseline/http_poll.c
-#   as WASIX): wasix-rt plain, with --profile-trace (every host call traced to a file) and with
-#   --profile=guest (stacks sampled every 1 ms); ratios to plain. Not in the default SECTIONS.
 #
 # In every section the servers' runs alternate (native, wasix-rt, ..., native, wasix-rt, ...),
 # each server started afresh for each run, so drift over the minutes of the run hits every row
@@ -31,7 +28,7 @@
 #   COMPARE=/path/to/other/wasix-rt scripts/bench-http.sh   # adds accept-loop rows for another
 #                                                            # build (e.g. an earlier commit's)
 #
-# SECTIONS picks sections from "accept poll epoll serve views" (default: the first four). Each row: req/s (median
+# SECTIONS picks sections from "accept poll epoll serve" (default: all four). Each row: req/s (median
 # of RUNS, by req/s), latency p50/p99 of that median run, socket errors summed over the runs,
 # and the ratio of req/s to the section's native row. Installs wrk with apt-get if it is
 # missing (or says how). Checks the port is free before each start; stops every server it
@@ -51,7 +48,7 @@ die() {
 }
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 for s in $SECTIONS; do
-  case $s in accept | poll | epoll | serve | views) ;; *) die "unknown section '$s' in SECTIONS (accept, poll, epoll, serve, views)" ;; esac
+  case $s in accept | poll | epoll | serve) ;; *) die "unknown section '$s' in SECTIONS (accept, poll, epoll, serve)" ;; esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, not '$RUNS'"
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -gt 0 ] && [ "$PORT" -lt 65536 ] || die "bad PORT '$PORT'"
@@ -238,26 +235,12 @@ for key in poll epoll; do
   run_alternating "$key" "${specs[@]}"
 done
 
-views_names=()
-if want views; then
-  echo "profiling views on keep-alive, poll ..." >&2
-  wasm=target/c-baseline/http_poll.wasm
-  views_specs=(
-    "wasix-rt|$rt run --net $wasm -- $PORT"
-    "wasix-rt --profile-trace|$rt run --net --profile-trace $tmp/trace.json $wasm -- $PORT"
-    "wasix-rt --profile=guest|$rt run --net --profile=guest,$tmp/guest.json $wasm -- $PORT"
-  )
-  run_alternating views "${views_specs[@]}"
-  for spec in "${views_specs[@]}"; do views_names+=("${spec%%|*}"); done
-fi
-
 echo
 echo "wrk $WRK_ARGS, $RUNS runs per server, median by req/s ($(nproc) cores, $(date -u +%Y-%m-%d))"
 if want accept; then print_table "accept loop (server.wat)" accept "${accept_names[@]}"; fi
 if want poll; then print_table "keep-alive, poll (c-baseline/http_poll.c)" poll "${keepalive_names[@]}"; fi
 if want epoll; then print_table "keep-alive, epoll (c-baseline/http_epoll.c)" epoll "${keepalive_names[@]}"; fi
 if want serve; then print_table "serve: a fresh instance per connection (ratio to the long-lived server.wat)" serve "${serve_names[@]}"; fi
-if want views; then print_table "profiling views, keep-alive poll (ratio to wasix-rt without them)" views "${views_names[@]}"; fi
 if [ -z "$wasmer_bin" ] && { want poll || want epoll; }; then
   echo
   echo "(no wasmer on PATH: no wasmer rows)"

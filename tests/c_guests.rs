@@ -701,8 +701,8 @@ fn a_program_meeting_the_hosts_fd_limit_gets_emfile_and_a_note_once() {
 
 /// `--profile-trace`: the timeline of a program with two threads, a socket pair and one blocked
 /// read is JSON in the Chrome trace-event format with a track per thread; on each track the
-/// slices nest (every end closes the last begun slice, never before its begin), and the blocked
-/// read's wait is a slice inside its host call. A trace file that cannot be created is an
+/// slices nest (every end closes the last begun slice, never before its begin), the blocked
+/// read's wait is a slice inside its host call, and the thread's spawn an instant event. A trace file that cannot be created is an
 /// error before the program starts.
 #[test]
 fn profile_trace_writes_a_timeline_with_a_track_per_thread_and_nested_waits() {
@@ -717,10 +717,7 @@ fn profile_trace_writes_a_timeline_with_a_track_per_thread_and_nested_waits() {
     let _ = std::fs::remove_file(&trace);
     let is_call = |e: &serde_json::Value| e["cat"] == "host call";
     let tracks = common::trace_tracks(&events);
-    let with_calls = tracks
-        .values()
-        .filter(|t| t.iter().any(&is_call))
-        .count();
+    let with_calls = tracks.values().filter(|t| t.iter().any(&is_call)).count();
     assert!(with_calls >= 2, "host calls on {with_calls} thread tracks");
     let mut nested_waits = 0;
     for track in tracks.values() {
@@ -740,6 +737,13 @@ fn profile_trace_writes_a_timeline_with_a_track_per_thread_and_nested_waits() {
         }
     }
     assert!(nested_waits >= 1, "no wait inside a host call");
+    // The second thread's start is an instant event, on the spawning thread's track.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "i" && e["name"] == "thread_spawn" && e["args"]["tid"] == 2),
+        "no thread_spawn instant"
+    );
     let (out, err, status) = run_wasix(
         &["--profile-trace", "/nonexistent-dir/trace.json"],
         &wasm,

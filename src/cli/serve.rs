@@ -811,7 +811,9 @@ fn refuse(server: &Server, stream: TcpStream, peer: SocketAddr) {
 fn handle(server: &Server, conn: Conn) {
     let (peer, accepted) = (conn.peer, conn.accepted);
     // The connection's slice in `--profile-trace`, around its program's host calls.
-    let _slice = wasix_rt::launcher::timeline::Slice::begin("connection", None)
+    static CONNECTION: wasix_rt::launcher::timeline::Site =
+        wasix_rt::launcher::timeline::Site::new("connection", &[]);
+    let _slice = wasix_rt::launcher::timeline::Slice::begin(&CONNECTION, &[])
         .label("peer", || peer.to_string());
     let status = if server.stopping.load(Ordering::SeqCst) {
         "the server is stopping".to_string()

@@ -94,9 +94,11 @@ macro_rules! host_call_entry {
                     wait_ns = tracing::field::Empty
                 );
                 let _entered = span.enter();
-                let fields = [$((stringify!($field), $field as u64)),*];
+                static SITE: $crate::host::timeline::Site =
+                    $crate::host::timeline::Site::new($name, &[$(stringify!($field)),*]);
+                let fields = [$($field as u64),*];
                 #[allow(unused_variables)] // `ctx` bodies take no memory
-                $crate::host::calls::errno_call(&mut caller, &$ns, &$name, &span, &fields, |ctx, mem| {
+                $crate::host::calls::errno_call(&mut caller, &$ns, &$name, &span, (&SITE, &fields), |ctx, mem| {
                     $(
                         let $out = $crate::host::memory::GuestPtr::<$oty>::new($out);
                         $out.check_out(mem)?;
@@ -209,7 +211,7 @@ pub(crate) fn errno_call(
     namespace: &Namespace,
     name: &'static &'static str,
     span: &tracing::Span,
-    fields: &[(&'static str, u64)],
+    traced_as: (&'static crate::host::timeline::Site, &[u64]),
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,
 ) -> Result<i32> {
     let Some((mut mem, ctx)) = GuestMemory::of_caller(caller) else {
@@ -244,7 +246,7 @@ pub(crate) fn errno_call(
         Err(e) => e.0 as i32,
     };
     if let Some(start) = traced {
-        crate::host::timeline::call(name, start, fields, errno as u16);
+        crate::host::timeline::call(traced_as.0, start, traced_as.1, errno as u16);
     }
     if ctx.process.stop.requested_for(ctx.thread.tid) {
         if let Some(end) = ctx.process.threads.ended() {

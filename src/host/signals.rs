@@ -26,7 +26,9 @@ pub fn deliver(caller: &mut Caller<'_, WasiCtx>, sig: u32) -> Result<i32> {
         return Ok(Errno::INVAL.0 as i32);
     }
     if crate::host::timeline::enabled() {
-        crate::host::timeline::instant("signal", &[("sig", sig as u64)]);
+        static SIGNAL: crate::host::timeline::Site =
+            crate::host::timeline::Site::new("signal", &["sig"]);
+        crate::host::timeline::instant(&SIGNAL, &[sig as u64]);
     }
     let callback = caller.data().process.signal_callback();
     let handler = callback

@@ -7,12 +7,12 @@
 //! calls, `serve` wraps each connection in a `connection` event; thread spawns and exits and
 //! delivered signals are instant events. Every OS thread is a track, named after its thread.
 //!
-//! Recording must cost a busy server little (a keep-alive server makes ~750,000 calls a second
-//! on this machine), so it is done neither through `tracing` spans nor by writing JSON as the
-//! program runs: formatting that much JSON takes a core's sixth, which a 2-core server under
-//! load loses. A call pushes one fixed-size [`Raw`] record (names interned to numbers) into its
+//! Recording must cost a busy server little (the keep-alive `c-baseline/http_poll.c` makes
+//! ~375,000 calls and waits a second on this 2-core machine), so it is done neither through
+//! `tracing` spans (0.26x of its requests/s with `tracing-chrome`) nor by writing JSON as the
+//! program runs (0.78x with the formatting on a low-priority thread). A call pushes one fixed-size `Raw` record (its call site by number) into its
 //! thread's buffer (an uncontended lock); a writer thread at low priority moves the buffers to
-//! an unnamed temporary file every [`DRAIN_EVERY`], as bytes; [`finish`] turns that file into
+//! an unnamed temporary file every `DRAIN_EVERY` (20 ms), as bytes; [`finish`] turns that file into
 //! the JSON (serde_json) once the program has ended. A thread whose buffer already holds
 //! [`MAX_PENDING`] records (the writer is behind) drops new ones, so memory stays bounded; the
 //! number dropped is reported by [`finish`].
@@ -38,14 +38,14 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static TIMELINE: OnceLock<Timeline> = OnceLock::new();
 
 const CALL: u8 = 0;
-const WAIT: u8 = 1;
+const WAIT_KIND: u8 = 1;
 const SLICE: u8 = 2;
 const INSTANT: u8 = 3;
 /// The track's name (`"ph": "M"`), in the label.
 const TRACK_NAME: u8 = 4;
 
-/// One event as recorded and spilled: names are ids of [`Timeline::names`], times ns since the
-/// timeline started.
+/// One event as recorded and spilled: its [`Site`] by id, times in ns since the timeline
+/// started, the values of the site's arguments.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Raw {
@@ -53,16 +53,52 @@ struct Raw {
     end: u64,
     nbytes: u64,
     values: [u64; 3],
-    name: u32,
-    keys: [u32; 3],
+    site: u32,
     tid: u32,
     /// Index in [`Timeline::labels`], or [`NONE32`].
     label: u32,
     /// errno, or [`NONE32`].
     errno: u32,
     kind: u8,
-    nargs: u8,
-    _pad: [u8; 2],
+    _pad: [u8; 7],
+}
+
+/// Where events come from: a name and the names of up to three arguments, made once per call
+/// site (a `static`), so that recording an event looks nothing up.
+pub struct Site {
+    name: &'static str,
+    keys: &'static [&'static str],
+    /// 1 + the site's index in [`Timeline::sites`] once registered, else 0.
+    id: std::sync::atomic::AtomicU32,
+}
+
+impl Site {
+    /// The site of events named `name` with arguments `keys` (the first three are kept).
+    pub const fn new(name: &'static str, keys: &'static [&'static str]) -> Site {
+        Site {
+            name,
+            keys,
+            id: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    fn id(&'static self) -> u32 {
+        match self.id.load(Ordering::Relaxed) {
+            0 => TIMELINE.get().map_or(0, |t| {
+                let mut sites = t.sites.lock();
+                // Another thread may have registered it meanwhile.
+                match self.id.load(Ordering::Relaxed) {
+                    0 => {
+                        sites.push(self);
+                        self.id.store(sites.len() as u32, Ordering::Relaxed);
+                        sites.len() as u32 - 1
+                    }
+                    id => id - 1,
+                }
+            }),
+            id => id - 1,
+        }
+    }
 }
 
 /// One OS thread's records not yet spilled.
@@ -75,10 +111,10 @@ struct Track {
 struct Timeline {
     started: Instant,
     tracks: Mutex<Vec<Arc<Track>>>,
-    /// Every name and argument key met, by id.
-    names: Mutex<Vec<&'static str>>,
-    /// Text arguments (a connection's peer, a track's name): (key id, value).
-    labels: Mutex<Vec<(u32, String)>>,
+    /// Every site recorded from, by id.
+    sites: Mutex<Vec<&'static Site>>,
+    /// Text arguments (a connection's peer, a track's name): (key, value).
+    labels: Mutex<Vec<(&'static str, String)>>,
     /// The spill file and the JSON file it becomes.
     files: Mutex<Option<Files>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -94,8 +130,6 @@ struct Files {
 
 thread_local! {
     static TRACK: RefCell<Option<Arc<Track>>> = const { RefCell::new(None) };
-    /// This thread's cache of [`Timeline::names`]: (address, length) of a name -> its id.
-    static IDS: RefCell<rustc_hash::FxHashMap<(usize, usize), u32>> = RefCell::default();
     /// Bytes moved by the host call running on this thread ([`set_nbytes`]).
     static NBYTES: std::cell::Cell<u64> = const { std::cell::Cell::new(NONE64) };
 }
@@ -114,7 +148,7 @@ pub fn start(out: std::fs::File) -> std::io::Result<()> {
     let timeline = Timeline {
         started: Instant::now(),
         tracks: Mutex::new(Vec::new()),
-        names: Mutex::new(Vec::new()),
+        sites: Mutex::new(Vec::new()),
         labels: Mutex::new(Vec::new()),
         files: Mutex::new(Some(Files {
             spill,
@@ -190,37 +224,30 @@ pub fn set_nbytes(n: u64) {
     NBYTES.with(|c| c.set(n));
 }
 
-fn raw(kind: u8, name: &'static str, start: u64, end: u64) -> Raw {
-    Raw {
+fn raw(kind: u8, site: &'static Site, start: u64, end: u64, values: &[u64]) -> Raw {
+    let mut r = Raw {
         start,
         end,
         nbytes: NONE64,
         values: [0; 3],
-        name: intern(name),
-        keys: [0; 3],
+        site: site.id(),
         tid: 0,
         label: NONE32,
         errno: NONE32,
         kind,
-        nargs: 0,
-        _pad: [0; 2],
+        _pad: [0; 7],
+    };
+    for (slot, v) in r.values.iter_mut().zip(values) {
+        *slot = *v;
     }
+    r
 }
 
-fn set_args(r: &mut Raw, args: &[(&'static str, u64)]) {
-    for (i, (k, v)) in args.iter().take(3).enumerate() {
-        r.keys[i] = intern(k);
-        r.values[i] = *v;
-    }
-    r.nargs = args.len().min(3) as u8;
-}
-
-/// Records host call `name` of this thread from `start` (ns from [`now`]) to now, with its
-/// arguments (the first three), its errno (0: success) and the bytes it moved
+/// Records a host call of `site` on this thread from `start` (ns from [`now`]) to now, with the
+/// values of the site's arguments, its errno (0: success) and the bytes it moved
 /// ([`set_nbytes`]).
-pub fn call(name: &'static str, start: u64, args: &[(&'static str, u64)], errno: u16) {
-    let mut r = raw(CALL, name, start, now());
-    set_args(&mut r, args);
+pub fn call(site: &'static Site, start: u64, values: &[u64], errno: u16) {
+    let mut r = raw(CALL, site, start, now(), values);
     r.errno = errno as u32;
     r.nbytes = NBYTES.with(|c| c.replace(NONE64));
     push(r);
@@ -228,15 +255,14 @@ pub fn call(name: &'static str, start: u64, args: &[(&'static str, u64)], errno:
 
 /// Records a wait of this thread from `start` to now, inside the host call it is in.
 pub fn wait(start: u64) {
-    push(raw(WAIT, "wait", start, now()));
+    static WAIT: Site = Site::new("wait", &[]);
+    push(raw(WAIT_KIND, &WAIT, start, now(), &[]));
 }
 
-/// Records an instant event on this thread's track, with up to three arguments.
-pub fn instant(name: &'static str, args: &[(&'static str, u64)]) {
+/// Records an instant event of `site` on this thread's track, with its arguments' values.
+pub fn instant(site: &'static Site, values: &[u64]) {
     let at = now();
-    let mut r = raw(INSTANT, name, at, at);
-    set_args(&mut r, args);
-    push(r);
+    push(raw(INSTANT, site, at, at, values));
 }
 
 /// A slice of this thread's track from its [`Slice::begin`] to its drop (a connection, a
@@ -246,15 +272,15 @@ pub struct Slice {
 }
 
 impl Slice {
-    /// Begins slice `name` with one numeric argument, if any; nothing when no timeline is
+    /// Begins a slice of `site` with its arguments' values; nothing when no timeline is
     /// recorded.
-    pub fn begin(name: &'static str, arg: Option<(&'static str, u64)>) -> Slice {
+    pub fn begin(site: &'static Site, values: &[u64]) -> Slice {
         if !enabled() {
             return Slice { record: None };
         }
-        let mut r = raw(SLICE, name, now(), 0);
-        set_args(&mut r, arg.as_slice());
-        Slice { record: Some(r) }
+        Slice {
+            record: Some(raw(SLICE, site, now(), 0, values)),
+        }
     }
 
     /// Adds a text argument (e.g. a connection's peer address).
@@ -275,22 +301,6 @@ impl Drop for Slice {
     }
 }
 
-/// The id of `name` in [`Timeline::names`]: from this thread's cache, else registered.
-fn intern(name: &'static str) -> u32 {
-    let key = (name.as_ptr() as usize, name.len());
-    if let Some(id) = IDS.with(|ids| ids.borrow().get(&key).copied()) {
-        return id;
-    }
-    let Some(t) = TIMELINE.get() else { return 0 };
-    let id = {
-        let mut names = t.names.lock();
-        names.push(name);
-        names.len() as u32 - 1
-    };
-    IDS.with(|ids| ids.borrow_mut().insert(key, id));
-    id
-}
-
 fn push(mut r: Raw) {
     let Some(t) = TIMELINE.get() else { return };
     TRACK.with(|cell| {
@@ -308,7 +318,6 @@ fn push(mut r: Raw) {
 
 impl Timeline {
     fn label(&self, key: &'static str, value: String) -> u32 {
-        let key = intern(key);
         let mut labels = self.labels.lock();
         labels.push((key, value));
         labels.len() as u32 - 1
@@ -321,7 +330,8 @@ impl Timeline {
         let name = std::thread::current()
             .name()
             .map_or_else(|| format!("thread {tid}"), str::to_string);
-        let mut r = raw(TRACK_NAME, "thread_name", 0, 0);
+        static NAME: Site = Site::new("thread_name", &[]);
+        let mut r = raw(TRACK_NAME, &NAME, 0, 0, &[]);
         r.tid = tid;
         r.label = self.label("name", name);
         let track = Arc::new(Track {
@@ -359,7 +369,7 @@ impl Timeline {
         spill.rewind()?;
         let mut spill = std::io::BufReader::with_capacity(1 << 20, spill);
         let mut out = std::io::BufWriter::with_capacity(1 << 20, files.out);
-        let names = self.names.lock().clone();
+        let sites = self.sites.lock().clone();
         let labels = std::mem::take(&mut *self.labels.lock());
         let pid = std::process::id();
         out.write_all(b"[\n")?;
@@ -369,7 +379,7 @@ impl Timeline {
             spill.read_exact(bytemuck::bytes_of_mut(&mut raw))?;
             let event = Event {
                 r: &raw,
-                names: &names,
+                sites: &sites,
                 labels: &labels,
                 pid,
             };
@@ -388,14 +398,18 @@ impl Timeline {
 /// A record as a trace event object.
 struct Event<'a> {
     r: &'a Raw,
-    names: &'a [&'static str],
-    labels: &'a [(u32, String)],
+    sites: &'a [&'static Site],
+    labels: &'a [(&'static str, String)],
     pid: u32,
 }
 
 impl Event<'_> {
-    fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).copied().unwrap_or("?")
+    fn site(&self) -> &'static Site {
+        static UNKNOWN: Site = Site::new("?", &[]);
+        self.sites
+            .get(self.r.site as usize)
+            .copied()
+            .unwrap_or(&UNKNOWN)
     }
 }
 
@@ -404,10 +418,10 @@ impl serde::Serialize for Event<'_> {
         let r = self.r;
         let us = |ns: u64| ns as f64 / 1e3;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("name", self.name(r.name))?;
+        m.serialize_entry("name", self.site().name)?;
         let (ph, cat) = match r.kind {
             CALL => ("X", "host call"),
-            WAIT => ("X", "wait"),
+            WAIT_KIND => ("X", "wait"),
             SLICE => ("X", "wasix-rt"),
             INSTANT => ("i", "wasix-rt"),
             _ => ("M", "__metadata"),
@@ -436,8 +450,8 @@ impl serde::Serialize for Args<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (e, r) = (self.0, self.0.r);
         let mut m = s.serialize_map(None)?;
-        for i in 0..r.nargs as usize {
-            m.serialize_entry(e.name(r.keys[i]), &r.values[i])?;
+        for (key, value) in e.site().keys.iter().zip(&r.values) {
+            m.serialize_entry(key, value)?;
         }
         if r.errno != NONE32 {
             m.serialize_entry("errno", &r.errno)?;
@@ -446,7 +460,7 @@ impl serde::Serialize for Args<'_, '_> {
             m.serialize_entry("nbytes", &r.nbytes)?;
         }
         if let Some((key, value)) = e.labels.get(r.label as usize) {
-            m.serialize_entry(e.name(*key), value)?;
+            m.serialize_entry(key, value)?;
         }
         m.end()
     }

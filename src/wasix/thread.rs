@@ -64,7 +64,9 @@ pub fn spawn(ctx: &mut WasiCtx, start_arg: u32) -> std::result::Result<u32, Errn
     match started.recv() {
         Ok(Ok(())) => {
             if crate::host::timeline::enabled() {
-                crate::host::timeline::instant("thread_spawn", &[("tid", tid as u64)]);
+                static SPAWN: crate::host::timeline::Site =
+                    crate::host::timeline::Site::new("thread_spawn", &["tid"]);
+                crate::host::timeline::instant(&SPAWN, &[tid as u64]);
             }
             Ok(tid)
         }
@@ -85,7 +87,9 @@ fn run(
     let thread = ctx.thread.clone();
     let tid = thread.tid;
     let _span = tracing::debug_span!("thread", tid).entered();
-    let _slice = crate::host::timeline::Slice::begin("thread", Some(("tid", tid as u64)));
+    static THREAD: crate::host::timeline::Site =
+        crate::host::timeline::Site::new("thread", &["tid"]);
+    let _slice = crate::host::timeline::Slice::begin(&THREAD, &[tid as u64]);
     let deadline = ctx.process.epoch_deadline();
     let mut store = Store::new(&engine, ctx);
     store.set_epoch_deadline_at(deadline);
@@ -121,7 +125,9 @@ fn run(
     // Stores hold the instance's tables and globals: drop it before the thread counts as gone.
     drop(store);
     if crate::host::timeline::enabled() {
-        crate::host::timeline::instant("thread_exit", &[("tid", tid as u64)]);
+        static EXIT: crate::host::timeline::Site =
+            crate::host::timeline::Site::new("thread_exit", &["tid"]);
+        crate::host::timeline::instant(&EXIT, &[tid as u64]);
     }
     if let Some(end) = program_end(&process, tid, outcome) {
         process.threads.end_program(end);
