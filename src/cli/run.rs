@@ -121,8 +121,8 @@ pub struct RunArgs {
     /// them as a table on stderr when the program ends (also on SIGINT/SIGTERM).
     /// `--profile=perfmap`: list every compiled wasm function in /tmp/perf-PID.map, so that
     /// `perf record` + `perf report` name them. `--profile=guest[,FILE][,INTERVAL]`: sample
-    /// the wasm call stack of each thread every INTERVAL of its CPU time (default 1ms) and
-    /// write the samples to FILE (default wasix-rt-guest-profile.json) in the Firefox
+    /// the wasm call stack of each thread every INTERVAL it runs (default 1ms; not while it is
+    /// blocked in a host wait) and write the samples to FILE (default wasix-rt-guest-profile.json) in the Firefox
     /// Profiler's format (open it at https://profiler.firefox.com) and as a flame graph next
     /// to it (FILE with .svg), and print the hottest functions.
     #[arg(long, value_name = "VIEW", num_args = 0..=1, require_equals = true,
@@ -130,9 +130,10 @@ pub struct RunArgs {
     profile: Vec<super::ProfileView>,
 
     /// Write a timeline of the program's host calls to FILE in the Chrome trace-event format,
-    /// which ui.perfetto.dev and chrome://tracing open: a track per guest thread, a slice per
-    /// host call named by its WASI/WASIX name with its arguments, errno and bytes moved, its
-    /// wait as a slice inside it, guest code as the gaps between.
+    /// which ui.perfetto.dev and chrome://tracing open: a track per thread, a slice per host
+    /// call named by its WASI/WASIX name with its arguments, errno and bytes moved, its wait as
+    /// a slice inside it, guest code as the gaps between, thread starts and exits and signals
+    /// as instants. Written when the program ends.
     #[arg(long, value_name = "FILE")]
     pub(super) profile_trace: Option<PathBuf>,
 

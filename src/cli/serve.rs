@@ -168,7 +168,7 @@ pub struct ServeArgs {
     /// Write a timeline of the host calls of every connection's program to FILE in the Chrome
     /// trace-event format (ui.perfetto.dev, chrome://tracing), as `run --profile-trace` does:
     /// a track per thread, a slice per host call with its wait inside it, and the connection
-    /// as a slice around its program's calls. Written as it goes; complete once serve stops.
+    /// as a slice around its program's calls. Written when serve stops.
     #[arg(long, value_name = "FILE")]
     pub(super) profile_trace: Option<PathBuf>,
 
