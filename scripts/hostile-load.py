@@ -20,6 +20,11 @@ Scenarios, each with wrk -t1 -cWRK_CONNS running for DURATION seconds alongside:
              after the first byte of the response, in a loop;
   oversized  clients that send a 1 MiB header line and read until the server closes.
 
+With --runs N, the scenarios run N times in turn (alone, slowloris, ..., alone, slowloris, ...),
+each on a fresh server, so that the machine's drift hits every row alike; a row then gives the
+median requests/s and p99 of its runs, the range of requests/s, and the other figures of its
+last run.
+
 Printed: one markdown table per target: requests/s and p99 of the normal load, their ratio to
 the `alone` row, wrk's socket errors, what the attack saw (connections opened, closed by the
 server), the server's open fds before the attack and 3 s after it, and whether it was still
@@ -27,6 +32,7 @@ running. Every loop is bounded in time; the script stops every server it started
 
   scripts/hostile-load.py                         # every target, 10 s per scenario
   scripts/hostile-load.py --targets serve --duration 5 --slowloris 200
+  scripts/hostile-load.py --targets serve --scenarios "alone slowloris" --runs 5
 """
 
 import argparse
@@ -255,6 +261,7 @@ def main():
     p.add_argument("--slowloris", type=int, default=500, help="slowloris connections")
     p.add_argument("--flood", type=int, default=3000, help="flood connections held at once")
     p.add_argument("--port", type=int, default=18090)
+    p.add_argument("--runs", type=int, default=1, help="runs of every scenario, in turn")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -263,8 +270,8 @@ def main():
         build()
     sizes = {"alone": 0, "slowloris": args.slowloris, "flood": args.flood, "resets": 20, "oversized": 20}
     for target in args.targets.split():
-        rows = []
-        for kind in args.scenarios.split():
+        runs = {kind: [] for kind in args.scenarios.split()}
+        for _, kind in [(r, k) for r in range(max(1, args.runs)) for k in args.scenarios.split()]:
             proc = start(target, args.port)
             try:
                 time.sleep(0.5)
@@ -278,19 +285,36 @@ def main():
                           file=sys.stderr)
             finally:
                 stop(proc)
-            rows.append((kind, wrk, attack, before, after, alive))
+            runs[kind].append((wrk, attack, before, after, alive))
             print(f"{target} {kind}: {wrk['rps']:.0f} req/s, p99 {wrk['p99']} ms", file=sys.stderr)
+        rows = []
+        for kind, results in runs.items():
+            wrk = dict(results[-1][0])
+            wrk["rps"] = median([w["rps"] for w, *_ in results])
+            p99s = [w["p99"] for w, *_ in results if w["p99"] is not None]
+            wrk["p99"] = median(p99s) if p99s else None
+            wrk["errors"] = sum(w["errors"] for w, *_ in results)
+            spread = (min(w["rps"] for w, *_ in results), max(w["rps"] for w, *_ in results))
+            _, attack, before, after, _ = results[-1]
+            alive = all(r[4] for r in results)
+            rows.append((kind, wrk, spread, attack, before, after, alive))
         base = rows[0][1] if rows[0][0] == "alone" else None
-        print(f"\n**{target}** (wrk -t1 -c{args.wrk_conns} -d{args.duration}s)\n")
-        print("| attack | req/s | vs alone | p99 | p99 vs alone | wrk socket errors | attack: opened / closed by server | fds before -> 3 s after | running after |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for kind, wrk, attack, before, after, alive in rows:
+        n = max(1, args.runs)
+        print(f"\n**{target}** (wrk -t1 -c{args.wrk_conns} -d{args.duration}s, {n} run{'s' if n > 1 else ''} each)\n")
+        print("| attack | req/s | range | vs alone | p99 | p99 vs alone | wrk socket errors | attack: opened / closed by server | fds before -> 3 s after | running after |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for kind, wrk, spread, attack, before, after, alive in rows:
             label = kind if kind == "alone" else f"{kind} ({sizes[kind]})"
             ratio = f"{wrk['rps'] / base['rps']:.2f}x" if base and base["rps"] else "-"
             p99 = f"{wrk['p99']:.2f} ms" if wrk["p99"] is not None else "-"
             p99r = f"{wrk['p99'] / base['p99']:.1f}x" if base and base["p99"] and wrk["p99"] else "-"
-            print(f"| {label} | {wrk['rps']:.0f} | {ratio} | {p99} | {p99r} | {wrk['errors']} | "
+            print(f"| {label} | {wrk['rps']:.0f} | {spread[0]:.0f}-{spread[1]:.0f} | {ratio} | {p99} | {p99r} | {wrk['errors']} | "
                   f"{attack.opened} / {attack.closed_by_server} | {before} -> {after} | {'yes' if alive else 'NO'} |")
+
+
+def median(values):
+    v = sorted(values)
+    return v[(len(v) - 1) // 2]
 
 
 if __name__ == "__main__":

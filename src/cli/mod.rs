@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the `run` and `wast` subcommands.
 
+mod accept_gate;
 mod compile;
 mod fd_limit;
 mod guest_profile;

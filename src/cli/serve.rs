@@ -300,6 +300,8 @@ struct Server {
     max_connections: usize,
     /// `--evict-idle` (`None`: 0, never).
     evict_idle: Option<Duration>,
+    /// [`count_blocked`] at the last tick.
+    blocked: AtomicUsize,
     /// Whether programs wait for their client's first bytes (no `--start-at-accept`).
     defer: bool,
     /// Connections accepted whose first bytes have not arrived.
@@ -320,8 +322,9 @@ struct Server {
     /// Held by the one thread in accept (nginx's accept mutex): Linux reserves the new
     /// connection's fd when accept(2) starts waiting, so a hundred threads waiting there
     /// would hold a hundred fds and leave none for the programs. It holds the wait before the
-    /// next try after accept ran out of fds or memory.
-    accept_lock: Mutex<Duration>,
+    /// next try after accept ran out of fds or memory. Handed last-in-first-out
+    /// (`super::accept_gate`).
+    accept_gate: super::accept_gate::AcceptGate,
     /// The programs running now.
     running: Mutex<Vec<Running>>,
     next_id: AtomicU64,
@@ -454,6 +457,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         max_instances,
         max_connections,
         evict_idle: nonzero(args.evict_idle),
+        blocked: AtomicUsize::new(0),
         defer: !args.start_at_accept,
         pending: Mutex::new(Vec::new()),
         no_evictable_until: Mutex::new(None),
@@ -464,7 +468,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         queue: crossbeam_channel::unbounded(),
         threads: AtomicUsize::new(0),
         accepting: AtomicUsize::new(0),
-        accept_lock: Mutex::new(TICK),
+        accept_gate: super::accept_gate::AcceptGate::new(TICK),
         running: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
@@ -511,6 +515,9 @@ fn start_ticker(server: &Arc<Server>) {
     std::thread::spawn(move || loop {
         std::thread::sleep(TICK);
         server.engine.increment_epoch();
+        server
+            .blocked
+            .store(count_blocked(&server), Ordering::Relaxed);
         // Programs blocked on their clients: if nobody accepts, threads must stand in.
         if server.accepting.load(Ordering::SeqCst) == 0 {
             for _ in 0..threads_wanted(&server) {
@@ -599,7 +606,19 @@ fn threads_wanted(server: &Server) -> usize {
     if threads < server.workers || room == 0 {
         return server.workers.saturating_sub(threads).min(room);
     }
-    let blocked = server
+    let blocked = server.blocked.load(Ordering::Relaxed);
+    (server.workers + blocked + blocked.min(RESERVE))
+        .saturating_sub(threads)
+        .min(room)
+}
+
+/// The programs blocked on their client (or a timer) for [`BLOCKED`] or more, and the
+/// connections waiting that long for their first bytes: what [`threads_wanted`] stands threads
+/// in for. Counted by the ticker every [`TICK`] into `Server::blocked`: a scan of every open
+/// connection per accepted one cost `serve` a third of its requests/s under 500 slowloris
+/// clients.
+fn count_blocked(server: &Server) -> usize {
+    server
         .running
         .lock()
         .iter()
@@ -610,10 +629,7 @@ fn threads_wanted(server: &Server) -> usize {
             .lock()
             .iter()
             .filter(|p| p.since.elapsed() >= BLOCKED)
-            .count();
-    (server.workers + blocked + blocked.min(RESERVE))
-        .saturating_sub(threads)
-        .min(room)
+            .count()
 }
 
 /// Counts a new connection open, unless `--max-connections` are and no program can be
@@ -716,7 +732,7 @@ fn pool_thread(s: &Arc<Server>) {
             }
         }
         s.accepting.fetch_add(1, Ordering::SeqCst);
-        let mut acceptor = s.accept_lock.try_lock_for(THREAD_LINGER);
+        let acceptor = s.accept_gate.enter(THREAD_LINGER);
         let accepted = match &acceptor {
             Some(_) => s.listener.accept(),
             None => Err(ErrorKind::TimedOut.into()),
@@ -737,17 +753,18 @@ fn pool_thread(s: &Arc<Server>) {
                 continue;
             }
             Err(e) if out_of_resources(&e) => {
-                // Only the thread holding the accept lock gets here: one back-off for all.
-                let Some(backoff) = acceptor.as_deref_mut() else {
+                // Only the thread holding the accept gate gets here: one back-off for all.
+                let Some(held) = &acceptor else {
                     continue;
                 };
+                let backoff = held.backoff();
                 s.accept_failed.hit(format_args!(
                     "{e}; next try within {}",
-                    humantime::format_duration(*backoff)
+                    humantime::format_duration(backoff)
                 ));
                 let mut open = s.open.lock();
-                s.closed.wait_for(&mut open, *backoff);
-                *backoff = (*backoff * 2).min(MAX_BACKOFF);
+                s.closed.wait_for(&mut open, backoff);
+                held.set_backoff((backoff * 2).min(MAX_BACKOFF));
                 continue;
             }
             Err(e) => {
@@ -755,8 +772,8 @@ fn pool_thread(s: &Arc<Server>) {
                 continue;
             }
         };
-        if let Some(mut backoff) = acceptor {
-            *backoff = TICK;
+        if let Some(held) = acceptor {
+            held.set_backoff(TICK);
         }
         if !admit(s) {
             refuse(s, stream, peer);
