@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Hostile clients against a server while wrk measures the normal load it still serves.
 
-Targets (each started afresh for each scenario, on 127.0.0.1:PORT):
+Targets (each started afresh for each scenario, on 127.0.0.1:PORT; serve-compare and
+poll-compare are serve and poll with the wasix-rt binary given by --compare):
   serve  `wasix-rt serve` of c-baseline/echo_handler.c built as wasm32-wasi (reads the request
          head to its blank line, answers the request line, closes), with its log at warn
          (RUST_LOG=wasix_rt=warn) and its default limits.
@@ -20,8 +21,8 @@ Scenarios, each with wrk -t1 -cWRK_CONNS running for DURATION seconds alongside:
              after the first byte of the response, in a loop;
   oversized  clients that send a 1 MiB header line and read until the server closes.
 
-With --runs N, the scenarios run N times in turn (alone, slowloris, ..., alone, slowloris, ...),
-each on a fresh server, so that the machine's drift hits every row alike; a row then gives the
+With --runs N, the scenarios of every target run N times in turn (alone, slowloris, ...,
+alone, slowloris, ...), each on a fresh server, so that the machine's drift hits every row alike; a row then gives the
 median requests/s and p99 of its runs, the range of requests/s, and the other figures of its
 last run.
 
@@ -33,6 +34,7 @@ running. Every loop is bounded in time; the script stops every server it started
   scripts/hostile-load.py                         # every target, 10 s per scenario
   scripts/hostile-load.py --targets serve --duration 5 --slowloris 200
   scripts/hostile-load.py --targets serve --scenarios "alone slowloris" --runs 5
+  scripts/hostile-load.py --targets "serve serve-compare" --compare OLD/wasix-rt --runs 5
 """
 
 import argparse
@@ -57,12 +59,13 @@ def build():
     subprocess.run(["bash", "c-baseline/build.sh"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def start(target, port):
+def start(target, port, compare=None):
     env = dict(os.environ, RUST_LOG="wasix_rt=warn")
-    if target == "serve":
-        cmd = [WASIX_RT, "serve", "--listen", f"127.0.0.1:{port}", "target/c-baseline/echo_handler.wasm"]
-    elif target == "poll":
-        cmd = [WASIX_RT, "run", "--net", "target/c-baseline/http_poll.wasm", str(port)]
+    rt = compare if target.endswith("-compare") else WASIX_RT
+    if target.startswith("serve"):
+        cmd = [rt, "serve", "--listen", f"127.0.0.1:{port}", "target/c-baseline/echo_handler.wasm"]
+    elif target.startswith("poll"):
+        cmd = [rt, "run", "--net", "target/c-baseline/http_poll.wasm", str(port)]
     else:
         cmd = ["target/c-baseline/http_poll", str(port)]
     log = tempfile.TemporaryFile()
@@ -262,6 +265,8 @@ def main():
     p.add_argument("--flood", type=int, default=3000, help="flood connections held at once")
     p.add_argument("--port", type=int, default=18090)
     p.add_argument("--runs", type=int, default=1, help="runs of every scenario, in turn")
+    p.add_argument("--compare", metavar="WASIX_RT",
+                   help="another wasix-rt binary, for the targets serve-compare and poll-compare")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -269,34 +274,40 @@ def main():
     if not args.no_build:
         build()
     sizes = {"alone": 0, "slowloris": args.slowloris, "flood": args.flood, "resets": 20, "oversized": 20}
-    for target in args.targets.split():
-        runs = {kind: [] for kind in args.scenarios.split()}
-        for _, kind in [(r, k) for r in range(max(1, args.runs)) for k in args.scenarios.split()]:
-            proc = start(target, args.port)
-            try:
-                time.sleep(0.5)
-                before = open_fds(proc)
-                wrk, attack = asyncio.run(scenario(args.port, kind, sizes[kind], args.duration, args.wrk_conns))
-                time.sleep(3)
-                after = open_fds(proc)
-                alive = proc.poll() is None
-                if not alive:
-                    print(f"{target} {kind}: the server exited {proc.returncode}: {last_lines(proc)}",
-                          file=sys.stderr)
-            finally:
-                stop(proc)
-            runs[kind].append((wrk, attack, before, after, alive))
-            print(f"{target} {kind}: {wrk['rps']:.0f} req/s, p99 {wrk['p99']} ms", file=sys.stderr)
+    targets = args.targets.split()
+    if any(t.endswith("-compare") for t in targets) and not args.compare:
+        sys.exit("hostile-load: the -compare targets need --compare WASIX_RT")
+    results = {(t, k): [] for t in targets for k in args.scenarios.split()}
+    # Every target's scenarios in turn, run after run: drift hits them all alike.
+    for _, target, kind in [(r, t, k) for r in range(max(1, args.runs)) for t in targets
+                            for k in args.scenarios.split()]:
+        proc = start(target, args.port, args.compare)
+        try:
+            time.sleep(0.5)
+            before = open_fds(proc)
+            wrk, attack = asyncio.run(scenario(args.port, kind, sizes[kind], args.duration, args.wrk_conns))
+            time.sleep(3)
+            after = open_fds(proc)
+            alive = proc.poll() is None
+            if not alive:
+                print(f"{target} {kind}: the server exited {proc.returncode}: {last_lines(proc)}",
+                      file=sys.stderr)
+        finally:
+            stop(proc)
+        results[(target, kind)].append((wrk, attack, before, after, alive))
+        print(f"{target} {kind}: {wrk['rps']:.0f} req/s, p99 {wrk['p99']} ms", file=sys.stderr)
+    for target in targets:
+        runs = {k: results[(target, k)] for k in args.scenarios.split()}
         rows = []
-        for kind, results in runs.items():
-            wrk = dict(results[-1][0])
-            wrk["rps"] = median([w["rps"] for w, *_ in results])
-            p99s = [w["p99"] for w, *_ in results if w["p99"] is not None]
+        for kind, results_of in runs.items():
+            wrk = dict(results_of[-1][0])
+            wrk["rps"] = median([w["rps"] for w, *_ in results_of])
+            p99s = [w["p99"] for w, *_ in results_of if w["p99"] is not None]
             wrk["p99"] = median(p99s) if p99s else None
-            wrk["errors"] = sum(w["errors"] for w, *_ in results)
-            spread = (min(w["rps"] for w, *_ in results), max(w["rps"] for w, *_ in results))
-            _, attack, before, after, _ = results[-1]
-            alive = all(r[4] for r in results)
+            wrk["errors"] = sum(w["errors"] for w, *_ in results_of)
+            spread = (min(w["rps"] for w, *_ in results_of), max(w["rps"] for w, *_ in results_of))
+            _, attack, before, after, _ = results_of[-1]
+            alive = all(r[4] for r in results_of)
             rows.append((kind, wrk, spread, attack, before, after, alive))
         base = rows[0][1] if rows[0][0] == "alone" else None
         n = max(1, args.runs)
