@@ -17,7 +17,7 @@ const MIN_INTERVAL: Duration = Duration::from_micros(100);
 pub struct GuestView {
     /// The Firefox Profiler file; the flame graph goes next to it, with `.svg`.
     pub path: PathBuf,
-    /// Time between two samples of a running thread (its CPU time).
+    /// Time between two samples of a thread that is not blocked.
     pub interval: Duration,
 }
 

@@ -98,7 +98,7 @@ macro_rules! host_call_entry {
                     $crate::host::timeline::Site::new($name, &[$(stringify!($field)),*]);
                 let fields = [$($field as u64),*];
                 #[allow(unused_variables)] // `ctx` bodies take no memory
-                $crate::host::calls::errno_call(&mut caller, &$ns, &$name, &span, (&SITE, &fields), |ctx, mem| {
+                $crate::host::calls::errno_call(&mut caller, &$ns, &SITE, &fields, &span, |ctx, mem| {
                     $(
                         let $out = $crate::host::memory::GuestPtr::<$oty>::new($out);
                         $out.check_out(mem)?;
@@ -203,15 +203,16 @@ fn memory_fault(namespace: &Namespace, ctx: &WasiCtx) -> Errno {
 /// one too ([`Error::Exit`] with the program's status); a SIGINT/SIGTERM that arrived during
 /// the call goes to the program's handler, or ends it with 128 + the signal number (as a
 /// shell reports it); a signal sent to this thread (`thread_signal`) is delivered. Memory the
-/// call cannot reach is reported as its namespace defines it ([`memory_fault`]).
+/// call cannot reach is reported as its namespace defines it ([`memory_fault`]). `site` names
+/// the call and the arguments it shows in `--profile` and the views (their values: `fields`).
 // Inlined into each call's wrapper: the bookkeeping then costs no call of its own.
 #[inline(always)]
 pub(crate) fn errno_call(
     caller: &mut Caller<'_, WasiCtx>,
     namespace: &Namespace,
-    name: &'static &'static str,
+    site: &'static crate::host::timeline::Site,
+    fields: &[u64],
     span: &tracing::Span,
-    traced_as: (&'static crate::host::timeline::Site, &[u64]),
     body: impl FnOnce(&mut WasiCtx, &mut GuestMemory) -> std::result::Result<(), Errno>,
 ) -> Result<i32> {
     let Some((mut mem, ctx)) = GuestMemory::of_caller(caller) else {
@@ -221,7 +222,7 @@ pub(crate) fn errno_call(
     let traced = crate::host::timeline::enabled().then(crate::host::timeline::now);
     let sampled = ctx.process.guest_profiler.is_some();
     if sampled {
-        crate::vm::sampler::enter_host_call(Some(name));
+        crate::vm::sampler::enter_host_call(Some(site.name_ref()));
     }
     let r = match body(ctx, &mut mem) {
         Err(Errno::MEMVIOLATION) => Err(memory_fault(namespace, ctx)),
@@ -233,7 +234,7 @@ pub(crate) fn errno_call(
     // Time blocked waiting for readiness, a futex or a thread is reported apart from work.
     let waited = ctx.waiter.take_waited();
     if let Some(start) = start {
-        ctx.record_call(name, start.elapsed().as_nanos() as u64, waited);
+        ctx.record_call(site.name(), start.elapsed().as_nanos() as u64, waited);
     }
     if !span.is_disabled() {
         if waited > 0 {
@@ -246,7 +247,7 @@ pub(crate) fn errno_call(
         Err(e) => e.0 as i32,
     };
     if let Some(start) = traced {
-        crate::host::timeline::call(traced_as.0, start, traced_as.1, errno as u16);
+        crate::host::timeline::call(site, start, fields, errno as u16);
     }
     if ctx.process.stop.requested_for(ctx.thread.tid) {
         if let Some(end) = ctx.process.threads.ended() {

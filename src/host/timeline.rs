@@ -82,6 +82,17 @@ impl Site {
         }
     }
 
+    /// The events' name (a host call's WASI/WASIX name).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The name as one pointer, for a signal handler to read in one load
+    /// (`vm::sampler::enter_host_call`).
+    pub fn name_ref(&'static self) -> &'static &'static str {
+        &self.name
+    }
+
     fn id(&'static self) -> u32 {
         match self.id.load(Ordering::Relaxed) {
             0 => TIMELINE.get().map_or(0, |t| {

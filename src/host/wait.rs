@@ -377,19 +377,11 @@ impl Waiter {
     }
 }
 
-/// [`Waiter::waiting`] on the counter `waited_ns`; a guest-stack sampler is told the thread
-/// blocks (`vm::sampler::set_blocked`).
+/// [`Waiter::waiting`] on the counter `waited_ns`: the wait's time is added to it, it is a
+/// `wait` slice of the timeline (`--profile-trace`), a guest-stack sampler is told the thread
+/// blocks (`vm::sampler::set_blocked`), and the current `tracing` span is exited meanwhile.
 fn waiting<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
     crate::vm::sampler::set_blocked(true);
-    let r = waited(waited_ns, block);
-    crate::vm::sampler::set_blocked(false);
-    r
-}
-
-/// The wait's time is added to `waited_ns`; it is a `wait` slice of the timeline
-/// (`--profile-trace`), and the current `tracing` span is exited meanwhile (see
-/// [`Waiter::waiting`]).
-fn waited<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
     let traced = crate::host::timeline::enabled().then(crate::host::timeline::now);
     // Host-call spans exist only at TRACE; looking for one costs more than the check.
     let id = if tracing::enabled!(tracing::Level::TRACE) {
@@ -409,5 +401,6 @@ fn waited<R>(waited_ns: &mut u64, block: impl FnOnce() -> R) -> R {
     if let Some(start) = traced {
         crate::host::timeline::wait(start);
     }
+    crate::vm::sampler::set_blocked(false);
     r
 }

@@ -1,19 +1,19 @@
-//! `--profile=guest`: where guest code spends its CPU time, by wasm function. A sampler
-//! (`vm::sampler`) takes the wasm call stack of every thread of the program each interval of
-//! that thread's CPU time; a sample taken in a host call is the calling wasm function's, with
+//! `--profile=guest`: where guest code spends its time, by wasm function. A sampler
+//! (`vm::sampler`) takes the wasm call stack of every thread of the program each interval it
+//! runs (not while it is blocked in a host wait); a sample taken in a host call is the calling wasm function's, with
 //! the host call as its innermost frame. The result is written in the Firefox Profiler's
 //! processed format (fxprof-processed-profile; <https://profiler.firefox.com> opens it: call
 //! tree, flame graph, a track per thread) and as an SVG flame graph (inferno), which any
 //! browser opens.
 
-use crate::vm::sampler::{Sampler, Samples};
+use crate::vm::sampler::{Sampler, Samples, HOST_CALL};
 use fxprof_processed_profile as fx;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The default time between two samples of a running thread: 1 ms of its CPU time.
+/// The default time between two samples of a running thread: 1 ms.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(1);
 
 /// A running guest profiler, shared by the programs and threads it samples.
@@ -78,7 +78,7 @@ impl GuestProfile {
         self.samples.dropped
     }
 
-    /// Time between two samples of a running thread (its CPU time).
+    /// Time between two samples of a thread that is not blocked.
     pub fn interval(&self) -> Duration {
         Duration::from_nanos(self.samples.interval_ns)
     }
@@ -104,8 +104,8 @@ impl GuestProfile {
     }
 
     /// Writes the profile in the Firefox Profiler's processed format (JSON) for `program`: a
-    /// process per guest process, a thread per guest thread, samples with their CPU time.
-    /// Errors: writing to `out` failed.
+    /// process per guest process, a thread per guest thread, each sample counting one interval
+    /// of CPU. Errors: writing to `out` failed.
     pub fn write_firefox(&self, program: &str, out: impl Write) -> std::io::Result<()> {
         let s = &self.samples;
         let mut profile = fx::Profile::new(
@@ -121,6 +121,15 @@ impl GuestProfile {
             profile.add_category("Host call", fx::CategoryColor::Orange),
         );
         let at = fx::Timestamp::from_nanos_since_reference;
+        // Strings are the profile's, shared by its threads: each frame's is made once.
+        let labels: Vec<_> = s
+            .frames
+            .iter()
+            .map(|f| {
+                let category = if f.ends_with(HOST_CALL) { host } else { wasm };
+                (profile.intern_string(f), category)
+            })
+            .collect();
         let mut processes = HashMap::new();
         // The program's threads attach first; its children's after.
         let root = s.threads.first().map_or(0, |t| t.pid);
@@ -139,18 +148,6 @@ impl GuestProfile {
             };
             profile.set_thread_name(thread, &name);
             profile.set_thread_end_time(thread, at(t.end_ns));
-            let labels: Vec<_> = s
-                .frames
-                .iter()
-                .map(|f| {
-                    let category = if f.ends_with(" (host call)") {
-                        host
-                    } else {
-                        wasm
-                    };
-                    (profile.intern_string(f), category)
-                })
-                .collect();
             for sample in &t.samples {
                 let frames = sample.stack.iter().map(|f| {
                     let (label, category_pair) = labels[*f as usize];

@@ -37,6 +37,9 @@ const HEADER_WORDS: usize = 3;
 /// How often the sampler's thread drains the rings.
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
 
+/// What ends the name of a host call's frame (`fd_write (host call)`).
+pub const HOST_CALL: &str = " (host call)";
+
 /// The frame of a sample taken outside wasm code and outside host calls.
 pub const OUTSIDE_WASM: &str = "wasix-rt (outside wasm code)";
 
@@ -110,13 +113,13 @@ pub struct Sample {
 
 /// Everything a [`Sampler`] recorded.
 pub struct Samples {
-    /// Time between samples of a running thread, in ns of its CPU time.
+    /// Time between two samples of a thread that is not blocked, in ns.
     pub interval_ns: u64,
     /// When the sampler started, ns since the Unix epoch.
     pub start_unix_ns: u64,
     pub threads: Vec<ThreadSamples>,
     /// Frame names: a wasm function's name-section name, else `wasm-function[N]`; a host
-    /// call's WASI/WASIX name with ` (host call)`; [`OUTSIDE_WASM`].
+    /// call's WASI/WASIX name with [`HOST_CALL`]; [`OUTSIDE_WASM`].
     pub frames: Vec<String>,
     /// Samples lost (a ring full, the code registry busy).
     pub dropped: u64,
@@ -147,7 +150,7 @@ impl Names {
             FrameKey::Wasm(start, func) => code::lookup(start)
                 .and_then(|c| c.names.get(func))
                 .unwrap_or_else(|| format!("wasm-function[{func}]")),
-            FrameKey::Host(name) => format!("{name} (host call)"),
+            FrameKey::Host(name) => format!("{name}{HOST_CALL}"),
             FrameKey::Outside => OUTSIDE_WASM.to_string(),
             FrameKey::Unknown => "unknown wasm code".to_string(),
         };
@@ -273,14 +276,19 @@ impl Sampler {
         }
     }
 
-    /// Stops sampling (threads still attached take no more samples once detached) and returns
-    /// what was recorded.
-    pub fn finish(&self) -> Samples {
+    /// Ends the thread that signals and drains (once).
+    fn stop_ticker(&self) {
         *self.shared.stop.lock() = true;
         self.shared.stopped.notify_all();
         if let Some(h) = self.ticker.lock().take() {
             let _ = h.join();
         }
+    }
+
+    /// Stops sampling (threads still attached take no more samples once detached) and returns
+    /// what was recorded.
+    pub fn finish(&self) -> Samples {
+        self.stop_ticker();
         let rings: Vec<_> = self.shared.rings.lock().clone();
         for ring in &rings {
             self.shared.drain(ring);
@@ -309,11 +317,7 @@ impl Sampler {
 
 impl Drop for Sampler {
     fn drop(&mut self) {
-        *self.shared.stop.lock() = true;
-        self.shared.stopped.notify_all();
-        if let Some(h) = self.ticker.lock().take() {
-            let _ = h.join();
-        }
+        self.stop_ticker();
     }
 }
 
@@ -355,27 +359,23 @@ impl Drop for Attached {
 /// (`Some`) or has left it (`None`); a `&'static` of a `&'static str` so that one store says
 /// it.
 pub fn enter_host_call(name: Option<&'static &'static str>) {
-    CURRENT.with(|c| {
-        let ring = c.get();
-        if !ring.is_null() {
-            // SAFETY: a non-null CURRENT is the ring of a live `Attached` of this thread.
-            let ring = unsafe { &*ring };
-            let p = name.map_or(std::ptr::null_mut(), |n| n as *const _ as *mut _);
-            ring.host_call.store(p, Ordering::Relaxed);
-        }
-    });
+    let p = name.map_or(std::ptr::null_mut(), |n| n as *const _ as *mut _);
+    with_current(|ring| ring.host_call.store(p, Ordering::Relaxed));
 }
 
 /// Tells the sampler attached to this thread (if any) that the thread blocks in a host wait
 /// (`true`) or has stopped waiting (`false`): a blocked thread is not sent SIGPROF.
 pub fn set_blocked(blocked: bool) {
-    CURRENT.with(|c| {
-        let ring = c.get();
-        if !ring.is_null() {
-            // SAFETY: a non-null CURRENT is the ring of a live `Attached` of this thread.
-            unsafe { &*ring }.blocked.store(blocked, Ordering::Relaxed);
-        }
-    });
+    with_current(|ring| ring.blocked.store(blocked, Ordering::Relaxed));
+}
+
+/// Runs `f` on the ring of the sampler attached to this thread, if one is.
+fn with_current(f: impl FnOnce(&Ring)) {
+    let ring = CURRENT.with(|c| c.get());
+    if !ring.is_null() {
+        // SAFETY: a non-null CURRENT is the ring of a live `Attached` of this thread.
+        f(unsafe { &*ring });
+    }
 }
 
 impl Shared {
@@ -395,9 +395,9 @@ impl Shared {
             {
                 let rings = self.rings.lock();
                 for ring in rings.iter().filter(|r| !r.blocked.load(Ordering::Relaxed)) {
+                    let tid = ring.os_tid.load(Ordering::Relaxed);
                     // SAFETY: tgkill with our pid and the tid of a thread still attached (it
                     // leaves the list, under this lock, before it detaches and can end).
-                    let tid = ring.os_tid.load(Ordering::Relaxed);
                     unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGPROF) };
                 }
             }
@@ -429,7 +429,7 @@ impl Shared {
                 let addr = word(tail + HEADER_WORDS + i);
                 // A return address is just past its call: look up the call itself.
                 let exact = kind == KIND_WASM && i == 0;
-                stack.push(names.id(wasm_frame(if exact { addr } else { addr - 1 })));
+                stack.push(names.id(wasm_frame(if exact { addr } else { addr.wrapping_sub(1) })));
             }
             match kind {
                 // SAFETY: the handler stores only pointers from `enter_host_call`, which are
@@ -450,13 +450,9 @@ impl Shared {
 }
 
 fn wasm_frame(pc: usize) -> FrameKey {
-    match code::lookup(pc) {
-        Some(c) => match c.func_at(pc) {
-            Some(f) => FrameKey::Wasm(c.start, f),
-            None => FrameKey::Unknown,
-        },
-        None => FrameKey::Unknown,
-    }
+    code::lookup(pc)
+        .and_then(|c| c.func_at(pc).map(|f| FrameKey::Wasm(c.start, f)))
+        .unwrap_or(FrameKey::Unknown)
 }
 
 fn monotonic_ns() -> u64 {
@@ -503,12 +499,6 @@ fn registers(ctx: *mut c_void) -> (usize, usize) {
     )
 }
 
-/// Whether `pc` is in a wasm function: `None` when the code registry is being changed (the
-/// handler never waits for its lock: the interrupted thread may hold it).
-fn in_wasm(pc: usize) -> Option<bool> {
-    code::in_wasm_function(pc)
-}
-
 extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, ctx: *mut c_void) {
     let ring = CURRENT.with(|c| c.get());
     if ring.is_null() {
@@ -540,7 +530,9 @@ fn record(ring: &Ring, ctx: *mut c_void) {
         put(HEADER_WORDS + n, addr);
         n += 1;
     };
-    let kind = match in_wasm(pc) {
+    // Never waits for the code registry's lock, which the interrupted thread may hold: a sample
+    // taken while it is changed is dropped.
+    let kind = match code::in_wasm_function(pc) {
         None => {
             ring.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -585,7 +577,7 @@ fn walk(mut fp: usize, push: &mut impl FnMut(usize), max: usize) {
                 std::ptr::read_volatile((fp + 8) as *const usize),
             )
         };
-        if in_wasm(ret.wrapping_sub(1)) != Some(true) {
+        if code::in_wasm_function(ret.wrapping_sub(1)) != Some(true) {
             return;
         }
         push(ret);

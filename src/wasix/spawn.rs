@@ -78,11 +78,7 @@ pub(crate) fn proc_spawn2(
     let name = mem.read_string(name, name_len)?;
     let args = lines(&mem.read_string(args, args_len)?);
     let envs = env_pairs(&mem.read_string(envs, envs_len)?);
-    let path_var = if path_len == 0 {
-        String::new()
-    } else {
-        mem.read_string(path, path_len)?
-    };
+    let path_var = string_or_empty(mem, (path, path_len))?;
     if signals_len > MAX_DISPOSITIONS {
         return Err(Errno::INVAL);
     }
@@ -153,13 +149,7 @@ pub(crate) fn proc_exec3(
         (envs, envs_len),
         (path, path_len),
     ]
-    .map(|(p, l)| {
-        if l == 0 {
-            Ok(String::new())
-        } else {
-            mem.read_string(p, l)
-        }
-    });
+    .map(|s| string_or_empty(&mem, s));
     let [name, args, envs, path_var] = match strings {
         [Ok(a), Ok(b), Ok(c), Ok(d)] => [a, b, c, d],
         _ => return Ok(Errno::MEMVIOLATION.0 as i32),
@@ -222,13 +212,7 @@ fn proc_exec_old(
             "execve: the program has no memory".into(),
         ));
     };
-    let read = |(p, l): (u32, u32)| {
-        if l == 0 {
-            Ok(String::new())
-        } else {
-            mem.read_string(p, l)
-        }
-    };
+    let read = |s| string_or_empty(&mem, s);
     let started = read(name).and_then(|n| {
         let args = lines(&read(args)?);
         let env = match envs {
@@ -295,6 +279,16 @@ fn exec(
         message: None,
     });
     Ok(())
+}
+
+/// The string of `len` bytes at `ptr`; empty, wherever `ptr` points, when `len` is 0 (callers
+/// pass 0 and any pointer for "none"). Errors: MEMVIOLATION.
+fn string_or_empty(mem: &GuestMemory, (ptr, len): (u32, u32)) -> Result<String, Errno> {
+    if len == 0 {
+        Ok(String::new())
+    } else {
+        mem.read_string(ptr, len)
+    }
 }
 
 /// The `KEY=VALUE` entries of an LF-separated list as pairs.
