@@ -990,10 +990,11 @@ fn profile_perfmap_lists_every_function_with_its_name() {
             .map(|f| f.2.as_str())
             .partition(|n| n.contains(" trampoline "));
         assert_eq!(wasm, ["fib", "helper", "wasm-function[3]"], "{run}: {text}");
-        // The calls between host and wasm code: `_start` from the host, `proc_exit` from wasm.
+        // The calls between host and wasm code: `_start` from the host, `proc_exit` (a typed
+        // host function) from wasm.
         for t in [
             "host-to-wasm trampoline [] -> []",
-            "wasm-to-host trampoline [i32] -> []",
+            "wasm-to-native trampoline [i32] -> []",
         ] {
             assert!(trampolines.contains(&t), "{run}: no `{t}` in {text}");
         }

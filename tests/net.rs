@@ -688,6 +688,10 @@ const PAIR_AND_SEND_FILE: &str = r#"
   (import "wasix_32v1" "sock_send_file" (func $send_file (param i32 i32 i64 i64 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_open"
     (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_renumber" (func $renumber (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $set_flags (param i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_set_opt_time" (func $set_time (param i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 0x100) "ping")
   (data (i32.const 0x110) "data.txt")
@@ -716,6 +720,14 @@ const PAIR_AND_SEND_FILE: &str = r#"
     (call $send_file (local.get $out) (local.get $in) (i64.extend_i32_u (local.get $off))
       (i64.extend_i32_u (local.get $n)) (i32.const 0x328)))
   (func (export "sent") (result i32) (i32.load (i32.const 0x328)))
+  (func (export "close") (param i32) (result i32) (call $close (local.get 0)))
+  (func (export "renumber") (param i32 i32) (result i32) (call $renumber (local.get 0) (local.get 1)))
+  (func (export "set_flags") (param i32 i32) (result i32) (call $set_flags (local.get 0) (local.get 1)))
+  ;; A receive timeout (RECV_TIMEOUT, 19) of $ms milliseconds, as an option_timestamp at 0x340.
+  (func (export "recv_timeout") (param $fd i32) (param $ms i32) (result i32)
+    (i32.store8 (i32.const 0x340) (i32.const 1))
+    (i64.store (i32.const 0x348) (i64.mul (i64.extend_i32_u (local.get $ms)) (i64.const 1000000)))
+    (call $set_time (local.get $fd) (i32.const 19) (i32.const 0x340)))
 )"#;
 
 /// Whether host fd `fd` is in non-blocking mode.
@@ -768,6 +780,76 @@ fn sock_pair_gives_two_connected_sockets_nonblocking_on_the_host() {
     // 17, UDP, for datagrams): as sock_open, it is taken.
     assert_eq!(call(&mut store, &inst, "pair", &[3, 1, 6]), 0);
     assert_eq!(call(&mut store, &inst, "pair", &[3, 2, 17]), 0);
+}
+
+/// Socket calls see the fd table as it is now after `close`, `fd_renumber` and a change of
+/// mode, although a thread keeps the sockets it used last at hand (`host::socket::cache`):
+/// a closed end is closed on the host at once (its peer reads end-of-file), a renumbered fd
+/// reaches its new socket, and a socket made blocking again waits.
+#[test]
+fn socket_calls_follow_close_renumber_and_mode_changes() {
+    let (mut store, inst) = wasix_instance(PAIR_AND_SEND_FILE, false, None);
+    let pair = |store: &mut Store<WasiCtx>| {
+        assert_eq!(call(store, &inst, "pair", &[3, 1, 0]), 0);
+        (
+            call(store, &inst, "fd1", &[]),
+            call(store, &inst, "fd2", &[]),
+        )
+    };
+    const DONT_WAIT: i32 = 8;
+    let (a, b) = pair(&mut store);
+    assert_eq!(call(&mut store, &inst, "send_ping", &[a]), 0);
+    assert_eq!(call(&mut store, &inst, "recv", &[b, 0]), 0);
+    assert_eq!(
+        call(&mut store, &inst, "recv", &[b, DONT_WAIT]),
+        6,
+        "AGAIN: a still open"
+    );
+    assert_eq!(call(&mut store, &inst, "close", &[a]), 0);
+    assert_eq!(
+        call(&mut store, &inst, "recv", &[b, DONT_WAIT]),
+        0,
+        "end-of-file"
+    );
+    assert_eq!(call(&mut store, &inst, "nread", &[]), 0);
+    assert_eq!(
+        call(&mut store, &inst, "send_ping", &[a]),
+        8,
+        "BADF after close"
+    );
+
+    let (c, d) = pair(&mut store);
+    assert_eq!(call(&mut store, &inst, "send_ping", &[c]), 0);
+    assert_eq!(call(&mut store, &inst, "recv", &[d, 0]), 0);
+    let (e, f) = pair(&mut store);
+    // c now stands for e's socket; c's old socket is closed, so d reads end-of-file.
+    assert_eq!(call(&mut store, &inst, "renumber", &[e, c]), 0);
+    assert_eq!(call(&mut store, &inst, "send_ping", &[c]), 0);
+    assert_eq!(call(&mut store, &inst, "recv", &[f, DONT_WAIT]), 0);
+    assert_eq!(call(&mut store, &inst, "nread", &[]), 4);
+    assert_eq!(call(&mut store, &inst, "recv", &[d, DONT_WAIT]), 0);
+    assert_eq!(call(&mut store, &inst, "nread", &[]), 0);
+
+    // Non-blocking, an empty socket answers AGAIN at once; blocking again (with a 50 ms
+    // receive timeout), the same receive waits.
+    const NONBLOCK: i32 = 4;
+    assert_eq!(call(&mut store, &inst, "recv_timeout", &[f, 50]), 0);
+    assert_eq!(call(&mut store, &inst, "set_flags", &[f, NONBLOCK]), 0);
+    let start = std::time::Instant::now();
+    assert_eq!(call(&mut store, &inst, "recv", &[f, 0]), 6);
+    assert!(
+        start.elapsed() < Duration::from_millis(40),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(call(&mut store, &inst, "set_flags", &[f, 0]), 0);
+    let start = std::time::Instant::now();
+    assert_ne!(call(&mut store, &inst, "recv", &[f, 0]), 0);
+    assert!(
+        start.elapsed() >= Duration::from_millis(40),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]

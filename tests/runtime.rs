@@ -938,6 +938,130 @@ fn func_wrap_takes_closures_with_or_without_caller_and_result() {
     assert!(matches!(fail.call(&mut store, ()), Err(Error::Host(m)) if m == "refused"));
 }
 
+/// Typed host functions are entered from wasm in the native calling convention: every number
+/// type arrives in its place, also past the registers (6 integer and 10 float arguments after
+/// the two pointers the entry takes, so both kinds spill to the stack), float and 64-bit
+/// results come back whole, and a panic in the closure is an error of the call (the store
+/// keeps working). The host's own call of the same function (`Func::call`) agrees.
+#[test]
+fn typed_host_functions_get_every_argument_in_the_native_convention() {
+    use wasix_rt::{Caller, Linker};
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "h" "mix" (func $mix (param i32 i64 i32 i64 i32 i64
+            f32 f64 f32 f64 f32 f64 f32 f64 f32 f64) (result f64)))
+          (import "h" "half" (func $half (param f32) (result f32)))
+          (import "h" "wide" (func $wide (param i32) (result i64)))
+          (import "h" "neg" (func $neg (param i32) (result i32)))
+          (import "h" "boom" (func $boom (param i32)))
+          (func (export "mix") (result f64)
+            (call $mix (i32.const -1) (i64.const 0x100000000) (i32.const 3) (i64.const -4)
+              (i32.const 5) (i64.const 6)
+              (f32.const 0.5) (f64.const 0.25) (f32.const 1.5) (f64.const 2.5) (f32.const 3.5)
+              (f64.const 4.5) (f32.const 5.5) (f64.const 6.5) (f32.const 7.5) (f64.const 8.5)))
+          (func (export "half") (param f32) (result f32) (call $half (local.get 0)))
+          (func (export "wide") (param i32) (result i64) (call $wide (local.get 0)))
+          (func (export "neg") (param i32) (result i32) (call $neg (local.get 0)))
+          (func (export "boom") (param i32) (call $boom (local.get 0))))"#,
+    )
+    .unwrap();
+    // Each argument weighted by its position, so that two swapped arguments show.
+    fn weighted(values: &[f64]) -> f64 {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (i + 1) as f64)
+            .sum()
+    }
+    let mut linker: Linker<u32> = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "h",
+            "mix",
+            |c: Caller<'_, u32>,
+             a: i32,
+             b: i64,
+             cc: i32,
+             d: i64,
+             e: i32,
+             f: i64,
+             f0: f32,
+             f1: f64,
+             f2: f32,
+             f3: f64,
+             f4: f32,
+             f5: f64,
+             f6: f32,
+             f7: f64,
+             f8: f32,
+             f9: f64| {
+                let ints = [a as f64, b as f64, cc as f64, d as f64, e as f64, f as f64];
+                let floats = [
+                    f0 as f64, f1, f2 as f64, f3, f4 as f64, f5, f6 as f64, f7, f8 as f64, f9,
+                ];
+                weighted(&[&ints[..], &floats[..]].concat()) + *c.data() as f64
+            },
+        )
+        .unwrap();
+    linker.func_wrap("h", "half", |x: f32| x / 2.0).unwrap();
+    linker
+        .func_wrap("h", "wide", |x: i32| (x as i64) << 33)
+        .unwrap();
+    linker.func_wrap("h", "neg", |x: i32| -x).unwrap();
+    linker
+        .func_wrap("h", "boom", |x: i32| {
+            if x == 1 {
+                panic!("boom");
+            }
+        })
+        .unwrap();
+    let mut store = Store::new(&engine, 1000u32);
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let expected = weighted(&[
+        -1.0,
+        4294967296.0,
+        3.0,
+        -4.0,
+        5.0,
+        6.0,
+        0.5,
+        0.25,
+        1.5,
+        2.5,
+        3.5,
+        4.5,
+        5.5,
+        6.5,
+        7.5,
+        8.5,
+    ]) + 1000.0;
+    let mix = inst.get_typed_func::<(), f64, _>(&store, "mix").unwrap();
+    assert_eq!(mix.call(&mut store, ()).unwrap(), expected);
+    let half = inst.get_typed_func::<f32, f32, _>(&store, "half").unwrap();
+    assert_eq!(half.call(&mut store, 3.0).unwrap(), 1.5);
+    let wide = inst.get_typed_func::<i32, i64, _>(&store, "wide").unwrap();
+    assert_eq!(wide.call(&mut store, -3).unwrap(), -3i64 << 33);
+    let neg = inst.get_typed_func::<i32, i32, _>(&store, "neg").unwrap();
+    assert_eq!(neg.call(&mut store, 7).unwrap(), -7);
+    let boom = inst.get_typed_func::<i32, (), _>(&store, "boom").unwrap();
+    let err = boom.call(&mut store, 1).unwrap_err();
+    assert!(
+        matches!(&err, Error::Host(m) if m == "host function panicked: boom"),
+        "{err:?}"
+    );
+    boom.call(&mut store, 0).unwrap();
+    assert_eq!(neg.call(&mut store, -9).unwrap(), 9);
+    // The host calling the host function itself goes through the value array.
+    let Some(wasix_rt::Extern::Func(host_neg)) = linker.get(&mut store, "h", "neg") else {
+        panic!("h::neg is a function");
+    };
+    let mut out = [Val::I32(0)];
+    host_neg.call(&mut store, &[Val::I32(5)], &mut out).unwrap();
+    assert_eq!(out[0].i32(), Some(-5));
+}
+
 /// A host function sees an unshared exported memory as bytes, but never a shared one (other
 /// threads write it): `memory_and_data` gives `None` and the export is a `SharedMemory`.
 #[test]

@@ -1,7 +1,9 @@
 //! `Func` and `Val`: calling wasm functions from the host, and host functions (Rust closures)
 //! callable from wasm.
 
-use crate::api::store::{Caller, RawHostFn};
+use crate::api::store::{
+    host_failed, native_parts, panicked, Caller, HostFunc, NativeEntry, NativeRet,
+};
 use crate::api::Store;
 use crate::error::{Error, Result};
 use crate::types::{FuncType, ValType};
@@ -131,8 +133,8 @@ unsafe impl Sync for Func {}
 pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
 
 /// Adapts a [`Val`]-based host function to raw slots.
-pub(crate) fn untyped<T: 'static>(ty: FuncType, f: Arc<HostFn<T>>) -> Arc<RawHostFn<T>> {
-    Arc::new(move |caller: Caller<'_, T>, values: &mut [u128]| {
+pub(crate) fn untyped<T: 'static>(ty: FuncType, f: Arc<HostFn<T>>) -> HostFunc<T> {
+    let raw = Arc::new(move |caller: Caller<'_, T>, values: &mut [u128]| {
         let id = caller.store.opaque.id;
         // Small signatures use a stack buffer: no allocation per call.
         let (np, nr) = (ty.params().len(), ty.results().len());
@@ -157,7 +159,8 @@ pub(crate) fn untyped<T: 'static>(ty: FuncType, f: Arc<HostFn<T>>) -> Arc<RawHos
                 "host function returned {got:?} for a result of type {t}"
             ))
         })
-    })
+    });
+    HostFunc { raw, native: None }
 }
 
 impl Func {
@@ -184,16 +187,26 @@ impl Func {
         Func::new_raw(store, ty, raw)
     }
 
-    pub(crate) fn new_raw<T>(store: &mut Store<T>, ty: FuncType, func: Arc<RawHostFn<T>>) -> Func {
-        let (type_id, host_call) = Func::host_parts(store.engine(), &ty);
+    pub(crate) fn new_raw<T>(store: &mut Store<T>, ty: FuncType, func: HostFunc<T>) -> Func {
+        let (type_id, host_call) = Func::host_parts(store.engine(), &ty, &func);
         Func::from_resolved(store, host_call, type_id, func)
     }
 
-    /// The engine type id of `ty` and the entry of its wasm-to-host trampoline.
-    pub(crate) fn host_parts(engine: &crate::Engine, ty: &FuncType) -> (u32, usize) {
+    /// The engine type id of `ty` and the entry of the trampoline wasm enters `func` through:
+    /// wasm-to-native for a function with a native entry, else wasm-to-host.
+    pub(crate) fn host_parts<T>(
+        engine: &crate::Engine,
+        ty: &FuncType,
+        func: &HostFunc<T>,
+    ) -> (u32, usize) {
+        use crate::vm::registry::TrampolineKind;
         let type_id = engine.register_type(ty);
+        let kind = match func.native {
+            Some(_) => TrampolineKind::WasmToNative,
+            None => TrampolineKind::WasmToHost,
+        };
         let host_call = engine
-            .trampoline(type_id, crate::vm::registry::TrampolineKind::WasmToHost)
+            .trampoline(type_id, kind)
             .expect("trampoline compilation for a valid function type");
         (type_id, host_call)
     }
@@ -204,7 +217,7 @@ impl Func {
         store: &mut Store<T>,
         host_call: usize,
         type_id: u32,
-        func: Arc<RawHostFn<T>>,
+        func: HostFunc<T>,
     ) -> Func {
         let ptr = store.add_host_func(host_call, type_id, func);
         Func {
@@ -289,7 +302,7 @@ impl Func {
 }
 
 /// A Rust type that is a wasm number type.
-pub trait WasmTy: Copy {
+pub trait WasmTy: Copy + Default {
     /// The wasm type this Rust type stands for.
     const TYPE: ValType;
     /// The value as a raw slot (low bits; floats as their bits).
@@ -341,6 +354,17 @@ pub trait WasmResults: Sized {
     fn load(values: &[u128]) -> Self;
     /// Writes the results into raw slots, one per result from slot 0.
     fn store_results(self, values: &mut [u128]);
+    /// How a native entry returns the results ([`NativeRet::value`]): the number itself for
+    /// one result, any number for none.
+    #[doc(hidden)]
+    type Abi: Copy + Default;
+    /// Whether a typed host function with these results has a native entry (no more than
+    /// one result).
+    #[doc(hidden)]
+    const NATIVE: bool;
+    /// The results as [`WasmResults::Abi`] (only called when [`WasmResults::NATIVE`]).
+    #[doc(hidden)]
+    fn to_abi(self) -> Self::Abi;
 }
 
 impl<A: WasmTy> WasmParams for A {
@@ -364,6 +388,11 @@ impl<A: WasmTy> WasmResults for A {
     fn store_results(self, values: &mut [u128]) {
         values[0] = self.to_raw().into();
     }
+    type Abi = A;
+    const NATIVE: bool = true;
+    fn to_abi(self) -> A {
+        self
+    }
 }
 
 macro_rules! tuples {
@@ -381,6 +410,10 @@ macro_rules! tuples {
             fn load(values: &[u128]) -> Self { ($($n::from_raw(values[$i] as u64),)*) }
             #[allow(unused_variables)]
             fn store_results(self, values: &mut [u128]) { $(values[$i] = self.$i.to_raw().into();)* }
+            type Abi = u64;
+            // No results: the native entry returns a status alone; several: the value array.
+            const NATIVE: bool = <Self as WasmResults>::COUNT == 0;
+            fn to_abi(self) -> u64 { 0 }
         }
     };
 }
@@ -444,33 +477,95 @@ impl<R: WasmResults> HostReturn for Result<R> {
     }
 }
 
-/// In [`IntoFunc`]'s parameter list: the closure takes a [`Caller`] first.
+/// In [`IntoFunc`]'s parameter list: the closure takes a [`Caller<T>`] first.
 pub struct WithCaller;
 
 /// Closures usable as typed host functions, as wasmtime's `func_wrap` takes them: with or
-/// without a leading [`Caller<T>`], [`WasmTy`] arguments (up to 10), and a [`HostReturn`]:
-/// `|x: i32| x + 1`, `|caller: Caller<'_, T>, x: i32| Ok(x + 1)`.
+/// without a leading [`Caller<T>`], [`WasmTy`] arguments (up to 16), and a [`HostReturn`]:
+/// `|x: i32| x + 1`, `|caller: Caller<'_, T>, x: i32| Ok(x + 1)`. With at most one result,
+/// wasm calls the closure through a native-convention entry (see
+/// `compile::trampoline::wasm_to_native`); the host's own calls, and functions of several
+/// results, go through the value array.
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
-    fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>);
+    fn into_func(self) -> (FuncType, HostFunc<T>);
+}
+
+/// The native entry of a typed host function: runs the closure `F` of the function's data
+/// with its caller and `args`, catching a panic; an error or a panic is kept in the store and
+/// reported by status 1.
+///
+/// # Safety
+/// As [`native_parts`]: `data` is the live data of a host function made from an `F`.
+#[inline(always)]
+unsafe fn native_call<T, F, R: HostReturn>(
+    data: *const crate::api::store::HostFuncData<T>,
+    caller_vmctx: *mut u8,
+    call: impl FnOnce(&F, Caller<'_, T>) -> R,
+) -> NativeRet<<R::Results as WasmResults>::Abi> {
+    // SAFETY: as this function's caller guarantees.
+    let (store, f) = unsafe { native_parts::<T, F>(data) };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        call(
+            f,
+            Caller {
+                store: &mut *store,
+                caller_vmctx,
+            },
+        )
+        .into_result()
+    }));
+    let err = match outcome {
+        Ok(Ok(r)) => {
+            return NativeRet {
+                value: r.to_abi(),
+                status: 0,
+            }
+        }
+        Ok(Err(e)) => e,
+        Err(panic) => panicked(panic),
+    };
+    host_failed(store, err);
+    NativeRet {
+        value: Default::default(),
+        status: 1,
+    }
 }
 
 macro_rules! into_func {
-    ($($a:ident $i:tt),*) => {
+    ($($a:ident $v:ident $i:tt),*) => {
         impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, (WithCaller, $($a,)*), R> for F
         where
             F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
             R: HostReturn,
         {
-            fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>) {
+            fn into_func(self) -> (FuncType, HostFunc<T>) {
                 let ty = FuncType::new([$($a::TYPE),*], R::Results::types());
+                extern "C" fn native<T, F, R, $($a: WasmTy),*>(
+                    data: *const crate::api::store::HostFuncData<T>,
+                    caller_vmctx: *mut u8,
+                    $($v: $a),*
+                ) -> NativeRet<<R::Results as WasmResults>::Abi>
+                where
+                    F: Fn(Caller<'_, T>, $($a),*) -> R,
+                    R: HostReturn,
+                {
+                    // SAFETY: the wasm-to-native trampoline passes the data of the function
+                    // this entry was made for, from a closure of type `F`.
+                    unsafe { native_call::<T, F, R>(data, caller_vmctx, |f, c| f(c, $($v),*)) }
+                }
+                let f = Arc::new(self);
+                let native = R::Results::NATIVE.then(|| NativeEntry {
+                    call: native::<T, F, R, $($a),*> as *const () as usize,
+                    env: Arc::as_ptr(&f) as usize,
+                });
                 #[allow(unused_variables)]
                 let raw = move |caller: Caller<'_, T>, values: &mut [u128]| {
-                    let r = self(caller, $($a::from_raw(values[$i] as u64)),*).into_result()?;
+                    let r = f(caller, $($a::from_raw(values[$i] as u64)),*).into_result()?;
                     r.store_results(values);
                     Ok(())
                 };
-                (ty, Arc::new(raw))
+                (ty, HostFunc { raw: Arc::new(raw), native })
             }
         }
 
@@ -479,36 +574,53 @@ macro_rules! into_func {
             F: Fn($($a),*) -> R + Send + Sync + 'static,
             R: HostReturn,
         {
-            fn into_func(self) -> (FuncType, Arc<RawHostFn<T>>) {
+            fn into_func(self) -> (FuncType, HostFunc<T>) {
                 let ty = FuncType::new([$($a::TYPE),*], R::Results::types());
+                extern "C" fn native<T, F, R, $($a: WasmTy),*>(
+                    data: *const crate::api::store::HostFuncData<T>,
+                    caller_vmctx: *mut u8,
+                    $($v: $a),*
+                ) -> NativeRet<<R::Results as WasmResults>::Abi>
+                where
+                    F: Fn($($a),*) -> R,
+                    R: HostReturn,
+                {
+                    // SAFETY: as in the variant with a caller.
+                    unsafe { native_call::<T, F, R>(data, caller_vmctx, |f, _| f($($v),*)) }
+                }
+                let f = Arc::new(self);
+                let native = R::Results::NATIVE.then(|| NativeEntry {
+                    call: native::<T, F, R, $($a),*> as *const () as usize,
+                    env: Arc::as_ptr(&f) as usize,
+                });
                 #[allow(unused_variables)]
                 let raw = move |_: Caller<'_, T>, values: &mut [u128]| {
-                    let r = self($($a::from_raw(values[$i] as u64)),*).into_result()?;
+                    let r = f($($a::from_raw(values[$i] as u64)),*).into_result()?;
                     r.store_results(values);
                     Ok(())
                 };
-                (ty, Arc::new(raw))
+                (ty, HostFunc { raw: Arc::new(raw), native })
             }
         }
     };
 }
 into_func!();
-into_func!(A 0);
-into_func!(A 0, B 1);
-into_func!(A 0, B 1, C 2);
-into_func!(A 0, B 1, C 2, D 3);
-into_func!(A 0, B 1, C 2, D 3, E 4);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14);
-into_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15);
+into_func!(A a 0);
+into_func!(A a 0, B b 1);
+into_func!(A a 0, B b 1, C c 2);
+into_func!(A a 0, B b 1, C c 2, D d 3);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8, K k 9);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8, K k 9, L l 10);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8, K k 9, L l 10, M m 11);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8, K k 9, L l 10, M m 11, N n 12);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8, K k 9, L l 10, M m 11, N n 12, O o 13);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8, K k 9, L l 10, M m 11, N n 12, O o 13, P p 14);
+into_func!(A a 0, B b 1, C c 2, D d 3, E e 4, G g 5, H h 6, I i 7, J j 8, K k 9, L l 10, M m 11, N n 12, O o 13, P p 14, Q q 15);
 
 /// Writes `vals` into raw value slots, each checked against its type in `types`;
 /// `mismatch(index, actual, expected)` is the error for a value of another type.

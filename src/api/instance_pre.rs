@@ -2,12 +2,11 @@
 //! ([`crate::Linker::instantiate_pre`]), so that each instantiation only creates the host
 //! functions in the store and fills the vmctx (wasmtime's `InstancePre`).
 
-use crate::api::store::RawHostFn;
+use crate::api::store::HostFunc;
 use crate::api::{Func, Instance, Module, SharedMemory, Store};
 use crate::error::{Error, Result};
 use crate::vm::instance::ImportValue;
 use crate::vm::instantiate::instantiate;
-use std::sync::Arc;
 
 /// One import, resolved to something that belongs to no store.
 pub(crate) enum PreImport<T> {
@@ -15,7 +14,7 @@ pub(crate) enum PreImport<T> {
     HostFunc {
         type_id: u32,
         host_call: usize,
-        func: Arc<RawHostFn<T>>,
+        func: HostFunc<T>,
     },
     Shared(SharedMemory),
 }

@@ -3,7 +3,7 @@
 use crate::api::func::{untyped, IntoFunc};
 use crate::api::instance_pre::{InstancePre, PreImport};
 use crate::api::module::import_type;
-use crate::api::store::RawHostFn;
+use crate::api::store::HostFunc;
 use crate::api::{
     Caller, Extern, ExternType, Func, Global, Memory, Module, SharedMemory, Store, Table, Val,
 };
@@ -109,7 +109,7 @@ impl Instance {
 enum Definition<T> {
     Extern(Extern),
     /// A host function not yet placed in a store: created in each store that uses it.
-    HostFunc(FuncType, Arc<RawHostFn<T>>),
+    HostFunc(FuncType, HostFunc<T>),
 }
 
 impl<T> Clone for Definition<T> {
@@ -296,7 +296,7 @@ impl<T: 'static> Linker<T> {
                 (Some(Definition::HostFunc(ty, func)), ImportKind::Func(t))
                     if &info.types[*t as usize] == ty =>
                 {
-                    let (type_id, host_call) = Func::host_parts(&self.engine, ty);
+                    let (type_id, host_call) = Func::host_parts(&self.engine, ty, func);
                     PreImport::HostFunc {
                         type_id,
                         host_call,

@@ -23,17 +23,91 @@ pub(crate) struct StoreInner<T> {
 /// slot each (the slot array has room for the larger of the two counts).
 pub(crate) type RawHostFn<T> = dyn Fn(Caller<'_, T>, &mut [u128]) -> Result<()> + Send + Sync;
 
+/// A host function not yet placed in a store: the value-array entry every host function has
+/// (what the host's own calls and untyped functions use) and, for a typed function of a
+/// [`crate::compile::trampoline::native_callable`] type, its native-convention entry.
+/// Public only as what [`crate::IntoFunc`] makes.
+#[doc(hidden)]
+pub struct HostFunc<T> {
+    pub(crate) raw: Arc<RawHostFn<T>>,
+    pub(crate) native: Option<NativeEntry>,
+}
+
+impl<T> Clone for HostFunc<T> {
+    fn clone(&self) -> Self {
+        HostFunc {
+            raw: self.raw.clone(),
+            native: self.native,
+        }
+    }
+}
+
+/// The native-convention entry of a typed host function: `call`, an
+/// `extern "C" fn(*const HostFuncData<T>, caller_vmctx, params...) -> NativeRet<R>`, and `env`,
+/// the address of the closure it calls (kept alive by the function's `raw` entry, which owns
+/// it).
+#[derive(Clone, Copy)]
+pub struct NativeEntry {
+    pub call: usize,
+    pub env: usize,
+}
+
+/// What a native entry returns: the result (any number for a function with none) and a
+/// status, 0 or 1 after storing the error in the store's `pending_error`. Two eightbytes, so
+/// System V returns them in registers (rax:rdx, or xmm0:rax for a float result), where the
+/// wasm-to-native trampoline reads them.
+#[repr(C)]
+#[doc(hidden)]
+pub struct NativeRet<V> {
+    pub value: V,
+    pub status: u64,
+}
+
 /// A host function as compiled code sees it: a `VMFuncRef` whose vmctx is this struct, and
-/// the dispatch entry at offset `HOST_DISPATCH` that the wasm-to-host trampoline calls.
+/// the entry at offset `HOST_DISPATCH` that the wasm-to-host trampoline calls: [`dispatch`],
+/// or for a typed function entered by the wasm-to-native trampoline, its native entry.
 #[repr(C)]
 pub(crate) struct HostFuncData<T> {
     funcref: VMFuncRef,
     dispatch: usize,
     store: *mut StoreInner<T>,
+    /// The closure a native entry calls ([`NativeEntry::env`]); 0 for the others.
+    env: usize,
     func: Arc<RawHostFn<T>>,
 }
 
 const _: () = assert!(std::mem::offset_of!(HostFuncData<()>, dispatch) == HOST_DISPATCH as usize);
+
+/// The store and closure of a typed host function's data, for its native entry.
+///
+/// # Safety
+/// `data` must be the live data of a host function whose native entry is being called, made
+/// from a closure of type `F`; the store must not be borrowed elsewhere for `'a` (it is not:
+/// wasm code of the store is running and called this function).
+pub(crate) unsafe fn native_parts<'a, T, F>(
+    data: *const HostFuncData<T>,
+) -> (&'a mut StoreInner<T>, &'a F) {
+    // SAFETY: as the caller guarantees; `env` is the address of the `F` that the function's
+    // raw entry owns, alive as long as the data.
+    unsafe { (&mut *(*data).store, &*((*data).env as *const F)) }
+}
+
+/// Keeps `err`, the error of a host function, for the outermost call into wasm to return.
+pub(crate) fn host_failed<T>(store: &mut StoreInner<T>, err: Error) {
+    store.opaque.pending_error = Some(err);
+}
+
+/// The error a host function's panic becomes (with its message, when it has one).
+pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
+    Error::Host(format!(
+        "host function panicked: {}",
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+    ))
+}
 
 /// Called by the wasm-to-host trampoline. Returns 0, or 1 after storing the error (or a
 /// caught panic) in the store's `pending_error`.
@@ -59,16 +133,9 @@ extern "C" fn dispatch<T>(
     let err = match outcome {
         Ok(Ok(())) => return 0,
         Ok(Err(e)) => e,
-        Err(panic) => Error::Host(format!(
-            "host function panicked: {}",
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        )),
+        Err(panic) => panicked(panic),
     };
-    store.opaque.pending_error = Some(err);
+    host_failed(store, err);
     1
 }
 
@@ -158,16 +225,20 @@ impl<T> Store<T> {
         &mut self.inner.opaque
     }
 
-    /// Keeps host function `func` of type `type_id`, entered from wasm through the
-    /// wasm-to-host trampoline at `wasm_call`; returns its function reference, valid for the
-    /// store's lifetime.
+    /// Keeps host function `func` of type `type_id`, entered from wasm through the trampoline
+    /// at `wasm_call` (wasm-to-native when `func` has a native entry, else wasm-to-host);
+    /// returns its function reference, valid for the store's lifetime.
     pub(crate) fn add_host_func(
         &mut self,
         wasm_call: usize,
         type_id: u32,
-        func: Arc<RawHostFn<T>>,
+        func: HostFunc<T>,
     ) -> *const VMFuncRef {
         let inner: *mut StoreInner<T> = &mut *self.inner;
+        let (dispatch, env) = match func.native {
+            Some(n) => (n.call, n.env),
+            None => (dispatch::<T> as *const () as usize, 0),
+        };
         let mut data = Box::new(HostFuncData {
             funcref: VMFuncRef {
                 wasm_call,
@@ -177,9 +248,10 @@ impl<T> Store<T> {
                 type_id,
                 _pad: 0,
             },
-            dispatch: dispatch::<T> as *const () as usize,
+            dispatch,
             store: inner,
-            func,
+            env,
+            func: func.raw,
         });
         data.funcref.vmctx = &*data as *const HostFuncData<T> as usize;
         let ptr = &data.funcref as *const VMFuncRef;

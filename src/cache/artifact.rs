@@ -52,7 +52,7 @@ pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// compiled code changes its contract with the runtime (vmctx layout, trampoline slots,
 /// libcalls, memory layout: 8 folds offsets relying on the guard before each memory): an
 /// artifact from before must not load.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 const SECTIONS: usize = 9;
 const TABLE_AT: usize = 112;
 const HEADER_LEN: usize = TABLE_AT + SECTIONS * 16;
@@ -401,7 +401,8 @@ unsafe fn load_file(
 }
 
 /// Types whose trampolines a module needs as soon as it runs: wasm-to-host for the types of
-/// its function imports (the host functions they link to), array-to-wasm for those of its
+/// its function imports (the host functions they link to; wasm-to-native too where the type
+/// allows, for typed host functions), array-to-wasm for those of its
 /// exported functions (what the host calls). Compiled here, so that loading the artifact
 /// compiles nothing. Returns the code, (type index, kind, offset) and trap sites.
 #[allow(clippy::type_complexity)]
@@ -413,6 +414,9 @@ fn trampolines_of(
     for imp in &info.imports {
         if let crate::module::ImportKind::Func(t) = imp.kind {
             wanted.insert((t, TrampolineKind::WasmToHost));
+            if crate::compile::trampoline::native_callable(&info.types[t as usize]) {
+                wanted.insert((t, TrampolineKind::WasmToNative));
+            }
         }
     }
     for (_, e) in &info.exports {

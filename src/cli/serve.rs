@@ -141,10 +141,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     max_memory: Option<u64>,
 
-    /// Map and unmap each instance's linear memory on demand instead of taking it from the
-    /// pool of memory reservations made at startup (one per instance `--max-instances`
-    /// allows; reset between connections). For comparison: the pool is faster,
-    /// most of all with several workers.
+    /// Take each instance's linear memory on demand instead of from the pool of memory
+    /// reservations made at startup (one per instance `--max-instances` allows; reset between
+    /// connections): an on-demand engine reuses only four reservations and maps and unmaps
+    /// any memory beyond them. For comparison: the pool is faster with many connections at
+    /// once.
     #[arg(long)]
     no_pool: bool,
 

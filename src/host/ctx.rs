@@ -282,6 +282,16 @@ impl Drop for Process {
     }
 }
 
+/// The fd table locked for reading ([`WasiCtx::fds_read`]).
+pub struct FdTableRead<'a>(MutexGuard<'a, FdTable>);
+
+impl std::ops::Deref for FdTableRead<'_> {
+    type Target = FdTable;
+    fn deref(&self) -> &FdTable {
+        &self.0
+    }
+}
+
 /// Everything one thread of a WASI guest sees of the host: its program's [`Process`] and its
 /// own readiness waiter. The context of a store; a spawned thread gets its own
 /// ([`WasiCtx::for_thread`]).
@@ -292,20 +302,42 @@ pub struct WasiCtx {
     pub thread: Arc<Thread>,
     /// This thread's readiness waiter, for blocking calls.
     pub waiter: wait::Waiter,
+    /// The sockets this thread sent or received on last, while the program has one thread.
+    pub(crate) sockets: crate::host::socket::cache::SocketCache,
 }
 
 impl WasiCtx {
     /// The program's fd table, locked. Taking `&mut self` is what keeps the lock short: while
     /// the guard lives nothing else of the context can be used, so no call can wait for
     /// readiness ([`WasiCtx::waiter`]) or take the lock again while holding it.
+    ///
+    /// The caller may change the table, so the thread's cached sockets are forgotten first
+    /// ([`crate::host::socket::cache`]); calls that only read it use [`WasiCtx::fds_read`].
     pub fn fds(&mut self) -> MutexGuard<'_, FdTable> {
+        self.sockets.clear();
         self.process.fds.lock()
+    }
+
+    /// The program's fd table, locked, for reading only (keeps the cached sockets).
+    pub fn fds_read(&mut self) -> FdTableRead<'_> {
+        FdTableRead(self.process.fds.lock())
+    }
+
+    /// The fd table locked for reading, and this thread's waiter, for a call that waits with
+    /// the table locked, borrowing the fds it waits for from the table instead of taking a
+    /// reference to each. Only while the program has one thread (`None` otherwise): then no
+    /// other thread can want the table meanwhile, nor close one of those fds.
+    pub fn fds_locked_for_wait(&mut self) -> Option<(FdTableRead<'_>, &mut wait::Waiter)> {
+        if self.process.threads.spawned_any() {
+            return None;
+        }
+        Some((FdTableRead(self.process.fds.lock()), &mut self.waiter))
     }
 
     /// A copy of fd `fd`'s entry (sharing its host resource), so that a call can use it with
     /// the table unlocked. Errors: `BADF`.
     pub fn entry_copy(&mut self, fd: u32) -> std::result::Result<FdEntry, Errno> {
-        self.fds().get(fd)?.duplicate()
+        self.fds_read().get(fd)?.duplicate()
     }
 
     /// The context of a new thread of the same program. Errors: [`Error::Host`] if the
@@ -315,6 +347,7 @@ impl WasiCtx {
             process: process.clone(),
             waiter: new_waiter(process, thread.clone())?,
             thread,
+            sockets: Default::default(),
         })
     }
 

@@ -127,6 +127,19 @@ impl FdEntry {
         })
     }
 
+    /// As [`FdEntry::host`], borrowed from the entry: for a wait that keeps the fd table
+    /// locked, so that the entry cannot go away meanwhile.
+    pub fn borrowed_host(&self) -> Option<BorrowedFd<'_>> {
+        Some(match &self.kind {
+            // SAFETY: host fds 0-2 stay open for the life of the process.
+            FdKind::Stdio(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
+            FdKind::File { file } | FdKind::Pipe(file) | FdKind::Event(file) => file.as_fd(),
+            FdKind::Socket(s) => s.socket.as_fd(),
+            FdKind::Epoll(e) => e.as_fd(),
+            FdKind::Dir { .. } | FdKind::ViewDir { .. } | FdKind::Device(_) => return None,
+        })
+    }
+
     /// A second entry for the same host resource (`fd_dup`, `fd_renumber`'s copy).
     pub fn duplicate(&self) -> Result<FdEntry, Errno> {
         let kind = match &self.kind {

@@ -176,6 +176,11 @@ impl Threads {
         self.live.lock().get(&tid).cloned()
     }
 
+    /// Whether the program has ever started a thread besides its main thread.
+    pub fn spawned_any(&self) -> bool {
+        self.next_tid.load(Ordering::Relaxed) != MAIN_TID + 1
+    }
+
     /// Live threads, the main thread included while it runs.
     pub fn count(&self) -> usize {
         self.live.lock().len()

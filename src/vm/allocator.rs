@@ -1,8 +1,11 @@
 //! The engine's instance allocator: where an instance's vmctx, linear memories and tables come
 //! from, held to the engine's [`Limits`].
 //!
-//! On demand, each memory reserves address space of its own and each vmctx is allocated anew.
-//! Pooling, a module's memories come from slots of a [`MemoryPool`] reserved with the engine
+//! On demand, each vmctx is allocated anew, and a memory takes one of [`RECYCLED`]
+//! reservations that memories dropped before gave back (a small [`MemoryPool`] made at the
+//! engine's first instance: the reset is the pool's `madvise` or rewrite, not an `munmap` of
+//! 8 GiB and an `mmap` of the next, which were most of an on-demand instantiation's time),
+//! or, when all are in use, reserves address space of its own, unmapped at drop. Pooling, a module's memories come from slots of a [`MemoryPool`] reserved with the engine
 //! (see `vm::pool` for how slots are reset and reused), and the complete vmctx of a dropped
 //! instance is kept for the module's next instance: its defined functions' references are
 //! right for it as they are (they hold the code addresses, type ids and the block's own
@@ -28,11 +31,18 @@ pub struct Vmctx {
     pub complete: bool,
 }
 
+/// Memory reservations an on-demand engine keeps for reuse (8 GiB of address space each, no
+/// memory beyond what [`PoolingConfig::keep_resident`] keeps of small memories).
+pub const RECYCLED: u32 = 4;
+
 /// Allocates instances' parts on demand or from a pool, and decides every size limit.
 pub struct InstanceAllocator {
     limits: Limits,
     /// The memory slots, when the engine pools.
     pool: Option<Arc<MemoryPool>>,
+    /// On demand: the reservations kept for reuse, made at the first memory (`None` inside
+    /// when the kernel refused them: then every memory reserves its own).
+    recycled: std::sync::OnceLock<Option<Arc<MemoryPool>>>,
 }
 
 impl InstanceAllocator {
@@ -47,6 +57,7 @@ impl InstanceAllocator {
         Ok(InstanceAllocator {
             limits: Limits::new(max_memory_pages, pooling.as_ref()),
             pool,
+            recycled: std::sync::OnceLock::new(),
         })
     }
 
@@ -118,11 +129,29 @@ impl InstanceAllocator {
         if let Some(pool) = &self.pool {
             return LinearMemory::new_pooled(pool, ty, limit, image);
         }
+        if let Some(recycled) = self.recycled() {
+            if let Some(memory) = LinearMemory::new_pooled_if_free(recycled, ty, limit, image) {
+                return memory;
+            }
+        }
         let memory = LinearMemory::new(ty, limit)?;
         if let Some(image) = image {
             memory.map_image(image)?;
         }
         Ok(memory)
+    }
+
+    /// The on-demand engine's reservations for reuse, reserved on first use.
+    fn recycled(&self) -> Option<&Arc<MemoryPool>> {
+        self.recycled
+            .get_or_init(|| {
+                let config = PoolingConfig {
+                    memory_slots: RECYCLED,
+                    ..PoolingConfig::default()
+                };
+                MemoryPool::new(config).ok().map(Arc::new)
+            })
+            .as_ref()
     }
 
     /// A memory the host creates (`Memory::new`, `SharedMemory::new`) in a store whose limit

@@ -131,7 +131,24 @@ impl LinearMemory {
     ) -> Result<LinearMemory> {
         let bytes = ty.minimum as usize * WASM_PAGE_SIZE as usize;
         let (slot, base) = pool.allocate(bytes, image)?;
-        Ok(LinearMemory {
+        Ok(Self::in_slot(slot, base, bytes, ty, limit))
+    }
+
+    /// As [`LinearMemory::new_pooled`], `None` when every slot of `pool` is in use.
+    pub fn new_pooled_if_free(
+        pool: &Arc<MemoryPool>,
+        ty: MemoryType,
+        limit: u32,
+        image: Option<&MemoryImage>,
+    ) -> Option<Result<LinearMemory>> {
+        let bytes = ty.minimum as usize * WASM_PAGE_SIZE as usize;
+        let taken = pool.allocate_if_free(bytes, image)?;
+        Some(taken.map(|(slot, base)| Self::in_slot(slot, base, bytes, ty, limit)))
+    }
+
+    /// The memory of type `ty` in pool slot `slot` at `base`, `bytes` of it accessible.
+    fn in_slot(slot: PoolSlot, base: *mut u8, bytes: usize, ty: MemoryType, limit: u32) -> Self {
+        LinearMemory {
             def: Box::new(VMMemoryDefinition {
                 base,
                 current_length: AtomicU64::new(bytes as u64),
@@ -143,7 +160,7 @@ impl LinearMemory {
             shared: ty.shared,
             grow_lock: Mutex::new(()),
             slot: Some(slot),
-        })
+        }
     }
 
     /// Current length in bytes (a multiple of 64 KiB).

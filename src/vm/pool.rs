@@ -256,15 +256,24 @@ impl MemoryPool {
         bytes: usize,
         image: Option<&MemoryImage>,
     ) -> Result<(PoolSlot, *mut u8)> {
-        let Some(mut state) = self.lock().take(image) else {
-            return Err(Error::Resource(format!(
+        self.allocate_if_free(bytes, image).unwrap_or_else(|| {
+            Err(Error::Resource(format!(
                 "the memory pool is exhausted: all {} slots are in use (see --max-instances \
                  or PoolingConfig::memory_slots)",
                 self.config.memory_slots
-            )));
-        };
+            )))
+        })
+    }
+
+    /// As [`MemoryPool::allocate`], `None` when every slot is in use.
+    pub fn allocate_if_free(
+        self: &Arc<MemoryPool>,
+        bytes: usize,
+        image: Option<&MemoryImage>,
+    ) -> Option<Result<(PoolSlot, *mut u8)>> {
+        let mut state = self.lock().take(image)?;
         let base = self.slot_base(state.index);
-        match prepare(base, &mut state, bytes, image) {
+        Some(match prepare(base, &mut state, bytes, image) {
             Ok(()) => Ok((
                 PoolSlot {
                     pool: self.clone(),
@@ -276,7 +285,7 @@ impl MemoryPool {
                 self.retire(base, state);
                 Err(e)
             }
-        }
+        })
     }
 
     /// Returns a slot whose memory had `len` accessible bytes, resetting their contents to

@@ -11,15 +11,18 @@ use cranelift_codegen::isa::TargetIsa;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-/// The two trampolines a function type may need (see [`trampoline`]).
+/// The trampolines a function type may need (see [`trampoline`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub enum TrampolineKind {
     /// Host to wasm: needed to call a wasm function of the type from the host.
     ArrayToWasm,
-    /// Wasm to host: needed for a host function of the type.
+    /// Wasm to host through the value array: needed for an untyped host function of the type.
     WasmToHost,
+    /// Wasm to host in the native convention: needed for a typed host function of the type
+    /// ([`trampoline::native_callable`] types only).
+    WasmToNative,
 }
 
 impl TrampolineKind {
@@ -35,7 +38,14 @@ impl TrampolineKind {
         match self {
             TrampolineKind::ArrayToWasm => trampoline::array_to_wasm(isa, ty),
             TrampolineKind::WasmToHost => trampoline::wasm_to_host(isa, ty, record_exit_fp),
+            TrampolineKind::WasmToNative => trampoline::wasm_to_native(isa, ty, record_exit_fp),
         }
+    }
+
+    /// Whether trampolines of this kind call into the host (and so keep the exit frame
+    /// pointer in an engine that samples guest stacks).
+    pub fn exits_wasm(self) -> bool {
+        self != TrampolineKind::ArrayToWasm
     }
 }
 
@@ -43,8 +53,8 @@ impl TrampolineKind {
 struct Types {
     ids: HashMap<FuncType, u32>,
     types: Vec<FuncType>,
-    /// Entry points of each type's (array-to-wasm, wasm-to-host) trampolines, once made.
-    trampolines: Vec<[Option<usize>; 2]>,
+    /// Entry points of each type's trampolines, by kind, once made.
+    trampolines: Vec<[Option<usize>; 3]>,
     /// The code those entry points are in, kept for the registry's lifetime.
     code: Vec<CodeMemory>,
 }
@@ -79,7 +89,7 @@ impl TypeRegistry {
         }
         let id = r.types.len() as u32;
         r.types.push(ty.clone());
-        r.trampolines.push([None; 2]);
+        r.trampolines.push([None; 3]);
         r.ids.insert(ty.clone(), id);
         id
     }
@@ -131,8 +141,7 @@ impl TypeRegistry {
     ) -> Result<()> {
         // An artifact's wasm-to-host trampolines keep no exit frame pointer: a sampling engine
         // compiles its own when they are first needed.
-        let wanted =
-            |kind: TrampolineKind| !(self.record_exit_fp && kind == TrampolineKind::WasmToHost);
+        let wanted = |kind: TrampolineKind| !(self.record_exit_fp && kind.exits_wasm());
         let entries: Vec<_> = entries.iter().filter(|e| wanted(e.1)).copied().collect();
         let entries = &entries[..];
         let mut r = self.lock();
@@ -177,6 +186,7 @@ fn trampoline_name(kind: TrampolineKind, ty: &FuncType) -> String {
     let dir = match kind {
         TrampolineKind::ArrayToWasm => "host-to-wasm",
         TrampolineKind::WasmToHost => "wasm-to-host",
+        TrampolineKind::WasmToNative => "wasm-to-native",
     };
     format!("{dir} trampoline {ty}")
 }

@@ -50,7 +50,12 @@ enum Target {
 // result returned through memory, about 10 ns per `fd_write` (`HOSTCALLS_PROFILE`, bench/hostcalls.rs).
 #[inline(always)]
 fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<(Target, bool), Errno> {
-    let fds = ctx.fds();
+    // A socket this thread used last needs no lookup (put back by `transfer::keep`).
+    if let Some(t) = ctx.sockets.take(fd) {
+        let nonblocking = t.nonblocking();
+        return Ok((Target::Socket(t), nonblocking));
+    }
+    let fds = ctx.fds_read();
     let entry = fds.get(fd)?;
     let t = match &entry.kind {
         FdKind::Stdio(h) => Target::Stdio(*h),
@@ -93,7 +98,11 @@ pub fn fd_write_iovs(
                 r => break r.map_err(Errno::from),
             }
         },
-        Target::Socket(t) => transfer::send_on(ctx, mem, &t, iovs, 0, None).map(|n| n as usize),
+        Target::Socket(t) => {
+            let n = transfer::send_on(ctx, mem, &t, iovs, 0, None);
+            transfer::keep(ctx, fd, t);
+            n.map(|n| n as usize)
+        }
         Target::Device(Device::Full) => Err(Errno::NOSPC),
         // Everything is taken and discarded.
         Target::Device(_) => Ok(GuestMemory::total_len(iovs).min(u32::MAX as u64) as usize),
@@ -131,7 +140,9 @@ pub fn fd_read_iovs(
             }
         },
         Target::Socket(t) => {
-            return transfer::recv_on(ctx, mem, &t, iovs, 0).map(|(n, _, _)| n);
+            let n = transfer::recv_on(ctx, mem, &t, iovs, 0);
+            transfer::keep(ctx, fd, t);
+            return n.map(|(n, _, _)| n);
         }
         Target::Device(d) => return read_device(d, mem, iovs),
     };
@@ -255,7 +266,7 @@ pub(crate) fn fd_read(
 
 /// `fd_fdstat_get`.
 pub(crate) fn fd_fdstat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Fdstat, Errno> {
-    let fds = ctx.fds();
+    let fds = ctx.fds_read();
     let entry = fds.get(fd)?;
     Ok(Fdstat {
         fs_filetype: entry.filetype(),
@@ -286,7 +297,7 @@ pub(crate) fn fd_fdstat_set_rights(
 
 /// `fd_prestat_get`: the preopen's name length (`BADF` for any other fd).
 pub(crate) fn fd_prestat_get(ctx: &mut WasiCtx, fd: u32) -> Result<Prestat, Errno> {
-    match &ctx.fds().get(fd)?.kind {
+    match &ctx.fds_read().get(fd)?.kind {
         FdKind::Dir {
             preopen: Some(name),
             ..
@@ -311,7 +322,7 @@ pub(crate) fn fd_prestat_dir_name(
     buf: u32,
     len: u32,
 ) -> Result<(), Errno> {
-    match &ctx.fds().get(fd)?.kind {
+    match &ctx.fds_read().get(fd)?.kind {
         FdKind::Dir {
             preopen: Some(name),
             ..

@@ -8,6 +8,7 @@ use crate::host::epoll::Epoll;
 use crate::host::errno::Errno;
 use crate::host::fdtable::{FdEntry, FdKind};
 use crate::host::memory::{GuestMemory, GuestPtr};
+use crate::host::wait::Waiter;
 use crate::host::WasiCtx;
 use rustix::event::PollFlags;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub(crate) fn epoll_create(ctx: &mut WasiCtx) -> Result<u32, Errno> {
 
 /// The epoll instance of `epfd`. Errors: `BADF`, `INVAL` for an fd that is not an epoll fd.
 fn epoll_of(ctx: &mut WasiCtx, epfd: u32) -> Result<Arc<Epoll>, Errno> {
-    match &ctx.fds().get(epfd)?.kind {
+    match &ctx.fds_read().get(epfd)?.kind {
         FdKind::Epoll(e) => Ok(e.clone()),
         _ => Err(Errno::INVAL),
     }
@@ -48,7 +49,7 @@ pub(crate) fn epoll_ctl(
 ) -> Result<(), Errno> {
     let epoll = epoll_of(ctx, epfd)?;
     let target = {
-        let fds = ctx.fds();
+        let fds = ctx.fds_read();
         let entry = fds.get(fd)?;
         // Regular files and directories cannot be watched (epoll_ctl(2): EPERM); a directory
         // has no host fd here.
@@ -73,7 +74,9 @@ pub(crate) fn epoll_ctl(
 /// to `events`, each with the data its registration gave; waits up to `timeout` ns for the
 /// first (`u64::MAX`: forever; 0: not at all) and returns 0 events on timeout. Errors:
 /// `BADF`/`INVAL` as `epoll_ctl`, `INVAL` for `maxevents == 0`, `MEMVIOLATION` for an array
-/// outside memory, `INTR` when the program is stopping.
+/// outside memory, `INTR` when the program is stopping. As `poll_oneoff`, a program of one
+/// thread keeps its fd table locked for the wait instead of taking a reference to the epoll
+/// instance.
 pub(crate) fn epoll_wait(
     ctx: &mut WasiCtx,
     mem: &mut GuestMemory,
@@ -89,27 +92,48 @@ pub(crate) fn epoll_wait(
     let max = maxevents.min(MAX_EVENTS);
     mem.check_array::<EpollEvent>(events, max)?;
     mem.check(nevents, 4)?;
+    if let Some((fds, waiter)) = ctx.fds_locked_for_wait() {
+        let FdKind::Epoll(epoll) = &fds.get(epfd)?.kind else {
+            return Err(Errno::INVAL);
+        };
+        let n = wait_for_events(epoll, waiter, mem, events, max, timeout)?;
+        return mem.write_u32(nevents, n as u32);
+    }
+    // Another thread may close `epfd` meanwhile: the instance is held by a reference.
     let epoll = epoll_of(ctx, epfd)?;
+    let n = wait_for_events(&epoll, &mut ctx.waiter, mem, events, max, timeout)?;
+    mem.write_u32(nevents, n as u32)
+}
+
+/// The wait of [`epoll_wait`] on `epoll`: up to `max` events written at `events` (checked to
+/// lie in memory); returns how many.
+fn wait_for_events(
+    epoll: &Epoll,
+    waiter: &mut Waiter,
+    mem: &mut GuestMemory,
+    events: u32,
+    max: u32,
+    timeout: u64,
+) -> Result<usize, Errno> {
     // The deadline is taken only when the first look finds nothing and the call may wait.
     let mut deadline = None;
-    let n = loop {
+    loop {
         // Each event goes straight to the guest's array (checked above).
         let n = epoll.ready(max as usize, |i, ev| {
             mem.write(events + i as u32 * EVENT_SIZE, &ev)
         })?;
         if n > 0 || timeout == 0 {
-            break n;
+            return Ok(n);
         }
         let left = (timeout != u64::MAX).then(|| {
             let d = *deadline.get_or_insert_with(|| Instant::now() + Duration::from_nanos(timeout));
             d.saturating_duration_since(Instant::now())
         });
         if left.is_some_and(|l| l.is_zero()) {
-            break 0;
+            return Ok(0);
         }
         // The epoll fd is readable while events are ready: one poll(2) with the thread's wake
         // fd, then collect. Another thread may take the events first: wait again.
-        ctx.waiter.wait_many(&[(&*epoll, PollFlags::IN)], left)?;
-    };
-    mem.write_u32(nevents, n as u32)
+        waiter.wait_many(&[(epoll, PollFlags::IN)], left)?;
+    }
 }

@@ -74,7 +74,7 @@ pub(crate) fn fd_dup2(ctx: &mut WasiCtx, fd: u32, min: u32, cloexec: u32) -> Res
 
 /// `fd_fdflags_get`: the `fdflagsext` (CLOEXEC, bit 0).
 pub(crate) fn fd_fdflags_get(ctx: &mut WasiCtx, fd: u32) -> Result<u16, Errno> {
-    Ok(ctx.fds().get(fd)?.cloexec as u16)
+    Ok(ctx.fds_read().get(fd)?.cloexec as u16)
 }
 
 /// `fd_fdflags_set`.

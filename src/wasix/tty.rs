@@ -12,7 +12,7 @@ use std::os::fd::RawFd;
 /// The host terminals behind guest fds 0, 1 and 2 (`None` for one that is not a host
 /// terminal: a file, a pipe, a guest fd moved over it, a closed fd).
 fn stdio_ttys(ctx: &mut WasiCtx) -> [Option<RawFd>; 3] {
-    let fds = ctx.fds();
+    let fds = ctx.fds_read();
     [0, 1, 2].map(|fd| match fds.get(fd).map(|e| &e.kind) {
         // SAFETY: isatty takes no pointers.
         Ok(FdKind::Stdio(h)) if unsafe { libc::isatty(*h) } == 1 => Some(*h),

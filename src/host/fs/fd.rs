@@ -84,7 +84,7 @@ pub(crate) fn fd_seek(ctx: &mut WasiCtx, fd: u32, delta: i64, whence: u32) -> Re
         rights::FD_SEEK
     };
     // lseek(2) on a character device such as /dev/null succeeds and stays at 0.
-    if let FdKind::Device(_) = ctx.fds().get(fd)?.kind {
+    if let FdKind::Device(_) = ctx.fds_read().get(fd)?.kind {
         return Ok(0);
     }
     let file = file_of(ctx, fd, needed)?;

@@ -5,11 +5,13 @@
 //! the guest fd is in blocking mode, it waits for readiness (one `poll(2)` of the calling
 //! thread's waiter), then tries again. A busy server therefore makes exactly the system calls it
 //! asks for. [`setup`] holds a socket's life (open, bind, listen, accept, connect, shutdown),
-//! [`transfer`] sending and receiving, [`options`] the options, [`addr`] the guest's address
+//! [`transfer`] sending and receiving ([`cache`] the sockets a thread used last), [`options`]
+//! the options, [`addr`] the guest's address
 //! layout, [`calls`] the calls with guest pointers that both namespaces define, `sys` the
 //! system calls std and socket2 lack. Semantics: `docs/abi.md`.
 
 pub mod addr;
+pub mod cache;
 pub mod calls;
 pub mod options;
 pub mod setup;

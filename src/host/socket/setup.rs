@@ -91,7 +91,7 @@ pub fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u32) -> Result<(u32, Socke
     drop(s);
     // As Linux takes the new fd before it looks for a connection: at the limit the call
     // fails at once and the connection stays queued for a later accept.
-    if !ctx.fds().has_room() {
+    if !ctx.fds_read().has_room() {
         ctx.process.note_out_of_fds("accept", false);
         return Err(Errno::MFILE);
     }

@@ -1,7 +1,7 @@
 //! Sending and receiving: one gathering or scattering host call per try, waiting for
 //! readiness between tries only when the guest fd blocks.
 
-use super::{check_addr, retry, socket_and_mode, sys, timeout, SocketEntry, SocketState};
+use super::{check_addr, retry, sys, timeout, SocketEntry, SocketState};
 use crate::host::abi::sock_flags::{RECV_DONT_WAIT, RECV_PEEK, RECV_WAITALL, SEND_DONT_WAIT};
 use crate::host::abi::sock_type;
 use crate::host::errno::Errno;
@@ -42,11 +42,46 @@ impl SocketEntry {
     }
 }
 
-/// The [`Transfer`] of fd `fd`. Errors: BADF, NOTSOCK.
-#[inline]
+/// The [`Transfer`] of fd `fd`, looked up in the fd table. Errors: BADF, NOTSOCK.
 fn transfer_of(ctx: &mut WasiCtx, fd: u32) -> Result<Transfer, Errno> {
-    let (s, nonblocking) = socket_and_mode(ctx, fd)?;
-    Ok(s.transfer(nonblocking))
+    let fds = ctx.fds_read();
+    let entry = fds.get(fd)?;
+    let s = super::of(entry).ok_or(Errno::NOTSOCK)?;
+    Ok(s.transfer(entry.nonblocking()))
+}
+
+/// Runs `op` with fd `fd`'s [`Transfer`], taken from the thread's cache when it is there
+/// ([`super::cache`]), else from the fd table, and kept in the cache afterwards ([`keep`]).
+/// Errors: BADF, NOTSOCK, and `op`'s.
+#[inline]
+fn with_transfer<R>(
+    ctx: &mut WasiCtx,
+    fd: u32,
+    op: impl FnOnce(&mut WasiCtx, &Transfer) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    let t = match ctx.sockets.take(fd) {
+        Some(t) => t,
+        None => transfer_of(ctx, fd)?,
+    };
+    let r = op(ctx, &t);
+    keep(ctx, fd, t);
+    r
+}
+
+/// Keeps fd `fd`'s [`Transfer`] in the thread's cache for its next call, while the program
+/// has one thread ([`super::cache`]); else lets it go.
+#[inline]
+pub fn keep(ctx: &mut WasiCtx, fd: u32, t: Transfer) {
+    if !ctx.process.threads.spawned_any() {
+        ctx.sockets.put(fd, t);
+    }
+}
+
+impl Transfer {
+    /// Whether the guest fd is non-blocking.
+    pub fn nonblocking(&self) -> bool {
+        self.nonblocking
+    }
 }
 
 /// Sends the iovecs on fd `fd` (one gathering host call per try); returns the bytes the host
@@ -61,8 +96,7 @@ pub fn send_to(
     siflags: u32,
     to: Option<SocketAddr>,
 ) -> Result<u32, Errno> {
-    let t = transfer_of(ctx, fd)?;
-    send_on(ctx, mem, &t, iovs, siflags, to)
+    with_transfer(ctx, fd, |ctx, t| send_on(ctx, mem, t, iovs, siflags, to))
 }
 
 /// [`send_to`] on a socket already looked up. Errors: NOTSUP on a listener, NOTCONN before a
@@ -105,8 +139,7 @@ pub fn recv_from(
     iovs: &[IoVec],
     riflags: u32,
 ) -> Result<(u32, Option<SocketAddr>, bool), Errno> {
-    let t = transfer_of(ctx, fd)?;
-    recv_on(ctx, mem, &t, iovs, riflags)
+    with_transfer(ctx, fd, |ctx, t| recv_on(ctx, mem, t, iovs, riflags))
 }
 
 /// [`recv_from`] on a socket already looked up. Errors: NOTSUP on a listener, NOTCONN before
