@@ -21,6 +21,8 @@
 #
 #   scripts/bench-compute.sh                       # all 8 kernels, 5 runs each
 #   RUNS=3 KERNELS="sha256 fib" scripts/bench-compute.sh
+#   NATIVE_CC=clang scripts/bench-compute.sh       # native built with clang -O2, the compiler
+#                                                  # that builds the wasm: the translator's gap
 #
 # Needs gcc, clang, lld and wasi-libc (apt-get install clang lld wasi-libc) and python3 (to
 # check the name section). Wall times are taken with `date +%s%N` around each run (process
@@ -31,6 +33,7 @@ cd "$(dirname "$0")/.."
 ALL_KERNELS="sha256 matmul fib sieve nbody crc32 qsort mandelbrot"
 KERNELS=${KERNELS:-$ALL_KERNELS}
 RUNS=${RUNS:-5}
+NATIVE_CC=${NATIVE_CC:-gcc}
 OUT=target/c-baseline/kernels
 rt=./target/release/wasix-rt
 
@@ -43,7 +46,7 @@ for k in $KERNELS; do
   [ -f "c-baseline/kernels/$k.c" ] || die "unknown kernel '$k' in KERNELS (known: $ALL_KERNELS)"
 done
 [ -n "${KERNELS// /}" ] || die "KERNELS is empty"
-command -v gcc >/dev/null 2>&1 || die "gcc is needed: apt-get install gcc"
+command -v "$NATIVE_CC" >/dev/null 2>&1 || die "$NATIVE_CC is needed (NATIVE_CC): apt-get install $NATIVE_CC"
 command -v clang >/dev/null 2>&1 || die "clang is needed: apt-get install clang lld wasi-libc"
 
 tmp=$(mktemp -d)
@@ -84,7 +87,7 @@ mkdir -p "$OUT"
 echo "building kernels into $OUT ..." >&2
 for k in $KERNELS; do
   src=c-baseline/kernels/$k.c
-  gcc -O2 -o "$OUT/$k.native" "$src" -lm || die "gcc failed on $src"
+  "$NATIVE_CC" -O2 -o "$OUT/$k.native" "$src" -lm || die "$NATIVE_CC failed on $src"
   clang --target=wasm32-wasi -O2 -c -o "$OUT/$k.o" "$src" 2>"$tmp/clang.err" \
     && clang --target=wasm32-wasi -o "$OUT/$k.wasm" "$OUT/$k.o" -lm -Wl,--strip-debug 2>>"$tmp/clang.err" \
     || die "clang --target=wasm32-wasi failed on $src (apt-get install clang lld wasi-libc): $(tail -n 5 "$tmp/clang.err")"

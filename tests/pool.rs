@@ -164,6 +164,39 @@ fn reused_slot_leaks_nothing(keep_resident: usize) {
     }
 }
 
+/// An engine without a pool reuses the reservations of a few memories dropped before (four):
+/// the same isolation holds, and more instances alive at once than it keeps each get a
+/// reservation of their own.
+#[test]
+fn an_on_demand_engine_reuses_memories_and_leaks_nothing() {
+    let engine = Engine::default();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let (x, y) = (module_text("x data", 4096), module_text("why data", 8200));
+    let compiled = Module::new(&engine, &x).unwrap();
+    let (x_image, y_image) = (cached(&engine, &cache, &x), cached(&engine, &cache, &y));
+    let runs = [
+        (&compiled, "x data", 4096),
+        (&x_image, "x data", 4096),
+        (&y_image, "why data", 8200),
+        (&compiled, "x data", 4096),
+    ];
+    for round in 0..3 {
+        // Round 1 keeps six instances alive at once, more than the engine keeps memories for.
+        let mut alive = Vec::new();
+        for (module, data, at) in runs.iter().chain(&runs[..2]) {
+            let (mut store, inst) = instantiate(&engine, module);
+            assert_fresh(&mut store, &inst, data, *at);
+            call(&mut store, &inst, "leave_secret").unwrap();
+            if round == 1 {
+                alive.push(store);
+            }
+        }
+        assert_eq!(alive.len(), if round == 1 { 6 } else { 0 });
+    }
+    assert_eq!(engine.free_memory_slots(), None, "no pool of the user's");
+}
+
 #[test]
 fn an_exhausted_pool_is_a_clean_error_until_a_slot_is_free() {
     let engine = pooled_engine(2, 16, 0);

@@ -85,12 +85,15 @@ pub(crate) fn poll_oneoff(
         n,
         zero_is_forever,
     };
+    // Filled in place: the scan is large (its inline arrays), and moving it costs a copy.
     if let Some((fds, waiter)) = ctx.fds_locked_for_wait() {
-        let scan = subs.scan(mem, &fds, FdEntry::borrowed_host)?;
+        let mut scan = Scan::new();
+        subs.scan(&mut scan, mem, &fds, FdEntry::borrowed_host)?;
         return scan.finish(waiter, mem, events, nevents);
     }
+    let mut scan = Scan::new();
     let fds = ctx.fds_read();
-    let scan = subs.scan(mem, &fds, FdEntry::host)?;
+    subs.scan(&mut scan, mem, &fds, FdEntry::host)?;
     drop(fds);
     scan.finish(&mut ctx.waiter, mem, events, nevents)
 }
@@ -117,21 +120,16 @@ struct Scan<F> {
 }
 
 impl Subs {
-    /// Reads the subscriptions, looking fds up in `fds` and holding each host fd as
+    /// Reads the subscriptions into `s`, looking fds up in `fds` and holding each host fd as
     /// `host(entry)` gives it (`None`: always ready).
+    #[inline(always)]
     fn scan<'t, F: AsFd>(
         &self,
+        s: &mut Scan<F>,
         mem: &GuestMemory,
         fds: &'t FdTable,
         host: impl Fn(&'t FdEntry) -> Option<F>,
-    ) -> Result<Scan<F>, Errno> {
-        let mut s = Scan {
-            out: SmallVec::new(),
-            set: SmallVec::new(),
-            waits: SmallVec::new(),
-            clocks: SmallVec::new(),
-            timeout: None,
-        };
+    ) -> Result<(), Errno> {
         for i in 0..self.n {
             let sub = GuestPtr::<Subscription>::new(self.at + i * SUBSCRIPTION_SIZE).read(mem)?;
             let (userdata, tag) = (sub.userdata, sub.tag);
@@ -177,15 +175,26 @@ impl Subs {
                 _ => s.out.push(Event::failed(userdata, tag, Errno::INVAL)),
             }
         }
-        Ok(s)
+        Ok(())
     }
 }
 
 impl<F: AsFd> Scan<F> {
+    fn new() -> Self {
+        Scan {
+            out: SmallVec::new(),
+            set: SmallVec::new(),
+            waits: SmallVec::new(),
+            clocks: SmallVec::new(),
+            timeout: None,
+        }
+    }
+
     /// Waits as the subscriptions ask and writes the events at `events` and their count at
     /// `nevents`.
+    #[inline(always)]
     fn finish(
-        mut self,
+        &mut self,
         waiter: &mut Waiter,
         mem: &mut GuestMemory,
         events: u32,

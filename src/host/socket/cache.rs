@@ -15,10 +15,11 @@ use super::transfer::Transfer;
 /// connections it serves).
 const WAYS: usize = 4;
 
-/// Recently used sockets of one thread: fd -> its [`Transfer`].
+/// Recently used sockets of one thread: fd -> its [`Transfer`]. Boxed on first use: a thread
+/// that never sends or receives (and the context moved into each store) stays small.
 #[derive(Default)]
 pub struct SocketCache {
-    entries: [Option<(u32, Transfer)>; WAYS],
+    entries: Option<Box<[Option<(u32, Transfer)>; WAYS]>>,
 }
 
 impl SocketCache {
@@ -26,7 +27,7 @@ impl SocketCache {
     /// call), if it is there.
     #[inline]
     pub fn take(&mut self, fd: u32) -> Option<Transfer> {
-        let slot = &mut self.entries[fd as usize % WAYS];
+        let slot = &mut self.entries.as_mut()?[fd as usize % WAYS];
         match slot {
             Some((cached, _)) if *cached == fd => slot.take().map(|(_, t)| t),
             _ => None,
@@ -36,14 +37,17 @@ impl SocketCache {
     /// Keeps `t` as fd `fd`'s entry, replacing the one of another fd in its place.
     #[inline]
     pub fn put(&mut self, fd: u32, t: Transfer) {
-        self.entries[fd as usize % WAYS] = Some((fd, t));
+        let entries = self.entries.get_or_insert_with(Default::default);
+        entries[fd as usize % WAYS] = Some((fd, t));
     }
 
     /// Forgets every entry, releasing their host sockets.
     #[inline]
     pub fn clear(&mut self) {
-        if self.entries.iter().any(Option::is_some) {
-            self.entries = Default::default();
+        if let Some(entries) = &mut self.entries {
+            for e in entries.iter_mut() {
+                *e = None;
+            }
         }
     }
 }
