@@ -15,11 +15,14 @@ use super::transfer::Transfer;
 /// connections it serves).
 const WAYS: usize = 4;
 
+/// One entry per way: an fd and its socket's [`Transfer`].
+type Ways = [Option<(u32, Transfer)>; WAYS];
+
 /// Recently used sockets of one thread: fd -> its [`Transfer`]. Boxed on first use: a thread
 /// that never sends or receives (and the context moved into each store) stays small.
 #[derive(Default)]
 pub struct SocketCache {
-    entries: Option<Box<[Option<(u32, Transfer)>; WAYS]>>,
+    entries: Option<Box<Ways>>,
 }
 
 impl SocketCache {
