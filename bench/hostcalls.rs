@@ -479,7 +479,7 @@ fn hostcalls(c: &mut Criterion) {
 }
 
 /// `HOSTCALLS_PROFILE="CASE CALLS"`: only `CALLS` calls of CASE (`fd_write`, `send_recv`,
-/// `poll_oneoff`, `epoll_wait` (1 ready fd each), `clock_time_get`, `native-fd_write`,
+/// `poll_oneoff`, `epoll_wait` (1 ready fd each), `poll_oneoff_100` (100 ready fds), `clock_time_get`, `native-fd_write`,
 /// `native-writev`, `native-send_recv` or `native-clock_time_get`) in one loop after the set-up, no criterion: for
 /// `valgrind --tool=callgrind` or `perf record` on the bench binary. Two runs with different
 /// CALLS, subtracted, give the cost of one call without the set-up.
@@ -499,14 +499,20 @@ fn profile(spec: &str) {
             let send_recv = guest.func::<(i32, i32, i32)>("send_recv_loop");
             guest.run(&send_recv, calls, |n| (a, b, n));
         }
-        "poll_oneoff" => {
-            let (fd, _) = guest.pair();
-            let mut s = [0u8; 48];
-            s[8] = EVENTTYPE_FD_WRITE;
-            s[16..20].copy_from_slice(&(fd as u32).to_le_bytes());
-            guest.write(SUBS, &s);
+        "poll_oneoff" | "poll_oneoff_100" => {
+            let count = if case == "poll_oneoff" { 1 } else { POLL_FDS };
+            let mut subs = Vec::new();
+            for i in 0..count {
+                let (fd, _) = guest.pair();
+                let mut s = [0u8; 48];
+                s[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                s[8] = EVENTTYPE_FD_WRITE;
+                s[16..20].copy_from_slice(&(fd as u32).to_le_bytes());
+                subs.extend(s);
+            }
+            guest.write(SUBS, &subs);
             let poll_loop = guest.func::<(i32, i32)>("poll_loop");
-            guest.run(&poll_loop, calls, |n| (1, n));
+            guest.run(&poll_loop, calls, |n| (count as i32, n));
         }
         "epoll_wait" => {
             let (fd, _) = guest.pair();

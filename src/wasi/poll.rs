@@ -87,11 +87,11 @@ pub(crate) fn poll_oneoff(
     };
     // Filled in place: the scan is large (its inline arrays), and moving it costs a copy.
     if let Some((fds, waiter)) = ctx.fds_locked_for_wait() {
-        let mut scan = Scan::new();
+        let mut scan = Scan::new(n);
         subs.scan(&mut scan, mem, &fds, FdEntry::borrowed_host)?;
         return scan.finish(waiter, mem, events, nevents);
     }
-    let mut scan = Scan::new();
+    let mut scan = Scan::new(n);
     let fds = ctx.fds_read();
     subs.scan(&mut scan, mem, &fds, FdEntry::host)?;
     drop(fds);
@@ -180,11 +180,14 @@ impl Subs {
 }
 
 impl<F: AsFd> Scan<F> {
-    fn new() -> Self {
+    /// Room for `n` subscriptions: each gives at most one event and one fd, and growing one at
+    /// a time would reallocate every array several times over for a poll() of many fds.
+    fn new(n: u32) -> Self {
+        let n = n as usize;
         Scan {
-            out: SmallVec::new(),
-            set: SmallVec::new(),
-            waits: SmallVec::new(),
+            out: SmallVec::with_capacity(n),
+            set: SmallVec::with_capacity(n),
+            waits: SmallVec::with_capacity(n),
             clocks: SmallVec::new(),
             timeout: None,
         }
