@@ -98,11 +98,17 @@ struct Armed {
     every: Option<std::time::Duration>,
 }
 
+/// The longest time an interval timer is set for: Linux's `KTIME_MAX`, 2^63 - 1 ns (about
+/// 292 years), to which setitimer(2) saturates longer times. `Instant` plus this cannot
+/// overflow, where the `u64` seconds a guest may give could.
+pub const LONGEST_TIMER: std::time::Duration = std::time::Duration::from_nanos(i64::MAX as u64);
+
 impl IntervalTimer {
     /// Arms the timer to send `sig` to `target` after `first`, then every `every` if given, or
     /// cancels it (`first` zero). Returns the previous setting as (time left, period), zeros
-    /// for none, as setitimer(2)'s old value. Errors: `AGAIN` when the host refuses the timer's
-    /// thread.
+    /// for none, as setitimer(2)'s old value. Times past [`LONGEST_TIMER`] are taken as it, as
+    /// Linux saturates them (a timer that will not fire in the program's life). Errors:
+    /// `AGAIN` when the host refuses the timer's thread.
     pub fn set(
         self: &std::sync::Arc<Self>,
         target: std::sync::Arc<crate::host::threads::Thread>,
@@ -111,7 +117,8 @@ impl IntervalTimer {
         every: Option<std::time::Duration>,
     ) -> std::result::Result<(std::time::Duration, std::time::Duration), Errno> {
         let now = std::time::Instant::now();
-        let every = every.filter(|p| !p.is_zero());
+        let first = first.min(LONGEST_TIMER);
+        let every = every.filter(|p| !p.is_zero()).map(|p| p.min(LONGEST_TIMER));
         let (mine, old) = {
             let mut a = self.armed.lock();
             let old = (
