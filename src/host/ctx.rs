@@ -312,7 +312,7 @@ impl WasiCtx {
     /// readiness ([`WasiCtx::waiter`]) or take the lock again while holding it.
     ///
     /// The caller may change the table, so the thread's cached sockets are forgotten first
-    /// ([`crate::host::socket::cache`]); calls that only read it use [`WasiCtx::fds_read`].
+    /// (`host::socket::cache`); calls that only read it use [`WasiCtx::fds_read`].
     pub fn fds(&mut self) -> MutexGuard<'_, FdTable> {
         self.sockets.clear();
         self.process.fds.lock()
