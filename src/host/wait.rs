@@ -340,15 +340,25 @@ impl Waiter {
         if self.interrupted() {
             return Err(Errno::INTR);
         }
-        let mut pfds: SmallVec<[PollFd<'_>; 9]> =
-            fds.iter().map(|(fd, f)| PollFd::new(fd, *f)).collect();
+        // One fd, the usual case, without `collect`, whose set-up through `Extend` costs more
+        // than the rest of the call for one item (bench/hostcalls.rs, HOSTCALLS_PROFILE); for
+        // many, `collect` writes them in one tight loop.
+        let mut pfds: SmallVec<[PollFd<'_>; 9]> = match fds {
+            [(fd, f)] => smallvec::smallvec![PollFd::new(fd, *f)],
+            _ => fds.iter().map(|(fd, f)| PollFd::new(fd, *f)).collect(),
+        };
         let zero = Timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
         loop {
             match rustix::event::poll(&mut pfds, Some(&zero)) {
-                Ok(_) => return Ok(pfds.iter().map(|p| p.revents()).collect()),
+                Ok(_) => {
+                    return Ok(match &pfds[..] {
+                        [p] => smallvec::smallvec![p.revents()],
+                        _ => pfds.iter().map(|p| p.revents()).collect(),
+                    })
+                }
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(Errno::from_io(&e.into())),
             }

@@ -87,11 +87,13 @@ pub(crate) fn poll_oneoff(
     };
     // Filled in place: the scan is large (its inline arrays), and moving it costs a copy.
     if let Some((fds, waiter)) = ctx.fds_locked_for_wait() {
-        let mut scan = Scan::new(n);
+        let mut scan = Scan::new();
+        scan.reserve(n);
         subs.scan(&mut scan, mem, &fds, FdEntry::borrowed_host)?;
         return scan.finish(waiter, mem, events, nevents);
     }
-    let mut scan = Scan::new(n);
+    let mut scan = Scan::new();
+    scan.reserve(n);
     let fds = ctx.fds_read();
     subs.scan(&mut scan, mem, &fds, FdEntry::host)?;
     drop(fds);
@@ -180,16 +182,26 @@ impl Subs {
 }
 
 impl<F: AsFd> Scan<F> {
-    /// Room for `n` subscriptions: each gives at most one event and one fd, and growing one at
-    /// a time would reallocate every array several times over for a poll() of many fds.
-    fn new(n: u32) -> Self {
-        let n = n as usize;
+    fn new() -> Self {
         Scan {
-            out: SmallVec::with_capacity(n),
-            set: SmallVec::with_capacity(n),
-            waits: SmallVec::with_capacity(n),
+            out: SmallVec::new(),
+            set: SmallVec::new(),
+            waits: SmallVec::new(),
             clocks: SmallVec::new(),
             timeout: None,
+        }
+    }
+
+    /// Room for `n` subscriptions: each gives at most one event and one fd, and growing one at
+    /// a time would reallocate every array several times over for a poll() of many fds. (A
+    /// method of the scan in place: a scan built apart and moved costs a copy of its inline
+    /// arrays, more than a poll() of one fd's own work.)
+    fn reserve(&mut self, n: u32) {
+        let n = n as usize;
+        if n > self.out.inline_size() {
+            self.out.reserve_exact(n);
+            self.set.reserve_exact(n);
+            self.waits.reserve_exact(n);
         }
     }
 
