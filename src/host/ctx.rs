@@ -279,6 +279,8 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.stop.release();
+        // A timer of a program that is gone sends nothing: its thread need not wait on.
+        self.timer.cancel();
     }
 }
 

@@ -104,6 +104,17 @@ struct Armed {
 pub const LONGEST_TIMER: std::time::Duration = std::time::Duration::from_nanos(i64::MAX as u64);
 
 impl IntervalTimer {
+    /// Disarms the timer for good, when its program is gone: the thread waiting for it, if
+    /// any, ends now rather than when the time would have come (up to [`LONGEST_TIMER`]).
+    pub fn cancel(&self) {
+        let mut a = self.armed.lock();
+        a.generation += 1;
+        a.next = None;
+        a.every = None;
+        drop(a);
+        self.changed.notify_all();
+    }
+
     /// Arms the timer to send `sig` to `target` after `first`, then every `every` if given, or
     /// cancels it (`first` zero). Returns the previous setting as (time left, period), zeros
     /// for none, as setitimer(2)'s old value. Times past [`LONGEST_TIMER`] are taken as it, as
@@ -161,5 +172,59 @@ impl IntervalTimer {
             })
             .map(|_| old)
             .map_err(|_| Errno::AGAIN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// A cancelled timer's thread ends at once (it holds the timer while it waits).
+    #[test]
+    fn a_cancelled_timer_s_thread_ends_at_once() {
+        let timer = Arc::new(IntervalTimer::default());
+        let thread = crate::host::threads::Thread::new(1);
+        timer
+            .set(thread, 14, Duration::from_secs(3600), None)
+            .unwrap();
+        assert_eq!(
+            Arc::strong_count(&timer),
+            2,
+            "the waiting thread holds the timer"
+        );
+        // Long enough for the thread to be asleep in its wait, which only a notify ends.
+        std::thread::sleep(Duration::from_millis(50));
+        timer.cancel();
+        let start = Instant::now();
+        while Arc::strong_count(&timer) > 1 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the timer thread still waits"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A program that ends with its timer armed leaves no thread waiting for it.
+    #[test]
+    fn the_end_of_a_program_cancels_its_timer() {
+        let ctx = crate::host::WasiCtxBuilder::new().build().unwrap();
+        let timer = ctx.process.timer.clone();
+        let main = ctx.process.threads.main();
+        timer
+            .set(main, 14, Duration::from_secs(3600), None)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(ctx);
+        let start = Instant::now();
+        while Arc::strong_count(&timer) > 1 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the timer thread still waits"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }

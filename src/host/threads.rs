@@ -41,7 +41,7 @@ pub struct Thread {
 }
 
 impl Thread {
-    fn new(tid: u32) -> Arc<Thread> {
+    pub(crate) fn new(tid: u32) -> Arc<Thread> {
         Arc::new(Thread {
             tid,
             pending: AtomicU64::new(0),
