@@ -181,6 +181,18 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
+    /// Waits (5 s at most) until nothing but the test holds `timer`: its thread has ended.
+    fn wait_released(timer: &Arc<IntervalTimer>) {
+        let start = Instant::now();
+        while Arc::strong_count(timer) > 1 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the timer thread still waits"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// A cancelled timer's thread ends at once (it holds the timer while it waits).
     #[test]
     fn a_cancelled_timer_s_thread_ends_at_once() {
@@ -197,14 +209,7 @@ mod tests {
         // Long enough for the thread to be asleep in its wait, which only a notify ends.
         std::thread::sleep(Duration::from_millis(50));
         timer.cancel();
-        let start = Instant::now();
-        while Arc::strong_count(&timer) > 1 {
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "the timer thread still waits"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_released(&timer);
     }
 
     /// A program that ends with its timer armed leaves no thread waiting for it.
@@ -218,13 +223,6 @@ mod tests {
             .unwrap();
         std::thread::sleep(Duration::from_millis(50));
         drop(ctx);
-        let start = Instant::now();
-        while Arc::strong_count(&timer) > 1 {
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "the timer thread still waits"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_released(&timer);
     }
 }
