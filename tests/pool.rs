@@ -123,6 +123,18 @@ fn assert_fresh(store: &mut Store<()>, inst: &Instance, data: &str, at: usize) {
     }
 }
 
+/// The modules these tests run, on `engine`: x ("x data" at 4096) compiled, and x and y ("why
+/// data" at 8200) loaded from a cache in the returned directory, so that their data is a
+/// copy-on-write image.
+fn modules(engine: &Engine) -> (tempfile::TempDir, Module, Module, Module) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    let (x, y) = (module_text("x data", 4096), module_text("why data", 8200));
+    let compiled = Module::new(engine, &x).unwrap();
+    let (x_image, y_image) = (cached(engine, &cache, &x), cached(engine, &cache, &y));
+    (dir, compiled, x_image, y_image)
+}
+
 /// One slot, so every instance reuses it.
 #[test]
 fn a_reused_slot_leaks_nothing_from_the_instance_before() {
@@ -133,11 +145,7 @@ fn a_reused_slot_leaks_nothing_from_the_instance_before() {
 
 fn reused_slot_leaks_nothing(keep_resident: usize) {
     let engine = pooled_engine(1, 16, keep_resident);
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::new(dir.path());
-    let (x, y) = (module_text("x data", 4096), module_text("why data", 8200));
-    let compiled = Module::new(&engine, &x).unwrap();
-    let (x_image, y_image) = (cached(&engine, &cache, &x), cached(&engine, &cache, &y));
+    let (_dir, compiled, x_image, y_image) = modules(&engine);
     // The same module twice (data copied; then mapped from its image, where the slot keeps
     // the image between instances), then changing modules in the slot.
     let runs = [
@@ -170,11 +178,7 @@ fn reused_slot_leaks_nothing(keep_resident: usize) {
 #[test]
 fn an_on_demand_engine_reuses_memories_and_leaks_nothing() {
     let engine = Engine::default();
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::new(dir.path());
-    let (x, y) = (module_text("x data", 4096), module_text("why data", 8200));
-    let compiled = Module::new(&engine, &x).unwrap();
-    let (x_image, y_image) = (cached(&engine, &cache, &x), cached(&engine, &cache, &y));
+    let (_dir, compiled, x_image, y_image) = modules(&engine);
     let runs = [
         (&compiled, "x data", 4096),
         (&x_image, "x data", 4096),

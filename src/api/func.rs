@@ -532,6 +532,15 @@ unsafe fn native_call<T, F, R: HostReturn>(
     }
 }
 
+/// The native entry of a typed host function made from closure `f`, whose `extern "C"` entry
+/// is `call`; `None` for results that go through the value array (several of them).
+fn native_entry<F, R: HostReturn>(f: &Arc<F>, call: *const ()) -> Option<NativeEntry> {
+    R::Results::NATIVE.then_some(NativeEntry {
+        call: call as usize,
+        env: Arc::as_ptr(f) as usize,
+    })
+}
+
 macro_rules! into_func {
     ($($a:ident $v:ident $i:tt),*) => {
         impl<T: 'static, F, R, $($a: WasmTy),*> IntoFunc<T, (WithCaller, $($a,)*), R> for F
@@ -555,10 +564,7 @@ macro_rules! into_func {
                     unsafe { native_call::<T, F, R>(data, caller_vmctx, |f, c| f(c, $($v),*)) }
                 }
                 let f = Arc::new(self);
-                let native = R::Results::NATIVE.then(|| NativeEntry {
-                    call: native::<T, F, R, $($a),*> as *const () as usize,
-                    env: Arc::as_ptr(&f) as usize,
-                });
+                let native = native_entry::<F, R>(&f, native::<T, F, R, $($a),*> as *const ());
                 #[allow(unused_variables)]
                 let raw = move |caller: Caller<'_, T>, values: &mut [u128]| {
                     let r = f(caller, $($a::from_raw(values[$i] as u64)),*).into_result()?;
@@ -589,10 +595,7 @@ macro_rules! into_func {
                     unsafe { native_call::<T, F, R>(data, caller_vmctx, |f, _| f($($v),*)) }
                 }
                 let f = Arc::new(self);
-                let native = R::Results::NATIVE.then(|| NativeEntry {
-                    call: native::<T, F, R, $($a),*> as *const () as usize,
-                    env: Arc::as_ptr(&f) as usize,
-                });
+                let native = native_entry::<F, R>(&f, native::<T, F, R, $($a),*> as *const ());
                 #[allow(unused_variables)]
                 let raw = move |_: Caller<'_, T>, values: &mut [u128]| {
                     let r = f($($a::from_raw(values[$i] as u64)),*).into_result()?;

@@ -5,8 +5,9 @@
 //! reservations that memories dropped before gave back (a small [`MemoryPool`] made at the
 //! engine's first instance: the reset is the pool's `madvise` or rewrite, not an `munmap` of
 //! 8 GiB and an `mmap` of the next, which were most of an on-demand instantiation's time),
-//! or, when all are in use, reserves address space of its own, unmapped at drop. Pooling, a module's memories come from slots of a [`MemoryPool`] reserved with the engine
-//! (see `vm::pool` for how slots are reset and reused), and the complete vmctx of a dropped
+//! or, when all are in use, reserves address space of its own, unmapped at drop. Pooling, a
+//! module's memories come from slots of a [`MemoryPool`] reserved with the engine (see
+//! `vm::pool` for how slots are reset and reused), and the complete vmctx of a dropped
 //! instance is kept for the module's next instance: its defined functions' references are
 //! right for it as they are (they hold the code addresses, type ids and the block's own
 //! address, none of which changed) and every other word is written by instantiation, so a
