@@ -9,7 +9,7 @@
 mod fuzzers;
 
 use fuzzers::seeded::{drive, regressions, seed_from_env, Budget, CASE_BYTES};
-use fuzzers::{differential, no_panic};
+use fuzzers::{byte_trees, differential, no_panic};
 use std::time::Duration;
 use wasix_rt::Engine;
 
@@ -32,6 +32,13 @@ fn target(name: &str) -> Target {
             let mut stats = differential::Stats::default();
             Box::new(move |data| {
                 differential::run_case(data, &engine, &mut stats).map_err(|m| m.to_string())
+            })
+        }
+        "byte_trees" => {
+            let engine = differential::differential_engine();
+            let mut stats = differential::Stats::default();
+            Box::new(move |data| {
+                byte_trees::run_case(data, &engine, &mut stats).map_err(|m| m.to_string())
             })
         }
         "compile" => {
@@ -84,6 +91,19 @@ fn differential_against_wasmi() {
 }
 
 #[test]
+fn byte_shuffles_against_wasmi() {
+    let engine = differential::differential_engine();
+    let mut stats = differential::Stats::default();
+    let seed = seed_from_env(1);
+    drive("byte_trees", seed, cases(1500), CASE_BYTES, |_, data| {
+        byte_trees::run_case(data, &engine, &mut stats).map_err(|m| m.to_string())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("byte_trees: seed {seed}: {stats}");
+    assert!(stats.returned > stats.modules, "{stats}");
+}
+
+#[test]
 fn compile_never_panics() {
     seeded("compile", cases(800));
 }
@@ -105,7 +125,14 @@ fn artifacts_are_refused_or_loaded_never_crash() {
 
 #[test]
 fn fuzz_regressions_replay() {
-    for name in ["differential", "compile", "wat", "smith_exec", "cwasm"] {
+    for name in [
+        "differential",
+        "byte_trees",
+        "compile",
+        "wat",
+        "smith_exec",
+        "cwasm",
+    ] {
         let mut run = target(name);
         for (file, bytes) in regressions(name) {
             run(&bytes).unwrap_or_else(|e| panic!("tests/fuzz-regressions/{name}/{file}: {e}"));

@@ -217,6 +217,140 @@ fn host_functions_receive_arguments_return_results_and_errors() {
 }
 
 #[test]
+fn spelled_out_byte_swaps_compute_what_they_spell() {
+    // clang's lowerings of __builtin_bswap32/64/16, a swap by rotates and masks, a big-endian
+    // load, and near misses the translator must leave as they are: each checked against the
+    // same formula computed here, on edge values and a spread of others.
+    let engine = Engine::default();
+    let (mut s, i) = instantiate(
+        &engine,
+        r#"(module (memory 1) (data (i32.const 0) "\01\02\03\04\fe\dc\ba\98")
+            (func (export "swap32") (param i32) (result i32)
+              (i32.or
+                (i32.or (i32.and (i32.shl (local.get 0) (i32.const 8)) (i32.const 0xff0000))
+                        (i32.shl (local.get 0) (i32.const 24)))
+                (i32.or (i32.and (i32.shr_u (local.get 0) (i32.const 8)) (i32.const 0xff00))
+                        (i32.shr_u (local.get 0) (i32.const 24)))))
+            (func (export "swap64") (param i64) (result i64)
+              (i64.or
+                (i64.or
+                  (i64.or (i64.and (i64.shl (local.get 0) (i64.const 40)) (i64.const 0xff000000000000))
+                          (i64.shl (local.get 0) (i64.const 56)))
+                  (i64.or (i64.and (i64.shl (local.get 0) (i64.const 24)) (i64.const 0xff0000000000))
+                          (i64.and (i64.shl (local.get 0) (i64.const 8)) (i64.const 0xff00000000))))
+                (i64.or
+                  (i64.or (i64.and (i64.shr_u (local.get 0) (i64.const 8)) (i64.const 0xff000000))
+                          (i64.and (i64.shr_u (local.get 0) (i64.const 24)) (i64.const 0xff0000)))
+                  (i64.or (i64.and (i64.shr_u (local.get 0) (i64.const 40)) (i64.const 0xff00))
+                          (i64.shr_u (local.get 0) (i64.const 56))))))
+            (func (export "swap16") (param i32) (result i32)
+              (i32.and
+                (i32.or (i32.shl (local.get 0) (i32.const 8))
+                        (i32.shr_u (i32.and (local.get 0) (i32.const 0xff00)) (i32.const 8)))
+                (i32.const 0xffff)))
+            (func (export "rotates") (param i32) (result i32)
+              (i32.or (i32.and (i32.rotl (local.get 0) (i32.const 8)) (i32.const 0x00ff00ff))
+                      (i32.and (i32.rotl (local.get 0) (i32.const 24)) (i32.const 0xff00ff00))))
+            (func (export "load_be") (param i32) (result i32)
+              (local $x i32)
+              (local.set $x (i32.load align=1 (local.get 0)))
+              (i32.or
+                (i32.or (i32.shl (local.get $x) (i32.const 24))
+                        (i32.and (i32.shl (local.get $x) (i32.const 8)) (i32.const 0xff0000)))
+                (i32.or (i32.and (i32.shr_u (local.get $x) (i32.const 8)) (i32.const 0xff00))
+                        (i32.shr_u (local.get $x) (i32.const 24)))))
+            (func (export "split_mask") (param i32) (result i32)
+              (i32.or
+                (i32.or (i32.and (i32.shl (local.get 0) (i32.const 8)) (i32.const 0xff0f00))
+                        (i32.shl (local.get 0) (i32.const 24)))
+                (i32.shr_u (local.get 0) (i32.const 24))))
+            (func (export "two_sources") (param i32 i32) (result i32)
+              (i32.or (i32.shl (local.get 0) (i32.const 24)) (i32.shr_u (local.get 1) (i32.const 24))))
+            (func (export "byte_twice") (param i32) (result i32)
+              (i32.or (i32.shl (local.get 0) (i32.const 24))
+                      (i32.and (i32.shl (local.get 0) (i32.const 16)) (i32.const 0xff0000))))
+            (func (export "shift_mod") (param i32) (result i32)
+              (i32.or (i32.shl (local.get 0) (i32.const 56)) (i32.shr_u (local.get 0) (i32.const 40)))))"#,
+    );
+    let mut values: Vec<u64> = vec![
+        0,
+        1,
+        0xff,
+        0x0102_0304_0506_0708,
+        u64::MAX,
+        1 << 63,
+        0x8000_0000,
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..200 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        values.push(x);
+    }
+    let i32_of = |r: Vec<Val>| match r[..] {
+        [Val::I32(v)] => v as u32,
+        _ => panic!("{r:?}"),
+    };
+    for &v in &values {
+        let w = v as u32;
+        let one =
+            |s: &mut Store<()>, name| i32_of(call(s, &i, name, &[Val::I32(w as i32)]).unwrap());
+        assert_eq!(one(&mut s, "swap32"), w.swap_bytes(), "swap32 {w:#x}");
+        assert_eq!(
+            one(&mut s, "swap16"),
+            (w as u16).swap_bytes() as u32,
+            "swap16 {w:#x}"
+        );
+        assert_eq!(one(&mut s, "rotates"), w.swap_bytes(), "rotates {w:#x}");
+        assert_eq!(
+            one(&mut s, "split_mask"),
+            ((w << 8) & 0xff0f00) | (w << 24) | (w >> 24),
+            "split_mask {w:#x}"
+        );
+        assert_eq!(
+            one(&mut s, "byte_twice"),
+            (w << 24) | ((w << 16) & 0xff0000),
+            "byte_twice {w:#x}"
+        );
+        // Shift counts are taken modulo 32 (spec 2.0 §4.3.2 ishl, ishr_u): 56 is 24, 40 is 8,
+        // and (w << 24) | (w >> 8) is a rotation.
+        assert_eq!(
+            one(&mut s, "shift_mod"),
+            w.rotate_right(8),
+            "shift_mod {w:#x}"
+        );
+        let y = (v >> 32) as u32;
+        let r = call(
+            &mut s,
+            &i,
+            "two_sources",
+            &[Val::I32(w as i32), Val::I32(y as i32)],
+        )
+        .unwrap();
+        assert_eq!(
+            i32_of(r),
+            (w << 24) | (y >> 24),
+            "two_sources {w:#x} {y:#x}"
+        );
+        let r = call(&mut s, &i, "swap64", &[Val::I64(v as i64)]).unwrap();
+        assert!(
+            matches!(r[..], [Val::I64(r)] if r as u64 == v.swap_bytes()),
+            "swap64 {v:#x}: {r:?}"
+        );
+    }
+    let load_be = |s: &mut Store<()>, at: i32| call(s, &i, "load_be", &[Val::I32(at)]);
+    assert_eq!(i32_of(load_be(&mut s, 0).unwrap()), 0x0102_0304);
+    assert_eq!(i32_of(load_be(&mut s, 2).unwrap()), 0x0304_fedc);
+    assert_eq!(i32_of(load_be(&mut s, 4).unwrap()), 0xfedc_ba98);
+    // The load's bounds are the 4 bytes it reads, swapped or not.
+    assert_eq!(
+        trap_kind(load_be(&mut s, 65533)),
+        TrapKind::MemoryOutOfBounds
+    );
+}
+
+#[test]
 fn multi_value_results_and_block_parameters() {
     let engine = Engine::default();
     let (mut s, i) = instantiate(

@@ -369,6 +369,18 @@ pub fn run_case(data: &[u8], engine: &wasix_rt::Engine, stats: &mut Stats) -> Re
     let Ok((wasm, canonical, calls)) = generate(&mut u) else {
         return Ok(());
     };
+    check(wasm, canonical, calls, engine, stats)
+}
+
+/// Runs `calls` on `wasm` on both engines and compares everything observable (module doc);
+/// a mismatch comes back minimized.
+pub fn check(
+    wasm: Vec<u8>,
+    canonical: bool,
+    calls: Vec<Call>,
+    engine: &wasix_rt::Engine,
+    stats: &mut Stats,
+) -> Result<(), Mismatch> {
     stats.modules += 1;
     if let Some(path) = std::env::var_os("FUZZ_DUMP") {
         // Replaying a case that takes the process down: its module, before anything runs.

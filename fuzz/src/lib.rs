@@ -6,6 +6,7 @@
 //! (a mismatch with its reproducer, or the input that made the runtime fail a check), so that
 //! libFuzzer records the input as a crash and the seeded driver stops with its seed.
 
+pub mod byte_trees;
 pub mod differential;
 pub mod hostcalls;
 pub mod no_panic;

@@ -117,6 +117,7 @@ fn compile_one(
         isa.frontend_config(),
     )?;
     if settings.optimize {
+        translate::byte_swap::fold_byte_swaps(&mut ctx.func);
         translate::reassociate::rebalance_adds(&mut ctx.func);
         translate::fold_offsets::fold_constant_offsets(&mut ctx.func);
     }

@@ -152,16 +152,8 @@ pub(super) fn constant_add(func: &Function, v: Value) -> Option<(Value, i64)> {
 
 /// The i32 constant `v` is, sign-extended.
 fn constant(func: &Function, v: Value) -> Option<i64> {
-    let ValueDef::Result(inst, 0) = func.dfg.value_def(v) else {
-        return None;
-    };
-    match func.dfg.insts[inst] {
-        InstructionData::UnaryImm {
-            opcode: Opcode::Iconst,
-            imm,
-        } if func.dfg.value_type(v) == types::I32 => Some(i64::from(imm.bits() as i32)),
-        _ => None,
-    }
+    let c = super::iconst_of(func, v)?;
+    (func.dfg.value_type(v) == types::I32).then_some(i64::from(c as i32))
 }
 
 /// The two arguments of `v`'s defining instruction, if it is an `opcode`.

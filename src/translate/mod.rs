@@ -7,6 +7,7 @@
 //! `exceptions.rs`, threads' atomics in `atomics.rs`, everything else here.
 
 mod atomics;
+pub mod byte_swap;
 mod control;
 pub mod env;
 mod exceptions;
@@ -602,6 +603,22 @@ enum LoadKind {
 }
 
 /// Builds a wasm-ABI function for translation: the signature of `ft`.
+/// The immediate of the `iconst` defining `v`, as Cranelift stores it (sign-extended from the
+/// value's type), for the passes that rewrite translated code.
+fn iconst_of(func: &ir::Function, v: ir::Value) -> Option<i64> {
+    let v = func.dfg.resolve_aliases(v);
+    let ir::ValueDef::Result(inst, 0) = func.dfg.value_def(v) else {
+        return None;
+    };
+    match func.dfg.insts[inst] {
+        ir::InstructionData::UnaryImm {
+            opcode: ir::Opcode::Iconst,
+            imm,
+        } => Some(imm.bits()),
+        _ => None,
+    }
+}
+
 pub fn new_function(ft: &FuncType, index: u32, call_conv: CallConv) -> ir::Function {
     ir::Function::with_name_signature(
         ir::UserFuncName::user(0, index),

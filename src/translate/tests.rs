@@ -219,3 +219,46 @@ fn a_negative_constant_folds_only_without_an_offset() {
     );
     assert_eq!(got, [(8, true), (-16, false)]);
 }
+
+/// The first defined function of `wat` after `fold_byte_swaps`, as CLIF text.
+fn byte_swaps_folded(wat: &str) -> String {
+    clif_with(wat, byte_swap::fold_byte_swaps)
+}
+
+#[test]
+fn clang_s_byte_swaps_become_bswap() {
+    // clang -O2 --target=wasm32 of __builtin_bswap32, __builtin_bswap64 and
+    // __builtin_bswap16 (the last ends in a mask, not an or).
+    let swap32 = byte_swaps_folded(
+        "(module (func (param i32) (result i32)
+            (i32.or
+              (i32.or (i32.and (i32.shl (local.get 0) (i32.const 8)) (i32.const 16711680))
+                      (i32.shl (local.get 0) (i32.const 24)))
+              (i32.or (i32.and (i32.shr_u (local.get 0) (i32.const 8)) (i32.const 65280))
+                      (i32.shr_u (local.get 0) (i32.const 24))))))",
+    );
+    assert!(swap32.contains("bswap"), "{swap32}");
+    let swap64 = byte_swaps_folded(
+        "(module (func (param i64) (result i64)
+            (i64.or
+              (i64.or
+                (i64.or (i64.and (i64.shl (local.get 0) (i64.const 40)) (i64.const 71776119061217280))
+                        (i64.shl (local.get 0) (i64.const 56)))
+                (i64.or (i64.and (i64.shl (local.get 0) (i64.const 24)) (i64.const 280375465082880))
+                        (i64.and (i64.shl (local.get 0) (i64.const 8)) (i64.const 1095216660480))))
+              (i64.or
+                (i64.or (i64.and (i64.shr_u (local.get 0) (i64.const 8)) (i64.const 4278190080))
+                        (i64.and (i64.shr_u (local.get 0) (i64.const 24)) (i64.const 16711680)))
+                (i64.or (i64.and (i64.shr_u (local.get 0) (i64.const 40)) (i64.const 65280))
+                        (i64.shr_u (local.get 0) (i64.const 56)))))))",
+    );
+    assert!(swap64.contains("bswap"), "{swap64}");
+    let swap16 = byte_swaps_folded(
+        "(module (func (param i32) (result i32)
+            (i32.and
+              (i32.or (i32.shl (local.get 0) (i32.const 8))
+                      (i32.shr_u (i32.and (local.get 0) (i32.const 65280)) (i32.const 8)))
+              (i32.const 65535))))",
+    );
+    assert!(swap16.contains("bswap"), "{swap16}");
+}
