@@ -59,7 +59,7 @@ def build():
     subprocess.run(["bash", "c-baseline/build.sh"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def start(target, port, compare=None):
+def start(target, port, compare=None, cpus=None):
     env = dict(os.environ, RUST_LOG="wasix_rt=warn")
     rt = compare if target.endswith("-compare") else WASIX_RT
     if target.startswith("serve"):
@@ -69,7 +69,8 @@ def start(target, port, compare=None):
     else:
         cmd = ["target/c-baseline/http_poll", str(port)]
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, preexec_fn=pin)
     proc.log = log
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -267,12 +268,22 @@ def main():
     p.add_argument("--runs", type=int, default=1, help="runs of every scenario, in turn")
     p.add_argument("--compare", metavar="WASIX_RT",
                    help="another wasix-rt binary, for the targets serve-compare and poll-compare")
+    p.add_argument("--pin", action="store_true",
+                   help="server on CPU 0, wrk and the attacking clients on CPU 1 (needs 2 CPUs): "
+                        "the attack then costs the server what serving it costs, not a share of its core")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if not args.no_build:
         build()
+    server_cpus = None
+    if args.pin:
+        if len(os.sched_getaffinity(0)) < 2:
+            sys.exit("hostile-load: --pin needs 2 CPUs")
+        server_cpus = {0}
+        # wrk and the attack's event loop inherit this process's CPU.
+        os.sched_setaffinity(0, {1})
     sizes = {"alone": 0, "slowloris": args.slowloris, "flood": args.flood, "resets": 20, "oversized": 20}
     targets = args.targets.split()
     if any(t.endswith("-compare") for t in targets) and not args.compare:
@@ -281,7 +292,7 @@ def main():
     # Every target's scenarios in turn, run after run: drift hits them all alike.
     for _, target, kind in [(r, t, k) for r in range(max(1, args.runs)) for t in targets
                             for k in args.scenarios.split()]:
-        proc = start(target, args.port, args.compare)
+        proc = start(target, args.port, args.compare, server_cpus)
         try:
             time.sleep(0.5)
             before = open_fds(proc)
@@ -311,7 +322,8 @@ def main():
             rows.append((kind, wrk, spread, attack, before, after, alive))
         base = rows[0][1] if rows[0][0] == "alone" else None
         n = max(1, args.runs)
-        print(f"\n**{target}** (wrk -t1 -c{args.wrk_conns} -d{args.duration}s, {n} run{'s' if n > 1 else ''} each)\n")
+        pinned = ", server on CPU 0, clients on CPU 1" if args.pin else ""
+        print(f"\n**{target}** (wrk -t1 -c{args.wrk_conns} -d{args.duration}s, {n} run{'s' if n > 1 else ''} each{pinned})\n")
         print("| attack | req/s | range | vs alone | p99 | p99 vs alone | wrk socket errors | attack: opened / closed by server | fds before -> 3 s after | running after |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for kind, wrk, spread, attack, before, after, alive in rows:
