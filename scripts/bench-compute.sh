@@ -23,6 +23,8 @@
 #   RUNS=3 KERNELS="sha256 fib" scripts/bench-compute.sh
 #   NATIVE_CC=clang scripts/bench-compute.sh       # native built with clang -O2, the compiler
 #                                                  # that builds the wasm: the translator's gap
+#   BEFORE=/tmp/old/wasix-rt scripts/bench-compute.sh  # that build in place of --profile=guest,
+#                                                  # alternated with this one: before and after
 #
 # Needs gcc, clang, lld and wasi-libc (apt-get install clang lld wasi-libc) and python3 (to
 # check the name section). Wall times are taken with `date +%s%N` around each run (process
@@ -36,6 +38,7 @@ RUNS=${RUNS:-5}
 NATIVE_CC=${NATIVE_CC:-gcc}
 OUT=target/c-baseline/kernels
 rt=./target/release/wasix-rt
+BEFORE=${BEFORE:-}
 
 die() {
   echo "bench-compute: $*" >&2
@@ -46,6 +49,7 @@ for k in $KERNELS; do
   [ -f "c-baseline/kernels/$k.c" ] || die "unknown kernel '$k' in KERNELS (known: $ALL_KERNELS)"
 done
 [ -n "${KERNELS// /}" ] || die "KERNELS is empty"
+[ -z "$BEFORE" ] || [ -x "$BEFORE" ] || die "BEFORE=$BEFORE is not an executable wasix-rt"
 command -v "$NATIVE_CC" >/dev/null 2>&1 || die "$NATIVE_CC is needed (NATIVE_CC): apt-get install $NATIVE_CC"
 command -v clang >/dev/null 2>&1 || die "clang is needed: apt-get install clang lld wasi-libc"
 
@@ -128,9 +132,24 @@ median_ms() {
     printf "%.1f", m / 1e6 }'
 }
 
+# The third column: this build under --profile=guest, or the BEFORE build.
+second() {
+  if [ -n "$BEFORE" ]; then
+    # A cache of its own: an artifact is keyed by the format version, not by the build.
+    timed env WASIX_RT_CACHE_DIR="$tmp/before-cache" "$BEFORE" run "$OUT/$k.wasm"
+  else
+    timed "$rt" run "--profile=guest,$tmp/$k.json" "$OUT/$k.wasm"
+  fi
+}
+
 declare -A native_ms plain_ms prof_ms
 for k in $KERNELS; do
-  echo "$k: $RUNS rounds of native, wasix-rt, wasix-rt --profile=guest ..." >&2
+  if [ -n "$BEFORE" ]; then
+    second_name="$BEFORE run $OUT/$k.wasm"
+  else
+    second_name="wasix-rt run --profile=guest $OUT/$k.wasm"
+  fi
+  echo "$k: $RUNS rounds of native, wasix-rt, $second_name ..." >&2
   : >"$tmp/$k.native.ns"
   : >"$tmp/$k.plain.ns"
   : >"$tmp/$k.prof.ns"
@@ -140,8 +159,8 @@ for k in $KERNELS; do
   # Untimed warm-up runs: fill the compile cache (and check the output once before timing).
   timed "$rt" run "$OUT/$k.wasm"
   same_output "$want" "wasix-rt run $OUT/$k.wasm"
-  timed "$rt" run "--profile=guest,$tmp/$k.json" "$OUT/$k.wasm"
-  same_output "$want" "wasix-rt run --profile=guest $OUT/$k.wasm"
+  second
+  same_output "$want" "$second_name"
   for _ in $(seq 1 "$RUNS"); do
     timed "$OUT/$k.native"
     same_output "$want" "$OUT/$k.native (again)"
@@ -149,8 +168,8 @@ for k in $KERNELS; do
     timed "$rt" run "$OUT/$k.wasm"
     same_output "$want" "wasix-rt run $OUT/$k.wasm"
     echo "$elapsed_ns" >>"$tmp/$k.plain.ns"
-    timed "$rt" run "--profile=guest,$tmp/$k.json" "$OUT/$k.wasm"
-    same_output "$want" "wasix-rt run --profile=guest $OUT/$k.wasm"
+    second
+    same_output "$want" "$second_name"
     echo "$elapsed_ns" >>"$tmp/$k.prof.ns"
   done
   native_ms[$k]=$(median_ms "$tmp/$k.native.ns")
@@ -159,16 +178,20 @@ for k in $KERNELS; do
 done
 
 echo
-echo "\`RUNS=$RUNS KERNELS=\"$KERNELS\" $0${*:+ $*}\` on $(date -u '+%Y-%m-%d %H:%M UTC')," \
+echo "\`RUNS=$RUNS KERNELS=\"$KERNELS\" NATIVE_CC=$NATIVE_CC${BEFORE:+ BEFORE=$BEFORE} $0${*:+ $*}\` on $(date -u '+%Y-%m-%d %H:%M UTC')," \
   "$(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo '?'))," \
   "median of $RUNS runs, wall time per process"
 echo
-echo "| kernel | native (ms) | wasix-rt (ms) | wasix-rt / native | --profile=guest (ms) | profiled / plain |"
+if [ -n "$BEFORE" ]; then
+  echo "| kernel | native (ms) | wasix-rt (ms) | wasix-rt / native | before (ms) | before / native |"
+else
+  echo "| kernel | native (ms) | wasix-rt (ms) | wasix-rt / native | --profile=guest (ms) | profiled / plain |"
+fi
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 for k in $KERNELS; do
   echo "$k ${native_ms[$k]} ${plain_ms[$k]} ${prof_ms[$k]}"
-done | awk '{
-  r1 = $3 / $2; r2 = $4 / $3
+done | awk -v before="$BEFORE" '{
+  r1 = $3 / $2; r2 = before == "" ? $4 / $3 : $4 / $2
   l1 += log(r1); l2 += log(r2); n++
   printf "| %s | %.1f | %.1f | %.3f | %.1f | %.3f |\n", $1, $2, $3, r1, $4, r2
 } END { printf "| geomean | | | %.3f | | %.3f |\n", exp(l1 / n), exp(l2 / n) }'
