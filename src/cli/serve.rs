@@ -619,6 +619,7 @@ fn threads_wanted(server: &Server) -> usize {
 /// connection per accepted one cost `serve` a third of its requests/s under 500 slowloris
 /// clients.
 fn count_blocked(server: &Server) -> usize {
+    let now = Instant::now();
     server
         .running
         .lock()
@@ -629,7 +630,7 @@ fn count_blocked(server: &Server) -> usize {
             .pending
             .lock()
             .iter()
-            .filter(|p| p.since.elapsed() >= BLOCKED)
+            .filter(|p| now.saturating_duration_since(p.since) >= BLOCKED)
             .count()
 }
 
@@ -654,27 +655,28 @@ fn admit(server: &Server) -> bool {
 
 /// Makes room for a new connection: closes the connection that has sent nothing for the
 /// longest, if for [`BLOCKED`] or more, else ends the program that has waited longest, if it
-/// has waited `--evict-idle`; whether it did. A look that finds none remembers when the first one could be due, so that a flood
-/// of refused connections does not scan the programs each time.
+/// has waited `--evict-idle`; whether it did. A look that finds no program remembers when the
+/// first one could be due, so that a flood of refused connections does not scan the programs
+/// each time.
 fn evict_one(server: &Server) -> bool {
     let Some(evict_idle) = server.evict_idle else {
         return false;
     };
     // A connection that has sent nothing for BLOCKED costs its client nothing: it goes first.
-    if let Some(p) = server
-        .pending
-        .lock()
-        .iter()
-        .filter(|p| !p.evicted.load(Ordering::SeqCst) && p.since.elapsed() >= BLOCKED)
-        .min_by_key(|p| p.since)
-    {
+    // The list is in the order the connections were accepted, so the first old enough has
+    // waited longest (or nearly: a connection queued at --max-instances joins it late). One
+    // clock read, not one per connection: under a flood this runs for every connection
+    // accepted, over every connection waiting.
+    let now = Instant::now();
+    if let Some(p) = server.pending.lock().iter().find(|p| {
+        !p.evicted.load(Ordering::SeqCst) && now.saturating_duration_since(p.since) >= BLOCKED
+    }) {
         p.evicted.store(true, Ordering::SeqCst);
         // Wakes its thread's wait for the first bytes.
         let _ = p.stream.shutdown(std::net::Shutdown::Both);
         return true;
     }
     let mut until = server.no_evictable_until.lock();
-    let now = Instant::now();
     if until.is_some_and(|t| now < t) {
         return false;
     }
