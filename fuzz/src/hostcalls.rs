@@ -182,9 +182,16 @@ impl Harness {
             fds_before.remove(&fd);
         }
         let result = self.sequence(&sandbox, &mut u);
-        // The store (and the guest's fds) are gone now; the driver's own are in `sandbox`.
-        let fds_after = host_fds();
         result?;
+        // The store is gone now; the driver's own fds are in `sandbox`. A thread the guest
+        // spawned may still be ending, its hold on the fd table with it: a leak is an fd still
+        // open a second later.
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        let mut fds_after = host_fds();
+        while fds_after != fds_before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            fds_after = host_fds();
+        }
         if fds_before != fds_after {
             return Err(format!(
                 "the host's fds changed: before {fds_before:?}, after {fds_after:?}"

@@ -6,9 +6,9 @@
 //! where the machine has one `bswap`. Cranelift's mid-end matches a single spelling of this
 //! (`(x & 0xff00) << 8` in place of `(x << 8) & 0xff0000`), and compilers use others.
 //!
-//! This pass tracks, for a `bor` or `band` and the shifts, rotates, byte masks and ors below it, where
-//! each byte of the result comes from: a byte of one source value `x`, or zero. The rules are
-//! exact for the operators' wasm semantics (spec 2.0 §4.3.2 `ishl`, `ishr_u`, `irotl`,
+//! This pass tracks, for a `bor` or `band` and the shifts, rotates, byte masks and ors below
+//! it, where each byte of the result comes from: a byte of one source value `x`, or zero. The
+//! rules are exact for the operators' wasm semantics (spec 2.0 §4.3.2 `ishl`, `ishr_u`, `irotl`,
 //! `irotr`, `iand`, `ior`: shift counts taken modulo the bit width), so a result whose bytes
 //! are `x`'s reversed is `bswap(x)`; one whose bytes are `x`'s reversed, shifted right by
 //! whole bytes and partly zero is `(bswap(x) >> 8s) & mask`. Anything the rules do not cover
@@ -95,9 +95,9 @@ impl Bytes {
     }
 }
 
-/// Rewrites every `bor` or `band` of `i32` or `i64` whose bytes are those of one value, reversed (and
-/// possibly shifted down and partly zeroed), into `bswap` and at most a shift and a mask,
-/// when that takes fewer operators than the spelled-out form.
+/// Rewrites every `bor` or `band` of `i32` or `i64` whose bytes are those of one value,
+/// reversed (and possibly shifted down and partly zeroed), into `bswap` and at most a shift and
+/// a mask, when that takes fewer operators than the spelled-out form.
 pub fn fold_byte_swaps(func: &mut Function) {
     let mut roots = Vec::new();
     for block in func.layout.blocks() {
