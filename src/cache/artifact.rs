@@ -6,7 +6,7 @@
 //!  12  reserved, 0
 //!  16  key: blake3(engine settings, blake3(module bytes))   (32 bytes; the cache's file name)
 //!  48  settings: blake3(engine settings)      (32 bytes; CPU features, Cranelift flags,
-//!                                              runtime and format version)
+//!                                              runtime and format version, source hash)
 //!  80  checksum: blake3 of every other byte of the file (32 bytes)
 //! 112  section table: (offset u64 LE, length u64 LE) for each of
 //!        metadata  postcard: the ModuleInfo without names, and the functions' code ranges
@@ -51,8 +51,8 @@ pub const MAGIC: &[u8; 8] = b"WASIXRTC";
 /// Bumped whenever the layout of the artifact or of the metadata changes, and whenever
 /// compiled code changes its contract with the runtime (vmctx layout, trampoline slots,
 /// libcalls, memory layout: 8 folds offsets relying on the guard before each memory): an
-/// artifact from before must not load. Also bumped when the translator's code gets faster
-/// (10: byte swaps folded), so that a cache filled by an older build is compiled again.
+/// artifact from before must not load. (The settings hash includes a hash of the sources, so
+/// an artifact of another build does not load either: it is compiled again.)
 pub const FORMAT_VERSION: u32 = 10;
 const SECTIONS: usize = 9;
 const TABLE_AT: usize = 112;
@@ -124,12 +124,14 @@ impl Module {
 
 impl Engine {
     /// Everything that decides the machine code this engine generates: target, CPU features,
-    /// Cranelift flags, wasix-rt and artifact format versions (the cache key includes it).
+    /// Cranelift flags, wasix-rt and artifact format versions, and a hash of the sources this
+    /// wasix-rt was built from (build.rs); the cache key includes it.
     pub fn settings_fingerprint(&self) -> String {
         let isa = self.isa();
         format!(
-            "wasix-rt {} artifact-format {} epoch-checks {} {} {} {:?}",
+            "wasix-rt {} source {} artifact-format {} epoch-checks {} {} {} {:?}",
             env!("CARGO_PKG_VERSION"),
+            env!("WASIXRT_SOURCE_HASH"),
             FORMAT_VERSION,
             self.config().epoch_interruption,
             isa.triple(),
@@ -505,7 +507,7 @@ fn check_header(
 
 /// Why an artifact whose settings hash is `found` does not load in `engine`: the epoch checks
 /// (the one setting a user picks, with `compile --epoch-interruption`), or else the CPU,
-/// Cranelift flags or wasix-rt version.
+/// Cranelift flags or wasix-rt build.
 fn settings_mismatch(engine: &Engine, found: &[u8]) -> String {
     let epoch = engine.config().epoch_interruption;
     let other = Engine::new(&crate::Config {
@@ -521,7 +523,7 @@ fn settings_mismatch(engine: &Engine, found: &[u8]) -> String {
             (`--epoch-interruption`), which this engine does not have (`wasix-rt run` has them \
             with --timeout); compile it without the flag"
             .into(),
-        _ => "compiled for another CPU, Cranelift configuration or wasix-rt version".into(),
+        _ => "compiled for another CPU, Cranelift configuration or build of wasix-rt".into(),
     }
 }
 

@@ -188,7 +188,7 @@ pub(super) fn loads(path: &std::path::Path, a: &wasix_rt::cache::ArtifactInfo) -
             };
         }
     }
-    Some("compiled for another CPU, Cranelift configuration or wasix-rt version".into())
+    Some("compiled for another CPU, Cranelift configuration or build of wasix-rt".into())
 }
 
 fn describe(
