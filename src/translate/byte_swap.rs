@@ -268,10 +268,16 @@ struct Swap {
 }
 
 impl Swap {
+    /// Whether a mask must zero bytes the shift leaves: `(bswap(x) >> 8s)` of a value of
+    /// `width` bytes already has its top `s` bytes zero.
+    fn needs_mask(&self, width: usize) -> bool {
+        self.mask != all_ones(width) >> (8 * self.shift)
+    }
+
     /// Operators of the replacement: the `bswap`, and the shift and mask when needed (the
     /// backend folds their constants into the instructions' immediates).
     fn ops(&self, width: usize) -> u32 {
-        1 + u32::from(self.shift > 0) + u32::from(self.mask != all_ones(width) >> (8 * self.shift))
+        1 + u32::from(self.shift > 0) + u32::from(self.needs_mask(width))
     }
 }
 
@@ -308,8 +314,7 @@ fn as_swap(b: &Bytes) -> Option<(Value, Swap)> {
 
 /// Replaces `inst` (a `bor` or `band` of type `ty`) with `swap` of `source`.
 fn rewrite(func: &mut Function, inst: Inst, ty: Type, source: Value, swap: Swap) {
-    let width = ty.bytes() as usize;
-    let needs_mask = swap.mask != all_ones(width) >> (8 * swap.shift);
+    let needs_mask = swap.needs_mask(ty.bytes() as usize);
     if swap.shift == 0 && !needs_mask {
         func.replace(inst).bswap(source);
         return;
