@@ -134,11 +134,23 @@ class Attack:
         self.opened = 0
         self.closed_by_server = 0
         self.stop = asyncio.Event()
+        # Every connection's writer, so that the end of the scenario closes them all.
+        self.writers = set()
 
     async def connect(self):
         r, w = await asyncio.open_connection("127.0.0.1", self.port)
         self.opened += 1
+        self.writers.add(w)
         return r, w
+
+    def close(self, w):
+        w.transport.abort()
+        self.writers.discard(w)
+
+    def close_all(self):
+        for w in self.writers:
+            w.transport.abort()
+        self.writers.clear()
 
     def reset(self, w):
         sock = w.get_extra_info("socket")
@@ -146,7 +158,7 @@ class Attack:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
-        w.transport.abort()
+        self.close(w)
 
     async def wait_closed(self, r, seconds):
         """Reads until the server closes (True) or `seconds` pass (False)."""
@@ -168,7 +180,7 @@ class Attack:
                 if await self.wait_closed(r, 0.5):
                     self.closed_by_server += 1
                     break
-            w.transport.abort()
+            self.close(w)
             await asyncio.sleep(0.1)
 
     async def trickle(self):
@@ -190,7 +202,7 @@ class Attack:
                 if await self.wait_closed(r, 1.0):
                     self.closed_by_server += 1
                     break
-            w.transport.abort()
+            self.close(w)
             await asyncio.sleep(0.1)
 
     async def resets(self):
@@ -224,7 +236,7 @@ class Attack:
                 continue
             if await self.wait_closed(r, 5):
                 self.closed_by_server += 1
-            w.transport.abort()
+            self.close(w)
             await asyncio.sleep(0.05)
 
     def tasks(self):
@@ -247,13 +259,40 @@ async def scenario(port, kind, size, duration, wrk_conns):
     wrk = await asyncio.create_subprocess_exec(
         "wrk", "-t1", f"-c{wrk_conns}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(wrk.communicate(), duration + 60)
+    try:
+        out, _ = await asyncio.wait_for(wrk.communicate(), duration + 60)
+    except asyncio.TimeoutError:
+        wrk.kill()
+        await wrk.wait()
+        print(f"{kind}: wrk did not finish within {duration + 60} s; killed", file=sys.stderr)
+        out = b""
     attack.stop.set()
     if tasks:
-        done, pending = await asyncio.wait(tasks, timeout=10)
+        _, pending = await asyncio.wait(tasks, timeout=10)
         for t in pending:
             t.cancel()
+        attack.close_all()
+        _, pending = await asyncio.wait(tasks, timeout=5)
+        if pending:
+            print(f"{kind}: {len(pending)} attack tasks did not end; left behind", file=sys.stderr)
+    attack.close_all()
     return parse_wrk(out.decode()), attack
+
+
+def run_scenario(*args):
+    """Runs `scenario` on a loop of its own, closed without waiting for tasks that ignored
+    their cancellation (asyncio.run would wait for them forever)."""
+    loop = asyncio.new_event_loop()
+
+    def quiet_about_left_tasks(loop, context):
+        if not context.get("message", "").startswith("Task was destroyed but it is pending"):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(quiet_about_left_tasks)
+    try:
+        return loop.run_until_complete(scenario(*args))
+    finally:
+        loop.close()
 
 
 def main():
@@ -296,7 +335,7 @@ def main():
         try:
             time.sleep(0.5)
             before = open_fds(proc)
-            wrk, attack = asyncio.run(scenario(args.port, kind, sizes[kind], args.duration, args.wrk_conns))
+            wrk, attack = run_scenario(args.port, kind, sizes[kind], args.duration, args.wrk_conns)
             time.sleep(3)
             after = open_fds(proc)
             alive = proc.poll() is None

@@ -187,6 +187,16 @@ impl Server {
             .count()
     }
 
+    /// The server's threads now (`Threads:` of /proc/PID/status).
+    fn threads(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a Threads: line")
+    }
+
     /// The CPU time the server has used so far (user and system).
     fn cpu_time(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
@@ -385,6 +395,40 @@ fn idle_clients_never_stall_the_service() {
     assert!(started.elapsed() < Duration::from_secs(5));
     // And they are still open, still served once they speak.
     for (i, mut c) in idle.into_iter().enumerate().take(5) {
+        c.write_all(format!("{i}\n").as_bytes()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, format!("hello {i}\n"));
+    }
+}
+
+/// Connections whose clients have sent nothing wait without a thread each: two hundred of
+/// them leave the server with about the threads it had, and each is served when it speaks.
+#[test]
+fn connections_waiting_for_their_first_bytes_hold_no_thread() {
+    let server = Server::start(&["--workers", "1"]);
+    assert_eq!(server.ask("ok\n"), "hello ok\n");
+    let before = server.threads();
+    let fds = server.open_fds();
+    let idle = idle_clients(&server, 200);
+    let start = Instant::now();
+    // Accepted: an fd each.
+    while server.open_fds() < fds + 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "200 connections not accepted in 10 s: {} fds, {fds} before",
+            server.open_fds()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Held a thread each before the waiting room: 200 more.
+    let threads = server.threads();
+    assert!(
+        threads <= before + 8,
+        "{threads} threads with 200 idle connections, {before} before"
+    );
+    for (i, mut c) in idle.into_iter().enumerate().step_by(40) {
         c.write_all(format!("{i}\n").as_bytes()).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut answer = String::new();

@@ -1,4 +1,4 @@
-//! The right to wait in `accept(2)` on `serve`'s listener: one pool thread at a time holds it
+//! The right to wait for connections on `serve`'s listener: one pool thread at a time holds it
 //! (nginx's accept mutex; see `Server::accept_gate`), and a thread that lets it go hands it to
 //! the thread that asked for it last. A mutex would hand it to the one that asked first: with
 //! the dozens of spare threads `serve` keeps while clients hold programs idle, every

@@ -12,6 +12,7 @@ mod proposals;
 mod run;
 mod serve;
 mod validate;
+mod waiting_room;
 mod wast;
 
 use clap::{Parser, Subcommand};

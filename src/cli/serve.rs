@@ -5,9 +5,11 @@
 //!
 //! The connections' programs run on a pool of threads that accept on the listener themselves,
 //! one at a time (no hand-off between threads on the fast path). A program starts when its
-//! client's first bytes arrive (unless `--start-at-accept`), so a connection that sends
-//! nothing costs a thread and an fd but no instance. The pool grows only while a core is free
-//! for it: `--workers` bounds the programs running guest code at once, not those waiting
+//! client's first bytes arrive (unless `--start-at-accept`): until then the connection waits
+//! in one epoll instance with the others (`super::waiting_room`), at the cost of an fd, no
+//! thread and no instance, and the thread waiting for new connections also takes the first
+//! one whose client spoke. The pool grows only while a core is free for it: `--workers`
+//! bounds the programs running guest code at once, not those waiting
 //! ([`wasix_rt::launcher::RunSlots`]), so a program blocked on an idle or slow client holds a
 //! thread (up to `--max-instances`) but no core, and the others are served meanwhile. At
 //! `--max-instances` one thread goes on accepting and queues connections for the threads that
@@ -15,17 +17,19 @@
 //! `--timeout` (code busy in wasm traps at its epoch deadline) or idle past `--idle-timeout`
 //! (every thread waiting, on the client or anything else). Past `--max-connections` a new
 //! connection takes the place of one that has sent nothing, else of a program idle for
-//! `--evict-idle`, else is closed at once and counted; when accept fails for want of fds or memory the
-//! thread backs off until a connection closes. Each connection is logged at `info` with its
-//! duration and how its program ended. SIGINT/SIGTERM stop accepting, end the programs still
-//! running and exit 0.
+//! `--evict-idle`, else is closed at once and counted; when accept fails for want of fds or
+//! memory the thread backs off until a connection closes. Each connection is logged at `info`
+//! with its duration and how its program ended. SIGINT/SIGTERM stop accepting, end the
+//! programs still running and exit 0.
 
+use super::waiting_room::{WaitingRoom, Woken};
 use super::EXIT_ERROR;
 use clap::Args;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -111,7 +115,7 @@ pub struct ServeArgs {
 
     /// Start each connection's program as soon as the connection is accepted, not when the
     /// client's first bytes arrive: for protocols where the server speaks first (SMTP, FTP, a
-    /// banner). Without it a connection that has sent nothing holds a thread and an fd but no
+    /// banner). Without it a connection that has sent nothing holds an fd but no thread and no
     /// instance, and is the first to make room at --max-connections.
     #[arg(long)]
     start_at_accept: bool,
@@ -229,12 +233,10 @@ struct Conn {
     accepted: Instant,
 }
 
-/// A connection waiting for its client's first bytes before its program starts.
-struct Pending {
-    since: Instant,
-    stream: TcpStream,
-    /// Set when a new connection took its place (`--evict-idle`).
-    evicted: AtomicBool,
+impl AsFd for Conn {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
 }
 
 /// A connection's program while it runs.
@@ -306,7 +308,7 @@ struct Server {
     /// Whether programs wait for their client's first bytes (no `--start-at-accept`).
     defer: bool,
     /// Connections accepted whose first bytes have not arrived.
-    pending: Mutex<Vec<Arc<Pending>>>,
+    waiting: WaitingRoom<Conn>,
     /// Before this, no program can have waited `--evict-idle` (the last look found none).
     no_evictable_until: Mutex<Option<Instant>>,
     busy_response: Option<Vec<u8>>,
@@ -320,10 +322,9 @@ struct Server {
     /// Pool threads alive, and those in accept.
     threads: AtomicUsize,
     accepting: AtomicUsize,
-    /// Held by the one thread in accept (nginx's accept mutex): Linux reserves the new
-    /// connection's fd when accept(2) starts waiting, so a hundred threads waiting there
-    /// would hold a hundred fds and leave none for the programs. It holds the wait before the
-    /// next try after accept ran out of fds or memory. Handed last-in-first-out
+    /// Held by the one thread waiting for connections ([`accept`]; nginx's accept mutex): the
+    /// others sleep instead of all waking for each connection, and one back-off after accept
+    /// ran out of fds or memory holds for all. Handed last-in-first-out
     /// (`super::accept_gate`).
     accept_gate: super::accept_gate::AcceptGate,
     /// The programs running now.
@@ -460,7 +461,7 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         evict_idle: nonzero(args.evict_idle),
         blocked: AtomicUsize::new(0),
         defer: !args.start_at_accept,
-        pending: Mutex::new(Vec::new()),
+        waiting: WaitingRoom::new().map_err(|e| format!("cannot create an epoll instance: {e}"))?,
         no_evictable_until: Mutex::new(None),
         busy_response,
         open: Mutex::new(0),
@@ -486,9 +487,10 @@ fn try_serve(args: &ServeArgs) -> Result<(), String> {
         module = %args.module.display(),
         "serving"
     );
-    // A thread past the `--workers` kept leaves after this long in accept with nothing.
-    socket2::SockRef::from(&server.listener)
-        .set_read_timeout(Some(THREAD_LINGER))
+    // The thread at the accept gate waits in poll(2), on the listener and the waiting room.
+    server
+        .listener
+        .set_nonblocking(true)
         .map_err(|e| format!("--listen {local}: {e}"))?;
     start_ticker(&server);
     stop_on_signals(&server);
@@ -519,6 +521,7 @@ fn start_ticker(server: &Arc<Server>) {
         server
             .blocked
             .store(count_blocked(&server), Ordering::Relaxed);
+        expire_waiting(&server);
         // Programs blocked on their clients: if nobody accepts, threads must stand in.
         if server.accepting.load(Ordering::SeqCst) == 0 {
             for _ in 0..threads_wanted(&server) {
@@ -565,8 +568,8 @@ fn stop_on_signals(server: &Arc<Server>) {
             server.stopping.store(true, Ordering::SeqCst);
             let _ = socket2::SockRef::from(&server.listener).shutdown(std::net::Shutdown::Both);
             server.closed.notify_all();
-            for p in server.pending.lock().iter() {
-                let _ = p.stream.shutdown(std::net::Shutdown::Both);
+            for conn in server.waiting.take_all() {
+                end_unserved(&server, conn, "the server is stopping");
             }
             for r in server.running.lock().iter() {
                 r.process.threads.end_program(ProgramEnd {
@@ -613,25 +616,18 @@ fn threads_wanted(server: &Server) -> usize {
         .min(room)
 }
 
-/// The programs blocked on their client (or a timer) for [`BLOCKED`] or more, and the
-/// connections waiting that long for their first bytes: what [`threads_wanted`] stands threads
-/// in for. Counted by the ticker every [`TICK`] into `Server::blocked`: a scan of every open
-/// connection per accepted one cost `serve` a third of its requests/s under 500 slowloris
-/// clients.
+/// The programs blocked on their client (or a timer) for [`BLOCKED`] or more: what
+/// [`threads_wanted`] stands threads in for (connections waiting for their first bytes hold
+/// none: they are in the waiting room). Counted by the ticker every [`TICK`] into
+/// `Server::blocked`: a scan of every open connection per accepted one cost `serve` a third of
+/// its requests/s under 500 slowloris clients.
 fn count_blocked(server: &Server) -> usize {
-    let now = Instant::now();
     server
         .running
         .lock()
         .iter()
         .filter(|r| r.process.activity.idle_for().is_some_and(|d| d >= BLOCKED))
         .count()
-        + server
-            .pending
-            .lock()
-            .iter()
-            .filter(|p| now.saturating_duration_since(p.since) >= BLOCKED)
-            .count()
 }
 
 /// Counts a new connection open, unless `--max-connections` are and no program can be
@@ -647,8 +643,8 @@ fn admit(server: &Server) -> bool {
     if !evict_one(server) {
         return false;
     }
-    // The evicted connection is still counted until its program has ended: for that
-    // moment one more is open.
+    // An evicted program's connection is still counted until the program has ended: for
+    // that moment one more is open.
     *server.open.lock() += 1;
     true
 }
@@ -663,17 +659,12 @@ fn evict_one(server: &Server) -> bool {
         return false;
     };
     // A connection that has sent nothing for BLOCKED costs its client nothing: it goes first.
-    // The list is in the order the connections were accepted, so the first old enough has
-    // waited longest (or nearly: a connection queued at --max-instances joins it late). One
-    // clock read, not one per connection: under a flood this runs for every connection
-    // accepted, over every connection waiting.
     let now = Instant::now();
-    if let Some(p) = server.pending.lock().iter().find(|p| {
-        !p.evicted.load(Ordering::SeqCst) && now.saturating_duration_since(p.since) >= BLOCKED
-    }) {
-        p.evicted.store(true, Ordering::SeqCst);
-        // Wakes its thread's wait for the first bytes.
-        let _ = p.stream.shutdown(std::net::Shutdown::Both);
+    if let Some(conn) = now
+        .checked_sub(BLOCKED)
+        .and_then(|cutoff| server.waiting.take_oldest(cutoff))
+    {
+        end_unserved(server, conn, EVICTED);
         return true;
     }
     let mut until = server.no_evictable_until.lock();
@@ -728,21 +719,41 @@ fn pool_thread(s: &Arc<Server>) {
         if s.stopping.load(Ordering::SeqCst) {
             break;
         }
-        if !std::mem::take(&mut only_accept) {
+        let take_queued = !std::mem::take(&mut only_accept);
+        if take_queued {
             if let Ok(conn) = s.queue.1.try_recv() {
-                run_and_close(s, conn);
+                start_or_park(s, conn);
                 continue;
             }
         }
         s.accepting.fetch_add(1, Ordering::SeqCst);
         let acceptor = s.accept_gate.enter(THREAD_LINGER);
         let accepted = match &acceptor {
-            Some(_) => s.listener.accept(),
+            Some(_) => accept(s, take_queued),
             None => Err(ErrorKind::TimedOut.into()),
         };
         let others = s.accepting.fetch_sub(1, Ordering::SeqCst) - 1;
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
+        let (conn, spoke) = match accepted {
+            Ok(Next::Accepted(stream, peer)) => {
+                if let Some(held) = acceptor {
+                    held.set_backoff(TICK);
+                }
+                if !admit(s) {
+                    refuse(s, stream, peer);
+                    continue;
+                }
+                let conn = Conn {
+                    stream,
+                    peer,
+                    accepted: Instant::now(),
+                };
+                (conn, false)
+            }
+            Ok(Next::Spoke(conn)) => {
+                drop(acceptor);
+                (conn, true)
+            }
+            Ok(Next::Queued) => continue,
             Err(_) if s.stopping.load(Ordering::SeqCst) => break,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 let left = s
@@ -775,18 +786,6 @@ fn pool_thread(s: &Arc<Server>) {
                 continue;
             }
         };
-        if let Some(held) = acceptor {
-            held.set_backoff(TICK);
-        }
-        if !admit(s) {
-            refuse(s, stream, peer);
-            continue;
-        }
-        let conn = Conn {
-            stream,
-            peer,
-            accepted: Instant::now(),
-        };
         if others == 0 {
             if threads_wanted(s) > 0 {
                 if let Err(e) = start_thread(s) {
@@ -800,9 +799,109 @@ fn pool_thread(s: &Arc<Server>) {
                 continue;
             }
         }
-        run_and_close(s, conn);
+        if spoke {
+            run_and_close(s, conn);
+        } else {
+            start_or_park(s, conn);
+        }
     }
     s.threads.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// What the thread holding the accept gate waited for.
+enum Next {
+    /// A new connection.
+    Accepted(TcpStream, SocketAddr),
+    /// A connection from the waiting room whose client spoke.
+    Spoke(Conn),
+    /// A connection queued at `--max-instances` is there to take.
+    Queued,
+}
+
+/// Waits for a connection on the listener or, when `take_waiting`, for a client in the waiting
+/// room to speak (its connection is then run by this thread, not handed to another) or a
+/// connection to be queued. Gives up after [`THREAD_LINGER`] (`TimedOut`), and when the server
+/// stops. Errors: accept(2)'s.
+fn accept(s: &Server, take_waiting: bool) -> std::io::Result<Next> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let deadline = Instant::now() + THREAD_LINGER;
+    let mut woken = Vec::new();
+    loop {
+        // The waiting room first: its clients were accepted earlier, and those that left free
+        // their fds before accept(2) needs one.
+        if take_waiting {
+            if !s.queue.1.is_empty() {
+                return Ok(Next::Queued);
+            }
+            // One at a time: the others stay ready for the next thread at the gate.
+            let _ = s.waiting.wait(Duration::ZERO, 1, &mut woken);
+            match woken.pop() {
+                Some(Woken::Spoke(conn)) => return Ok(Next::Spoke(conn)),
+                Some(Woken::Left(conn)) => {
+                    end_unserved(s, conn, LEFT);
+                    continue;
+                }
+                None => {}
+            }
+        }
+        match s.listener.accept() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            accepted => return accepted.map(|(stream, peer)| Next::Accepted(stream, peer)),
+        }
+        if s.stopping.load(Ordering::SeqCst) {
+            return Err(ErrorKind::Interrupted.into());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        // Woken at least every GRACE, to see the server stopping.
+        let wait = (deadline - now).min(GRACE);
+        let ts = Timespec {
+            tv_sec: wait.as_secs() as i64,
+            tv_nsec: wait.subsec_nanos().into(),
+        };
+        let room = if take_waiting {
+            PollFlags::IN
+        } else {
+            PollFlags::empty()
+        };
+        let mut fds = [
+            PollFd::new(&s.listener, PollFlags::IN),
+            PollFd::new(&s.waiting, room),
+        ];
+        let _ = poll(&mut fds, Some(&ts));
+    }
+}
+
+/// Starts `conn`'s program if its client has spoken (or with `--start-at-accept`), else parks
+/// it in the waiting room, where [`accept`] finds it when the client speaks.
+fn start_or_park(s: &Server, conn: Conn) {
+    if s.defer {
+        let peeked = rustix::net::recv(
+            &conn.stream,
+            &mut [0u8; 1],
+            rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+        );
+        match peeked {
+            Ok((_, n)) if n > 0 => {}
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+                let accepted = conn.accepted;
+                match s.waiting.park(accepted, conn) {
+                    Ok(()) => return,
+                    Err((e, conn)) => {
+                        // The program waits for the first bytes instead, holding a thread.
+                        tracing::debug!("cannot park a connection: {e}");
+                        return run_and_close(s, conn);
+                    }
+                }
+            }
+            // A client that left without sending anything leaves the program nothing to
+            // read: it is not started.
+            _ => return end_unserved(s, conn, LEFT),
+        }
+    }
+    run_and_close(s, conn);
 }
 
 /// Runs `conn`'s program, then counts the connection closed.
@@ -810,6 +909,39 @@ fn run_and_close(s: &Server, conn: Conn) {
     handle(s, conn);
     *s.open.lock() -= 1;
     s.closed.notify_all();
+}
+
+/// Closes a connection whose program never started, logs `status`, and counts it closed.
+fn end_unserved(s: &Server, conn: Conn, status: &str) {
+    let Conn {
+        stream,
+        peer,
+        accepted,
+    } = conn;
+    drop(stream);
+    log_end(peer, accepted, status);
+    *s.open.lock() -= 1;
+    s.closed.notify_all();
+}
+
+/// Closes the connections in the waiting room past `--idle-timeout` or `--timeout` (both
+/// count from the accept), oldest first.
+fn expire_waiting(server: &Server) {
+    let limit = [
+        server.idle_timeout.map(|t| (t, IDLE)),
+        server.timeout.map(|t| (t, TIMED_OUT)),
+    ]
+    .into_iter()
+    .flatten()
+    .min_by_key(|(t, _)| *t);
+    let Some((t, why)) = limit else {
+        return;
+    };
+    if let Some(cutoff) = Instant::now().checked_sub(t) {
+        while let Some(conn) = server.waiting.take_oldest(cutoff) {
+            end_unserved(server, conn, why);
+        }
+    }
 }
 
 /// Closes a connection past `--max-connections`, after `--busy-response` if there is one.
@@ -840,88 +972,19 @@ fn handle(server: &Server, conn: Conn) {
     } else if server.timeout.is_some_and(|t| accepted.elapsed() >= t) {
         format!("{TIMED_OUT} (queued)")
     } else {
-        match first_bytes(server, conn.stream, accepted) {
-            Ok(stream) => run_connection(server, stream, accepted),
-            Err(status) => status.to_string(),
-        }
+        run_connection(server, conn.stream, accepted)
     };
+    log_end(peer, accepted, &status);
+}
+
+/// Logs a connection's end at `info`: its client, how long it was open and how it ended.
+fn log_end(peer: SocketAddr, accepted: Instant, status: &str) {
     tracing::info!(
         %peer,
         ms = format_args!("{:.3}", accepted.elapsed().as_secs_f64() * 1e3),
         %status,
         "connection"
     );
-}
-
-/// Waits for the client's first bytes, or its hang-up, before the program starts (unless
-/// `--start-at-accept`): meanwhile the connection is [`Pending`], the first to make room at
-/// `--max-connections`. Errors: the status to log when the connection ends without its
-/// program: evicted, idle past `--idle-timeout`, past `--timeout`, or the server stopping.
-fn first_bytes(
-    server: &Server,
-    stream: TcpStream,
-    accepted: Instant,
-) -> Result<TcpStream, &'static str> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    if !server.defer {
-        return Ok(stream);
-    }
-    let pending = Arc::new(Pending {
-        since: accepted,
-        stream,
-        evicted: AtomicBool::new(false),
-    });
-    server.pending.lock().push(pending.clone());
-    let limit = [
-        server.idle_timeout.map(|t| (accepted + t, IDLE)),
-        server.timeout.map(|t| (accepted + t, TIMED_OUT)),
-    ]
-    .into_iter()
-    .flatten()
-    .min_by_key(|(at, _)| *at);
-    let outcome = loop {
-        if server.stopping.load(Ordering::SeqCst) {
-            break Err("the server is stopping");
-        }
-        // Woken at least every GRACE, to see the server stopping.
-        let now = Instant::now();
-        let wait = match limit {
-            Some((at, why)) if at <= now => break Err(why),
-            Some((at, _)) => (at - now).min(GRACE),
-            None => GRACE,
-        };
-        let ts = Timespec {
-            tv_sec: wait.as_secs() as i64,
-            tv_nsec: wait.subsec_nanos() as _,
-        };
-        let mut fds = [PollFd::new(
-            &pending.stream,
-            PollFlags::IN | PollFlags::RDHUP,
-        )];
-        match poll(&mut fds, Some(&ts)) {
-            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
-            _ if pending.evicted.load(Ordering::SeqCst) => break Err(EVICTED),
-            _ if server.stopping.load(Ordering::SeqCst) => break Err("the server is stopping"),
-            // A client that left without sending anything leaves the program nothing to
-            // read: it is not started.
-            _ => match rustix::net::recv(
-                &pending.stream,
-                &mut [0u8; 1],
-                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
-            ) {
-                Ok((0, _)) => break Err(LEFT),
-                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
-                Err(_) => break Err(LEFT),
-                Ok(_) => break Ok(()),
-            },
-        }
-    };
-    server.pending.lock().retain(|p| !Arc::ptr_eq(p, &pending));
-    // Out of the list, the entry has no other holder.
-    let stream = Arc::try_unwrap(pending)
-        .map(|p| p.stream)
-        .map_err(|_| "error: a pending connection was still shared")?;
-    outcome.map(|()| stream)
 }
 
 /// The connection's program, from a fresh store and instance; how it ended.
