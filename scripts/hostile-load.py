@@ -27,14 +27,20 @@ median requests/s and p99 of its runs, the range of requests/s, and the other fi
 last run.
 
 Printed: one markdown table per target: requests/s and p99 of the normal load, their ratio to
-the `alone` row, wrk's socket errors, what the attack saw (connections opened, closed by the
-server), the server's open fds before the attack and 3 s after it, and whether it was still
-running. Every loop is bounded in time; the script stops every server it started.
+the `alone` row, wrk's socket errors, what the attack saw (connections opened, in brackets
+those opened while wrk ran as the attack's event loop counted them, and those the server
+closed), the CPU the server and the attacking clients used while wrk ran (in cores: 100% is
+one core busy), the server's open fds before the attack and 3 s after it, and whether it was
+still running. With --pin on a 2-core machine wrk and the attack share a core: a server whose
+CPU stays well under 100% lost its requests/s to the attack's share of wrk's core, not to the
+attack itself; with --attack-idle the attack takes only the CPU wrk leaves. Every loop is
+bounded in time; the script stops every server it started.
 
   scripts/hostile-load.py                         # every target, 10 s per scenario
   scripts/hostile-load.py --targets serve --duration 5 --slowloris 200
   scripts/hostile-load.py --targets serve --scenarios "alone slowloris" --runs 5
   scripts/hostile-load.py --targets "serve serve-compare" --compare OLD/wasix-rt --runs 5
+  scripts/hostile-load.py --targets "serve poll native" --scenarios "alone flood" --pin --attack-idle
 """
 
 import argparse
@@ -252,13 +258,40 @@ class Attack:
         return []
 
 
-async def scenario(port, kind, size, duration, wrk_conns):
+def cpu_shares(out):
+    """The server's and the attack's CPU while wrk ran, in cores, from the two stamps the
+    shell around wrk printed (a time, then each process's /proc/PID/stat)."""
+    stamps = [line[3:] for line in out.splitlines() if line.startswith("@@ ")]
+    if len(stamps) != 6:
+        return None, None
+
+    def cpu(stat):
+        fields = stat[stat.rfind(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    wall = float(stamps[3]) - float(stamps[0])
+    return tuple((cpu(stamps[3 + i]) - cpu(stamps[i])) / wall for i in (1, 2))
+
+
+def normal_priority():
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+async def scenario(port, kind, size, duration, wrk_conns, server_pid, attack_idle):
     attack = Attack(port, kind, size)
     tasks = [asyncio.ensure_future(t) for t in attack.tasks()]
     await asyncio.sleep(2 if tasks else 0)
+    # The CPU times are read by the shell around wrk, at wrk's priority: an attack at
+    # SCHED_IDLE may see wrk's end late. wrk leaves SCHED_IDLE behind: the attack then gets
+    # only the CPU wrk does not use.
+    stamp = 'echo "@@ $(date +%s.%N)"; for p in "$S" "$A"; do echo "@@ $(cat /proc/$p/stat)"; done'
     wrk = await asyncio.create_subprocess_exec(
+        "sh", "-c", f'{stamp}; "$@"; {stamp}', "sh",
         "wrk", "-t1", f"-c{wrk_conns}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env=dict(os.environ, S=str(server_pid), A=str(os.getpid())),
+        preexec_fn=normal_priority if attack_idle else None)
+    opened = attack.opened
     try:
         out, _ = await asyncio.wait_for(wrk.communicate(), duration + 60)
     except asyncio.TimeoutError:
@@ -266,6 +299,8 @@ async def scenario(port, kind, size, duration, wrk_conns):
         await wrk.wait()
         print(f"{kind}: wrk did not finish within {duration + 60} s; killed", file=sys.stderr)
         out = b""
+    attack.opened_during_wrk = attack.opened - opened
+    attack.server_cpu, attack.attack_cpu = cpu_shares(out.decode())
     attack.stop.set()
     if tasks:
         _, pending = await asyncio.wait(tasks, timeout=10)
@@ -279,9 +314,12 @@ async def scenario(port, kind, size, duration, wrk_conns):
     return parse_wrk(out.decode()), attack
 
 
-def run_scenario(*args):
+def run_scenario(*args, attack_idle=False):
     """Runs `scenario` on a loop of its own, closed without waiting for tasks that ignored
-    their cancellation (asyncio.run would wait for them forever)."""
+    their cancellation (asyncio.run would wait for them forever). With `attack_idle` the
+    attack runs at SCHED_IDLE (sched(7)) and wrk at normal priority."""
+    if attack_idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     loop = asyncio.new_event_loop()
 
     def quiet_about_left_tasks(loop, context):
@@ -290,9 +328,11 @@ def run_scenario(*args):
 
     loop.set_exception_handler(quiet_about_left_tasks)
     try:
-        return loop.run_until_complete(scenario(*args))
+        return loop.run_until_complete(scenario(*args, attack_idle))
     finally:
         loop.close()
+        if attack_idle:
+            normal_priority()
 
 
 def main():
@@ -310,6 +350,9 @@ def main():
     p.add_argument("--pin", action="store_true",
                    help="server on CPU 0, wrk and the attacking clients on CPU 1 (needs 2 CPUs): "
                         "the attack then costs the server what serving it costs, not a share of its core")
+    p.add_argument("--attack-idle", action="store_true",
+                   help="the attacking clients at SCHED_IDLE, wrk at normal priority: on a machine "
+                        "where they share a core, the attack then takes only the CPU wrk leaves")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -335,7 +378,8 @@ def main():
         try:
             time.sleep(0.5)
             before = open_fds(proc)
-            wrk, attack = run_scenario(args.port, kind, sizes[kind], args.duration, args.wrk_conns)
+            wrk, attack = run_scenario(args.port, kind, sizes[kind], args.duration, args.wrk_conns, proc.pid,
+                                       attack_idle=args.attack_idle)
             time.sleep(3)
             after = open_fds(proc)
             alive = proc.poll() is None
@@ -363,15 +407,19 @@ def main():
         n = max(1, args.runs)
         pinned = ", server on CPU 0, clients on CPU 1" if args.pin else ""
         print(f"\n**{target}** (wrk -t1 -c{args.wrk_conns} -d{args.duration}s, {n} run{'s' if n > 1 else ''} each{pinned})\n")
-        print("| attack | req/s | range | vs alone | p99 | p99 vs alone | wrk socket errors | attack: opened / closed by server | fds before -> 3 s after | running after |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| attack | req/s | range | vs alone | p99 | p99 vs alone | wrk socket errors | attack: opened (while wrk ran) / closed by server | server CPU | attack CPU | fds before -> 3 s after | running after |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for kind, wrk, spread, attack, before, after, alive in rows:
             label = kind if kind == "alone" else f"{kind} ({sizes[kind]})"
             ratio = f"{wrk['rps'] / base['rps']:.2f}x" if base and base["rps"] else "-"
             p99 = f"{wrk['p99']:.2f} ms" if wrk["p99"] is not None else "-"
             p99r = f"{wrk['p99'] / base['p99']:.1f}x" if base and base["p99"] and wrk["p99"] else "-"
             print(f"| {label} | {wrk['rps']:.0f} | {spread[0]:.0f}-{spread[1]:.0f} | {ratio} | {p99} | {p99r} | {wrk['errors']} | "
-                  f"{attack.opened} / {attack.closed_by_server} | {before} -> {after} | {'yes' if alive else 'NO'} |")
+                  f"{attack.opened} ({attack.opened_during_wrk}) / {attack.closed_by_server} | {percent(attack.server_cpu)} | {percent(attack.attack_cpu)} | {before} -> {after} | {'yes' if alive else 'NO'} |")
+
+
+def percent(share):
+    return "-" if share is None else f"{share:.0%}"
 
 
 def median(values):
