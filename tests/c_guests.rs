@@ -174,6 +174,12 @@ fn pipes_nonblocking_reads_select_dup2_and_getcwd_behave_like_native() {
         "{out}"
     );
     assert!(out.contains("getcwd: ok"), "{out}");
+    // A write after dup2 or close goes where the fd number points now, not where it did.
+    assert!(
+        out.contains("straight to stdout\nstdout again\nthe pipe got: 'through fd 1'"),
+        "{out}"
+    );
+    assert!(out.contains("the new pipe got: 'new'"), "{out}");
 }
 
 #[test]

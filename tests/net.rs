@@ -783,7 +783,7 @@ fn sock_pair_gives_two_connected_sockets_nonblocking_on_the_host() {
 }
 
 /// Socket calls see the fd table as it is now after `close`, `fd_renumber` and a change of
-/// mode, although a thread keeps the sockets it used last at hand (`host::socket::cache`):
+/// mode, although a thread keeps the sockets it used last at hand (`host::fdcache`):
 /// a closed end is closed on the host at once (its peer reads end-of-file), a renumbered fd
 /// reaches its new socket, and a socket made blocking again waits.
 #[test]

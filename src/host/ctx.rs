@@ -304,8 +304,8 @@ pub struct WasiCtx {
     pub thread: Arc<Thread>,
     /// This thread's readiness waiter, for blocking calls.
     pub waiter: wait::Waiter,
-    /// The sockets this thread sent or received on last, while the program has one thread.
-    pub(crate) sockets: crate::host::socket::cache::SocketCache,
+    /// The fds this thread used last (`host::fdcache`), while the program has one thread.
+    pub(crate) fd_cache: crate::host::fdcache::FdCache,
 }
 
 impl WasiCtx {
@@ -313,14 +313,14 @@ impl WasiCtx {
     /// the guard lives nothing else of the context can be used, so no call can wait for
     /// readiness ([`WasiCtx::waiter`]) or take the lock again while holding it.
     ///
-    /// The caller may change the table, so the thread's cached sockets are forgotten first
-    /// (`host::socket::cache`); calls that only read it use [`WasiCtx::fds_read`].
+    /// The caller may change the table, so the thread's cached fds are forgotten first
+    /// (`host::fdcache`); calls that only read it use [`WasiCtx::fds_read`].
     pub fn fds(&mut self) -> MutexGuard<'_, FdTable> {
-        self.sockets.clear();
+        self.fd_cache.clear();
         self.process.fds.lock()
     }
 
-    /// The program's fd table, locked, for reading only (keeps the cached sockets).
+    /// The program's fd table, locked, for reading only (keeps the cached fds).
     pub fn fds_read(&mut self) -> FdTableRead<'_> {
         FdTableRead(self.process.fds.lock())
     }
@@ -349,7 +349,7 @@ impl WasiCtx {
             process: process.clone(),
             waiter: new_waiter(process, thread.clone())?,
             thread,
-            sockets: Default::default(),
+            fd_cache: Default::default(),
         })
     }
 

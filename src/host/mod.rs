@@ -9,6 +9,7 @@ pub mod calls;
 pub mod ctx;
 pub mod epoll;
 pub mod errno;
+pub mod fdcache;
 pub mod fdtable;
 pub mod fs;
 pub mod memory;

@@ -4,15 +4,15 @@
 
 use crate::host::abi::{Fdstat, Prestat, PREOPENTYPE_DIR};
 use crate::host::errno::Errno;
+use crate::host::fdcache::{self, Cached, IoTarget};
 use crate::host::fdtable::{fdflags, rights, FdKind};
 use crate::host::fs::view::Device;
 use crate::host::memory::{GuestBufs, GuestMemory, IoVec};
-use crate::host::socket::transfer::{self, Transfer};
+use crate::host::socket::transfer;
 use crate::host::wait::Interest;
 use crate::host::WasiCtx;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, FromRawFd, RawFd};
-use std::sync::Arc;
 
 /// A `File` view of a host fd we do not own (stdio): never closed on drop.
 fn borrowed_file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
@@ -31,48 +31,51 @@ fn read_scattered(f: &std::fs::File, bufs: GuestBufs<'_>) -> std::io::Result<usi
     bufs.read(f.as_fd())
 }
 
-/// What an I/O call on an fd reaches, taken from the fd table under its lock so that the
-/// system call itself runs with the table unlocked (a write to a full pipe must not stop the
-/// program's other threads).
-enum Target {
-    Stdio(RawFd),
-    File(Arc<std::fs::File>),
-    /// A pipe or eventfd, non-blocking on the host: blocking is emulated by waiting.
-    Stream(Arc<std::fs::File>),
-    Socket(Transfer),
-    Device(Device),
-}
-
 /// The target of fd `fd` for reading (`right` = FD_READ) or writing (FD_WRITE), and whether
-/// the fd is non-blocking. Errors: `BADF`, `ISDIR`, `NOTCAPABLE` for a file without `right`.
+/// the fd is non-blocking: from the thread's cache ([`crate::host::fdcache`]) when it is
+/// there, else from the fd table. Errors: `BADF`, `ISDIR`, `NOTCAPABLE` for a file without
+/// `right`.
 // Always inlined into the read and write paths: the lookup is on every call, and out of line
 // (where plain `#[inline]` leaves it, since a socket's target is large) it costs a call and a
 // result returned through memory, about 10 ns per `fd_write` (`HOSTCALLS_PROFILE`, bench/hostcalls.rs).
 #[inline(always)]
-fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<(Target, bool), Errno> {
-    // A socket this thread used last needs no lookup (put back by `transfer::keep`).
-    if let Some(t) = ctx.sockets.take(fd) {
-        let nonblocking = t.nonblocking();
-        return Ok((Target::Socket(t), nonblocking));
+fn target(ctx: &mut WasiCtx, fd: u32, right: u64) -> Result<Cached, Errno> {
+    if let Some(c) = ctx.fd_cache.take(fd) {
+        let refused = match &c.target {
+            IoTarget::File { rights, .. } if rights & right == 0 => Some(Errno::NOTCAPABLE),
+            IoTarget::Epoll(_) => Some(Errno::INVAL),
+            _ => None,
+        };
+        if let Some(errno) = refused {
+            fdcache::keep(ctx, fd, c);
+            return Err(errno);
+        }
+        return Ok(c);
     }
     let fds = ctx.fds_read();
     let entry = fds.get(fd)?;
-    let t = match &entry.kind {
-        FdKind::Stdio(h) => Target::Stdio(*h),
+    let target = match &entry.kind {
+        FdKind::Stdio(h) => IoTarget::Stdio(*h),
         FdKind::File { file } => {
             if entry.rights_base & right == 0 {
                 return Err(Errno::NOTCAPABLE);
             }
-            Target::File(file.clone())
+            IoTarget::File {
+                file: file.clone(),
+                rights: entry.rights_base,
+            }
         }
-        FdKind::Pipe(file) | FdKind::Event(file) => Target::Stream(file.clone()),
-        FdKind::Socket(s) => Target::Socket(s.transfer(entry.nonblocking())),
-        FdKind::Device(d) => Target::Device(*d),
+        FdKind::Pipe(file) | FdKind::Event(file) => IoTarget::Stream(file.clone()),
+        FdKind::Socket(s) => IoTarget::Socket(s.transfer(entry.nonblocking())),
+        FdKind::Device(d) => IoTarget::Device(*d),
         FdKind::Dir { .. } | FdKind::ViewDir { .. } => return Err(Errno::ISDIR),
         // read(2)/write(2) on an epoll fd: EINVAL.
         FdKind::Epoll(_) => return Err(Errno::INVAL),
     };
-    Ok((t, entry.nonblocking()))
+    Ok(Cached {
+        target,
+        nonblocking: entry.nonblocking(),
+    })
 }
 
 /// Writes the iovecs to fd with one gathering host write where the kind allows.
@@ -82,31 +85,32 @@ pub fn fd_write_iovs(
     fd: u32,
     iovs: &[IoVec],
 ) -> Result<u32, Errno> {
-    let (target, nonblocking) = target(ctx, fd, rights::FD_WRITE)?;
-    let n: Result<usize, Errno> = match target {
-        Target::Stdio(h) => mem
-            .with_gathered(iovs, |b| write_gathered(&borrowed_file(h), b))
+    let c = target(ctx, fd, rights::FD_WRITE)?;
+    let n: Result<usize, Errno> = match &c.target {
+        IoTarget::Stdio(h) => mem
+            .with_gathered(iovs, |b| write_gathered(&borrowed_file(*h), b))
             .map_err(Errno::from),
-        Target::File(file) => mem
-            .with_gathered(iovs, |b| write_gathered(&file, b))
+        IoTarget::File { file, .. } => mem
+            .with_gathered(iovs, |b| write_gathered(file, b))
             .map_err(Errno::from),
-        Target::Stream(file) => loop {
-            match mem.with_gathered(iovs, |b| write_gathered(&file, b)) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
-                    ctx.waiter.wait(&*file, Interest::Write, None)?;
+        IoTarget::Stream(file) => loop {
+            match mem.with_gathered(iovs, |b| write_gathered(file, b)) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !c.nonblocking => {
+                    if let Err(e) = ctx.waiter.wait(&**file, Interest::Write, None) {
+                        break Err(e);
+                    }
                 }
                 r => break r.map_err(Errno::from),
             }
         },
-        Target::Socket(t) => {
-            let n = transfer::send_on(ctx, mem, &t, iovs, 0, None);
-            transfer::keep(ctx, fd, t);
-            n.map(|n| n as usize)
-        }
-        Target::Device(Device::Full) => Err(Errno::NOSPC),
+        IoTarget::Socket(t) => transfer::send_on(ctx, mem, t, iovs, 0, None).map(|n| n as usize),
+        IoTarget::Device(Device::Full) => Err(Errno::NOSPC),
         // Everything is taken and discarded.
-        Target::Device(_) => Ok(GuestMemory::total_len(iovs).min(u32::MAX as u64) as usize),
+        IoTarget::Device(_) => Ok(GuestMemory::total_len(iovs).min(u32::MAX as u64) as usize),
+        // Refused by `target`.
+        IoTarget::Epoll(_) => Err(Errno::INVAL),
     };
+    fdcache::keep(ctx, fd, c);
     // write(2) to a pipe or socket nobody reads raises SIGPIPE (pipe(7)), whose default ends
     // the program; send() does not, as wasix-libc drops MSG_NOSIGNAL before it reaches the
     // host and the runtime cannot tell who asked for it.
@@ -123,30 +127,31 @@ pub fn fd_read_iovs(
     fd: u32,
     iovs: &[IoVec],
 ) -> Result<u32, Errno> {
-    let (target, nonblocking) = target(ctx, fd, rights::FD_READ)?;
-    let read = |f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<usize> {
-        mem.read_into(iovs, |bufs| read_scattered(f, bufs).map(|n| (n, ())))
-            .map(|(n, ())| n)
+    let c = target(ctx, fd, rights::FD_READ)?;
+    let read = |f: &std::fs::File, mem: &mut GuestMemory| -> Result<u32, Errno> {
+        let n = mem.read_into(iovs, |bufs| read_scattered(f, bufs).map(|n| (n, ())))?;
+        Ok(n.0 as u32)
     };
-    let n = match target {
-        Target::Stdio(h) => read(&borrowed_file(h), mem)?,
-        Target::File(file) => read(&file, mem)?,
-        Target::Stream(file) => loop {
-            match read(&file, mem) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => {
-                    ctx.waiter.wait(&*file, Interest::Read, None)?;
+    let n = match &c.target {
+        IoTarget::Stdio(h) => read(&borrowed_file(*h), mem),
+        IoTarget::File { file, .. } => read(file, mem),
+        IoTarget::Stream(file) => loop {
+            match mem.read_into(iovs, |bufs| read_scattered(file, bufs).map(|n| (n, ()))) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !c.nonblocking => {
+                    if let Err(e) = ctx.waiter.wait(&**file, Interest::Read, None) {
+                        break Err(e);
+                    }
                 }
-                r => break r?,
+                r => break r.map(|(n, ())| n as u32).map_err(Errno::from),
             }
         },
-        Target::Socket(t) => {
-            let n = transfer::recv_on(ctx, mem, &t, iovs, 0);
-            transfer::keep(ctx, fd, t);
-            return n.map(|(n, _, _)| n);
-        }
-        Target::Device(d) => return read_device(d, mem, iovs),
+        IoTarget::Socket(t) => transfer::recv_on(ctx, mem, t, iovs, 0).map(|(n, _, _)| n),
+        IoTarget::Device(d) => read_device(*d, mem, iovs),
+        // Refused by `target`.
+        IoTarget::Epoll(_) => Err(Errno::INVAL),
     };
-    Ok(n as u32)
+    fdcache::keep(ctx, fd, c);
+    n
 }
 
 /// A read of a device of `/dev`: end of file from `null`, zeros from `zero` and `full`, random

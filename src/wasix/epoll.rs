@@ -6,6 +6,7 @@
 use crate::host::abi::{epoll as bits, EpollEvent};
 use crate::host::epoll::Epoll;
 use crate::host::errno::Errno;
+use crate::host::fdcache::{self, Cached, IoTarget};
 use crate::host::fdtable::{FdEntry, FdKind};
 use crate::host::memory::{GuestMemory, GuestPtr};
 use crate::host::wait::Waiter;
@@ -92,17 +93,23 @@ pub(crate) fn epoll_wait(
     let max = maxevents.min(MAX_EVENTS);
     mem.check_array::<EpollEvent>(events, max)?;
     mem.check(nevents, 4)?;
-    if let Some((fds, waiter)) = ctx.fds_locked_for_wait() {
-        let FdKind::Epoll(epoll) = &fds.get(epfd)?.kind else {
-            return Err(Errno::INVAL);
-        };
-        let n = wait_for_events(epoll, waiter, mem, events, max, timeout)?;
-        return mem.write_u32(nevents, n as u32);
-    }
-    // Another thread may close `epfd` meanwhile: the instance is held by a reference.
-    let epoll = epoll_of(ctx, epfd)?;
-    let n = wait_for_events(&epoll, &mut ctx.waiter, mem, events, max, timeout)?;
-    mem.write_u32(nevents, n as u32)
+    // Another thread may close `epfd` meanwhile: the instance is held by a reference, which
+    // the thread keeps for its next wait while the program has one thread.
+    let epoll = match ctx.fd_cache.take_epoll(epfd) {
+        Some(epoll) => epoll,
+        None => epoll_of(ctx, epfd)?,
+    };
+    let n = wait_for_events(&epoll, &mut ctx.waiter, mem, events, max, timeout);
+    let target = IoTarget::Epoll(epoll);
+    fdcache::keep(
+        ctx,
+        epfd,
+        Cached {
+            target,
+            nonblocking: false,
+        },
+    );
+    mem.write_u32(nevents, n? as u32)
 }
 
 /// The wait of [`epoll_wait`] on `epoll`: up to `max` events written at `events` (checked to

@@ -39,8 +39,8 @@ fn stack_size(engine: &crate::Engine) -> usize {
 pub fn spawn(ctx: &mut WasiCtx, start_arg: u32) -> std::result::Result<u32, Errno> {
     let program = ctx.process.program.get().cloned().ok_or(Errno::NOTSUP)?;
     program.check()?;
-    // The new thread could close an fd this one has cached (`host::socket::cache`).
-    ctx.sockets.clear();
+    // The new thread could close an fd this one has cached (`host::fdcache`).
+    ctx.fd_cache.clear();
     let thread = ctx.process.threads.register()?;
     let tid = thread.tid;
     let child = match WasiCtx::for_thread(&ctx.process, thread.clone()) {

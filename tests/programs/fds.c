@@ -1,6 +1,8 @@
 /* File descriptors as a POSIX program uses them: pipe, fcntl(O_NONBLOCK) and EAGAIN,
  * select(), dup2() to an unopened number (a copy: the original stays open), isatty on a
- * pipe, getcwd. Run by tests/c_guests.rs natively and as WASIX; both must print the same. */
+ * pipe, getcwd, and writes that follow an fd number to what it names now: stdout moved onto
+ * a pipe by dup2 and back, a closed fd's number reused by the next pipe. Run by
+ * tests/c_guests.rs natively and as WASIX; both must print the same. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,5 +32,29 @@ int main(void) {
     printf("isatty(pipe) = %d\n", isatty(p[0]));
     char cwd[256];
     printf("getcwd: %s\n", getcwd(cwd, sizeof cwd) ? "ok" : strerror(errno));
+    fflush(stdout);
+    int q[2];
+    if (pipe(q) != 0) { perror("pipe"); return 1; }
+    int saved = dup(1);
+    write(1, "straight to stdout\n", 19);
+    dup2(q[1], 1);
+    write(1, "through fd 1", 12);
+    dup2(saved, 1);
+    write(1, "stdout again\n", 13);
+    n = read(q[0], buf, sizeof buf);
+    printf("the pipe got: '%.*s'\n", (int)(n > 0 ? n : 0), buf);
+    fflush(stdout);
+    int r1[2], r2[2];
+    if (pipe(r1) != 0) { perror("pipe"); return 1; }
+    write(r1[1], "old", 3);
+    int num = r1[1];
+    close(r1[1]);
+    if (pipe(r2) != 0) { perror("pipe"); return 1; }
+    printf("the next pipe reuses the number: %s\n", r2[0] == num || r2[1] == num ? "yes" : "no");
+    /* Non-blocking: a write that went elsewhere leaves nothing to wait for. */
+    fcntl(r2[0], F_SETFL, O_NONBLOCK);
+    write(r2[1], "new", 3);
+    n = read(r2[0], buf, sizeof buf);
+    printf("the new pipe got: '%.*s'\n", (int)(n > 0 ? n : 0), buf);
     return 0;
 }

@@ -11,7 +11,6 @@
 //! system calls std and socket2 lack. Semantics: `docs/abi.md`.
 
 pub mod addr;
-pub mod cache;
 pub mod calls;
 pub mod options;
 pub mod setup;

@@ -5,6 +5,7 @@ use super::{check_addr, retry, sys, timeout, SocketEntry, SocketState};
 use crate::host::abi::sock_flags::{RECV_DONT_WAIT, RECV_PEEK, RECV_WAITALL, SEND_DONT_WAIT};
 use crate::host::abi::sock_type;
 use crate::host::errno::Errno;
+use crate::host::fdcache::{self, Cached, IoTarget};
 use crate::host::memory::{GuestMemory, IoVec};
 use crate::host::netpolicy::NetOp;
 use crate::host::wait::Interest;
@@ -51,7 +52,7 @@ fn transfer_of(ctx: &mut WasiCtx, fd: u32) -> Result<Transfer, Errno> {
 }
 
 /// Runs `op` with fd `fd`'s [`Transfer`], taken from the thread's cache when it is there
-/// ([`super::cache`]), else from the fd table, and kept in the cache afterwards ([`keep`]).
+/// ([`crate::host::fdcache`]), else from the fd table, and kept in the cache afterwards.
 /// Errors: BADF, NOTSOCK, and `op`'s.
 #[inline]
 fn with_transfer<R>(
@@ -59,22 +60,21 @@ fn with_transfer<R>(
     fd: u32,
     op: impl FnOnce(&mut WasiCtx, &Transfer) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
-    let t = match ctx.sockets.take(fd) {
+    let t = match ctx.fd_cache.take_socket(fd) {
         Some(t) => t,
         None => transfer_of(ctx, fd)?,
     };
     let r = op(ctx, &t);
-    keep(ctx, fd, t);
+    let nonblocking = t.nonblocking;
+    fdcache::keep(
+        ctx,
+        fd,
+        Cached {
+            target: IoTarget::Socket(t),
+            nonblocking,
+        },
+    );
     r
-}
-
-/// Keeps fd `fd`'s [`Transfer`] in the thread's cache for its next call, while the program
-/// has one thread ([`super::cache`]); else lets it go.
-#[inline]
-pub fn keep(ctx: &mut WasiCtx, fd: u32, t: Transfer) {
-    if !ctx.process.threads.spawned_any() {
-        ctx.sockets.put(fd, t);
-    }
 }
 
 impl Transfer {
