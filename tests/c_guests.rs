@@ -713,7 +713,8 @@ fn a_program_meeting_the_hosts_fd_limit_gets_emfile_and_a_note_once() {
 #[test]
 fn profile_trace_writes_a_timeline_with_a_track_per_thread_and_nested_waits() {
     let (_, wasm) = build_program("timeline");
-    let trace = std::env::temp_dir().join(format!("wasix-rt-trace-{}.json", std::process::id()));
+    let trace = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-trace-{}.json", std::process::id()));
     let trace_arg = trace.to_str().unwrap().to_string();
     let (out, err, status) = run_wasix(&["--profile-trace", &trace_arg], &wasm, &[]);
     assert_eq!(status, Some(0), "{err}");

@@ -19,7 +19,8 @@ const WAT: &str = r#"(module
   (func $boom (export "trap") (result i32) i32.const 1 i32.const 0 i32.div_u))"#;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wasix-rt-cache-{}-{name}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-cache-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

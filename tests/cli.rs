@@ -18,7 +18,8 @@ fn wasix_rt(args: &[&str]) -> Output {
 }
 
 fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wasix-rt-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -164,7 +165,8 @@ fn trace_log_goes_to_stderr_and_becomes_a_profile_table() {
 
 #[test]
 fn profile_prints_a_table_and_writes_json() {
-    let json = std::env::temp_dir().join(format!("wasix-rt-profile-{}.json", std::process::id()));
+    let json = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-profile-{}.json", std::process::id()));
     let out = wasix_rt(&[
         "run",
         "wat-samples/hello.wat",
@@ -208,7 +210,8 @@ const IDLE_SERVER: &[u8] = br#"(module
 #[test]
 fn profile_of_an_idle_server_reports_its_wait_as_waiting_not_as_work() {
     let path = temp_file("idle-server.wat", IDLE_SERVER);
-    let json = std::env::temp_dir().join(format!("wasix-rt-idle-{}.json", std::process::id()));
+    let json = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-idle-{}.json", std::process::id()));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
         .args(["run", "--net", "--profile-json"])
         .arg(&json)
@@ -875,7 +878,8 @@ fn completions_are_scripts_for_each_shell() {
 
 #[test]
 fn cache_ls_shows_source_and_last_use_and_clean_removes_old_artifacts() {
-    let dir = std::env::temp_dir().join(format!("wasix-rt-cli-cache-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-cli-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let module = temp_file(
         "cached.wat",
@@ -963,7 +967,8 @@ fn profile_perfmap_lists_every_function_with_its_name() {
       (func $helper (result i32) (call $fib (i32.const 10)))
       (func (export "_start") (call $exit (i32.sub (call $helper) (i32.const 55)))))"#;
     let module = temp_file("perfmap.wat", wat.as_bytes());
-    let cache = std::env::temp_dir().join(format!("wasix-rt-perfmap-cache-{}", std::process::id()));
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-perfmap-cache-{}", std::process::id()));
     for run in ["compiled", "from the cache"] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
             .args(["run", "--profile=perfmap", "--cache-dir"])

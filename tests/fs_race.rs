@@ -132,7 +132,7 @@ fn race(
     swap: fn(&Path, u64),
     guest_path: &'static str,
 ) -> Outcome {
-    let base = std::env::temp_dir().join(format!(
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "wasix-rt-fs-race-{name}-{}-{}",
         matches!(view, View::Rooted),
         std::process::id()

@@ -34,7 +34,8 @@ fn sample_on_port(name: &str, default_port: u16, port: u16) -> PathBuf {
         "{name} has no addr_port for port {default_port}"
     );
     let text = text.replace(&needle, &format!("\"\\01\\00{}", le(port)));
-    let dir = std::env::temp_dir().join(format!("wasix-rt-net-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-net-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{port}-{name}"));
     std::fs::write(&path, text).unwrap();
@@ -854,7 +855,8 @@ fn socket_calls_follow_close_renumber_and_mode_changes() {
 
 #[test]
 fn sock_send_file_sends_a_file_range_to_a_socket() {
-    let dir = std::env::temp_dir().join(format!("wasix-rt-send-file-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-send-file-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("data.txt"), b"0123456789abcdef").unwrap();
     let (mut store, inst) = wasix_instance(PAIR_AND_SEND_FILE, false, Some(&dir));

@@ -471,7 +471,8 @@ fn idle_connections_are_closed_after_the_idle_timeout_and_logged() {
 /// counted in a warning, while the clients admitted before complete.
 #[test]
 fn a_flood_past_max_connections_is_refused_while_earlier_clients_complete() {
-    let busy = std::env::temp_dir().join(format!("busy-{}.txt", std::process::id()));
+    let busy = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("busy-{}.txt", std::process::id()));
     std::fs::write(&busy, "busy\n").unwrap();
     let busy_arg = busy.to_str().unwrap().to_string();
     let server = Server::start(&[

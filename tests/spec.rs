@@ -272,7 +272,8 @@ fn run_artifact_scripts(engine: &Engine, via: Option<&Path>, what: &str) -> usiz
 
 #[test]
 fn spec_scripts_pass_from_compiled_artifacts() {
-    let artifacts = std::env::temp_dir().join(format!("wasix-rt-spec-{}", std::process::id()));
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-spec-{}", std::process::id()));
     std::fs::create_dir_all(&artifacts).unwrap();
     run_artifact_scripts(&Engine::default(), Some(&artifacts), "via artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);
@@ -292,7 +293,8 @@ fn spec_scripts_pass_on_a_pooled_engine() {
     })
     .unwrap();
     run_artifact_scripts(&engine, None, "pooled");
-    let artifacts = std::env::temp_dir().join(format!("wasix-rt-spec-pool-{}", std::process::id()));
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-spec-pool-{}", std::process::id()));
     std::fs::create_dir_all(&artifacts).unwrap();
     run_artifact_scripts(&engine, Some(&artifacts), "pooled, via artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);

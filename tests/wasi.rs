@@ -326,7 +326,8 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 fn scratch_for(case: &Case) -> Result<PathBuf, String> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let leaf = case.name.replace('/', "-");
-    let dir = std::env::temp_dir().join(format!("wasix-rt-wasi-{}-{n}-{leaf}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-wasi-{}-{n}-{leaf}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let folder = case.wasm.parent().unwrap();
@@ -573,7 +574,8 @@ fn wasi_testsuite() {
 #[test]
 fn paths_cannot_leave_a_preopened_directory() {
     use wasix_rt::Val;
-    let base = std::env::temp_dir().join(format!("wasix-rt-wasi-sandbox-{}", std::process::id()));
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-wasi-sandbox-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let root = base.join("root");
     std::fs::create_dir_all(root.join("inner")).unwrap();
@@ -713,7 +715,8 @@ fn guest_cwd(store: &mut Store<WasiCtx>, inst: &wasix_rt::Instance) -> String {
 
 #[test]
 fn chdir_moves_the_working_directory_within_the_preopens() {
-    let base = std::env::temp_dir().join(format!("wasix-rt-chdir-{}", std::process::id()));
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-chdir-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let root = base.join("root");
     std::fs::create_dir_all(root.join("sub/inner")).unwrap();
@@ -823,7 +826,8 @@ const ROOTED: &str = r#"
 
 #[test]
 fn a_rooted_view_takes_absolute_paths_on_any_fd_and_starts_in_the_first_mount() {
-    let dir = std::env::temp_dir().join(format!("wasix-rt-rooted-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-rooted-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("file"), b"contents").unwrap();
     let (mut store, inst) = rooted_instance(ROOTED, &dir);
@@ -949,7 +953,8 @@ const PATH_OPEN2: &str = r#"
 
 #[test]
 fn path_open2_opens_as_path_open_and_sets_cloexec() {
-    let dir = std::env::temp_dir().join(format!("wasix-rt-open2-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-open2-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("file"), b"x").unwrap();
     let (mut store, inst) = wasix_instance(PATH_OPEN2, &[(&dir, "/")]);
@@ -1137,7 +1142,8 @@ fn pty() -> (std::fs::File, std::fs::File) {
 
 #[test]
 fn tty_get_and_isatty_follow_the_host_terminal_and_tty_set_changes_its_modes() {
-    let wat = std::env::temp_dir().join(format!("wasix-rt-tty-{}.wat", std::process::id()));
+    let wat = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wasix-rt-tty-{}.wat", std::process::id()));
     std::fs::write(&wat, TTY).unwrap();
     let run = |stdin: Stdio, stdout: Stdio| {
         Command::new(env!("CARGO_BIN_EXE_wasix-rt"))
