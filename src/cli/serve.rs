@@ -22,7 +22,7 @@
 //! with its duration and how its program ended. SIGINT/SIGTERM stop accepting, end the
 //! programs still running and exit 0.
 
-use super::waiting_room::{WaitingRoom, Woken};
+use super::waiting_room::{first_bytes, FirstBytes, WaitingRoom, Woken};
 use super::EXIT_ERROR;
 use clap::Args;
 use crossbeam_channel::{Receiver, Sender};
@@ -825,7 +825,6 @@ enum Next {
 fn accept(s: &Server, take_waiting: bool) -> std::io::Result<Next> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let deadline = Instant::now() + THREAD_LINGER;
-    let mut woken = Vec::new();
     loop {
         // The waiting room first: its clients were accepted earlier, and those that left free
         // their fds before accept(2) needs one.
@@ -834,14 +833,13 @@ fn accept(s: &Server, take_waiting: bool) -> std::io::Result<Next> {
                 return Ok(Next::Queued);
             }
             // One at a time: the others stay ready for the next thread at the gate.
-            let _ = s.waiting.wait(Duration::ZERO, 1, &mut woken);
-            match woken.pop() {
-                Some(Woken::Spoke(conn)) => return Ok(Next::Spoke(conn)),
-                Some(Woken::Left(conn)) => {
+            match s.waiting.take_ready() {
+                Ok(Some(Woken::Spoke(conn))) => return Ok(Next::Spoke(conn)),
+                Ok(Some(Woken::Left(conn))) => {
                     end_unserved(s, conn, LEFT);
                     continue;
                 }
-                None => {}
+                Ok(None) | Err(_) => {}
             }
         }
         match s.listener.accept() {
@@ -878,14 +876,9 @@ fn accept(s: &Server, take_waiting: bool) -> std::io::Result<Next> {
 /// it in the waiting room, where [`accept`] finds it when the client speaks.
 fn start_or_park(s: &Server, conn: Conn) {
     if s.defer {
-        let peeked = rustix::net::recv(
-            &conn.stream,
-            &mut [0u8; 1],
-            rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
-        );
-        match peeked {
-            Ok((_, n)) if n > 0 => {}
-            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+        match first_bytes(conn.as_fd()) {
+            FirstBytes::Arrived => {}
+            FirstBytes::NotYet => {
                 let accepted = conn.accepted;
                 match s.waiting.park(accepted, conn) {
                     Ok(()) => return,
@@ -898,7 +891,7 @@ fn start_or_park(s: &Server, conn: Conn) {
             }
             // A client that left without sending anything leaves the program nothing to
             // read: it is not started.
-            _ => return end_unserved(s, conn, LEFT),
+            FirstBytes::Left => return end_unserved(s, conn, LEFT),
         }
     }
     run_and_close(s, conn);
@@ -907,6 +900,11 @@ fn start_or_park(s: &Server, conn: Conn) {
 /// Runs `conn`'s program, then counts the connection closed.
 fn run_and_close(s: &Server, conn: Conn) {
     handle(s, conn);
+    count_closed(s);
+}
+
+/// Counts one connection closed, and wakes those waiting for one to close.
+fn count_closed(s: &Server) {
     *s.open.lock() -= 1;
     s.closed.notify_all();
 }
@@ -920,8 +918,7 @@ fn end_unserved(s: &Server, conn: Conn, status: &str) {
     } = conn;
     drop(stream);
     log_end(peer, accepted, status);
-    *s.open.lock() -= 1;
-    s.closed.notify_all();
+    count_closed(s);
 }
 
 /// Closes the connections in the waiting room past `--idle-timeout` or `--timeout` (both

@@ -12,10 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::{Duration, Instant};
-
-/// Most readiness events taken from the kernel per wait.
-const MAX_EVENTS: usize = 64;
+use std::time::Instant;
 
 /// See the module doc. `T` is the connection: its fd is what epoll watches, and the room owns
 /// it while it is parked.
@@ -32,7 +29,31 @@ struct State<T> {
     next_token: u64,
 }
 
-/// A parked connection the room let go of in [`WaitingRoom::wait`].
+/// What a connection's client has sent so far, seen without taking it (recv(2) with MSG_PEEK).
+pub enum FirstBytes {
+    /// At least one byte is there: its program can start.
+    Arrived,
+    /// Nothing yet.
+    NotYet,
+    /// End of stream or a reset: nothing for a program to read.
+    Left,
+}
+
+/// Peeks at `conn` for its client's first byte, without waiting.
+pub fn first_bytes(conn: BorrowedFd<'_>) -> FirstBytes {
+    let peeked = rustix::net::recv(
+        conn,
+        &mut [0u8; 1],
+        rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+    );
+    match peeked {
+        Ok((_, n)) if n > 0 => FirstBytes::Arrived,
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => FirstBytes::NotYet,
+        _ => FirstBytes::Left,
+    }
+}
+
+/// A parked connection the room let go of in [`WaitingRoom::take_ready`].
 pub enum Woken<T> {
     /// Its client's first bytes have arrived: its program can start.
     Spoke(T),
@@ -89,43 +110,35 @@ impl<T: AsFd> WaitingRoom<T> {
         tokens.into_iter().map(|t| self.remove(&mut s, t)).collect()
     }
 
-    /// Waits up to `timeout` for parked clients to send or leave, and appends up to `max` of
-    /// those connections (at most 64), taken out of the room, to `out`; the others stay, and
-    /// the room readable. Errors: epoll_wait(2)'s other than EINTR.
-    pub fn wait(&self, timeout: Duration, max: usize, out: &mut Vec<Woken<T>>) -> io::Result<()> {
-        let mut events = [MaybeUninit::<epoll::Event>::uninit(); MAX_EVENTS];
-        let max = max.clamp(1, MAX_EVENTS);
-        let ts = Timespec {
-            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: timeout.subsec_nanos().into(),
+    /// Takes out one parked connection whose client has sent or left, if the kernel reports
+    /// one now (no waiting); the others stay, and the room readable. Errors: epoll_wait(2)'s
+    /// other than EINTR.
+    pub fn take_ready(&self) -> io::Result<Option<Woken<T>>> {
+        let mut event = [MaybeUninit::<epoll::Event>::uninit(); 1];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
         };
-        let ready = match epoll::wait(&self.epoll, &mut events[..max], Some(&ts)) {
+        let ready = match epoll::wait(&self.epoll, &mut event, Some(&zero)) {
             Ok((ready, _)) => ready,
-            Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        let Some(ev) = ready.first() else {
+            return Ok(None);
+        };
+        let token = ev.data.u64();
         let mut s = self.state.lock();
-        for ev in ready.iter() {
-            let token = ev.data.u64();
-            // Taken out by another thread since the kernel reported it.
-            let Some((_, conn)) = s.parked.get(&token) else {
-                continue;
-            };
-            let peeked = rustix::net::recv(
-                conn.as_fd(),
-                &mut [0u8; 1],
-                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
-            );
-            let woken: fn(T) -> Woken<T> = match peeked {
-                Ok((_, n)) if n > 0 => Woken::Spoke,
-                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
-                // End of stream or a reset: nothing for a program to read.
-                _ => Woken::Left,
-            };
-            let conn = self.remove(&mut s, token);
-            out.push(woken(conn));
-        }
-        Ok(())
+        // Taken out by another thread since the kernel reported it.
+        let Some((_, conn)) = s.parked.get(&token) else {
+            return Ok(None);
+        };
+        let woken: fn(T) -> Woken<T> = match first_bytes(conn.as_fd()) {
+            FirstBytes::Arrived => Woken::Spoke,
+            FirstBytes::NotYet => return Ok(None),
+            FirstBytes::Left => Woken::Left,
+        };
+        Ok(Some(woken(self.remove(&mut s, token))))
     }
 
     /// Unregisters and returns the connection of `token`, which is parked.
@@ -150,19 +163,22 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
 
     fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
         let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         (client, l.accept().unwrap().0)
     }
 
-    fn wait_for(room: &WaitingRoom<TcpStream>) -> Vec<Woken<TcpStream>> {
-        let mut out = Vec::new();
+    fn wait_for(room: &WaitingRoom<TcpStream>) -> Option<Woken<TcpStream>> {
         let until = Instant::now() + Duration::from_secs(5);
-        while out.is_empty() && Instant::now() < until {
-            room.wait(Duration::from_millis(100), 64, &mut out).unwrap();
+        while Instant::now() < until {
+            if let Some(woken) = room.take_ready().unwrap() {
+                return Some(woken);
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        out
+        None
     }
 
     #[test]
@@ -176,15 +192,16 @@ mod tests {
         for s in [s, s2, s3] {
             room.park(t0, s).map_err(|(e, _)| e).unwrap();
         }
-        let mut out = Vec::new();
-        room.wait(Duration::from_millis(50), 64, &mut out).unwrap();
-        assert!(out.is_empty(), "nobody has sent anything yet");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            room.take_ready().unwrap().is_none(),
+            "nobody has sent anything yet"
+        );
         speaker.write_all(b"G").unwrap();
-        let out = wait_for(&room);
-        assert!(matches!(out.as_slice(), [Woken::Spoke(_)]));
+        assert!(matches!(wait_for(&room), Some(Woken::Spoke(_))));
+        assert!(room.take_ready().unwrap().is_none(), "the others stay");
         drop(leaver);
-        let out = wait_for(&room);
-        assert!(matches!(out.as_slice(), [Woken::Left(_)]));
+        assert!(matches!(wait_for(&room), Some(Woken::Left(_))));
         assert_eq!(room.len(), 1);
         assert_eq!(room.take_all().len(), 1);
         assert_eq!(room.len(), 0);

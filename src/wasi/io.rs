@@ -128,21 +128,21 @@ pub fn fd_read_iovs(
     iovs: &[IoVec],
 ) -> Result<u32, Errno> {
     let c = target(ctx, fd, rights::FD_READ)?;
-    let read = |f: &std::fs::File, mem: &mut GuestMemory| -> Result<u32, Errno> {
-        let n = mem.read_into(iovs, |bufs| read_scattered(f, bufs).map(|n| (n, ())))?;
-        Ok(n.0 as u32)
+    let read = |f: &std::fs::File, mem: &mut GuestMemory| -> std::io::Result<u32> {
+        let (n, ()) = mem.read_into(iovs, |bufs| read_scattered(f, bufs).map(|n| (n, ())))?;
+        Ok(n as u32)
     };
     let n = match &c.target {
-        IoTarget::Stdio(h) => read(&borrowed_file(*h), mem),
-        IoTarget::File { file, .. } => read(file, mem),
+        IoTarget::Stdio(h) => read(&borrowed_file(*h), mem).map_err(Errno::from),
+        IoTarget::File { file, .. } => read(file, mem).map_err(Errno::from),
         IoTarget::Stream(file) => loop {
-            match mem.read_into(iovs, |bufs| read_scattered(file, bufs).map(|n| (n, ()))) {
+            match read(file, mem) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !c.nonblocking => {
                     if let Err(e) = ctx.waiter.wait(&**file, Interest::Read, None) {
                         break Err(e);
                     }
                 }
-                r => break r.map(|(n, ())| n as u32).map_err(Errno::from),
+                r => break r.map_err(Errno::from),
             }
         },
         IoTarget::Socket(t) => transfer::recv_on(ctx, mem, t, iovs, 0).map(|(n, _, _)| n),
